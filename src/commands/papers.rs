@@ -1,0 +1,79 @@
+//! `papermap papers`: list the papers of digest files or directories.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use papermap::corpus::{self, Paper};
+
+/// Arguments of `papermap papers`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Digest files, or directories searched recursively for *.md and *.txt.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print JSON Lines (one paper object per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses the digests, prints warnings to stderr and the papers to stdout.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let corpus = corpus::load(&args.paths)?;
+    for w in &corpus.warnings {
+        eprintln!("warning: {w}");
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = if args.json {
+        write_json(&mut out, &corpus.papers)
+    } else {
+        write_table(&mut out, &corpus.papers)
+    }
+    .and_then(|()| out.flush().map_err(Into::into));
+    match result {
+        // `papermap papers DIR | head` closes the pipe early; that is not a failure.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn write_json(out: &mut impl Write, papers: &[Paper]) -> anyhow::Result<()> {
+    for p in papers {
+        serde_json::to_writer(&mut *out, p).context("writing JSON")?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, papers: &[Paper]) -> anyhow::Result<()> {
+    // Ids are short arXiv numbers, except non-arXiv links kept as ids; size the column.
+    let id_width = papers
+        .iter()
+        .map(|p| p.arxiv_id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    writeln!(
+        out,
+        "{:<10}  {:>5}  {:<id_width$}  TITLE",
+        "DATE", "VOTES", "ID"
+    )?;
+    for p in papers {
+        let votes = p.votes.map_or_else(|| "-".to_string(), |v| v.to_string());
+        let date = p.date.as_deref().unwrap_or("-");
+        writeln!(
+            out,
+            "{date:<10}  {votes:>5}  {:<id_width$}  {}",
+            p.arxiv_id, p.title
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! `papermap stats`: counts, duplicates, papers per month and parse warnings.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use papermap::corpus::{self, Corpus};
+
+/// Arguments of `papermap stats`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Digest files, or directories searched recursively for *.md and *.txt.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Parses the digests and prints a summary of what was found.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let corpus = corpus::load(&args.paths)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match write_stats(&mut out, &corpus).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn write_stats(out: &mut impl Write, c: &Corpus) -> io::Result<()> {
+    writeln!(out, "files:            {}", c.files)?;
+    writeln!(out, "entries:          {}", c.entries)?;
+    writeln!(out, "unique papers:    {}", c.papers.len())?;
+    writeln!(out, "duplicates:       {}", c.duplicates.len())?;
+    for (id, locs) in &c.duplicates {
+        let locs: Vec<String> = locs.iter().map(ToString::to_string).collect();
+        writeln!(out, "  {id}: {}", locs.join(", "))?;
+    }
+    writeln!(out, "without summary:  {}", c.without_summary())?;
+    writeln!(out, "papers per month:")?;
+    for (month, n) in c.papers_per_month() {
+        writeln!(out, "  {month:<8} {n:>6}")?;
+    }
+    writeln!(out, "warnings:         {}", c.warnings.len())?;
+    for w in &c.warnings {
+        writeln!(out, "  {w}")?;
+    }
+    Ok(())
+}

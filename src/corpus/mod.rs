@@ -1,0 +1,400 @@
+//! Digest parsing: Daily Papers Markdown digests into [`Paper`] records.
+//!
+//! A digest is a Markdown file with a `## Daily Papers (YYYY-MM-DD)` heading and one
+//! `### [Title](https://arxiv.org/abs/ID)` entry per paper. A paper runs from its `### `
+//! heading to the next line that starts with `### ` or `## `, or to the end of the file.
+//! Inside an entry the parser recognises (by content, never by date, so every era of the
+//! archive and any future mix of them parse the same way):
+//!
+//! - a thumbnail line `![](url)`, a `Vote: N` line (`Vote: -` means unknown), an
+//!   `Authors: a, b, +, c` line (also written as a Python list `['a', 'b']`);
+//! - bullet lines (`- ` after leading spaces), which form the summary; a leading bold label
+//!   (`***What's New***:` or `**What's New**:`) is removed from the summary and, for the
+//!   three known labels, starts the matching labelled section.
+//!
+//! The summary text follows the reference definition exactly (see
+//! `shared/reference/README.md`, "Text definitions"), because the embedding stage must
+//! reproduce the reference model inputs byte for byte.
+//!
+//! Bad input never panics and is never dropped silently; each case gets a [`Warning`]:
+//!
+//! - empty file, or a file without any `### ` heading: a file-level warning (line 0);
+//! - a `### ` heading without a usable `[title](link)`: the entry is skipped, with a warning;
+//! - an entry without bullet lines: kept, with an empty summary ([`Paper::has_summary`] is
+//!   false), and a warning;
+//! - invalid UTF-8: decoded lossily (invalid sequences become U+FFFD) and a warning names
+//!   the file and the byte offset of the first invalid byte. Lossy decoding was chosen over
+//!   rejecting the file because one damaged byte should not hide a whole day of papers;
+//! - CRLF line endings and a leading byte order mark give the same result as clean LF text;
+//! - unreadable paths are a [`CorpusError`] naming the path;
+//! - past [`MAX_WARNINGS_PER_KIND`] warnings of one kind in a file, the rest are counted in
+//!   one summary warning instead of being listed.
+//!
+//! The same arXiv id on several days is one paper (see [`load`]); every location is
+//! reported in [`Corpus::duplicates`].
+
+mod parse;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use parse::{parse_bytes, parse_digest};
+
+/// At most this many warnings of one kind are listed per file; the rest are counted in one
+/// summary warning of the same kind, so a damaged file cannot flood memory or the terminal.
+pub const MAX_WARNINGS_PER_KIND: usize = 100;
+
+/// Where an entry was found: the file and the 1-based line of its `### ` heading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLoc {
+    /// The digest file, as given or as found under a given directory.
+    #[serde(serialize_with = "serialize_path_lossy")]
+    pub file: PathBuf,
+    /// 1-based line of the entry's `### ` heading.
+    pub line: usize,
+}
+
+impl fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// Paths are written lossily so that a non-UTF-8 file name cannot make JSON output fail.
+fn serialize_path_lossy<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+/// One paper of the digests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Paper {
+    /// arXiv id (version suffix removed) or, for a non-arXiv link, the link itself.
+    pub arxiv_id: String,
+    /// Title exactly as written (LaTeX included), surrounding whitespace removed.
+    pub title: String,
+    /// The heading's link target.
+    pub url: String,
+    /// YYYY-MM-DD of the first appearance, if any date is known.
+    pub date: Option<String>,
+    /// Every date the paper appeared on, sorted and deduplicated.
+    pub dates: Vec<String>,
+    /// `Vote: N`; `None` for `Vote: -` or when the entry has no vote line.
+    pub votes: Option<u32>,
+    /// Author names, without the `+` placeholder of elided authors.
+    pub authors: Vec<String>,
+    /// Link of the first `![](...)` image line of the entry.
+    pub thumbnail: Option<String>,
+    /// Text of the `What's New` section, if the entry has labelled sections.
+    pub whats_new: Option<String>,
+    /// Text of the `Technical Details` section.
+    pub technical_details: Option<String>,
+    /// Text of the `Performance Highlights` section.
+    pub performance_highlights: Option<String>,
+    /// Summary text as defined by the reference (bullet lines, labels removed, `\n`-joined).
+    pub summary: String,
+    /// Where the (kept) entry was found.
+    pub source: SourceLoc,
+}
+
+impl Paper {
+    /// Whether the paper has summary text; later stages skip papers without one.
+    pub fn has_summary(&self) -> bool {
+        !self.summary.is_empty()
+    }
+
+    /// The month (`YYYY-MM`) of the first appearance, if the date is known.
+    pub fn month(&self) -> Option<&str> {
+        self.date.as_deref().and_then(|d| d.get(..7))
+    }
+}
+
+/// What a [`Warning`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// The file is empty.
+    EmptyFile,
+    /// The file has no `### ` paper heading.
+    NoPapers,
+    /// The file is not valid UTF-8 and was decoded lossily.
+    InvalidUtf8,
+    /// A `### ` heading has no usable `[title](link)`; the entry was skipped.
+    HeadingWithoutLink,
+    /// A heading's title is empty.
+    EmptyTitle,
+    /// An entry has no bullet lines, so no summary.
+    NoSummary,
+    /// A `Vote:` line whose value is neither a number nor `-`.
+    BadVote,
+    /// A `## Daily Papers` heading without a valid date.
+    BadDateHeading,
+    /// The heading date differs from the date in the file's path.
+    DateMismatch,
+    /// Papers for which no date is known (no date heading, none in the path).
+    NoDate,
+    /// Bullet lines outside any paper entry, ignored.
+    StrayBullets,
+    /// A directory given to [`load`] holds no `*.md`/`*.txt` file.
+    NoDigestFiles,
+}
+
+/// A problem found in the input that did not stop parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The file (or directory) concerned.
+    #[serde(serialize_with = "serialize_path_lossy")]
+    pub file: PathBuf,
+    /// 1-based line; 0 when the warning concerns the whole file or directory.
+    pub line: usize,
+    /// Machine-readable category.
+    pub kind: WarningKind,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Line 0 means "the whole file": print it anyway so every warning has one shape.
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// Errors that stop loading: paths that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The unreadable file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A directory could not be listed.
+    #[error("cannot list directory {}: {source}", path.display())]
+    ReadDir {
+        /// The unreadable directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A path does not exist or its type cannot be determined.
+    #[error("cannot access {}: {source}", path.display())]
+    Access {
+        /// The inaccessible path.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// All papers of a set of digests, deduplicated by id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Corpus {
+    /// Unique papers, in the order of their kept entry (file order, then line).
+    pub papers: Vec<Paper>,
+    /// Everything odd found while parsing, in file order.
+    pub warnings: Vec<Warning>,
+    /// Number of digest files parsed.
+    pub files: usize,
+    /// Number of paper entries parsed, before deduplication.
+    pub entries: usize,
+    /// Ids seen more than once, with every location (the kept one first).
+    pub duplicates: Vec<(String, Vec<SourceLoc>)>,
+}
+
+impl Corpus {
+    /// Number of unique papers per month (`YYYY-MM`; `unknown` for undated papers).
+    pub fn papers_per_month(&self) -> BTreeMap<String, usize> {
+        let mut months = BTreeMap::new();
+        for p in &self.papers {
+            let key = p.month().unwrap_or("unknown").to_string();
+            *months.entry(key).or_insert(0) += 1;
+        }
+        months
+    }
+
+    /// Number of unique papers without summary text.
+    pub fn without_summary(&self) -> usize {
+        self.papers.iter().filter(|p| !p.has_summary()).count()
+    }
+}
+
+/// Whether a file found while walking a directory is a digest candidate.
+fn is_digest_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("txt"))
+}
+
+/// Expands `paths` into the list of files to parse.
+///
+/// Files given explicitly are always parsed (the user asked for them); directories are
+/// walked recursively for `*.md`/`*.txt`, sorted by path so `YYYY/MM/DD.md` archives come
+/// out in date order. Hidden entries (name starting with `.`) are skipped, and each
+/// directory is visited once, so symlink loops cannot recurse forever.
+fn collect_files(
+    paths: &[PathBuf],
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<PathBuf>, CorpusError> {
+    let mut files = Vec::new();
+    let mut visited = HashSet::new();
+    for path in paths {
+        let meta = fs::metadata(path).map_err(|source| CorpusError::Access {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let before = files.len();
+            walk_dir(path, &mut files, &mut visited)?;
+            if files.len() == before {
+                warnings.push(Warning {
+                    file: path.clone(),
+                    line: 0,
+                    kind: WarningKind::NoDigestFiles,
+                    message: "directory holds no .md or .txt digest files".to_string(),
+                });
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Appends the digest files under `dir` (recursively, sorted) to `files`.
+fn walk_dir(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    visited: &mut HashSet<PathBuf>,
+) -> Result<(), CorpusError> {
+    let canonical = fs::canonicalize(dir).map_err(|source| CorpusError::Access {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !visited.insert(canonical) {
+        return Ok(());
+    }
+    let read_dir_err = |source| CorpusError::ReadDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut children = Vec::new();
+    for entry in fs::read_dir(dir).map_err(read_dir_err)? {
+        let entry = entry.map_err(read_dir_err)?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        children.push(entry.path());
+    }
+    children.sort();
+    for child in children {
+        // `metadata` follows symlinks: a link to a digest is a digest, and a dangling
+        // link is an error rather than a silently missing day.
+        let meta = fs::metadata(&child).map_err(|source| CorpusError::Access {
+            path: child.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk_dir(&child, files, visited)?;
+        } else if is_digest_name(&child) {
+            files.push(child);
+        }
+    }
+    Ok(())
+}
+
+/// Loads digests: files, or every `*.md`/`*.txt` under a directory (recursively, sorted).
+///
+/// Entries with the same id are merged into one paper: the first appearance in date order
+/// (undated entries last, ties broken by input order) is kept, `dates` lists every date,
+/// and all locations are listed in [`Corpus::duplicates`].
+///
+/// # Errors
+///
+/// [`CorpusError`] when a path, a directory entry or a file cannot be read; the error
+/// names the path. Files that can be read never cause an error, only warnings.
+pub fn load(paths: &[PathBuf]) -> Result<Corpus, CorpusError> {
+    let mut warnings = Vec::new();
+    let files = collect_files(paths, &mut warnings)?;
+    // Files are independent, so parse them in parallel; `collect` keeps the input order.
+    let parsed: Vec<(Vec<Paper>, Vec<Warning>)> = files
+        .par_iter()
+        .map(|file| {
+            let bytes = fs::read(file).map_err(|source| CorpusError::Read {
+                path: file.clone(),
+                source,
+            })?;
+            Ok(parse_bytes(&bytes, file))
+        })
+        .collect::<Result<_, CorpusError>>()?;
+
+    let mut entries = Vec::new();
+    for (papers, file_warnings) in parsed {
+        entries.extend(papers);
+        warnings.extend(file_warnings);
+    }
+    let entry_count = entries.len();
+    let (papers, duplicates) = dedup(entries);
+    Ok(Corpus {
+        papers,
+        warnings,
+        files: files.len(),
+        entries: entry_count,
+        duplicates,
+    })
+}
+
+/// Merges entries with the same id (see [`load`]); `entries` are in input order.
+pub fn dedup(entries: Vec<Paper>) -> (Vec<Paper>, Vec<(String, Vec<SourceLoc>)>) {
+    // Group entry indices by id, groups in order of first sight.
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in entries.iter().enumerate() {
+        let g = *group_of.entry(p.arxiv_id.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    // Date order, undated last, then input order: stable sort keeps input order on ties.
+    let key = |i: &usize| (entries[*i].date.is_none(), entries[*i].date.clone());
+    for group in &mut groups {
+        group.sort_by_key(key);
+    }
+
+    let mut duplicates = Vec::new();
+    let mut merged: Vec<(usize, Vec<String>)> = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let kept = group[0];
+        let mut dates: Vec<String> = group
+            .iter()
+            .flat_map(|&i| entries[i].dates.iter().cloned())
+            .collect();
+        dates.sort();
+        dates.dedup();
+        if group.len() > 1 {
+            let locs = group.iter().map(|&i| entries[i].source.clone()).collect();
+            duplicates.push((entries[kept].arxiv_id.clone(), locs));
+        }
+        merged.push((kept, dates));
+    }
+    merged.sort_by_key(|(kept, _)| *kept);
+
+    let mut slots: Vec<Option<Paper>> = entries.into_iter().map(Some).collect();
+    let papers = merged
+        .into_iter()
+        .filter_map(|(kept, dates)| {
+            let mut paper = slots.get_mut(kept)?.take()?;
+            paper.date = dates.first().cloned();
+            paper.dates = dates;
+            Some(paper)
+        })
+        .collect();
+    (papers, duplicates)
+}

@@ -1,0 +1,616 @@
+//! Parsing of one digest file (no deduplication across files).
+//!
+//! One pass over the lines, constant work per byte apart from the anchored label regex, so
+//! a file of any size parses in linear time.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{Paper, SourceLoc, Warning, WarningKind, MAX_WARNINGS_PER_KIND};
+
+/// The bold label removed from the start of a bullet (reference definition, verbatim).
+static LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\*{2,3}[^*\n]{1,80}?\*{1,3}:[ \t]*").expect("label regex is valid")
+});
+
+/// `## Daily Papers (YYYY-MM-DD)`; the date is validated separately.
+static DATE_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^##\s+Daily Papers\s*\((\d{4}-\d{2}-\d{2})\)\s*$").expect("heading regex")
+});
+
+/// A `YYYY-MM-DD` date inside a file name, not part of a longer digit run.
+static NAME_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^0-9])(\d{4}-\d{2}-\d{2})(?:[^0-9]|$)").expect("name date regex")
+});
+
+/// An arXiv abstract or PDF link; group 1 is the id with any version, query or suffix.
+static ARXIV_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?i:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)([^?#]+)")
+        .expect("arxiv regex")
+});
+
+/// A new-style arXiv id with a version suffix, which is dropped so versions dedup.
+static VERSIONED_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{4}\.\d{4,5})v\d+$").expect("version regex"));
+
+/// Parses UTF-8 (or damaged) bytes of one digest; see the module doc for invalid UTF-8.
+pub fn parse_bytes(bytes: &[u8], path: &Path) -> (Vec<Paper>, Vec<Warning>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_digest(text, path),
+        Err(err) => {
+            let offset = err.valid_up_to();
+            // Newlines are ASCII and never part of an invalid sequence, so lossy decoding
+            // keeps line numbers; the line count of the prefix locates the bad byte.
+            let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+            let text = String::from_utf8_lossy(bytes);
+            let (papers, mut warnings) = parse_digest(&text, path);
+            warnings.insert(
+                0,
+                Warning {
+                    file: path.to_path_buf(),
+                    line,
+                    kind: WarningKind::InvalidUtf8,
+                    message: format!(
+                        "invalid UTF-8 at byte offset {offset}; invalid bytes were replaced by U+FFFD"
+                    ),
+                },
+            );
+            (papers, warnings)
+        }
+    }
+}
+
+/// Parses the text of one digest file into its entries, in file order, without dedup.
+pub fn parse_digest(text: &str, path: &Path) -> (Vec<Paper>, Vec<Warning>) {
+    let mut parser = Parser::new(path);
+    // A byte order mark is an encoding artefact, not content.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    if text.is_empty() {
+        parser.warn(0, WarningKind::EmptyFile, "empty file".to_string());
+        return (parser.papers, parser.warnings);
+    }
+    let mut line_count = 0;
+    for (idx, raw) in text.split('\n').enumerate() {
+        line_count = idx + 1;
+        parser.line(raw.strip_suffix('\r').unwrap_or(raw), idx + 1);
+    }
+    parser.finish(line_count);
+    (parser.papers, parser.warnings)
+}
+
+/// Which labelled section a bullet belongs to.
+#[derive(Clone, Copy)]
+enum Section {
+    WhatsNew,
+    TechnicalDetails,
+    PerformanceHighlights,
+}
+
+impl Section {
+    /// Maps a bold label's text to a known section, tolerating case and a curly apostrophe.
+    fn from_label(label: &str) -> Option<Section> {
+        let norm = label.trim().replace('\u{2019}', "'").to_lowercase();
+        match norm.as_str() {
+            "what's new" => Some(Section::WhatsNew),
+            "technical details" => Some(Section::TechnicalDetails),
+            "performance highlights" => Some(Section::PerformanceHighlights),
+            _ => None,
+        }
+    }
+}
+
+/// An entry being read: everything between its heading and the next heading.
+struct Entry {
+    line: usize,
+    title: String,
+    url: String,
+    arxiv_id: String,
+    date: Option<String>,
+    votes: Option<u32>,
+    vote_seen: bool,
+    authors: Option<Vec<String>>,
+    thumbnail: Option<String>,
+    sections: [Option<String>; 3],
+    current: Option<Section>,
+    summary: String,
+}
+
+/// Line-by-line state for one file.
+struct Parser<'a> {
+    path: &'a Path,
+    path_date: Option<String>,
+    heading_date: Option<String>,
+    entry: Option<Entry>,
+    /// True between a heading that was skipped and the next heading: its lines belong to
+    /// the skipped entry (already warned about), not to "outside any entry".
+    in_skipped: bool,
+    headings: usize,
+    stray_bullets: usize,
+    first_stray: usize,
+    undated_first: Option<usize>,
+    /// Warnings issued per kind, and (kind, count, first line) of those past the cap.
+    issued: HashMap<WarningKind, usize>,
+    suppressed: Vec<(WarningKind, usize, usize)>,
+    papers: Vec<Paper>,
+    warnings: Vec<Warning>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(path: &'a Path) -> Self {
+        Parser {
+            path,
+            path_date: date_from_path(path),
+            heading_date: None,
+            entry: None,
+            in_skipped: false,
+            headings: 0,
+            stray_bullets: 0,
+            first_stray: 0,
+            undated_first: None,
+            issued: HashMap::new(),
+            suppressed: Vec::new(),
+            papers: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn warn(&mut self, line: usize, kind: WarningKind, message: String) {
+        // A pathological file (millions of bad headings) must not produce millions of
+        // warnings; past the cap they are counted and reported as one summary warning.
+        let issued = self.issued.entry(kind).or_insert(0);
+        *issued += 1;
+        if *issued > MAX_WARNINGS_PER_KIND {
+            match self.suppressed.iter_mut().find(|(k, _, _)| *k == kind) {
+                Some((_, n, _)) => *n += 1,
+                None => self.suppressed.push((kind, 1, line)),
+            }
+            return;
+        }
+        self.warnings.push(Warning {
+            file: self.path.to_path_buf(),
+            line,
+            kind,
+            message,
+        });
+    }
+
+    fn line(&mut self, line: &str, lineno: usize) {
+        if let Some(rest) = line.strip_prefix("### ") {
+            self.close_entry();
+            self.headings += 1;
+            self.open_entry(rest, lineno);
+        } else if line.starts_with("## ") {
+            self.close_entry();
+            self.in_skipped = false;
+            self.date_heading(line, lineno);
+        } else if let Some(entry) = self.entry.as_mut() {
+            if let Some(kind_msg) = entry.add_line(line) {
+                self.warn(lineno, kind_msg.0, kind_msg.1);
+            }
+        } else if !self.in_skipped && bullet_text(line).is_some_and(|b| !b.trim().is_empty()) {
+            if self.stray_bullets == 0 {
+                self.first_stray = lineno;
+            }
+            self.stray_bullets += 1;
+        }
+    }
+
+    /// Handles a `## ` line: a date heading sets the date of the entries below it.
+    fn date_heading(&mut self, line: &str, lineno: usize) {
+        if !line["## ".len()..].trim_start().starts_with("Daily Papers") {
+            return;
+        }
+        let date = DATE_HEADING
+            .captures(line)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str())
+            .filter(|d| valid_date(d));
+        match date {
+            Some(d) => {
+                if let Some(pd) = self.path_date.as_deref().filter(|pd| *pd != d) {
+                    let msg = format!(
+                        "heading date {d} differs from the date {pd} in the path; using {d}"
+                    );
+                    self.warn(lineno, WarningKind::DateMismatch, msg);
+                }
+                self.heading_date = Some(d.to_string());
+            }
+            None => {
+                self.heading_date = None;
+                let msg = format!(
+                    "`## Daily Papers` heading without a valid (YYYY-MM-DD) date: {}",
+                    clip(line, 80)
+                );
+                self.warn(lineno, WarningKind::BadDateHeading, msg);
+            }
+        }
+    }
+
+    fn open_entry(&mut self, rest: &str, lineno: usize) {
+        let Some((title, url)) = split_heading(rest) else {
+            self.in_skipped = true;
+            let msg = format!(
+                "heading without a [title](link); entry skipped: {}",
+                clip(rest, 80)
+            );
+            self.warn(lineno, WarningKind::HeadingWithoutLink, msg);
+            return;
+        };
+        if title.is_empty() {
+            let msg = format!("heading with an empty title (link {})", clip(url, 80));
+            self.warn(lineno, WarningKind::EmptyTitle, msg);
+        }
+        let date = self.heading_date.clone().or_else(|| self.path_date.clone());
+        if date.is_none() && self.undated_first.is_none() {
+            self.undated_first = Some(lineno);
+        }
+        self.in_skipped = false;
+        self.entry = Some(Entry {
+            line: lineno,
+            title: title.to_string(),
+            url: url.to_string(),
+            arxiv_id: id_from_url(url),
+            date,
+            votes: None,
+            vote_seen: false,
+            authors: None,
+            thumbnail: None,
+            sections: [None, None, None],
+            current: None,
+            summary: String::new(),
+        });
+    }
+
+    fn close_entry(&mut self) {
+        let Some(e) = self.entry.take() else {
+            return;
+        };
+        if e.summary.is_empty() {
+            let msg = format!("paper {} has no summary bullets", e.arxiv_id);
+            self.warn(e.line, WarningKind::NoSummary, msg);
+        }
+        let [whats_new, technical_details, performance_highlights] = e.sections;
+        self.papers.push(Paper {
+            arxiv_id: e.arxiv_id,
+            title: e.title,
+            url: e.url,
+            dates: e.date.iter().cloned().collect(),
+            date: e.date,
+            votes: e.votes,
+            authors: e.authors.unwrap_or_default(),
+            thumbnail: e.thumbnail,
+            whats_new,
+            technical_details,
+            performance_highlights,
+            summary: e.summary,
+            source: SourceLoc {
+                file: self.path.to_path_buf(),
+                line: e.line,
+            },
+        });
+    }
+
+    fn finish(&mut self, line_count: usize) {
+        self.close_entry();
+        if self.stray_bullets > 0 {
+            let msg = format!(
+                "{} bullet line(s) outside any paper entry ignored",
+                self.stray_bullets
+            );
+            self.warn(self.first_stray, WarningKind::StrayBullets, msg);
+        }
+        if self.headings == 0 {
+            let msg = format!(
+                "no `### [Title](link)` paper heading in {line_count} line(s); not a digest?"
+            );
+            self.warn(0, WarningKind::NoPapers, msg);
+        }
+        if let Some(line) = self.undated_first {
+            let msg = "no date for papers from here on: no `## Daily Papers (YYYY-MM-DD)` \
+                       heading above them and no date in the path"
+                .to_string();
+            self.warn(line, WarningKind::NoDate, msg);
+        }
+        for (kind, n, line) in std::mem::take(&mut self.suppressed) {
+            self.warnings.push(Warning {
+                file: self.path.to_path_buf(),
+                line,
+                kind,
+                message: format!(
+                    "{n} more warning(s) of this kind in this file not shown (first at this line)"
+                ),
+            });
+        }
+        // Warnings were pushed per event; report them in line order.
+        self.warnings.sort_by_key(|w| w.line);
+    }
+}
+
+impl Entry {
+    /// Takes one line of the entry's body; returns a warning if the line is malformed.
+    fn add_line(&mut self, line: &str) -> Option<(WarningKind, String)> {
+        if let Some(bullet) = bullet_text(line) {
+            self.add_bullet(bullet);
+            return None;
+        }
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("Vote:") {
+            if self.vote_seen {
+                return None;
+            }
+            self.vote_seen = true;
+            let v = v.trim();
+            if v == "-" {
+                return None;
+            }
+            match v.parse::<u32>() {
+                Ok(n) => self.votes = Some(n),
+                Err(_) => {
+                    let msg = format!(
+                        "paper {}: vote `{}` is not a number; treated as unknown",
+                        self.arxiv_id,
+                        clip(v, 40)
+                    );
+                    return Some((WarningKind::BadVote, msg));
+                }
+            }
+        } else if let Some(a) = t.strip_prefix("Authors:") {
+            if self.authors.is_none() {
+                self.authors = Some(parse_authors(a));
+            }
+        } else if self.thumbnail.is_none() && t.starts_with("![") {
+            self.thumbnail = image_url(t).map(str::to_string);
+        }
+        None
+    }
+
+    /// Applies the reference summary rules to one bullet and tracks labelled sections.
+    fn add_bullet(&mut self, bullet: &str) {
+        let text = match LABEL.find(bullet) {
+            Some(m) => {
+                // The label text sits between the leading stars and the next star.
+                let label = m.as_str().trim_start_matches('*');
+                let label = label.split('*').next().unwrap_or(label);
+                self.current = Section::from_label(label);
+                &bullet[m.end()..]
+            }
+            None => bullet,
+        };
+        let text = text.trim_end();
+        if text.is_empty() {
+            return;
+        }
+        if !self.summary.is_empty() {
+            self.summary.push('\n');
+        }
+        self.summary.push_str(text);
+        // Unlabelled bullets after a known label (nested points) belong to its section.
+        if let Some(section) = self.current {
+            let slot = &mut self.sections[section as usize];
+            match slot {
+                Some(s) => {
+                    s.push('\n');
+                    s.push_str(text);
+                }
+                None => *slot = Some(text.to_string()),
+            }
+        }
+    }
+}
+
+/// The text after `- ` of a bullet line (leading spaces allowed), if it is one.
+fn bullet_text(line: &str) -> Option<&str> {
+    line.trim_start_matches(' ').strip_prefix("- ")
+}
+
+/// Splits `[Title](link)` (the part after `### `) into trimmed title and link.
+///
+/// The title ends at the LAST `](` so that titles containing `](` stay whole; the link
+/// ends at the last `)`. Returns `None` without a link or with an empty one.
+fn split_heading(rest: &str) -> Option<(&str, &str)> {
+    let inner = rest.trim_start().strip_prefix('[')?;
+    let pos = inner.rfind("](")?;
+    let after = &inner[pos + 2..];
+    let close = after.rfind(')')?;
+    let url = after[..close].trim();
+    if url.is_empty() {
+        return None;
+    }
+    Some((inner[..pos].trim(), url))
+}
+
+/// The paper id of a heading link: the arXiv id without version, else the link itself.
+fn id_from_url(url: &str) -> String {
+    let Some(m) = ARXIV_URL.captures(url).and_then(|c| c.get(1)) else {
+        return url.to_string();
+    };
+    let raw = m.as_str().trim_end_matches('/');
+    let raw = raw.strip_suffix(".pdf").unwrap_or(raw);
+    let id = VERSIONED_ID
+        .captures(raw)
+        .and_then(|c| c.get(1))
+        .map_or(raw, |m| m.as_str());
+    if id.is_empty() {
+        url.to_string()
+    } else {
+        id.to_string()
+    }
+}
+
+/// The link of an image line `![alt](link)`.
+fn image_url(line: &str) -> Option<&str> {
+    let after = &line[line.find("](")? + 2..];
+    let url = after[..after.rfind(')')?].trim();
+    (!url.is_empty()).then_some(url)
+}
+
+/// Author names from `a, b, +, c` or a Python list literal `['a', "b"]`; `+` is dropped.
+fn parse_authors(list: &str) -> Vec<String> {
+    let list = list.trim();
+    let names = match list.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        Some(inner) => python_strings(inner).unwrap_or_else(|| split_commas(inner)),
+        None => split_commas(list),
+    };
+    names
+        .into_iter()
+        .filter(|n| !n.is_empty() && n != "+")
+        .collect()
+}
+
+fn split_commas(list: &str) -> Vec<String> {
+    list.split(',').map(|s| s.trim().to_string()).collect()
+}
+
+/// The items of a Python list of string literals, or `None` if it is not one.
+fn python_strings(inner: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = inner.trim().chars().peekable();
+    while chars.peek().is_some() {
+        let quote = chars.next().filter(|&q| q == '\'' || q == '"')?;
+        let mut item = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => item.push(chars.next()?),
+                c if c == quote => break,
+                c => item.push(c),
+            }
+        }
+        out.push(item.trim().to_string());
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => break,
+            Some(',') => {
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            Some(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The date of a digest from its path: `.../YYYY/MM/DD.md`, else `YYYY-MM-DD` in the name.
+fn date_from_path(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    let month_dir = path.parent()?;
+    let year_dir = month_dir.parent();
+    let comp = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(str::to_string);
+    if let (Some(m), Some(y)) = (comp(month_dir), year_dir.and_then(comp)) {
+        let all_digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if all_digits(&y, 4) && all_digits(&m, 2) && all_digits(stem, 2) {
+            let d = format!("{y}-{m}-{stem}");
+            if valid_date(&d) {
+                return Some(d);
+            }
+        }
+    }
+    NAME_DATE
+        .captures(stem)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str())
+        .filter(|d| valid_date(d))
+        .map(str::to_string)
+}
+
+/// Checks a `YYYY-MM-DD` string for a plausible month and day (not a full calendar check).
+fn valid_date(d: &str) -> bool {
+    let b = d.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |s: &str| s.parse::<u32>().ok();
+    matches!(
+        (
+            d.get(0..4).and_then(num),
+            d.get(5..7).and_then(num),
+            d.get(8..10).and_then(num)
+        ),
+        (Some(_), Some(1..=12), Some(1..=31))
+    )
+}
+
+/// At most `max` characters of `s`, for messages that quote input.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heading_split_uses_last_link_opener() {
+        assert_eq!(
+            split_heading("[A [b](c) d](https://arxiv.org/abs/1)"),
+            Some(("A [b](c) d", "https://arxiv.org/abs/1"))
+        );
+        assert_eq!(split_heading("No link"), None);
+        assert_eq!(split_heading("[T]()"), None);
+    }
+
+    #[test]
+    fn ids_from_urls() {
+        assert_eq!(
+            id_from_url("https://arxiv.org/abs/2409.17146"),
+            "2409.17146"
+        );
+        assert_eq!(
+            id_from_url("https://arxiv.org/abs/2409.17146v3"),
+            "2409.17146"
+        );
+        assert_eq!(
+            id_from_url("https://arxiv.org/pdf/2409.17146.pdf"),
+            "2409.17146"
+        );
+        assert_eq!(
+            id_from_url("http://arxiv.org/abs/hep-th/9901001"),
+            "hep-th/9901001"
+        );
+        assert_eq!(
+            id_from_url("https://example.org/p"),
+            "https://example.org/p"
+        );
+        assert_eq!(
+            id_from_url("https://arxiv.org/abs/"),
+            "https://arxiv.org/abs/"
+        );
+    }
+
+    #[test]
+    fn authors_in_both_notations() {
+        assert_eq!(parse_authors(" a, b , +, c"), vec!["a", "b", "c"]);
+        assert_eq!(
+            parse_authors("['a b', \"O'Neil\", '+']"),
+            vec!["a b", "O'Neil"]
+        );
+        // A broken list literal falls back to comma splitting instead of losing names.
+        assert_eq!(parse_authors("['a', b]"), vec!["'a'", "b"]);
+        assert!(parse_authors("").is_empty());
+    }
+
+    #[test]
+    fn dates_from_paths() {
+        let d = |p: &str| date_from_path(Path::new(p));
+        assert_eq!(d("x/2024/03/05.md").as_deref(), Some("2024-03-05"));
+        assert_eq!(d("2024-09-26.md").as_deref(), Some("2024-09-26"));
+        assert_eq!(d("digest_2024-09-26.txt").as_deref(), Some("2024-09-26"));
+        assert_eq!(d("x/2024/13/05.md"), None);
+        assert_eq!(d("12024-09-26.md"), None);
+        assert_eq!(d("000_07342052cedade6e.txt"), None);
+    }
+
+    #[test]
+    fn clip_respects_char_boundaries() {
+        assert_eq!(clip("가나다라", 2), "가나…");
+        assert_eq!(clip("ab", 5), "ab");
+    }
+}

@@ -1,0 +1,274 @@
+//! Tokenise, batch by length under a token budget, run the BERT forward, mean-pool, normalise.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::Tokenizer;
+
+use super::{EmbedError, ModelFiles};
+
+/// Which E5 prefix an input gets: documents are passages, search text is a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    /// `passage: ` — for the texts being indexed.
+    Passage,
+    /// `query: ` — for search text.
+    Query,
+    /// No prefix: the caller already built the exact input.
+    None,
+}
+
+impl Prefix {
+    /// The literal prefix string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prefix::Passage => "passage: ",
+            Prefix::Query => "query: ",
+            Prefix::None => "",
+        }
+    }
+}
+
+/// Vectors of a batch of inputs, in input order, plus what it cost.
+#[derive(Debug, Clone, Default)]
+pub struct Embedded {
+    /// Row-major `[n, dim]`, each row L2-normalised.
+    pub vectors: Vec<f32>,
+    /// Vector dimension.
+    pub dim: usize,
+    /// Tokens fed to the model (after truncation, specials included, padding excluded).
+    pub tokens: usize,
+    /// Inputs longer than the model's maximum that were cut.
+    pub truncated: usize,
+}
+
+impl Embedded {
+    /// Vector `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.vectors.len().checked_div(self.dim).unwrap_or(0)
+    }
+    /// True when there are no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.vectors.is_empty()
+    }
+}
+
+/// A loaded sentence encoder: tokenizer + BERT on a device.
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    /// Output dimension (hidden size).
+    pub dim: usize,
+    /// Maximum sequence length in tokens, specials included.
+    pub max_len: usize,
+    /// Upper bound on `batch size × padded length` per forward pass.
+    pub token_budget: usize,
+    /// Upper bound on sequences per forward pass.
+    pub max_batch: usize,
+}
+
+impl Encoder {
+    /// Loads config, tokenizer and f32 weights onto `device`.
+    pub fn load(files: &ModelFiles, device: Device) -> Result<Self, EmbedError> {
+        let io = |p: &std::path::Path, e| EmbedError::Io {
+            path: p.to_path_buf(),
+            source: e,
+        };
+        let cfg_text = std::fs::read_to_string(&files.config).map_err(|e| io(&files.config, e))?;
+        let config: Config = serde_json::from_str(&cfg_text)
+            .map_err(|e| EmbedError::Model(format!("{}: {e}", files.config.display())))?;
+        let tokenizer = Tokenizer::from_file(&files.tokenizer)
+            .map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", files.tokenizer.display())))?;
+        // SAFETY: the weights file is memory-mapped read-only; papermap never writes a model file
+        // in place (imports go through a temporary file and a rename).
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(
+                std::slice::from_ref(&files.weights),
+                DType::F32,
+                &device,
+            )
+        }
+        .map_err(|e| EmbedError::Model(format!("{}: {e}", files.weights.display())))?;
+        let model = BertModel::load(vb, &config)
+            .map_err(|e| EmbedError::Model(format!("{}: {e}", files.weights.display())))?;
+        Ok(Encoder {
+            model,
+            tokenizer,
+            device,
+            dim: config.hidden_size,
+            max_len: config.max_position_embeddings,
+            token_budget: 16 * 1024,
+            max_batch: 128,
+        })
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Token ids of each prefixed input, truncated to `max_len` (the last id stays `</s>`, as
+    /// transformers' truncation keeps the specials). Returns the ids and how many were cut.
+    pub fn tokenize(
+        &self,
+        texts: &[String],
+        prefix: Prefix,
+    ) -> Result<(Vec<Vec<u32>>, usize), EmbedError> {
+        let inputs: Vec<String> = texts
+            .iter()
+            .map(|t| format!("{}{}", prefix.as_str(), t))
+            .collect();
+        let encs = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let mut truncated = 0;
+        let ids = encs
+            .into_iter()
+            .map(|e| {
+                let mut ids = e.get_ids().to_vec();
+                if ids.len() > self.max_len && self.max_len >= 2 {
+                    truncated += 1;
+                    let last = ids[ids.len() - 1];
+                    ids.truncate(self.max_len - 1);
+                    ids.push(last);
+                }
+                ids
+            })
+            .collect();
+        Ok((ids, truncated))
+    }
+
+    /// Embeds prefixed texts; `progress(done, tokens)` is called after every batch.
+    pub fn embed(
+        &self,
+        texts: &[String],
+        prefix: Prefix,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Embedded, EmbedError> {
+        let (ids, truncated) = self.tokenize(texts, prefix)?;
+        let mut out = self.embed_ids(&ids, progress)?;
+        out.truncated = truncated;
+        Ok(out)
+    }
+
+    /// Embeds one text (a search query, typically).
+    pub fn embed_one(&self, text: &str, prefix: Prefix) -> Result<Vec<f32>, EmbedError> {
+        let e = self.embed(&[text.to_string()], prefix, &mut |_, _| {})?;
+        Ok(e.vectors)
+    }
+
+    /// Embeds pre-tokenised sequences. Sequences are sorted by length and cut into batches under
+    /// the token budget, so padding stays small; results come back in input order.
+    pub fn embed_ids(
+        &self,
+        ids: &[Vec<u32>],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Embedded, EmbedError> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut vectors = vec![0f32; ids.len() * self.dim];
+        let (mut done, mut tokens) = (0, 0);
+        for batch in plan_batches(&order, ids, self.token_budget, self.max_batch) {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+            let pooled = self.forward(&seqs)?;
+            for (row, &i) in batch.iter().enumerate() {
+                vectors[i * self.dim..(i + 1) * self.dim]
+                    .copy_from_slice(&pooled[row * self.dim..(row + 1) * self.dim]);
+            }
+            done += batch.len();
+            tokens += seqs.iter().map(|s| s.len()).sum::<usize>();
+            progress(done, tokens);
+        }
+        Ok(Embedded {
+            vectors,
+            dim: self.dim,
+            tokens,
+            truncated: 0,
+        })
+    }
+
+    /// One padded forward pass; returns `[batch, dim]` pooled, normalised vectors.
+    fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
+        let b = seqs.len();
+        let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        let mut flat = vec![0u32; b * len];
+        let mut mask = vec![0f32; b * len];
+        for (r, s) in seqs.iter().enumerate() {
+            flat[r * len..r * len + s.len()].copy_from_slice(s);
+            mask[r * len..r * len + s.len()].fill(1.0);
+        }
+        let input = Tensor::from_vec(flat, (b, len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
+        let types = input.zeros_like()?;
+        let hidden = self.model.forward(&input, &types, Some(&mask))?;
+        let pooled = mean_pool_normalise(&hidden, &mask)?;
+        Ok(pooled.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+}
+
+/// Mean over the unmasked positions, then L2 normalisation.
+fn mean_pool_normalise(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let mask = mask.to_dtype(hidden.dtype())?;
+    let summed = hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
+    let counts = mask.sum_keepdim(1)?;
+    let mean = summed.broadcast_div(&counts)?;
+    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
+    mean.broadcast_div(&norm)
+}
+
+/// Cuts `order` (indices sorted by decreasing length) into batches whose padded size
+/// (`count × longest`) stays within `budget`, at most `max_batch` long.
+fn plan_batches(
+    order: &[usize],
+    ids: &[Vec<u32>],
+    budget: usize,
+    max_batch: usize,
+) -> Vec<Vec<usize>> {
+    let mut batches = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut longest = 0;
+    for &i in order {
+        let l = ids[i].len().max(1);
+        let new_longest = longest.max(l);
+        if !cur.is_empty() && (new_longest * (cur.len() + 1) > budget || cur.len() >= max_batch) {
+            batches.push(std::mem::take(&mut cur));
+            longest = 0;
+        }
+        longest = longest.max(l);
+        cur.push(i);
+    }
+    if !cur.is_empty() {
+        batches.push(cur);
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_budget_and_cover_everything() {
+        let ids: Vec<Vec<u32>> = [500, 300, 300, 20, 20, 20, 5]
+            .iter()
+            .map(|&n| vec![1u32; n])
+            .collect();
+        let order: Vec<usize> = (0..ids.len()).collect();
+        let batches = plan_batches(&order, &ids, 640, 4);
+        let mut seen: Vec<usize> = batches.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..ids.len()).collect::<Vec<_>>());
+        for b in &batches {
+            let longest = b.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
+            assert!(b.len() == 1 || longest * b.len() <= 640, "{b:?}");
+            assert!(b.len() <= 4);
+        }
+        assert_eq!(batches[0], vec![0]);
+    }
+}

@@ -1,0 +1,77 @@
+//! The on-disk index: papers, their vectors, and a manifest that says how they were made.
+//!
+//! Layout of an index directory:
+//! - `manifest.json` — the commit point: model id and fingerprint, dimension, pooling, prefixes,
+//!   text recipe, quantisation, format version, and the names of the files below that are live.
+//! - `papers-<generation>.jsonl` — one [`IndexedPaper`] per line, in corpus order.
+//! - `vectors/<generation>-<n>.safetensors` — chunks of `keys` (`u8 [rows, 32]`) and
+//!   `vectors` (`f32 [rows, dim]`). Vectors are content-addressed: the key is a hash of the
+//!   model fingerprint and the exact embedded input, so unchanged papers are never re-embedded.
+//!
+//! Every file is written to a temporary name and renamed into place; the manifest is replaced
+//! last, so a reader (or a rerun after a kill at any point) sees either the old index or the new
+//! one. While embedding, a manifest is committed after each chunk, so a killed run loses at most
+//! one chunk of work. Files the live manifest does not name are removed by the next writer.
+
+mod store;
+mod update;
+
+pub use store::{Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
+pub use update::{update, UpdateOptions, UpdateStats};
+
+use std::path::PathBuf;
+
+/// Errors of reading and writing an index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// No index at this path.
+    #[error("no index at {0} (build one with `papermap index PATH... --index {0}`)")]
+    Missing(PathBuf),
+    /// A stored file is malformed.
+    #[error("{path}:{line}: {msg}")]
+    Corrupt {
+        /// The file concerned.
+        path: PathBuf,
+        /// 1-based line, or 0 when not line-oriented.
+        line: usize,
+        /// What was wrong.
+        msg: String,
+    },
+    /// The index was built with another model, text recipe or format.
+    #[error(
+        "{dir}: index was built with {field} = {stored}, this run uses {wanted}; \
+         pass --rebuild to re-embed everything (or use another --index directory)"
+    )]
+    Incompatible {
+        /// Index directory.
+        dir: PathBuf,
+        /// The manifest field that differs.
+        field: &'static str,
+        /// The stored value.
+        stored: String,
+        /// This run's value.
+        wanted: String,
+    },
+    /// Another process holds the write lock.
+    #[error("{0}: another papermap is writing this index (lock held on index.lock); wait for it to finish")]
+    Locked(PathBuf),
+    /// Embedding failed.
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+}
+
+/// `Io` error constructor for closures.
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+    move |source| IndexError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,329 @@
+//! Writing the index: embed only what is new or changed, commit crash-safely.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::store::{
+    hex, read_chunk, read_manifest, ChunkRef, IndexedPaper, Manifest, TextRecipe, MANIFEST,
+    VECTORS_DIR,
+};
+use super::{io_err, IndexError, FORMAT_VERSION};
+use crate::corpus::Paper;
+use crate::embed::{Encoder, Prefix};
+
+/// How to update an index.
+#[derive(Debug, Clone)]
+pub struct UpdateOptions {
+    /// Text recipe of the embedded inputs.
+    pub recipe: TextRecipe,
+    /// Re-embed everything, replacing an index made with another model or recipe.
+    pub rebuild: bool,
+    /// Papers per vector chunk (and per crash-safe commit).
+    pub chunk_rows: usize,
+    /// Model id for the manifest.
+    pub model_id: String,
+    /// Model fingerprint; part of every vector key.
+    pub model_fingerprint: String,
+    /// Numeric mode of the encoder (`f32`).
+    pub quant: String,
+}
+
+/// What an update did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateStats {
+    /// Papers in the index after the update.
+    pub papers: usize,
+    /// Papers embedded by this run.
+    pub embedded: usize,
+    /// Papers whose vector was already stored.
+    pub skipped: usize,
+    /// Corpus entries left out because they have no summary.
+    pub without_summary: usize,
+    /// Tokens fed to the model.
+    pub tokens: usize,
+    /// Inputs cut to the model's maximum length.
+    pub truncated: usize,
+}
+
+/// Test hook: abort (like `kill -9`) at a named point, to prove every point is crash-safe.
+fn crash_point(name: &str) {
+    if std::env::var("PAPERMAP_CRASH_AT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
+/// Key of an embedded input: SHA-256 over model fingerprint, numeric mode and the exact input.
+pub fn vector_key(fingerprint: &str, quant: &str, input: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(fingerprint.as_bytes());
+    h.update([0]);
+    h.update(quant.as_bytes());
+    h.update([0]);
+    h.update(input.as_bytes());
+    h.finalize().into()
+}
+
+/// Holds `index.lock` for the life of a writer; the OS releases it if the process dies.
+struct WriteLock {
+    _file: std::fs::File,
+}
+
+impl WriteLock {
+    fn acquire(dir: &Path) -> Result<Self, IndexError> {
+        let path = dir.join("index.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriteLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(IndexError::Locked(dir.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+        }
+    }
+}
+
+fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IndexError> {
+    let path = dir.join(MANIFEST);
+    let text = serde_json::to_vec_pretty(m).map_err(|e| IndexError::Corrupt {
+        path: path.clone(),
+        line: 0,
+        msg: e.to_string(),
+    })?;
+    crate::atomic::write(&path, &text).map_err(io_err(&path))
+}
+
+fn write_chunk(path: &Path, keys: &[[u8; 32]], vectors: &[f32], dim: usize) -> Result<(), IndexError> {
+    let key_bytes: Vec<u8> = keys.iter().flatten().copied().collect();
+    let vec_bytes: Vec<u8> = vectors.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let err = |e: safetensors::SafeTensorError| IndexError::Corrupt {
+        path: path.to_path_buf(),
+        line: 0,
+        msg: e.to_string(),
+    };
+    let tensors = vec![
+        (
+            "keys",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![keys.len(), 32], &key_bytes)
+                .map_err(err)?,
+        ),
+        (
+            "vectors",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![keys.len(), dim], &vec_bytes)
+                .map_err(err)?,
+        ),
+    ];
+    let bytes = safetensors::serialize(tensors, None).map_err(err)?;
+    crate::atomic::write(path, &bytes).map_err(io_err(path))
+}
+
+/// Refuses to mix vectors made another way, unless rebuilding.
+fn check_compatible(dir: &Path, old: &Manifest, new: &Manifest) -> Result<(), IndexError> {
+    let fields: [(&'static str, String, String); 4] = [
+        ("model", old.model_fingerprint.clone(), new.model_fingerprint.clone()),
+        ("text recipe", old.text_recipe.name().into(), new.text_recipe.name().into()),
+        ("quant", old.quant.clone(), new.quant.clone()),
+        ("dim", old.dim.to_string(), new.dim.to_string()),
+    ];
+    for (field, stored, wanted) in fields {
+        if stored != wanted {
+            let (stored, wanted) = if field == "model" {
+                (format!("{} ({stored})", old.model_id), format!("{} ({wanted})", new.model_id))
+            } else {
+                (stored, wanted)
+            };
+            return Err(IndexError::Incompatible {
+                dir: dir.to_path_buf(),
+                field,
+                stored,
+                wanted,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Removes files the live manifest does not name: leftovers of killed or replaced runs.
+fn collect_garbage(dir: &Path, m: &Manifest) {
+    let live: HashSet<&str> = m.chunks.iter().map(|c| c.file.as_str()).collect();
+    if let Ok(rd) = std::fs::read_dir(dir.join(VECTORS_DIR)) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !live.contains(name.as_str()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stale_papers = name.starts_with("papers-") && name != m.papers_file;
+            if stale_papers || name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Brings the index in `dir` up to date with `papers`: embeds what is new or changed, keeps the
+/// rest, and commits. `progress(done, total, tokens)` follows the embedding.
+pub fn update(
+    dir: &Path,
+    papers: &[Paper],
+    encoder: &Encoder,
+    opts: &UpdateOptions,
+    progress: &mut dyn FnMut(usize, usize, usize),
+) -> Result<UpdateStats, IndexError> {
+    std::fs::create_dir_all(dir.join(VECTORS_DIR)).map_err(io_err(dir))?;
+    let _lock = WriteLock::acquire(dir)?;
+    let old = read_manifest(dir)?;
+    let mut m = Manifest {
+        format_version: FORMAT_VERSION,
+        model_id: opts.model_id.clone(),
+        model_fingerprint: opts.model_fingerprint.clone(),
+        dim: encoder.dim,
+        pooling: "mean".into(),
+        normalized: true,
+        passage_prefix: Prefix::Passage.as_str().into(),
+        query_prefix: Prefix::Query.as_str().into(),
+        text_recipe: opts.recipe,
+        quant: opts.quant.clone(),
+        generation: old.as_ref().map_or(0, |o| o.generation) + 1,
+        papers_file: String::new(),
+        papers: 0,
+        chunks: Vec::new(),
+    };
+    let mut stored: HashSet<[u8; 32]> = HashSet::new();
+    if let Some(old) = &old {
+        match check_compatible(dir, old, &m) {
+            Ok(()) => {
+                for c in &old.chunks {
+                    let (keys, _) = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), old.dim)?;
+                    stored.extend(keys);
+                }
+                m.chunks = old.chunks.clone();
+                // Until this run's papers file is committed, the old one stays live.
+                m.papers_file = old.papers_file.clone();
+                m.papers = old.papers;
+            }
+            Err(e) if !opts.rebuild => return Err(e),
+            Err(_) => {}
+        }
+    }
+
+    let mut stats = UpdateStats::default();
+    let mut records = Vec::with_capacity(papers.len());
+    let mut todo: Vec<([u8; 32], String)> = Vec::new();
+    let mut queued: HashSet<[u8; 32]> = HashSet::new();
+    for p in papers {
+        if !p.has_summary() {
+            stats.without_summary += 1;
+            continue;
+        }
+        let text = opts.recipe.text(p);
+        let input = format!("{}{}", Prefix::Passage.as_str(), text);
+        let key = vector_key(&opts.model_fingerprint, &opts.quant, &input);
+        if stored.contains(&key) {
+            stats.skipped += 1;
+        } else if queued.insert(key) {
+            todo.push((key, text));
+        } else {
+            stats.skipped += 1; // identical input already queued: shares its vector
+        }
+        records.push(IndexedPaper {
+            paper: p.clone(),
+            key: hex(&key),
+        });
+    }
+
+    let total = todo.len();
+    let chunk_rows = opts.chunk_rows.max(1);
+    let mut done = 0;
+    for (n, slice) in todo.chunks(chunk_rows).enumerate() {
+        let texts: Vec<String> = slice.iter().map(|(_, t)| t.clone()).collect();
+        let tokens_before = stats.tokens;
+        let emb = encoder.embed(&texts, Prefix::Passage, &mut |d, t| {
+            progress(done + d, total, tokens_before + t)
+        })?;
+        stats.tokens += emb.tokens;
+        stats.truncated += emb.truncated;
+        let keys: Vec<[u8; 32]> = slice.iter().map(|(k, _)| *k).collect();
+        let file = format!("{:06}-{:05}.safetensors", m.generation, n);
+        write_chunk(&dir.join(VECTORS_DIR).join(&file), &keys, &emb.vectors, encoder.dim)?;
+        crash_point("chunk-written");
+        m.chunks.push(ChunkRef {
+            file,
+            rows: keys.len(),
+        });
+        write_manifest(dir, &m)?;
+        crash_point("chunk-committed");
+        done += slice.len();
+        stats.embedded += slice.len();
+    }
+
+    // Chunks whose vectors no paper uses any more are dropped once they are mostly garbage.
+    let live_keys: HashSet<&str> = records.iter().map(|r| r.key.as_str()).collect();
+    m.chunks = compact(dir, &m, &live_keys)?;
+
+    let papers_file = format!("papers-{:06}.jsonl", m.generation);
+    let path = dir.join(&papers_file);
+    let mut text = String::new();
+    for r in &records {
+        let line = serde_json::to_string(r).map_err(|e| IndexError::Corrupt {
+            path: path.clone(),
+            line: 0,
+            msg: e.to_string(),
+        })?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    crate::atomic::write(&path, text.as_bytes()).map_err(io_err(&path))?;
+    crash_point("papers-written");
+    m.papers_file = papers_file;
+    m.papers = records.len();
+    write_manifest(dir, &m)?;
+    crash_point("manifest-committed");
+    collect_garbage(dir, &m);
+    stats.papers = records.len();
+    Ok(stats)
+}
+
+/// Keeps chunks that still hold live vectors; a chunk with more dead than live rows is rewritten
+/// with only the live ones, so the store does not grow without bound as papers change.
+fn compact(
+    dir: &Path,
+    m: &Manifest,
+    live: &HashSet<&str>,
+) -> Result<Vec<ChunkRef>, IndexError> {
+    let mut out = Vec::with_capacity(m.chunks.len());
+    let mut seen: HashMap<[u8; 32], ()> = HashMap::new();
+    for (n, c) in m.chunks.iter().enumerate() {
+        let path = dir.join(VECTORS_DIR).join(&c.file);
+        let (keys, vecs) = read_chunk(&path, m.dim)?;
+        let keep: Vec<usize> = (0..keys.len())
+            .filter(|&r| live.contains(hex(&keys[r]).as_str()) && seen.insert(keys[r], ()).is_none())
+            .collect();
+        if keep.len() == keys.len() {
+            out.push(c.clone());
+        } else if keep.len() * 2 >= keys.len() {
+            out.push(c.clone()); // mostly live: not worth rewriting yet
+        } else if !keep.is_empty() {
+            let file = format!("{:06}-c{:05}.safetensors", m.generation, n);
+            let k: Vec<[u8; 32]> = keep.iter().map(|&r| keys[r]).collect();
+            let v: Vec<f32> = keep
+                .iter()
+                .flat_map(|&r| vecs[r * m.dim..(r + 1) * m.dim].iter().copied())
+                .collect();
+            write_chunk(&dir.join(VECTORS_DIR).join(&file), &k, &v, m.dim)?;
+            out.push(ChunkRef {
+                file,
+                rows: k.len(),
+            });
+        }
+    }
+    Ok(out)
+}

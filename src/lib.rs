@@ -1,0 +1,9 @@
+//! papermap: turn Daily Papers digests into a map of research.
+//!
+//! Data flows one way: [`corpus`] (parse digests) → [`embed`] (strings to vectors) →
+//! [`index`] (on-disk store) → topics / search → report.
+
+pub mod atomic;
+pub mod corpus;
+pub mod embed;
+pub mod index;

@@ -1,0 +1,49 @@
+//! papermap command line: argument parsing and printing only.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// Map of research from Hugging Face Daily Papers digests.
+#[derive(Parser)]
+#[command(name = "papermap", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the papers found in digest files or directories.
+    Papers(commands::papers::Args),
+    /// Papers per month, duplicates, entries without a summary, and parse warnings.
+    Stats(commands::stats::Args),
+    /// Provision and inspect the embedding model.
+    Model(commands::model::Args),
+    /// Embed new or changed papers into the on-disk index.
+    Index(commands::index::Args),
+    /// Write the index's vectors (.npy) and paper metadata (.jsonl) for Python.
+    Export(commands::export::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The cause chain is the message users need; backtraces are for developers.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Papers(args) => commands::papers::run(args),
+        Command::Stats(args) => commands::stats::run(args),
+        Command::Model(args) => commands::model::run(args),
+        Command::Index(args) => commands::index::run(args),
+        Command::Export(args) => commands::export::run(args),
+    }
+}

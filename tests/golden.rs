@@ -1,0 +1,62 @@
+//! Golden test with the real model: token ids and embeddings of the 68 seed papers must match
+//! the sentence-transformers reference made from the same weights.
+
+mod common;
+
+use common::*;
+use papermap::embed::{Encoder, Prefix};
+
+#[test]
+fn seeds_match_reference_ids_and_vectors() {
+    let files = real_model();
+    let enc = Encoder::load(&files, candle_core::Device::Cpu).expect("load model");
+    let refs = reference_papers();
+    assert_eq!(refs.len(), 68);
+    for (kind, input_key, ids_key, emb_key) in [
+        ("doc", "doc_input", "doc_token_ids", "doc_embedding"),
+        ("query", "query_input", "query_token_ids", "query_embedding"),
+    ] {
+        let inputs: Vec<String> = refs
+            .iter()
+            .map(|p| p[input_key].as_str().expect("input").to_string())
+            .collect();
+        let (ids, truncated) = enc.tokenize(&inputs, Prefix::None).expect("tokenize");
+        assert_eq!(truncated, 0);
+        for (p, got) in refs.iter().zip(&ids) {
+            assert_eq!(got, &u32s(&p[ids_key]), "{kind} ids of {}", p["arxiv_id"]);
+        }
+        let emb = enc.embed_ids(&ids, &mut |_, _| {}).expect("embed");
+        let mut min = f64::MAX;
+        for (i, p) in refs.iter().enumerate() {
+            let c = cosine(emb.row(i), &f32s(&p[emb_key]));
+            min = min.min(c);
+        }
+        println!("{kind}: min cosine to reference over 68 seeds = {min:.7}");
+        assert!(min >= 0.9999, "{kind} min cosine {min}");
+    }
+}
+
+#[test]
+fn imported_tokenizer_matches_reference_tokenizer_on_whole_archive() {
+    let files = real_model();
+    let ours = tokenizers::Tokenizer::from_file(&files.tokenizer).expect("ours");
+    let theirs =
+        tokenizers::Tokenizer::from_file(shared().join("reference/tokenizer.json")).expect("ref");
+    let corpus = papermap::corpus::load(&[shared().join("data/archive")]).expect("archive");
+    let mut texts = Vec::new();
+    for p in &corpus.papers {
+        texts.push(format!("query: {}", p.title));
+        texts.push(format!("passage: {}", p.summary));
+    }
+    assert!(texts.len() > 8000);
+    let a = ours.encode_batch(texts.clone(), true).expect("ours encode");
+    let b = theirs.encode_batch(texts.clone(), true).expect("ref encode");
+    let mut differ = 0;
+    for ((x, y), t) in a.iter().zip(&b).zip(&texts) {
+        if x.get_ids() != y.get_ids() {
+            differ += 1;
+            eprintln!("differs: {}", t.chars().take(80).collect::<String>());
+        }
+    }
+    assert_eq!(differ, 0, "{differ} of {} texts tokenise differently", texts.len());
+}

@@ -1,0 +1,248 @@
+//! Index behaviour with a tiny model: incremental updates, refusal of mixed vectors, the write
+//! lock, crash safety at every commit point, and export.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::tiny::write_tiny_model;
+use papermap::index::Index;
+
+const BIN: &str = env!("CARGO_BIN_EXE_papermap");
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    model: PathBuf,
+    model2: PathBuf,
+    digests: PathBuf,
+    index: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let model = tmp.path().join("tiny");
+    let model2 = tmp.path().join("tiny2");
+    write_tiny_model(&model, 1);
+    write_tiny_model(&model2, 2);
+    let digests = tmp.path().join("digests");
+    std::fs::create_dir_all(&digests).expect("mkdir");
+    for f in ["2024-09-26.md", "2024-12-13.md", "2025-02-21.md"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample").join(f),
+            digests.join(f),
+        )
+        .expect("copy sample");
+    }
+    let index = tmp.path().join("idx");
+    Fixture {
+        _tmp: tmp,
+        model,
+        model2,
+        digests,
+        index,
+    }
+}
+
+fn papermap(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(BIN);
+    c.args(args).env_remove("PAPERMAP_CRASH_AT");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run papermap")
+}
+
+fn index_cmd(f: &Fixture, model: &Path, extra: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut args = vec![
+        "index",
+        f.digests.to_str().expect("utf8"),
+        "--index",
+        f.index.to_str().expect("utf8"),
+        "--model",
+        model.to_str().expect("utf8"),
+        "--chunk",
+        "4",
+    ];
+    args.extend_from_slice(extra);
+    papermap(&args, envs)
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn embedded_count(o: &std::process::Output) -> usize {
+    let s = stdout(o);
+    let after = s.split("embedded ").nth(1).unwrap_or_else(|| panic!("no count in {s:?} / {}", stderr(o)));
+    after.split(',').next().and_then(|n| n.trim().parse().ok()).expect("number")
+}
+
+fn add_archive_digest(f: &Fixture) -> usize {
+    let src = common::shared().join("data/archive/2024/03/05.md");
+    std::fs::copy(&src, f.digests.join("2024-03-05.md")).expect("copy digest");
+    let (papers, _) = papermap::corpus::parse_digest(
+        &std::fs::read_to_string(&src).expect("read"),
+        &src,
+    );
+    papers.len()
+}
+
+#[test]
+fn second_run_embeds_nothing_and_a_new_digest_embeds_only_its_papers() {
+    let f = fixture();
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(embedded_count(&o), 68);
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert_eq!(embedded_count(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("skipped 68 unchanged"), "{}", stdout(&o));
+    let added = add_archive_digest(&f);
+    assert!(added > 5);
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert_eq!(embedded_count(&o), added);
+    let idx = Index::open(&f.index).expect("open");
+    assert_eq!(idx.len(), 68 + added);
+    assert_eq!(idx.manifest.text_recipe.name(), "title+summary");
+    // Vectors are unit length and belong to their papers (same text, same vector).
+    for i in 0..idx.len() {
+        let n: f32 = idx.vector(i).iter().map(|x| x * x).sum();
+        assert!((n - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn another_model_or_recipe_is_refused_unless_rebuild() {
+    let f = fixture();
+    assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+    let o = index_cmd(&f, &f.model, &["--quiet", "--text", "summary"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("text recipe") && stderr(&o).contains("--rebuild"), "{}", stderr(&o));
+    let o = index_cmd(&f, &f.model2, &["--quiet"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("model"), "{}", stderr(&o));
+    // The refused runs changed nothing.
+    assert_eq!(Index::open(&f.index).expect("open").manifest.generation, 1);
+    let o = index_cmd(&f, &f.model2, &["--quiet", "--text", "summary", "--rebuild"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(embedded_count(&o), 68);
+    let idx = Index::open(&f.index).expect("open");
+    assert_eq!(idx.manifest.text_recipe.name(), "summary");
+    let chunk_rows: usize = idx.manifest.chunks.iter().map(|c| c.rows).sum();
+    assert_eq!(chunk_rows, 68, "old model's vectors are gone");
+}
+
+#[test]
+fn a_second_writer_is_kept_out() {
+    let f = fixture();
+    std::fs::create_dir_all(&f.index).expect("mkdir");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(f.index.join("index.lock"))
+        .expect("lock file");
+    lock.try_lock().expect("take lock");
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("another papermap is writing"), "{}", stderr(&o));
+    drop(lock);
+    assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+}
+
+#[test]
+fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
+    for point in ["chunk-written", "chunk-committed", "papers-written", "manifest-committed"] {
+        let f = fixture();
+        assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+        let before = Index::open(&f.index).expect("open");
+        let added = add_archive_digest(&f);
+        let o = index_cmd(&f, &f.model, &["--quiet"], &[("PAPERMAP_CRASH_AT", point)]);
+        assert!(!o.status.success(), "{point}: process should have died");
+        let after = Index::open(&f.index).unwrap_or_else(|e| panic!("{point}: index unreadable: {e}"));
+        if point == "manifest-committed" {
+            assert_eq!(after.len(), 68 + added, "{point}: new index committed");
+        } else {
+            assert_eq!(after.len(), before.len(), "{point}: previous index kept");
+            assert_eq!(after.vectors, before.vectors, "{point}");
+        }
+        let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+        assert!(o.status.success(), "{point}: rerun: {}", stderr(&o));
+        let done = Index::open(&f.index).expect("open");
+        assert_eq!(done.len(), 68 + added, "{point}");
+        // Work committed before the kill is not redone.
+        if point == "chunk-committed" {
+            assert_eq!(embedded_count(&o), added - 4, "{point}");
+        }
+        // Leftovers of the killed run are cleaned up.
+        let files: Vec<String> = std::fs::read_dir(f.index.join("vectors"))
+            .expect("vectors")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files.len(), done.manifest.chunks.len(), "{point}: {files:?}");
+    }
+}
+
+#[test]
+fn sigkill_during_embedding_is_recoverable() {
+    let f = fixture();
+    let mut child = Command::new(BIN)
+        .args([
+            "index",
+            f.digests.to_str().expect("utf8"),
+            "--index",
+            f.index.to_str().expect("utf8"),
+            "--model",
+            f.model.to_str().expect("utf8"),
+            "--chunk",
+            "4",
+            "--quiet",
+        ])
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let _ = child.kill();
+    let _ = child.wait();
+    // Whatever point it reached, what is on disk loads (or is simply absent) and a rerun completes.
+    if f.index.join("manifest.json").exists() {
+        match Index::open(&f.index) {
+            Ok(_) | Err(papermap::index::IndexError::Missing(_)) => {}
+            Err(e) => panic!("index corrupt after kill: {e}"),
+        }
+    }
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(Index::open(&f.index).expect("open").len(), 68);
+}
+
+#[test]
+fn export_writes_npy_and_metadata() {
+    let f = fixture();
+    assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+    let out = f.index.parent().expect("parent").join("exp");
+    let o = papermap(
+        &["export", "--format", "npy", "--index", f.index.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let npy = std::fs::read(out.with_extension("npy")).expect("npy");
+    assert!(npy.starts_with(b"\x93NUMPY"));
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    assert_eq!(npy.len(), 10 + header_len + 68 * 32 * 4);
+    let idx = Index::open(&f.index).expect("open");
+    let first = f32::from_le_bytes(npy[10 + header_len..14 + header_len].try_into().expect("4"));
+    assert_eq!(first, idx.vector(0)[0]);
+    let meta = std::fs::read_to_string(out.with_extension("jsonl")).expect("jsonl");
+    assert_eq!(meta.lines().count(), 68);
+    assert!(meta.lines().next().expect("line").contains("\"arxiv_id\""));
+}
+
+#[test]
+fn opening_a_missing_index_says_how_to_build_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let err = Index::open(&tmp.path().join("nope")).expect_err("missing");
+    assert!(err.to_string().contains("papermap index"), "{err}");
+}
