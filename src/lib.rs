@@ -7,3 +7,5 @@ pub mod atomic;
 pub mod corpus;
 pub mod embed;
 pub mod index;
+pub mod search;
+pub mod topics;

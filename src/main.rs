@@ -24,6 +24,14 @@ enum Command {
     Index(commands::index::Args),
     /// Write the index's vectors (.npy) and paper metadata (.jsonl) for Python.
     Export(commands::export::Args),
+    /// Cluster the index into topics: keywords, labels, stable ids, trends.
+    Topics(commands::topics::Args),
+    /// The papers nearest to one paper (by arXiv id or title words), by cosine.
+    Related(commands::related::Args),
+    /// Free-text search: dense, lexical (BM25) or hybrid (reciprocal rank fusion).
+    Search(commands::search::Args),
+    /// Measure search quality (title -> own paper) and check summaries.
+    Eval(commands::eval::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,5 +53,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model(args) => commands::model::run(args),
         Command::Index(args) => commands::index::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Topics(args) => commands::topics::run(args),
+        Command::Related(args) => commands::related::run(args),
+        Command::Search(args) => commands::search::run(args),
+        Command::Eval(args) => commands::eval::run(args),
     }
 }

@@ -256,11 +256,13 @@ fn unreadable_path_is_an_error_naming_it() {
     let missing = PathBuf::from("/nonexistent/papermap/2024-05-01.md");
     let err = corpus::load(&[missing]).expect_err("missing path fails");
     assert!(matches!(err, CorpusError::Access { .. }));
-    assert!(
-        err.to_string()
-            .starts_with("cannot access /nonexistent/papermap/2024-05-01.md: "),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "cannot access /nonexistent/papermap/2024-05-01.md"
     );
+    // The reason is the error's source, printed by `{:#}` after the path.
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert!(source.is_some_and(|s| s.contains("No such file")));
 }
 
 #[test]

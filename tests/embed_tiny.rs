@@ -2,9 +2,9 @@
 
 mod common;
 
-use common::tiny::{write_tiny_model, TINY_MAX_LEN};
 use common::cosine;
-use papermap::embed::{ModelFiles, ModelSource, Encoder, Prefix};
+use common::tiny::{write_tiny_model, TINY_MAX_LEN};
+use papermap::embed::{Encoder, ModelFiles, ModelSource, Prefix};
 
 fn tiny_encoder(dir: &std::path::Path) -> Encoder {
     write_tiny_model(dir, 1);
@@ -27,13 +27,18 @@ fn tiny_model_embeds_unit_vectors_independent_of_batching() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let all = enc.embed(&texts, Prefix::Passage, &mut |_, _| {}).expect("embed");
+    let all = enc
+        .embed(&texts, Prefix::Passage, &mut |_, _| {})
+        .expect("embed");
     assert_eq!(all.len(), texts.len());
     for i in 0..all.len() {
         let n: f32 = all.row(i).iter().map(|x| x * x).sum();
         assert!((n - 1.0).abs() < 1e-5, "row {i} norm {n}");
     }
-    assert!(cosine(all.row(0), all.row(1)) < 0.9999, "different texts, different vectors");
+    assert!(
+        cosine(all.row(0), all.row(1)) < 0.9999,
+        "different texts, different vectors"
+    );
     // One at a time (no padding) must agree with the padded batch.
     enc.max_batch = 1;
     for (i, t) in texts.iter().enumerate() {
@@ -56,7 +61,9 @@ fn long_inputs_are_truncated_and_counted() {
     assert_eq!(ids[0].len(), TINY_MAX_LEN);
     assert_eq!(ids[0][0], 0);
     assert_eq!(*ids[0].last().expect("ids"), 2, "</s> kept at the end");
-    let e = enc.embed(&texts, Prefix::Passage, &mut |_, _| {}).expect("embed");
+    let e = enc
+        .embed(&texts, Prefix::Passage, &mut |_, _| {})
+        .expect("embed");
     assert_eq!(e.truncated, 1);
     assert_eq!(e.tokens, ids[0].len() + ids[1].len());
 }
@@ -67,7 +74,10 @@ fn tokenizer_applies_pack_normalisation_and_specials() {
     let enc = tiny_encoder(tmp.path());
     // Fullwidth Ａ maps to A, tab and newline to spaces, runs of spaces collapse.
     let (a, _) = enc
-        .tokenize(&["Ａ\tthe\n\n  model".to_string(), "A the model".to_string()], Prefix::None)
+        .tokenize(
+            &["Ａ\tthe\n\n  model".to_string(), "A the model".to_string()],
+            Prefix::None,
+        )
         .expect("tok");
     assert_eq!(a[0], a[1]);
     assert_eq!(a[0][0], 0);
@@ -80,7 +90,10 @@ fn missing_model_files_are_named() {
     std::fs::write(tmp.path().join("config.json"), "{}").expect("write");
     let err = ModelFiles::from_dir(tmp.path(), "x", ModelSource::Flag).expect_err("incomplete");
     let msg = err.to_string();
-    assert!(msg.contains("tokenizer.json") && msg.contains("model.safetensors"), "{msg}");
+    assert!(
+        msg.contains("tokenizer.json") && msg.contains("model.safetensors"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -50,7 +50,9 @@ fn imported_tokenizer_matches_reference_tokenizer_on_whole_archive() {
     }
     assert!(texts.len() > 8000);
     let a = ours.encode_batch(texts.clone(), true).expect("ours encode");
-    let b = theirs.encode_batch(texts.clone(), true).expect("ref encode");
+    let b = theirs
+        .encode_batch(texts.clone(), true)
+        .expect("ref encode");
     let mut differ = 0;
     for ((x, y), t) in a.iter().zip(&b).zip(&texts) {
         if x.get_ids() != y.get_ids() {
@@ -58,5 +60,10 @@ fn imported_tokenizer_matches_reference_tokenizer_on_whole_archive() {
             eprintln!("differs: {}", t.chars().take(80).collect::<String>());
         }
     }
-    assert_eq!(differ, 0, "{differ} of {} texts tokenise differently", texts.len());
+    assert_eq!(
+        differ,
+        0,
+        "{differ} of {} texts tokenise differently",
+        texts.len()
+    );
 }

@@ -29,7 +29,9 @@ fn fixture() -> Fixture {
     std::fs::create_dir_all(&digests).expect("mkdir");
     for f in ["2024-09-26.md", "2024-12-13.md", "2025-02-21.md"] {
         std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample").join(f),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("data/sample")
+                .join(f),
             digests.join(f),
         )
         .expect("copy sample");
@@ -53,7 +55,12 @@ fn papermap(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     c.output().expect("run papermap")
 }
 
-fn index_cmd(f: &Fixture, model: &Path, extra: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+fn index_cmd(
+    f: &Fixture,
+    model: &Path,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> std::process::Output {
     let mut args = vec![
         "index",
         f.digests.to_str().expect("utf8"),
@@ -77,17 +84,22 @@ fn stderr(o: &std::process::Output) -> String {
 
 fn embedded_count(o: &std::process::Output) -> usize {
     let s = stdout(o);
-    let after = s.split("embedded ").nth(1).unwrap_or_else(|| panic!("no count in {s:?} / {}", stderr(o)));
-    after.split(',').next().and_then(|n| n.trim().parse().ok()).expect("number")
+    let after = s
+        .split("embedded ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no count in {s:?} / {}", stderr(o)));
+    after
+        .split(',')
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .expect("number")
 }
 
 fn add_archive_digest(f: &Fixture) -> usize {
     let src = common::shared().join("data/archive/2024/03/05.md");
     std::fs::copy(&src, f.digests.join("2024-03-05.md")).expect("copy digest");
-    let (papers, _) = papermap::corpus::parse_digest(
-        &std::fs::read_to_string(&src).expect("read"),
-        &src,
-    );
+    let (papers, _) =
+        papermap::corpus::parse_digest(&std::fs::read_to_string(&src).expect("read"), &src);
     papers.len()
 }
 
@@ -99,7 +111,11 @@ fn second_run_embeds_nothing_and_a_new_digest_embeds_only_its_papers() {
     assert_eq!(embedded_count(&o), 68);
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
     assert_eq!(embedded_count(&o), 0, "{}", stdout(&o));
-    assert!(stdout(&o).contains("skipped 68 unchanged"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("skipped 68 unchanged"),
+        "{}",
+        stdout(&o)
+    );
     let added = add_archive_digest(&f);
     assert!(added > 5);
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
@@ -120,13 +136,22 @@ fn another_model_or_recipe_is_refused_unless_rebuild() {
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let o = index_cmd(&f, &f.model, &["--quiet", "--text", "summary"], &[]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("text recipe") && stderr(&o).contains("--rebuild"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("text recipe") && stderr(&o).contains("--rebuild"),
+        "{}",
+        stderr(&o)
+    );
     let o = index_cmd(&f, &f.model2, &["--quiet"], &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("model"), "{}", stderr(&o));
     // The refused runs changed nothing.
     assert_eq!(Index::open(&f.index).expect("open").manifest.generation, 1);
-    let o = index_cmd(&f, &f.model2, &["--quiet", "--text", "summary", "--rebuild"], &[]);
+    let o = index_cmd(
+        &f,
+        &f.model2,
+        &["--quiet", "--text", "summary", "--rebuild"],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(embedded_count(&o), 68);
     let idx = Index::open(&f.index).expect("open");
@@ -148,21 +173,31 @@ fn a_second_writer_is_kept_out() {
     lock.try_lock().expect("take lock");
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("another papermap is writing"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another papermap is writing"),
+        "{}",
+        stderr(&o)
+    );
     drop(lock);
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
 }
 
 #[test]
 fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
-    for point in ["chunk-written", "chunk-committed", "papers-written", "manifest-committed"] {
+    for point in [
+        "chunk-written",
+        "chunk-committed",
+        "papers-written",
+        "manifest-committed",
+    ] {
         let f = fixture();
         assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
         let before = Index::open(&f.index).expect("open");
         let added = add_archive_digest(&f);
         let o = index_cmd(&f, &f.model, &["--quiet"], &[("PAPERMAP_CRASH_AT", point)]);
         assert!(!o.status.success(), "{point}: process should have died");
-        let after = Index::open(&f.index).unwrap_or_else(|e| panic!("{point}: index unreadable: {e}"));
+        let after =
+            Index::open(&f.index).unwrap_or_else(|e| panic!("{point}: index unreadable: {e}"));
         if point == "manifest-committed" {
             assert_eq!(after.len(), 68 + added, "{point}: new index committed");
         } else {
@@ -182,7 +217,11 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
             .expect("vectors")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(files.len(), done.manifest.chunks.len(), "{point}: {files:?}");
+        assert_eq!(
+            files.len(),
+            done.manifest.chunks.len(),
+            "{point}: {files:?}"
+        );
     }
 }
 
@@ -224,7 +263,15 @@ fn export_writes_npy_and_metadata() {
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let out = f.index.parent().expect("parent").join("exp");
     let o = papermap(
-        &["export", "--format", "npy", "--index", f.index.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")],
+        &[
+            "export",
+            "--format",
+            "npy",
+            "--index",
+            f.index.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+        ],
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));

@@ -55,7 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let meta_path = with_ext(".jsonl");
     let mut meta = std::io::BufWriter::new(
-        std::fs::File::create(&meta_path).with_context(|| format!("creating {}", meta_path.display()))?,
+        std::fs::File::create(&meta_path)
+            .with_context(|| format!("creating {}", meta_path.display()))?,
     );
     for (i, p) in index.papers.iter().enumerate() {
         let mut v = serde_json::to_value(&p.paper)?;
@@ -70,16 +71,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.format == Format::Npy {
         let npy_path = with_ext(".npy");
         let mut f = std::io::BufWriter::new(
-            std::fs::File::create(&npy_path).with_context(|| format!("creating {}", npy_path.display()))?,
+            std::fs::File::create(&npy_path)
+                .with_context(|| format!("creating {}", npy_path.display()))?,
         );
         f.write_all(&npy_header(index.len(), dim))?;
         for x in &index.vectors {
             f.write_all(&x.to_le_bytes())?;
         }
         f.flush()?;
-        println!("wrote {} ({} x {dim} float32) and {}", npy_path.display(), index.len(), meta_path.display());
+        println!(
+            "wrote {} ({} x {dim} float32) and {}",
+            npy_path.display(),
+            index.len(),
+            meta_path.display()
+        );
     } else {
-        println!("wrote {} ({} papers with vectors)", meta_path.display(), index.len());
+        println!(
+            "wrote {} ({} papers with vectors)",
+            meta_path.display(),
+            index.len()
+        );
     }
     Ok(())
 }

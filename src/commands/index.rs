@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use papermap::embed::{parse_device, Encoder};
 use papermap::index::{update, TextRecipe, UpdateOptions};
 
 use super::model::ModelOpts;
@@ -28,12 +27,9 @@ pub struct Args {
     /// Re-embed everything, replacing an index built with another model or recipe.
     #[arg(long)]
     rebuild: bool,
-    /// Device: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// Upper bound on padded tokens per forward pass.
-    #[arg(long, default_value_t = 16384)]
-    batch_tokens: usize,
+    /// Upper bound on (padded) tokens per forward pass (default: 8192 on CPU, 65536 on CUDA).
+    #[arg(long)]
+    batch_tokens: Option<usize>,
     /// Papers per stored chunk (a killed run loses at most one chunk of work).
     #[arg(long, default_value_t = 1024)]
     chunk: usize,
@@ -53,12 +49,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("warning: {w}");
         }
     }
-    let files = args.model.resolver().resolve()?;
+    let (files, mut encoder) = args.model.encoder()?;
     let fingerprint = files.fingerprint()?;
-    let device = parse_device(&args.device)?;
-    let mut encoder = Encoder::load(&files, device)
-        .with_context(|| format!("loading model from {}", files.dir().display()))?;
-    encoder.token_budget = args.batch_tokens.max(encoder.max_len);
+    if let Some(budget) = args.batch_tokens {
+        encoder.token_budget = budget.max(encoder.max_len);
+    }
     let opts = UpdateOptions {
         recipe: args.text,
         rebuild: args.rebuild,
@@ -69,9 +64,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let embed_start = Instant::now();
     let mut reporter = Reporter::new(args.quiet);
-    let stats = update(&args.index, &corpus.papers, &encoder, &opts, &mut |d, t, tok| {
-        reporter.update(d, t, tok)
-    })
+    let stats = update(
+        &args.index,
+        &corpus.papers,
+        &encoder,
+        &opts,
+        &mut |d, t, tok| reporter.update(d, t, tok),
+    )
     .with_context(|| format!("updating index {}", args.index.display()))?;
     reporter.finish();
     let secs = embed_start.elapsed().as_secs_f64();

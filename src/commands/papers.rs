@@ -47,8 +47,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn write_json(out: &mut impl Write, papers: &[Paper]) -> anyhow::Result<()> {
     for p in papers {
-        serde_json::to_writer(&mut *out, p).context("writing JSON")?;
-        out.write_all(b"\n")?;
+        // Serialise first so that write failures stay `io::Error` (broken pipe detection).
+        let mut line = serde_json::to_vec(p).context("serialising a paper")?;
+        line.push(b'\n');
+        out.write_all(&line)?;
     }
     Ok(())
 }

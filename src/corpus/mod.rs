@@ -165,10 +165,13 @@ impl fmt::Display for Warning {
 }
 
 /// Errors that stop loading: paths that cannot be read.
+///
+/// The message names the path; the I/O reason is the error's `source()`, so `{:#}` with
+/// anyhow prints `cannot read PATH: reason` without repeating it.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The unreadable file.
         path: PathBuf,
@@ -176,7 +179,7 @@ pub enum CorpusError {
         source: std::io::Error,
     },
     /// A directory could not be listed.
-    #[error("cannot list directory {}: {source}", path.display())]
+    #[error("cannot list directory {}", path.display())]
     ReadDir {
         /// The unreadable directory.
         path: PathBuf,
@@ -184,7 +187,7 @@ pub enum CorpusError {
         source: std::io::Error,
     },
     /// A path does not exist or its type cannot be determined.
-    #[error("cannot access {}: {source}", path.display())]
+    #[error("cannot access {}", path.display())]
     Access {
         /// The inaccessible path.
         path: PathBuf,

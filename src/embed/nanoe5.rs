@@ -359,8 +359,9 @@ pub fn precompiled_charsmap(norm_map: &[(u32, Vec<u32>)]) -> Result<Vec<u8>, Emb
     let mut offsets: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
     let mut keyset: Vec<(Vec<u8>, u32)> = Vec::with_capacity(norm_map.len());
     for (cp, rep) in norm_map {
-        let key = char::from_u32(*cp)
-            .ok_or_else(|| EmbedError::Tokenizer(format!("normalisation key U+{cp:04X} invalid")))?;
+        let key = char::from_u32(*cp).ok_or_else(|| {
+            EmbedError::Tokenizer(format!("normalisation key U+{cp:04X} invalid"))
+        })?;
         let mut value = String::new();
         for r in rep {
             value.push(char::from_u32(*r).ok_or_else(|| {
@@ -402,8 +403,8 @@ pub fn tokenizer_json(pack: &Pack) -> Result<serde_json::Value, EmbedError> {
     // SentencePiece model; they must be matched whole, never segmented.
     let mut added = Vec::new();
     for (id, (piece, _)) in pack.pieces.iter().enumerate() {
-        let special = [pack.bos, pack.eos, pack.pad, pack.unk].contains(&(id as u32))
-            || (piece == "<mask>");
+        let special =
+            [pack.bos, pack.eos, pack.pad, pack.unk].contains(&(id as u32)) || (piece == "<mask>");
         if special {
             added.push(json!({
                 "id": id, "content": piece, "single_word": false,
@@ -416,8 +417,8 @@ pub fn tokenizer_json(pack: &Pack) -> Result<serde_json::Value, EmbedError> {
         .iter()
         .enumerate()
         .map(|(id, (p, s))| {
-            let special = [pack.bos, pack.eos, pack.pad, pack.unk].contains(&(id as u32))
-                || p == "<mask>";
+            let special =
+                [pack.bos, pack.eos, pack.pad, pack.unk].contains(&(id as u32)) || p == "<mask>";
             json!([p, if special { 0.0 } else { *s }])
         })
         .collect();
@@ -458,9 +459,8 @@ pub fn write_hf_dir(pack: &Pack, dir: &Path) -> Result<(), EmbedError> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut views = Vec::with_capacity(pack.tensors.len());
     for t in &pack.tensors {
-        let (name, shape) = hf_name(&t.name, &pack.header).ok_or_else(|| {
-            EmbedError::Model(format!("unknown tensor {} in pack", t.name))
-        })?;
+        let (name, shape) = hf_name(&t.name, &pack.header)
+            .ok_or_else(|| EmbedError::Model(format!("unknown tensor {} in pack", t.name)))?;
         let want: usize = shape.iter().product();
         if want != t.data.len() {
             return Err(EmbedError::Model(format!(
@@ -587,10 +587,10 @@ mod tests {
     #[test]
     fn charsmap_roundtrips_through_tokenizers() {
         let map = vec![
-            (0xFF21, vec!['A' as u32]),   // fullwidth A
-            (0x2026, vec![46, 46, 46]),   // … → ...
-            (0x0009, vec![' ' as u32]),   // tab → space
-            (0x0007, vec![]),             // BEL deleted
+            (0xFF21, vec!['A' as u32]), // fullwidth A
+            (0x2026, vec![46, 46, 46]), // … → ...
+            (0x0009, vec![' ' as u32]), // tab → space
+            (0x0007, vec![]),           // BEL deleted
         ];
         let blob = precompiled_charsmap(&map).expect("charsmap");
         let pre = tokenizers::normalizers::Precompiled::from(&blob).expect("parse");

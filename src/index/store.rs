@@ -46,7 +46,9 @@ impl std::str::FromStr for TextRecipe {
         match s {
             "title+summary" => Ok(TextRecipe::TitleSummary),
             "summary" => Ok(TextRecipe::Summary),
-            _ => Err(format!("unknown text recipe {s:?}: use title+summary or summary")),
+            _ => Err(format!(
+                "unknown text recipe {s:?}: use title+summary or summary"
+            )),
         }
     }
 }
@@ -144,10 +146,7 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Option<Manifest>, IndexError> 
 }
 
 /// Reads one chunk: `(keys, vectors)` with `vectors.len() == keys.len() * dim`.
-pub(crate) fn read_chunk(
-    path: &Path,
-    dim: usize,
-) -> Result<(Vec<[u8; 32]>, Vec<f32>), IndexError> {
+pub(crate) fn read_chunk(path: &Path, dim: usize) -> Result<(Vec<[u8; 32]>, Vec<f32>), IndexError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let corrupt = |msg: String| IndexError::Corrupt {
         path: path.to_path_buf(),

@@ -97,7 +97,12 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IndexError> {
     crate::atomic::write(&path, &text).map_err(io_err(&path))
 }
 
-fn write_chunk(path: &Path, keys: &[[u8; 32]], vectors: &[f32], dim: usize) -> Result<(), IndexError> {
+fn write_chunk(
+    path: &Path,
+    keys: &[[u8; 32]],
+    vectors: &[f32],
+    dim: usize,
+) -> Result<(), IndexError> {
     let key_bytes: Vec<u8> = keys.iter().flatten().copied().collect();
     let vec_bytes: Vec<u8> = vectors.iter().flat_map(|v| v.to_le_bytes()).collect();
     let err = |e: safetensors::SafeTensorError| IndexError::Corrupt {
@@ -108,13 +113,21 @@ fn write_chunk(path: &Path, keys: &[[u8; 32]], vectors: &[f32], dim: usize) -> R
     let tensors = vec![
         (
             "keys",
-            safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![keys.len(), 32], &key_bytes)
-                .map_err(err)?,
+            safetensors::tensor::TensorView::new(
+                safetensors::Dtype::U8,
+                vec![keys.len(), 32],
+                &key_bytes,
+            )
+            .map_err(err)?,
         ),
         (
             "vectors",
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![keys.len(), dim], &vec_bytes)
-                .map_err(err)?,
+            safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                vec![keys.len(), dim],
+                &vec_bytes,
+            )
+            .map_err(err)?,
         ),
     ];
     let bytes = safetensors::serialize(tensors, None).map_err(err)?;
@@ -124,15 +137,26 @@ fn write_chunk(path: &Path, keys: &[[u8; 32]], vectors: &[f32], dim: usize) -> R
 /// Refuses to mix vectors made another way, unless rebuilding.
 fn check_compatible(dir: &Path, old: &Manifest, new: &Manifest) -> Result<(), IndexError> {
     let fields: [(&'static str, String, String); 4] = [
-        ("model", old.model_fingerprint.clone(), new.model_fingerprint.clone()),
-        ("text recipe", old.text_recipe.name().into(), new.text_recipe.name().into()),
+        (
+            "model",
+            old.model_fingerprint.clone(),
+            new.model_fingerprint.clone(),
+        ),
+        (
+            "text recipe",
+            old.text_recipe.name().into(),
+            new.text_recipe.name().into(),
+        ),
         ("quant", old.quant.clone(), new.quant.clone()),
         ("dim", old.dim.to_string(), new.dim.to_string()),
     ];
     for (field, stored, wanted) in fields {
         if stored != wanted {
             let (stored, wanted) = if field == "model" {
-                (format!("{} ({stored})", old.model_id), format!("{} ({wanted})", new.model_id))
+                (
+                    format!("{} ({stored})", old.model_id),
+                    format!("{} ({wanted})", new.model_id),
+                )
             } else {
                 (stored, wanted)
             };
@@ -253,7 +277,12 @@ pub fn update(
         stats.truncated += emb.truncated;
         let keys: Vec<[u8; 32]> = slice.iter().map(|(k, _)| *k).collect();
         let file = format!("{:06}-{:05}.safetensors", m.generation, n);
-        write_chunk(&dir.join(VECTORS_DIR).join(&file), &keys, &emb.vectors, encoder.dim)?;
+        write_chunk(
+            &dir.join(VECTORS_DIR).join(&file),
+            &keys,
+            &emb.vectors,
+            encoder.dim,
+        )?;
         crash_point("chunk-written");
         m.chunks.push(ChunkRef {
             file,
@@ -294,18 +323,16 @@ pub fn update(
 
 /// Keeps chunks that still hold live vectors; a chunk with more dead than live rows is rewritten
 /// with only the live ones, so the store does not grow without bound as papers change.
-fn compact(
-    dir: &Path,
-    m: &Manifest,
-    live: &HashSet<&str>,
-) -> Result<Vec<ChunkRef>, IndexError> {
+fn compact(dir: &Path, m: &Manifest, live: &HashSet<&str>) -> Result<Vec<ChunkRef>, IndexError> {
     let mut out = Vec::with_capacity(m.chunks.len());
     let mut seen: HashMap<[u8; 32], ()> = HashMap::new();
     for (n, c) in m.chunks.iter().enumerate() {
         let path = dir.join(VECTORS_DIR).join(&c.file);
         let (keys, vecs) = read_chunk(&path, m.dim)?;
         let keep: Vec<usize> = (0..keys.len())
-            .filter(|&r| live.contains(hex(&keys[r]).as_str()) && seen.insert(keys[r], ()).is_none())
+            .filter(|&r| {
+                live.contains(hex(&keys[r]).as_str()) && seen.insert(keys[r], ()).is_none()
+            })
             .collect();
         if keep.len() == keys.len() {
             out.push(c.clone());

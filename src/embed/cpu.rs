@@ -1,0 +1,437 @@
+//! A CPU BERT forward written for throughput: sequences are packed without padding, the
+//! projections of all tokens of a batch are one large GEMM (the `gemm` crate candle itself uses),
+//! attention runs per (sequence, head) in parallel, and residual + LayerNorm and GELU are fused
+//! row loops. candle's generic `BertModel` on CPU spends most of its time outside the matrix
+//! products (padding, broadcast masks, unfused element-wise ops) and scales poorly with cores.
+//!
+//! The arithmetic is the same f32 model, so vectors match candle's and the reference's.
+
+use std::path::Path;
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::EmbedError;
+
+/// Model dimensions read from `config.json`.
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    hidden: usize,
+    heads: usize,
+    ffn: usize,
+    eps: f32,
+    max_pos: usize,
+    type_vocab: usize,
+}
+
+struct Layer {
+    /// Q, K and V stacked: `[3H, H]` (out × in, as stored by transformers).
+    wqkv: Vec<f32>,
+    bqkv: Vec<f32>,
+    wo: Vec<f32>,
+    bo: Vec<f32>,
+    ln1_w: Vec<f32>,
+    ln1_b: Vec<f32>,
+    wi: Vec<f32>,
+    bi: Vec<f32>,
+    wo2: Vec<f32>,
+    bo2: Vec<f32>,
+    ln2_w: Vec<f32>,
+    ln2_b: Vec<f32>,
+}
+
+/// BERT encoder weights in f32 with a packed, fused CPU forward.
+pub struct CpuBert {
+    d: Dims,
+    word: Vec<f32>,
+    vocab: usize,
+    pos: Vec<f32>,
+    typ: Vec<f32>,
+    eln_w: Vec<f32>,
+    eln_b: Vec<f32>,
+    layers: Vec<Layer>,
+}
+
+/// A raw pointer that may be shared across rayon tasks writing disjoint regions.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: every task writes a region no other task touches (distinct (sequence, head) blocks).
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl CpuBert {
+    /// Loads the f32 weights of a transformers BERT from `model.safetensors`.
+    pub fn load(config: &Path, weights: &Path) -> Result<Self, EmbedError> {
+        let err = |p: &Path, m: String| EmbedError::Model(format!("{}: {m}", p.display()));
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(config).map_err(|e| EmbedError::Io {
+                path: config.to_path_buf(),
+                source: e,
+            })?)
+            .map_err(|e| err(config, e.to_string()))?;
+        let get = |k: &str| {
+            cfg[k]
+                .as_u64()
+                .map(|v| v as usize)
+                .ok_or_else(|| err(config, format!("missing {k}")))
+        };
+        let act = cfg["hidden_act"].as_str().unwrap_or("gelu");
+        if act != "gelu" {
+            return Err(err(
+                config,
+                format!("hidden_act {act} not supported by the CPU engine"),
+            ));
+        }
+        let d = Dims {
+            hidden: get("hidden_size")?,
+            heads: get("num_attention_heads")?,
+            ffn: get("intermediate_size")?,
+            eps: cfg["layer_norm_eps"].as_f64().unwrap_or(1e-12) as f32,
+            max_pos: get("max_position_embeddings")?,
+            type_vocab: get("type_vocab_size")?,
+        };
+        let n_layers = get("num_hidden_layers")?;
+        if d.heads == 0 || d.hidden % d.heads != 0 {
+            return Err(err(config, "hidden size not divisible by heads".into()));
+        }
+        let bytes = std::fs::read(weights).map_err(|e| EmbedError::Io {
+            path: weights.to_path_buf(),
+            source: e,
+        })?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| err(weights, e.to_string()))?;
+        // Checkpoints may prefix names with the model type (`bert.`); accept both.
+        let prefix = if st.names().iter().any(|n| n.starts_with("bert.")) {
+            "bert."
+        } else {
+            ""
+        };
+        let tensor = |name: &str, want: &[usize]| -> Result<Vec<f32>, EmbedError> {
+            let full = format!("{prefix}{name}");
+            let t = st
+                .tensor(&full)
+                .map_err(|e| err(weights, format!("{full}: {e}")))?;
+            if t.shape() != want {
+                return Err(err(
+                    weights,
+                    format!("{full}: shape {:?}, expected {want:?}", t.shape()),
+                ));
+            }
+            match t.dtype() {
+                safetensors::Dtype::F32 => Ok(t
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()),
+                safetensors::Dtype::F16 => Ok(t
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect()),
+                safetensors::Dtype::BF16 => Ok(t
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect()),
+                other => Err(err(
+                    weights,
+                    format!("{full}: dtype {other:?} not supported"),
+                )),
+            }
+        };
+        let h = d.hidden;
+        let word_t = st
+            .tensor(&format!("{prefix}embeddings.word_embeddings.weight"))
+            .map_err(|e| err(weights, e.to_string()))?;
+        let vocab = word_t.shape().first().copied().unwrap_or(0);
+        let word = tensor("embeddings.word_embeddings.weight", &[vocab, h])?;
+        let pos = tensor("embeddings.position_embeddings.weight", &[d.max_pos, h])?;
+        let typ = tensor(
+            "embeddings.token_type_embeddings.weight",
+            &[d.type_vocab, h],
+        )?;
+        let eln_w = tensor("embeddings.LayerNorm.weight", &[h])?;
+        let eln_b = tensor("embeddings.LayerNorm.bias", &[h])?;
+        let mut layers = Vec::with_capacity(n_layers);
+        for l in 0..n_layers {
+            let p = format!("encoder.layer.{l}.");
+            let lin = |n: &str, o: usize, i: usize| -> Result<(Vec<f32>, Vec<f32>), EmbedError> {
+                Ok((
+                    tensor(&format!("{p}{n}.weight"), &[o, i])?,
+                    tensor(&format!("{p}{n}.bias"), &[o])?,
+                ))
+            };
+            let (wq, bq) = lin("attention.self.query", h, h)?;
+            let (wk, bk) = lin("attention.self.key", h, h)?;
+            let (wv, bv) = lin("attention.self.value", h, h)?;
+            let (wo, bo) = lin("attention.output.dense", h, h)?;
+            let (wi, bi) = lin("intermediate.dense", d.ffn, h)?;
+            let (wo2, bo2) = lin("output.dense", h, d.ffn)?;
+            layers.push(Layer {
+                wqkv: [wq, wk, wv].concat(),
+                bqkv: [bq, bk, bv].concat(),
+                wo,
+                bo,
+                ln1_w: tensor(&format!("{p}attention.output.LayerNorm.weight"), &[h])?,
+                ln1_b: tensor(&format!("{p}attention.output.LayerNorm.bias"), &[h])?,
+                wi,
+                bi,
+                wo2,
+                bo2,
+                ln2_w: tensor(&format!("{p}output.LayerNorm.weight"), &[h])?,
+                ln2_b: tensor(&format!("{p}output.LayerNorm.bias"), &[h])?,
+            });
+        }
+        Ok(CpuBert {
+            d,
+            word,
+            vocab,
+            pos,
+            typ,
+            eln_w,
+            eln_b,
+            layers,
+        })
+    }
+
+    /// Hidden size, i.e. the output dimension.
+    pub fn dim(&self) -> usize {
+        self.d.hidden
+    }
+
+    /// Maximum sequence length.
+    pub fn max_len(&self) -> usize {
+        self.d.max_pos
+    }
+
+    /// Mean-pooled, L2-normalised vectors of `seqs` (each at most `max_len` ids), row-major.
+    pub fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
+        let h = self.d.hidden;
+        let offsets: Vec<usize> = seqs
+            .iter()
+            .scan(0, |acc, s| {
+                let o = *acc;
+                *acc += s.len();
+                Some(o)
+            })
+            .collect();
+        let t: usize = seqs.iter().map(|s| s.len()).sum();
+        for s in seqs {
+            if s.len() > self.d.max_pos {
+                return Err(EmbedError::Model(format!(
+                    "sequence of {} tokens exceeds the model's {}",
+                    s.len(),
+                    self.d.max_pos
+                )));
+            }
+            if let Some(&bad) = s.iter().find(|&&id| id as usize >= self.vocab) {
+                return Err(EmbedError::Model(format!(
+                    "token id {bad} outside vocabulary"
+                )));
+            }
+        }
+        let mut x = vec![0f32; t * h];
+        // Embeddings: word + position + type 0, then LayerNorm.
+        for (s, &o) in seqs.iter().zip(&offsets) {
+            for (p, &id) in s.iter().enumerate() {
+                let row = &mut x[(o + p) * h..(o + p + 1) * h];
+                let w = &self.word[id as usize * h..(id as usize + 1) * h];
+                let ps = &self.pos[p * h..(p + 1) * h];
+                for j in 0..h {
+                    row[j] = w[j] + ps[j] + self.typ[j];
+                }
+            }
+        }
+        layer_norm_rows(&mut x, None, &self.eln_w, &self.eln_b, h, self.d.eps);
+
+        let mut qkv = vec![0f32; t * 3 * h];
+        let mut ctx = vec![0f32; t * h];
+        let mut tmp = vec![0f32; t * h];
+        let mut inter = vec![0f32; t * self.d.ffn];
+        for l in &self.layers {
+            linear(&x, t, h, &l.wqkv, &l.bqkv, 3 * h, &mut qkv);
+            self.attention(&qkv, seqs, &offsets, &mut ctx);
+            linear(&ctx, t, h, &l.wo, &l.bo, h, &mut tmp);
+            layer_norm_rows(&mut x, Some(&tmp), &l.ln1_w, &l.ln1_b, h, self.d.eps);
+            linear(&x, t, h, &l.wi, &l.bi, self.d.ffn, &mut inter);
+            inter
+                .par_chunks_mut(4096)
+                .for_each(|c| c.iter_mut().for_each(|v| *v = gelu_erf(*v)));
+            linear(&inter, t, self.d.ffn, &l.wo2, &l.bo2, h, &mut tmp);
+            layer_norm_rows(&mut x, Some(&tmp), &l.ln2_w, &l.ln2_b, h, self.d.eps);
+        }
+
+        let mut out = vec![0f32; seqs.len() * h];
+        out.par_chunks_mut(h).enumerate().for_each(|(i, o)| {
+            let (start, len) = (offsets[i], seqs[i].len());
+            if len == 0 {
+                return;
+            }
+            let mut acc = vec![0f64; h];
+            for r in start..start + len {
+                for (a, v) in acc.iter_mut().zip(&x[r * h..(r + 1) * h]) {
+                    *a += *v as f64;
+                }
+            }
+            let norm = acc.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
+            for (o, a) in o.iter_mut().zip(&acc) {
+                *o = (a / norm) as f32;
+            }
+        });
+        Ok(out)
+    }
+
+    /// Multi-head self-attention of every sequence over itself; writes `[T, H]` into `ctx`.
+    fn attention(&self, qkv: &[f32], seqs: &[&[u32]], offsets: &[usize], ctx: &mut [f32]) {
+        let h = self.d.hidden;
+        let nh = self.d.heads;
+        let hd = h / nh;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let stride = 3 * h;
+        let ctx_ptr = SharedMut(ctx.as_mut_ptr());
+        let jobs: Vec<(usize, usize)> = (0..seqs.len())
+            .flat_map(|s| (0..nh).map(move |head| (s, head)))
+            .collect();
+        jobs.par_iter()
+            .for_each_init(Vec::new, |scores: &mut Vec<f32>, &(s, head)| {
+                let ctx_ptr = ctx_ptr;
+                let (o, len) = (offsets[s], seqs[s].len());
+                if len == 0 {
+                    return;
+                }
+                scores.resize(len * len, 0.0);
+                let q = qkv[o * stride + head * hd..].as_ptr();
+                let k = qkv[o * stride + h + head * hd..].as_ptr();
+                let v = qkv[o * stride + 2 * h + head * hd..].as_ptr();
+                // SAFETY: all pointers address rows o..o+len of qkv (and of ctx) with the given
+                // strides, which lie inside the buffers; ctx blocks of different jobs are disjoint.
+                unsafe {
+                    gemm::gemm(
+                        len,
+                        len,
+                        hd,
+                        scores.as_mut_ptr(),
+                        1,
+                        len as isize,
+                        false,
+                        q,
+                        1,
+                        stride as isize,
+                        k,
+                        stride as isize,
+                        1,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+                for row in scores.chunks_exact_mut(len) {
+                    softmax(row);
+                }
+                unsafe {
+                    gemm::gemm(
+                        len,
+                        hd,
+                        len,
+                        ctx_ptr.0.add(o * h + head * hd),
+                        1,
+                        h as isize,
+                        false,
+                        scores.as_ptr(),
+                        1,
+                        len as isize,
+                        v,
+                        1,
+                        stride as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+            });
+    }
+}
+
+/// `y[t, out] = x[t, inp] · wᵀ + b` with `w` stored `[out, inp]`.
+fn linear(x: &[f32], t: usize, inp: usize, w: &[f32], b: &[f32], out: usize, y: &mut [f32]) {
+    let y = &mut y[..t * out];
+    y.par_chunks_mut(out).for_each(|r| r.copy_from_slice(b));
+    let threads = rayon::current_num_threads();
+    let par = if threads > 1 && t * out * inp > 1 << 16 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: shapes are checked by construction: x holds t×inp, w out×inp, y t×out.
+    unsafe {
+        gemm::gemm(
+            t,
+            out,
+            inp,
+            y.as_mut_ptr(),
+            1,
+            out as isize,
+            true,
+            x.as_ptr(),
+            1,
+            inp as isize,
+            w.as_ptr(),
+            inp as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// `x = LayerNorm(x + residual)` row by row, in place.
+fn layer_norm_rows(
+    x: &mut [f32],
+    residual: Option<&[f32]>,
+    w: &[f32],
+    b: &[f32],
+    h: usize,
+    eps: f32,
+) {
+    let rows = x.len() / h;
+    x.par_chunks_mut(h).enumerate().for_each(|(r, row)| {
+        if let Some(res) = residual {
+            for (v, a) in row.iter_mut().zip(&res[r * h..(r + 1) * h]) {
+                *v += *a;
+            }
+        }
+        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / h as f64;
+        let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / h as f64;
+        let inv = 1.0 / (var + eps as f64).sqrt();
+        for ((v, g), bb) in row.iter_mut().zip(w).zip(b) {
+            *v = ((*v as f64 - mean) * inv) as f32 * g + bb;
+        }
+    });
+    debug_assert_eq!(rows * h, x.len());
+}
+
+fn softmax(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// GELU with the exact error function, as BERT's `gelu` (not the tanh approximation).
+fn gelu_erf(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+}

@@ -1,0 +1,290 @@
+//! Exact top-k by cosine: a blocked matrix product with a bounded heap per query.
+//!
+//! Vectors are L2-normalised, so cosine is the dot product. Queries are cut into blocks of
+//! [`QUERY_BLOCK`] rows and the index into blocks of [`VECTOR_BLOCK`] rows; each query block is
+//! multiplied with one index block at a time (candle's CPU matmul, the `gemm` crate), and every
+//! query keeps its best `k` candidates in a min-heap. Memory stays `O(N·d + queries·k)` plus one
+//! `QUERY_BLOCK × VECTOR_BLOCK` score block per worker — never the `N × N` similarity matrix.
+//! Query blocks run in parallel on rayon.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
+
+use super::{Hit, SearchError};
+
+/// Queries multiplied together against one index block.
+pub const QUERY_BLOCK: usize = 256;
+/// Index rows per block of the product.
+pub const VECTOR_BLOCK: usize = 4096;
+
+/// Heap entry ordered by score, then by lower row (so ties resolve deterministically).
+#[derive(Clone, Copy, PartialEq)]
+struct Cand {
+    score: f32,
+    row: usize,
+}
+
+impl Eq for Cand {}
+
+impl Ord for Cand {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| other.row.cmp(&self.row))
+    }
+}
+
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The best `k` candidates seen so far; the worst of them sits on top.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Reverse<Cand>>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, score: f32, row: usize) {
+        if score.is_nan() {
+            return;
+        }
+        let c = Cand { score, row };
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(c));
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            if c > worst.0 {
+                *worst = Reverse(c);
+            }
+        }
+    }
+
+    /// Smallest score that can still enter, or -inf while the heap is not full.
+    #[inline]
+    fn floor(&self) -> f32 {
+        if self.heap.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.heap.peek().map_or(f32::NEG_INFINITY, |r| r.0.score)
+        }
+    }
+
+    fn into_sorted(self) -> Vec<Hit> {
+        let mut v: Vec<Cand> = self.heap.into_iter().map(|r| r.0).collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v.into_iter()
+            .map(|c| Hit {
+                row: c.row,
+                score: c.score,
+            })
+            .collect()
+    }
+}
+
+/// Checks that `buf` holds whole rows of `dim` and returns the row count.
+fn rows(what: &'static str, buf: &[f32], dim: usize) -> Result<usize, SearchError> {
+    if dim == 0 || buf.len() % dim != 0 {
+        return Err(SearchError::Shape {
+            what,
+            len: buf.len(),
+            dim,
+        });
+    }
+    Ok(buf.len() / dim)
+}
+
+/// Exact top-`k` index rows by dot product for every query, best first.
+///
+/// `vectors` is row-major `[n, dim]`, `queries` row-major `[q, dim]`. `exclude`, when given, holds
+/// one index row per query that is left out of that query's results (the paper itself, for
+/// related papers); pass `usize::MAX` for a query without one. `k` larger than the number of
+/// candidates returns them all. Ties are broken by lower row.
+pub fn top_k(
+    vectors: &[f32],
+    dim: usize,
+    queries: &[f32],
+    k: usize,
+    exclude: Option<&[usize]>,
+) -> Result<Vec<Vec<Hit>>, SearchError> {
+    let n = rows("index vectors", vectors, dim)?;
+    let nq = rows("query vectors", queries, dim)?;
+    if k == 0 {
+        return Err(SearchError::ZeroK);
+    }
+    if let Some(ex) = exclude {
+        if ex.len() != nq {
+            return Err(SearchError::Mismatch {
+                what: "excluded rows (one per query)",
+                expected: nq,
+                found: ex.len(),
+            });
+        }
+    }
+    if n == 0 || nq == 0 {
+        return Ok(vec![Vec::new(); nq]);
+    }
+    let index = Tensor::from_slice(vectors, (n, dim), &Device::Cpu)?;
+    let blocks: Vec<Vec<Vec<Hit>>> = queries
+        .par_chunks(QUERY_BLOCK * dim)
+        .enumerate()
+        .map(|(b, qblock)| {
+            let first = b * QUERY_BLOCK;
+            let ex = exclude.map(|e| &e[first..first + qblock.len() / dim]);
+            block_top_k(&index, n, dim, qblock, k, ex)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(blocks.into_iter().flatten().collect())
+}
+
+/// Top-k of one query block against every index block.
+fn block_top_k(
+    index: &Tensor,
+    n: usize,
+    dim: usize,
+    qblock: &[f32],
+    k: usize,
+    exclude: Option<&[usize]>,
+) -> Result<Vec<Vec<Hit>>, SearchError> {
+    let nq = qblock.len() / dim;
+    let q = Tensor::from_slice(qblock, (nq, dim), &Device::Cpu)?;
+    let mut heaps: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+    let mut start = 0;
+    while start < n {
+        let len = VECTOR_BLOCK.min(n - start);
+        let block = index.narrow(0, start, len)?;
+        let scores = q.matmul(&block.t()?)?.flatten_all()?.to_vec1::<f32>()?;
+        for (qi, heap) in heaps.iter_mut().enumerate() {
+            let skip = exclude.map_or(usize::MAX, |e| e[qi]);
+            let row_scores = &scores[qi * len..(qi + 1) * len];
+            let mut floor = heap.floor();
+            for (j, &s) in row_scores.iter().enumerate() {
+                // Rows arrive in increasing order, so an equal score never displaces a kept one.
+                if s > floor && start + j != skip {
+                    heap.push(s, start + j);
+                    floor = heap.floor();
+                }
+            }
+        }
+        start += len;
+    }
+    Ok(heaps.into_iter().map(TopK::into_sorted).collect())
+}
+
+/// Every row's `k` nearest other rows by cosine (the row itself excluded), best first.
+///
+/// Runs [`top_k`] with the vectors as their own queries: `O(N²·d)` work in blocks, `O(N·k)`
+/// memory for the result.
+pub fn related_all(vectors: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>>, SearchError> {
+    let n = rows("index vectors", vectors, dim)?;
+    let exclude: Vec<usize> = (0..n).collect();
+    top_k(vectors, dim, vectors, k, Some(&exclude))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        let mut v: Vec<f32> = (0..n * dim)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        for r in v.chunks_mut(dim) {
+            let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+            r.iter_mut().for_each(|x| *x /= norm);
+        }
+        v
+    }
+
+    fn brute(vectors: &[f32], dim: usize, q: &[f32], k: usize, skip: usize) -> Vec<usize> {
+        let mut s: Vec<(f32, usize)> = vectors
+            .chunks(dim)
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(i, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum(), i))
+            .collect();
+        s.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        s.into_iter().take(k).map(|x| x.1).collect()
+    }
+
+    #[test]
+    fn matches_brute_force_across_block_boundaries() {
+        let dim = 24;
+        let n = VECTOR_BLOCK + 37;
+        let v = lcg_vectors(n, dim, 7);
+        let nq = QUERY_BLOCK + 3;
+        let q = lcg_vectors(nq, dim, 11);
+        let got = top_k(&v, dim, &q, 5, None).expect("top_k");
+        assert_eq!(got.len(), nq);
+        for (i, hits) in got.iter().enumerate() {
+            let want = brute(&v, dim, &q[i * dim..(i + 1) * dim], 5, usize::MAX);
+            let rows: Vec<usize> = hits.iter().map(|h| h.row).collect();
+            assert_eq!(rows, want, "query {i}");
+            assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        }
+    }
+
+    #[test]
+    fn related_all_excludes_self_and_agrees_with_brute_force() {
+        let dim = 16;
+        let n = 300;
+        let v = lcg_vectors(n, dim, 3);
+        let all = related_all(&v, dim, 4).expect("related_all");
+        for (i, hits) in all.iter().enumerate() {
+            assert!(hits.iter().all(|h| h.row != i));
+            let want = brute(&v, dim, &v[i * dim..(i + 1) * dim], 4, i);
+            assert_eq!(hits.iter().map(|h| h.row).collect::<Vec<_>>(), want);
+        }
+    }
+
+    #[test]
+    fn k_larger_than_n_returns_everything_and_bad_shapes_are_errors() {
+        let v = lcg_vectors(3, 4, 1);
+        let hits = top_k(&v, 4, &v[..4], 10, Some(&[0])).expect("top_k");
+        assert_eq!(hits[0].len(), 2);
+        assert!(matches!(
+            top_k(&v, 5, &v[..4], 1, None),
+            Err(SearchError::Shape { .. })
+        ));
+        assert!(matches!(
+            top_k(&v, 4, &v[..4], 0, None),
+            Err(SearchError::ZeroK)
+        ));
+        assert!(matches!(
+            top_k(&v, 4, &v[..4], 1, Some(&[])),
+            Err(SearchError::Mismatch { .. })
+        ));
+        assert!(top_k(&[], 4, &v[..4], 3, None).expect("empty")[0].is_empty());
+    }
+
+    #[test]
+    fn ties_resolve_to_lower_rows_and_nan_is_ignored() {
+        let mut v = vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0, f32::NAN, 0.0];
+        let hits = top_k(&v, 2, &[1.0, 0.0], 3, None).expect("top_k");
+        assert_eq!(
+            hits[0].iter().map(|h| h.row).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        v.truncate(6);
+        let hits = top_k(&v, 2, &[1.0, 0.0], 1, None).expect("top_k");
+        assert_eq!(hits[0][0].row, 0);
+    }
+}

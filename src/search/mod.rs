@@ -1,0 +1,421 @@
+//! Search over an index: exact cosine top-k, BM25 over the paper text, and their fusion.
+//!
+//! - [`dense`] — exact top-k by cosine as a blocked matrix product (memory `O(N·d)`, never `N×N`).
+//! - [`lexical`] — a tokenizer for Korean text with English terms, and BM25 over it.
+//! - [`hybrid`] — reciprocal rank fusion of the dense and lexical rankings.
+//! - [`eval`] — title → own-paper retrieval quality, the title query cache, and the summary check
+//!   that flags papers whose summary does not describe them.
+//!
+//! Everything here works on vectors that are already embedded: the caller turns query text into a
+//! vector (with the `query: ` prefix) and passes it in, so this module needs no model.
+
+pub mod dense;
+pub mod eval;
+pub mod hybrid;
+pub mod lexical;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::index::Index;
+
+pub use dense::{related_all, top_k};
+pub use eval::{evaluate_titles, summary_outliers, Metrics, SummaryCheck, SummaryOutlier};
+pub use hybrid::{rrf, FUSION_DEPTH, RRF_K};
+pub use lexical::{tokenize, Bm25};
+
+/// Errors of searching, looking papers up and evaluating.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The index has no papers to search.
+    #[error("the index holds no papers (every digest entry lacked a summary?); nothing to search")]
+    EmptyIndex,
+    /// `k` was zero.
+    #[error("-k must be at least 1")]
+    ZeroK,
+    /// The query text is empty or only whitespace.
+    #[error("the query is empty (only spaces): give some words to search for")]
+    EmptyQuery,
+    /// No paper has this id, and no title contains these words.
+    #[error("no paper {query:?} in the index ({papers} papers): give an arXiv id (e.g. 2407.17398) or words of its title")]
+    UnknownPaper {
+        /// What was asked for.
+        query: String,
+        /// Papers in the index.
+        papers: usize,
+    },
+    /// Several titles contain the words; the candidates are listed.
+    #[error("{query:?} matches {} papers, give the arXiv id of one:\n{}", candidates.len(), candidates.join("\n"))]
+    Ambiguous {
+        /// What was asked for.
+        query: String,
+        /// `id  title` lines of the matching papers (at most 20).
+        candidates: Vec<String>,
+    },
+    /// A flat vector buffer does not hold whole rows of the expected dimension.
+    #[error("{what}: {len} values are not whole rows of dimension {dim}")]
+    Shape {
+        /// Which buffer.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// Expected dimension.
+        dim: usize,
+    },
+    /// Two inputs that must agree in size do not.
+    #[error("{what}: expected {expected}, found {found}")]
+    Mismatch {
+        /// What disagrees.
+        what: &'static str,
+        /// Expected count.
+        expected: usize,
+        /// Found count.
+        found: usize,
+    },
+    /// A dense or hybrid search was asked for without a query vector.
+    #[error("mode {0} needs the query embedded by the model")]
+    NeedsVector(Mode),
+    /// The model in use is not the one that built the index.
+    #[error(
+        "{dir}: the index was built with model {index_model} ({index_fp}), but the model in use is \
+         {model} ({model_fp}); pass --model with the index's model, or rebuild the index with this one"
+    )]
+    ModelMismatch {
+        /// Index directory.
+        dir: PathBuf,
+        /// Model id in the manifest.
+        index_model: String,
+        /// Fingerprint in the manifest.
+        index_fp: String,
+        /// Model id in use.
+        model: String,
+        /// Fingerprint of the model in use.
+        model_fp: String,
+    },
+    /// The title query cache could not be written or is malformed.
+    #[error("{path}: {msg}")]
+    Cache {
+        /// The cache file.
+        path: PathBuf,
+        /// What went wrong.
+        msg: String,
+    },
+    /// The matrix product failed.
+    #[error("matrix product: {0}")]
+    Compute(String),
+    /// Embedding failed.
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+    /// Reading the index failed.
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+}
+
+impl From<candle_core::Error> for SearchError {
+    fn from(e: candle_core::Error) -> Self {
+        SearchError::Compute(e.to_string())
+    }
+}
+
+/// One result: an index row and its score (cosine, BM25 or fused, by mode).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Hit {
+    /// Row of the paper in the index.
+    pub row: usize,
+    /// Score; higher is better.
+    pub score: f32,
+}
+
+/// How free text is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Cosine between the query embedding and the paper vectors.
+    Dense,
+    /// BM25 over tokens of the paper text.
+    Lexical,
+    /// Reciprocal rank fusion of dense and lexical.
+    Hybrid,
+}
+
+impl Mode {
+    /// All modes, in table order.
+    pub const ALL: [Mode; 3] = [Mode::Dense, Mode::Lexical, Mode::Hybrid];
+
+    /// Name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Dense => "dense",
+            Mode::Lexical => "lexical",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+
+    /// Whether the mode needs the query embedded.
+    pub fn needs_vector(self) -> bool {
+        self != Mode::Lexical
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dense" => Ok(Mode::Dense),
+            "lexical" => Ok(Mode::Lexical),
+            "hybrid" => Ok(Mode::Hybrid),
+            _ => Err(format!("unknown mode {s:?}: use dense, lexical or hybrid")),
+        }
+    }
+}
+
+/// An index ready for free-text search: the index plus its BM25 statistics.
+pub struct Searcher<'a> {
+    index: &'a Index,
+    bm25: Bm25,
+}
+
+impl<'a> Searcher<'a> {
+    /// Builds the lexical side over the fields the index's text recipe embeds.
+    pub fn new(index: &'a Index) -> Result<Self, SearchError> {
+        if index.is_empty() {
+            return Err(SearchError::EmptyIndex);
+        }
+        Ok(Searcher {
+            index,
+            bm25: Bm25::from_index(index),
+        })
+    }
+
+    /// The BM25 model.
+    pub fn bm25(&self) -> &Bm25 {
+        &self.bm25
+    }
+
+    /// Top `k` papers for `text` (and its `query: ` embedding, needed by dense and hybrid).
+    pub fn search(
+        &self,
+        text: &str,
+        vector: Option<&[f32]>,
+        mode: Mode,
+        k: usize,
+    ) -> Result<Vec<Hit>, SearchError> {
+        if k == 0 {
+            return Err(SearchError::ZeroK);
+        }
+        if text.trim().is_empty() {
+            return Err(SearchError::EmptyQuery);
+        }
+        let dense = |depth: usize| -> Result<Vec<Hit>, SearchError> {
+            let v = vector.ok_or(SearchError::NeedsVector(mode))?;
+            let dim = self.index.manifest.dim;
+            if v.len() != dim {
+                return Err(SearchError::Mismatch {
+                    what: "query vector dimension",
+                    expected: dim,
+                    found: v.len(),
+                });
+            }
+            let mut hits = top_k(&self.index.vectors, dim, v, depth, None)?;
+            Ok(hits.pop().unwrap_or_default())
+        };
+        match mode {
+            Mode::Dense => dense(k),
+            Mode::Lexical => Ok(self.bm25.search(text, k, None)),
+            Mode::Hybrid => {
+                let depth = k.max(FUSION_DEPTH);
+                let d = dense(depth)?;
+                let l = self.bm25.search(text, depth, None);
+                Ok(rrf(&[&d, &l], k))
+            }
+        }
+    }
+}
+
+/// The `k` papers nearest to paper `row` by cosine, the paper itself excluded.
+pub fn related(index: &Index, row: usize, k: usize) -> Result<Vec<Hit>, SearchError> {
+    if index.is_empty() {
+        return Err(SearchError::EmptyIndex);
+    }
+    if k == 0 {
+        return Err(SearchError::ZeroK);
+    }
+    if row >= index.len() {
+        return Err(SearchError::Mismatch {
+            what: "paper row",
+            expected: index.len(),
+            found: row,
+        });
+    }
+    let dim = index.manifest.dim;
+    let mut hits = top_k(&index.vectors, dim, index.vector(row), k, Some(&[row]))?;
+    Ok(hits.pop().unwrap_or_default())
+}
+
+/// Normalises an arXiv reference: strips an `arxiv.org/abs|pdf/` URL, `arXiv:`, `.pdf` and `vN`.
+fn normalise_id(s: &str) -> String {
+    let mut s = s.trim();
+    for pre in ["https://", "http://"] {
+        s = s.strip_prefix(pre).unwrap_or(s);
+    }
+    for pre in [
+        "www.arxiv.org/",
+        "arxiv.org/",
+        "abs/",
+        "pdf/",
+        "arXiv:",
+        "arxiv:",
+    ] {
+        s = s.strip_prefix(pre).unwrap_or(s);
+    }
+    let s = s.strip_suffix(".pdf").unwrap_or(s);
+    let s = s.trim_end_matches('/');
+    // Remove a version suffix `v2` after a new-style id.
+    if let Some(pos) = s.rfind('v') {
+        let (head, tail) = s.split_at(pos);
+        if tail.len() > 1
+            && tail[1..].bytes().all(|b| b.is_ascii_digit())
+            && head.contains('.')
+            && head.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            return head.to_string();
+        }
+    }
+    s.to_string()
+}
+
+/// Whether `s` looks like a new-style arXiv id (`YYMM.NNNNN`, optional version).
+fn looks_like_id(s: &str) -> bool {
+    let (head, tail) = match s.split_once('.') {
+        Some(p) => p,
+        None => return false,
+    };
+    head.len() == 4
+        && head.bytes().all(|b| b.is_ascii_digit())
+        && (4..=5).contains(&tail.len())
+        && tail.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Lowercase alphanumeric words of a title, for matching title words.
+fn title_words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Finds a paper by arXiv id (or URL), by exact title, or by words its title contains.
+pub fn find_paper(index: &Index, query: &str) -> Result<usize, SearchError> {
+    if index.is_empty() {
+        return Err(SearchError::EmptyIndex);
+    }
+    if query.trim().is_empty() {
+        return Err(SearchError::EmptyQuery);
+    }
+    let id = normalise_id(query);
+    if let Some(i) = index
+        .papers
+        .iter()
+        .position(|p| p.paper.arxiv_id == id || p.paper.url == query.trim())
+    {
+        return Ok(i);
+    }
+    let unknown = || SearchError::UnknownPaper {
+        query: query.trim().to_string(),
+        papers: index.len(),
+    };
+    if looks_like_id(&id) {
+        return Err(unknown());
+    }
+    let words = title_words(query);
+    if words.is_empty() {
+        return Err(unknown());
+    }
+    let mut exact = Vec::new();
+    let mut containing = Vec::new();
+    for (i, p) in index.papers.iter().enumerate() {
+        let tw = title_words(&p.paper.title);
+        if tw == words {
+            exact.push(i);
+        }
+        if words
+            .iter()
+            .all(|w| tw.iter().any(|t| t.contains(w.as_str())))
+        {
+            containing.push(i);
+        }
+    }
+    let pick = if exact.len() == 1 { exact } else { containing };
+    match pick.as_slice() {
+        [] => Err(unknown()),
+        [one] => Ok(*one),
+        many => Err(SearchError::Ambiguous {
+            query: query.trim().to_string(),
+            candidates: many
+                .iter()
+                .take(20)
+                .map(|&i| {
+                    format!(
+                        "  {}  {}",
+                        index.papers[i].paper.arxiv_id, index.papers[i].paper.title
+                    )
+                })
+                .collect(),
+        }),
+    }
+}
+
+/// Refuses a model other than the one that built the index.
+pub fn check_model(
+    index: &Index,
+    model_id: &str,
+    model_fingerprint: &str,
+) -> Result<(), SearchError> {
+    if index.manifest.model_fingerprint == model_fingerprint {
+        return Ok(());
+    }
+    Err(SearchError::ModelMismatch {
+        dir: index.dir.clone(),
+        index_model: index.manifest.model_id.clone(),
+        index_fp: index.manifest.model_fingerprint.clone(),
+        model: model_id.to_string(),
+        model_fp: model_fingerprint.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_normalised() {
+        assert_eq!(normalise_id(" 2407.17398v2 "), "2407.17398");
+        assert_eq!(
+            normalise_id("https://arxiv.org/abs/2407.17398"),
+            "2407.17398"
+        );
+        assert_eq!(
+            normalise_id("https://arxiv.org/pdf/2407.17398v1.pdf"),
+            "2407.17398"
+        );
+        assert_eq!(normalise_id("arXiv:2407.17398"), "2407.17398");
+        assert_eq!(normalise_id("Video models"), "Video models");
+        assert!(looks_like_id("2407.17398"));
+        assert!(!looks_like_id("3D.Question"));
+    }
+
+    #[test]
+    fn modes_parse() {
+        for m in Mode::ALL {
+            assert_eq!(m.name().parse::<Mode>(), Ok(m));
+        }
+        assert!("fuzzy".parse::<Mode>().is_err());
+    }
+}

@@ -1,0 +1,759 @@
+//! Topic keywords: terms from titles and summaries, class-based TF-IDF, MMR against centroids.
+//!
+//! Terms are of two kinds. English terms are runs of ASCII letters and digits joined by `-` or
+//! `.` (`GPT-4o`, `LLaMA-3`, `Qwen2.5-VL`, `3D`); a term needs a letter, numbers alone and
+//! sizes/units (`7B`, `10x`) are dropped; keys are lower-case with a plural `s` folded
+//! (`LLMs` → `llm`); two adjacent English terms separated by one space also form a bigram
+//! (`video generation`). Korean terms are Hangul runs with common particles and endings stripped
+//! (`모델의` → `모델`, `생성하는` → `생성`, `제안합니다` → `제안`), kept when two syllables or
+//! longer. Both languages have a stop-word list (function words and words every summary uses).
+//!
+//! [`ctfidf`] scores terms per topic as BERTopic does: `tf(t, c) / |c| · ln(1 + A / f(t))`, with
+//! `|c|` the number of terms in topic `c`, `A` the average of `|c|` and `f(t)` the count of `t`
+//! over all topics. [`select`] then keeps the best candidates, diversified by maximal marginal
+//! relevance against the topic centroid when a [`TermEmbedder`] is given (query vectors of the
+//! terms from the same model as the index), or in c-TF-IDF order without one.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::kmeans::Rows;
+use super::TopicsError;
+
+/// A term occurrence: the key it is counted under and the text as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// Normalised form (lower-case English with plural folded, stripped Korean).
+    pub key: String,
+    /// The text as it appeared.
+    pub surface: String,
+}
+
+static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?P<en>[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*)|(?P<ko>\p{Hangul}+)")
+        .expect("token pattern is valid")
+});
+
+/// English function words and words nearly every paper summary uses.
+const EN_STOP: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "across",
+    "after",
+    "against",
+    "al",
+    "all",
+    "also",
+    "among",
+    "an",
+    "and",
+    "any",
+    "approach",
+    "are",
+    "as",
+    "at",
+    "based",
+    "be",
+    "been",
+    "being",
+    "between",
+    "beyond",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "do",
+    "does",
+    "during",
+    "e.g",
+    "each",
+    "enable",
+    "enabling",
+    "et",
+    "etc",
+    "even",
+    "existing",
+    "for",
+    "from",
+    "further",
+    "has",
+    "have",
+    "how",
+    "however",
+    "i.e",
+    "if",
+    "improve",
+    "improved",
+    "improving",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "less",
+    "make",
+    "making",
+    "many",
+    "may",
+    "method",
+    "model",
+    "more",
+    "most",
+    "much",
+    "new",
+    "no",
+    "non",
+    "not",
+    "novel",
+    "of",
+    "on",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "paper",
+    "performance",
+    "propose",
+    "proposed",
+    "result",
+    "scale",
+    "show",
+    "shown",
+    "so",
+    "some",
+    "state-of-the-art",
+    "study",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "toward",
+    "towards",
+    "two",
+    "under",
+    "up",
+    "use",
+    "used",
+    "using",
+    "very",
+    "via",
+    "want",
+    "was",
+    "we",
+    "well",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "within",
+    "without",
+    "work",
+    "yet",
+    "you",
+    "your",
+];
+
+/// Korean stems (after stripping) that carry no topic: function words and stock phrases.
+const KO_STOP: &[&str] = &[
+    "가능",
+    "가장",
+    "각각",
+    "개선",
+    "결과",
+    "경우",
+    "그리고",
+    "기반",
+    "기법",
+    "기술",
+    "기존",
+    "기존의",
+    "논문",
+    "높은",
+    "다양",
+    "다양한",
+    "달성",
+    "대한",
+    "더욱",
+    "동안",
+    "또는",
+    "또한",
+    "따라서",
+    "때문",
+    "또는",
+    "모델",
+    "모든",
+    "방법",
+    "방식",
+    "보여",
+    "보여주",
+    "보였습니다",
+    "보입니다",
+    "본",
+    "사용",
+    "새로운",
+    "성능",
+    "수행",
+    "연구",
+    "우수",
+    "우수한",
+    "위한",
+    "위해",
+    "이는",
+    "이러한",
+    "이를",
+    "이번",
+    "있는",
+    "있도록",
+    "있으며",
+    "저자",
+    "접근",
+    "접근법",
+    "제공",
+    "제안",
+    "제시",
+    "주요",
+    "통해",
+    "특히",
+    "포함",
+    "하지만",
+    "향상",
+    "활용",
+    "효과",
+    "효과적",
+    "효과적으로",
+    "뛰어난",
+    "나타냈습니다",
+    "여러",
+    "이용",
+    "대해",
+    "대비",
+    "관련",
+    "같은",
+    "다른",
+    "모두",
+    "매우",
+    "이상",
+    "이후",
+    "현재",
+    "최근",
+    "최신",
+    "프레임워크",
+    "사항",
+    "세부",
+    "성과",
+];
+
+/// Korean particles and verb endings stripped from the end of a word, longest first.
+const KO_SUFFIXES: &[&str] = &[
+    "하였습니다",
+    "되었습니다",
+    "시켰습니다",
+    "있습니다",
+    "했습니다",
+    "됩니다",
+    "합니다",
+    "입니다",
+    "습니다",
+    "시킵니다",
+    "였습니다",
+    "었습니다",
+    "으로써",
+    "으로서",
+    "에서는",
+    "에서의",
+    "에서도",
+    "으로는",
+    "으로의",
+    "에게서",
+    "이라는",
+    "하였다",
+    "되었다",
+    "했다",
+    "한다",
+    "된다",
+    "이다",
+    "에서",
+    "에게",
+    "으로",
+    "까지",
+    "부터",
+    "보다",
+    "처럼",
+    "하는",
+    "되는",
+    "하여",
+    "해서",
+    "하고",
+    "하며",
+    "되어",
+    "되며",
+    "하기",
+    "되고",
+    "이며",
+    "이고",
+    "이나",
+    "라는",
+    "에는",
+    "에도",
+    "와의",
+    "과의",
+    "로의",
+    "로서",
+    "로써",
+    "들이",
+    "들을",
+    "들은",
+    "들의",
+    "들과",
+    "들에",
+    "하게",
+    "시키는",
+    "적인",
+    "적으로",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "의",
+    "에",
+    "로",
+    "와",
+    "과",
+    "도",
+    "만",
+    "한",
+    "된",
+    "들",
+    "며",
+];
+
+/// Korean words that end like a particle but are whole nouns; never stripped.
+const KO_KEEP: &[&str] = &[
+    "정확도",
+    "유사도",
+    "해상도",
+    "난이도",
+    "신뢰도",
+    "복잡도",
+    "속도",
+    "밀도",
+    "온도",
+    "강도",
+    "전문가",
+    "평가",
+    "추가",
+    "증가",
+    "참가",
+    "대가",
+    "의도",
+    "제도",
+    "지도",
+    "정도",
+    "태도",
+    "각도",
+    "시도",
+    "확률",
+    "데이터",
+    "레이어",
+    "에이전트",
+    "비디오",
+    "오디오",
+    "라디오",
+    "로봇",
+    "메모리",
+];
+
+static EN_STOP_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| EN_STOP.iter().copied().collect());
+static KO_STOP_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| KO_STOP.iter().copied().collect());
+static KO_KEEP_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| KO_KEEP.iter().copied().collect());
+
+/// Lower-case key of an English token with a plural `s` folded, or `None` when it is no term.
+pub fn english_key(token: &str) -> Option<String> {
+    let letters = token.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    if letters == 0 || token.len() < 2 {
+        return None;
+    }
+    // A number with a unit or size (7B, 10x, 100K) is no name; 2D/3D/4D are.
+    let starts_with_digit = token.chars().next().is_some_and(|c| c.is_ascii_digit());
+    if starts_with_digit && letters < 2 && !token.ends_with('D') {
+        return None;
+    }
+    let mut key = token.to_ascii_lowercase();
+    let fold = key.len() >= 4
+        && key.ends_with('s')
+        && !key.ends_with("ss")
+        && !key.ends_with("us")
+        && !key.ends_with("is")
+        && key[..key.len() - 1]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphabetic());
+    if fold {
+        key.pop();
+    }
+    if EN_STOP_SET.contains(key.as_str())
+        || EN_STOP_SET.contains(token.to_ascii_lowercase().as_str())
+    {
+        return None;
+    }
+    Some(key)
+}
+
+/// A Korean word with its particles/endings stripped, or `None` when nothing topical is left.
+pub fn korean_stem(word: &str) -> Option<String> {
+    let mut w = word;
+    // Up to two layers: a plural or nominal ending under a particle (`모델들의`).
+    for _ in 0..2 {
+        if KO_KEEP_SET.contains(w) {
+            break;
+        }
+        let Some(stripped) = KO_SUFFIXES
+            .iter()
+            .filter_map(|s| w.strip_suffix(s))
+            .find(|stem| stem.chars().count() >= 2)
+        else {
+            break;
+        };
+        w = stripped;
+    }
+    if w.chars().count() < 2 || KO_STOP_SET.contains(w) {
+        return None;
+    }
+    Some(w.to_string())
+}
+
+/// Terms of `text`: English terms, English bigrams and stripped Korean words, in order.
+pub fn terms(text: &str) -> Vec<Term> {
+    let mut out = Vec::new();
+    // The previous English term and where its match ended, for bigrams.
+    let mut prev: Option<(Term, usize)> = None;
+    for cap in TOKEN.captures_iter(text) {
+        if let Some(m) = cap.name("en") {
+            let Some(key) = english_key(m.as_str()) else {
+                prev = None;
+                continue;
+            };
+            let term = Term {
+                key,
+                surface: m.as_str().to_string(),
+            };
+            if let Some((p, end)) = prev.take() {
+                if text.get(end..m.start()) == Some(" ") {
+                    out.push(Term {
+                        key: format!("{} {}", p.key, term.key),
+                        surface: format!("{} {}", p.surface, term.surface),
+                    });
+                }
+            }
+            prev = Some((term.clone(), m.end()));
+            out.push(term);
+        } else if let Some(m) = cap.name("ko") {
+            prev = None;
+            if let Some(stem) = korean_stem(m.as_str()) {
+                out.push(Term {
+                    key: stem.clone(),
+                    surface: stem,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A candidate keyword of a topic and its c-TF-IDF weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Display form: the most frequent spelling of the key over the whole corpus.
+    pub term: String,
+    /// Normalised key.
+    pub key: String,
+    /// c-TF-IDF weight.
+    pub score: f64,
+}
+
+/// The best `top` c-TF-IDF terms of each of `k` topics; `docs[i]` is the terms of document `i`
+/// and `labels[i]` its topic. A term must occur in two documents of a topic of four or more.
+pub fn ctfidf(docs: &[Vec<Term>], labels: &[usize], k: usize, top: usize) -> Vec<Vec<Scored>> {
+    let mut tf: Vec<HashMap<&str, u32>> = vec![HashMap::new(); k];
+    let mut df: Vec<HashMap<&str, u32>> = vec![HashMap::new(); k];
+    let mut sizes = vec![0usize; k];
+    let mut total: HashMap<&str, u64> = HashMap::new();
+    let mut surfaces: HashMap<&str, BTreeMap<&str, u32>> = HashMap::new();
+    for (doc, &c) in docs.iter().zip(labels) {
+        if c >= k {
+            continue;
+        }
+        sizes[c] += 1;
+        let mut seen = HashSet::new();
+        for t in doc {
+            *tf[c].entry(&t.key).or_default() += 1;
+            *total.entry(&t.key).or_default() += 1;
+            *surfaces
+                .entry(&t.key)
+                .or_default()
+                .entry(&t.surface)
+                .or_default() += 1;
+            if seen.insert(t.key.as_str()) {
+                *df[c].entry(&t.key).or_default() += 1;
+            }
+        }
+    }
+    let words: Vec<u64> = tf
+        .iter()
+        .map(|m| m.values().map(|&v| v as u64).sum())
+        .collect();
+    let avg = words.iter().sum::<u64>() as f64 / k.max(1) as f64;
+    let display = |key: &str| -> String {
+        surfaces
+            .get(key)
+            .and_then(|s| s.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))))
+            .map_or_else(|| key.to_string(), |(s, _)| s.to_string())
+    };
+    (0..k)
+        .map(|c| {
+            let min_df = if sizes[c] >= 4 { 2 } else { 1 };
+            let mut scored: Vec<Scored> = tf[c]
+                .iter()
+                .filter(|(key, _)| df[c].get(*key).copied().unwrap_or(0) >= min_df)
+                .map(|(key, &n)| {
+                    let f = total.get(key).copied().unwrap_or(1).max(1) as f64;
+                    let score = n as f64 / words[c].max(1) as f64 * (1.0 + avg / f).ln();
+                    Scored {
+                        term: display(key),
+                        key: key.to_string(),
+                        score,
+                    }
+                })
+                .collect();
+            scored.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+            scored.truncate(top);
+            scored
+        })
+        .collect()
+}
+
+/// Something that turns keywords into vectors comparable with the topic centroids.
+pub trait TermEmbedder {
+    /// Row-major vectors of `terms`, one row each, in order.
+    fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError>;
+}
+
+impl TermEmbedder for crate::embed::Encoder {
+    fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+        Ok(self
+            .embed(terms, crate::embed::Prefix::Query, &mut |_, _| {})?
+            .vectors)
+    }
+}
+
+/// How keywords are chosen from the c-TF-IDF candidates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeywordOptions {
+    /// Candidates per topic taken from c-TF-IDF.
+    pub candidates: usize,
+    /// Keywords kept per topic.
+    pub keep: usize,
+    /// MMR trade-off: 0 = pure relevance to the centroid, 1 = pure diversity.
+    pub diversity: f32,
+}
+
+impl Default for KeywordOptions {
+    fn default() -> Self {
+        KeywordOptions {
+            candidates: 20,
+            keep: 10,
+            diversity: 0.3,
+        }
+    }
+}
+
+/// Whether `a` and `b` repeat each other (one's words contain the other's).
+fn redundant(a: &str, b: &str) -> bool {
+    let wa: Vec<&str> = a.split(' ').collect();
+    let wb: Vec<&str> = b.split(' ').collect();
+    let contains = |long: &[&str], short: &[&str]| short.iter().all(|w| long.contains(w));
+    contains(&wa, &wb) || contains(&wb, &wa)
+}
+
+fn normalise(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Keywords of every topic: MMR against `centroids[c]` over the candidates' term vectors when
+/// `embedder` is given, c-TF-IDF order otherwise; terms repeating a kept one are skipped.
+pub fn select(
+    candidates: &[Vec<Scored>],
+    centroids: Rows<'_>,
+    embedder: Option<&dyn TermEmbedder>,
+    opts: &KeywordOptions,
+) -> Result<Vec<Vec<String>>, TopicsError> {
+    let Some(embedder) = embedder else {
+        return Ok(candidates
+            .iter()
+            .map(|cands| {
+                let mut kept: Vec<&Scored> = Vec::new();
+                for s in cands {
+                    if kept.len() < opts.keep && !kept.iter().any(|k| redundant(&k.key, &s.key)) {
+                        kept.push(s);
+                    }
+                }
+                kept.iter().map(|s| s.term.clone()).collect()
+            })
+            .collect());
+    };
+    let mut unique: Vec<String> = candidates
+        .iter()
+        .flatten()
+        .map(|s| s.term.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    unique.shrink_to_fit();
+    let flat = if unique.is_empty() {
+        Vec::new()
+    } else {
+        embedder.embed_terms(&unique)?
+    };
+    let dim = centroids.dim();
+    if flat.len() != unique.len() * dim {
+        return Err(TopicsError::BadParam(format!(
+            "keyword vectors have {} values for {} terms; the model's dimension differs from the \
+             index's {dim} (use the index's model or --no-model)",
+            flat.len(),
+            unique.len()
+        )));
+    }
+    let mut vecs: HashMap<&str, Vec<f32>> = HashMap::new();
+    for (i, t) in unique.iter().enumerate() {
+        let mut v = flat[i * dim..(i + 1) * dim].to_vec();
+        normalise(&mut v);
+        vecs.insert(t.as_str(), v);
+    }
+    let lambda = 1.0 - opts.diversity.clamp(0.0, 1.0);
+    Ok(candidates
+        .iter()
+        .enumerate()
+        .map(|(c, cands)| {
+            let mut centroid = centroids.row(c).to_vec();
+            normalise(&mut centroid);
+            let rel: Vec<f32> = cands
+                .iter()
+                .map(|s| vecs.get(s.term.as_str()).map_or(0.0, |v| dot(v, &centroid)))
+                .collect();
+            let mut chosen: Vec<usize> = Vec::new();
+            let mut open: Vec<usize> = (0..cands.len()).collect();
+            while chosen.len() < opts.keep {
+                open.retain(|&i| {
+                    !chosen
+                        .iter()
+                        .any(|&j| redundant(&cands[j].key, &cands[i].key))
+                });
+                let pick = open
+                    .iter()
+                    .map(|&i| {
+                        let v = vecs.get(cands[i].term.as_str());
+                        let sim = chosen
+                            .iter()
+                            .filter_map(|&j| Some(dot(v?, vecs.get(cands[j].term.as_str())?)))
+                            .fold(f32::NEG_INFINITY, f32::max);
+                        let penalty = if sim.is_finite() { sim } else { 0.0 };
+                        (i, lambda * rel[i] - (1.0 - lambda) * penalty)
+                    })
+                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+                match pick {
+                    Some((i, _)) => chosen.push(i),
+                    None => break,
+                }
+            }
+            chosen.iter().map(|&i| cands[i].term.clone()).collect()
+        })
+        .collect())
+}
+
+/// A short label from the first keywords: up to three, about 40 characters at most.
+pub fn label(keywords: &[String]) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut len = 0;
+    for k in keywords {
+        let l = k.chars().count();
+        if parts.len() == 3 || (!parts.is_empty() && len + l > 40) {
+            break;
+        }
+        len += l + 3;
+        parts.push(k);
+    }
+    if parts.is_empty() {
+        "(no keywords)".to_string()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(text: &str) -> Vec<String> {
+        terms(text).into_iter().map(|t| t.key).collect()
+    }
+
+    #[test]
+    fn korean_particles_and_endings_are_stripped() {
+        assert_eq!(korean_stem("모델의"), None); // 모델 is a stop word
+        assert_eq!(korean_stem("에이전트를").as_deref(), Some("에이전트"));
+        assert_eq!(korean_stem("강화학습에서").as_deref(), Some("강화학습"));
+        assert_eq!(korean_stem("생성하는").as_deref(), Some("생성"));
+        assert_eq!(korean_stem("정확도"), Some("정확도".into()));
+        assert_eq!(korean_stem("평가를").as_deref(), Some("평가"));
+        assert_eq!(korean_stem("이미지들의").as_deref(), Some("이미지"));
+        assert_eq!(korean_stem("제안합니다"), None);
+        assert_eq!(korean_stem("는"), None);
+    }
+
+    #[test]
+    fn english_names_keep_their_numbers() {
+        let k = keys("GPT-4o and LLaMA-3 beat Qwen2.5-VL on 3D tasks in 2024 with 7B params.");
+        for want in ["gpt-4o", "llama-3", "qwen2.5-vl", "3d", "task", "param"] {
+            assert!(k.contains(&want.to_string()), "{want} missing from {k:?}");
+        }
+        for gone in ["2024", "7b", "and", "on", "in"] {
+            assert!(!k.contains(&gone.to_string()), "{gone} kept in {k:?}");
+        }
+        assert!(k.contains(&"3d task".to_string()), "{k:?}");
+    }
+}

@@ -1,0 +1,572 @@
+//! k-means: linfa-clustering fits (k-means++ init, f32), a Lloyd polish through a swappable
+//! assignment step, the objective, and the choice of k by silhouette on a seeded sample.
+//!
+//! Every step that finds each row's nearest centroid goes through [`Assign`], so a faster
+//! assignment (a blocked matrix product, a GPU kernel) can replace [`Direct`] without touching
+//! the rest. linfa runs its own k-means++ and m_k-means iterations; the result is then polished
+//! with plain Lloyd iterations through [`Assign`] until no assignment changes, so the reported
+//! centroids are exactly the means of their members and the objective is exact for them.
+
+use std::ops::RangeInclusive;
+
+use linfa::traits::Fit;
+use linfa::DatasetBase;
+use linfa_clustering::KMeans;
+use ndarray::ArrayView2;
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256Plus;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::TopicsError;
+
+/// A row-major `[rows, dim]` matrix of f32, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    data: &'a [f32],
+    dim: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// Wraps `data`; fails unless `dim > 0` and `data.len()` is a multiple of `dim`.
+    pub fn new(data: &'a [f32], dim: usize) -> Result<Self, TopicsError> {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
+            return Err(TopicsError::Shape {
+                len: data.len(),
+                dim,
+            });
+        }
+        Ok(Rows { data, dim })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Columns per row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The whole buffer.
+    pub fn as_slice(&self) -> &'a [f32] {
+        self.data
+    }
+}
+
+/// The assignment step of k-means: each row's nearest centroid and squared distance to it.
+pub trait Assign: Sync {
+    /// Fills `labels[i]` (nearest centroid, lowest index on ties) and `dist2[i]` for every row.
+    fn assign(&self, data: Rows<'_>, centroids: Rows<'_>, labels: &mut [u32], dist2: &mut [f32]);
+}
+
+/// Row by row, centroid by centroid, rows spread over rayon threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Direct;
+
+impl Assign for Direct {
+    fn assign(&self, data: Rows<'_>, centroids: Rows<'_>, labels: &mut [u32], dist2: &mut [f32]) {
+        labels
+            .par_iter_mut()
+            .zip(dist2.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (l, d))| {
+                let x = data.row(i);
+                let mut best = (0u32, f32::INFINITY);
+                for c in 0..centroids.len() {
+                    let dc = squared_distance(x, centroids.row(c));
+                    if dc < best.1 {
+                        best = (c as u32, dc);
+                    }
+                }
+                *l = best.0;
+                *d = best.1;
+            });
+    }
+}
+
+/// The assignment every fit uses unless told otherwise.
+pub fn default_assign() -> &'static dyn Assign {
+    &Direct
+}
+
+/// Squared Euclidean distance.
+pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// The k-means objective: sum over rows of the squared distance to the nearest centroid.
+pub fn objective(data: Rows<'_>, centroids: Rows<'_>, assign: &dyn Assign) -> f64 {
+    let mut labels = vec![0u32; data.len()];
+    let mut dist2 = vec![0f32; data.len()];
+    assign.assign(data, centroids, &mut labels, &mut dist2);
+    dist2.iter().map(|&d| d as f64).sum()
+}
+
+/// Settings of one k-means fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansConfig {
+    /// Number of clusters.
+    pub k: usize,
+    /// Independent k-means++ starts; the lowest objective wins.
+    pub runs: usize,
+    /// Seed of the first start; start `r` uses the seed's stream jumped `r` times.
+    pub seed: u64,
+    /// Iteration cap of linfa's loop and of the Lloyd polish, each.
+    pub max_iter: u64,
+    /// linfa's convergence threshold on the centroid shift.
+    pub tolerance: f32,
+}
+
+impl KMeansConfig {
+    /// `k` clusters with the given seed and runs, default iteration cap and tolerance.
+    pub fn new(k: usize, runs: usize, seed: u64) -> Self {
+        KMeansConfig {
+            k,
+            runs,
+            seed,
+            max_iter: 300,
+            tolerance: 1e-4,
+        }
+    }
+}
+
+/// A fitted clustering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clustering {
+    /// Row-major `[k, dim]` centroids, each the mean of its members.
+    pub centroids: Vec<f32>,
+    /// Cluster of every row.
+    pub labels: Vec<u32>,
+    /// Sum of squared distances of rows to their centroid.
+    pub objective: f64,
+    /// The start (0-based) that won.
+    pub best_run: usize,
+    /// Lloyd polish iterations of the winning start.
+    pub polish_iterations: usize,
+    /// Number of clusters.
+    k: usize,
+}
+
+impl Clustering {
+    /// Number of clusters.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Members per cluster.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![0; self.k];
+        for &l in &self.labels {
+            sizes[l as usize] += 1;
+        }
+        sizes
+    }
+
+    /// Centroid of cluster `c`.
+    pub fn centroid(&self, c: usize) -> &[f32] {
+        let dim = self.centroids.len() / self.k.max(1);
+        &self.centroids[c * dim..(c + 1) * dim]
+    }
+}
+
+/// Number of distinct rows (bitwise), counting at most `stop_at` before giving up.
+pub fn distinct_rows(data: Rows<'_>, stop_at: usize) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..data.len() {
+        let key: Vec<u32> = data.row(i).iter().map(|x| x.to_bits()).collect();
+        seen.insert(key);
+        if seen.len() >= stop_at {
+            break;
+        }
+    }
+    seen.len()
+}
+
+/// Checks that `k` clusters can be fitted to `data`.
+pub fn check_k(data: Rows<'_>, k: usize) -> Result<(), TopicsError> {
+    let n = data.len();
+    if n == 0 {
+        return Err(TopicsError::Empty);
+    }
+    if k == 0 {
+        return Err(TopicsError::BadK("k must be at least 1".into()));
+    }
+    if k > n {
+        return Err(TopicsError::TooManyTopics { k, papers: n });
+    }
+    let distinct = distinct_rows(data, k);
+    if distinct < k {
+        return Err(TopicsError::TooFewDistinct {
+            k,
+            distinct,
+            papers: n,
+        });
+    }
+    if data.as_slice().iter().any(|x| !x.is_finite()) {
+        return Err(TopicsError::NonFinite);
+    }
+    Ok(())
+}
+
+/// Fits k-means: `cfg.runs` linfa fits (one k-means++ start each), each polished with Lloyd
+/// iterations through `assign`; returns the start with the lowest objective (earliest on ties).
+pub fn fit(
+    data: Rows<'_>,
+    cfg: &KMeansConfig,
+    assign: &dyn Assign,
+) -> Result<Clustering, TopicsError> {
+    check_k(data, cfg.k)?;
+    if cfg.runs == 0 {
+        return Err(TopicsError::BadParam("--runs must be at least 1".into()));
+    }
+    let view = ArrayView2::from_shape((data.len(), data.dim()), data.as_slice())
+        .map_err(|e| TopicsError::KMeans(e.to_string()))?;
+    let dataset = DatasetBase::from(view);
+    let mut results = (0..cfg.runs)
+        .into_par_iter()
+        .map(|run| {
+            let mut rng = Xoshiro256Plus::seed_from_u64(cfg.seed);
+            for _ in 0..run {
+                rng.jump();
+            }
+            let model = KMeans::params_with_rng(cfg.k, rng)
+                .n_runs(1)
+                .tolerance(cfg.tolerance)
+                .max_n_iterations(cfg.max_iter)
+                .fit(&dataset)
+                .map_err(|e| TopicsError::KMeans(e.to_string()))?;
+            let start: Vec<f32> = model.centroids().iter().copied().collect();
+            let mut c = lloyd(data, start, cfg.k, cfg.max_iter as usize, assign);
+            c.best_run = run;
+            Ok(c)
+        })
+        .collect::<Result<Vec<Clustering>, TopicsError>>()?;
+    let best = (0..results.len())
+        .min_by(|&a, &b| {
+            results[a]
+                .objective
+                .total_cmp(&results[b].objective)
+                .then(a.cmp(&b))
+        })
+        .ok_or_else(|| TopicsError::KMeans("no run finished".into()))?;
+    Ok(results.swap_remove(best))
+}
+
+/// Lloyd iterations from `centroids` until no assignment changes (or `max_iter`). A cluster left
+/// empty is re-seeded with the row farthest from its centroid, taken from a cluster with at
+/// least two members, so no cluster stays empty while there are enough distinct rows.
+pub fn lloyd(
+    data: Rows<'_>,
+    mut centroids: Vec<f32>,
+    k: usize,
+    max_iter: usize,
+    assign: &dyn Assign,
+) -> Clustering {
+    let (n, dim) = (data.len(), data.dim());
+    let mut labels = vec![u32::MAX; n];
+    let mut next = vec![0u32; n];
+    let mut dist2 = vec![0f32; n];
+    let mut iterations = 0;
+    loop {
+        let cview = Rows {
+            data: &centroids,
+            dim,
+        };
+        assign.assign(data, cview, &mut next, &mut dist2);
+        if iterations >= max_iter {
+            std::mem::swap(&mut labels, &mut next);
+            break;
+        }
+        let mut counts = vec![0usize; k];
+        for &l in &next {
+            counts[l as usize] += 1;
+        }
+        reseed_empty(&mut next, &mut dist2, &mut counts);
+        let changed = next != labels;
+        std::mem::swap(&mut labels, &mut next);
+        if !changed {
+            break;
+        }
+        iterations += 1;
+        let mut sums = vec![0f64; k * dim];
+        for (i, &l) in labels.iter().enumerate() {
+            let s = &mut sums[l as usize * dim..(l as usize + 1) * dim];
+            for (a, &x) in s.iter_mut().zip(data.row(i)) {
+                *a += x as f64;
+            }
+        }
+        // A re-seeded cluster holds exactly its new row, so its mean is that row.
+        for (c, &count) in counts.iter().enumerate() {
+            if count == 0 {
+                continue; // no row to take (too few distinct rows): keep the old centroid
+            }
+            let inv = 1.0 / count as f64;
+            for j in 0..dim {
+                centroids[c * dim + j] = (sums[c * dim + j] * inv) as f32;
+            }
+        }
+    }
+    let objective = dist2.iter().map(|&d| d as f64).sum();
+    Clustering {
+        centroids,
+        labels,
+        objective,
+        best_run: 0,
+        polish_iterations: iterations,
+        k,
+    }
+}
+
+/// Moves, for each empty cluster, the farthest row of a cluster with two or more members into it.
+fn reseed_empty(labels: &mut [u32], dist2: &mut [f32], counts: &mut [usize]) {
+    let empty: Vec<usize> = (0..counts.len()).filter(|&c| counts[c] == 0).collect();
+    if empty.is_empty() {
+        return;
+    }
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| dist2[b].total_cmp(&dist2[a]).then(a.cmp(&b)));
+    let mut it = order.into_iter();
+    for c in empty {
+        for row in it.by_ref() {
+            let from = labels[row] as usize;
+            if counts[from] >= 2 {
+                counts[from] -= 1;
+                counts[c] += 1;
+                labels[row] = c as u32;
+                dist2[row] = 0.0;
+                break;
+            }
+        }
+    }
+}
+
+/// Default range `--k auto` scans.
+pub const DEFAULT_K_RANGE: RangeInclusive<usize> = 8..=40;
+
+/// Default number of rows the silhouette is computed on.
+pub const DEFAULT_SILHOUETTE_SAMPLE: usize = 1000;
+
+/// One point of the curve `--k auto` chose from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Number of clusters.
+    pub k: usize,
+    /// Mean silhouette on the sample (−1..1, higher is better).
+    pub silhouette: f64,
+    /// k-means objective on all rows.
+    pub objective: f64,
+}
+
+/// How `--k auto` chose k.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoK {
+    /// The criterion, in words.
+    pub criterion: String,
+    /// Rows in the silhouette sample.
+    pub sample: usize,
+    /// Every k tried, in increasing order.
+    pub curve: Vec<CurvePoint>,
+    /// The k chosen: highest silhouette, smallest k on ties.
+    pub chosen: usize,
+}
+
+/// `m` distinct rows out of `n`, chosen by a seeded shuffle, in increasing order.
+pub fn seeded_sample(n: usize, m: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    if m < n {
+        let mut rng = Xoshiro256Plus::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+        for i in 0..m {
+            let j = i + (rng.next_u64() % (n - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        idx.truncate(m);
+        idx.sort_unstable();
+    }
+    idx
+}
+
+/// Euclidean distances between the sampled rows, row-major `[m, m]`.
+pub fn sample_distances(data: Rows<'_>, sample: &[usize]) -> Vec<f32> {
+    let m = sample.len();
+    let mut out = vec![0f32; m * m];
+    out.par_chunks_mut(m.max(1))
+        .enumerate()
+        .for_each(|(a, row)| {
+            let x = data.row(sample[a]);
+            for (b, d) in row.iter_mut().enumerate() {
+                *d = squared_distance(x, data.row(sample[b])).max(0.0).sqrt();
+            }
+        });
+    out
+}
+
+/// Mean silhouette of the sample under `labels` (of all rows), given the sample's distance
+/// matrix; a sampled row alone in its cluster within the sample scores 0 (as scikit-learn).
+pub fn silhouette(dist: &[f32], sample: &[usize], labels: &[u32], k: usize) -> f64 {
+    let m = sample.len();
+    if m < 2 || k < 2 {
+        return 0.0;
+    }
+    let lab: Vec<usize> = sample.iter().map(|&i| labels[i] as usize).collect();
+    let mut count = vec![0usize; k];
+    for &l in &lab {
+        count[l] += 1;
+    }
+    let total: f64 = (0..m)
+        .into_par_iter()
+        .map(|a| {
+            let mut sums = vec![0f64; k];
+            for b in 0..m {
+                sums[lab[b]] += dist[a * m + b] as f64;
+            }
+            let own = lab[a];
+            if count[own] < 2 {
+                return 0.0;
+            }
+            let ai = sums[own] / (count[own] - 1) as f64;
+            let bi = (0..k)
+                .filter(|&c| c != own && count[c] > 0)
+                .map(|c| sums[c] / count[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            if !bi.is_finite() {
+                return 0.0;
+            }
+            let den = ai.max(bi);
+            if den > 0.0 {
+                (bi - ai) / den
+            } else {
+                0.0
+            }
+        })
+        .sum();
+    total / m as f64
+}
+
+/// Fits every k in `range` (each with `base`'s runs and seed) and keeps the one with the highest
+/// silhouette on a seeded sample of `sample_size` rows; returns the curve and that clustering.
+pub fn choose_k(
+    data: Rows<'_>,
+    range: RangeInclusive<usize>,
+    base: &KMeansConfig,
+    sample_size: usize,
+    assign: &dyn Assign,
+) -> Result<(AutoK, Clustering), TopicsError> {
+    let (lo, hi) = (*range.start(), *range.end());
+    if data.is_empty() {
+        return Err(TopicsError::Empty);
+    }
+    if lo < 2 || lo > hi {
+        return Err(TopicsError::BadK(format!(
+            "--k-range {lo}..{hi} is not a range of at least 2 clusters (write e.g. 8..40)"
+        )));
+    }
+    let distinct = distinct_rows(data, hi + 1);
+    if distinct <= lo {
+        return Err(TopicsError::AutoRange {
+            lo,
+            hi,
+            papers: data.len(),
+            distinct,
+        });
+    }
+    // Silhouette needs k < number of rows; clip the top of the range to what the data allows.
+    let hi = hi.min(distinct - 1);
+    let sample = seeded_sample(data.len(), sample_size.max(2), base.seed);
+    let dist = sample_distances(data, &sample);
+    let mut curve = Vec::with_capacity(hi - lo + 1);
+    let mut best: Option<(f64, Clustering)> = None;
+    for k in lo..=hi {
+        let cfg = KMeansConfig { k, ..base.clone() };
+        let c = fit(data, &cfg, assign)?;
+        let s = silhouette(&dist, &sample, &c.labels, k);
+        curve.push(CurvePoint {
+            k,
+            silhouette: s,
+            objective: c.objective,
+        });
+        if best.as_ref().is_none_or(|(b, _)| s > *b) {
+            best = Some((s, c));
+        }
+    }
+    let (_, clustering) = best.ok_or_else(|| TopicsError::KMeans("empty k range".into()))?;
+    let auto = AutoK {
+        criterion: format!(
+            "highest mean silhouette (Euclidean) on a seeded sample of {} papers; smallest k on ties",
+            sample.len()
+        ),
+        sample: sample.len(),
+        curve,
+        chosen: clustering.k(),
+    };
+    Ok((auto, clustering))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three tight, well separated blobs in 4-D.
+    fn blobs() -> Vec<f32> {
+        let mut v = Vec::new();
+        for c in 0..3 {
+            for i in 0..10 {
+                let mut p = [0f32; 4];
+                p[c] = 10.0;
+                p[3] = (i as f32) * 0.01;
+                v.extend_from_slice(&p);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn lloyd_reaches_exact_means_and_objective() {
+        let data = blobs();
+        let rows = Rows::new(&data, 4).unwrap();
+        let c = fit(rows, &KMeansConfig::new(3, 2, 1), &Direct).unwrap();
+        assert_eq!(c.sizes(), vec![10, 10, 10]);
+        let obj = objective(rows, Rows::new(&c.centroids, 4).unwrap(), &Direct);
+        assert!((obj - c.objective).abs() < 1e-6, "{obj} vs {}", c.objective);
+    }
+
+    #[test]
+    fn empty_clusters_are_reseeded() {
+        let data = blobs();
+        let rows = Rows::new(&data, 4).unwrap();
+        // Three identical starting centroids: two clusters start empty.
+        let start: Vec<f32> = [0f32, 0.0, 0.0, 0.0].repeat(3);
+        let c = lloyd(rows, start, 3, 100, &Direct);
+        assert!(c.sizes().iter().all(|&s| s > 0), "{:?}", c.sizes());
+    }
+
+    #[test]
+    fn silhouette_prefers_the_true_k() {
+        let data = blobs();
+        let rows = Rows::new(&data, 4).unwrap();
+        let (auto, c) = choose_k(rows, 2..=6, &KMeansConfig::new(2, 2, 3), 30, &Direct).unwrap();
+        assert_eq!(auto.chosen, 3, "{:?}", auto.curve);
+        assert_eq!(c.k(), 3);
+        assert_eq!(auto.curve.len(), 5);
+    }
+
+    #[test]
+    fn sample_is_seeded_sorted_and_distinct() {
+        let a = seeded_sample(100, 10, 7);
+        assert_eq!(a, seeded_sample(100, 10, 7));
+        assert_eq!(a.len(), 10);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(seeded_sample(5, 10, 7), vec![0, 1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,761 @@
+//! Topics: k-means over the index's vectors, the choice of k, keywords and labels, stable ids,
+//! and each topic's papers over time.
+//!
+//! [`compute`] clusters the vectors ([`kmeans`]: linfa k-means++ starts, a Lloyd polish through
+//! a swappable assignment step, `--k auto` by silhouette), orders topics by size, matches them to
+//! the previous run's topics so ids and labels survive an index update ([`stable`]), and
+//! summarises each topic: keywords by c-TF-IDF and MMR ([`keywords`]), a label, the papers
+//! nearest its centroid, the top-voted papers, papers per month, first and last date, and a
+//! rising/falling signal. The result is [`Topics`], saved as `topics.json` in the index
+//! directory ([`save`], [`load`]).
+//!
+//! The same papers, vectors and parameters always give the same [`Topics`] (seeded starts,
+//! deterministic ties, order-independent parallel steps).
+
+pub mod keywords;
+pub mod kmeans;
+pub mod stable;
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::Paper;
+use crate::index::Index;
+use keywords::{KeywordOptions, TermEmbedder};
+use kmeans::{AutoK, KMeansConfig, Rows};
+
+/// File name of the saved topics inside the index directory.
+pub const FILE: &str = "topics.json";
+
+/// Version of the `topics.json` layout; bumped on incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Errors of computing, saving and loading topics.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicsError {
+    /// No papers to cluster.
+    #[error("the index holds no papers; index some digests first (`papermap index PATH... --index DIR`)")]
+    Empty,
+    /// More topics than papers.
+    #[error(
+        "k = {k} is larger than the number of papers ({papers}); choose --k between 1 and {papers}"
+    )]
+    TooManyTopics {
+        /// Requested k.
+        k: usize,
+        /// Papers in the index.
+        papers: usize,
+    },
+    /// More topics than distinct vectors (papers with identical text share a vector).
+    #[error(
+        "k = {k} needs {k} distinct vectors, but the {papers} papers have only {distinct}; \
+         choose --k at most {distinct}"
+    )]
+    TooFewDistinct {
+        /// Requested k.
+        k: usize,
+        /// Distinct vectors.
+        distinct: usize,
+        /// Papers in the index.
+        papers: usize,
+    },
+    /// The auto-k range does not fit the data.
+    #[error(
+        "--k auto scans {lo}..{hi} topics, but the index holds only {papers} papers \
+         ({distinct} distinct vectors); pass a smaller --k-range or a fixed --k"
+    )]
+    AutoRange {
+        /// Smallest k of the range.
+        lo: usize,
+        /// Largest k of the range.
+        hi: usize,
+        /// Papers in the index.
+        papers: usize,
+        /// Distinct vectors.
+        distinct: usize,
+    },
+    /// A malformed k or k range.
+    #[error("bad k: {0}")]
+    BadK(String),
+    /// Another malformed parameter.
+    #[error("{0}")]
+    BadParam(String),
+    /// The vectors contain NaN or infinity.
+    #[error("the vectors contain NaN or infinity; rebuild the index with --rebuild")]
+    NonFinite,
+    /// The vector buffer is not a whole number of rows.
+    #[error("{len} vector values do not form rows of dimension {dim}")]
+    Shape {
+        /// Values in the buffer.
+        len: usize,
+        /// Row dimension.
+        dim: usize,
+    },
+    /// Vectors and papers disagree in number.
+    #[error("{rows} vectors for {papers} papers")]
+    Mismatch {
+        /// Vector rows.
+        rows: usize,
+        /// Papers.
+        papers: usize,
+    },
+    /// linfa failed.
+    #[error("k-means: {0}")]
+    KMeans(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A stored topics file is malformed or of another version.
+    #[error("{path}: {msg} (delete it, or run `papermap topics --fresh`)")]
+    Corrupt {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was wrong.
+        msg: String,
+    },
+    /// Reading the index failed.
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+    /// Embedding keywords failed.
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+}
+
+/// Direction of a topic's share in the recent window against before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trend {
+    /// Significantly larger share recently (z ≥ 1.96).
+    Rising,
+    /// Significantly smaller share recently (z ≤ −1.96).
+    Falling,
+    /// No significant change, or too little data on one side.
+    Steady,
+}
+
+/// One topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    /// Stable id: kept across runs while the topic matches a previous one.
+    pub id: u32,
+    /// Short label: inherited from the matched previous topic, else built from the keywords.
+    pub label: String,
+    /// Keywords, most representative first.
+    pub keywords: Vec<String>,
+    /// Number of papers.
+    pub size: usize,
+    /// Rows (index order) of the papers nearest the centroid, nearest first.
+    pub representative: Vec<usize>,
+    /// Rows of the most-voted papers, most votes first (papers without votes left out).
+    pub top_voted: Vec<usize>,
+    /// Papers per month (`YYYY-MM`) of first appearance.
+    pub per_month: BTreeMap<String, usize>,
+    /// Earliest first-appearance date of its papers.
+    pub first_date: Option<String>,
+    /// Latest first-appearance date of its papers.
+    pub last_date: Option<String>,
+    /// Papers in the recent window (the archive's last `recent_days` days).
+    pub recent: usize,
+    /// Share of the recent window over share before it (add-one smoothed; 1 = steady).
+    pub trend: f64,
+    /// Two-proportion z statistic of that difference.
+    pub trend_z: f64,
+    /// Rising, falling or steady, from `trend_z`.
+    pub direction: Trend,
+    /// Centred cosine to the previous topic whose id it kept; `None` for a new topic.
+    pub matched: Option<f32>,
+    /// Mean of its papers' vectors.
+    pub centroid: Vec<f32>,
+}
+
+/// Seconds spent per stage (not saved).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// k-means fitting, including every k of `--k auto`.
+    pub fit_s: f64,
+    /// Keywords (tokenising, c-TF-IDF, term embedding, MMR).
+    pub keywords_s: f64,
+    /// Everything in [`compute`].
+    pub total_s: f64,
+}
+
+/// A topic model of an index: parameters, topics, and each paper's topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topics {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// Number of topics.
+    pub k: usize,
+    /// Seed of the k-means starts.
+    pub seed: u64,
+    /// k-means++ starts per k.
+    pub runs: usize,
+    /// How k was chosen, when `--k auto`.
+    pub auto: Option<AutoK>,
+    /// k-means objective: sum of squared distances of papers to their topic centroid.
+    pub objective: f64,
+    /// Generation of the index the topics were computed on.
+    pub index_generation: u64,
+    /// Fingerprint of the model that made the vectors.
+    pub model_fingerprint: String,
+    /// Vector dimension.
+    pub dim: usize,
+    /// How keywords were chosen: `c-tf-idf+mmr` or `c-tf-idf`.
+    pub keyword_method: String,
+    /// Latest first-appearance date of any paper: the end of the recent window.
+    pub archive_last_date: Option<String>,
+    /// Length of the recent window in days.
+    pub recent_days: i64,
+    /// The next fresh id; ids are never reused.
+    pub next_id: u32,
+    /// Topics, largest first.
+    pub topics: Vec<Topic>,
+    /// arXiv id of every paper row, in index order.
+    pub papers: Vec<String>,
+    /// Topic id of every paper row, in index order.
+    pub assignment: Vec<u32>,
+    /// Seconds per stage of the run that produced this (not saved).
+    #[serde(skip)]
+    pub timing: Timing,
+}
+
+impl Topics {
+    /// The topic with id `id`.
+    pub fn topic(&self, id: u32) -> Option<&Topic> {
+        self.topics.iter().find(|t| t.id == id)
+    }
+
+    /// The topic of paper row `row`.
+    pub fn topic_of(&self, row: usize) -> Option<&Topic> {
+        self.assignment.get(row).and_then(|&id| self.topic(id))
+    }
+
+    /// Topic id per arXiv id.
+    pub fn assignment_by_id(&self) -> BTreeMap<&str, u32> {
+        self.papers
+            .iter()
+            .map(String::as_str)
+            .zip(self.assignment.iter().copied())
+            .collect()
+    }
+
+    /// Whether these topics were computed on exactly `index`'s papers (rows line up).
+    pub fn is_current(&self, index: &Index) -> bool {
+        self.papers.len() == index.papers.len()
+            && self
+                .papers
+                .iter()
+                .zip(&index.papers)
+                .all(|(a, p)| *a == p.paper.arxiv_id)
+    }
+}
+
+/// How many topics: a fixed k, or the best of a range by silhouette.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KChoice {
+    /// Exactly this many topics.
+    Fixed(usize),
+    /// The k of this range with the highest silhouette.
+    Auto(RangeInclusive<usize>),
+}
+
+impl std::str::FromStr for KChoice {
+    type Err = TopicsError;
+    fn from_str(s: &str) -> Result<Self, TopicsError> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(KChoice::Auto(kmeans::DEFAULT_K_RANGE));
+        }
+        match s.parse::<usize>() {
+            Ok(0) => Err(TopicsError::BadK("k must be at least 1".into())),
+            Ok(k) => Ok(KChoice::Fixed(k)),
+            Err(_) => Err(TopicsError::BadK(format!(
+                "{s:?} is neither a number nor `auto`"
+            ))),
+        }
+    }
+}
+
+/// Parses a k range: `8..40` or `8..=40` (both inclusive) or `8-40`.
+pub fn parse_k_range(s: &str) -> Result<RangeInclusive<usize>, TopicsError> {
+    let s = s.trim();
+    let (a, b) = s
+        .split_once("..=")
+        .or_else(|| s.split_once(".."))
+        .or_else(|| s.split_once('-'))
+        .ok_or_else(|| {
+            TopicsError::BadK(format!("range {s:?}: write it as MIN..MAX, e.g. 8..40"))
+        })?;
+    let num = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .map_err(|_| TopicsError::BadK(format!("range {s:?}: {x:?} is not a number")))
+    };
+    let (lo, hi) = (num(a)?, num(b)?);
+    if lo < 2 || lo > hi {
+        return Err(TopicsError::BadK(format!(
+            "range {s:?}: needs 2 <= MIN <= MAX (silhouette needs at least 2 topics)"
+        )));
+    }
+    Ok(lo..=hi)
+}
+
+/// Parameters of [`compute`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Number of topics.
+    pub k: KChoice,
+    /// Seed of the k-means starts and of the silhouette sample.
+    pub seed: u64,
+    /// k-means++ starts per k.
+    pub runs: usize,
+    /// Rows in the silhouette sample of `--k auto`.
+    pub silhouette_sample: usize,
+    /// Keyword selection.
+    pub keywords: KeywordOptions,
+    /// Centred cosine above which a topic keeps a previous topic's id.
+    pub match_threshold: f32,
+    /// Length of the recent window of the trend, in days.
+    pub recent_days: i64,
+    /// Papers listed as nearest the centroid.
+    pub representatives: usize,
+    /// Papers listed as most voted.
+    pub top_voted: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            k: KChoice::Auto(kmeans::DEFAULT_K_RANGE),
+            seed: 0,
+            runs: 3,
+            silhouette_sample: kmeans::DEFAULT_SILHOUETTE_SAMPLE,
+            keywords: KeywordOptions::default(),
+            match_threshold: stable::DEFAULT_THRESHOLD,
+            recent_days: 30,
+            representatives: 5,
+            top_voted: 5,
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date, `None` if it is not one.
+pub fn day_number(date: &str) -> Option<i64> {
+    let mut it = date.get(..10)?.split('-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Topics of an index: [`compute`] on its papers and vectors, stamped with its generation and
+/// model fingerprint.
+pub fn compute_index(
+    index: &Index,
+    params: &Params,
+    previous: Option<&Topics>,
+    embedder: Option<&dyn TermEmbedder>,
+) -> Result<Topics, TopicsError> {
+    if index.is_empty() {
+        return Err(TopicsError::Empty);
+    }
+    let papers: Vec<Paper> = index.papers.iter().map(|p| p.paper.clone()).collect();
+    let rows = Rows::new(&index.vectors, index.manifest.dim)?;
+    let mut t = compute(&papers, rows, params, previous, embedder)?;
+    t.index_generation = index.manifest.generation;
+    t.model_fingerprint = index.manifest.model_fingerprint.clone();
+    Ok(t)
+}
+
+/// Clusters `vectors` (row `i` belongs to `papers[i]`) and summarises the topics; with
+/// `previous`, matching topics keep their ids and labels; with `embedder`, keywords are
+/// diversified by MMR against the centroids.
+pub fn compute(
+    papers: &[Paper],
+    vectors: Rows<'_>,
+    params: &Params,
+    previous: Option<&Topics>,
+    embedder: Option<&dyn TermEmbedder>,
+) -> Result<Topics, TopicsError> {
+    let start = Instant::now();
+    let n = papers.len();
+    if n == 0 {
+        return Err(TopicsError::Empty);
+    }
+    if vectors.len() != n {
+        return Err(TopicsError::Mismatch {
+            rows: vectors.len(),
+            papers: n,
+        });
+    }
+    let dim = vectors.dim();
+    let assign = kmeans::default_assign();
+    let (clustering, auto) = match &params.k {
+        KChoice::Fixed(k) => (
+            kmeans::fit(
+                vectors,
+                &KMeansConfig::new(*k, params.runs, params.seed),
+                assign,
+            )?,
+            None,
+        ),
+        KChoice::Auto(range) => {
+            let base = KMeansConfig::new(*range.start(), params.runs, params.seed);
+            let (auto, c) = kmeans::choose_k(
+                vectors,
+                range.clone(),
+                &base,
+                params.silhouette_sample,
+                assign,
+            )?;
+            (c, Some(auto))
+        }
+    };
+    let fit_s = start.elapsed().as_secs_f64();
+    let k = clustering.k();
+
+    // Order clusters by size (largest first), then by their first row.
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (row, &l) in clustering.labels.iter().enumerate() {
+        members[l as usize].push(row);
+    }
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by_key(|&c| {
+        (
+            std::cmp::Reverse(members[c].len()),
+            members[c].first().copied(),
+        )
+    });
+    let ordered_centroids: Vec<f32> = order
+        .iter()
+        .flat_map(|&c| clustering.centroid(c).iter().copied())
+        .collect();
+    let new_rows = Rows::new(&ordered_centroids, dim)?;
+
+    // Stable ids.
+    let mut center = vec![0f64; dim];
+    for i in 0..n {
+        for (a, &x) in center.iter_mut().zip(vectors.row(i)) {
+            *a += x as f64;
+        }
+    }
+    let center: Vec<f32> = center.iter().map(|&s| (s / n as f64) as f32).collect();
+    let (matches, mut next_id) = match previous {
+        Some(prev) => {
+            let next = prev
+                .next_id
+                .max(prev.topics.iter().map(|t| t.id + 1).max().unwrap_or(0));
+            let prev_c: Vec<f32> = prev
+                .topics
+                .iter()
+                .flat_map(|t| t.centroid.iter().copied())
+                .collect();
+            let ok = prev.dim == dim && prev.topics.iter().all(|t| t.centroid.len() == dim);
+            let m = match Rows::new(&prev_c, dim) {
+                Ok(prev_rows) if ok => {
+                    stable::match_centroids(prev_rows, new_rows, &center, params.match_threshold)
+                }
+                _ => vec![None; k],
+            };
+            (m, next)
+        }
+        None => (vec![None; k], 0),
+    };
+    let mut ids = Vec::with_capacity(k);
+    let mut inherited: Vec<Option<(String, f32)>> = Vec::with_capacity(k);
+    for m in &matches {
+        match (m, previous) {
+            (Some(m), Some(prev)) => {
+                let t = &prev.topics[m.previous];
+                ids.push(t.id);
+                inherited.push(Some((t.label.clone(), m.similarity)));
+            }
+            _ => {
+                ids.push(next_id);
+                next_id += 1;
+                inherited.push(None);
+            }
+        }
+    }
+
+    // Keywords.
+    let kw_start = Instant::now();
+    let mut position = vec![0usize; k];
+    for (pos, &c) in order.iter().enumerate() {
+        position[c] = pos;
+    }
+    let docs: Vec<Vec<keywords::Term>> = papers
+        .iter()
+        .map(|p| keywords::terms(&format!("{}\n{}", p.title, p.summary)))
+        .collect();
+    let doc_topic: Vec<usize> = clustering
+        .labels
+        .iter()
+        .map(|&l| position[l as usize])
+        .collect();
+    let candidates = keywords::ctfidf(&docs, &doc_topic, k, params.keywords.candidates);
+    let kws = keywords::select(&candidates, new_rows, embedder, &params.keywords)?;
+    let keywords_s = kw_start.elapsed().as_secs_f64();
+
+    // Trend window.
+    let days: Vec<Option<i64>> = papers
+        .iter()
+        .map(|p| p.date.as_deref().and_then(day_number))
+        .collect();
+    let last_day = days.iter().flatten().copied().max();
+    let archive_last_date = papers
+        .iter()
+        .filter_map(|p| p.date.clone())
+        .filter(|d| day_number(d).is_some())
+        .max();
+    let is_recent = |d: i64| last_day.is_some_and(|l| d > l - params.recent_days);
+    let recent_total = days.iter().flatten().filter(|&&d| is_recent(d)).count();
+    let before_total = days.iter().flatten().count() - recent_total;
+
+    let mut topics = Vec::with_capacity(k);
+    for (pos, &c) in order.iter().enumerate() {
+        let rows = &members[c];
+        let centroid = new_rows.row(pos);
+        let mut by_dist: Vec<(f32, usize)> = rows
+            .iter()
+            .map(|&r| (kmeans::squared_distance(vectors.row(r), centroid), r))
+            .collect();
+        by_dist.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let representative = by_dist
+            .iter()
+            .take(params.representatives)
+            .map(|&(_, r)| r)
+            .collect();
+        let mut voted: Vec<(u32, usize)> = rows
+            .iter()
+            .filter_map(|&r| papers[r].votes.map(|v| (v, r)))
+            .collect();
+        voted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let top_voted = voted
+            .iter()
+            .take(params.top_voted)
+            .map(|&(_, r)| r)
+            .collect();
+        let mut per_month = BTreeMap::new();
+        for &r in rows {
+            if let Some(m) = papers[r].month() {
+                *per_month.entry(m.to_string()).or_insert(0) += 1;
+            }
+        }
+        let dates: Vec<&str> = rows
+            .iter()
+            .filter_map(|&r| papers[r].date.as_deref())
+            .filter(|d| day_number(d).is_some())
+            .collect();
+        let recent = rows
+            .iter()
+            .filter(|&&r| days[r].is_some_and(is_recent))
+            .count();
+        let dated = rows.iter().filter(|&&r| days[r].is_some()).count();
+        let (trend, trend_z, direction) =
+            trend(recent, dated - recent, recent_total, before_total, k);
+        let keywords = kws.get(pos).cloned().unwrap_or_default();
+        let (label, matched) = match &inherited[pos] {
+            Some((label, sim)) if !label.is_empty() => (label.clone(), Some(*sim)),
+            Some((_, sim)) => (keywords::label(&keywords), Some(*sim)),
+            None => (keywords::label(&keywords), None),
+        };
+        topics.push(Topic {
+            id: ids[pos],
+            label,
+            keywords,
+            size: rows.len(),
+            representative,
+            top_voted,
+            per_month,
+            first_date: dates.iter().min().map(|d| d.to_string()),
+            last_date: dates.iter().max().map(|d| d.to_string()),
+            recent,
+            trend,
+            trend_z,
+            direction,
+            matched,
+            centroid: centroid.to_vec(),
+        });
+    }
+    let assignment = clustering
+        .labels
+        .iter()
+        .map(|&l| ids[position[l as usize]])
+        .collect();
+    Ok(Topics {
+        format_version: FORMAT_VERSION,
+        k,
+        seed: params.seed,
+        runs: params.runs,
+        auto,
+        objective: clustering.objective,
+        index_generation: 0,
+        model_fingerprint: String::new(),
+        dim,
+        keyword_method: if embedder.is_some() {
+            "c-tf-idf+mmr"
+        } else {
+            "c-tf-idf"
+        }
+        .to_string(),
+        archive_last_date,
+        recent_days: params.recent_days,
+        next_id,
+        topics,
+        papers: papers.iter().map(|p| p.arxiv_id.clone()).collect(),
+        assignment,
+        timing: Timing {
+            fit_s,
+            keywords_s,
+            total_s: start.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+/// Trend of a topic with `recent` papers in the window and `before` before it, out of
+/// `recent_total` and `before_total`: (smoothed share ratio, z, direction).
+pub fn trend(
+    recent: usize,
+    before: usize,
+    recent_total: usize,
+    before_total: usize,
+    k: usize,
+) -> (f64, f64, Trend) {
+    if recent_total == 0 || before_total == 0 {
+        return (1.0, 0.0, Trend::Steady);
+    }
+    let (r, b, rt, bt) = (
+        recent as f64,
+        before as f64,
+        recent_total as f64,
+        before_total as f64,
+    );
+    let k = k.max(1) as f64;
+    let ratio = ((r + 1.0) / (rt + k)) / ((b + 1.0) / (bt + k));
+    let p = (r + b) / (rt + bt);
+    let se = (p * (1.0 - p) * (1.0 / rt + 1.0 / bt)).sqrt();
+    let z = if se > 0.0 {
+        (r / rt - b / bt) / se
+    } else {
+        0.0
+    };
+    let direction = if z >= 1.96 {
+        Trend::Rising
+    } else if z <= -1.96 {
+        Trend::Falling
+    } else {
+        Trend::Steady
+    };
+    (ratio, z, direction)
+}
+
+/// Path of the topics file of the index in `index_dir`.
+pub fn path(index_dir: &Path) -> PathBuf {
+    index_dir.join(FILE)
+}
+
+/// The saved topics of the index in `index_dir`, or `None` when none were saved.
+pub fn load(index_dir: &Path) -> Result<Option<Topics>, TopicsError> {
+    let p = path(index_dir);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(TopicsError::Io { path: p, source }),
+    };
+    let t: Topics = serde_json::from_str(&text).map_err(|e| TopicsError::Corrupt {
+        path: p.clone(),
+        msg: e.to_string(),
+    })?;
+    if t.format_version != FORMAT_VERSION {
+        return Err(TopicsError::Corrupt {
+            path: p,
+            msg: format!(
+                "format version {} (this papermap reads {FORMAT_VERSION})",
+                t.format_version
+            ),
+        });
+    }
+    if t.papers.len() != t.assignment.len() {
+        return Err(TopicsError::Corrupt {
+            path: p,
+            msg: format!(
+                "{} papers but {} assignments",
+                t.papers.len(),
+                t.assignment.len()
+            ),
+        });
+    }
+    Ok(Some(t))
+}
+
+/// Saves `topics` as `topics.json` in `index_dir`, atomically; returns the path.
+pub fn save(index_dir: &Path, topics: &Topics) -> Result<PathBuf, TopicsError> {
+    let p = path(index_dir);
+    let json = serde_json::to_vec_pretty(topics).map_err(|e| TopicsError::Corrupt {
+        path: p.clone(),
+        msg: e.to_string(),
+    })?;
+    crate::atomic::write(&p, &json).map_err(|source| TopicsError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_numbers() {
+        assert_eq!(day_number("1970-01-01"), Some(0));
+        assert_eq!(
+            day_number("2024-03-01")
+                .zip(day_number("2024-02-28"))
+                .map(|(a, b)| a - b),
+            Some(2)
+        );
+        assert_eq!(day_number("2024-13-01"), None);
+        assert_eq!(day_number("soon"), None);
+    }
+
+    #[test]
+    fn trend_directions() {
+        assert_eq!(trend(30, 10, 100, 1000, 10).2, Trend::Rising);
+        assert_eq!(trend(0, 300, 100, 1000, 10).2, Trend::Falling);
+        assert_eq!(trend(10, 100, 100, 1000, 10).2, Trend::Steady);
+        assert_eq!(trend(3, 0, 3, 0, 10), (1.0, 0.0, Trend::Steady));
+    }
+
+    #[test]
+    fn k_choice_and_range_parse() {
+        assert_eq!("auto".parse::<KChoice>().unwrap(), KChoice::Auto(8..=40));
+        assert_eq!("12".parse::<KChoice>().unwrap(), KChoice::Fixed(12));
+        assert!("0".parse::<KChoice>().is_err());
+        assert!("twelve".parse::<KChoice>().is_err());
+        assert_eq!(parse_k_range("8..40").unwrap(), 8..=40);
+        assert_eq!(parse_k_range("3..=5").unwrap(), 3..=5);
+        assert!(parse_k_range("40..8").is_err());
+        assert!(parse_k_range("1..8").is_err());
+    }
+}

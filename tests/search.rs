@@ -1,0 +1,587 @@
+//! Related papers, free-text search and the title evaluation: through the binary with a tiny
+//! model (bad input included), and through the library on the golden reference vectors.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::tiny::write_tiny_model;
+use papermap::corpus::Paper;
+use papermap::index::{Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
+use papermap::search::{self, eval, Mode, SearchError, Searcher};
+
+const BIN: &str = env!("CARGO_BIN_EXE_papermap");
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    model: PathBuf,
+    digests: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path().to_path_buf();
+        let model = root.join("tiny");
+        write_tiny_model(&model, 1);
+        let digests = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+        Fixture {
+            _tmp: tmp,
+            root,
+            model,
+            digests,
+        }
+    }
+
+    /// Builds an index of `digests` with the tiny model; returns its directory.
+    fn index(&self, name: &str, digests: &Path, extra: &[&str]) -> PathBuf {
+        let dir = self.root.join(name);
+        let mut args = vec!["index", s(digests), "--index", s(&dir), "--quiet"];
+        args.extend_from_slice(extra);
+        let o = self.run(&args);
+        assert!(o.status.success(), "index: {}", stderr(&o));
+        dir
+    }
+
+    /// Runs the binary; commands that embed get `--model` pointing at the tiny model.
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(BIN);
+        c.args(args).env_remove("PAPERMAP_CRASH_AT");
+        if matches!(args.first(), Some(&("index" | "search" | "eval"))) {
+            c.args(["--model", s(&self.model)]);
+        }
+        c.output().expect("run papermap")
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+#[test]
+fn related_and_search_on_the_sample() {
+    let f = Fixture::new();
+    let idx = f.index("idx", &f.digests, &[]);
+    let index = Index::open(&idx).expect("open");
+    let id = index.papers[5].paper.arxiv_id.clone();
+
+    // related by id: k results, itself excluded, best first, with scores and dates.
+    let o = f.run(&["related", &id, "-k", "7", "--json", "--index", s(&idx)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["paper"]["arxiv_id"], id.as_str());
+    let res = v["results"].as_array().expect("results");
+    assert_eq!(res.len(), 7);
+    assert!(res
+        .iter()
+        .all(|r| r["arxiv_id"] != id.as_str() && r["date"].is_string()));
+    let scores: Vec<f64> = res
+        .iter()
+        .map(|r| r["score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // ... and the same as the library's exact top-k.
+    let lib = search::related(&index, 5, 7).expect("related");
+    let ids: Vec<&str> = res
+        .iter()
+        .map(|r| r["arxiv_id"].as_str().expect("id"))
+        .collect();
+    let lib_ids: Vec<&str> = lib
+        .iter()
+        .map(|h| index.papers[h.row].paper.arxiv_id.as_str())
+        .collect();
+    assert_eq!(ids, lib_ids);
+
+    // related by a URL with version, and by the exact title.
+    let o = f.run(&[
+        "related",
+        &format!("https://arxiv.org/abs/{id}v3"),
+        "-k",
+        "2",
+        "--index",
+        s(&idx),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with(&format!("related to {id}")),
+        "{}",
+        stdout(&o)
+    );
+    let title = index.papers[5].paper.title.clone();
+    let o = f.run(&["related", &title, "-k", "2", "--index", s(&idx)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+
+    // search: lexical finds a paper by a rare title word; every mode answers.
+    let o = f.run(&[
+        "search",
+        "Molmo PixMo",
+        "--mode",
+        "lexical",
+        "--json",
+        "--index",
+        s(&idx),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json(&o)["results"][0]["arxiv_id"], "2409.17146");
+    for mode in ["dense", "hybrid"] {
+        let o = f.run(&[
+            "search",
+            "open",
+            "multimodal",
+            "models",
+            "--mode",
+            mode,
+            "-k",
+            "3",
+            "--index",
+            s(&idx),
+        ]);
+        assert!(o.status.success(), "{mode}: {}", stderr(&o));
+        assert_eq!(stdout(&o).lines().count(), 3, "{mode}: {}", stdout(&o));
+    }
+    // hybrid is the default mode.
+    let o = f.run(&["search", "Molmo", "--json", "--index", s(&idx)]);
+    assert_eq!(json(&o)["mode"], "hybrid");
+    assert_eq!(json(&o)["results"][0]["arxiv_id"], "2409.17146");
+}
+
+#[test]
+fn bad_input_gets_clear_messages() {
+    let f = Fixture::new();
+    let idx = f.index("idx", &f.digests, &[]);
+    let n = Index::open(&idx).expect("open").len();
+
+    // Unknown id, unknown title words, ambiguous title words.
+    let o = f.run(&["related", "2401.00001", "--index", s(&idx)]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no paper \"2401.00001\" in the index (68 papers)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = f.run(&["related", "zebra", "xylophone", "--index", s(&idx)]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no paper \"zebra xylophone\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = f.run(&["related", "Video", "--index", s(&idx)]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("matches 3 papers") && stderr(&o).contains("2412.09551"),
+        "{}",
+        stderr(&o)
+    );
+
+    // k larger than the number of papers: everything, with a note; k = 0 is refused.
+    let o = f.run(&[
+        "related",
+        "2409.17146",
+        "-k",
+        "1000",
+        "--json",
+        "--index",
+        s(&idx),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        json(&o)["results"].as_array().expect("results").len(),
+        n - 1
+    );
+    assert!(
+        stderr(&o).contains("more than the 67 other papers"),
+        "{}",
+        stderr(&o)
+    );
+    let o = f.run(&[
+        "search",
+        "diffusion",
+        "-k",
+        "1000",
+        "--mode",
+        "dense",
+        "--json",
+        "--index",
+        s(&idx),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json(&o)["results"].as_array().expect("results").len(), n);
+    assert!(
+        stderr(&o).contains("more than the 68 papers"),
+        "{}",
+        stderr(&o)
+    );
+    let o = f.run(&["related", "2409.17146", "-k", "0", "--index", s(&idx)]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("-k must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A query of only spaces, in every mode.
+    for mode in ["dense", "lexical", "hybrid"] {
+        let o = f.run(&["search", "   ", "--mode", mode, "--index", s(&idx)]);
+        assert!(!o.status.success(), "{mode}");
+        assert!(
+            stderr(&o).contains("query is empty"),
+            "{mode}: {}",
+            stderr(&o)
+        );
+    }
+    let o = f.run(&["related", "  ", "--index", s(&idx)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("query is empty"), "{}", stderr(&o));
+
+    // A lexical query without any known word: no results, and a hint.
+    let o = f.run(&["search", "qqqzzz", "--mode", "lexical", "--index", s(&idx)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).is_empty() && stderr(&o).contains("no paper contains"),
+        "{}",
+        stderr(&o)
+    );
+
+    // No index, and an index made with another model.
+    let o = f.run(&["search", "x", "--index", s(&f.root.join("nope"))]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("papermap index"), "{}", stderr(&o));
+    let other = f.root.join("tiny2");
+    write_tiny_model(&other, 2);
+    let o = Command::new(BIN)
+        .args([
+            "search",
+            "diffusion",
+            "--index",
+            s(&idx),
+            "--model",
+            s(&other),
+        ])
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("the index was built with model") && stderr(&o).contains("--model"),
+        "{}",
+        stderr(&o)
+    );
+    // Lexical search needs no model at all.
+    let o = Command::new(BIN)
+        .args([
+            "search",
+            "diffusion",
+            "--mode",
+            "lexical",
+            "--index",
+            s(&idx),
+            "--model",
+            s(&other),
+        ])
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn an_empty_index_is_refused_clearly() {
+    let f = Fixture::new();
+    let digests = f.root.join("empty-digests");
+    std::fs::create_dir_all(&digests).expect("mkdir");
+    std::fs::write(
+        digests.join("2024-01-01.md"),
+        "## Daily Papers (2024-01-01)\n\n### [No Summary Here](https://arxiv.org/abs/2401.00001)\n\nVote: 3\n",
+    )
+    .expect("write");
+    let idx = f.index("empty", &digests, &[]);
+    assert!(Index::open(&idx).expect("open").is_empty());
+    for args in [
+        vec!["related", "2401.00001"],
+        vec!["search", "anything"],
+        vec!["search", "anything", "--mode", "lexical"],
+        vec!["eval", "titles"],
+    ] {
+        let mut a = args.clone();
+        a.extend(["--index", s(&idx)]);
+        let o = f.run(&a);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            stderr(&o).contains("holds no papers"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn eval_titles_reports_three_modes_and_caches_title_vectors() {
+    let f = Fixture::new();
+    let idx = f.index("idx-sum", &f.digests, &["--text", "summary"]);
+    let o = f.run(&["eval", "titles", "--index", s(&idx)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for want in [
+        "| dense ",
+        "| lexical ",
+        "| hybrid ",
+        "Recall@1",
+        "Recall@10",
+        "MRR@100",
+        "summary check:",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    assert!(
+        stderr(&o).contains("embedded 68/68 titles"),
+        "{}",
+        stderr(&o)
+    );
+    let cache = idx.join(eval::TITLE_QUERIES_FILE);
+    assert!(cache.exists());
+
+    // Second run: from the cache, same numbers, JSON on request.
+    let o = f.run(&["eval", "titles", "--json", "--index", s(&idx)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("embedded"), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["text_recipe"], "summary");
+    assert_eq!(v["metrics"].as_array().expect("metrics").len(), 3);
+    let index = Index::open(&idx).expect("open");
+    let cached = eval::cached_title_queries(&index).expect("cached");
+    let m = search::evaluate_titles(&index, &cached).expect("eval");
+    assert!((v["metrics"][2]["recall_at_1"].as_f64().expect("r1") - m[2].recall_at_1).abs() < 1e-9);
+    // Lexical uses only the summary in a `summary` index: a title query cannot match itself.
+    assert!(m[1].recall_at_1 < 1.0);
+
+    // A cache written for another model is ignored, not trusted.
+    let mut stale = index.clone();
+    stale.manifest.model_fingerprint = "sha256:other".into();
+    assert!(eval::cached_title_queries(&stale).is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Library tests on the golden reference vectors (no model needed).
+
+/// An in-memory `summary` index of the 68 seed papers with their reference passage vectors,
+/// and the reference title query vectors.
+fn reference_index() -> (Index, Vec<f32>) {
+    let refs = common::reference_papers();
+    let mut papers = Vec::new();
+    let (mut vectors, mut queries) = (Vec::new(), Vec::new());
+    for (i, r) in refs.iter().enumerate() {
+        let summary = r["doc_input"]
+            .as_str()
+            .expect("doc")
+            .trim_start_matches("passage: ")
+            .to_string();
+        let paper: Paper = serde_json::from_value(serde_json::json!({
+            "arxiv_id": r["arxiv_id"], "title": r["title"], "url": "", "date": "2024-01-01",
+            "dates": [], "votes": null, "authors": [], "thumbnail": null, "whats_new": null,
+            "technical_details": null, "performance_highlights": null, "summary": summary,
+            "source": {"file": "ref", "line": i + 1},
+        }))
+        .expect("paper");
+        papers.push(IndexedPaper {
+            paper,
+            key: format!("{i:064x}"),
+        });
+        vectors.extend(common::f32s(&r["doc_embedding"]));
+        queries.extend(common::f32s(&r["query_embedding"]));
+    }
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        model_id: "reference".into(),
+        model_fingerprint: "reference".into(),
+        dim: 384,
+        pooling: "mean".into(),
+        normalized: true,
+        passage_prefix: "passage: ".into(),
+        query_prefix: "query: ".into(),
+        text_recipe: TextRecipe::Summary,
+        quant: "f32".into(),
+        generation: 1,
+        papers_file: "papers.jsonl".into(),
+        papers: papers.len(),
+        chunks: Vec::new(),
+    };
+    let index = Index {
+        dir: PathBuf::from("/nonexistent"),
+        manifest,
+        papers,
+        vectors,
+    };
+    (index, queries)
+}
+
+#[test]
+fn reference_vectors_titles_find_their_summaries() {
+    let (index, queries) = reference_index();
+    let m = search::evaluate_titles(&index, &queries).expect("eval");
+    assert_eq!(
+        m.iter().map(|x| x.mode).collect::<Vec<_>>(),
+        Mode::ALL.to_vec()
+    );
+    for x in &m {
+        assert_eq!(x.queries, 68);
+        assert!(
+            x.recall_at_1 <= x.recall_at_10
+                && x.mrr >= x.recall_at_1
+                && x.mrr <= x.recall_at_10.max(x.mrr)
+        );
+    }
+    // 63 of 68 seed titles rank their own summary first with the reference vectors.
+    assert!(m[0].recall_at_1 > 0.9, "{m:?}");
+    assert!(m[0].recall_at_10 > 0.99, "{m:?}");
+    // The dense search of one title agrees with the batched evaluation.
+    let s = Searcher::new(&index).expect("searcher");
+    let hits = s
+        .search(
+            &index.papers[0].paper.title,
+            Some(&queries[..384]),
+            Mode::Dense,
+            3,
+        )
+        .expect("search");
+    assert_eq!(hits.len(), 3);
+    let batch = search::top_k(&index.vectors, 384, &queries[..384], 3, None).expect("top_k");
+    assert_eq!(hits, batch[0]);
+}
+
+#[test]
+fn summary_check_flags_a_summary_of_another_paper() {
+    let (mut index, queries) = reference_index();
+    let clean = search::summary_outliers(&index, &queries).expect("check");
+    assert_eq!(clean.papers, 68);
+    assert!(clean.outliers.is_empty(), "{:?}", clean.outliers);
+    assert!(clean.median > 0.8 && clean.mad > 0.0, "{clean:?}");
+    // Paper 10 gets the vector of an unrelated paper's summary, as the upstream summariser did
+    // for 2407.17398: it is flagged, and nothing else is.
+    let dim = 384;
+    let far = (0..68)
+        .filter(|&j| j != 10)
+        .min_by(|&a, &b| {
+            let cos = |j: usize| -> f32 {
+                index
+                    .vector(j)
+                    .iter()
+                    .zip(&queries[10 * dim..11 * dim])
+                    .map(|(x, y)| x * y)
+                    .sum()
+            };
+            cos(a).total_cmp(&cos(b))
+        })
+        .expect("some paper");
+    let v = index.vector(far).to_vec();
+    index.vectors[10 * dim..11 * dim].copy_from_slice(&v);
+    let c = search::summary_outliers(&index, &queries).expect("check");
+    let flagged: Vec<&str> = c.outliers.iter().map(|o| o.arxiv_id.as_str()).collect();
+    assert_eq!(
+        flagged,
+        vec![index.papers[10].paper.arxiv_id.as_str()],
+        "{c:?}"
+    );
+    assert!(c.outliers[0].robust_z < -3.0 && c.outliers[0].similarity < c.threshold);
+    // Wrong sizes are errors, not panics.
+    assert!(matches!(
+        search::summary_outliers(&index, &queries[..dim]),
+        Err(SearchError::Mismatch { .. })
+    ));
+}
+
+#[test]
+fn related_all_matches_single_related_and_finds_papers_by_title() {
+    let (index, _) = reference_index();
+    let all = search::related_all(&index.vectors, 384, 5).expect("related_all");
+    assert_eq!(all.len(), 68);
+    for (i, hits) in all.iter().enumerate() {
+        assert_eq!(hits, &search::related(&index, i, 5).expect("related"));
+        assert!(hits.iter().all(|h| h.row != i));
+    }
+    let title = index.papers[3].paper.title.clone();
+    assert_eq!(search::find_paper(&index, &title).expect("by title"), 3);
+    assert_eq!(
+        search::find_paper(&index, &title.to_uppercase()).expect("case"),
+        3
+    );
+    let id = index.papers[3].paper.arxiv_id.clone();
+    assert_eq!(
+        search::find_paper(&index, &format!("arXiv:{id}v2")).expect("by id"),
+        3
+    );
+    assert!(matches!(
+        search::find_paper(&index, "9999.99999"),
+        Err(SearchError::UnknownPaper { .. })
+    ));
+    assert!(matches!(
+        search::related(&index, 0, 0),
+        Err(SearchError::ZeroK)
+    ));
+    let s = Searcher::new(&index).expect("searcher");
+    assert!(matches!(
+        s.search("x", None, Mode::Dense, 3),
+        Err(SearchError::NeedsVector(Mode::Dense))
+    ));
+    assert!(matches!(
+        s.search(" \t ", None, Mode::Lexical, 3),
+        Err(SearchError::EmptyQuery)
+    ));
+}
+
+/// Development probe: lexical title → own-summary retrieval over the whole archive (summary only,
+/// as in a `--text summary` index). `cargo test --release --test search -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn probe_lexical_on_archive() {
+    let corpus = papermap::corpus::load(&[common::shared().join("data/archive")]).expect("archive");
+    let papers: Vec<&Paper> = corpus.papers.iter().filter(|p| p.has_summary()).collect();
+    let docs: Vec<&str> = papers.iter().map(|p| p.summary.as_str()).collect();
+    let bm = search::Bm25::new(&docs);
+    let (mut r1, mut r10, mut mrr) = (0usize, 0usize, 0f64);
+    for (i, p) in papers.iter().enumerate() {
+        let hits = bm.search(&p.title, 100, None);
+        if let Some(r) = hits
+            .iter()
+            .position(|h| h.row == i || docs[h.row] == docs[i])
+        {
+            r1 += usize::from(r == 0);
+            r10 += usize::from(r < 10);
+            mrr += 1.0 / (r + 1) as f64;
+        }
+        if std::env::var("PROBE_SHOW").is_ok()
+            && hits.first().is_none_or(|h| h.row != i)
+            && i % 40 == 0
+        {
+            let toks = search::tokenize(&p.title);
+            let doc = search::tokenize(&p.summary);
+            let found: Vec<&String> = toks.iter().filter(|t| doc.contains(t)).collect();
+            println!(
+                "MISS {} | title toks {:?} | in summary {:?} | top: {}",
+                p.title,
+                toks,
+                found,
+                hits.first().map_or("-", |h| papers[h.row].title.as_str())
+            );
+        }
+    }
+    let n = papers.len() as f64;
+    println!(
+        "lexical on {} papers: R@1 {:.3} R@10 {:.3} MRR {:.3}",
+        papers.len(),
+        r1 as f64 / n,
+        r10 as f64 / n,
+        mrr / n
+    );
+}
