@@ -75,7 +75,7 @@ if [[ ! -f $STAMP || "$(cat "$STAMP")" != "${WHEELS[*]}" ]]; then
   trap 'rm -rf "$tmp"' EXIT
   # Install into a scratch dir and move it into place at the end, so an interrupted install
   # never leaves a half-filled toolkit behind that a later run would take as complete.
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     --target "$tmp/tk" "${WHEELS[@]}"
   printf '%s' "${WHEELS[*]}" >"$tmp/tk/.papermap-wheels"
   rm -rf "$TK_DIR"

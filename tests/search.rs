@@ -507,7 +507,15 @@ fn related_all_matches_single_related_and_finds_papers_by_title() {
     let all = search::related_all(&index.vectors, 384, 5).expect("related_all");
     assert_eq!(all.len(), 68);
     for (i, hits) in all.iter().enumerate() {
-        assert_eq!(hits, &search::related(&index, i, 5).expect("related"));
+        let one = search::related(&index, i, 5).expect("related");
+        assert_eq!(
+            hits.iter().map(|h| h.row).collect::<Vec<_>>(),
+            one.iter().map(|h| h.row).collect::<Vec<_>>()
+        );
+        assert!(hits
+            .iter()
+            .zip(&one)
+            .all(|(a, b)| (a.score - b.score).abs() < 1e-5));
         assert!(hits.iter().all(|h| h.row != i));
     }
     let title = index.papers[3].paper.title.clone();
@@ -584,4 +592,80 @@ fn probe_lexical_on_archive() {
         r10 as f64 / n,
         mrr / n
     );
+}
+
+/// Reads a float32 C-order `.npy` matrix.
+fn read_npy(path: &Path) -> Vec<f32> {
+    let b = std::fs::read(path).expect("npy");
+    let header = u16::from_le_bytes([b[8], b[9]]) as usize;
+    b[10 + header..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Development probe: all three modes and the summary check over the whole archive, from
+/// externally computed vectors (`PROBE_VECS` holding `titles.npy` and `summaries.npy` in the
+/// order of the archive's papers with a summary).
+#[test]
+#[ignore]
+fn probe_archive_with_vectors() {
+    let Ok(dir) = std::env::var("PROBE_VECS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let corpus = papermap::corpus::load(&[common::shared().join("data/archive")]).expect("archive");
+    let papers: Vec<IndexedPaper> = corpus
+        .papers
+        .iter()
+        .filter(|p| p.has_summary())
+        .map(|p| IndexedPaper {
+            paper: p.clone(),
+            key: p.summary.clone(),
+        })
+        .collect();
+    let (mut index, _) = reference_index();
+    index.manifest.papers = papers.len();
+    index.papers = papers;
+    index.vectors = read_npy(&dir.join("summaries.npy"));
+    let queries = read_npy(&dir.join("titles.npy"));
+    assert_eq!(index.vectors.len(), index.len() * 384);
+    let t = std::time::Instant::now();
+    let ranks = eval::title_ranks(&index, &queries).expect("ranks");
+    for m in eval::metrics_from_ranks(&ranks) {
+        println!(
+            "{:<8} R@1 {:.3} R@10 {:.3} MRR {:.3}",
+            m.mode.name(),
+            m.recall_at_1,
+            m.recall_at_10,
+            m.mrr
+        );
+    }
+    println!("ranked in {:.1}s", t.elapsed().as_secs_f64());
+    let c = search::summary_outliers(&index, &queries).expect("check");
+    println!(
+        "median {:.4} mad {:.4} threshold {:.4}: {} flagged",
+        c.median,
+        c.mad,
+        c.threshold,
+        c.outliers.len()
+    );
+    for o in &c.outliers {
+        println!(
+            "  {} {:.4} z {:.1} {}",
+            o.arxiv_id, o.similarity, o.robust_z, o.title
+        );
+    }
+    let i = index
+        .papers
+        .iter()
+        .position(|p| p.paper.arxiv_id == "2407.17398")
+        .expect("2407.17398");
+    let sim: f32 = index
+        .vector(i)
+        .iter()
+        .zip(&queries[i * 384..(i + 1) * 384])
+        .map(|(a, b)| a * b)
+        .sum();
+    println!("2407.17398: similarity {sim:.4}, ranks {:?}", ranks[i]);
 }

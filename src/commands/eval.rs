@@ -26,9 +26,6 @@ pub enum Cmd {
         /// List every flagged paper of the summary check (default: the first 20).
         #[arg(long)]
         all_outliers: bool,
-        /// Device for embedding the titles: cpu, cuda or cuda:N.
-        #[arg(long, default_value = "cpu")]
-        device: String,
         #[command(flatten)]
         model: ModelOpts,
     },
@@ -43,11 +40,11 @@ pub struct Args {
 
 /// Title query vectors of `index`: from the cache, or embedded with the index's model (and
 /// cached). Progress goes to stderr.
-pub fn title_vectors(index: &Index, model: &ModelOpts, device: &str) -> anyhow::Result<Vec<f32>> {
+pub fn title_vectors(index: &Index, model: &ModelOpts) -> anyhow::Result<Vec<f32>> {
     if let Some(v) = papermap::search::eval::cached_title_queries(index) {
         return Ok(v);
     }
-    let encoder = super::search::load_index_model(index, model, device)?;
+    let encoder = super::search::load_index_model(index, model)?;
     let start = Instant::now();
     let mut last = Instant::now();
     let tty = std::io::stderr().is_terminal();
@@ -74,14 +71,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         index,
         json,
         all_outliers,
-        device,
         model,
     } = args.cmd;
     let idx = Index::open(&index)?;
     if idx.is_empty() {
         return Err(papermap::search::SearchError::EmptyIndex.into());
     }
-    let vectors = title_vectors(&idx, &model, &device)?;
+    let vectors = title_vectors(&idx, &model)?;
     let t = Instant::now();
     let ranks = title_ranks(&idx, &vectors)?;
     let metrics = metrics_from_ranks(&ranks);

@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 /// The `.npy` v1.0 header for a C-order float32 matrix, padded so data starts 64-aligned.
-fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
+pub fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
     let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     let unpadded = 10 + dict.len() + 1;
     let pad = (64 - unpadded % 64) % 64;

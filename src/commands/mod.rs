@@ -1,5 +1,6 @@
 //! One module per subcommand: argument structs and printing only.
 
+pub mod embed;
 pub mod eval;
 pub mod export;
 pub mod index;

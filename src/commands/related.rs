@@ -30,8 +30,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
     let query = args.query.join(" ");
-    let row = search::find_paper(&index, &query)
-        .with_context(|| format!("looking up {query:?} in {}", args.index.display()))?;
+    let row =
+        search::find_paper(&index, &query).with_context(|| args.index.display().to_string())?;
     let others = index.len() - 1;
     if args.k > others && args.k > 0 {
         eprintln!(

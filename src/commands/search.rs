@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use papermap::embed::{parse_device, Encoder, Prefix};
+use papermap::embed::{Encoder, Prefix};
 use papermap::index::Index;
 use papermap::search::{self, Hit, Mode, Searcher};
 
@@ -29,20 +29,17 @@ pub struct Args {
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
-    /// Device for embedding the query: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
     #[command(flatten)]
     model: ModelOpts,
 }
 
-/// Loads the model named by `opts` and refuses it unless it built `index`.
-pub fn load_index_model(index: &Index, opts: &ModelOpts, device: &str) -> anyhow::Result<Encoder> {
+/// Loads the model named by `opts` (device and engine included), refusing it unless it built
+/// `index`.
+pub fn load_index_model(index: &Index, opts: &ModelOpts) -> anyhow::Result<Encoder> {
     let files = opts.resolver().resolve()?;
     let fingerprint = files.fingerprint()?;
     search::check_model(index, &files.id, &fingerprint)?;
-    let encoder = Encoder::load(&files, parse_device(device)?)
-        .with_context(|| format!("loading model from {}", files.dir().display()))?;
+    let (_, encoder) = opts.encoder()?;
     Ok(encoder)
 }
 
@@ -67,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let vector = if args.mode.needs_vector() {
-        let encoder = load_index_model(&index, &args.model, &args.device)?;
+        let encoder = load_index_model(&index, &args.model)?;
         Some(encoder.embed_one(&text, Prefix::Query)?)
     } else {
         None

@@ -174,7 +174,7 @@ pub fn parse(buf: &[u8], path: &Path) -> Result<Pack, EmbedError> {
     if qk != Q4_BLOCK {
         return Err(c.bad(format!("unsupported quant block size {qk}")));
     }
-    if header.heads == 0 || header.hidden % header.heads != 0 {
+    if header.heads == 0 || !header.hidden.is_multiple_of(header.heads) {
         return Err(c.bad("hidden size not divisible by heads".into()));
     }
 
@@ -496,6 +496,19 @@ pub fn write_hf_dir(pack: &Pack, dir: &Path) -> Result<(), EmbedError> {
     };
     write_json("config.json", &config_json(pack))?;
     write_json("tokenizer.json", &tokenizer_json(pack)?)?;
+    // So that transformers / sentence-transformers load the directory as it is.
+    let name = |id: u32| pack.pieces[id as usize].0.clone();
+    write_json(
+        "tokenizer_config.json",
+        &json!({
+            "tokenizer_class": "XLMRobertaTokenizerFast",
+            "model_max_length": pack.header.max_positions,
+            "bos_token": name(pack.bos), "cls_token": name(pack.bos),
+            "eos_token": name(pack.eos), "sep_token": name(pack.eos),
+            "pad_token": name(pack.pad), "unk_token": name(pack.unk),
+            "mask_token": "<mask>"
+        }),
+    )?;
     Ok(())
 }
 

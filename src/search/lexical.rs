@@ -28,6 +28,8 @@ use crate::index::{Index, TextRecipe};
 pub const K1: f32 = 1.2;
 /// BM25 length normalisation.
 pub const B: f32 = 0.75;
+/// Weight of a glossary translation of a query term, relative to the term itself.
+pub const EXPANSION_WEIGHT: f32 = 1.0;
 
 /// English function words that carry no topic.
 const EN_STOP: &[&str] = &[
@@ -336,9 +338,12 @@ pub fn tokenize(text: &str) -> Vec<String> {
             if glued && KO_PARTICLES.contains(&piece.as_str()) {
                 continue;
             }
-            let stem = strip_korean(piece);
-            if !KO_STOP.contains(&stem) && !KO_STOP.contains(&piece.as_str()) {
-                out.push(stem.to_string());
+            // Hyphenated Korean compounds (`텍스트-이미지`) count as their words.
+            for word in piece.split(is_connector).filter(|w| !w.is_empty()) {
+                let stem = strip_korean(word);
+                if !KO_STOP.contains(&stem) && !KO_STOP.contains(&word) {
+                    out.push(stem.to_string());
+                }
             }
         }
     }
@@ -421,17 +426,40 @@ impl Bm25 {
         })
     }
 
-    /// BM25 score of every document for `query` (0 where no query token occurs).
+    /// Weighted query terms: the tokens of `query` (weight 1) and their glossary translations
+    /// (weight [`EXPANSION_WEIGHT`]), each once.
+    pub fn query_terms(query: &str) -> Vec<(String, f32)> {
+        let mut terms: Vec<(String, f32)> = Vec::new();
+        let toks = tokenize(query);
+        for t in &toks {
+            if !terms.iter().any(|(x, _)| x == t) {
+                terms.push((t.clone(), 1.0));
+            }
+        }
+        for t in &toks {
+            for tr in super::glossary::translations(t) {
+                if !terms.iter().any(|(x, _)| x == tr) {
+                    terms.push((
+                        tr.clone(),
+                        std::env::var("PM_EXPW")
+                            .ok()
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(EXPANSION_WEIGHT),
+                    ));
+                }
+            }
+        }
+        terms
+    }
+
+    /// BM25 score of every document for `query` (0 where no query term occurs).
     pub fn scores(&self, query: &str) -> Vec<f32> {
         let mut scores = vec![0f32; self.doc_len.len()];
-        let mut terms = tokenize(query);
-        terms.sort_unstable();
-        terms.dedup();
-        for t in &terms {
-            let Some(post) = self.postings.get(t) else {
+        for (t, weight) in Self::query_terms(query) {
+            let Some(post) = self.postings.get(&t) else {
                 continue;
             };
-            let idf = self.idf(t);
+            let idf = weight * self.idf(&t);
             for &(d, tf) in post {
                 let tf = tf as f32;
                 let dl = self.doc_len[d as usize] as f32;

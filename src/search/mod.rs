@@ -11,6 +11,7 @@
 
 pub mod dense;
 pub mod eval;
+pub mod glossary;
 pub mod hybrid;
 pub mod lexical;
 
