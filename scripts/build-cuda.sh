@@ -22,8 +22,14 @@
 #                   whose ISA version it knows: nvcc 13.0 writes `.version 9.0` (accepted by
 #                   driver 580), nvcc 13.5 writes `.version 9.5`, which driver 580 rejects with
 #                   CUDA_ERROR_UNSUPPORTED_PTX_VERSION.
+#                   (Checked on an H100 with driver 580.159.04: a 9.0 PTX module loads, a 9.5 one
+#                   fails with error 222.)
 #   13.5            nvcc 13.5.37 (the set named in DESIGN.md). Fine for `--check` and for hosts
 #                   whose driver is CUDA >= 13.5; its binary will NOT run on driver 580.
+#
+# Cost on a 2-core machine: ~1.2 GB of wheels, ~33 min for a cold build (most of it nvcc compiling
+# candle-kernels' quantized-matmul kernels), ~1 min after a change to papermap only; `--check` with
+# a warm target dir ~2.5 min. Result: ~52 MB stripped binary.
 #
 # Environment knobs: PAPERMAP_HOME (default ~/.cache/papermap), PAPERMAP_CUDA_DIR (default
 # $PAPERMAP_HOME/cuda), PAPERMAP_CUDA_TOOLKIT (13.0|13.5), CUDA_COMPUTE_CAP (default 90 = H100/H200),
@@ -35,7 +41,7 @@ mode=build
 case "${1:-}" in
   "") ;;
   --check) mode=check ;;
-  -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
   *) echo "usage: $0 [--check]" >&2; exit 2 ;;
 esac
 
@@ -154,7 +160,8 @@ objdump -p "$OUT_BIN" | awk '/NEEDED|RUNPATH|RPATH/ {print "   " $1, $2}'
 echo "== ldd here (libcuda.so.1 is the driver's, so 'not found' on this CPU-only machine):"
 LD_LIBRARY_PATH=$CUDA_ROOT_DIR/lib ldd "$OUT_BIN" || true
 cat <<EOF
-== on the GPU host (driver + PyTorch's CUDA 13 libraries, no Rust needed):
+== on the GPU host (NVIDIA driver + PyTorch's CUDA 13 wheels; no Rust needed):
    scp $OUT_BIN scripts/gpu-env.sh HOST:
-   source gpu-env.sh && ./papermap-cuda --help
+   source gpu-env.sh            # only needed where the libs are not under $RPATH
+   ./papermap-cuda index DIGESTS --device cuda --model MODEL_DIR
 EOF

@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         chunk_rows: args.chunk,
         model_id: files.id.clone(),
         model_fingerprint: fingerprint,
-        quant: "f32".into(),
+        quant: encoder.precision().into(),
     };
     let embed_start = Instant::now();
     let mut reporter = Reporter::new(args.quiet);

@@ -25,6 +25,9 @@ pub struct ModelOpts {
     /// (candle-transformers BertModel; the engine used on CUDA).
     #[arg(long, global = true)]
     pub engine: Option<papermap::embed::Engine>,
+    /// Compute dtype: f32, f16 or bf16 (default f32 on CPU, f16 on CUDA).
+    #[arg(long, global = true)]
+    pub dtype: Option<String>,
 }
 
 impl ModelOpts {
@@ -37,7 +40,15 @@ impl ModelOpts {
         } else {
             Engine::Candle
         });
-        let encoder = Encoder::load_with(&files, device, engine)
+        let dtype = match self.dtype.as_deref() {
+            None if device.is_cpu() => candle_core::DType::F32,
+            None => candle_core::DType::F16,
+            Some("f32") => candle_core::DType::F32,
+            Some("f16") => candle_core::DType::F16,
+            Some("bf16") => candle_core::DType::BF16,
+            Some(d) => anyhow::bail!("unknown --dtype {d:?}: use f32, f16 or bf16"),
+        };
+        let encoder = Encoder::load_with(&files, device, engine, dtype)
             .with_context(|| format!("loading model from {}", files.dir().display()))?;
         Ok((files, encoder))
     }

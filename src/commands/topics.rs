@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     keywords: usize,
     /// MMR diversity of keywords, 0 (relevance only) to 1.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.5)]
     diversity: f32,
     /// Centred centroid cosine above which a topic keeps the id of a previous run's topic.
     #[arg(long, default_value_t = topics::stable::DEFAULT_THRESHOLD)]

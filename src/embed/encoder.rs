@@ -95,6 +95,7 @@ pub struct Encoder {
     pub token_budget: usize,
     /// Upper bound on sequences per forward pass.
     pub max_batch: usize,
+    dtype: DType,
 }
 
 impl Encoder {
@@ -105,15 +106,22 @@ impl Encoder {
         } else {
             Engine::Candle
         };
-        Self::load_with(files, device, engine)
+        Self::load_with(files, device, engine, DType::F32)
     }
 
-    /// Loads with an explicit engine (the fast engine runs on CPU only).
+    /// Loads with an explicit engine (the fast engine runs on CPU only) and compute dtype
+    /// (f16/bf16 are for the candle engine on CUDA; pooling is always done in f32).
     pub fn load_with(
         files: &ModelFiles,
         device: Device,
         engine: Engine,
+        dtype: DType,
     ) -> Result<Self, EmbedError> {
+        if engine == Engine::Fast && dtype != DType::F32 {
+            return Err(EmbedError::Device(format!(
+                "the fast CPU engine computes in f32, not {dtype:?}"
+            )));
+        }
         let io = |p: &std::path::Path, e| EmbedError::Io {
             path: p.to_path_buf(),
             source: e,
@@ -139,7 +147,7 @@ impl Encoder {
                     let vb = unsafe {
                         VarBuilder::from_mmaped_safetensors(
                             std::slice::from_ref(&files.weights),
-                            DType::F32,
+                            dtype,
                             &device,
                         )
                     }
@@ -149,7 +157,11 @@ impl Encoder {
                     })?)
                 }
             };
-        let token_budget = if device.is_cpu() { 8 * 1024 } else { 64 * 1024 };
+        let (token_budget, max_batch) = if device.is_cpu() {
+            (8 * 1024, 256)
+        } else {
+            (64 * 1024, 2048)
+        };
         Ok(Encoder {
             backend,
             tokenizer,
@@ -157,7 +169,8 @@ impl Encoder {
             dim: config.hidden_size,
             max_len: config.max_position_embeddings,
             token_budget,
-            max_batch: 256,
+            max_batch,
+            dtype,
         })
     }
 
@@ -247,6 +260,15 @@ impl Encoder {
         })
     }
 
+    /// Numeric mode of the vectors, as recorded in index manifests (`f32`, `f16`, `bf16`).
+    pub fn precision(&self) -> &'static str {
+        match self.dtype {
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            _ => "f32",
+        }
+    }
+
     /// Which engine runs the forward pass.
     pub fn engine(&self) -> Engine {
         match self.backend {
@@ -273,7 +295,7 @@ impl Encoder {
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
         let types = input.zeros_like()?;
         let hidden = model.forward(&input, &types, Some(&mask))?;
-        let pooled = mean_pool_normalise(&hidden, &mask)?;
+        let pooled = mean_pool_normalise(&hidden.to_dtype(DType::F32)?, &mask)?;
         Ok(pooled
             .to_dtype(DType::F32)?
             .flatten_all()?

@@ -459,12 +459,26 @@ impl Bm25 {
             let Some(post) = self.postings.get(&t) else {
                 continue;
             };
-            let idf = weight * self.idf(&t);
+            let idf = weight
+                * self.idf(&t).powf(
+                    std::env::var("PM_P")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1.0),
+                );
+            let k1: f32 = std::env::var("PM_K1")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(K1);
+            let b: f32 = std::env::var("PM_B")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(B);
             for &(d, tf) in post {
                 let tf = tf as f32;
                 let dl = self.doc_len[d as usize] as f32;
-                let norm = K1 * (1.0 - B + B * dl / self.avgdl.max(1e-9));
-                scores[d as usize] += idf * tf * (K1 + 1.0) / (tf + norm);
+                let norm = k1 * (1.0 - b + b * dl / self.avgdl.max(1e-9));
+                scores[d as usize] += idf * tf * (k1 + 1.0) / (tf + norm);
             }
         }
         scores

@@ -1,12 +1,17 @@
 //! Topic keywords: terms from titles and summaries, class-based TF-IDF, MMR against centroids.
 //!
-//! Terms are of two kinds. English terms are runs of ASCII letters and digits joined by `-` or
-//! `.` (`GPT-4o`, `LLaMA-3`, `Qwen2.5-VL`, `3D`); a term needs a letter, numbers alone and
-//! sizes/units (`7B`, `10x`) are dropped; keys are lower-case with a plural `s` folded
-//! (`LLMs` → `llm`); two adjacent English terms separated by one space also form a bigram
-//! (`video generation`). Korean terms are Hangul runs with common particles and endings stripped
-//! (`모델의` → `모델`, `생성하는` → `생성`, `제안합니다` → `제안`), kept when two syllables or
-//! longer. Both languages have a stop-word list (function words and words every summary uses).
+//! English terms are runs of ASCII letters and digits joined by `-` or `.` (`GPT-4o`, `LLaMA-3`,
+//! `Qwen2.5-VL`, `3D`): a term needs a letter, so numbers alone and sizes or units (`7B`, `10x`)
+//! are dropped; keys are lower-case with a plural `s` folded (`LLMs` → `llm`). Korean terms are
+//! Hangul words with common particles and endings stripped (`에이전트를` → `에이전트`,
+//! `생성하는` → `생성`), kept when two syllables or longer; a Hangul run glued to a preceding
+//! ASCII letter or digit (`LLM의`, `13개의`, `CLIP에서`) is that term's particle and is skipped.
+//!
+//! Each language has two word lists: function words (dropped, and they break phrases) and
+//! generic research words (`model`, `data`, `학습`, `생성`...: dropped alone, but kept inside a
+//! phrase). Two adjacent words separated by one space form a bigram term when not both are
+//! generic: English (`video generation`, `reinforcement learning`) and Korean compounds whose
+//! first word is bare, without a particle (`강화 학습`, `비디오 생성`).
 //!
 //! [`ctfidf`] scores terms per topic as BERTopic does: `tf(t, c) / |c| · ln(1 + A / f(t))`, with
 //! `|c|` the number of terms in topic `c`, `A` the average of `|c|` and `f(t)` the count of `t`
@@ -36,367 +41,100 @@ static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("token pattern is valid")
 });
 
-/// English function words and words nearly every paper summary uses.
-const EN_STOP: &[&str] = &[
-    "a",
-    "about",
-    "above",
-    "across",
-    "after",
-    "against",
-    "al",
-    "all",
-    "also",
-    "among",
-    "an",
-    "and",
-    "any",
-    "approach",
-    "are",
-    "as",
-    "at",
-    "based",
-    "be",
-    "been",
-    "being",
-    "between",
-    "beyond",
-    "both",
-    "but",
-    "by",
-    "can",
-    "could",
-    "do",
-    "does",
-    "during",
-    "e.g",
-    "each",
-    "enable",
-    "enabling",
-    "et",
-    "etc",
-    "even",
-    "existing",
-    "for",
-    "from",
-    "further",
-    "has",
-    "have",
-    "how",
-    "however",
-    "i.e",
-    "if",
-    "improve",
-    "improved",
-    "improving",
-    "in",
-    "into",
-    "is",
-    "it",
-    "its",
-    "less",
-    "make",
-    "making",
-    "many",
-    "may",
-    "method",
-    "model",
-    "more",
-    "most",
-    "much",
-    "new",
-    "no",
-    "non",
-    "not",
-    "novel",
-    "of",
-    "on",
-    "one",
-    "only",
-    "or",
-    "other",
-    "our",
-    "out",
-    "over",
-    "paper",
-    "performance",
-    "propose",
-    "proposed",
-    "result",
-    "scale",
-    "show",
-    "shown",
-    "so",
-    "some",
-    "state-of-the-art",
-    "study",
-    "such",
-    "than",
-    "that",
-    "the",
-    "their",
-    "them",
-    "then",
-    "there",
-    "these",
-    "they",
-    "this",
-    "those",
-    "through",
-    "to",
-    "toward",
-    "towards",
-    "two",
-    "under",
-    "up",
-    "use",
-    "used",
-    "using",
-    "very",
-    "via",
-    "want",
-    "was",
-    "we",
-    "well",
-    "were",
-    "what",
-    "when",
-    "where",
-    "which",
-    "while",
-    "who",
-    "why",
-    "will",
-    "with",
-    "within",
-    "without",
-    "work",
-    "yet",
-    "you",
+/// English function words: dropped, and they break phrases.
+#[rustfmt::skip]
+const EN_FUNCTION: &[&str] = &[
+    "a", "about", "above", "across", "after", "against", "al", "all", "also", "among", "an", "and",
+    "any", "are", "as", "at", "be", "been", "being", "between", "beyond", "both", "but", "by",
+    "can", "could", "do", "does", "during", "e.g", "each", "enable", "enabling", "et", "etc",
+    "even", "existing", "for", "from", "further", "has", "have", "how", "however", "i.e", "if",
+    "improve", "improved", "improving", "in", "into", "is", "it", "its", "less", "make", "making",
+    "many", "may", "more", "most", "much", "new", "no", "non", "not", "novel", "of", "on", "one",
+    "only", "or", "other", "our", "out", "over", "propose", "proposed", "show", "shown", "so",
+    "some", "state-of-the-art", "such", "than", "that", "the", "their", "them", "then", "there",
+    "these", "they", "this", "those", "through", "to", "toward", "towards", "two", "under", "up",
+    "use", "used", "using", "very", "via", "want", "was", "we", "well", "were", "what", "when",
+    "where", "which", "while", "who", "why", "will", "with", "within", "without", "yet", "you",
     "your",
 ];
 
-/// Korean stems (after stripping) that carry no topic: function words and stock phrases.
-const KO_STOP: &[&str] = &[
-    "가능",
-    "가장",
-    "각각",
-    "개선",
-    "결과",
-    "경우",
-    "그리고",
-    "기반",
-    "기법",
-    "기술",
-    "기존",
-    "기존의",
-    "논문",
-    "높은",
-    "다양",
-    "다양한",
-    "달성",
-    "대한",
-    "더욱",
-    "동안",
-    "또는",
-    "또한",
-    "따라서",
-    "때문",
-    "또는",
-    "모델",
-    "모든",
-    "방법",
-    "방식",
-    "보여",
-    "보여주",
-    "보였습니다",
-    "보입니다",
-    "본",
-    "사용",
-    "새로운",
-    "성능",
-    "수행",
-    "연구",
-    "우수",
-    "우수한",
-    "위한",
-    "위해",
-    "이는",
-    "이러한",
-    "이를",
-    "이번",
-    "있는",
-    "있도록",
-    "있으며",
-    "저자",
-    "접근",
-    "접근법",
-    "제공",
-    "제안",
-    "제시",
-    "주요",
-    "통해",
-    "특히",
-    "포함",
-    "하지만",
-    "향상",
-    "활용",
-    "효과",
-    "효과적",
-    "효과적으로",
-    "뛰어난",
-    "나타냈습니다",
-    "여러",
-    "이용",
-    "대해",
-    "대비",
-    "관련",
-    "같은",
-    "다른",
-    "모두",
-    "매우",
-    "이상",
-    "이후",
-    "현재",
-    "최근",
-    "최신",
-    "프레임워크",
-    "사항",
-    "세부",
-    "성과",
+/// English words of nearly every paper: dropped alone, kept inside a phrase.
+#[rustfmt::skip]
+const EN_GENERIC: &[&str] = &[
+    "ability", "approach", "based", "benchmark", "capability", "data", "efficient", "framework",
+    "high", "language", "large", "learning", "low", "method", "model", "network", "paper",
+    "performance", "quality", "result", "scale", "study", "system", "task", "training", "work",
+];
+
+/// Korean function words and stock phrases (after stripping): dropped, and they break phrases.
+#[rustfmt::skip]
+const KO_FUNCTION: &[&str] = &[
+    "가능", "가장", "각각", "같은", "개선", "경우", "관련", "그러나", "그리고", "기존", "나타냈습니다",
+    "높은", "다른", "다양", "다양한", "달성", "대비", "대한", "대해", "더욱", "동안", "때문", "또는",
+    "또한", "뛰어난", "매우", "모두", "모든", "보여", "보여주", "보였습니다", "보입니다", "사항", "새로운",
+    "성과", "세부", "수행", "없는", "여러", "우수", "우수한", "위한", "위해", "이는", "이러한", "이를",
+    "이번", "이상", "이후", "있는", "있다", "있도록", "있습니다", "있으며", "있음을", "저자", "제공",
+    "제안", "제시", "주요", "최근", "최신", "통해", "특히", "포함", "하지만", "향상", "현재", "활용",
+    "효과", "효과적", "효과적으로",
+];
+
+/// Korean words of nearly every paper: dropped alone, kept inside a phrase.
+#[rustfmt::skip]
+const KO_GENERIC: &[&str] = &[
+    "결과", "과제", "기반", "기법", "기술", "논문", "능력", "대규모", "대형", "데이터", "문제",
+    "방법", "방식", "분석", "사용", "생성", "성능", "시스템", "언어", "연구", "이해", "작업", "접근",
+    "접근법", "처리", "크기", "품질", "프레임워크", "학습", "해결", "효율성", "훈련", "모델",
+    "데이터셋", "실험", "가능성", "정보", "입력", "출력", "단계", "구성", "개발", "설계", "적용",
+    "영향", "다중", "통합",
 ];
 
 /// Korean particles and verb endings stripped from the end of a word, longest first.
+#[rustfmt::skip]
 const KO_SUFFIXES: &[&str] = &[
-    "하였습니다",
-    "되었습니다",
-    "시켰습니다",
-    "있습니다",
-    "했습니다",
-    "됩니다",
-    "합니다",
-    "입니다",
-    "습니다",
-    "시킵니다",
-    "였습니다",
-    "었습니다",
-    "으로써",
-    "으로서",
-    "에서는",
-    "에서의",
-    "에서도",
-    "으로는",
-    "으로의",
-    "에게서",
-    "이라는",
-    "하였다",
-    "되었다",
-    "했다",
-    "한다",
-    "된다",
-    "이다",
-    "에서",
-    "에게",
-    "으로",
-    "까지",
-    "부터",
-    "보다",
-    "처럼",
-    "하는",
-    "되는",
-    "하여",
-    "해서",
-    "하고",
-    "하며",
-    "되어",
-    "되며",
-    "하기",
-    "되고",
-    "이며",
-    "이고",
-    "이나",
-    "라는",
-    "에는",
-    "에도",
-    "와의",
-    "과의",
-    "로의",
-    "로서",
-    "로써",
-    "들이",
-    "들을",
-    "들은",
-    "들의",
-    "들과",
-    "들에",
-    "하게",
-    "시키는",
-    "적인",
-    "적으로",
-    "은",
-    "는",
-    "이",
-    "가",
-    "을",
-    "를",
-    "의",
-    "에",
-    "로",
-    "와",
-    "과",
-    "도",
-    "만",
-    "한",
-    "된",
-    "들",
-    "며",
+    "하였습니다", "되었습니다", "시켰습니다", "있습니다", "했습니다", "됩니다", "합니다", "입니다",
+    "습니다", "시킵니다", "였습니다", "었습니다", "으로써", "으로서", "에서는", "에서의", "에서도",
+    "으로는", "으로의", "에게서", "이라는", "하였다", "되었다", "했다", "한다", "된다", "이다",
+    "에서", "에게", "으로", "까지", "부터", "보다", "처럼", "하는", "되는", "하여", "해서", "하고",
+    "하며", "되어", "되며", "하기", "되고", "이며", "이고", "이나", "라는", "에는", "에도", "와의",
+    "과의", "로의", "로서", "로써", "들이", "들을", "들은", "들의", "들과", "들에", "하게", "시키는",
+    "적인", "적으로", "은", "는", "이", "가", "을", "를", "의", "에", "로", "와", "과", "도", "만",
+    "한", "된", "들", "며",
 ];
 
 /// Korean words that end like a particle but are whole nouns; never stripped.
+#[rustfmt::skip]
 const KO_KEEP: &[&str] = &[
-    "정확도",
-    "유사도",
-    "해상도",
-    "난이도",
-    "신뢰도",
-    "복잡도",
-    "속도",
-    "밀도",
-    "온도",
-    "강도",
-    "전문가",
-    "평가",
-    "추가",
-    "증가",
-    "참가",
-    "대가",
-    "의도",
-    "제도",
-    "지도",
-    "정도",
-    "태도",
-    "각도",
-    "시도",
-    "확률",
-    "데이터",
-    "레이어",
-    "에이전트",
-    "비디오",
-    "오디오",
-    "라디오",
-    "로봇",
-    "메모리",
+    "정확도", "유사도", "해상도", "난이도", "신뢰도", "복잡도", "속도", "밀도", "온도", "강도",
+    "전문가", "평가", "추가", "증가", "참가", "대가", "의도", "제도", "지도", "정도", "태도", "각도",
+    "시도", "확률", "데이터", "레이어", "에이전트", "비디오", "오디오", "라디오", "로봇", "메모리",
 ];
 
-static EN_STOP_SET: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| EN_STOP.iter().copied().collect());
-static KO_STOP_SET: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| KO_STOP.iter().copied().collect());
-static KO_KEEP_SET: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| KO_KEEP.iter().copied().collect());
+fn set(words: &'static [&'static str]) -> HashSet<&'static str> {
+    words.iter().copied().collect()
+}
 
-/// Lower-case key of an English token with a plural `s` folded, or `None` when it is no term.
-pub fn english_key(token: &str) -> Option<String> {
+static EN_FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(EN_FUNCTION));
+static EN_GENERIC_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(EN_GENERIC));
+static KO_FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_FUNCTION));
+static KO_GENERIC_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_GENERIC));
+static KO_KEEP_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_KEEP));
+static KO_SUFFIX_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_SUFFIXES));
+
+/// A word that survived the function-word filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// Normalised key.
+    pub key: String,
+    /// Display form.
+    pub surface: String,
+    /// A generic research word: no term alone, but part of phrases.
+    pub generic: bool,
+    /// Korean only: a particle or ending was stripped (so it cannot start a compound).
+    pub inflected: bool,
+}
+
+/// An English token as a [`Word`], or `None` for numbers, units and function words.
+pub fn english_word(token: &str) -> Option<Word> {
     let letters = token.chars().filter(|c| c.is_ascii_alphabetic()).count();
     if letters == 0 || token.len() < 2 {
         return None;
@@ -406,7 +144,8 @@ pub fn english_key(token: &str) -> Option<String> {
     if starts_with_digit && letters < 2 && !token.ends_with('D') {
         return None;
     }
-    let mut key = token.to_ascii_lowercase();
+    let lower = token.to_ascii_lowercase();
+    let mut key = lower.clone();
     let fold = key.len() >= 4
         && key.ends_with('s')
         && !key.ends_with("ss")
@@ -419,16 +158,23 @@ pub fn english_key(token: &str) -> Option<String> {
     if fold {
         key.pop();
     }
-    if EN_STOP_SET.contains(key.as_str())
-        || EN_STOP_SET.contains(token.to_ascii_lowercase().as_str())
-    {
+    if EN_FUNCTION_SET.contains(key.as_str()) || EN_FUNCTION_SET.contains(lower.as_str()) {
         return None;
     }
-    Some(key)
+    let generic = EN_GENERIC_SET.contains(key.as_str()) || EN_GENERIC_SET.contains(lower.as_str());
+    Some(Word {
+        key,
+        surface: token.to_string(),
+        generic,
+        inflected: false,
+    })
 }
 
-/// A Korean word with its particles/endings stripped, or `None` when nothing topical is left.
-pub fn korean_stem(word: &str) -> Option<String> {
+/// A Hangul word as a [`Word`] with particles/endings stripped, or `None` when nothing is left.
+pub fn korean_word(word: &str) -> Option<Word> {
+    if KO_SUFFIX_SET.contains(word) {
+        return None; // a particle or ending on its own
+    }
     let mut w = word;
     // Up to two layers: a plural or nominal ending under a particle (`모델들의`).
     for _ in 0..2 {
@@ -444,46 +190,62 @@ pub fn korean_stem(word: &str) -> Option<String> {
         };
         w = stripped;
     }
-    if w.chars().count() < 2 || KO_STOP_SET.contains(w) {
+    if w.chars().count() < 2 || KO_FUNCTION_SET.contains(w) {
         return None;
     }
-    Some(w.to_string())
+    Some(Word {
+        key: w.to_string(),
+        surface: w.to_string(),
+        generic: KO_GENERIC_SET.contains(w),
+        inflected: w.len() != word.len(),
+    })
 }
 
-/// Terms of `text`: English terms, English bigrams and stripped Korean words, in order.
+/// Terms of `text` in order: non-generic words, then (after each word) the bigram it closes.
 pub fn terms(text: &str) -> Vec<Term> {
     let mut out = Vec::new();
-    // The previous English term and where its match ended, for bigrams.
-    let mut prev: Option<(Term, usize)> = None;
+    // The previous word, whether it is Korean, and where its match ended, for bigrams.
+    let mut prev: Option<(Word, bool, usize)> = None;
     for cap in TOKEN.captures_iter(text) {
-        if let Some(m) = cap.name("en") {
-            let Some(key) = english_key(m.as_str()) else {
+        let (m, korean) = match (cap.name("en"), cap.name("ko")) {
+            (Some(m), _) => (m, false),
+            (None, Some(m)) => (m, true),
+            (None, None) => continue,
+        };
+        let glued = text[..m.start()]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+        let word = if korean {
+            if glued {
                 prev = None;
-                continue;
-            };
-            let term = Term {
-                key,
-                surface: m.as_str().to_string(),
-            };
-            if let Some((p, end)) = prev.take() {
-                if text.get(end..m.start()) == Some(" ") {
-                    out.push(Term {
-                        key: format!("{} {}", p.key, term.key),
-                        surface: format!("{} {}", p.surface, term.surface),
-                    });
-                }
+                continue; // the particle of an English term or number
             }
-            prev = Some((term.clone(), m.end()));
-            out.push(term);
-        } else if let Some(m) = cap.name("ko") {
+            korean_word(m.as_str())
+        } else {
+            english_word(m.as_str())
+        };
+        let Some(word) = word else {
             prev = None;
-            if let Some(stem) = korean_stem(m.as_str()) {
+            continue;
+        };
+        if !word.generic {
+            out.push(Term {
+                key: word.key.clone(),
+                surface: word.surface.clone(),
+            });
+        }
+        if let Some((p, p_korean, end)) = prev.take() {
+            let adjacent = text.get(end..m.start()) == Some(" ");
+            let compound = p_korean == korean && !(p.generic && word.generic) && !p.inflected;
+            if adjacent && compound {
                 out.push(Term {
-                    key: stem.clone(),
-                    surface: stem,
+                    key: format!("{} {}", p.key, word.key),
+                    surface: format!("{} {}", p.surface, word.surface),
                 });
             }
         }
+        prev = Some((word, korean, m.end()));
     }
     out
 }
@@ -590,7 +352,7 @@ impl Default for KeywordOptions {
         KeywordOptions {
             candidates: 20,
             keep: 10,
-            diversity: 0.3,
+            diversity: 0.5,
         }
     }
 }
@@ -732,28 +494,46 @@ mod tests {
         terms(text).into_iter().map(|t| t.key).collect()
     }
 
+    fn stem(w: &str) -> Option<String> {
+        korean_word(w).map(|w| w.key)
+    }
+
     #[test]
     fn korean_particles_and_endings_are_stripped() {
-        assert_eq!(korean_stem("모델의"), None); // 모델 is a stop word
-        assert_eq!(korean_stem("에이전트를").as_deref(), Some("에이전트"));
-        assert_eq!(korean_stem("강화학습에서").as_deref(), Some("강화학습"));
-        assert_eq!(korean_stem("생성하는").as_deref(), Some("생성"));
-        assert_eq!(korean_stem("정확도"), Some("정확도".into()));
-        assert_eq!(korean_stem("평가를").as_deref(), Some("평가"));
-        assert_eq!(korean_stem("이미지들의").as_deref(), Some("이미지"));
-        assert_eq!(korean_stem("제안합니다"), None);
-        assert_eq!(korean_stem("는"), None);
+        assert_eq!(stem("에이전트를").as_deref(), Some("에이전트"));
+        assert_eq!(stem("강화학습에서").as_deref(), Some("강화학습"));
+        assert_eq!(stem("생성하는").as_deref(), Some("생성"));
+        assert_eq!(stem("정확도").as_deref(), Some("정확도"));
+        assert_eq!(stem("평가를").as_deref(), Some("평가"));
+        assert_eq!(stem("이미지들의").as_deref(), Some("이미지"));
+        assert_eq!(stem("제안합니다"), None);
+        assert_eq!(stem("는"), None);
+        assert_eq!(stem("에서"), None);
+        assert!(korean_word("모델의").is_some_and(|w| w.generic && w.inflected));
+    }
+
+    #[test]
+    fn korean_compounds_and_glued_particles() {
+        let k = keys("강화 학습을 위한 비디오 생성 모델이 LLM의 13개의 작업에서");
+        assert!(k.contains(&"강화 학습".to_string()), "{k:?}");
+        assert!(k.contains(&"비디오 생성".to_string()), "{k:?}");
+        assert!(!k.contains(&"학습".to_string()), "generic alone: {k:?}");
+        assert!(
+            !k.iter().any(|t| t.starts_with("개")),
+            "glued particle: {k:?}"
+        );
+        assert!(!k.contains(&"생성 모델".to_string()), "both generic: {k:?}");
     }
 
     #[test]
     fn english_names_keep_their_numbers() {
-        let k = keys("GPT-4o and LLaMA-3 beat Qwen2.5-VL on 3D tasks in 2024 with 7B params.");
-        for want in ["gpt-4o", "llama-3", "qwen2.5-vl", "3d", "task", "param"] {
+        let k = keys("GPT-4o and LLaMA-3 beat Qwen2.5-VL on 3D scenes in 2024 with 7B params.");
+        for want in ["gpt-4o", "llama-3", "qwen2.5-vl", "3d", "scene", "param"] {
             assert!(k.contains(&want.to_string()), "{want} missing from {k:?}");
         }
         for gone in ["2024", "7b", "and", "on", "in"] {
             assert!(!k.contains(&gone.to_string()), "{gone} kept in {k:?}");
         }
-        assert!(k.contains(&"3d task".to_string()), "{k:?}");
+        assert!(k.contains(&"3d scene".to_string()), "{k:?}");
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! Each start is seeded by greedy k-means++ ([`kmeans_plus_plus`]: at every step `2 + ln k`
 //! candidates are drawn with probability proportional to D² and the one that lowers the
-//! potential most is kept, as scikit-learn does; plain k-means++ left objectives 2–4 % worse
-//! than scikit-learn's on embedding-like data). linfa-clustering's `KMeans` then iterates from
+//! potential most is kept, as scikit-learn does). On the archive (4,342 × 384, k = 20, 3 runs)
+//! this halves the fit time against linfa's plain k-means++ at the same objective, and on
+//! strongly clustered synthetic data plain k-means++ ended 2–4 % above scikit-learn's
+//! `n_init=10` where greedy seeding stays near it. linfa-clustering's `KMeans` then iterates from
 //! those centroids (`KMeansInit::Precomputed`, f32), and the result is polished with plain Lloyd
 //! iterations through [`Assign`] until no assignment changes, so the reported centroids are
 //! exactly the means of their members and the objective is exact for them.
@@ -134,8 +136,6 @@ pub struct KMeansConfig {
     pub max_iter: u64,
     /// linfa's convergence threshold on the centroid shift.
     pub tolerance: f32,
-    /// Refine each start with Hartigan's single-row moves after Lloyd converges.
-    pub hartigan: bool,
 }
 
 impl KMeansConfig {
@@ -147,7 +147,6 @@ impl KMeansConfig {
             seed,
             max_iter: 300,
             tolerance: 1e-4,
-            hartigan: true,
         }
     }
 }
@@ -263,12 +262,6 @@ pub fn fit(
                 .map_err(|e| TopicsError::KMeans(e.to_string()))?;
             let start: Vec<f32> = model.centroids().iter().copied().collect();
             let mut c = lloyd(data, start, cfg.k, cfg.max_iter as usize, assign);
-            if cfg.hartigan {
-                let (refined, moves) = hartigan(data, &c.labels, cfg.k, cfg.max_iter as usize);
-                if moves > 0 {
-                    c = lloyd(data, refined, cfg.k, cfg.max_iter as usize, assign);
-                }
-            }
             c.best_run = run;
             Ok(c)
         })
@@ -403,88 +396,6 @@ pub fn lloyd(
         polish_iterations: iterations,
         k,
     }
-}
-
-/// Hartigan's refinement of a Lloyd-stable clustering: visits rows in order and moves a row to
-/// another cluster whenever that lowers the objective, counting the centroid shifts the move
-/// causes (`n_b/(n_b+1)·‖x−c_b‖² < n_a/(n_a−1)·‖x−c_a‖²`), until a full pass moves nothing or
-/// `max_passes`. Every move strictly lowers the objective, and a Hartigan-stable clustering is
-/// Lloyd-stable, so it ends at a Lloyd fixed point at least as good as the start. Returns the
-/// centroids (means of the final clusters) and the number of moves.
-pub fn hartigan(data: Rows<'_>, labels: &[u32], k: usize, max_passes: usize) -> (Vec<f32>, usize) {
-    let (n, dim) = (data.len(), data.dim());
-    let mut labels = labels.to_vec();
-    let mut sums = vec![0f64; k * dim];
-    let mut counts = vec![0usize; k];
-    for (i, &l) in labels.iter().enumerate() {
-        counts[l as usize] += 1;
-        for (s, &x) in sums[l as usize * dim..(l as usize + 1) * dim]
-            .iter_mut()
-            .zip(data.row(i))
-        {
-            *s += x as f64;
-        }
-    }
-    let mean = |sums: &[f64], counts: &[usize], c: usize| -> Vec<f64> {
-        let inv = 1.0 / counts[c].max(1) as f64;
-        sums[c * dim..(c + 1) * dim]
-            .iter()
-            .map(|s| s * inv)
-            .collect()
-    };
-    let mut centroids: Vec<Vec<f64>> = (0..k).map(|c| mean(&sums, &counts, c)).collect();
-    let d2 = |x: &[f32], c: &[f64]| -> f64 {
-        x.iter()
-            .zip(c)
-            .map(|(&a, &b)| (a as f64 - b) * (a as f64 - b))
-            .sum()
-    };
-    let mut moves = 0;
-    for _ in 0..max_passes {
-        let mut moved = false;
-        for i in 0..n {
-            let a = labels[i] as usize;
-            if counts[a] < 2 {
-                continue;
-            }
-            let x = data.row(i);
-            let na = counts[a] as f64;
-            let cost_out = na / (na - 1.0) * d2(x, &centroids[a]);
-            let mut best: Option<(f64, usize)> = None;
-            for (b, cb) in centroids.iter().enumerate() {
-                if b == a {
-                    continue;
-                }
-                let nb = counts[b] as f64;
-                let cost_in = nb / (nb + 1.0) * d2(x, cb);
-                if best.is_none_or(|(c, _)| cost_in < c) {
-                    best = Some((cost_in, b));
-                }
-            }
-            let Some((cost_in, b)) = best else { continue };
-            // A relative margin keeps rounding from moving a row back and forth.
-            if cost_in < cost_out * (1.0 - 1e-9) {
-                for (j, &v) in x.iter().enumerate() {
-                    sums[a * dim + j] -= v as f64;
-                    sums[b * dim + j] += v as f64;
-                }
-                counts[a] -= 1;
-                counts[b] += 1;
-                labels[i] = b as u32;
-                centroids[a] = mean(&sums, &counts, a);
-                centroids[b] = mean(&sums, &counts, b);
-                moves += 1;
-                moved = true;
-            }
-        }
-        if !moved {
-            break;
-        }
-    }
-    (
-        centroids.iter().flatten().map(|&v| v as f32).collect(),
-        moves,
-    )
 }
 
 /// Moves, for each empty cluster, the farthest row of a cluster with two or more members into it.
