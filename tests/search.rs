@@ -630,6 +630,21 @@ fn probe_archive_with_vectors() {
     index.vectors = read_npy(&dir.join("summaries.npy"));
     let queries = read_npy(&dir.join("titles.npy"));
     assert_eq!(index.vectors.len(), index.len() * 384);
+    if let Ok(out) = std::env::var("PROBE_DUMP") {
+        let dense = search::top_k(&index.vectors, 384, &queries, 100, None).expect("dense");
+        let bm = search::Bm25::from_index(&index);
+        let mut text = String::new();
+        for (i, p) in index.papers.iter().enumerate() {
+            let lex = bm.search(&p.paper.title, 100, None);
+            let row = serde_json::json!({
+                "d": dense[i].iter().map(|h| (h.row, h.score)).collect::<Vec<_>>(),
+                "l": lex.iter().map(|h| (h.row, h.score)).collect::<Vec<_>>(),
+            });
+            text.push_str(&row.to_string());
+            text.push('\n');
+        }
+        std::fs::write(out, text).expect("dump");
+    }
     let t = std::time::Instant::now();
     let ranks = eval::title_ranks(&index, &queries).expect("ranks");
     for m in eval::metrics_from_ranks(&ranks) {

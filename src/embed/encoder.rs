@@ -1,8 +1,8 @@
 //! Tokenise, batch by length under a token budget, run the BERT forward, mean-pool, normalise.
 
+use super::candle_bert::{dims_from_config, CandleBert};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::Tokenizer;
 
 use super::{EmbedError, ModelFiles};
@@ -62,7 +62,7 @@ impl Embedded {
 pub enum Engine {
     /// papermap's packed CPU forward ([`super::cpu`]): the default on CPU.
     Fast,
-    /// candle-transformers `BertModel` on any candle device (CUDA, or CPU as a reference).
+    /// A candle graph ([`super::candle_bert`]) on any candle device: CUDA, or CPU as a reference.
     Candle,
 }
 
@@ -78,7 +78,7 @@ impl std::str::FromStr for Engine {
 }
 
 enum Backend {
-    Candle(BertModel),
+    Candle(CandleBert),
     Fast(super::cpu::CpuBert),
 }
 
@@ -127,8 +127,18 @@ impl Encoder {
             source: e,
         };
         let cfg_text = std::fs::read_to_string(&files.config).map_err(|e| io(&files.config, e))?;
-        let config: Config = serde_json::from_str(&cfg_text)
+        let config: serde_json::Value = serde_json::from_str(&cfg_text)
             .map_err(|e| EmbedError::Model(format!("{}: {e}", files.config.display())))?;
+        let bad_config = |what: &str| {
+            EmbedError::Model(format!(
+                "{}: {what} missing or invalid",
+                files.config.display()
+            ))
+        };
+        let dims = dims_from_config(&config).ok_or_else(|| bad_config("BERT dimensions"))?;
+        let max_len = config["max_position_embeddings"]
+            .as_u64()
+            .ok_or_else(|| bad_config("max_position_embeddings"))? as usize;
         let tokenizer = Tokenizer::from_file(&files.tokenizer)
             .map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", files.tokenizer.display())))?;
         let backend =
@@ -152,7 +162,7 @@ impl Encoder {
                         )
                     }
                     .map_err(|e| EmbedError::Model(format!("{}: {e}", files.weights.display())))?;
-                    Backend::Candle(BertModel::load(vb, &config).map_err(|e| {
+                    Backend::Candle(CandleBert::load(vb, dims).map_err(|e| {
                         EmbedError::Model(format!("{}: {e}", files.weights.display()))
                     })?)
                 }
@@ -166,8 +176,8 @@ impl Encoder {
             backend,
             tokenizer,
             device,
-            dim: config.hidden_size,
-            max_len: config.max_position_embeddings,
+            dim: dims.hidden,
+            max_len,
             token_budget,
             max_batch,
             dtype,
@@ -293,8 +303,7 @@ impl Encoder {
         }
         let input = Tensor::from_vec(flat, (b, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
-        let types = input.zeros_like()?;
-        let hidden = model.forward(&input, &types, Some(&mask))?;
+        let hidden = model.forward(&input, &mask)?;
         let pooled = mean_pool_normalise(&hidden.to_dtype(DType::F32)?, &mask)?;
         Ok(pooled
             .to_dtype(DType::F32)?

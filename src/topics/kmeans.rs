@@ -434,7 +434,7 @@ pub struct CurvePoint {
     pub k: usize,
     /// Mean silhouette on the sample (−1..1, higher is better).
     pub silhouette: f64,
-    /// k-means objective on all rows.
+    /// k-means objective on all rows, of the one start scanned.
     pub objective: f64,
 }
 
@@ -523,8 +523,9 @@ pub fn silhouette(dist: &[f32], sample: &[usize], labels: &[u32], k: usize) -> f
     total / m as f64
 }
 
-/// Fits every k in `range` (each with `base`'s runs and seed) and keeps the one with the highest
-/// silhouette on a seeded sample of `sample_size` rows; returns the curve and that clustering.
+/// Fits every k in `range` with one seeded start each, scores it by mean silhouette on a seeded
+/// sample of `sample_size` rows, and refits the best k with `base.runs` starts (its first start
+/// is the scanned one, so the refit is never worse); returns the curve and that clustering.
 pub fn choose_k(
     data: Rows<'_>,
     range: RangeInclusive<usize>,
@@ -541,8 +542,11 @@ pub fn choose_k(
             "--k-range {lo}..{hi} is not a range of at least 2 clusters (write e.g. 8..40)"
         )));
     }
-    let distinct = distinct_rows(data, hi + 1);
-    if distinct <= lo {
+    // At least two papers per topic on average, or silhouettes mean little; clip the top of the
+    // range to what the data allows and refuse a range that lies wholly beyond it.
+    let distinct = distinct_rows(data, 2 * hi);
+    let top = hi.min(distinct / 2);
+    if top < lo {
         return Err(TopicsError::AutoRange {
             lo,
             hi,
@@ -550,14 +554,22 @@ pub fn choose_k(
             distinct,
         });
     }
-    // Silhouette needs k < number of rows; clip the top of the range to what the data allows.
-    let hi = hi.min(distinct - 1);
+    let clipped = if top < hi {
+        format!(" (range clipped to {lo}..{top}: at least 2 distinct papers per topic)")
+    } else {
+        String::new()
+    };
+    let hi = top;
     let sample = seeded_sample(data.len(), sample_size.max(2), base.seed);
     let dist = sample_distances(data, &sample);
     let mut curve = Vec::with_capacity(hi - lo + 1);
     let mut best: Option<(f64, Clustering)> = None;
     for k in lo..=hi {
-        let cfg = KMeansConfig { k, ..base.clone() };
+        let cfg = KMeansConfig {
+            k,
+            runs: 1,
+            ..base.clone()
+        };
         let c = fit(data, &cfg, assign)?;
         let s = silhouette(&dist, &sample, &c.labels, k);
         curve.push(CurvePoint {
@@ -569,10 +581,18 @@ pub fn choose_k(
             best = Some((s, c));
         }
     }
-    let (_, clustering) = best.ok_or_else(|| TopicsError::KMeans("empty k range".into()))?;
+    let (_, mut clustering) = best.ok_or_else(|| TopicsError::KMeans("empty k range".into()))?;
+    if base.runs > 1 {
+        let cfg = KMeansConfig {
+            k: clustering.k(),
+            ..base.clone()
+        };
+        clustering = fit(data, &cfg, assign)?;
+    }
     let auto = AutoK {
         criterion: format!(
-            "highest mean silhouette (Euclidean) on a seeded sample of {} papers; smallest k on ties",
+            "highest mean silhouette (Euclidean) on a seeded sample of {} papers, one k-means \
+             start per k; smallest k on ties{clipped}",
             sample.len()
         ),
         sample: sample.len(),

@@ -66,7 +66,8 @@ pub enum TopicsError {
     /// The auto-k range does not fit the data.
     #[error(
         "--k auto scans {lo}..{hi} topics, but the index holds only {papers} papers \
-         ({distinct} distinct vectors); pass a smaller --k-range or a fixed --k"
+         ({distinct} distinct vectors) and auto needs at least 2 per topic; \
+         pass a smaller --k-range or a fixed --k"
     )]
     AutoRange {
         /// Smallest k of the range.

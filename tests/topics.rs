@@ -1,0 +1,628 @@
+//! Topics: determinism, stable ids across an index update, summaries, keywords, and clear
+//! errors for bad input — on synthetic vectors through the library and on a tiny-model index
+//! through the binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::tiny::write_tiny_model;
+use papermap::corpus::Paper;
+use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
+use papermap::topics::kmeans::Rows;
+use papermap::topics::{self, KChoice, Params, Topics, TopicsError, Trend};
+
+const BIN: &str = env!("CARGO_BIN_EXE_papermap");
+const DIM: usize = 16;
+
+/// Words of each synthetic blob's titles, so keywords can be checked.
+const BLOB_WORDS: [&str; 5] = [
+    "Gaussian Splatting",
+    "speech synthesis",
+    "protein folding",
+    "robot manipulation",
+    "code generation",
+];
+
+/// Deterministic pseudo-random numbers in [-1, 1).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+}
+
+fn paper(id: &str, title: &str, summary: &str, date: &str, votes: Option<u32>) -> Paper {
+    serde_json::from_value(serde_json::json!({
+        "arxiv_id": id,
+        "title": title,
+        "url": format!("https://arxiv.org/abs/{id}"),
+        "date": date,
+        "dates": [date],
+        "votes": votes,
+        "authors": ["A. Author"],
+        "summary": summary,
+        "source": {"file": "synthetic.md", "line": 1},
+    }))
+    .expect("paper from json")
+}
+
+/// `per_blob` papers for each of `blobs` well separated blobs; blob `b`'s papers are dated in
+/// month `b + 1` of 2024, except that the last blob's are all in the last days of December.
+fn synthetic(blobs: usize, per_blob: usize, seed: u64) -> (Vec<Paper>, Vec<f32>) {
+    let mut rng = Lcg(seed);
+    let mut papers = Vec::new();
+    let mut vectors = Vec::new();
+    for b in 0..blobs {
+        for i in 0..per_blob {
+            let mut v = vec![0f32; DIM];
+            v[b] = 1.0;
+            for x in v.iter_mut() {
+                *x += 0.05 * rng.next();
+            }
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            vectors.extend(v.iter().map(|x| x / n));
+            let date = if b == blobs - 1 {
+                format!("2024-12-{:02}", 20 + i % 10)
+            } else {
+                format!("2024-{:02}-{:02}", b + 1, 1 + i % 28)
+            };
+            let words = BLOB_WORDS[b % BLOB_WORDS.len()];
+            papers.push(paper(
+                &format!("2401.{:05}", b * 1000 + i),
+                &format!("{words} study number {i}"),
+                &format!("이 논문은 {words} 방법을 제안합니다. 실험에서 좋은 결과를 보였습니다."),
+                &date,
+                Some((i * 7 % 50) as u32),
+            ));
+        }
+    }
+    (papers, vectors)
+}
+
+fn fixed(k: usize, seed: u64) -> Params {
+    Params {
+        k: KChoice::Fixed(k),
+        seed,
+        ..Params::default()
+    }
+}
+
+fn compute(
+    papers: &[Paper],
+    vectors: &[f32],
+    params: &Params,
+    previous: Option<&Topics>,
+) -> Topics {
+    topics::compute(
+        papers,
+        Rows::new(vectors, DIM).expect("rows"),
+        params,
+        previous,
+        None,
+    )
+    .expect("topics")
+}
+
+#[test]
+fn same_seed_gives_identical_topics() {
+    let (papers, vectors) = synthetic(4, 30, 1);
+    let a = compute(&papers, &vectors, &fixed(4, 7), None);
+    let b = compute(&papers, &vectors, &fixed(4, 7), None);
+    assert_eq!(a.assignment, b.assignment);
+    assert_eq!(a.objective, b.objective);
+    assert_eq!(a.topics, b.topics);
+    // Another seed still finds the four blobs.
+    let c = compute(&papers, &vectors, &fixed(4, 8), None);
+    let mut sizes: Vec<usize> = c.topics.iter().map(|t| t.size).collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![30, 30, 30, 30]);
+}
+
+#[test]
+fn objective_is_the_sum_of_squared_distances_to_the_centroids() {
+    let (papers, vectors) = synthetic(3, 20, 2);
+    let t = compute(&papers, &vectors, &fixed(3, 0), None);
+    let mut sum = 0f64;
+    for (row, &id) in t.assignment.iter().enumerate() {
+        let c = &t.topic(id).expect("topic of row").centroid;
+        let v = &vectors[row * DIM..(row + 1) * DIM];
+        sum += v
+            .iter()
+            .zip(c)
+            .map(|(a, b)| ((a - b) * (a - b)) as f64)
+            .sum::<f64>();
+    }
+    assert!(
+        (sum - t.objective).abs() < 1e-4 * t.objective.max(1.0),
+        "{sum} vs {}",
+        t.objective
+    );
+}
+
+#[test]
+fn ids_and_labels_survive_growth_and_new_topics_get_fresh_ids() {
+    // Before: blobs 0..3; after: the same papers plus more of each and a new blob 3.
+    let (all_papers, all_vectors) = synthetic(4, 40, 3);
+    let old_rows: Vec<usize> = (0..120).filter(|r| r % 40 < 30).collect();
+    let old_papers: Vec<Paper> = old_rows.iter().map(|&r| all_papers[r].clone()).collect();
+    let old_vectors: Vec<f32> = old_rows
+        .iter()
+        .flat_map(|&r| all_vectors[r * DIM..(r + 1) * DIM].iter().copied())
+        .collect();
+    let mut before = compute(&old_papers, &old_vectors, &fixed(3, 0), None);
+    before.topics[0].label = "hand-written label".into();
+    let after = compute(&all_papers, &all_vectors, &fixed(4, 99), Some(&before));
+
+    let before_ids = before.assignment_by_id();
+    let after_ids = after.assignment_by_id();
+    for (paper, id) in &before_ids {
+        assert_eq!(after_ids[paper], *id, "paper {paper} changed topic id");
+    }
+    let kept: Vec<u32> = after
+        .topics
+        .iter()
+        .filter(|t| t.matched.is_some())
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(
+        kept.len(),
+        3,
+        "{:?}",
+        after
+            .topics
+            .iter()
+            .map(|t| (t.id, t.matched))
+            .collect::<Vec<_>>()
+    );
+    let new: Vec<&topics::Topic> = after
+        .topics
+        .iter()
+        .filter(|t| t.matched.is_none())
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert!(
+        new[0].id >= before.next_id,
+        "fresh id {} reuses an old one",
+        new[0].id
+    );
+    assert_eq!(after.next_id, new[0].id + 1);
+    let relabelled = after.topic(before.topics[0].id).expect("kept topic");
+    assert_eq!(relabelled.label, "hand-written label");
+}
+
+#[test]
+fn each_topic_has_its_summary_fields() {
+    let (papers, vectors) = synthetic(5, 24, 4);
+    let t = compute(&papers, &vectors, &fixed(5, 0), None);
+    assert_eq!(t.k, 5);
+    assert_eq!(t.archive_last_date.as_deref(), Some("2024-12-29"));
+    assert_eq!(t.topics.iter().map(|x| x.size).sum::<usize>(), papers.len());
+    for topic in &t.topics {
+        let members: Vec<usize> = (0..papers.len())
+            .filter(|&r| t.assignment[r] == topic.id)
+            .collect();
+        assert_eq!(members.len(), topic.size);
+        assert_eq!(topic.per_month.values().sum::<usize>(), topic.size);
+        assert_eq!(topic.representative.len(), 5);
+        assert!(topic.representative.iter().all(|r| members.contains(r)));
+        assert_eq!(topic.top_voted.len(), 5);
+        let votes: Vec<u32> = topic
+            .top_voted
+            .iter()
+            .map(|&r| papers[r].votes.unwrap_or(0))
+            .collect();
+        assert!(votes.windows(2).all(|w| w[0] >= w[1]), "{votes:?}");
+        let max_votes = members.iter().filter_map(|&r| papers[r].votes).max();
+        assert_eq!(votes.first().copied(), max_votes);
+        assert!(topic.first_date <= topic.last_date);
+        assert!(!topic.label.is_empty() && !topic.keywords.is_empty());
+        assert_eq!(topic.centroid.len(), DIM);
+    }
+    // The blob dated in the last days of the archive is the one rising; the others are not.
+    for topic in &t.topics {
+        let is_recent_blob = topic.first_date.as_deref() == Some("2024-12-20");
+        assert_eq!(
+            topic.direction == Trend::Rising,
+            is_recent_blob,
+            "{topic:?}"
+        );
+        assert_eq!(topic.recent, if is_recent_blob { topic.size } else { 0 });
+    }
+}
+
+#[test]
+fn keywords_without_a_model_come_from_ctfidf() {
+    let (papers, vectors) = synthetic(5, 12, 5);
+    let t = compute(&papers, &vectors, &fixed(5, 0), None);
+    assert_eq!(t.keyword_method, "c-tf-idf");
+    for topic in &t.topics {
+        let row = topic.representative[0];
+        let words = BLOB_WORDS
+            .iter()
+            .find(|w| papers[row].title.starts_with(*w))
+            .expect("blob");
+        let first = words.split(' ').next().expect("word");
+        assert!(
+            topic.keywords.iter().any(|k| k.contains(first)),
+            "{words}: {:?}",
+            topic.keywords
+        );
+        // A word every topic shares ranks below the topic's own words; a generic one is dropped.
+        let rank = |w: &str| topic.keywords.iter().position(|k| k == w);
+        assert!(
+            rank("number").is_none_or(|r| r > rank(first).unwrap_or(usize::MAX)),
+            "{:?}",
+            topic.keywords
+        );
+        assert!(rank("study").is_none(), "{:?}", topic.keywords);
+    }
+}
+
+/// Term vectors that point at blob `b`'s axis for the blob's first word, elsewhere otherwise.
+struct FakeEmbedder;
+impl TermEmbedder for FakeEmbedder {
+    fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+        let mut out = Vec::new();
+        for t in terms {
+            let mut v = vec![0f32; DIM];
+            match BLOB_WORDS
+                .iter()
+                .position(|w| w.split(' ').nth(1) == Some(t.as_str()))
+            {
+                Some(b) => v[b] = 1.0, // the blob's *second* word is the one aligned
+                None => v[DIM - 1] = 1.0,
+            }
+            out.extend(v);
+        }
+        Ok(out)
+    }
+}
+
+#[test]
+fn mmr_puts_the_term_nearest_the_centroid_first() {
+    let (papers, vectors) = synthetic(3, 12, 6);
+    let params = Params {
+        keywords: KeywordOptions {
+            keep: 4,
+            ..KeywordOptions::default()
+        },
+        ..fixed(3, 0)
+    };
+    let t = topics::compute(
+        &papers,
+        Rows::new(&vectors, DIM).expect("rows"),
+        &params,
+        None,
+        Some(&FakeEmbedder),
+    )
+    .expect("topics");
+    assert_eq!(t.keyword_method, "c-tf-idf+mmr");
+    for topic in &t.topics {
+        let row = topic.representative[0];
+        let words = BLOB_WORDS
+            .iter()
+            .find(|w| papers[row].title.starts_with(*w))
+            .expect("blob");
+        assert_eq!(
+            topic.keywords.first().map(String::as_str),
+            words.split(' ').nth(1),
+            "{:?}",
+            topic.keywords
+        );
+        assert!(topic.keywords.len() <= 4);
+    }
+}
+
+#[test]
+fn auto_k_chooses_from_a_reported_curve() {
+    let (papers, vectors) = synthetic(4, 15, 7);
+    let params = Params {
+        k: KChoice::Auto(2..=7),
+        ..Params::default()
+    };
+    let t = compute(&papers, &vectors, &params, None);
+    let auto = t.auto.as_ref().expect("auto");
+    assert_eq!(
+        auto.curve.iter().map(|p| p.k).collect::<Vec<_>>(),
+        vec![2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(auto.chosen, 4, "{:?}", auto.curve);
+    assert_eq!(t.k, 4);
+    assert!(auto.criterion.contains("silhouette"));
+}
+
+#[test]
+fn bad_input_is_rejected_with_clear_errors() {
+    let (papers, vectors) = synthetic(2, 5, 8);
+    let rows = Rows::new(&vectors, DIM).expect("rows");
+    let err = |p: &[Paper], r: Rows<'_>, k: KChoice| {
+        topics::compute(
+            p,
+            r,
+            &Params {
+                k,
+                ..Params::default()
+            },
+            None,
+            None,
+        )
+        .expect_err("must fail")
+        .to_string()
+    };
+    let e = err(&[], Rows::new(&[], DIM).expect("rows"), KChoice::Fixed(3));
+    assert!(e.contains("no papers"), "{e}");
+    let e = err(&papers, rows, KChoice::Fixed(11));
+    assert!(e.contains("k = 11") && e.contains("(10)"), "{e}");
+    let e = err(&papers, rows, KChoice::Auto(8..=40));
+    assert!(e.contains("8..40") && e.contains("10 papers"), "{e}");
+    let same = vec![0.5f32; 10 * DIM];
+    let e = err(
+        &papers,
+        Rows::new(&same, DIM).expect("rows"),
+        KChoice::Fixed(2),
+    );
+    assert!(e.contains("distinct"), "{e}");
+    let e = err(&papers[..3], rows, KChoice::Fixed(2));
+    assert!(e.contains("10 vectors for 3 papers"), "{e}");
+    assert!(Rows::new(&vectors[..7], DIM).is_err());
+    assert!("0".parse::<KChoice>().is_err());
+    assert!(topics::parse_k_range("9..3").is_err());
+}
+
+#[test]
+fn topics_json_round_trips_and_a_missing_file_is_none() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(topics::load(dir.path()).expect("load").is_none());
+    let (papers, vectors) = synthetic(3, 10, 9);
+    let t = compute(&papers, &vectors, &fixed(3, 0), None);
+    let path = topics::save(dir.path(), &t).expect("save");
+    assert_eq!(path, dir.path().join("topics.json"));
+    let back = topics::load(dir.path()).expect("load").expect("some");
+    assert_eq!(back.topics, t.topics);
+    assert_eq!(back.assignment, t.assignment);
+    assert_eq!(back.papers, t.papers);
+    std::fs::write(&path, b"{ not json").expect("write");
+    let e = topics::load(dir.path()).expect_err("corrupt").to_string();
+    assert!(e.contains("topics.json") && e.contains("--fresh"), "{e}");
+}
+
+// ---- through the binary, on an index built with the tiny model ----
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    model: PathBuf,
+    digests: PathBuf,
+    index: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let model = tmp.path().join("tiny");
+    write_tiny_model(&model, 1);
+    let digests = tmp.path().join("digests");
+    std::fs::create_dir_all(&digests).expect("mkdir");
+    for f in ["2024-09-26.md", "2024-12-13.md", "2025-02-21.md"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("data/sample")
+                .join(f),
+            digests.join(f),
+        )
+        .expect("copy sample");
+    }
+    let index = tmp.path().join("idx");
+    Fixture {
+        _tmp: tmp,
+        model,
+        digests,
+        index,
+    }
+}
+
+fn papermap(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run papermap")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+fn index(f: &Fixture) {
+    let o = papermap(&[
+        "index",
+        s(&f.digests),
+        "--index",
+        s(&f.index),
+        "--model",
+        s(&f.model),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn topics_cmd(f: &Fixture, extra: &[&str]) -> Output {
+    let mut args = vec!["topics", "--index", s(&f.index), "--model", s(&f.model)];
+    args.extend_from_slice(extra);
+    papermap(&args)
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("json output")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn cli_topics_are_deterministic() {
+    let f = fixture();
+    index(&f);
+    let a = json(&topics_cmd(
+        &f,
+        &["--k", "5", "--seed", "3", "--json", "--no-save"],
+    ));
+    let b = json(&topics_cmd(
+        &f,
+        &["--k", "5", "--seed", "3", "--json", "--no-save"],
+    ));
+    assert_eq!(a["assignment"], b["assignment"]);
+    assert_eq!(a["topics"], b["topics"]);
+    assert_eq!(a["objective"], b["objective"]);
+    assert_eq!(a["keyword_method"], "c-tf-idf+mmr");
+    assert_eq!(a["assignment"].as_array().map(Vec::len), Some(68));
+    assert!(a["timing"]["fit_s"].is_number());
+    assert!(
+        !f.index.join("topics.json").exists(),
+        "--no-save wrote a file"
+    );
+    // The table names every topic.
+    let o = topics_cmd(&f, &["--k", "5", "--seed", "3", "--no-model"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("id")
+            && out.contains("size")
+            && out.contains("label")
+            && out.contains("trend"),
+        "{out}"
+    );
+    assert!(out.contains("saved"), "{out}");
+    let saved = topics::load(&f.index).expect("load").expect("saved");
+    assert_eq!(saved.k, 5);
+    assert_eq!(saved.keyword_method, "c-tf-idf");
+}
+
+#[test]
+fn cli_ids_are_stable_across_an_index_update() {
+    let f = fixture();
+    index(&f);
+    let before = json(&topics_cmd(&f, &["--k", "5", "--json"]));
+    let before: Topics = serde_json::from_value(before).expect("topics");
+    // The index grows by one archive day.
+    let src = common::shared().join("data/archive/2024/03/05.md");
+    std::fs::copy(&src, f.digests.join("2024-03-05.md")).expect("copy digest");
+    index(&f);
+    let after: Topics =
+        serde_json::from_value(json(&topics_cmd(&f, &["--k", "5", "--json"]))).expect("topics");
+    assert!(after.papers.len() > before.papers.len());
+    let before_ids: Vec<u32> = before.topics.iter().map(|t| t.id).collect();
+    let kept: Vec<&topics::Topic> = after
+        .topics
+        .iter()
+        .filter(|t| t.matched.is_some())
+        .collect();
+    assert!(!kept.is_empty(), "no topic kept its id");
+    for t in &kept {
+        assert!(before_ids.contains(&t.id));
+        let old = before.topic(t.id).expect("old topic");
+        assert_eq!(t.label, old.label, "a kept topic keeps its label");
+        // Most of the old topic's papers are still in it.
+        let old_papers: Vec<&str> = before
+            .papers
+            .iter()
+            .zip(&before.assignment)
+            .filter(|(_, &id)| id == t.id)
+            .map(|(p, _)| p.as_str())
+            .collect();
+        let now = after.assignment_by_id();
+        let stayed = old_papers
+            .iter()
+            .filter(|p| now.get(*p) == Some(&t.id))
+            .count();
+        assert!(
+            stayed * 2 > old_papers.len(),
+            "topic {}: {stayed} of {} stayed",
+            t.id,
+            old_papers.len()
+        );
+    }
+    for t in after.topics.iter().filter(|t| t.matched.is_none()) {
+        assert!(t.id >= before.next_id, "new topic reuses id {}", t.id);
+    }
+    // Recomputing on the same index and seed changes nothing: every topic matches itself.
+    let again: Topics =
+        serde_json::from_value(json(&topics_cmd(&f, &["--k", "5", "--json"]))).expect("topics");
+    assert_eq!(again.assignment, after.assignment);
+    assert!(again
+        .topics
+        .iter()
+        .all(|t| t.matched.is_some_and(|s| s > 0.999)));
+}
+
+#[test]
+fn cli_rejects_an_empty_index_and_bad_k_with_clear_messages() {
+    let f = fixture();
+    // An index of a digest directory without papers.
+    let empty = f.digests.parent().expect("parent").join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    std::fs::write(empty.join("2024-01-01.md"), "").expect("write");
+    let o = papermap(&[
+        "index",
+        s(&empty),
+        "--index",
+        s(&f.index),
+        "--model",
+        s(&f.model),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = topics_cmd(&f, &["--k", "3"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no papers"), "{}", stderr(&o));
+
+    index(&f);
+    let o = topics_cmd(&f, &["--k", "500"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("k = 500") && e.contains("68"), "{e}");
+    for (args, want) in [
+        (&["--k", "0"][..], "at least 1"),
+        (&["--k", "many"][..], "neither a number nor `auto`"),
+        (&["--k", "auto", "--k-range", "9..3"][..], "MIN <= MAX"),
+        (
+            &["--k", "auto", "--k-range", "60..90"][..],
+            "pass a smaller --k-range",
+        ),
+    ] {
+        let o = topics_cmd(&f, args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!f.index.join("topics.json").exists());
+}
+
+#[test]
+fn cli_auto_prints_the_curve_it_chose_from() {
+    let f = fixture();
+    index(&f);
+    let o = topics_cmd(
+        &f,
+        &[
+            "--k",
+            "auto",
+            "--k-range",
+            "3..6",
+            "--no-save",
+            "--no-model",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("k auto: highest mean silhouette"), "{out}");
+    assert_eq!(out.matches("<- chosen").count(), 1, "{out}");
+    for k in 3..=6 {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{k} "))),
+            "k {k} missing: {out}"
+        );
+    }
+}
