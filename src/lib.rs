@@ -7,5 +7,6 @@ pub mod atomic;
 pub mod corpus;
 pub mod embed;
 pub mod index;
+pub mod report;
 pub mod search;
 pub mod topics;

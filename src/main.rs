@@ -22,6 +22,8 @@ enum Command {
     Model(commands::model::Args),
     /// Embed new or changed papers into the on-disk index.
     Index(commands::index::Args),
+    /// Write the topic report: report.md (+ map.svg) and a self-contained report.html.
+    Report(commands::report::Args),
     /// Embed strings from a JSON Lines file into a .npy matrix.
     Embed(commands::embed::Args),
     /// Write the index's vectors (.npy) and paper metadata (.jsonl) for Python.
@@ -56,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Index(args) => commands::index::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Embed(args) => commands::embed::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Topics(args) => commands::topics::run(args),
         Command::Related(args) => commands::related::run(args),
         Command::Search(args) => commands::search::run(args),

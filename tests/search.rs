@@ -645,6 +645,30 @@ fn probe_archive_with_vectors() {
         }
         std::fs::write(out, text).expect("dump");
     }
+    if std::env::var("PROBE_LEXMISS").is_ok() {
+        let bm = search::Bm25::from_index(&index);
+        let mut missing: std::collections::HashMap<String, usize> = Default::default();
+        for (i, p) in index.papers.iter().enumerate() {
+            let hits = bm.search(&p.paper.title, 100, None);
+            if hits.first().is_some_and(|h| h.row == i) {
+                continue;
+            }
+            let doc = search::tokenize(&p.paper.summary);
+            for (t, w) in search::Bm25::query_terms(&p.paper.title) {
+                if w == 1.0 && !doc.contains(&t) && search::glossary::translations(&t).is_empty() {
+                    *missing.entry(t).or_default() += 1;
+                }
+            }
+        }
+        let mut v: Vec<_> = missing.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1));
+        let line: Vec<String> = v
+            .iter()
+            .take(300)
+            .map(|(t, n)| format!("{t}:{n}"))
+            .collect();
+        println!("MISSING {}", line.join(" "));
+    }
     let t = std::time::Instant::now();
     let ranks = eval::title_ranks(&index, &queries).expect("ranks");
     for m in eval::metrics_from_ranks(&ranks) {

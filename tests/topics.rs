@@ -519,7 +519,12 @@ fn cli_ids_are_stable_across_an_index_update() {
         .iter()
         .filter(|t| t.matched.is_some())
         .collect();
-    assert!(!kept.is_empty(), "no topic kept its id");
+    // Adding one day of papers to 68 keeps most topics (4 of 5 here).
+    assert!(
+        kept.len() >= 3,
+        "only {} of 5 topics kept their id",
+        kept.len()
+    );
     for t in &kept {
         assert!(before_ids.contains(&t.id));
         let old = before.topic(t.id).expect("old topic");

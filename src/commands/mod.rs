@@ -7,6 +7,7 @@ pub mod index;
 pub mod model;
 pub mod papers;
 pub mod related;
+pub mod report;
 pub mod search;
 pub mod stats;
 pub mod topics;

@@ -255,23 +255,9 @@ fn strip_korean(word: &str) -> &str {
     best
 }
 
-/// Light English stemming: plural `s`/`es`/`ies`.
+/// English stemming: Porter's algorithm (see [`super::porter`]).
 fn stem_english(w: &str) -> String {
-    if w.len() <= 3 || !w.bytes().all(|b| b.is_ascii_lowercase()) {
-        return w.to_string();
-    }
-    if let Some(s) = w.strip_suffix("ies") {
-        if s.len() >= 2 {
-            return format!("{s}y");
-        }
-    }
-    if let Some(s) = w.strip_suffix("sses") {
-        return format!("{s}ss");
-    }
-    if w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
-        return w[..w.len() - 1].to_string();
-    }
-    w.to_string()
+    super::porter::stem(w)
 }
 
 /// Emits a non-Hangul word (no connectors) after stop-word removal and stemming.

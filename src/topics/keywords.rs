@@ -37,7 +37,7 @@ pub struct Term {
 }
 
 static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?P<en>[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*)|(?P<ko>\p{Hangul}+)")
+    Regex::new(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*|\p{Hangul}+")
         .expect("token pattern is valid")
 });
 
@@ -89,7 +89,7 @@ const KO_GENERIC: &[&str] = &[
     "영향", "다중", "통합",
 ];
 
-/// Korean particles and verb endings stripped from the end of a word, longest first.
+/// Korean particles and verb endings stripped from the end of a word (the longest that fits).
 #[rustfmt::skip]
 const KO_SUFFIXES: &[&str] = &[
     "하였습니다", "되었습니다", "시켰습니다", "있습니다", "했습니다", "됩니다", "합니다", "입니다",
@@ -182,14 +182,15 @@ pub fn korean_word(word: &str) -> Option<Word> {
         if KO_KEEP_SET.contains(w) || KO_FUNCTION_SET.contains(w) {
             break;
         }
-        let Some(stripped) = KO_SUFFIXES
-            .iter()
-            .filter_map(|s| w.strip_suffix(s))
-            .find(|stem| stem.chars().count() >= 2)
+        // The longest listed suffix that leaves a stem of two syllables or more.
+        let bounds: Vec<usize> = w.char_indices().map(|(i, _)| i).collect();
+        let Some(cut) = (2..bounds.len())
+            .map(|i| bounds[i])
+            .find(|&at| KO_SUFFIX_SET.contains(&w[at..]))
         else {
             break;
         };
-        w = stripped;
+        w = &w[..cut];
     }
     if w.chars().count() < 2 || KO_FUNCTION_SET.contains(w) {
         return None;
@@ -207,12 +208,8 @@ pub fn terms(text: &str) -> Vec<Term> {
     let mut out = Vec::new();
     // The previous word, whether it is Korean, and where its match ended, for bigrams.
     let mut prev: Option<(Word, bool, usize)> = None;
-    for cap in TOKEN.captures_iter(text) {
-        let (m, korean) = match (cap.name("en"), cap.name("ko")) {
-            (Some(m), _) => (m, false),
-            (None, Some(m)) => (m, true),
-            (None, None) => continue,
-        };
+    for m in TOKEN.find_iter(text) {
+        let korean = !m.as_str().starts_with(|c: char| c.is_ascii_alphanumeric());
         let glued = text[..m.start()]
             .chars()
             .next_back()
@@ -512,6 +509,8 @@ mod tests {
         assert_eq!(stem("에서"), None);
         assert_eq!(stem("이러한"), None);
         assert_eq!(stem("보였습니다"), None);
+        assert_eq!(stem("안정적으로").as_deref(), Some("안정"));
+        assert_eq!(stem("멀티모달적인").as_deref(), Some("멀티모달"));
         assert!(korean_word("모델의").is_some_and(|w| w.generic && w.inflected));
     }
 

@@ -58,7 +58,11 @@ pub fn match_centroids(
         .collect();
     let sim: Vec<Vec<f32>> = n
         .iter()
-        .map(|nv| p.iter().map(|pv| nv.iter().zip(pv).map(|(x, y)| x * y).sum()).collect())
+        .map(|nv| {
+            p.iter()
+                .map(|pv| nv.iter().zip(pv).map(|(x, y)| x * y).sum())
+                .collect()
+        })
         .collect();
     let argmax = |it: &mut dyn Iterator<Item = (usize, f32)>| {
         it.fold(None, |best: Option<(usize, f32)>, (i, s)| match best {

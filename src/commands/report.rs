@@ -1,0 +1,88 @@
+//! `papermap report`: Markdown and self-contained HTML topic reports.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use papermap::index::Index;
+use papermap::report::{write, ReportInput, RELATED_PER_PAPER};
+use papermap::search::eval::{cached_title_queries, title_queries};
+use papermap::search::{check_model, related_all, summary_outliers};
+
+use super::index::DEFAULT_INDEX;
+use super::model::ModelOpts;
+
+/// `papermap report`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index directory (with topics from `papermap topics`).
+    #[arg(long, default_value = DEFAULT_INDEX)]
+    index: PathBuf,
+    /// Output directory for report.md, map.svg and report.html.
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+    /// Skip the summary check (it embeds every title once, then caches them).
+    #[arg(long)]
+    no_summary_check: bool,
+    #[command(flatten)]
+    model: ModelOpts,
+}
+
+/// Runs `papermap report`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let index = Index::open(&args.index)?;
+    anyhow::ensure!(
+        !index.is_empty(),
+        "index {} holds no papers: nothing to report",
+        args.index.display()
+    );
+    let topics = papermap::topics::load(&args.index)?.with_context(|| {
+        format!(
+            "no topics in {}: run `papermap topics --index {}` first",
+            args.index.display(),
+            args.index.display()
+        )
+    })?;
+    let related = related_all(&index.vectors, index.manifest.dim, RELATED_PER_PAPER)?;
+    let check = if args.no_summary_check {
+        None
+    } else {
+        let titles = match cached_title_queries(&index) {
+            Some(v) => v,
+            None => {
+                let (files, encoder) = args.model.encoder()?;
+                check_model(&index, &files.id, &files.fingerprint()?)?;
+                eprintln!(
+                    "embedding {} titles for the summary check (cached afterwards)",
+                    index.len()
+                );
+                title_queries(&index, &encoder, &mut |_, _| {})?.vectors
+            }
+        };
+        Some(summary_outliers(&index, &titles)?)
+    };
+    let files = write(
+        &args.out,
+        &ReportInput {
+            index: &index,
+            topics: &topics,
+            related: &related,
+            summary_check: check.as_ref(),
+        },
+    )?;
+    println!(
+        "wrote {} ({} topics, {} papers), {} and {}",
+        files.html.display(),
+        topics.topics.len(),
+        index.len(),
+        files.markdown.display(),
+        files.map_svg.display()
+    );
+    if let Some(c) = &check {
+        println!(
+            "summary check: {} of {} papers flagged",
+            c.outliers.len(),
+            c.papers
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! `report.md`: the same content as the HTML page in GitHub-flavoured Markdown.
+
+use std::fmt::Write as _;
+
+use super::View;
+use crate::topics::Trend;
+
+/// Markdown-safe inline text: no table pipes, brackets or newlines.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
+        .replace('\n', " ")
+}
+
+fn link(v: &View<'_>, row: usize) -> String {
+    let p = &v.input.index.papers[row].paper;
+    let mut s = format!("[{}]({})", md(&p.title), p.url.replace(' ', "%20"));
+    let mut meta = Vec::new();
+    if let Some(d) = &p.date {
+        meta.push(d.clone());
+    }
+    if let Some(votes) = p.votes {
+        meta.push(format!("{votes} votes"));
+    }
+    if !meta.is_empty() {
+        let _ = write!(s, " ({})", meta.join(", "));
+    }
+    s
+}
+
+fn trend_word(t: Trend) -> &'static str {
+    match t {
+        Trend::Rising => "↑ rising",
+        Trend::Falling => "↓ falling",
+        Trend::Steady => "steady",
+    }
+}
+
+/// The whole Markdown report.
+pub(crate) fn render(v: &View<'_>) -> String {
+    let topics = &v.input.topics;
+    let index = v.input.index;
+    let mut s = String::new();
+    let _ = writeln!(s, "# A map of research\n");
+    let _ = writeln!(
+        s,
+        "**{}** papers from **{}** to **{}**, grouped into **{}** topics: k-means (k-means++, {} runs, \
+         seed {}, objective {:.1}) over {}-dimensional {} embeddings ({}, {}); keywords by {}. Trends \
+         compare each topic's share in the last {} days against before.\n",
+        index.len(),
+        v.first_date.as_deref().unwrap_or("?"),
+        v.last_date.as_deref().unwrap_or("?"),
+        topics.topics.len(),
+        topics.runs,
+        topics.seed,
+        topics.objective,
+        index.manifest.dim,
+        index.manifest.model_id,
+        index.manifest.text_recipe.name(),
+        index.manifest.quant,
+        topics.keyword_method,
+        topics.recent_days
+    );
+    let _ = writeln!(s, "![Map of the papers, coloured by topic](map.svg)\n");
+    let _ = writeln!(s, "## Topics\n\n| topic | papers | first | last | trend | keywords |\n|---|---:|---|---|---|---|");
+    for t in &topics.topics {
+        let _ = writeln!(
+            s,
+            "| [{}](#topic-{}) | {} | {} | {} | {} | {} |",
+            md(&t.label),
+            t.id,
+            t.size,
+            t.first_date.as_deref().unwrap_or("?"),
+            t.last_date.as_deref().unwrap_or("?"),
+            trend_word(t.direction),
+            md(&t.keywords.join(", "))
+        );
+    }
+    let _ = writeln!(s, "\n## Papers per month\n");
+    let _ = write!(s, "| topic |");
+    for m in &v.months {
+        let _ = write!(s, " {} |", &m[2..]);
+    }
+    let _ = write!(s, "\n|---|");
+    for _ in &v.months {
+        s.push_str("---:|");
+    }
+    s.push('\n');
+    for t in &topics.topics {
+        let _ = write!(s, "| {} |", md(&t.label));
+        for m in &v.months {
+            let _ = write!(s, " {} |", t.per_month.get(m).copied().unwrap_or(0));
+        }
+        s.push('\n');
+    }
+    if let Some(c) = v.input.summary_check {
+        let _ = writeln!(
+            s,
+            "\n## Summaries that may not describe their paper\n\n{} of {} papers have a \
+             title-to-summary similarity far below the archive's (median {:.3}; flagged below {:.3}).\n",
+            c.outliers.len(),
+            c.papers,
+            c.median,
+            c.threshold
+        );
+        for o in &c.outliers {
+            let _ = writeln!(s, "- {} — similarity {:.3}", link(v, o.row), o.similarity);
+        }
+    }
+    for (i, t) in topics.topics.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "\n<a id=\"topic-{}\"></a>\n## {}\n\n{} papers, {} to {}, {} (recent share ×{:.2}).\n\n**Keywords:** {}\n",
+            t.id,
+            md(&t.label),
+            t.size,
+            t.first_date.as_deref().unwrap_or("?"),
+            t.last_date.as_deref().unwrap_or("?"),
+            trend_word(t.direction),
+            t.trend,
+            md(&t.keywords.join(", "))
+        );
+        let _ = writeln!(s, "**Representative papers**\n");
+        for &r in &t.representative {
+            let _ = writeln!(s, "1. {}", link(v, r));
+        }
+        if !t.top_voted.is_empty() {
+            let _ = writeln!(s, "\n**Most voted**\n");
+            for &r in &t.top_voted {
+                let _ = writeln!(s, "1. {}", link(v, r));
+            }
+        }
+        let near: Vec<String> = v.nearest_topics[i]
+            .iter()
+            .map(|&(j, c)| {
+                format!(
+                    "[{}](#topic-{}) ({c:.2})",
+                    md(&topics.topics[j].label),
+                    topics.topics[j].id
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "\n**Nearest topics:** {}", near.join(", "));
+    }
+    if !v.related_rows.is_empty() {
+        let _ = writeln!(s, "\n## Related papers\n");
+        for &r in &v.related_rows {
+            let _ = writeln!(
+                s,
+                "<details><summary>{}</summary>\n",
+                md(&index.papers[r].paper.title)
+            );
+            for hit in v.input.related[r].iter().take(super::RELATED_PER_PAPER) {
+                let _ = writeln!(s, "1. {} — {:.3}", link(v, hit.row), hit.score);
+            }
+            let _ = writeln!(s, "\n</details>");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n---\nMade by papermap. Digests: l-yohai/daily_papers_ko, CC BY-NC-ND 4.0."
+    );
+    s
+}

@@ -1,0 +1,267 @@
+//! Topic reports: `report.md` (renders on GitHub, with `map.svg` beside it) and `report.html`,
+//! one self-contained page (inline CSS and SVG, no script, no network).
+//!
+//! Large archives: the map draws at most [`MAP_POINTS`] papers (an even, deterministic sample
+//! within each topic, so every topic keeps its shape and share), and the per-paper related lists
+//! are written for at most [`RELATED_PAPERS`] papers (the most voted, then the most recent), so
+//! the HTML stays a few megabytes at 50,000 papers.
+
+mod html;
+mod map;
+mod markdown;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::index::Index;
+use crate::search::{Hit, SummaryCheck};
+use crate::topics::Topics;
+
+pub use map::project_2d;
+
+/// Most papers drawn on the map.
+pub const MAP_POINTS: usize = 20_000;
+/// Most papers given a related-papers list.
+pub const RELATED_PAPERS: usize = 10_000;
+/// Related papers listed per paper.
+pub const RELATED_PER_PAPER: usize = 5;
+
+/// Errors of writing a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The inputs do not belong together.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// Everything a report shows, computed by the earlier stages.
+pub struct ReportInput<'a> {
+    /// The index (papers and vectors).
+    pub index: &'a Index,
+    /// Its topics (`papermap topics`).
+    pub topics: &'a Topics,
+    /// Related papers per row (top [`RELATED_PER_PAPER`], itself excluded); may be empty.
+    pub related: &'a [Vec<Hit>],
+    /// Summaries that do not describe their paper, if checked.
+    pub summary_check: Option<&'a SummaryCheck>,
+}
+
+/// Derived view shared by the Markdown and HTML writers.
+pub(crate) struct View<'a> {
+    pub input: &'a ReportInput<'a>,
+    /// Topic position (in `topics.topics`) of every paper row.
+    pub topic_of_row: Vec<usize>,
+    /// Rows drawn on the map and their 2-D coordinates in [0, 1].
+    pub map_rows: Vec<usize>,
+    pub map_xy: Vec<(f32, f32)>,
+    /// Topic label positions on the map (mean of its drawn points).
+    pub label_xy: Vec<(f32, f32)>,
+    /// Rows that get a related list.
+    pub related_rows: Vec<usize>,
+    /// Per topic: the 3 nearest other topics by centroid cosine.
+    pub nearest_topics: Vec<Vec<(usize, f32)>>,
+    /// All months of the archive, sorted.
+    pub months: Vec<String>,
+    /// Date range of the archive.
+    pub first_date: Option<String>,
+    pub last_date: Option<String>,
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut d, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        d += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    d / (na.sqrt() * nb.sqrt()).max(1e-12)
+}
+
+impl<'a> View<'a> {
+    fn new(input: &'a ReportInput<'a>) -> Result<Self, ReportError> {
+        let index = input.index;
+        let topics = input.topics;
+        let n = index.len();
+        if topics.assignment.len() != n {
+            return Err(ReportError::Mismatch(format!(
+                "topics were computed on {} papers but the index has {n}; run `papermap topics` again",
+                topics.assignment.len()
+            )));
+        }
+        let pos_of_id: HashMap<u32, usize> = topics
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id, i))
+            .collect();
+        let topic_of_row = topics
+            .assignment
+            .iter()
+            .map(|id| {
+                pos_of_id.get(id).copied().ok_or_else(|| {
+                    ReportError::Mismatch(format!("paper assigned to unknown topic {id}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        // Even sample within each topic, so the map keeps every topic's shape and share.
+        let mut map_rows: Vec<usize> = if n <= MAP_POINTS {
+            (0..n).collect()
+        } else {
+            let mut per_topic: Vec<Vec<usize>> = vec![Vec::new(); topics.topics.len()];
+            for (r, &t) in topic_of_row.iter().enumerate() {
+                per_topic[t].push(r);
+            }
+            per_topic
+                .iter()
+                .flat_map(|rows| {
+                    let keep = (rows.len() * MAP_POINTS).div_ceil(n).max(1);
+                    let step = rows.len() as f64 / keep as f64;
+                    (0..keep).map(move |i| rows[(i as f64 * step) as usize])
+                })
+                .collect()
+        };
+        map_rows.sort_unstable();
+        let dim = index.manifest.dim;
+        let sub: Vec<f32> = map_rows
+            .iter()
+            .flat_map(|&r| index.vector(r).iter().copied())
+            .collect();
+        let map_xy = project_2d(&sub, dim);
+        let mut sums = vec![(0f32, 0f32, 0usize); topics.topics.len()];
+        for (&r, &(x, y)) in map_rows.iter().zip(&map_xy) {
+            let s = &mut sums[topic_of_row[r]];
+            s.0 += x;
+            s.1 += y;
+            s.2 += 1;
+        }
+        let label_xy = sums
+            .iter()
+            .map(|&(x, y, c)| (x / c.max(1) as f32, y / c.max(1) as f32))
+            .collect();
+
+        let mut related_rows: Vec<usize> = (0..n)
+            .filter(|&r| !input.related.get(r).is_none_or(|h| h.is_empty()))
+            .collect();
+        if related_rows.len() > RELATED_PAPERS {
+            related_rows.sort_by(|&a, &b| {
+                let pa = &index.papers[a].paper;
+                let pb = &index.papers[b].paper;
+                pb.votes.cmp(&pa.votes).then(pb.date.cmp(&pa.date))
+            });
+            related_rows.truncate(RELATED_PAPERS);
+            related_rows.sort_unstable();
+        }
+
+        let nearest_topics = topics
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut v: Vec<(usize, f32)> = topics
+                    .topics
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(j, u)| (j, cosine(&t.centroid, &u.centroid)))
+                    .collect();
+                v.sort_by(|a, b| b.1.total_cmp(&a.1));
+                v.truncate(3);
+                v
+            })
+            .collect();
+        let mut months: Vec<String> = index
+            .papers
+            .iter()
+            .filter_map(|p| p.paper.month().map(str::to_string))
+            .collect();
+        months.sort();
+        months.dedup();
+        let first_date = index
+            .papers
+            .iter()
+            .filter_map(|p| p.paper.date.clone())
+            .min();
+        let last_date = index
+            .papers
+            .iter()
+            .filter_map(|p| p.paper.date.clone())
+            .max();
+        Ok(View {
+            input,
+            topic_of_row,
+            map_rows,
+            map_xy,
+            label_xy,
+            related_rows,
+            nearest_topics,
+            months,
+            first_date,
+            last_date,
+        })
+    }
+}
+
+/// Paths of a written report.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    /// `report.md`.
+    pub markdown: PathBuf,
+    /// `map.svg` (referenced by the Markdown).
+    pub map_svg: PathBuf,
+    /// `report.html`.
+    pub html: PathBuf,
+}
+
+/// Writes `report.md`, `map.svg` and `report.html` into `out`.
+pub fn write(out: &Path, input: &ReportInput<'_>) -> Result<ReportFiles, ReportError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ReportError::Io { path: p, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let view = View::new(input)?;
+    let files = ReportFiles {
+        markdown: out.join("report.md"),
+        map_svg: out.join("map.svg"),
+        html: out.join("report.html"),
+    };
+    let svg = html::map_svg(&view, true);
+    crate::atomic::write(&files.map_svg, svg.as_bytes()).map_err(io(&files.map_svg))?;
+    let md = markdown::render(&view);
+    crate::atomic::write(&files.markdown, md.as_bytes()).map_err(io(&files.markdown))?;
+    let page = html::render(&view);
+    crate::atomic::write(&files.html, page.as_bytes()).map_err(io(&files.html))?;
+    Ok(files)
+}
+
+/// Escapes text for HTML and XML.
+pub(crate) fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// A distinct colour per topic position: golden-angle hues at fixed lightness.
+pub(crate) fn colour(i: usize) -> String {
+    let hue = (i as f64 * 137.508) % 360.0;
+    let light = if i % 2 == 0 { 45 } else { 58 };
+    format!("hsl({hue:.0},65%,{light}%)")
+}
