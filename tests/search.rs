@@ -654,7 +654,7 @@ fn probe_archive_with_vectors() {
                 continue;
             }
             let doc = search::tokenize(&p.paper.summary);
-            for (t, w) in search::Bm25::query_terms(&p.paper.title) {
+            for (t, w) in bm.query_terms(&p.paper.title) {
                 if w == 1.0 && !doc.contains(&t) && search::glossary::translations(&t).is_empty() {
                     *missing.entry(t).or_default() += 1;
                 }

@@ -60,7 +60,7 @@ fn synthetic(blobs: usize, per_blob: usize, seed: u64) -> (Vec<Paper>, Vec<f32>)
     let mut vectors = Vec::new();
     for b in 0..blobs {
         for i in 0..per_blob {
-            let mut v = vec![0f32; DIM];
+            let mut v = [0f32; DIM];
             v[b] = 1.0;
             for x in v.iter_mut() {
                 *x += 0.05 * rng.next();

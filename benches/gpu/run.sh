@@ -71,9 +71,9 @@ with open(sys.argv[2], 'w') as f:
     for i in range(n):
         f.write(json.dumps(texts[i % len(texts)], ensure_ascii=False) + '\n')
 " "$synth" "$work/synth.jsonl"
-start=$(date +%s.%N)
+start=$(date +%s%N)
 timeout "${SYNTH_TIMEOUT:-330}" "$bin" embed --input "$work/synth.jsonl" --out "$work/synth.npy" --device cuda
-echo "end to end (read, tokenise, embed, write .npy): $(echo "$(date +%s.%N) - $start" | bc) s"
+echo "end to end (read, tokenise, embed, write .npy): $(( ($(date +%s%N) - start) / 1000000 )) ms"
 kill $smi 2>/dev/null
 echo "peak GPU memory used (MiB): $(sort -n "$work/smi.log" | tail -1)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

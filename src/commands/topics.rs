@@ -31,7 +31,7 @@ pub struct Args {
     runs: usize,
     /// Papers in the silhouette sample of `--k auto`.
     #[arg(long, default_value_t = topics::kmeans::DEFAULT_SILHOUETTE_SAMPLE)]
-    sample: usize,
+    silhouette_sample: usize,
     /// Keywords per topic.
     #[arg(long, default_value_t = 10)]
     keywords: usize,
@@ -115,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         k,
         seed: args.seed,
         runs: args.runs,
-        silhouette_sample: args.sample,
+        silhouette_sample: args.silhouette_sample,
         keywords: KeywordOptions {
             keep: args.keywords,
             diversity: args.diversity,

@@ -255,9 +255,23 @@ fn strip_korean(word: &str) -> &str {
     best
 }
 
-/// English stemming: Porter's algorithm (see [`super::porter`]).
+/// Light English stemming: plural `s`/`es`/`ies`.
 fn stem_english(w: &str) -> String {
-    super::porter::stem(w)
+    if w.len() <= 3 || !w.bytes().all(|b| b.is_ascii_lowercase()) {
+        return w.to_string();
+    }
+    if let Some(s) = w.strip_suffix("ies") {
+        if s.len() >= 2 {
+            return format!("{s}y");
+        }
+    }
+    if let Some(s) = w.strip_suffix("sses") {
+        return format!("{s}ss");
+    }
+    if w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
+        return w[..w.len() - 1].to_string();
+    }
+    w.to_string()
 }
 
 /// Emits a non-Hangul word (no connectors) after stop-word removal and stemming.
@@ -348,6 +362,8 @@ pub struct Bm25 {
     doc_len: Vec<u32>,
     /// Mean document length.
     avgdl: f32,
+    /// Translations mined from the documents' `한국어(English)` parentheticals.
+    mined: HashMap<String, Vec<String>>,
 }
 
 impl Bm25 {
@@ -375,10 +391,16 @@ impl Bm25 {
         } else {
             total as f32 / doc_len.len() as f32
         };
+        let mined = if std::env::var("PM_MINE").is_ok() {
+            mine_translations(docs)
+        } else {
+            HashMap::new()
+        };
         Bm25 {
             postings,
             doc_len,
             avgdl,
+            mined,
         }
     }
 
@@ -417,7 +439,7 @@ impl Bm25 {
 
     /// Weighted query terms: the tokens of `query` (weight 1) and their glossary translations
     /// (weight [`EXPANSION_WEIGHT`]), each once.
-    pub fn query_terms(query: &str) -> Vec<(String, f32)> {
+    pub fn query_terms(&self, query: &str) -> Vec<(String, f32)> {
         let mut terms: Vec<(String, f32)> = Vec::new();
         let toks = tokenize(query);
         for t in &toks {
@@ -426,7 +448,8 @@ impl Bm25 {
             }
         }
         for t in &toks {
-            for tr in super::glossary::translations(t) {
+            let mined = self.mined.get(t).map_or(&[][..], Vec::as_slice);
+            for tr in super::glossary::translations(t).iter().chain(mined) {
                 if !terms.iter().any(|(x, _)| x == tr) {
                     terms.push((
                         tr.clone(),
@@ -444,7 +467,7 @@ impl Bm25 {
     /// BM25 score of every document for `query` (0 where no query term occurs).
     pub fn scores(&self, query: &str) -> Vec<f32> {
         let mut scores = vec![0f32; self.doc_len.len()];
-        for (t, weight) in Self::query_terms(query) {
+        for (t, weight) in self.query_terms(query) {
             let Some(post) = self.postings.get(&t) else {
                 continue;
             };
@@ -585,4 +608,94 @@ mod tests {
         );
         assert!(bm.idf("diffusion") < bm.idf("gpt-4o"));
     }
+}
+
+/// Mines `Korean (English)` and `English (Korean)` pairs from documents: term translations the
+/// summaries themselves state. Kept when seen at least twice and for at least a fifth of the
+/// English word's pairs; acronyms are skipped.
+fn mine_translations<S: AsRef<str>>(docs: &[S]) -> HashMap<String, Vec<String>> {
+    use std::sync::OnceLock;
+    static KO_EN: OnceLock<regex::Regex> = OnceLock::new();
+    static EN_KO: OnceLock<regex::Regex> = OnceLock::new();
+    let ko_en = KO_EN.get_or_init(|| {
+        regex::Regex::new(
+            r"([가-힣]+(?:[ \-][가-힣]+){0,3}) ?\(([A-Za-z][A-Za-z \-]{1,60}?)(?:[,;][^)]*)?\)",
+        )
+        .expect("static regex")
+    });
+    let en_ko = EN_KO.get_or_init(|| {
+        regex::Regex::new(
+            r"([A-Za-z][A-Za-z\-]*(?: [A-Za-z][A-Za-z\-]*){0,3}) ?\(([가-힣]+(?: [가-힣]+){0,3})\)",
+        )
+        .expect("static regex")
+    });
+    let mut counts: HashMap<(String, String), u32> = HashMap::new();
+    let mut per_en: HashMap<String, u32> = HashMap::new();
+    let mut add = |en: &str, ko: &str, counts: &mut HashMap<(String, String), u32>| {
+        let en_words: Vec<String> = en
+            .split([' ', '-'])
+            .filter(|w| !w.is_empty())
+            .map(|w| stem_english(&w.to_lowercase()))
+            .filter(|w| w.len() > 1 && !EN_STOP.contains(&w.as_str()))
+            .collect();
+        let ko_words: Vec<String> = ko
+            .split([' ', '-'])
+            .filter(|w| !w.is_empty())
+            .map(|w| strip_korean(w).to_string())
+            .filter(|w| !KO_STOP.contains(&w.as_str()))
+            .collect();
+        if en_words.is_empty() || ko_words.is_empty() {
+            return;
+        }
+        let pairs: Vec<(String, String)> = if en_words.len() == ko_words.len() {
+            en_words.into_iter().zip(ko_words).collect()
+        } else {
+            vec![(
+                en_words[en_words.len() - 1].clone(),
+                ko_words[ko_words.len() - 1].clone(),
+            )]
+        };
+        for (e, k) in pairs {
+            *per_en.entry(e.clone()).or_default() += 1;
+            *counts.entry((e, k)).or_default() += 1;
+        }
+    };
+    for d in docs {
+        let d = d.as_ref();
+        for c in ko_en.captures_iter(d) {
+            let en = &c[2];
+            if en
+                .chars()
+                .all(|ch| ch.is_ascii_uppercase() || ch == ' ' || ch == '-')
+            {
+                continue;
+            }
+            add(en, &c[1], &mut counts);
+        }
+        for c in en_ko.captures_iter(d) {
+            let en = &c[1];
+            if en
+                .chars()
+                .all(|ch| ch.is_ascii_uppercase() || ch == ' ' || ch == '-')
+            {
+                continue;
+            }
+            add(en, &c[2], &mut counts);
+        }
+    }
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for ((e, k), n) in counts {
+        let total = per_en.get(&e).copied().unwrap_or(n);
+        let min_n: u32 = std::env::var("PM_MINN").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+        let share: u32 = std::env::var("PM_SHARE").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+        if n >= min_n && n * share >= total {
+            out.entry(e.clone()).or_default().push(k.clone());
+            out.entry(k).or_default().push(e);
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    out
 }

@@ -14,7 +14,6 @@ pub mod eval;
 pub mod glossary;
 pub mod hybrid;
 pub mod lexical;
-pub mod porter;
 
 use std::path::PathBuf;
 

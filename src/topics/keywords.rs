@@ -37,8 +37,7 @@ pub struct Term {
 }
 
 static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*|\p{Hangul}+")
-        .expect("token pattern is valid")
+    Regex::new(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*|\p{Hangul}+").expect("token pattern is valid")
 });
 
 /// English function words: dropped, and they break phrases.

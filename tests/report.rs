@@ -1,0 +1,175 @@
+//! The report end to end on the sample with a tiny model: structure of report.md/report.html,
+//! and the page as headless Chromium renders it (topic sections and map points counted in the
+//! rendered DOM, a screenshot kept as a build artifact).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::tiny::write_tiny_model;
+
+const BIN: &str = env!("CARGO_BIN_EXE_papermap");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run papermap")
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+/// Builds an index of the sample with the tiny model and `k` topics; returns (tmp, index, model).
+fn sample_with_topics(k: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let model = tmp.path().join("tiny");
+    write_tiny_model(&model, 7);
+    let index = tmp.path().join("idx");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    ok(run(&[
+        "index",
+        s(&sample),
+        "--index",
+        s(&index),
+        "--model",
+        s(&model),
+        "-q",
+    ]));
+    ok(run(&[
+        "topics",
+        "--index",
+        s(&index),
+        "--k",
+        &k.to_string(),
+        "--model",
+        s(&model),
+    ]));
+    (tmp, index, model)
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn report_has_one_section_per_topic_and_one_point_per_paper() {
+    let (tmp, index, model) = sample_with_topics(4);
+    let out = tmp.path().join("report");
+    let msg = ok(run(&[
+        "report",
+        "--index",
+        s(&index),
+        "--out",
+        s(&out),
+        "--model",
+        s(&model),
+    ]));
+    assert!(msg.contains("4 topics, 68 papers"), "{msg}");
+    let html = std::fs::read_to_string(out.join("report.html")).expect("html");
+    assert_eq!(count(&html, "<section class=\"topic\""), 4);
+    assert_eq!(count(&html, "<circle "), 68);
+    assert_eq!(count(&html, "<details>"), 68, "a related list per paper");
+    assert!(
+        !html.contains("<script src") && !html.contains("http://") || html.contains("arxiv.org")
+    );
+    assert!(!html.contains("<link "), "no external resources");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("md");
+    assert_eq!(count(&md, "<a id=\"topic-"), 4);
+    assert!(md.contains("![Map of the papers"));
+    let svg = std::fs::read_to_string(out.join("map.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_eq!(count(&svg, "<circle "), 68);
+
+    // Rendered by a real browser: count what the DOM holds after parsing.
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        eprintln!("chromium not installed: browser check skipped");
+        return;
+    };
+    let browser_args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let profile = tmp.path().join("chromium-profile");
+    let url = format!("file://{}", s(&out.join("report.html")));
+    let dom = Command::new(chromium)
+        .args(browser_args)
+        .arg(format!("--user-data-dir={}", s(&profile)))
+        .args(["--dump-dom", &url])
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(
+        count(&dom, "<section class=\"topic\""),
+        4,
+        "rendered topic sections"
+    );
+    assert_eq!(count(&dom, "<circle "), 68, "rendered map points");
+    let artifacts = std::env::var_os("PAPERMAP_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let shot = artifacts.join("report-sample.png");
+    let o = Command::new(chromium)
+        .args(browser_args)
+        .arg(format!("--user-data-dir={}", s(&profile)))
+        .args([
+            "--window-size=1200,2000",
+            &format!("--screenshot={}", s(&shot)),
+            &url,
+        ])
+        .output()
+        .expect("run chromium");
+    assert!(o.status.success());
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "screenshot is a real picture"
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn report_without_topics_says_what_to_run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let model = tmp.path().join("tiny");
+    write_tiny_model(&model, 7);
+    let index = tmp.path().join("idx");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/2024-09-26.md");
+    ok(run(&[
+        "index",
+        s(&sample),
+        "--index",
+        s(&index),
+        "--model",
+        s(&model),
+        "-q",
+    ]));
+    let o = run(&[
+        "report",
+        "--index",
+        s(&index),
+        "--out",
+        s(&tmp.path().join("r")),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("papermap topics"), "{err}");
+}
