@@ -42,6 +42,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.index.display()
         )
     })?;
+    anyhow::ensure!(
+        topics.is_current(&index),
+        "topics in {} were computed on another version of the index: run `papermap topics --index {}` again",
+        args.index.display(),
+        args.index.display()
+    );
     let related = related_all(&index.vectors, index.manifest.dim, RELATED_PER_PAPER)?;
     let check = if args.no_summary_check {
         None
