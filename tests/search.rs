@@ -49,7 +49,7 @@ impl Fixture {
     fn run(&self, args: &[&str]) -> Output {
         let mut c = Command::new(BIN);
         c.args(args).env_remove("PAPERMAP_CRASH_AT");
-        if matches!(args.first(), Some(&("index" | "search" | "eval"))) {
+        if matches!(args.first(), Some(&("index" | "search" | "eval" | "stats"))) {
             c.args(["--model", s(&self.model)]);
         }
         c.output().expect("run papermap")
@@ -366,6 +366,16 @@ fn eval_titles_reports_three_modes_and_caches_title_vectors() {
     // Lexical uses only the summary in a `summary` index: a title query cannot match itself.
     assert!(m[1].recall_at_1 < 1.0);
 
+    // `stats --index` lists the summary check (from the cache: nothing is embedded).
+    let o = f.run(&["stats", s(&f.digests), "--index", s(&idx)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("unique papers:") && stdout(&o).contains("summary check:"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stderr(&o).contains("embedded"), "{}", stderr(&o));
+
     // A cache written for another model is ignored, not trusted.
     let mut stale = index.clone();
     stale.manifest.model_fingerprint = "sha256:other".into();
@@ -548,52 +558,6 @@ fn related_all_matches_single_related_and_finds_papers_by_title() {
     ));
 }
 
-/// Development probe: lexical title → own-summary retrieval over the whole archive (summary only,
-/// as in a `--text summary` index). `cargo test --release --test search -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn probe_lexical_on_archive() {
-    let corpus = papermap::corpus::load(&[common::shared().join("data/archive")]).expect("archive");
-    let papers: Vec<&Paper> = corpus.papers.iter().filter(|p| p.has_summary()).collect();
-    let docs: Vec<&str> = papers.iter().map(|p| p.summary.as_str()).collect();
-    let bm = search::Bm25::new(&docs);
-    let (mut r1, mut r10, mut mrr) = (0usize, 0usize, 0f64);
-    for (i, p) in papers.iter().enumerate() {
-        let hits = bm.search(&p.title, 100, None);
-        if let Some(r) = hits
-            .iter()
-            .position(|h| h.row == i || docs[h.row] == docs[i])
-        {
-            r1 += usize::from(r == 0);
-            r10 += usize::from(r < 10);
-            mrr += 1.0 / (r + 1) as f64;
-        }
-        if std::env::var("PROBE_SHOW").is_ok()
-            && hits.first().is_none_or(|h| h.row != i)
-            && i % 40 == 0
-        {
-            let toks = search::tokenize(&p.title);
-            let doc = search::tokenize(&p.summary);
-            let found: Vec<&String> = toks.iter().filter(|t| doc.contains(t)).collect();
-            println!(
-                "MISS {} | title toks {:?} | in summary {:?} | top: {}",
-                p.title,
-                toks,
-                found,
-                hits.first().map_or("-", |h| papers[h.row].title.as_str())
-            );
-        }
-    }
-    let n = papers.len() as f64;
-    println!(
-        "lexical on {} papers: R@1 {:.3} R@10 {:.3} MRR {:.3}",
-        papers.len(),
-        r1 as f64 / n,
-        r10 as f64 / n,
-        mrr / n
-    );
-}
-
 /// Reads a float32 C-order `.npy` matrix.
 fn read_npy(path: &Path) -> Vec<f32> {
     let b = std::fs::read(path).expect("npy");
@@ -630,45 +594,6 @@ fn probe_archive_with_vectors() {
     index.vectors = read_npy(&dir.join("summaries.npy"));
     let queries = read_npy(&dir.join("titles.npy"));
     assert_eq!(index.vectors.len(), index.len() * 384);
-    if let Ok(out) = std::env::var("PROBE_DUMP") {
-        let dense = search::top_k(&index.vectors, 384, &queries, 100, None).expect("dense");
-        let bm = search::Bm25::from_index(&index);
-        let mut text = String::new();
-        for (i, p) in index.papers.iter().enumerate() {
-            let lex = bm.search(&p.paper.title, 100, None);
-            let row = serde_json::json!({
-                "d": dense[i].iter().map(|h| (h.row, h.score)).collect::<Vec<_>>(),
-                "l": lex.iter().map(|h| (h.row, h.score)).collect::<Vec<_>>(),
-            });
-            text.push_str(&row.to_string());
-            text.push('\n');
-        }
-        std::fs::write(out, text).expect("dump");
-    }
-    if std::env::var("PROBE_LEXMISS").is_ok() {
-        let bm = search::Bm25::from_index(&index);
-        let mut missing: std::collections::HashMap<String, usize> = Default::default();
-        for (i, p) in index.papers.iter().enumerate() {
-            let hits = bm.search(&p.paper.title, 100, None);
-            if hits.first().is_some_and(|h| h.row == i) {
-                continue;
-            }
-            let doc = search::tokenize(&p.paper.summary);
-            for (t, w) in bm.query_terms(&p.paper.title) {
-                if w == 1.0 && !doc.contains(&t) && search::glossary::translations(&t).is_empty() {
-                    *missing.entry(t).or_default() += 1;
-                }
-            }
-        }
-        let mut v: Vec<_> = missing.into_iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
-        let line: Vec<String> = v
-            .iter()
-            .take(300)
-            .map(|(t, n)| format!("{t}:{n}"))
-            .collect();
-        println!("MISSING {}", line.join(" "));
-    }
     let t = std::time::Instant::now();
     let ranks = eval::title_ranks(&index, &queries).expect("ranks");
     for m in eval::metrics_from_ranks(&ranks) {
@@ -739,4 +664,42 @@ fn probe_related_all_speed() {
         2.0 * (n as f64).powi(2) * dim as f64 / secs / 1e9
     );
     assert_eq!(all.len(), n);
+}
+
+/// The measured quality on the archive, when its `--text summary` index is on this machine
+/// (`PAPERMAP_ARCHIVE_INDEX`, default `~/.cache/papermap/archive-summary-idx`) with the real
+/// model; skipped otherwise.
+#[test]
+fn archive_hybrid_recall_at_1_reaches_0_75() {
+    let dir = std::env::var_os("PAPERMAP_ARCHIVE_INDEX")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/papermap/archive-summary-idx"))
+        });
+    let Some(dir) = dir.filter(|d| d.join("manifest.json").exists()) else {
+        eprintln!("skipped: no archive summary index");
+        return;
+    };
+    let o = Command::new(BIN)
+        .args(["eval", "titles", "--json", "--offline", "--index", s(&dir)])
+        .output()
+        .expect("run");
+    if !o.status.success() && stderr(&o).contains("model") {
+        eprintln!("skipped: {}", stderr(&o));
+        return;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["text_recipe"], "summary");
+    let hybrid = &v["metrics"][2];
+    assert_eq!(hybrid["mode"], "hybrid");
+    assert!(hybrid["recall_at_1"].as_f64().expect("r1") >= 0.75, "{v}");
+    let flagged: Vec<&str> = v["summary_check"]["outliers"]
+        .as_array()
+        .expect("outliers")
+        .iter()
+        .filter_map(|o| o["arxiv_id"].as_str())
+        .collect();
+    assert!(flagged.contains(&"2407.17398"), "{flagged:?}");
 }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use papermap::index::{Index, TextRecipe};
-use papermap::search::eval::{metrics_from_ranks, title_queries, title_ranks};
+use papermap::search::eval::{
+    metrics_from_ranks, title_queries, title_ranks, OUTLIER_Z, SUSPECT_Z,
+};
 use papermap::search::{summary_outliers, SummaryCheck};
 
 use super::index::DEFAULT_INDEX;
@@ -139,18 +141,23 @@ pub fn write_summary_check(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "summary check: {} of {} papers have a title-to-summary similarity below {:.4} \
-         (median {:.4} - 3 x 1.4826 x MAD {:.4})",
+        "summary check: {} of {} papers have a summary that does not describe them: title-to-summary \
+         similarity below {:.4} (robust z < {}; median {:.4}, MAD {:.4}), or below {:.4} (z < {}) \
+         with the title not finding the paper in the top {} of dense or lexical search",
         c.outliers.len(),
         c.papers,
         c.threshold,
+        OUTLIER_Z,
         c.median,
-        c.mad
+        c.mad,
+        c.suspect_threshold,
+        SUSPECT_Z,
+        c.depth
     )?;
     for o in c.outliers.iter().take(limit) {
         writeln!(
             out,
-            "  {:<12} {:.4}  z {:>6.1}  {}",
+            "  {:<12} {:.4}  z {:>5.1}  {}",
             o.arxiv_id, o.similarity, o.robust_z, o.title
         )?;
     }

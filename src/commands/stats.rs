@@ -11,14 +11,32 @@ pub struct Args {
     /// Digest files, or directories searched recursively for *.md and *.txt.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Index directory: also list the papers whose summary does not describe them (summary
+    /// check; embeds the titles with the index's model unless `papermap eval titles` cached them).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: super::model::ModelOpts,
 }
 
 /// Parses the digests and prints a summary of what was found.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let corpus = corpus::load(&args.paths)?;
+    let check = match &args.index {
+        Some(dir) => {
+            let index = papermap::index::Index::open(dir)?;
+            let vectors = super::eval::title_vectors(&index, &args.model)?;
+            Some(papermap::search::summary_outliers(&index, &vectors)?)
+        }
+        None => None,
+    };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    match write_stats(&mut out, &corpus).and_then(|()| out.flush()) {
+    let written = write_stats(&mut out, &corpus).and_then(|()| match &check {
+        Some(c) => super::eval::write_summary_check(&mut out, c, usize::MAX),
+        None => Ok(()),
+    });
+    match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }

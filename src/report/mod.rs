@@ -262,6 +262,6 @@ pub(crate) fn esc(s: &str) -> String {
 /// A distinct colour per topic position: golden-angle hues at fixed lightness.
 pub(crate) fn colour(i: usize) -> String {
     let hue = (i as f64 * 137.508) % 360.0;
-    let light = if i % 2 == 0 { 45 } else { 58 };
+    let light = if i.is_multiple_of(2) { 45 } else { 58 };
     format!("hsl({hue:.0},65%,{light}%)")
 }

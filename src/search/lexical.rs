@@ -8,16 +8,20 @@
 //! - a run that changes between Hangul and other letters is cut there (`gpt-4o를` → `gpt-4o`,
 //!   `를`), and a particle glued to an English term is dropped;
 //! - Korean words lose one common particle or ending (은/는/이/가/을/를/의/에/에서/으로/로/와/
-//!   과/도/만, 하는/하여/합니다 …), longest first, keeping at least two syllables for one-syllable
-//!   endings so that 평가 or 결과 are not cut;
+//!   과/도/만, 하는/하여/합니다, 적/성/형 …), the longest that leaves a stem, keeping at least two
+//!   syllables for one-syllable endings so that 평가 or 결과 are not cut;
 //! - English words lose a plural `s` (light stemming); a letters+digits word also yields its
 //!   letters (`qwen2` → `qwen2`, `qwen`); numbers are kept; single letters and a short list of
 //!   English and Korean function words are dropped.
 //!
-//! [`Bm25`] scores with `k1 = 1.2`, `b = 0.75` and the non-negative IDF
+//! Queries are expanded across the two languages: each query token becomes a *concept* with its
+//! translations from a small glossary of research terms ([`super::glossary`]) and from the
+//! `한국어(English)` parentheticals of the indexed texts themselves ([`Bm25::translations`]).
+//! [`Bm25`] scores each concept as one term (summed term frequency over its forms, document
+//! frequency of any form) with `k1 = 1.2`, `b = 0.75` and the non-negative IDF
 //! `ln(1 + (N − df + 0.5) / (df + 0.5))`; each distinct query token counts once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -28,8 +32,10 @@ use crate::index::{Index, TextRecipe};
 pub const K1: f32 = 1.2;
 /// BM25 length normalisation.
 pub const B: f32 = 0.75;
-/// Weight of a glossary translation of a query term, relative to the term itself.
-pub const EXPANSION_WEIGHT: f32 = 1.0;
+/// A mined translation pair must occur at least this often in the documents ...
+const MINED_MIN_COUNT: u32 = 2;
+/// ... and make up at least `1 / MINED_MIN_SHARE_INV` of its English word's mined pairs.
+const MINED_MIN_SHARE_INV: u32 = 5;
 
 /// English function words that carry no topic.
 const EN_STOP: &[&str] = &[
@@ -353,7 +359,13 @@ pub fn tokenize(text: &str) -> Vec<String> {
     out
 }
 
-/// BM25 over a fixed set of documents.
+/// BM25's non-negative inverse document frequency: `ln(1 + (N − df + 0.5) / (df + 0.5))`.
+fn idf(n: usize, df: usize) -> f32 {
+    let (n, df) = (n as f32, df as f32);
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+/// BM25 over a fixed set of documents, with cross-language query expansion.
 #[derive(Debug, Clone, Default)]
 pub struct Bm25 {
     /// Token → (document, term frequency), documents ascending.
@@ -362,7 +374,7 @@ pub struct Bm25 {
     doc_len: Vec<u32>,
     /// Mean document length.
     avgdl: f32,
-    /// Translations mined from the documents' `한국어(English)` parentheticals.
+    /// Translations the documents state themselves (see [`mine_translations`]).
     mined: HashMap<String, Vec<String>>,
 }
 
@@ -391,16 +403,11 @@ impl Bm25 {
         } else {
             total as f32 / doc_len.len() as f32
         };
-        let mined = if std::env::var("PM_MINE").is_ok() {
-            mine_translations(docs)
-        } else {
-            HashMap::new()
-        };
         Bm25 {
             postings,
             doc_len,
             avgdl,
-            mined,
+            mined: mine_translations(docs),
         }
     }
 
@@ -428,69 +435,70 @@ impl Bm25 {
         self.doc_len.is_empty()
     }
 
-    /// Inverse document frequency of a token (0 when unknown).
+    /// Inverse document frequency of a token (0 when no document holds it).
     pub fn idf(&self, token: &str) -> f32 {
-        let n = self.doc_len.len() as f32;
-        self.postings.get(token).map_or(0.0, |p| {
-            let df = p.len() as f32;
-            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
-        })
+        self.postings
+            .get(token)
+            .map_or(0.0, |p| idf(self.doc_len.len(), p.len()))
     }
 
-    /// Weighted query terms: the tokens of `query` (weight 1) and their glossary translations
-    /// (weight [`EXPANSION_WEIGHT`]), each once.
-    pub fn query_terms(&self, query: &str) -> Vec<(String, f32)> {
-        let mut terms: Vec<(String, f32)> = Vec::new();
-        let toks = tokenize(query);
-        for t in &toks {
-            if !terms.iter().any(|(x, _)| x == t) {
-                terms.push((t.clone(), 1.0));
+    /// Translations of a token: the glossary's and those mined from the documents.
+    pub fn translations(&self, token: &str) -> Vec<String> {
+        let mined = self.mined.get(token).map_or(&[][..], Vec::as_slice);
+        let mut out: Vec<String> = Vec::new();
+        for t in super::glossary::translations(token).iter().chain(mined) {
+            if !out.contains(t) {
+                out.push(t.clone());
             }
         }
+        out
+    }
+
+    /// The query's concepts: each distinct query token followed by its translations. A form
+    /// that is itself a query token, or already belongs to an earlier concept, is not repeated.
+    pub fn concepts(&self, query: &str) -> Vec<Vec<String>> {
+        let toks = tokenize(query);
+        let mut claimed: HashSet<String> = toks.iter().cloned().collect();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
         for t in &toks {
-            let mined = self.mined.get(t).map_or(&[][..], Vec::as_slice);
-            for tr in super::glossary::translations(t).iter().chain(mined) {
-                if !terms.iter().any(|(x, _)| x == tr) {
-                    terms.push((
-                        tr.clone(),
-                        std::env::var("PM_EXPW")
-                            .ok()
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(EXPANSION_WEIGHT),
-                    ));
+            if !seen.insert(t.as_str()) {
+                continue;
+            }
+            let mut forms = vec![t.clone()];
+            for tr in self.translations(t) {
+                if claimed.insert(tr.clone()) {
+                    forms.push(tr);
                 }
             }
+            out.push(forms);
         }
-        terms
+        out
     }
 
-    /// BM25 score of every document for `query` (0 where no query term occurs).
+    /// BM25 score of every document for `query` (0 where no query concept occurs).
+    ///
+    /// A concept is scored as one term whose forms are synonyms (as Lucene's `SynonymQuery`
+    /// does): its term frequency in a document is the sum over its forms, its document frequency
+    /// the number of documents holding any form. A paper that says `video` and `비디오` thus
+    /// counts one matched concept, not two, and a rare name in the query keeps its weight
+    /// against many common words matched in two languages.
     pub fn scores(&self, query: &str) -> Vec<f32> {
         let mut scores = vec![0f32; self.doc_len.len()];
-        for (t, weight) in self.query_terms(query) {
-            let Some(post) = self.postings.get(&t) else {
-                continue;
-            };
-            let idf = weight
-                * self.idf(&t).powf(
-                    std::env::var("PM_P")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(1.0),
-                );
-            let k1: f32 = std::env::var("PM_K1")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(K1);
-            let b: f32 = std::env::var("PM_B")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(B);
-            for &(d, tf) in post {
+        let mut tfs: HashMap<u32, u32> = HashMap::new();
+        for forms in self.concepts(query) {
+            tfs.clear();
+            for t in &forms {
+                for &(d, tf) in self.postings.get(t).map_or(&[][..], Vec::as_slice) {
+                    *tfs.entry(d).or_insert(0) += tf;
+                }
+            }
+            let idf = idf(self.doc_len.len(), tfs.len());
+            for (&d, &tf) in &tfs {
                 let tf = tf as f32;
                 let dl = self.doc_len[d as usize] as f32;
-                let norm = k1 * (1.0 - b + b * dl / self.avgdl.max(1e-9));
-                scores[d as usize] += idf * tf * (k1 + 1.0) / (tf + norm);
+                let norm = K1 * (1.0 - B + B * dl / self.avgdl.max(1e-9));
+                scores[d as usize] += idf * tf * (K1 + 1.0) / (tf + norm);
             }
         }
         scores
@@ -515,6 +523,98 @@ impl Bm25 {
         hits.truncate(k);
         hits
     }
+}
+
+/// `Korean (English)`: a Korean phrase of up to four words, then an English one in parentheses
+/// (text after a comma or semicolon inside them, e.g. an acronym, is ignored).
+const KO_EN: &str =
+    r"([가-힣]+(?:[ \-][가-힣]+){0,3}) ?\(([A-Za-z][A-Za-z \-]{1,60}?)(?:[,;][^)]*)?\)";
+/// `English (Korean)`.
+const EN_KO: &str =
+    r"([A-Za-z][A-Za-z\-]*(?: [A-Za-z][A-Za-z\-]*){0,3}) ?\(([가-힣]+(?: [가-힣]+){0,3})\)";
+
+/// The two parenthetical patterns, compiled once.
+fn paren_patterns() -> Option<&'static (regex::Regex, regex::Regex)> {
+    static RE: std::sync::OnceLock<Option<(regex::Regex, regex::Regex)>> =
+        std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        Some((
+            regex::Regex::new(KO_EN).ok()?,
+            regex::Regex::new(EN_KO).ok()?,
+        ))
+    })
+    .as_ref()
+}
+
+/// Word pairs of one `Korean (English)` phrase pair: word by word when both phrases have as
+/// many words, else the two last words (the heads of the noun phrases). Acronyms are skipped:
+/// `대형 언어 모델(LLM)` would pair `llm` with `모델`.
+fn phrase_pairs(en: &str, ko: &str, out: &mut Vec<(String, String)>) {
+    if en
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c == ' ' || c == '-')
+    {
+        return;
+    }
+    let en_words: Vec<String> = en
+        .split([' ', '-'])
+        .map(|w| stem_english(&w.to_lowercase()))
+        .filter(|w| w.len() > 1 && !EN_STOP.contains(&w.as_str()))
+        .collect();
+    let ko_words: Vec<String> = ko
+        .split([' ', '-'])
+        .filter(|w| !w.is_empty())
+        .map(|w| strip_korean(w).to_string())
+        .filter(|w| !KO_STOP.contains(&w.as_str()))
+        .collect();
+    match (en_words.last(), ko_words.last()) {
+        (Some(e), Some(k)) if en_words.len() != ko_words.len() => out.push((e.clone(), k.clone())),
+        (Some(_), Some(_)) => out.extend(en_words.into_iter().zip(ko_words)),
+        _ => {}
+    }
+}
+
+/// Translations the documents state themselves: `신경 복사 필드(NeRF)`-style parentheticals,
+/// `Korean (English)` or `English (Korean)`, paired word by word (see [`phrase_pairs`]). A pair
+/// is kept when seen at least [`MINED_MIN_COUNT`] times and for at least a fifth of its English
+/// word's pairs; both directions are recorded. Built from the indexed texts only.
+fn mine_translations<S: AsRef<str> + Sync>(docs: &[S]) -> HashMap<String, Vec<String>> {
+    let Some((ko_en, en_ko)) = paren_patterns() else {
+        return HashMap::new();
+    };
+    let pairs: Vec<Vec<(String, String)>> = docs
+        .par_iter()
+        .map(|d| {
+            let d = d.as_ref();
+            let mut out = Vec::new();
+            for c in ko_en.captures_iter(d) {
+                phrase_pairs(&c[2], &c[1], &mut out);
+            }
+            for c in en_ko.captures_iter(d) {
+                phrase_pairs(&c[1], &c[2], &mut out);
+            }
+            out
+        })
+        .collect();
+    let mut counts: HashMap<(String, String), u32> = HashMap::new();
+    let mut per_en: HashMap<String, u32> = HashMap::new();
+    for (e, k) in pairs.into_iter().flatten() {
+        *per_en.entry(e.clone()).or_default() += 1;
+        *counts.entry((e, k)).or_default() += 1;
+    }
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for ((e, k), n) in counts {
+        let total = per_en.get(&e).copied().unwrap_or(n);
+        if n >= MINED_MIN_COUNT && n * MINED_MIN_SHARE_INV >= total {
+            out.entry(e.clone()).or_default().push(k.clone());
+            out.entry(k).or_default().push(e);
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -608,94 +708,29 @@ mod tests {
         );
         assert!(bm.idf("diffusion") < bm.idf("gpt-4o"));
     }
-}
 
-/// Mines `Korean (English)` and `English (Korean)` pairs from documents: term translations the
-/// summaries themselves state. Kept when seen at least twice and for at least a fifth of the
-/// English word's pairs; acronyms are skipped.
-fn mine_translations<S: AsRef<str>>(docs: &[S]) -> HashMap<String, Vec<String>> {
-    use std::sync::OnceLock;
-    static KO_EN: OnceLock<regex::Regex> = OnceLock::new();
-    static EN_KO: OnceLock<regex::Regex> = OnceLock::new();
-    let ko_en = KO_EN.get_or_init(|| {
-        regex::Regex::new(
-            r"([가-힣]+(?:[ \-][가-힣]+){0,3}) ?\(([A-Za-z][A-Za-z \-]{1,60}?)(?:[,;][^)]*)?\)",
-        )
-        .expect("static regex")
-    });
-    let en_ko = EN_KO.get_or_init(|| {
-        regex::Regex::new(
-            r"([A-Za-z][A-Za-z\-]*(?: [A-Za-z][A-Za-z\-]*){0,3}) ?\(([가-힣]+(?: [가-힣]+){0,3})\)",
-        )
-        .expect("static regex")
-    });
-    let mut counts: HashMap<(String, String), u32> = HashMap::new();
-    let mut per_en: HashMap<String, u32> = HashMap::new();
-    let mut add = |en: &str, ko: &str, counts: &mut HashMap<(String, String), u32>| {
-        let en_words: Vec<String> = en
-            .split([' ', '-'])
-            .filter(|w| !w.is_empty())
-            .map(|w| stem_english(&w.to_lowercase()))
-            .filter(|w| w.len() > 1 && !EN_STOP.contains(&w.as_str()))
-            .collect();
-        let ko_words: Vec<String> = ko
-            .split([' ', '-'])
-            .filter(|w| !w.is_empty())
-            .map(|w| strip_korean(w).to_string())
-            .filter(|w| !KO_STOP.contains(&w.as_str()))
-            .collect();
-        if en_words.is_empty() || ko_words.is_empty() {
-            return;
-        }
-        let pairs: Vec<(String, String)> = if en_words.len() == ko_words.len() {
-            en_words.into_iter().zip(ko_words).collect()
-        } else {
-            vec![(
-                en_words[en_words.len() - 1].clone(),
-                ko_words[ko_words.len() - 1].clone(),
-            )]
-        };
-        for (e, k) in pairs {
-            *per_en.entry(e.clone()).or_default() += 1;
-            *counts.entry((e, k)).or_default() += 1;
-        }
-    };
-    for d in docs {
-        let d = d.as_ref();
-        for c in ko_en.captures_iter(d) {
-            let en = &c[2];
-            if en
-                .chars()
-                .all(|ch| ch.is_ascii_uppercase() || ch == ' ' || ch == '-')
-            {
-                continue;
-            }
-            add(en, &c[1], &mut counts);
-        }
-        for c in en_ko.captures_iter(d) {
-            let en = &c[1];
-            if en
-                .chars()
-                .all(|ch| ch.is_ascii_uppercase() || ch == ' ' || ch == '-')
-            {
-                continue;
-            }
-            add(en, &c[2], &mut counts);
-        }
+    #[test]
+    fn translations_are_mined_from_parentheticals_and_concepts_group_them() {
+        let docs = [
+            "확산 모델(diffusion models)을 이용한 비디오 생성",
+            "새로운 확산 모델(Diffusion Model) 기반 방법과 LLM",
+            "대형 언어 모델(LLM)의 추론",
+            "이미지 편집을 위한 확산",
+        ];
+        let bm = Bm25::new(&docs);
+        assert!(
+            bm.translations("diffusion").iter().any(|t| t == "확산"),
+            "{:?}",
+            bm.translations("diffusion")
+        );
+        assert!(bm.translations("확산").iter().any(|t| t == "diffusion"));
+        // Acronyms are not paired with the head noun.
+        assert!(!bm.translations("llm").iter().any(|t| t == "모델"));
+        let concepts = bm.concepts("Diffusion video models");
+        assert_eq!(concepts[0][0], "diffusion");
+        assert!(concepts[0].contains(&"확산".to_string()));
+        // The Korean-only document is found through the translation.
+        let hits = bm.search("image editing diffusion", 4, None);
+        assert_eq!(hits[0].row, 3, "{hits:?}");
     }
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for ((e, k), n) in counts {
-        let total = per_en.get(&e).copied().unwrap_or(n);
-        let min_n: u32 = std::env::var("PM_MINN").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
-        let share: u32 = std::env::var("PM_SHARE").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-        if n >= min_n && n * share >= total {
-            out.entry(e.clone()).or_default().push(k.clone());
-            out.entry(k).or_default().push(e);
-        }
-    }
-    for v in out.values_mut() {
-        v.sort();
-        v.dedup();
-    }
-    out
 }
