@@ -1,13 +1,13 @@
 //! `papermap embed`: strings in, vectors out (`.npy`), for scripts and benchmarks.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use papermap::embed::Prefix;
 
-use super::export::npy_header;
+use super::export::write_npy;
 use super::model::ModelOpts;
 
 /// `papermap embed`.
@@ -57,15 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let e = encoder.embed(&texts, prefix, &mut |_, _| {})?;
     let secs = start.elapsed().as_secs_f64();
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?,
-    );
-    f.write_all(&npy_header(e.len(), e.dim))?;
-    for x in &e.vectors {
-        f.write_all(&x.to_le_bytes())?;
-    }
-    f.flush()?;
+    write_npy(&args.out, e.len(), e.dim, &e.vectors)?;
     println!(
         "embedded {} texts, {} tokens, {} truncated in {:.2}s: {:.2} texts/s, {:.0} tokens/s ({:?} engine)",
         e.len(),

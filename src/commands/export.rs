@@ -44,6 +44,24 @@ pub fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
     h
 }
 
+/// Writes a row-major float32 matrix as a `.npy` file.
+pub fn write_npy(
+    path: &std::path::Path,
+    rows: usize,
+    cols: usize,
+    data: &[f32],
+) -> anyhow::Result<()> {
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    f.write_all(&npy_header(rows, cols))?;
+    for x in data {
+        f.write_all(&x.to_le_bytes())?;
+    }
+    f.flush()
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Runs `papermap export`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
@@ -70,15 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     meta.flush()?;
     if args.format == Format::Npy {
         let npy_path = with_ext(".npy");
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(&npy_path)
-                .with_context(|| format!("creating {}", npy_path.display()))?,
-        );
-        f.write_all(&npy_header(index.len(), dim))?;
-        for x in &index.vectors {
-            f.write_all(&x.to_le_bytes())?;
-        }
-        f.flush()?;
+        write_npy(&npy_path, index.len(), dim, &index.vectors)?;
         println!(
             "wrote {} ({} x {dim} float32) and {}",
             npy_path.display(),

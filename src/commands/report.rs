@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use papermap::index::Index;
 use papermap::report::{write, ReportInput, RELATED_PER_PAPER};
-use papermap::search::eval::{cached_title_queries, title_queries};
-use papermap::search::{check_model, related_all, summary_outliers};
+use papermap::search::{related_all, summary_outliers};
 
 use super::index::DEFAULT_INDEX;
 use super::model::ModelOpts;
