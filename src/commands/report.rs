@@ -51,18 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let check = if args.no_summary_check {
         None
     } else {
-        let titles = match cached_title_queries(&index) {
-            Some(v) => v,
-            None => {
-                let (files, encoder) = args.model.encoder()?;
-                check_model(&index, &files.id, &files.fingerprint()?)?;
-                eprintln!(
-                    "embedding {} titles for the summary check (cached afterwards)",
-                    index.len()
-                );
-                title_queries(&index, &encoder, &mut |_, _| {})?.vectors
-            }
-        };
+        let titles = super::eval::title_vectors(&index, &args.model)?;
         Some(summary_outliers(&index, &titles)?)
     };
     let files = write(
