@@ -77,9 +77,15 @@ pub(crate) fn map_svg(v: &View<'_>, standalone: bool) -> String {
         );
     }
     for (t, &(x, y)) in v.label_xy.iter().enumerate() {
+        // Labels near an edge grow inwards so they are never clipped.
+        let anchor = match x {
+            x if x < 0.2 => "start",
+            x if x > 0.8 => "end",
+            _ => "middle",
+        };
         let _ = write!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"600\" \
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" font-size=\"13\" font-weight=\"600\" \
              fill=\"#1d2330\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">{}</text>",
             pad + x * (w - 2.0 * pad),
             pad + (1.0 - y) * (h - 2.0 * pad),
@@ -141,7 +147,9 @@ fn timeline_svg(v: &View<'_>) -> String {
         .max(1) as f32;
     let w = label_w + cell_w * months.len() as f32 + 10.0;
     let h = top + cell_h * topics.len() as f32 + 5.0;
-    let mut s = format!("<svg viewBox=\"0 0 {w} {h}\" width=\"100%\">");
+    // Natural size, shrunk only to fit: a short archive must not blow the cells up to page width.
+    let mut s =
+        format!("<svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" style=\"max-width:100%;height:auto\">");
     for (j, m) in months.iter().enumerate() {
         let x = label_w + j as f32 * cell_w + cell_w / 2.0;
         let _ = write!(
