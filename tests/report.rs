@@ -24,22 +24,28 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
 }
 
-/// Builds an index of the sample with the tiny model and `k` topics; returns (tmp, index, model).
-fn sample_with_topics(k: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+/// Indexes `digests` (relative to the crate) with the tiny model; returns (tmp, index, model).
+fn tiny_index(digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().expect("tmp");
     let model = tmp.path().join("tiny");
     write_tiny_model(&model, 7);
     let index = tmp.path().join("idx");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let digests = Path::new(env!("CARGO_MANIFEST_DIR")).join(digests);
     ok(run(&[
         "index",
-        s(&sample),
+        s(&digests),
         "--index",
         s(&index),
         "--model",
         s(&model),
         "-q",
     ]));
+    (tmp, index, model)
+}
+
+/// Builds an index of the sample with the tiny model and `k` topics; returns (tmp, index, model).
+fn sample_with_topics(k: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, index, model) = tiny_index("data/sample");
     ok(run(&[
         "topics",
         "--index",
@@ -148,20 +154,7 @@ fn report_has_one_section_per_topic_and_one_point_per_paper() {
 
 #[test]
 fn report_without_topics_says_what_to_run() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let model = tmp.path().join("tiny");
-    write_tiny_model(&model, 7);
-    let index = tmp.path().join("idx");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/2024-09-26.md");
-    ok(run(&[
-        "index",
-        s(&sample),
-        "--index",
-        s(&index),
-        "--model",
-        s(&model),
-        "-q",
-    ]));
+    let (tmp, index, _model) = tiny_index("data/sample/2024-09-26.md");
     let o = run(&[
         "report",
         "--index",

@@ -405,17 +405,7 @@ fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().expect("tmp");
     let model = tmp.path().join("tiny");
     write_tiny_model(&model, 1);
-    let digests = tmp.path().join("digests");
-    std::fs::create_dir_all(&digests).expect("mkdir");
-    for f in ["2024-09-26.md", "2024-12-13.md", "2025-02-21.md"] {
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("data/sample")
-                .join(f),
-            digests.join(f),
-        )
-        .expect("copy sample");
-    }
+    let digests = common::copy_sample_digests(tmp.path());
     let index = tmp.path().join("idx");
     Fixture {
         _tmp: tmp,

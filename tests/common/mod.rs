@@ -10,6 +10,22 @@ pub fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
+/// Copies the three sample digests into `dir/digests` (a directory tests may add digests to).
+pub fn copy_sample_digests(dir: &std::path::Path) -> PathBuf {
+    let digests = dir.join("digests");
+    std::fs::create_dir_all(&digests).expect("mkdir");
+    for f in ["2024-09-26.md", "2024-12-13.md", "2025-02-21.md"] {
+        std::fs::copy(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("data/sample")
+                .join(f),
+            digests.join(f),
+        )
+        .expect("copy sample");
+    }
+    digests
+}
+
 /// The real model, resolved offline the way the CLI does; panics with the provisioning hint.
 pub fn real_model() -> ModelFiles {
     let r = Resolver {
