@@ -283,3 +283,25 @@ fn opening_a_missing_index_says_how_to_build_one() {
     let err = Index::open(&tmp.path().join("nope")).expect_err("missing");
     assert!(err.to_string().contains("papermap index"), "{err}");
 }
+
+#[test]
+fn vectors_of_papers_that_are_gone_are_dropped() {
+    let f = fixture();
+    assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+    // Replace the sample with one other digest: every stored vector becomes garbage.
+    for e in std::fs::read_dir(&f.digests).expect("digests") {
+        std::fs::remove_file(e.expect("entry").path()).expect("rm");
+    }
+    let added = add_archive_digest(&f);
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(embedded_count(&o), added);
+    let idx = Index::open(&f.index).expect("open");
+    assert_eq!(idx.len(), added);
+    let rows: usize = idx.manifest.chunks.iter().map(|c| c.rows).sum();
+    assert_eq!(rows, added, "the sample's chunks are gone");
+    let files = std::fs::read_dir(f.index.join("vectors"))
+        .expect("vectors")
+        .count();
+    assert_eq!(files, idx.manifest.chunks.len());
+}

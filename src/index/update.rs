@@ -1,6 +1,6 @@
 //! Writing the index: embed only what is new or changed, commit crash-safely.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -222,12 +222,15 @@ pub fn update(
         chunks: Vec::new(),
     };
     let mut stored: HashSet<[u8; 32]> = HashSet::new();
+    // Keys of every chunk in `m.chunks`, in the same order: read once here, reused by `compact`.
+    let mut chunk_keys: Vec<Vec<[u8; 32]>> = Vec::new();
     if let Some(old) = &old {
         match check_compatible(dir, old, &m) {
             Ok(()) => {
                 for c in &old.chunks {
                     let (keys, _) = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), old.dim)?;
-                    stored.extend(keys);
+                    stored.extend(keys.iter().copied());
+                    chunk_keys.push(keys);
                 }
                 m.chunks = old.chunks.clone();
                 // Until this run's papers file is committed, the old one stays live.
@@ -241,6 +244,7 @@ pub fn update(
 
     let mut stats = UpdateStats::default();
     let mut records = Vec::with_capacity(papers.len());
+    let mut live: HashSet<[u8; 32]> = HashSet::with_capacity(papers.len());
     let mut todo: Vec<([u8; 32], String)> = Vec::new();
     let mut queued: HashSet<[u8; 32]> = HashSet::new();
     for p in papers {
@@ -251,6 +255,7 @@ pub fn update(
         let text = opts.recipe.text(p);
         let input = format!("{}{}", Prefix::Passage.as_str(), text);
         let key = vector_key(&opts.model_fingerprint, &opts.quant, &input);
+        live.insert(key);
         if stored.contains(&key) {
             stats.skipped += 1;
         } else if queued.insert(key) {
@@ -288,6 +293,7 @@ pub fn update(
             file,
             rows: keys.len(),
         });
+        chunk_keys.push(keys);
         write_manifest(dir, &m)?;
         crash_point("chunk-committed");
         done += slice.len();
@@ -295,8 +301,7 @@ pub fn update(
     }
 
     // Chunks whose vectors no paper uses any more are dropped once they are mostly garbage.
-    let live_keys: HashSet<&str> = records.iter().map(|r| r.key.as_str()).collect();
-    m.chunks = compact(dir, &m, &live_keys)?;
+    m.chunks = compact(dir, &m, &chunk_keys, &live)?;
 
     let papers_file = format!("papers-{:06}.jsonl", m.generation);
     let path = dir.join(&papers_file);
@@ -323,22 +328,25 @@ pub fn update(
 
 /// Keeps chunks that still hold live vectors; a chunk with more dead than live rows is rewritten
 /// with only the live ones, so the store does not grow without bound as papers change.
-fn compact(dir: &Path, m: &Manifest, live: &HashSet<&str>) -> Result<Vec<ChunkRef>, IndexError> {
+/// `chunk_keys[i]` holds the keys of `m.chunks[i]`; a chunk's vectors are read only to rewrite it.
+fn compact(
+    dir: &Path,
+    m: &Manifest,
+    chunk_keys: &[Vec<[u8; 32]>],
+    live: &HashSet<[u8; 32]>,
+) -> Result<Vec<ChunkRef>, IndexError> {
     let mut out = Vec::with_capacity(m.chunks.len());
-    let mut seen: HashMap<[u8; 32], ()> = HashMap::new();
-    for (n, c) in m.chunks.iter().enumerate() {
-        let path = dir.join(VECTORS_DIR).join(&c.file);
-        let (keys, vecs) = read_chunk(&path, m.dim)?;
+    let mut seen: HashSet<[u8; 32]> = HashSet::new();
+    for (n, (c, keys)) in m.chunks.iter().zip(chunk_keys).enumerate() {
         let keep: Vec<usize> = (0..keys.len())
-            .filter(|&r| {
-                live.contains(hex(&keys[r]).as_str()) && seen.insert(keys[r], ()).is_none()
-            })
+            .filter(|&r| live.contains(&keys[r]) && seen.insert(keys[r]))
             .collect();
         if keep.len() == keys.len() {
             out.push(c.clone());
         } else if keep.len() * 2 >= keys.len() {
             out.push(c.clone()); // mostly live: not worth rewriting yet
         } else if !keep.is_empty() {
+            let (_, vecs) = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), m.dim)?;
             let file = format!("{:06}-c{:05}.safetensors", m.generation, n);
             let k: Vec<[u8; 32]> = keep.iter().map(|&r| keys[r]).collect();
             let v: Vec<f32> = keep
