@@ -11,6 +11,7 @@ use std::path::Path;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::simd::multiversion;
 use super::EmbedError;
 
 /// Model dimensions read from `config.json`.
@@ -50,6 +51,26 @@ pub struct CpuBert {
     eln_w: Vec<f32>,
     eln_b: Vec<f32>,
     layers: Vec<Layer>,
+    scratch: std::sync::Mutex<Scratch>,
+}
+
+/// Activation buffers of one forward pass, kept between batches.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    tmp: Vec<f32>,
+    inter: Vec<f32>,
+}
+
+/// The first `n` elements of `v`, growing it if needed; old contents are left in place, as
+/// every buffer is fully written before it is read.
+fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
 }
 
 /// A raw pointer that may be shared across rayon tasks writing disjoint regions.
@@ -198,6 +219,7 @@ impl CpuBert {
             eln_w,
             eln_b,
             layers,
+            scratch: Default::default(),
         })
     }
 
@@ -237,7 +259,19 @@ impl CpuBert {
                 )));
             }
         }
-        let mut x = vec![0f32; t * h];
+        // Reused across batches: fresh multi-megabyte buffers cost a page fault per 4 KiB.
+        let mut guard = self
+            .scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Scratch {
+            x,
+            qkv,
+            ctx,
+            tmp,
+            inter,
+        } = &mut *guard;
+        let x = sized(x, t * h);
         // Embeddings: word + position + type 0, then LayerNorm.
         for (s, &o) in seqs.iter().zip(&offsets) {
             for (p, &id) in s.iter().enumerate() {
@@ -249,23 +283,21 @@ impl CpuBert {
                 }
             }
         }
-        layer_norm_rows(&mut x, None, &self.eln_w, &self.eln_b, h, self.d.eps);
+        layer_norm_rows(x, None, &self.eln_w, &self.eln_b, h, self.d.eps);
 
-        let mut qkv = vec![0f32; t * 3 * h];
-        let mut ctx = vec![0f32; t * h];
-        let mut tmp = vec![0f32; t * h];
-        let mut inter = vec![0f32; t * self.d.ffn];
+        let qkv = sized(qkv, t * 3 * h);
+        let ctx = sized(ctx, t * h);
+        let tmp = sized(tmp, t * h);
+        let inter = sized(inter, t * self.d.ffn);
         for l in &self.layers {
-            linear(&x, t, h, &l.wqkv, &l.bqkv, 3 * h, &mut qkv);
-            self.attention(&qkv, seqs, &offsets, &mut ctx);
-            linear(&ctx, t, h, &l.wo, &l.bo, h, &mut tmp);
-            layer_norm_rows(&mut x, Some(&tmp), &l.ln1_w, &l.ln1_b, h, self.d.eps);
-            linear(&x, t, h, &l.wi, &l.bi, self.d.ffn, &mut inter);
-            inter
-                .par_chunks_mut(4096)
-                .for_each(|c| c.iter_mut().for_each(|v| *v = gelu_erf(*v)));
-            linear(&inter, t, self.d.ffn, &l.wo2, &l.bo2, h, &mut tmp);
-            layer_norm_rows(&mut x, Some(&tmp), &l.ln2_w, &l.ln2_b, h, self.d.eps);
+            linear(x, t, h, &l.wqkv, &l.bqkv, 3 * h, qkv);
+            self.attention(qkv, seqs, &offsets, ctx);
+            linear(ctx, t, h, &l.wo, &l.bo, h, tmp);
+            layer_norm_rows(x, Some(tmp), &l.ln1_w, &l.ln1_b, h, self.d.eps);
+            linear(x, t, h, &l.wi, &l.bi, self.d.ffn, inter);
+            inter.par_chunks_mut(4096).for_each(gelu_slice);
+            linear(inter, t, self.d.ffn, &l.wo2, &l.bo2, h, tmp);
+            layer_norm_rows(x, Some(tmp), &l.ln2_w, &l.ln2_b, h, self.d.eps);
         }
 
         let mut out = vec![0f32; seqs.len() * h];
@@ -334,9 +366,7 @@ impl CpuBert {
                         Parallelism::None,
                     );
                 }
-                for row in scores.chunks_exact_mut(len) {
-                    softmax(row);
-                }
+                softmax_rows(scores, len);
                 unsafe {
                     gemm::gemm(
                         len,
@@ -409,45 +439,118 @@ fn layer_norm_rows(
     h: usize,
     eps: f32,
 ) {
-    let rows = x.len() / h;
     x.par_chunks_mut(h).enumerate().for_each(|(r, row)| {
-        if let Some(res) = residual {
-            for (v, a) in row.iter_mut().zip(&res[r * h..(r + 1) * h]) {
-                *v += *a;
-            }
-        }
-        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / h as f64;
-        let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / h as f64;
-        let inv = 1.0 / (var + eps as f64).sqrt();
-        for ((v, g), bb) in row.iter_mut().zip(w).zip(b) {
-            *v = ((*v as f64 - mean) * inv) as f32 * g + bb;
-        }
+        let res = residual.map(|res| &res[r * h..(r + 1) * h]);
+        layer_norm_row(row, res, w, b, eps);
     });
-    debug_assert_eq!(rows * h, x.len());
 }
 
+multiversion! {
+/// One row of [`layer_norm_rows`]. Statistics in f64 over 8 lanes: the lanes let the loops
+/// vectorise, f64 keeps the mean and variance as exact as the reference's.
+fn layer_norm_row(row: &mut [f32], res: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
+    if let Some(res) = res {
+        for (v, a) in row.iter_mut().zip(res) {
+            *v += *a;
+        }
+    }
+    let h = row.len();
+    let mean = lane_sum(row, |v| v as f64) / h as f64;
+    let var = lane_sum(row, |v| (v as f64 - mean) * (v as f64 - mean)) / h as f64;
+    let inv = 1.0 / (var + eps as f64).sqrt();
+    for ((v, g), bb) in row.iter_mut().zip(w).zip(b) {
+        *v = ((*v as f64 - mean) * inv) as f32 * g + bb;
+    }
+}
+}
+
+/// `Σ f(v)` in f64 with 8 independent accumulators (a single running sum cannot vectorise).
+#[inline(always)]
+fn lane_sum(row: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut acc = [0f64; 8];
+    let chunks = row.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+multiversion! {
+/// Softmax of every `len`-long row of `scores`, in place.
+fn softmax_rows(scores: &mut [f32], len: usize) {
+    // Plain loops, not `for_each`: its `fold` may stay out of line, compiled without AVX2.
+    for row in scores.chunks_exact_mut(len) {
+        softmax(row);
+    }
+}
+}
+
+multiversion! {
+/// Exact-erf GELU over a slice, in place.
+fn gelu_slice(c: &mut [f32]) {
+    for v in c.iter_mut() {
+        *v = gelu_erf(*v);
+    }
+}
+}
+
+/// Softmax of one attention row, in place, with lane-wise max and sum so it vectorises.
+#[inline(always)]
 fn softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    row.iter_mut().for_each(|v| *v = exp_f32(*v - max));
-    let sum: f32 = row.iter().sum();
+    let mut mx = [f32::NEG_INFINITY; 16];
+    let chunks = row.chunks_exact(16);
+    let tail_max = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    for c in chunks {
+        for (m, &v) in mx.iter_mut().zip(c) {
+            // Not f32::max: its NaN rule keeps the loop scalar; scores are never NaN.
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    let max = mx.iter().fold(tail_max, |m, &v| if v > m { v } else { m });
+    let mut acc = [0f32; 16];
+    let mut chunks = row.chunks_exact_mut(16);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *v = exp_f32(*v - max);
+            *a += *v;
+        }
+    }
+    let mut sum = acc.iter().sum::<f32>();
+    for v in chunks.into_remainder() {
+        *v = exp_f32(*v - max);
+        sum += *v;
+    }
     let inv = 1.0 / sum;
-    row.iter_mut().for_each(|v| *v *= inv);
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
 }
 
 /// `e^x` for f32, branch-free so loops over it vectorise (libm's `expf` is a call per element).
 /// Cephes-style: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n through the
-/// exponent bits. Relative error below 2e-7 over the range softmax and GELU use.
+/// exponent bits. Rounding uses the 1.5·2²³ trick, which also leaves n in the low mantissa bits:
+/// no float-to-int conversion, whose saturating semantics keep loops scalar.
+/// Relative error below 2e-7 over the range softmax and GELU use.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    let j = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = j - MAGIC;
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (0.166_666_67
                     + r * (0.041_666_58 + r * (0.008_333_452 + r * 0.001_388_89)))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // j's bits are 0x4B40_0000 + n; shifting by 23 keeps exactly (n + 127) << 23.
+    p * f32::from_bits(j.to_bits().wrapping_add(127) << 23)
 }
 
 /// GELU with the exact error function, as BERT's `gelu` (not the tanh approximation).

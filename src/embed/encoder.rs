@@ -79,7 +79,7 @@ impl std::str::FromStr for Engine {
 
 enum Backend {
     Candle(CandleBert),
-    Fast(super::cpu::CpuBert),
+    Fast(Box<super::cpu::CpuBert>),
 }
 
 /// A loaded sentence encoder: tokenizer + BERT on a device.
@@ -148,9 +148,10 @@ impl Encoder {
                         "the fast engine runs on CPU only; use --engine candle with CUDA".into(),
                     ))
                 }
-                Engine::Fast => {
-                    Backend::Fast(super::cpu::CpuBert::load(&files.config, &files.weights)?)
-                }
+                Engine::Fast => Backend::Fast(Box::new(super::cpu::CpuBert::load(
+                    &files.config,
+                    &files.weights,
+                )?)),
                 Engine::Candle => {
                     // SAFETY: the weights file is memory-mapped read-only; papermap never writes a
                     // model file in place (imports go through a temporary file and a rename).

