@@ -102,6 +102,42 @@ fn candle_graph_on_cpu_matches_reference() {
     assert!(c >= 0.9999, "{c}");
 }
 
+#[test]
+fn q8_stays_within_issue_bound_of_reference_on_all_seeds() {
+    // The bound of issue 5: cosine >= 0.995 to the f32 vectors on all 68 seeds, docs and queries.
+    let enc = Encoder::load_quantised(
+        &real_model(),
+        candle_core::Device::Cpu,
+        papermap::embed::Engine::Fast,
+        candle_core::DType::F32,
+        papermap::embed::Quant::Q8,
+    )
+    .expect("load model");
+    assert_eq!(enc.precision(), "q8");
+    let refs = reference_papers();
+    for (input_key, emb_key) in [
+        ("doc_input", "doc_embedding"),
+        ("query_input", "query_embedding"),
+    ] {
+        let inputs: Vec<String> = refs
+            .iter()
+            .map(|p| p[input_key].as_str().expect("input").to_string())
+            .collect();
+        let emb = enc
+            .embed(&inputs, Prefix::None, &mut |_, _| {})
+            .expect("embed");
+        let cos: Vec<f64> = (0..refs.len())
+            .map(|i| cosine(emb.row(i), &f32s(&refs[i][emb_key])))
+            .collect();
+        let min = cos.iter().copied().fold(f64::MAX, f64::min);
+        let max = cos.iter().copied().fold(f64::MIN, f64::max);
+        println!("q8 {input_key}: cosine to f32 reference min {min:.5} max {max:.5}");
+        assert!(min >= 0.995, "{input_key}: min cosine {min}");
+        // Quantisation must actually happen: q8 is not the f32 path under another name.
+        assert!(max < 0.99999, "{input_key}: q8 equals f32 ({max})");
+    }
+}
+
 #[cfg(feature = "cuda")]
 #[test]
 fn cuda_matches_reference_when_a_gpu_is_present() {

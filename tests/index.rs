@@ -151,6 +151,51 @@ fn another_model_or_recipe_is_refused_unless_rebuild() {
 }
 
 #[test]
+fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
+    let f = fixture();
+    assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+    let f32_vecs: Vec<Vec<f32>> = {
+        let idx = Index::open(&f.index).expect("open");
+        assert_eq!(idx.manifest.quant, "f32");
+        (0..idx.len()).map(|i| idx.vector(i).to_vec()).collect()
+    };
+    let o = index_cmd(&f, &f.model, &["--quiet", "--quant", "q8"], &[]);
+    assert!(!o.status.success(), "q8 over an f32 index must be refused");
+    assert!(
+        stderr(&o).contains("quant") && stderr(&o).contains("--rebuild"),
+        "{}",
+        stderr(&o)
+    );
+    let o = index_cmd(
+        &f,
+        &f.model,
+        &["--quiet", "--quant", "q8", "--rebuild"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(embedded_count(&o), 68, "every vector is recomputed in q8");
+    let idx = Index::open(&f.index).expect("open");
+    assert_eq!(idx.manifest.quant, "q8");
+    let mut differ = 0;
+    for (i, v) in f32_vecs.iter().enumerate() {
+        let q = idx.vector(i);
+        let dot: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
+        assert!(dot > 0.98, "paper {i}: q8 vs f32 cosine {dot}");
+        differ += usize::from(q != v.as_slice());
+    }
+    assert!(
+        differ > 60,
+        "q8 vectors should not be the f32 ones ({differ} differ)"
+    );
+    // A plain run keeps the index's q8 mode (nothing to embed); explicit f32 is refused.
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(embedded_count(&o), 0);
+    let o = index_cmd(&f, &f.model, &["--quiet", "--quant", "none"], &[]);
+    assert!(!o.status.success(), "f32 over a q8 index must be refused");
+}
+
+#[test]
 fn a_second_writer_is_kept_out() {
     let f = fixture();
     std::fs::create_dir_all(&f.index).expect("mkdir");

@@ -49,7 +49,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("warning: {w}");
         }
     }
-    let (files, mut encoder) = args.model.encoder()?;
+    // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
+    let existing = papermap::index::Index::open(&args.index)
+        .ok()
+        .map(|i| i.manifest.quant.clone());
+    let (files, mut encoder) = args.model.for_index_quant(existing.as_deref()).encoder()?;
     let fingerprint = files.fingerprint()?;
     if let Some(budget) = args.batch_tokens {
         encoder.token_budget = budget.max(encoder.max_len);

@@ -28,6 +28,10 @@ pub struct ModelOpts {
     /// Compute dtype: f32, f16 or bf16 (default f32 on CPU, f16 on CUDA).
     #[arg(long, global = true)]
     pub dtype: Option<String>,
+    /// `q8`: int8 projections on the fast CPU engine (about 2x faster, cosine ≥ 0.995 to f32).
+    /// Recorded in the index manifest; an index is never mixed across modes.
+    #[arg(long, global = true, value_name = "q8|none")]
+    pub quant: Option<papermap::embed::Quant>,
 }
 
 impl ModelOpts {
@@ -48,9 +52,20 @@ impl ModelOpts {
             Some("bf16") => candle_core::DType::BF16,
             Some(d) => anyhow::bail!("unknown --dtype {d:?}: use f32, f16 or bf16"),
         };
-        let encoder = Encoder::load_with(&files, device, engine, dtype)
+        let quant = self.quant.unwrap_or_default();
+        let encoder = Encoder::load_quantised(&files, device, engine, dtype, quant)
             .with_context(|| format!("loading model from {}", files.dir().display()))?;
         Ok((files, encoder))
+    }
+
+    /// These options, with `--quant` defaulting to the mode recorded in an index's manifest, so
+    /// updates and queries of a `q8` index stay `q8` without repeating the flag.
+    pub fn for_index_quant(&self, index_quant: Option<&str>) -> ModelOpts {
+        let mut o = self.clone();
+        if o.quant.is_none() && index_quant == Some("q8") {
+            o.quant = Some(papermap::embed::Quant::Q8);
+        }
+        o
     }
 
     /// The resolver these options describe.

@@ -39,7 +39,9 @@ pub fn load_index_model(index: &Index, opts: &ModelOpts) -> anyhow::Result<Encod
     let files = opts.resolver().resolve()?;
     let fingerprint = files.fingerprint()?;
     search::check_model(index, &files.id, &fingerprint)?;
-    let (_, encoder) = opts.encoder()?;
+    let (_, encoder) = opts
+        .for_index_quant(Some(&index.manifest.quant))
+        .encoder()?;
     Ok(encoder)
 }
 

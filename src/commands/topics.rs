@@ -82,7 +82,10 @@ fn keyword_encoder(args: &Args, index: &Index) -> anyhow::Result<Option<Encoder>
         );
         return Ok(None);
     }
-    let (_, encoder) = args.model.encoder()?;
+    let (_, encoder) = args
+        .model
+        .for_index_quant(Some(&index.manifest.quant))
+        .encoder()?;
     Ok(Some(encoder))
 }
 

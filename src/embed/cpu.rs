@@ -11,8 +11,9 @@ use std::path::Path;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::int8::{QActs, QLinear};
 use super::simd::multiversion;
-use super::EmbedError;
+use super::{EmbedError, Quant};
 
 /// Model dimensions read from `config.json`.
 #[derive(Debug, Clone, Copy)]
@@ -27,18 +28,42 @@ struct Dims {
 
 struct Layer {
     /// Q, K and V stacked: `[3H, H]` (out × in, as stored by transformers).
-    wqkv: Vec<f32>,
-    bqkv: Vec<f32>,
-    wo: Vec<f32>,
-    bo: Vec<f32>,
+    qkv: Dense,
+    o: Dense,
     ln1_w: Vec<f32>,
     ln1_b: Vec<f32>,
-    wi: Vec<f32>,
-    bi: Vec<f32>,
-    wo2: Vec<f32>,
-    bo2: Vec<f32>,
+    i: Dense,
+    o2: Dense,
     ln2_w: Vec<f32>,
     ln2_b: Vec<f32>,
+}
+
+/// A projection `y = x·Wᵀ + b`, in f32 or int8.
+enum Dense {
+    F32 {
+        /// `[out, inp]`, as stored by transformers.
+        w: Vec<f32>,
+        b: Vec<f32>,
+        out: usize,
+    },
+    Q8(QLinear),
+}
+
+impl Dense {
+    fn new(w: Vec<f32>, b: Vec<f32>, out: usize, inp: usize, quant: Quant) -> Self {
+        match quant {
+            Quant::None => Dense::F32 { w, b, out },
+            Quant::Q8 => Dense::Q8(QLinear::new(&w, &b, out, inp)),
+        }
+    }
+
+    /// `y[t, out] = x[t, inp] · Wᵀ + b`.
+    fn apply(&self, x: &[f32], t: usize, inp: usize, y: &mut [f32], acts: &mut QActs) {
+        match self {
+            Dense::F32 { w, b, out } => linear(x, t, inp, w, b, *out, y),
+            Dense::Q8(q) => q.forward(x, t, y, acts),
+        }
+    }
 }
 
 /// BERT encoder weights in f32 with a packed, fused CPU forward.
@@ -62,6 +87,7 @@ struct Scratch {
     ctx: Vec<f32>,
     tmp: Vec<f32>,
     inter: Vec<f32>,
+    acts: QActs,
 }
 
 /// The first `n` elements of `v`, growing it if needed; old contents are left in place, as
@@ -88,8 +114,9 @@ impl SharedMut {
 }
 
 impl CpuBert {
-    /// Loads the f32 weights of a transformers BERT from `model.safetensors`.
-    pub fn load(config: &Path, weights: &Path) -> Result<Self, EmbedError> {
+    /// Loads the f32 weights of a transformers BERT from `model.safetensors`, quantising the
+    /// projections to int8 with [`Quant::Q8`].
+    pub fn load(quant: Quant, config: &Path, weights: &Path) -> Result<Self, EmbedError> {
         let err = |p: &Path, m: String| EmbedError::Model(format!("{}: {m}", p.display()));
         let cfg: serde_json::Value =
             serde_json::from_slice(&std::fs::read(config).map_err(|e| EmbedError::Io {
@@ -196,16 +223,18 @@ impl CpuBert {
             let (wi, bi) = lin("intermediate.dense", d.ffn, h)?;
             let (wo2, bo2) = lin("output.dense", h, d.ffn)?;
             layers.push(Layer {
-                wqkv: [wq, wk, wv].concat(),
-                bqkv: [bq, bk, bv].concat(),
-                wo,
-                bo,
+                qkv: Dense::new(
+                    [wq, wk, wv].concat(),
+                    [bq, bk, bv].concat(),
+                    3 * h,
+                    h,
+                    quant,
+                ),
+                o: Dense::new(wo, bo, h, h, quant),
                 ln1_w: tensor(&format!("{p}attention.output.LayerNorm.weight"), &[h])?,
                 ln1_b: tensor(&format!("{p}attention.output.LayerNorm.bias"), &[h])?,
-                wi,
-                bi,
-                wo2,
-                bo2,
+                i: Dense::new(wi, bi, d.ffn, h, quant),
+                o2: Dense::new(wo2, bo2, h, d.ffn, quant),
                 ln2_w: tensor(&format!("{p}output.LayerNorm.weight"), &[h])?,
                 ln2_b: tensor(&format!("{p}output.LayerNorm.bias"), &[h])?,
             });
@@ -270,6 +299,7 @@ impl CpuBert {
             ctx,
             tmp,
             inter,
+            acts,
         } = &mut *guard;
         let x = sized(x, t * h);
         // Embeddings: word + position + type 0, then LayerNorm.
@@ -290,13 +320,13 @@ impl CpuBert {
         let tmp = sized(tmp, t * h);
         let inter = sized(inter, t * self.d.ffn);
         for l in &self.layers {
-            linear(x, t, h, &l.wqkv, &l.bqkv, 3 * h, qkv);
+            l.qkv.apply(x, t, h, qkv, acts);
             self.attention(qkv, seqs, &offsets, ctx);
-            linear(ctx, t, h, &l.wo, &l.bo, h, tmp);
+            l.o.apply(ctx, t, h, tmp, acts);
             layer_norm_rows(x, Some(tmp), &l.ln1_w, &l.ln1_b, h, self.d.eps);
-            linear(x, t, h, &l.wi, &l.bi, self.d.ffn, inter);
+            l.i.apply(x, t, h, inter, acts);
             inter.par_chunks_mut(4096).for_each(gelu_slice);
-            linear(inter, t, self.d.ffn, &l.wo2, &l.bo2, h, tmp);
+            l.o2.apply(inter, t, self.d.ffn, tmp, acts);
             layer_norm_rows(x, Some(tmp), &l.ln2_w, &l.ln2_b, h, self.d.eps);
         }
 

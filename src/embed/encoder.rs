@@ -96,6 +96,29 @@ pub struct Encoder {
     /// Upper bound on sequences per forward pass.
     pub max_batch: usize,
     dtype: DType,
+    quant: Quant,
+}
+
+/// Weight quantisation of the fast CPU engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quant {
+    /// Full-precision weights and activations.
+    #[default]
+    None,
+    /// Int8 weights (per output row) and activations (per token) in the projections; attention,
+    /// LayerNorm and pooling stay f32.
+    Q8,
+}
+
+impl std::str::FromStr for Quant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" | "f32" => Ok(Quant::None),
+            "q8" => Ok(Quant::Q8),
+            _ => Err(format!("unknown quantisation {s:?}: use q8 or none")),
+        }
+    }
 }
 
 impl Encoder {
@@ -117,6 +140,23 @@ impl Encoder {
         engine: Engine,
         dtype: DType,
     ) -> Result<Self, EmbedError> {
+        Self::load_quantised(files, device, engine, dtype, Quant::None)
+    }
+
+    /// As [`Encoder::load_with`], with int8 projections when `quant` is [`Quant::Q8`] (fast
+    /// engine only).
+    pub fn load_quantised(
+        files: &ModelFiles,
+        device: Device,
+        engine: Engine,
+        dtype: DType,
+        quant: Quant,
+    ) -> Result<Self, EmbedError> {
+        if quant == Quant::Q8 && engine != Engine::Fast {
+            return Err(EmbedError::Device(
+                "--quant q8 runs on the fast CPU engine only".into(),
+            ));
+        }
         if engine == Engine::Fast && dtype != DType::F32 {
             return Err(EmbedError::Device(format!(
                 "the fast CPU engine computes in f32, not {dtype:?}"
@@ -149,6 +189,7 @@ impl Encoder {
                     ))
                 }
                 Engine::Fast => Backend::Fast(Box::new(super::cpu::CpuBert::load(
+                    quant,
                     &files.config,
                     &files.weights,
                 )?)),
@@ -182,6 +223,7 @@ impl Encoder {
             token_budget,
             max_batch,
             dtype,
+            quant,
         })
     }
 
@@ -271,8 +313,11 @@ impl Encoder {
         })
     }
 
-    /// Numeric mode of the vectors, as recorded in index manifests (`f32`, `f16`, `bf16`).
+    /// Numeric mode of the vectors, as recorded in index manifests (`f32`, `f16`, `bf16`, `q8`).
     pub fn precision(&self) -> &'static str {
+        if self.quant == Quant::Q8 {
+            return "q8";
+        }
         match self.dtype {
             DType::F16 => "f16",
             DType::BF16 => "bf16",

