@@ -9,8 +9,10 @@
 //!
 //! ```text
 //! cargo bench --bench scale -- --index DIR [--sizes 1000,10000,100000] [--k 100] [--runs 3]
-//!                              [--sklearn PYTHON] [--no-related]
+//!                              [--sklearn PYTHON] [--no-related] [--device cuda]
 //! ```
+//! `--device cuda` (a `--features cuda` build) runs the k-means distance work and related-for-all
+//! on the GPU, as `papermap topics --device cuda` and `papermap related --all --device cuda` do.
 //! `--sklearn` names a Python with scikit-learn (benches/peers/setup.sh makes one); it runs
 //! benches/scale_sklearn.py on the same vectors with `n_init` = `--runs`.
 
@@ -31,6 +33,7 @@ struct Opts {
     sklearn: Option<String>,
     related: bool,
     one: Option<usize>,
+    device: String,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -44,6 +47,7 @@ fn parse() -> Result<Opts, String> {
         sklearn: None,
         related: true,
         one: None,
+        device: "cpu".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -60,6 +64,7 @@ fn parse() -> Result<Opts, String> {
             "--runs" => o.runs = val()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--sklearn" => o.sklearn = Some(val()?),
             "--no-related" => o.related = false,
+            "--device" => o.device = val()?,
             "--one" => o.one = Some(val()?.parse().map_err(|e| format!("--one: {e}"))?),
             "--bench" => {} // passed by `cargo bench`
             other => return Err(format!("unknown argument {other}")),
@@ -186,10 +191,11 @@ fn main() {
     }
     let exe = std::env::current_exe().expect("own path");
     println!(
-        "k-means k = {} ({} runs) and related top-10 for all, on archive vectors + noise; {} threads\n",
+        "k-means k = {} ({} runs) and related top-10 for all, on archive vectors + noise; {} threads, device {}\n",
         o.k,
         o.runs,
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        o.device
     );
     println!("| vectors | k-means s | iterations (best run) | objective | scikit-learn s | objective vs sklearn | papermap/sklearn time | related-all s | peak RSS |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -197,7 +203,8 @@ fn main() {
         let mut cmd = Command::new(&exe);
         cmd.args(["--index", &o.index.display().to_string()])
             .args(["--k", &o.k.to_string(), "--runs", &o.runs.to_string()])
-            .args(["--one", &n.to_string()]);
+            .args(["--one", &n.to_string()])
+            .args(["--device", &o.device]);
         if !o.related {
             cmd.arg("--no-related");
         }

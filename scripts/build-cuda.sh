@@ -154,6 +154,12 @@ echo "== cargo build took $(( $(date +%s) - start ))s"
 OUT_BIN=$PAPERMAP_HOME/papermap-cuda
 strip --strip-all -o "$OUT_BIN.tmp" "$CARGO_TARGET_DIR/release/papermap"
 mv "$OUT_BIN.tmp" "$OUT_BIN"
+# The scale bench (k-means and related-for-all at 1M vectors on the GPU, benches/gpu/run.sh).
+scale=$(cargo bench --no-run --features cuda --bench scale 2>&1 | sed -n 's/.*Executable .*(\(.*scale-[0-9a-f]*\)).*/\1/p' | tail -n1)
+if [[ -n $scale ]]; then
+  strip --strip-all -o "$PAPERMAP_HOME/papermap-scale-cuda" "$scale"
+  echo "== $PAPERMAP_HOME/papermap-scale-cuda (benches/scale.rs)"
+fi
 echo "== $OUT_BIN: $(du -h "$OUT_BIN" | cut -f1) ($(stat -c %s "$OUT_BIN") bytes)"
 echo "== dynamic libraries it needs (NEEDED):"
 objdump -p "$OUT_BIN" | awk '/NEEDED|RUNPATH|RPATH/ {print "   " $1, $2}'

@@ -71,6 +71,56 @@ fn json(o: &Output) -> serde_json::Value {
 }
 
 #[test]
+fn related_all_writes_every_papers_neighbours_as_json_lines() {
+    let f = Fixture::new();
+    let idx = f.index("idx", &f.digests, &[]);
+    let index = Index::open(&idx).expect("open");
+    let out = f.root.join("related.jsonl");
+    let o = f.run(&[
+        "related",
+        "--all",
+        "-k",
+        "4",
+        "--out",
+        s(&out),
+        "--index",
+        s(&idx),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("related papers of 68 papers"),
+        "{}",
+        stderr(&o)
+    );
+    let text = std::fs::read_to_string(&out).expect("read output");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), index.len());
+    for (row, v) in lines.iter().enumerate() {
+        let lib = search::related(&index, row, 4).expect("related");
+        assert_eq!(v["arxiv_id"], index.papers[row].paper.arxiv_id.as_str());
+        let got: Vec<&str> = v["related"]
+            .as_array()
+            .expect("related")
+            .iter()
+            .map(|r| r["arxiv_id"].as_str().expect("id"))
+            .collect();
+        let want: Vec<&str> = lib
+            .iter()
+            .map(|h| index.papers[h.row].paper.arxiv_id.as_str())
+            .collect();
+        assert_eq!(got, want, "paper {row}");
+    }
+    // --all takes no paper; a paper without --all is still required.
+    let o = f.run(&["related", "--all", "2409.17146", "--index", s(&idx)]);
+    assert!(!o.status.success());
+    let o = f.run(&["related", "--index", s(&idx)]);
+    assert!(!o.status.success());
+}
+
+#[test]
 fn related_and_search_on_the_sample() {
     let f = Fixture::new();
     let idx = f.index("idx", &f.digests, &[]);

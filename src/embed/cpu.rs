@@ -69,7 +69,7 @@ impl Dense {
 /// BERT encoder weights in f32 with a packed, fused CPU forward.
 pub struct CpuBert {
     d: Dims,
-    word: Vec<f32>,
+    word: WordTable,
     vocab: usize,
     pos: Vec<f32>,
     typ: Vec<f32>,
@@ -97,6 +97,34 @@ fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
         v.resize(n, 0.0);
     }
     &mut v[..n]
+}
+
+/// The word-embedding table, read from the memory-mapped weights file on lookup.
+struct WordTable {
+    map: std::sync::Arc<memmap2::Mmap>,
+    /// Byte offset of the tensor's data in the file.
+    offset: usize,
+    dtype: safetensors::Dtype,
+    h: usize,
+}
+
+impl WordTable {
+    /// Writes row `id` (checked against the vocabulary by the caller) as f32 into `out`.
+    fn row(&self, id: usize, out: &mut [f32]) {
+        let width = match self.dtype {
+            safetensors::Dtype::F32 => 4,
+            _ => 2,
+        };
+        let start = self.offset + id * self.h * width;
+        let b = &self.map[start..start + self.h * width];
+        for (o, c) in out.iter_mut().zip(b.chunks_exact(width)) {
+            *o = match self.dtype {
+                safetensors::Dtype::F32 => f32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                safetensors::Dtype::F16 => half::f16::from_le_bytes([c[0], c[1]]).to_f32(),
+                _ => half::bf16::from_le_bytes([c[0], c[1]]).to_f32(),
+            };
+        }
+    }
 }
 
 /// A raw pointer that may be shared across rayon tasks writing disjoint regions.
@@ -149,11 +177,16 @@ impl CpuBert {
         if d.heads == 0 || !d.hidden.is_multiple_of(d.heads) {
             return Err(err(config, "hidden size not divisible by heads".into()));
         }
-        let bytes = std::fs::read(weights).map_err(|e| EmbedError::Io {
+        let io = |e| EmbedError::Io {
             path: weights.to_path_buf(),
             source: e,
-        })?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
+        };
+        let file = std::fs::File::open(weights).map_err(io)?;
+        // SAFETY: mapped read-only; papermap never rewrites a model file in place (imports write
+        // a temporary file and rename it), so the mapping cannot change under us.
+        let map = std::sync::Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
+        let bytes: &[u8] = &map;
+        let st = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| err(weights, e.to_string()))?;
         // Checkpoints may prefix names with the model type (`bert.`); accept both.
         let prefix = if st.names().iter().any(|n| n.starts_with("bert.")) {
@@ -199,7 +232,30 @@ impl CpuBert {
             .tensor(&format!("{prefix}embeddings.word_embeddings.weight"))
             .map_err(|e| err(weights, e.to_string()))?;
         let vocab = word_t.shape().first().copied().unwrap_or(0);
-        let word = tensor("embeddings.word_embeddings.weight", &[vocab, h])?;
+        // The word table is 3/4 of the model (250k × 384) but a batch reads a few hundred rows:
+        // it stays in the mapping and rows are decoded on lookup, so it costs page cache, not
+        // 380 MB of private memory.
+        if word_t.shape() != [vocab, h] {
+            return Err(err(
+                weights,
+                format!("word embeddings: shape {:?}", word_t.shape()),
+            ));
+        }
+        let word = WordTable {
+            map: map.clone(),
+            offset: word_t.data().as_ptr() as usize - bytes.as_ptr() as usize,
+            dtype: word_t.dtype(),
+            h,
+        };
+        if !matches!(
+            word.dtype,
+            safetensors::Dtype::F32 | safetensors::Dtype::F16 | safetensors::Dtype::BF16
+        ) {
+            return Err(err(
+                weights,
+                format!("word embeddings: dtype {:?} not supported", word.dtype),
+            ));
+        }
         let pos = tensor("embeddings.position_embeddings.weight", &[d.max_pos, h])?;
         let typ = tensor(
             "embeddings.token_type_embeddings.weight",
@@ -306,10 +362,10 @@ impl CpuBert {
         for (s, &o) in seqs.iter().zip(&offsets) {
             for (p, &id) in s.iter().enumerate() {
                 let row = &mut x[(o + p) * h..(o + p + 1) * h];
-                let w = &self.word[id as usize * h..(id as usize + 1) * h];
+                self.word.row(id as usize, row);
                 let ps = &self.pos[p * h..(p + 1) * h];
                 for j in 0..h {
-                    row[j] = w[j] + ps[j] + self.typ[j];
+                    row[j] += ps[j] + self.typ[j];
                 }
             }
         }

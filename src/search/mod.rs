@@ -10,6 +10,7 @@
 //! vector (with the `query: ` prefix) and passes it in, so this module needs no model.
 
 pub mod dense;
+pub mod device_topk;
 pub mod eval;
 pub mod glossary;
 pub mod hybrid;

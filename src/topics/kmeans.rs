@@ -65,10 +65,30 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// The assignment step of k-means: each row's nearest centroid and squared distance to it.
+/// The distance work of k-means: each row's nearest centroid (Lloyd) and the distances of all
+/// rows to a few candidate points (k-means++ seeding). Implementations: [`Direct`] (reference),
+/// [`Blocked`] (CPU matrix products), [`DeviceAssign`] (candle tensors, e.g. on CUDA).
 pub trait Assign: Sync {
     /// Fills `labels[i]` (nearest centroid, lowest index on ties) and `dist2[i]` for every row.
-    fn assign(&self, data: Rows<'_>, centroids: Rows<'_>, labels: &mut [u32], dist2: &mut [f32]);
+    fn assign(
+        &self,
+        data: Rows<'_>,
+        centroids: Rows<'_>,
+        labels: &mut [u32],
+        dist2: &mut [f32],
+    ) -> Result<(), TopicsError>;
+
+    /// Squared distances of every row to every point, row-major `[rows, points]`.
+    fn distances(&self, data: Rows<'_>, points: Rows<'_>) -> Result<Vec<f32>, TopicsError> {
+        let m = points.len();
+        let mut out = vec![0f32; data.len() * m];
+        out.par_chunks_mut(m.max(1)).enumerate().for_each(|(i, o)| {
+            for (j, v) in o.iter_mut().enumerate() {
+                *v = squared_distance(data.row(i), points.row(j));
+            }
+        });
+        Ok(out)
+    }
 }
 
 /// Row by row, centroid by centroid, rows spread over rayon threads.
@@ -76,7 +96,13 @@ pub trait Assign: Sync {
 pub struct Direct;
 
 impl Assign for Direct {
-    fn assign(&self, data: Rows<'_>, centroids: Rows<'_>, labels: &mut [u32], dist2: &mut [f32]) {
+    fn assign(
+        &self,
+        data: Rows<'_>,
+        centroids: Rows<'_>,
+        labels: &mut [u32],
+        dist2: &mut [f32],
+    ) -> Result<(), TopicsError> {
         labels
             .par_iter_mut()
             .zip(dist2.par_iter_mut())
@@ -93,6 +119,7 @@ impl Assign for Direct {
                 *l = best.0;
                 *d = best.1;
             });
+        Ok(())
     }
 }
 
@@ -106,10 +133,16 @@ const ASSIGN_BLOCK: usize = 256;
 pub struct Blocked;
 
 impl Assign for Blocked {
-    fn assign(&self, data: Rows<'_>, centroids: Rows<'_>, labels: &mut [u32], dist2: &mut [f32]) {
+    fn assign(
+        &self,
+        data: Rows<'_>,
+        centroids: Rows<'_>,
+        labels: &mut [u32],
+        dist2: &mut [f32],
+    ) -> Result<(), TopicsError> {
         let (k, dim) = (centroids.len(), data.dim());
         if k == 0 {
-            return;
+            return Ok(());
         }
         let cnorm: Vec<f32> = (0..k)
             .map(|c| dot(centroids.row(c), centroids.row(c)))
@@ -138,6 +171,31 @@ impl Assign for Blocked {
                     *d = squared_distance(data.row(r0 + r), centroids.row(best.0));
                 }
             });
+        Ok(())
+    }
+
+    fn distances(&self, data: Rows<'_>, points: Rows<'_>) -> Result<Vec<f32>, TopicsError> {
+        let (m, dim) = (points.len(), data.dim());
+        let pnorm: Vec<f32> = (0..m).map(|j| dot(points.row(j), points.row(j))).collect();
+        let mut out = vec![0f32; data.len() * m];
+        if m == 0 {
+            return Ok(out);
+        }
+        out.par_chunks_mut(ASSIGN_BLOCK * m)
+            .enumerate()
+            .for_each(|(b, o)| {
+                let r0 = b * ASSIGN_BLOCK;
+                let rows = o.len() / m;
+                let block = &data.as_slice()[r0 * dim..(r0 + rows) * dim];
+                matmul_t(block, rows, points.as_slice(), m, dim, o);
+                for (r, orow) in o.chunks_exact_mut(m).enumerate() {
+                    let xn = dot(data.row(r0 + r), data.row(r0 + r));
+                    for (v, &pn) in orow.iter_mut().zip(&pnorm) {
+                        *v = (xn + pn - 2.0 * *v).max(0.0);
+                    }
+                }
+            });
+        Ok(out)
     }
 }
 
@@ -219,11 +277,15 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// The k-means objective: sum over rows of the squared distance to the nearest centroid.
-pub fn objective(data: Rows<'_>, centroids: Rows<'_>, assign: &dyn Assign) -> f64 {
+pub fn objective(
+    data: Rows<'_>,
+    centroids: Rows<'_>,
+    assign: &dyn Assign,
+) -> Result<f64, TopicsError> {
     let mut labels = vec![0u32; data.len()];
     let mut dist2 = vec![0f32; data.len()];
-    assign.assign(data, centroids, &mut labels, &mut dist2);
-    dist2.iter().map(|&d| d as f64).sum()
+    assign.assign(data, centroids, &mut labels, &mut dist2)?;
+    Ok(dist2.iter().map(|&d| d as f64).sum())
 }
 
 /// Settings of one k-means fit.
@@ -354,12 +416,12 @@ pub fn fit(
             for _ in 0..run {
                 rng.jump();
             }
-            let seeds = kmeans_plus_plus(data, cfg.k, &mut rng);
-            let mut c = lloyd(data, seeds, cfg.k, cfg.max_iter as usize, tol, assign);
+            let seeds = kmeans_plus_plus(data, cfg.k, &mut rng, assign)?;
+            let mut c = lloyd(data, seeds, cfg.k, cfg.max_iter as usize, tol, assign)?;
             c.best_run = run;
-            c
+            Ok(c)
         })
-        .collect::<Vec<Clustering>>();
+        .collect::<Result<Vec<Clustering>, TopicsError>>()?;
     let best = (0..results.len())
         .min_by(|&a, &b| {
             results[a]
@@ -378,22 +440,26 @@ fn uniform(rng: &mut Xoshiro256Plus) -> f64 {
 
 /// Greedy k-means++ seeding: the first centroid uniformly, then at each step `2 + ln k` rows
 /// drawn with probability proportional to their squared distance to the nearest centroid so far,
-/// keeping the one that minimises the total; row-major `[k, dim]`.
-pub fn kmeans_plus_plus(data: Rows<'_>, k: usize, rng: &mut Xoshiro256Plus) -> Vec<f32> {
+/// keeping the one that minimises the total; row-major `[k, dim]`. The distances to a step's
+/// candidates come from `assign` in one call (a matrix product on CPU or GPU).
+pub fn kmeans_plus_plus(
+    data: Rows<'_>,
+    k: usize,
+    rng: &mut Xoshiro256Plus,
+    assign: &dyn Assign,
+) -> Result<Vec<f32>, TopicsError> {
     let (n, dim) = (data.len(), data.dim());
     let mut centroids = Vec::with_capacity(k * dim);
     if n == 0 || k == 0 {
-        return centroids;
+        return Ok(centroids);
     }
     let trials = 2 + (k as f64).ln().floor() as usize;
     let first = ((uniform(rng) * n as f64) as usize).min(n - 1);
     centroids.extend_from_slice(data.row(first));
-    let mut closest: Vec<f32> = (0..n)
-        .into_par_iter()
-        .map(|i| squared_distance(data.row(i), data.row(first)))
-        .collect();
+    let mut closest = assign.distances(data, Rows::new(data.row(first), dim)?)?;
+    let mut cumulative = Vec::with_capacity(n);
     for _ in 1..k {
-        let mut cumulative = Vec::with_capacity(n);
+        cumulative.clear();
         let mut total = 0f64;
         for &d in &closest {
             total += d as f64;
@@ -404,27 +470,38 @@ pub fn kmeans_plus_plus(data: Rows<'_>, k: usize, rng: &mut Xoshiro256Plus) -> V
             centroids.extend_from_slice(data.row(0));
             continue;
         }
-        let mut best: Option<(f64, Vec<f32>, usize)> = None;
-        for _ in 0..trials {
-            let target = uniform(rng) * total;
-            let cand = cumulative.partition_point(|&c| c <= target).min(n - 1);
-            let x = data.row(cand);
-            let next: Vec<f32> = closest
-                .par_iter()
-                .enumerate()
-                .map(|(i, &d)| d.min(squared_distance(data.row(i), x)))
-                .collect();
-            let potential: f64 = next.iter().map(|&d| d as f64).sum();
-            if best.as_ref().is_none_or(|b| potential < b.0) {
-                best = Some((potential, next, cand));
+        let cands: Vec<usize> = (0..trials)
+            .map(|_| {
+                let target = uniform(rng) * total;
+                cumulative.partition_point(|&c| c <= target).min(n - 1)
+            })
+            .collect();
+        let points: Vec<f32> = cands.iter().flat_map(|&c| data.row(c).to_vec()).collect();
+        let d = assign.distances(data, Rows::new(&points, dim)?)?;
+        let potentials: Vec<f64> = (0..trials)
+            .into_par_iter()
+            .map(|j| {
+                closest
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| c.min(d[i * trials + j]) as f64)
+                    .sum()
+            })
+            .collect();
+        // The first candidate with the lowest potential, as the sequential loop chose before.
+        let mut best = 0;
+        for j in 1..trials {
+            if potentials[j] < potentials[best] {
+                best = j;
             }
         }
-        if let Some((_, next, cand)) = best {
-            closest = next;
-            centroids.extend_from_slice(data.row(cand));
-        }
+        closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, c)| *c = c.min(d[i * trials + best]));
+        centroids.extend_from_slice(data.row(cands[best]));
     }
-    centroids
+    Ok(centroids)
 }
 
 /// Mean over columns of the per-column variance (scikit-learn scales its tolerance by it).
@@ -460,7 +537,7 @@ pub fn lloyd(
     max_iter: usize,
     tol: f64,
     assign: &dyn Assign,
-) -> Clustering {
+) -> Result<Clustering, TopicsError> {
     let (n, dim) = (data.len(), data.dim());
     let mut labels = vec![u32::MAX; n];
     let mut next = vec![0u32; n];
@@ -472,7 +549,7 @@ pub fn lloyd(
             data: &centroids,
             dim,
         };
-        assign.assign(data, cview, &mut next, &mut dist2);
+        assign.assign(data, cview, &mut next, &mut dist2)?;
         if iterations >= max_iter || converged {
             std::mem::swap(&mut labels, &mut next);
             break;
@@ -526,14 +603,14 @@ pub fn lloyd(
         converged = shift <= tol;
     }
     let objective = dist2.iter().map(|&d| d as f64).sum();
-    Clustering {
+    Ok(Clustering {
         centroids,
         labels,
         objective,
         best_run: 0,
         polish_iterations: iterations,
         k,
-    }
+    })
 }
 
 /// Moves, for each empty cluster, the farthest row of a cluster with two or more members into it.
@@ -775,8 +852,8 @@ mod tests {
         );
         let (mut l1, mut d1) = (vec![0u32; n], vec![0f32; n]);
         let (mut l2, mut d2) = (vec![0u32; n], vec![0f32; n]);
-        Direct.assign(rows, c, &mut l1, &mut d1);
-        Blocked.assign(rows, c, &mut l2, &mut d2);
+        Direct.assign(rows, c, &mut l1, &mut d1).unwrap();
+        Blocked.assign(rows, c, &mut l2, &mut d2).unwrap();
         assert_eq!(l1, l2);
         assert_eq!(
             d1, d2,
@@ -791,15 +868,15 @@ mod tests {
         let (n, dim) = (2000, 8);
         let data: Vec<f32> = (0..n * dim).map(|_| uniform(&mut rng) as f32).collect();
         let rows = Rows::new(&data, dim).unwrap();
-        let seeds = kmeans_plus_plus(rows, 12, &mut rng);
-        let exact = lloyd(rows, seeds.clone(), 12, 300, 0.0, &Blocked);
-        let loose = lloyd(rows, seeds, 12, 300, 1e-2, &Blocked);
+        let seeds = kmeans_plus_plus(rows, 12, &mut rng, &Blocked).unwrap();
+        let exact = lloyd(rows, seeds.clone(), 12, 300, 0.0, &Blocked).unwrap();
+        let loose = lloyd(rows, seeds, 12, 300, 1e-2, &Blocked).unwrap();
         assert!(loose.polish_iterations < exact.polish_iterations);
         assert!(loose.objective <= exact.objective * 1.05);
         // Labels always name the nearest of the returned centroids.
         let c = Rows::new(&loose.centroids, dim).unwrap();
         let (mut l, mut d) = (vec![0u32; n], vec![0f32; n]);
-        Direct.assign(rows, c, &mut l, &mut d);
+        Direct.assign(rows, c, &mut l, &mut d).unwrap();
         assert_eq!(l, loose.labels);
     }
 
@@ -809,7 +886,7 @@ mod tests {
         let rows = Rows::new(&data, 4).unwrap();
         let c = fit(rows, &KMeansConfig::new(3, 2, 1), &Direct).unwrap();
         assert_eq!(c.sizes(), vec![10, 10, 10]);
-        let obj = objective(rows, Rows::new(&c.centroids, 4).unwrap(), &Direct);
+        let obj = objective(rows, Rows::new(&c.centroids, 4).unwrap(), &Direct).unwrap();
         assert!((obj - c.objective).abs() < 1e-6, "{obj} vs {}", c.objective);
     }
 
@@ -819,7 +896,7 @@ mod tests {
         let rows = Rows::new(&data, 4).unwrap();
         // Three identical starting centroids: two clusters start empty.
         let start: Vec<f32> = [0f32, 0.0, 0.0, 0.0].repeat(3);
-        let c = lloyd(rows, start, 3, 100, 0.0, &Direct);
+        let c = lloyd(rows, start, 3, 100, 0.0, &Direct).unwrap();
         assert!(c.sizes().iter().all(|&s| s > 0), "{:?}", c.sizes());
     }
 

@@ -12,6 +12,7 @@
 //! The same papers, vectors and parameters always give the same [`Topics`] (seeded starts,
 //! deterministic ties, order-independent parallel steps).
 
+pub mod device_assign;
 pub mod keywords;
 pub mod kmeans;
 pub mod stable;
@@ -376,12 +377,23 @@ pub fn compute_index(
     previous: Option<&Topics>,
     embedder: Option<&dyn TermEmbedder>,
 ) -> Result<Topics, TopicsError> {
+    compute_index_with(index, params, previous, embedder, kmeans::default_assign())
+}
+
+/// [`compute_index`] with the k-means distance work done by `assign` (e.g. on a GPU).
+pub fn compute_index_with(
+    index: &Index,
+    params: &Params,
+    previous: Option<&Topics>,
+    embedder: Option<&dyn TermEmbedder>,
+    assign: &dyn kmeans::Assign,
+) -> Result<Topics, TopicsError> {
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
     let papers: Vec<Paper> = index.papers.iter().map(|p| p.paper.clone()).collect();
     let rows = Rows::new(&index.vectors, index.manifest.dim)?;
-    let mut t = compute(&papers, rows, params, previous, embedder)?;
+    let mut t = compute_with(&papers, rows, params, previous, embedder, assign)?;
     t.index_generation = index.manifest.generation;
     t.model_fingerprint = index.manifest.model_fingerprint.clone();
     Ok(t)
@@ -397,6 +409,25 @@ pub fn compute(
     previous: Option<&Topics>,
     embedder: Option<&dyn TermEmbedder>,
 ) -> Result<Topics, TopicsError> {
+    compute_with(
+        papers,
+        vectors,
+        params,
+        previous,
+        embedder,
+        kmeans::default_assign(),
+    )
+}
+
+/// [`compute`] with the k-means distance work done by `assign` (e.g. on a GPU).
+pub fn compute_with(
+    papers: &[Paper],
+    vectors: Rows<'_>,
+    params: &Params,
+    previous: Option<&Topics>,
+    embedder: Option<&dyn TermEmbedder>,
+    assign: &dyn kmeans::Assign,
+) -> Result<Topics, TopicsError> {
     let start = Instant::now();
     let n = papers.len();
     if n == 0 {
@@ -409,7 +440,6 @@ pub fn compute(
         });
     }
     let dim = vectors.dim();
-    let assign = kmeans::default_assign();
     let (clustering, auto) = match &params.k {
         KChoice::Fixed(k) => (
             kmeans::fit(

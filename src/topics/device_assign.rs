@@ -1,0 +1,191 @@
+//! k-means distance work as candle tensor operations, for `papermap topics --device cuda`.
+//!
+//! The data are uploaded once and kept on the device; each Lloyd step uploads the `k × d`
+//! centroids, computes `‖c‖² − 2 X·Cᵀ` for blocks of rows with one matrix product, and brings back
+//! only the argmin label and the minimum of each row (`O(n)` per iteration, not `O(n·k)`). The
+//! centroid means are then summed on the host. Being plain candle ops, the same code runs on the
+//! CPU device, which is how it is tested on machines without a GPU.
+
+use std::sync::Mutex;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::kmeans::{Assign, Rows};
+use super::TopicsError;
+
+/// Floats of one `rows × k` product block on the device (1 GiB).
+const BLOCK_FLOATS: usize = 1 << 28;
+
+/// [`Assign`] on a candle device.
+pub struct DeviceAssign {
+    device: Device,
+    /// The data last seen (address and length) with its device copy and squared row norms.
+    cache: Mutex<Option<Cached>>,
+}
+
+struct Cached {
+    key: (usize, usize),
+    data: Tensor,
+    norms: Tensor,
+}
+
+impl DeviceAssign {
+    /// Distance work on `device`.
+    pub fn new(device: Device) -> Self {
+        DeviceAssign {
+            device,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The device copy of `data` and its squared row norms, uploaded on first use.
+    fn upload(&self, data: Rows<'_>) -> Result<(Tensor, Tensor), TopicsError> {
+        let key = (data.as_slice().as_ptr() as usize, data.as_slice().len());
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.as_ref().filter(|c| c.key == key) {
+            return Ok((c.data.clone(), c.norms.clone()));
+        }
+        let t = Tensor::from_slice(data.as_slice(), (data.len(), data.dim()), &self.device)
+            .map_err(dev)?;
+        let norms = t.sqr().and_then(|s| s.sum_keepdim(1)).map_err(dev)?;
+        *cache = Some(Cached {
+            key,
+            data: t.clone(),
+            norms: norms.clone(),
+        });
+        Ok((t, norms))
+    }
+
+    fn block_rows(&self, n: usize, m: usize) -> usize {
+        (BLOCK_FLOATS / m.max(1)).clamp(1, n.max(1))
+    }
+}
+
+fn dev(e: candle_core::Error) -> TopicsError {
+    TopicsError::KMeans(format!("device: {e}"))
+}
+
+impl Assign for DeviceAssign {
+    fn assign(
+        &self,
+        data: Rows<'_>,
+        centroids: Rows<'_>,
+        labels: &mut [u32],
+        dist2: &mut [f32],
+    ) -> Result<(), TopicsError> {
+        let (n, k) = (data.len(), centroids.len());
+        if n == 0 || k == 0 {
+            return Ok(());
+        }
+        let (x, xn) = self.upload(data)?;
+        let c =
+            Tensor::from_slice(centroids.as_slice(), (k, data.dim()), &self.device).map_err(dev)?;
+        let cn = c
+            .sqr()
+            .and_then(|s| s.sum_keepdim(1))
+            .and_then(|s| s.t())
+            .map_err(dev)?;
+        let ct = c.t().map_err(dev)?;
+        let step = self.block_rows(n, k);
+        let mut start = 0;
+        while start < n {
+            let len = step.min(n - start);
+            let (lab, min) = (|| {
+                let xb = x.narrow(0, start, len)?;
+                // ‖x‖² is constant per row, so the argmin needs only ‖c‖² − 2 x·c.
+                let v = xb.matmul(&ct)?.affine(-2.0, 0.0)?.broadcast_add(&cn)?;
+                let lab = v.argmin_keepdim(1)?.flatten_all()?.to_vec1::<u32>()?;
+                let min = v
+                    .min_keepdim(1)?
+                    .add(&xn.narrow(0, start, len)?)?
+                    .relu()?
+                    .flatten_all()?
+                    .to_dtype(DType::F32)?
+                    .to_vec1::<f32>()?;
+                Ok::<_, candle_core::Error>((lab, min))
+            })()
+            .map_err(dev)?;
+            labels[start..start + len].copy_from_slice(&lab);
+            dist2[start..start + len].copy_from_slice(&min);
+            start += len;
+        }
+        Ok(())
+    }
+
+    fn distances(&self, data: Rows<'_>, points: Rows<'_>) -> Result<Vec<f32>, TopicsError> {
+        let (n, m) = (data.len(), points.len());
+        if n == 0 || m == 0 {
+            return Ok(vec![0.0; n * m]);
+        }
+        let (x, xn) = self.upload(data)?;
+        (|| {
+            let p = Tensor::from_slice(points.as_slice(), (m, data.dim()), &self.device)?;
+            let pn = p.sqr()?.sum_keepdim(1)?.t()?;
+            x.matmul(&p.t()?)?
+                .affine(-2.0, 0.0)?
+                .broadcast_add(&pn)?
+                .broadcast_add(&xn)?
+                .relu()?
+                .flatten_all()?
+                .to_vec1::<f32>()
+        })()
+        .map_err(dev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::kmeans::{kmeans_plus_plus, lloyd, Blocked, Direct};
+    use super::*;
+    use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+    use rand_xoshiro::Xoshiro256Plus;
+
+    fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Xoshiro256Plus::seed_from_u64(seed);
+        (0..n * dim)
+            .map(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+            .collect()
+    }
+
+    #[test]
+    fn device_assignment_matches_row_by_row_on_the_cpu_device() {
+        let (n, k, dim) = (777, 19, 24);
+        let x = data(n, dim, 1);
+        let c = data(k, dim, 2);
+        let (rows, cents) = (Rows::new(&x, dim).unwrap(), Rows::new(&c, dim).unwrap());
+        let (mut l1, mut d1) = (vec![0u32; n], vec![0f32; n]);
+        let (mut l2, mut d2) = (vec![0u32; n], vec![0f32; n]);
+        Direct.assign(rows, cents, &mut l1, &mut d1).unwrap();
+        let dev = DeviceAssign::new(Device::Cpu);
+        dev.assign(rows, cents, &mut l2, &mut d2).unwrap();
+        assert_eq!(l1, l2);
+        for (a, b) in d1.iter().zip(&d2) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        let p = Rows::new(&c[..3 * dim], dim).unwrap();
+        let (e1, e2) = (
+            Blocked.distances(rows, p).unwrap(),
+            dev.distances(rows, p).unwrap(),
+        );
+        assert_eq!(e1.len(), n * 3);
+        for (a, b) in e1.iter().zip(&e2) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn a_fit_through_the_device_reaches_the_cpu_objective() {
+        let (n, dim) = (1500, 16);
+        let x = data(n, dim, 3);
+        let rows = Rows::new(&x, dim).unwrap();
+        let dev = DeviceAssign::new(Device::Cpu);
+        let mut r1 = Xoshiro256Plus::seed_from_u64(4);
+        let mut r2 = Xoshiro256Plus::seed_from_u64(4);
+        let s1 = kmeans_plus_plus(rows, 10, &mut r1, &Blocked).unwrap();
+        let s2 = kmeans_plus_plus(rows, 10, &mut r2, &dev).unwrap();
+        let a = lloyd(rows, s1, 10, 300, 0.0, &Blocked).unwrap();
+        let b = lloyd(rows, s2, 10, 300, 0.0, &dev).unwrap();
+        let gap = (a.objective - b.objective).abs() / a.objective;
+        assert!(gap < 1e-3, "{} vs {}", a.objective, b.objective);
+    }
+}
