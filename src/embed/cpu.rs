@@ -1,7 +1,8 @@
-//! A CPU BERT forward written for throughput: sequences are packed without padding, the
-//! projections of all tokens of a batch are one large GEMM (the `gemm` crate candle itself uses),
-//! attention runs per (sequence, head) in parallel, and residual + LayerNorm and GELU are fused
-//! row loops. candle's generic `BertModel` on CPU spends most of its time outside the matrix
+//! A CPU BERT forward written for throughput and latency: sequences are packed without padding,
+//! each projection runs over all tokens of a batch at once with weights packed at load for a
+//! register-blocked kernel ([`super::packed`], or int8 in [`super::int8`] with `--quant q8`),
+//! attention runs per (sequence, head) in parallel (the `gemm` crate), and residual + LayerNorm
+//! and GELU are fused row loops compiled for AVX2 where the CPU has it. candle's generic `BertModel` on CPU spends most of its time outside the matrix
 //! products (padding, broadcast masks, unfused element-wise ops) and scales poorly with cores.
 //!
 //! The arithmetic is the same f32 model, so vectors match candle's and the reference's.
@@ -12,6 +13,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::int8::{QActs, QLinear};
+use super::packed::PackedLinear;
 use super::simd::multiversion;
 use super::{EmbedError, Quant};
 
@@ -40,27 +42,22 @@ struct Layer {
 
 /// A projection `y = x·Wᵀ + b`, in f32 or int8.
 enum Dense {
-    F32 {
-        /// `[out, inp]`, as stored by transformers.
-        w: Vec<f32>,
-        b: Vec<f32>,
-        out: usize,
-    },
+    F32(PackedLinear),
     Q8(QLinear),
 }
 
 impl Dense {
     fn new(w: Vec<f32>, b: Vec<f32>, out: usize, inp: usize, quant: Quant) -> Self {
         match quant {
-            Quant::None => Dense::F32 { w, b, out },
+            Quant::None => Dense::F32(PackedLinear::new(&w, &b, out, inp)),
             Quant::Q8 => Dense::Q8(QLinear::new(&w, &b, out, inp)),
         }
     }
 
     /// `y[t, out] = x[t, inp] · Wᵀ + b`.
-    fn apply(&self, x: &[f32], t: usize, inp: usize, y: &mut [f32], acts: &mut QActs) {
+    fn apply(&self, x: &[f32], t: usize, y: &mut [f32], acts: &mut QActs) {
         match self {
-            Dense::F32 { w, b, out } => linear(x, t, inp, w, b, *out, y),
+            Dense::F32(p) => p.forward(x, t, y),
             Dense::Q8(q) => q.forward(x, t, y, acts),
         }
     }
@@ -320,6 +317,13 @@ impl CpuBert {
 
     /// Mean-pooled, L2-normalised vectors of `seqs` (each at most `max_len` ids), row-major.
     pub fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
+        // The whole pass runs on a pool thread: its ~100 parallel loops then start on that
+        // thread and are stolen from, instead of each being injected from the caller's thread and
+        // waited for (which costs milliseconds over a single short query).
+        rayon::scope(|_| self.forward_in_pool(seqs))
+    }
+
+    fn forward_in_pool(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
         let h = self.d.hidden;
         let offsets: Vec<usize> = seqs
             .iter()
@@ -376,13 +380,13 @@ impl CpuBert {
         let tmp = sized(tmp, t * h);
         let inter = sized(inter, t * self.d.ffn);
         for l in &self.layers {
-            l.qkv.apply(x, t, h, qkv, acts);
+            l.qkv.apply(x, t, qkv, acts);
             self.attention(qkv, seqs, &offsets, ctx);
-            l.o.apply(ctx, t, h, tmp, acts);
+            l.o.apply(ctx, t, tmp, acts);
             layer_norm_rows(x, Some(tmp), &l.ln1_w, &l.ln1_b, h, self.d.eps);
-            l.i.apply(x, t, h, inter, acts);
+            l.i.apply(x, t, inter, acts);
             inter.par_chunks_mut(4096).for_each(gelu_slice);
-            l.o2.apply(inter, t, self.d.ffn, tmp, acts);
+            l.o2.apply(inter, t, tmp, acts);
             layer_norm_rows(x, Some(tmp), &l.ln2_w, &l.ln2_b, h, self.d.eps);
         }
 
@@ -480,42 +484,6 @@ impl CpuBert {
     }
 }
 
-/// `y[t, out] = x[t, inp] · wᵀ + b` with `w` stored `[out, inp]`.
-fn linear(x: &[f32], t: usize, inp: usize, w: &[f32], b: &[f32], out: usize, y: &mut [f32]) {
-    let y = &mut y[..t * out];
-    y.par_chunks_mut(out).for_each(|r| r.copy_from_slice(b));
-    let threads = rayon::current_num_threads();
-    let par = if threads > 1 && t * out * inp > 1 << 16 {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
-    // SAFETY: shapes are checked by construction: x holds t×inp, w out×inp, y t×out.
-    unsafe {
-        gemm::gemm(
-            t,
-            out,
-            inp,
-            y.as_mut_ptr(),
-            1,
-            out as isize,
-            true,
-            x.as_ptr(),
-            1,
-            inp as isize,
-            w.as_ptr(),
-            inp as isize,
-            1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
-}
-
 /// `x = LayerNorm(x + residual)` row by row, in place.
 fn layer_norm_rows(
     x: &mut [f32],
@@ -525,10 +493,13 @@ fn layer_norm_rows(
     h: usize,
     eps: f32,
 ) {
-    x.par_chunks_mut(h).enumerate().for_each(|(r, row)| {
-        let res = residual.map(|res| &res[r * h..(r + 1) * h]);
-        layer_norm_row(row, res, w, b, eps);
-    });
+    x.par_chunks_mut(h)
+        .enumerate()
+        .with_min_len(16)
+        .for_each(|(r, row)| {
+            let res = residual.map(|res| &res[r * h..(r + 1) * h]);
+            layer_norm_row(row, res, w, b, eps);
+        });
 }
 
 multiversion! {

