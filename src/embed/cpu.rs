@@ -428,6 +428,20 @@ impl CpuBert {
                     return;
                 }
                 scores.resize(len * len, 0.0);
+                if len <= SHORT_SEQ {
+                    let out = short_attention(qkv, o, len, head * hd, hd, h, scale, scores);
+                    for (i, row) in out.chunks_exact(hd).enumerate() {
+                        // SAFETY: row o+i, columns of this head: a ctx block no other job writes.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                row.as_ptr(),
+                                ctx_ptr.ptr().add((o + i) * h + head * hd),
+                                hd,
+                            );
+                        }
+                    }
+                    return;
+                }
                 let q = qkv[o * stride + head * hd..].as_ptr();
                 let k = qkv[o * stride + h + head * hd..].as_ptr();
                 let v = qkv[o * stride + 2 * h + head * hd..].as_ptr();
@@ -482,6 +496,66 @@ impl CpuBert {
                 }
             });
     }
+}
+
+/// Sequences up to this length take [`short_attention`]: plain loops beat two GEMM calls, whose
+/// set-up costs more than the arithmetic at this size (a search query is ~25 tokens).
+const SHORT_SEQ: usize = 64;
+
+multiversion! {
+/// One head of attention over a short sequence: `softmax(q·kᵀ·scale)·v` for rows `o..o+len` of
+/// `qkv` (`[T, 3h]`), columns `col..col+hd` of each of Q, K, V; returns `[len, hd]`.
+#[allow(clippy::too_many_arguments)]
+fn short_attention(
+    qkv: &[f32],
+    o: usize,
+    len: usize,
+    col: usize,
+    hd: usize,
+    h: usize,
+    scale: f32,
+    scores: &mut [f32],
+) -> Vec<f32> {
+    let stride = 3 * h;
+    let row = |i: usize, part: usize| {
+        let start = (o + i) * stride + part * h + col;
+        &qkv[start..start + hd]
+    };
+    for i in 0..len {
+        let q = row(i, 0);
+        for j in 0..len {
+            let k = row(j, 1);
+            let mut acc = [0f32; 8];
+            let (qc, qt) = q.as_chunks::<8>();
+            let (kc, kt) = k.as_chunks::<8>();
+            for (a, b) in qc.iter().zip(kc) {
+                for l in 0..8 {
+                    acc[l] = a[l].mul_add(b[l], acc[l]);
+                }
+            }
+            let mut d = 0f32;
+            for v in acc {
+                d += v;
+            }
+            for (a, b) in qt.iter().zip(kt) {
+                d = a.mul_add(*b, d);
+            }
+            scores[i * len + j] = d * scale;
+        }
+        softmax(&mut scores[i * len..(i + 1) * len]);
+    }
+    let mut out = vec![0f32; len * hd];
+    for i in 0..len {
+        let dst = &mut out[i * hd..(i + 1) * hd];
+        for j in 0..len {
+            let p = scores[i * len + j];
+            for (d, v) in dst.iter_mut().zip(row(j, 2)) {
+                *d = p.mul_add(*v, *d);
+            }
+        }
+    }
+    out
+}
 }
 
 /// `x = LayerNorm(x + residual)` row by row, in place.
