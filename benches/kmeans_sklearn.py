@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""k-means objective and time: papermap (linfa) against scikit-learn, on the same vectors.
+"""k-means objective and time: papermap against scikit-learn, on the same vectors.
 
 The issue's bar: for k = 20 on the archive vectors, papermap's k-means objective (sum of squared
 distances of papers to their topic centroid) is within 1 % of scikit-learn's

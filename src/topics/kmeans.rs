@@ -395,7 +395,7 @@ pub fn check_k(data: Rows<'_>, k: usize) -> Result<(), TopicsError> {
     Ok(())
 }
 
-/// Fits k-means: `cfg.runs` starts (greedy k-means++ seeds, linfa iterations, Lloyd polish
+/// Fits k-means: `cfg.runs` starts (greedy k-means++ seeds, then Lloyd iterations
 /// through `assign`); returns the start with the lowest objective (earliest on ties).
 pub fn fit(
     data: Rows<'_>,

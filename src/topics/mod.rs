@@ -1,7 +1,7 @@
 //! Topics: k-means over the index's vectors, the choice of k, keywords and labels, stable ids,
 //! and each topic's papers over time.
 //!
-//! [`compute`] clusters the vectors ([`kmeans`]: linfa k-means++ starts, a Lloyd polish through
+//! [`compute`] clusters the vectors ([`kmeans`]: greedy k-means++ starts, Lloyd iterations through
 //! a swappable assignment step, `--k auto` by silhouette), orders topics by size, matches them to
 //! the previous run's topics so ids and labels survive an index update ([`stable`]), and
 //! summarises each topic: keywords by c-TF-IDF and MMR ([`keywords`]), a label, the papers
@@ -105,7 +105,7 @@ pub enum TopicsError {
         /// Papers.
         papers: usize,
     },
-    /// linfa failed.
+    /// The k-means computation failed (a device error, or a shape it cannot work with).
     #[error("k-means: {0}")]
     KMeans(String),
     /// A file could not be read or written.
