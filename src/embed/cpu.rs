@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::int8::{QActs, QLinear};
 use super::packed::PackedLinear;
 use super::simd::multiversion;
-use super::{EmbedError, Quant};
+use super::{EmbedError, Quant, SharedMut};
 
 /// Model dimensions read from `config.json`.
 #[derive(Debug, Clone, Copy)]
@@ -121,20 +121,6 @@ impl WordTable {
                 _ => half::bf16::from_le_bytes([c[0], c[1]]).to_f32(),
             };
         }
-    }
-}
-
-/// A raw pointer that may be shared across rayon tasks writing disjoint regions.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: every task writes a region no other task touches (distinct (sequence, head) blocks).
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    /// The pointer; a method call makes closures capture the whole (Send) wrapper.
-    fn ptr(self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -107,21 +107,14 @@ impl QLinear {
         let blocks = self.scale.len() / NB;
         // Tiles of TM tokens × a share of the output blocks: enough tasks for every core even
         // when a single short query is embedded.
-        let per = if t <= TM {
-            blocks.div_ceil(rayon::current_num_threads() * 2).max(1)
-        } else {
-            blocks
-        };
-        let tiles: Vec<(usize, usize)> = (0..t.div_ceil(TM))
-            .flat_map(|tm| (0..blocks).step_by(per).map(move |b| (tm, b)))
-            .collect();
-        let yp = SharedOut(y.as_mut_ptr());
-        tiles.par_iter().for_each(|&(tm, b0)| {
-            let (t0, t1) = (tm * TM, ((tm + 1) * TM).min(t));
-            let (b1,) = ((b0 + per).min(blocks),);
-            // SAFETY: tiles cover disjoint (token, output) ranges of y, which holds t × out.
-            unsafe { self.tile(xq, sx, t0, t1, b0, b1, yp.ptr()) };
-        });
+        let yp = super::SharedMut(y.as_mut_ptr());
+        super::projection_tiles(t, blocks, TM)
+            .into_par_iter()
+            .for_each(|(rows, bl)| {
+                let (t0, t1, b0, b1) = (rows.start, rows.end, bl.start, bl.end);
+                // SAFETY: tiles cover disjoint (token, output) ranges of y, which holds t × out.
+                unsafe { self.tile(xq, sx, t0, t1, b0, b1, yp.ptr()) };
+            });
     }
 
     /// Computes outputs of blocks `b0..b1` for tokens `t0..t1`.
@@ -229,18 +222,6 @@ fn dot_u8_i8(x: &[u8], w: &[i8]) -> i32 {
     }
     sum
 }
-}
-
-/// Output pointer shared by tasks writing disjoint tiles.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: tasks write disjoint tiles (see `QLinear::forward`).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-impl SharedOut {
-    fn ptr(self) -> *mut f32 {
-        self.0
-    }
 }
 
 #[cfg(target_arch = "x86_64")]

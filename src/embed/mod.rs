@@ -95,3 +95,40 @@ fn cuda_device(ordinal: usize) -> Result<candle_core::Device, EmbedError> {
          rebuild with `scripts/build-cuda.sh` (cargo build --features cuda)"
     )))
 }
+
+/// A raw output pointer shared by rayon tasks that each write a region no other task touches
+/// (attention blocks, projection tiles).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(pub(crate) *mut f32);
+// SAFETY: users hand each task a disjoint region of the buffer behind the pointer.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer; a method call makes closures capture the whole (Send) wrapper.
+    pub(crate) fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Work split of a projection over `t` token rows and `blocks` output blocks: tiles of `tm` rows
+/// × `per` blocks, as `(row range, block range)`. A short input is split over its outputs so every
+/// core gets work; a long one over rows (4 block groups, for balance at the end).
+pub(crate) fn projection_tiles(
+    t: usize,
+    blocks: usize,
+    tm: usize,
+) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    let per = if t <= tm {
+        blocks.div_ceil(rayon::current_num_threads() * 2).max(1)
+    } else {
+        blocks.div_ceil(4).max(1)
+    };
+    (0..t.div_ceil(tm))
+        .flat_map(|r| {
+            (0..blocks)
+                .step_by(per)
+                .map(move |b| (r * tm..((r + 1) * tm).min(t), b..(b + per).min(blocks)))
+        })
+        .collect()
+}

@@ -49,30 +49,21 @@ impl PackedLinear {
     /// `y[t, out] = x[t, inp] · Wᵀ + b`.
     pub fn forward(&self, x: &[f32], t: usize, y: &mut [f32]) {
         let blocks = self.bias.len() / NB;
-        let threads = rayon::current_num_threads();
-        // Small inputs are split over outputs so every core gets work.
-        let per = if t <= TM {
-            blocks.div_ceil(threads * 2).max(1)
-        } else {
-            blocks.div_ceil(4).max(1)
-        };
-        let tiles: Vec<(usize, usize)> = (0..t.div_ceil(TM))
-            .flat_map(|tm| (0..blocks).step_by(per).map(move |b| (tm, b)))
-            .collect();
-        let yp = Out(y.as_mut_ptr());
-        tiles.par_iter().for_each(|&(tm, b0)| {
-            let (t0, t1) = (tm * TM, ((tm + 1) * TM).min(t));
-            let b1 = (b0 + per).min(blocks);
-            for b in b0..b1 {
-                let mut r = t0;
-                while r < t1 {
-                    let m = (t1 - r).min(MR);
-                    // SAFETY: tiles write disjoint (rows, outputs) ranges of y (t × out).
-                    unsafe { self.block(x, r, m, b, yp.ptr()) };
-                    r += m;
+        let yp = super::SharedMut(y.as_mut_ptr());
+        super::projection_tiles(t, blocks, TM)
+            .into_par_iter()
+            .for_each(|(rows, bl)| {
+                let (t0, t1, b0, b1) = (rows.start, rows.end, bl.start, bl.end);
+                for b in b0..b1 {
+                    let mut r = t0;
+                    while r < t1 {
+                        let m = (t1 - r).min(MR);
+                        // SAFETY: tiles write disjoint (rows, outputs) ranges of y (t × out).
+                        unsafe { self.block(x, r, m, b, yp.ptr()) };
+                        r += m;
+                    }
                 }
-            }
-        });
+            });
     }
 
     /// Rows `r..r+m` (m ≤ 6) × outputs of block `b`.
@@ -107,17 +98,6 @@ impl PackedLinear {
             // SAFETY: row < t and o0 + j < out, inside y per the caller's contract.
             unsafe { *y.add(row * self.out + o0 + j) = a + self.bias[o0 + j] };
         }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: tasks write disjoint tiles (see `PackedLinear::forward`).
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-impl Out {
-    fn ptr(self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -193,26 +193,28 @@ pub fn related_all(vectors: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>
     top_k(vectors, dim, vectors, k, Some(&exclude))
 }
 
+/// Seeded pseudo-random unit vectors for unit tests (an LCG: no dependency, same on every machine).
+#[cfg(test)]
+pub(crate) fn lcg_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    let mut v: Vec<f32> = (0..n * dim)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect();
+    for r in v.chunks_mut(dim) {
+        let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+        r.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        let mut v: Vec<f32> = (0..n * dim)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect();
-        for r in v.chunks_mut(dim) {
-            let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
-            r.iter_mut().for_each(|x| *x /= norm);
-        }
-        v
-    }
 
     fn brute(vectors: &[f32], dim: usize, q: &[f32], k: usize, skip: usize) -> Vec<usize> {
         let mut s: Vec<(f32, usize)> = vectors

@@ -145,22 +145,7 @@ fn select_top(x: &Tensor, m: usize) -> Result<(Tensor, Tensor), SearchError> {
 mod tests {
     use super::*;
 
-    fn vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        let mut v: Vec<f32> = (0..n * dim)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect();
-        for r in v.chunks_exact_mut(dim) {
-            let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
-            r.iter_mut().for_each(|x| *x /= norm);
-        }
-        v
-    }
+    use super::super::dense::lcg_vectors as vectors;
 
     #[test]
     fn device_top_k_equals_the_heap_top_k() {
