@@ -114,22 +114,6 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn write_npy(path: &Path, rows: usize, dim: usize, data: &[f32]) -> std::io::Result<()> {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes)
-}
-
 /// One size, in this (child) process: prints a `result` line.
 fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     let index = Index::open(&o.index).map_err(|e| e.to_string())?;
@@ -162,7 +146,7 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     let rss = peak_rss_mib();
     let npy = if o.sklearn.is_some() {
         let p = std::env::temp_dir().join(format!("papermap-scale-{n}.npy"));
-        write_npy(&p, n, dim, &data).map_err(|e| e.to_string())?;
+        papermap::index::npy::write(&p, n, dim, &data).map_err(|e| e.to_string())?;
         p.display().to_string()
     } else {
         String::new()

@@ -31,34 +31,14 @@ pub struct Args {
     index: PathBuf,
 }
 
-/// The `.npy` v1.0 header for a C-order float32 matrix, padded so data starts 64-aligned.
-pub fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
-    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    let unpadded = 10 + dict.len() + 1;
-    let pad = (64 - unpadded % 64) % 64;
-    let mut h = b"\x93NUMPY\x01\x00".to_vec();
-    h.extend_from_slice(&((dict.len() + pad + 1) as u16).to_le_bytes());
-    h.extend_from_slice(dict.as_bytes());
-    h.extend(std::iter::repeat_n(b' ', pad));
-    h.push(b'\n');
-    h
-}
-
-/// Writes a row-major float32 matrix as a `.npy` file.
+/// Writes a row-major float32 matrix as a `.npy` file, naming the file on error.
 pub fn write_npy(
     path: &std::path::Path,
     rows: usize,
     cols: usize,
     data: &[f32],
 ) -> anyhow::Result<()> {
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-    );
-    f.write_all(&npy_header(rows, cols))?;
-    for x in data {
-        f.write_all(&x.to_le_bytes())?;
-    }
-    f.flush()
+    papermap::index::npy::write(path, rows, cols, data)
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -103,16 +83,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn npy_header_is_aligned_and_describes_shape() {
-        let h = super::npy_header(4342, 384);
-        assert_eq!(h.len() % 64, 0);
-        let text = String::from_utf8_lossy(&h);
-        assert!(text.contains("'shape': (4342, 384)"));
-        assert!(h.ends_with(b"\n"));
-    }
 }

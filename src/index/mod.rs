@@ -13,6 +13,7 @@
 //! one. While embedding, a manifest is committed after each chunk, so a killed run loses at most
 //! one chunk of work. Files the live manifest does not name are removed by the next writer.
 
+pub mod npy;
 mod store;
 mod update;
 
