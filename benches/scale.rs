@@ -153,7 +153,7 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     };
     println!(
         "result {n} {k} {fit_s:.3} {:.6e} {} {related_s:.3} {rss:.0} {npy}",
-        c.objective, c.polish_iterations
+        c.objective, c.iterations
     );
     Ok(())
 }

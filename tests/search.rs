@@ -684,38 +684,6 @@ fn probe_archive_with_vectors() {
     println!("2407.17398: similarity {sim:.4}, ranks {:?}", ranks[i]);
 }
 
-/// Development probe: time of `related_all` on random unit vectors (`PROBE_N`, default 20000).
-#[test]
-#[ignore]
-fn probe_related_all_speed() {
-    let n: usize = std::env::var("PROBE_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let dim = 384;
-    let mut s = 1u64;
-    let mut v: Vec<f32> = (0..n * dim)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect();
-    for r in v.chunks_mut(dim) {
-        let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
-        r.iter_mut().for_each(|x| *x /= norm);
-    }
-    let t = std::time::Instant::now();
-    let all = search::related_all(&v, dim, 10).expect("related_all");
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "related_all n={n} k=10: {secs:.2}s, {:.1} GFLOP/s",
-        2.0 * (n as f64).powi(2) * dim as f64 / secs / 1e9
-    );
-    assert_eq!(all.len(), n);
-}
-
 /// The measured quality on the archive, when its `--text summary` index is on this machine
 /// (`PAPERMAP_ARCHIVE_INDEX`, default `~/.cache/papermap/archive-summary-idx`) with the real
 /// model; skipped otherwise.

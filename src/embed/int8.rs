@@ -78,11 +78,6 @@ impl QLinear {
         q
     }
 
-    /// Output width.
-    pub fn out(&self) -> usize {
-        self.out
-    }
-
     /// Rearranges `rows` so one 64-byte load holds 16 outputs × 4 consecutive inputs.
     fn pack(&self) -> Vec<i8> {
         let np = self.scale.len();

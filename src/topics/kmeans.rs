@@ -328,8 +328,8 @@ pub struct Clustering {
     pub objective: f64,
     /// The start (0-based) that won.
     pub best_run: usize,
-    /// Lloyd polish iterations of the winning start.
-    pub polish_iterations: usize,
+    /// Lloyd iterations of the winning start.
+    pub iterations: usize,
     /// Number of clusters.
     k: usize,
 }
@@ -608,7 +608,7 @@ pub fn lloyd(
         labels,
         objective,
         best_run: 0,
-        polish_iterations: iterations,
+        iterations,
         k,
     })
 }
@@ -871,7 +871,7 @@ mod tests {
         let seeds = kmeans_plus_plus(rows, 12, &mut rng, &Blocked).unwrap();
         let exact = lloyd(rows, seeds.clone(), 12, 300, 0.0, &Blocked).unwrap();
         let loose = lloyd(rows, seeds, 12, 300, 1e-2, &Blocked).unwrap();
-        assert!(loose.polish_iterations < exact.polish_iterations);
+        assert!(loose.iterations < exact.iterations);
         assert!(loose.objective <= exact.objective * 1.05);
         // Labels always name the nearest of the returned centroids.
         let c = Rows::new(&loose.centroids, dim).unwrap();
