@@ -50,9 +50,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
-    let existing = papermap::index::Index::open(&args.index)
+    // Only the manifest is read here; a missing or broken one is the update's to report.
+    let existing = papermap::index::read_manifest(&args.index)
         .ok()
-        .map(|i| i.manifest.quant.clone());
+        .flatten()
+        .map(|m| m.quant);
     let (files, mut encoder) = args.model.for_index_quant(existing.as_deref()).encoder()?;
     let fingerprint = files.fingerprint()?;
     if let Some(budget) = args.batch_tokens {

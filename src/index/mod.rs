@@ -17,7 +17,7 @@ pub mod npy;
 mod store;
 mod update;
 
-pub use store::{Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
+pub use store::{read_manifest, Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
 pub use update::{update, UpdateOptions, UpdateStats};
 
 use std::path::PathBuf;

@@ -122,7 +122,7 @@ pub(crate) const MANIFEST: &str = "manifest.json";
 pub(crate) const VECTORS_DIR: &str = "vectors";
 
 /// Reads the manifest, or `None` when the directory has none yet.
-pub(crate) fn read_manifest(dir: &Path) -> Result<Option<Manifest>, IndexError> {
+pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, IndexError> {
     let path = dir.join(MANIFEST);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
