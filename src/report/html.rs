@@ -23,19 +23,8 @@ nav ol{columns:2;font-size:14px}table{border-collapse:collapse;font-size:14px}td
 fn paper_link(v: &View<'_>, row: usize) -> String {
     let p = &v.input.index.papers[row].paper;
     let mut s = format!("<a href=\"{}\">{}</a>", esc(&p.url), esc(&p.title));
-    let mut meta = Vec::new();
-    if let Some(d) = &p.date {
-        meta.push(d.clone());
-    }
-    if let Some(votes) = p.votes {
-        meta.push(format!("{votes} votes"));
-    }
-    if !meta.is_empty() {
-        let _ = write!(
-            s,
-            " <span class=\"muted\">({})</span>",
-            esc(&meta.join(", "))
-        );
+    if let Some(meta) = super::paper_meta(p) {
+        let _ = write!(s, " <span class=\"muted\">({})</span>", esc(&meta));
     }
     s
 }

@@ -16,15 +16,8 @@ fn md(s: &str) -> String {
 fn link(v: &View<'_>, row: usize) -> String {
     let p = &v.input.index.papers[row].paper;
     let mut s = format!("[{}]({})", md(&p.title), p.url.replace(' ', "%20"));
-    let mut meta = Vec::new();
-    if let Some(d) = &p.date {
-        meta.push(d.clone());
-    }
-    if let Some(votes) = p.votes {
-        meta.push(format!("{votes} votes"));
-    }
-    if !meta.is_empty() {
-        let _ = write!(s, " ({})", meta.join(", "));
+    if let Some(meta) = super::paper_meta(p) {
+        let _ = write!(s, " ({meta})");
     }
     s
 }

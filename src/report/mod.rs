@@ -243,6 +243,18 @@ pub fn write(out: &Path, input: &ReportInput<'_>) -> Result<ReportFiles, ReportE
     Ok(files)
 }
 
+/// A paper's date and votes as one "2024-09-26, 38 votes" note, or `None` when it has neither.
+pub(crate) fn paper_meta(p: &crate::corpus::Paper) -> Option<String> {
+    let mut meta = Vec::new();
+    if let Some(d) = &p.date {
+        meta.push(d.clone());
+    }
+    if let Some(votes) = p.votes {
+        meta.push(format!("{votes} votes"));
+    }
+    (!meta.is_empty()).then(|| meta.join(", "))
+}
+
 /// Escapes text for HTML and XML.
 pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());

@@ -260,13 +260,7 @@ pub fn title_ranks(
         return Err(SearchError::EmptyIndex);
     }
     let dim = index.manifest.dim;
-    if title_vectors.len() != index.vectors.len() {
-        return Err(SearchError::Mismatch {
-            what: "title query values (papers × dim)",
-            expected: index.vectors.len(),
-            found: title_vectors.len(),
-        });
-    }
+    check_title_vectors(index, title_vectors)?;
     let dense = dense::top_k(&index.vectors, dim, title_vectors, FUSION_DEPTH, None)?;
     let bm25 = Bm25::from_index(index);
     let ranks = index
@@ -389,13 +383,7 @@ fn median(sorted: &[f32]) -> f32 {
 /// 새로운 딥러닝 모델을 제안합니다 …"), for 109 in all.
 pub fn summary_outliers(index: &Index, title_vectors: &[f32]) -> Result<SummaryCheck, SearchError> {
     let dim = index.manifest.dim;
-    if title_vectors.len() != index.vectors.len() {
-        return Err(SearchError::Mismatch {
-            what: "title query values (papers × dim)",
-            expected: index.vectors.len(),
-            found: title_vectors.len(),
-        });
-    }
+    check_title_vectors(index, title_vectors)?;
     let sims: Vec<f32> = (0..index.len())
         .map(|i| {
             let t = &title_vectors[i * dim..(i + 1) * dim];
@@ -477,6 +465,18 @@ fn title_finds_paper(
                     .any(own)
         })
         .collect())
+}
+
+/// One title vector per paper, or a [`SearchError::Mismatch`].
+fn check_title_vectors(index: &Index, title_vectors: &[f32]) -> Result<(), SearchError> {
+    if title_vectors.len() != index.vectors.len() {
+        return Err(SearchError::Mismatch {
+            what: "title query values (papers × dim)",
+            expected: index.vectors.len(),
+            found: title_vectors.len(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
