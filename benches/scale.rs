@@ -15,6 +15,12 @@
 //! on the GPU, as `papermap topics --device cuda` and `papermap related --all --device cuda` do.
 //! `--sklearn` names a Python with scikit-learn (benches/peers/setup.sh makes one); it runs
 //! benches/scale_sklearn.py on the same vectors with `n_init` = `--runs`.
+//!
+//! `--ann [--ef 64,128,256]` (default features) measures the approximate related-for-all of
+//! `papermap related --all --ann` instead: HNSW build time, search time for every vector at each
+//! `ef`, and recall@10 against the exact top 10 of 1,000 evenly spaced vectors (computed by
+//! brute force in the same run), with peak memory. `--mix` generates the vectors by [`mixed`]
+//! (points between neighbouring archive papers) instead of noisy copies.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,6 +40,11 @@ struct Opts {
     related: bool,
     one: Option<usize>,
     device: String,
+    ann: bool,
+    ef: Vec<usize>,
+    mix: bool,
+    /// HNSW (connectivity, expansion_add); 0 keeps the default.
+    graph: (usize, usize),
 }
 
 fn parse() -> Result<Opts, String> {
@@ -48,6 +59,10 @@ fn parse() -> Result<Opts, String> {
         related: true,
         one: None,
         device: "cpu".into(),
+        ann: false,
+        ef: vec![64, 128, 256],
+        mix: false,
+        graph: (0, 0),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -65,6 +80,22 @@ fn parse() -> Result<Opts, String> {
             "--sklearn" => o.sklearn = Some(val()?),
             "--no-related" => o.related = false,
             "--device" => o.device = val()?,
+            "--ann" => o.ann = true,
+            "--mix" => o.mix = true,
+            "--connectivity" => {
+                o.graph.0 = val()?.parse().map_err(|e| format!("--connectivity: {e}"))?
+            }
+            "--expansion-add" => {
+                o.graph.1 = val()?
+                    .parse()
+                    .map_err(|e| format!("--expansion-add: {e}"))?
+            }
+            "--ef" => {
+                o.ef = val()?
+                    .split(',')
+                    .map(|s| s.trim().parse().map_err(|e| format!("--ef: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
             "--one" => o.one = Some(val()?.parse().map_err(|e| format!("--one: {e}"))?),
             "--bench" => {} // passed by `cargo bench`
             other => return Err(format!("unknown argument {other}")),
@@ -102,6 +133,33 @@ fn synthetic(base: &[f32], dim: usize, n: usize) -> Vec<f32> {
     out
 }
 
+/// `n` vectors: the index's rows, then points on the segments between each row and one of its
+/// 20 nearest rows (uniform position, σ = 0.002 noise, re-normalised). Unlike [`synthetic`],
+/// whose copies of one paper are near-ties for each other's top 10 at 1M (230 copies each),
+/// this spreads the points along the archive's own neighbourhoods.
+fn mixed(base: &[f32], dim: usize, n: usize) -> Result<Vec<f32>, String> {
+    let n0 = base.len() / dim;
+    let nn = papermap::search::dense::related_all(base, dim, 20).map_err(|e| e.to_string())?;
+    let mut rng = Xoshiro256Plus::seed_from_u64(43);
+    let mut unit = move || (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
+    let mut out = Vec::with_capacity(n * dim);
+    out.extend_from_slice(&base[..n.min(n0) * dim]);
+    for _ in n0..n {
+        let a = ((unit() * n0 as f32) as usize).min(n0 - 1);
+        let near = &nn[a];
+        let b = near[((unit() * near.len() as f32) as usize).min(near.len() - 1)].row;
+        let t = unit();
+        let start = out.len();
+        for j in 0..dim {
+            let g: f32 = (0..4).map(|_| unit() - 0.5).sum::<f32>() * 3f32.sqrt();
+            out.push((1.0 - t) * base[a * dim + j] + t * base[b * dim + j] + 0.002 * g);
+        }
+        let norm = out[start..].iter().map(|v| v * v).sum::<f32>().sqrt();
+        out[start..].iter_mut().for_each(|v| *v /= norm);
+    }
+    Ok(out)
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -122,8 +180,15 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
         .flat_map(|i| index.vector(i).to_vec())
         .collect();
     drop(index);
-    let data = synthetic(&base, dim, n);
+    let data = if o.mix {
+        mixed(&base, dim, n)?
+    } else {
+        synthetic(&base, dim, n)
+    };
     drop(base);
+    if o.ann {
+        return run_ann(o, &data, dim);
+    }
     let rows = Rows::new(&data, dim).map_err(|e| e.to_string())?;
     let k = o.k.min(n);
     let t = Instant::now();
@@ -158,6 +223,113 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// `--ann`: HNSW build, then related-for-all at each `ef` with recall@10 on a 1,000-row sample;
+/// prints one `ann` line per `ef`.
+#[cfg(feature = "ann")]
+fn run_ann(o: &Opts, data: &[f32], dim: usize) -> Result<(), String> {
+    use papermap::search::ann::{recall, Ann, AnnParams};
+    let n = data.len() / dim;
+    let sample: Vec<usize> = (0..n.min(1000)).map(|i| i * n / n.min(1000)).collect();
+    let queries: Vec<f32> = sample
+        .iter()
+        .flat_map(|&r| data[r * dim..(r + 1) * dim].to_vec())
+        .collect();
+    let t = Instant::now();
+    let exact = papermap::search::dense::top_k(data, dim, &queries, 10, Some(&sample))
+        .map_err(|e| e.to_string())?;
+    let exact_s = t.elapsed().as_secs_f64() * n as f64 / sample.len() as f64;
+    let t = Instant::now();
+    let mut params = AnnParams::default();
+    if o.graph.0 > 0 {
+        params.connectivity = o.graph.0;
+    }
+    if o.graph.1 > 0 {
+        params.expansion_add = o.graph.1;
+    }
+    let ann = Ann::build(data, dim, &params).map_err(|e| e.to_string())?;
+    let build_s = t.elapsed().as_secs_f64();
+    for &ef in &o.ef {
+        ann.set_expansion_search(ef);
+        let t = Instant::now();
+        let all = ann.related_all(data, 10).map_err(|e| e.to_string())?;
+        let search_s = t.elapsed().as_secs_f64();
+        let approx: Vec<_> = sample.iter().map(|&r| all[r].clone()).collect();
+        let r = recall(&approx, &exact);
+        println!(
+            "ann {n} {build_s:.2} {ef} {search_s:.2} {r:.4} {exact_s:.1} {:.0}",
+            peak_rss_mib()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "ann"))]
+fn run_ann(_: &Opts, _: &[f32], _: usize) -> Result<(), String> {
+    Err("--ann needs the default `ann` feature".into())
+}
+
+/// The `--ann` table: one row per size and `ef`.
+fn ann_table(o: &Opts, exe: &Path) {
+    println!(
+        "Approximate related top 10 for all (HNSW: {}{}) on archive vectors {}; {} threads\n",
+        ann_params(),
+        if o.graph != (0, 0) {
+            format!(
+                "; overridden: connectivity {}, expansion_add {} (0: default)",
+                o.graph.0, o.graph.1
+            )
+        } else {
+            String::new()
+        },
+        if o.mix {
+            "mixed with their neighbours"
+        } else {
+            "+ noise"
+        },
+        rayon::current_num_threads()
+    );
+    println!("| vectors | build s | ef | search all s | recall@10 | exact all s (extrapolated) | peak RSS |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in &o.sizes {
+        let ef: Vec<String> = o.ef.iter().map(|e| e.to_string()).collect();
+        let out = Command::new(exe)
+            .args(["--index", &o.index.display().to_string()])
+            .args(["--one", &n.to_string(), "--ann", "--ef", &ef.join(",")])
+            .args(if o.mix { &["--mix"][..] } else { &[][..] })
+            .args(["--connectivity", &o.graph.0.to_string()])
+            .args(["--expansion-add", &o.graph.1.to_string()])
+            .output()
+            .expect("run child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("ann ")).collect();
+        if lines.is_empty() {
+            eprintln!("{n}: failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        for l in lines {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} MiB |",
+                f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+            );
+        }
+    }
+}
+
+/// The default graph's parameters, for the table heading.
+#[cfg(feature = "ann")]
+fn ann_params() -> String {
+    let p = papermap::search::ann::AnnParams::default();
+    format!(
+        "connectivity {}, expansion_add {}",
+        p.connectivity, p.expansion_add
+    )
+}
+
+#[cfg(not(feature = "ann"))]
+fn ann_params() -> String {
+    "not built: no `ann` feature".into()
+}
+
 fn main() {
     let o = match parse() {
         Ok(o) => o,
@@ -174,6 +346,9 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("own path");
+    if o.ann {
+        return ann_table(&o, &exe);
+    }
     println!(
         "k-means k = {} ({} runs) and related top-10 for all, on archive vectors + noise; {} threads, device {}\n",
         o.k,

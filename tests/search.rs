@@ -113,6 +113,45 @@ fn related_all_writes_every_papers_neighbours_as_json_lines() {
             .collect();
         assert_eq!(got, want, "paper {row}");
     }
+    // --ann: the HNSW graph is built into the index, then reused; on 68 papers its search
+    // visits them all, so the lists equal the exact ones.
+    #[cfg(feature = "ann")]
+    for (pass, verb) in [(0, "built"), (1, "loaded")] {
+        let ann_out = f.root.join(format!("related-ann-{pass}.jsonl"));
+        let o = f.run(&[
+            "related",
+            "--all",
+            "--ann",
+            "-k",
+            "4",
+            "--out",
+            s(&ann_out),
+            "--index",
+            s(&idx),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{verb} the HNSW graph")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(idx.join("ann.usearch").is_file() && idx.join("ann.json").is_file());
+        let ann_text = std::fs::read_to_string(&ann_out).expect("read output");
+        let ids = |t: &str| -> Vec<Vec<String>> {
+            t.lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+                    v["related"]
+                        .as_array()
+                        .expect("related")
+                        .iter()
+                        .map(|r| r["arxiv_id"].as_str().expect("id").to_string())
+                        .collect()
+                })
+                .collect()
+        };
+        assert_eq!(ids(&ann_text), ids(&text), "pass {pass}");
+    }
     // --all takes no paper; a paper without --all is still required.
     let o = f.run(&["related", "--all", "2409.17146", "--index", s(&idx)]);
     assert!(!o.status.success());

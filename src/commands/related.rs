@@ -25,6 +25,15 @@ pub struct Args {
     /// With --all: cpu, cuda or cuda:N (a GPU does the products; needs a `--features cuda` build).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// With --all: approximate neighbours from an HNSW graph (usearch) kept in the index
+    /// directory, for archives of millions; scores stay exact. Built on first use.
+    #[cfg(feature = "ann")]
+    #[arg(long, requires = "all")]
+    ann: bool,
+    /// With --ann: search candidate list (HNSW ef); higher is slower and closer to exact.
+    #[cfg(feature = "ann")]
+    #[arg(long, requires = "ann", value_name = "N")]
+    ef: Option<usize>,
     /// Number of related papers.
     #[arg(short, long, default_value_t = 10)]
     k: usize,
@@ -71,7 +80,14 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
     let device = papermap::embed::parse_device(&args.device)?;
     let dim = index.manifest.dim;
     let start = std::time::Instant::now();
-    let all = if device.is_cpu() {
+    #[cfg(feature = "ann")]
+    let ann = args.ann;
+    #[cfg(not(feature = "ann"))]
+    let ann = false;
+    let all = if ann {
+        anyhow::ensure!(device.is_cpu(), "--ann runs on the CPU; drop --device");
+        approximate(args, index)?
+    } else if device.is_cpu() {
         search::related_all(&index.vectors, dim, args.k)?
     } else {
         search::device_topk::related_all_on_device(&device, &index.vectors, dim, args.k)?
@@ -109,12 +125,40 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "related papers of {} papers (top {}) in {secs:.2}s on {}",
+        "related papers of {} papers (top {}, {}) in {secs:.2}s on {}",
         all.len(),
         args.k,
+        if ann { "approximate" } else { "exact" },
         args.device
     );
     Ok(())
+}
+
+#[cfg(not(feature = "ann"))]
+fn approximate(_: &Args, _: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
+    anyhow::bail!("this papermap was built without the `ann` feature")
+}
+
+/// `--all --ann`: the saved HNSW graph (built or rebuilt when the vectors changed), searched.
+#[cfg(feature = "ann")]
+fn approximate(args: &Args, index: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
+    use papermap::search::ann::{Ann, AnnParams};
+    let mut params = AnnParams::default();
+    if let Some(ef) = args.ef {
+        anyhow::ensure!(ef > 0, "--ef must be at least 1");
+        params.expansion_search = ef;
+    }
+    let start = std::time::Instant::now();
+    let (graph, built) =
+        Ann::open_or_build(&args.index, &index.vectors, index.manifest.dim, &params)?;
+    eprintln!(
+        "{} the HNSW graph of {} papers in {:.2}s ({})",
+        if built { "built" } else { "loaded" },
+        index.len(),
+        start.elapsed().as_secs_f64(),
+        args.index.join("ann.usearch").display()
+    );
+    Ok(graph.related_all(&index.vectors, args.k)?)
 }
 
 fn write_table(

@@ -95,7 +95,7 @@ impl TopK {
 }
 
 /// Checks that `buf` holds whole rows of `dim` and returns the row count.
-fn rows(what: &'static str, buf: &[f32], dim: usize) -> Result<usize, SearchError> {
+pub(crate) fn rows(what: &'static str, buf: &[f32], dim: usize) -> Result<usize, SearchError> {
     if dim == 0 || !buf.len().is_multiple_of(dim) {
         return Err(SearchError::Shape {
             what,

@@ -9,6 +9,8 @@
 //! Everything here works on vectors that are already embedded: the caller turns query text into a
 //! vector (with the `query: ` prefix) and passes it in, so this module needs no model.
 
+#[cfg(feature = "ann")]
+pub mod ann;
 pub mod dense;
 pub mod device_topk;
 pub mod eval;
@@ -75,6 +77,9 @@ pub enum SearchError {
         /// Found count.
         found: usize,
     },
+    /// The approximate (HNSW) index could not be built, saved, loaded or searched.
+    #[error("approximate index: {0}")]
+    Ann(String),
     /// A dense or hybrid search was asked for without a query vector.
     #[error("mode {0} needs the query embedded by the model")]
     NeedsVector(Mode),
