@@ -600,13 +600,19 @@ fn layer_norm_rows(
     h: usize,
     eps: f32,
 ) {
-    x.par_chunks_mut(h)
-        .enumerate()
-        .with_min_len(16)
-        .for_each(|(r, row)| {
-            let res = residual.map(|res| &res[r * h..(r + 1) * h]);
-            layer_norm_row(row, res, w, b, eps);
-        });
+    let one = |(r, row): (usize, &mut [f32])| {
+        let res = residual.map(|res| &res[r * h..(r + 1) * h]);
+        layer_norm_row(row, res, w, b, eps);
+    };
+    // A query's few dozen rows take microseconds: less than handing half to another thread.
+    if x.len() < 64 * h {
+        x.chunks_mut(h).enumerate().for_each(one);
+    } else {
+        x.par_chunks_mut(h)
+            .enumerate()
+            .with_min_len(16)
+            .for_each(one);
+    }
 }
 
 multiversion! {

@@ -243,10 +243,19 @@ impl Encoder {
             .iter()
             .map(|t| format!("{}{}", prefix.as_str(), t))
             .collect();
-        let encs = self
-            .tokenizer
-            .encode_batch(inputs, true)
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        // One text (a search query) is encoded on this thread: encode_batch hands even a
+        // single input to the rayon pool, a wake-up that costs more than the encoding.
+        let encs = if inputs.len() == 1 {
+            let one = inputs.into_iter().next().unwrap_or_default();
+            vec![self
+                .tokenizer
+                .encode(one, true)
+                .map_err(|e| EmbedError::Tokenizer(e.to_string()))?]
+        } else {
+            self.tokenizer
+                .encode_batch(inputs, true)
+                .map_err(|e| EmbedError::Tokenizer(e.to_string()))?
+        };
         let mut truncated = 0;
         let ids = encs
             .into_iter()
