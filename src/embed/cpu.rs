@@ -759,12 +759,7 @@ mod tests {
     #[test]
     fn short_attention_equals_the_plain_formula() {
         let mut s = 11u64;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-        };
+        let mut rnd = || 2.0 * crate::embed::test_lcg(&mut s);
         // (len, hd, heads): query lengths around the 4-row and 8-column steps, a head width
         // that is not a multiple of 8, and the longest sequence the short path takes.
         for &(len, hd, nh) in &[

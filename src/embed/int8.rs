@@ -344,12 +344,7 @@ mod vnni {
 mod tests {
     use super::*;
 
-    fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
+    use crate::embed::test_lcg as lcg;
 
     /// The int8 layer stays within quantisation error of f32, for shapes that exercise
     /// every remainder (inputs not a multiple of 4, outputs not of 32, rows not of 8).

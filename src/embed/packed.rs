@@ -325,12 +325,7 @@ mod tests {
     #[test]
     fn packed_kernels_agree_bit_for_bit_and_equal_the_plain_product() {
         let mut s = 3u64;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
+        let mut rnd = || 0.5 * crate::embed::test_lcg(&mut s);
         for &(t, inp, out) in &[
             (1, 384, 1152),
             (25, 37, 45),
