@@ -3,13 +3,14 @@
 mod common;
 
 use common::cosine;
+use common::oracle::oracle_vectors;
 use common::tiny::{write_tiny_model, TINY_MAX_LEN};
-use papermap::embed::{Encoder, ModelFiles, ModelSource, Prefix};
+use papermap::embed::{Encoder, EncoderOptions, Kernels, ModelFiles, ModelSource, Prefix};
 
 fn tiny_encoder(dir: &std::path::Path) -> Encoder {
     write_tiny_model(dir, 1);
     let files = ModelFiles::from_dir(dir, "tiny", ModelSource::Flag).expect("files");
-    Encoder::load(&files, candle_core::Device::Cpu).expect("load tiny")
+    Encoder::load(&files, &EncoderOptions::default()).expect("load tiny")
 }
 
 #[test]
@@ -39,7 +40,7 @@ fn tiny_model_embeds_unit_vectors_independent_of_batching() {
         cosine(all.row(0), all.row(1)) < 0.9999,
         "different texts, different vectors"
     );
-    // One at a time (no padding) must agree with the padded batch.
+    // One at a time must agree with the packed batch.
     enc.max_batch = 1;
     for (i, t) in texts.iter().enumerate() {
         let one = enc.embed_one(t, Prefix::Passage).expect("one");
@@ -109,39 +110,71 @@ fn corrupt_pack_is_a_clear_error() {
 }
 
 #[test]
-fn candle_graph_matches_fast_engine_in_f32_and_f16() {
-    use papermap::embed::Engine;
+fn candle_ops_path_matches_kernels_in_f32_and_f16_and_the_oracle() {
     let tmp = tempfile::tempdir().expect("tmp");
     write_tiny_model(tmp.path(), 3);
     let files = ModelFiles::from_dir(tmp.path(), "tiny", ModelSource::Flag).expect("files");
+    // Lengths that repeat (one run of equal lengths holds several sequences) and differ.
     let texts: Vec<String> = [
         "the model",
         "image and video of the language model, again",
         "모델",
+        "the video",
+        "image and video of the language model, twice",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let embed = |engine, dtype| {
-        let enc =
-            Encoder::load_with(&files, candle_core::Device::Cpu, engine, dtype).expect("load");
+    let embed = |kernels, dtype| {
+        let opts = EncoderOptions {
+            dtype,
+            kernels: Some(kernels),
+            ..Default::default()
+        };
+        let enc = Encoder::load(&files, &opts).expect("load");
         enc.embed(&texts, Prefix::Passage, &mut |_, _| {})
             .expect("embed")
     };
-    let fast = embed(Engine::Fast, candle_core::DType::F32);
-    let c32 = embed(Engine::Candle, candle_core::DType::F32);
-    let c16 = embed(Engine::Candle, candle_core::DType::F16);
-    for i in 0..texts.len() {
-        assert!(cosine(fast.row(i), c32.row(i)) > 0.99999, "f32 row {i}");
-        let c = cosine(fast.row(i), c16.row(i));
+    let native = embed(Kernels::Native, candle_core::DType::F32);
+    let c32 = embed(Kernels::Candle, candle_core::DType::F32);
+    let c16 = embed(Kernels::Candle, candle_core::DType::F16);
+    let enc = Encoder::load(&files, &EncoderOptions::default()).expect("load");
+    let (ids, _) = enc.tokenize(&texts, Prefix::Passage).expect("ids");
+    let oracle = oracle_vectors(&files, &ids);
+    for (i, want) in oracle.iter().enumerate() {
+        assert!(cosine(native.row(i), c32.row(i)) > 0.99999, "f32 row {i}");
+        assert!(cosine(native.row(i), want) > 0.99999, "oracle row {i}");
+        let c = cosine(native.row(i), c16.row(i));
         assert!(c > 0.999 && c.is_finite(), "f16 row {i}: {c}");
     }
-    // The fast engine is f32 only.
-    assert!(Encoder::load_with(
-        &files,
-        candle_core::Device::Cpu,
-        Engine::Fast,
-        candle_core::DType::F16
-    )
-    .is_err());
+    // papermap's kernels are f32 (or q8) on the CPU only.
+    let f16 = EncoderOptions {
+        dtype: candle_core::DType::F16,
+        ..Default::default()
+    };
+    let err = Encoder::load(&files, &f16).err().expect("refused");
+    assert!(err.to_string().contains("f32"), "{err}");
+}
+
+#[test]
+fn batching_does_not_change_vectors() {
+    // Packed sequences attend only to themselves: a text's vector is the same alone, in a
+    // batch of others, or cut into many small batches.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut enc = tiny_encoder(tmp.path());
+    let texts: Vec<String> = (0..40)
+        .map(|i| "the model of language ".repeat(1 + i % 7) + &i.to_string())
+        .collect();
+    let all = enc
+        .embed(&texts, Prefix::Passage, &mut |_, _| {})
+        .expect("all");
+    enc.token_budget = 50;
+    let small = enc
+        .embed(&texts, Prefix::Passage, &mut |_, _| {})
+        .expect("small");
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(all.row(i), small.row(i), "text {i}");
+        let one = enc.embed_one(text, Prefix::Passage).expect("one");
+        assert_eq!(one, all.row(i), "text {i} alone");
+    }
 }

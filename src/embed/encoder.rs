@@ -1,10 +1,10 @@
-//! Tokenise, batch by length under a token budget, run the BERT forward, mean-pool, normalise.
+//! Tokenise, batch under a token budget, run the graph, collect the pooled vectors.
 
-use super::candle_bert::{dims_from_config, CandleBert};
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{DType, Device};
 use tokenizers::Tokenizer;
 
+use super::graph::{BertGraph, Kernels};
+use super::model::read_config;
 use super::{EmbedError, ModelFiles};
 
 /// Which E5 prefix an input gets: documents are passages, search text is a query.
@@ -36,10 +36,12 @@ pub struct Embedded {
     pub vectors: Vec<f32>,
     /// Vector dimension.
     pub dim: usize,
-    /// Tokens fed to the model (after truncation, specials included, padding excluded).
+    /// Tokens fed to the model (after truncation, specials included).
     pub tokens: usize,
     /// Inputs longer than the model's maximum that were cut.
     pub truncated: usize,
+    /// Arithmetic done ([`BertGraph::flops`]).
+    pub flops: f64,
 }
 
 impl Embedded {
@@ -57,56 +59,14 @@ impl Embedded {
     }
 }
 
-/// Which implementation runs the forward pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// papermap's packed CPU forward ([`super::cpu`]): the default on CPU.
-    Fast,
-    /// A candle graph ([`super::candle_bert`]) on any candle device: CUDA, or CPU as a reference.
-    Candle,
-}
-
-impl std::str::FromStr for Engine {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "fast" => Ok(Engine::Fast),
-            "candle" => Ok(Engine::Candle),
-            _ => Err(format!("unknown engine {s:?}: use fast or candle")),
-        }
-    }
-}
-
-enum Backend {
-    Candle(CandleBert),
-    Fast(Box<super::cpu::CpuBert>),
-}
-
-/// A loaded sentence encoder: tokenizer + BERT on a device.
-pub struct Encoder {
-    backend: Backend,
-    tokenizer: Tokenizer,
-    device: Device,
-    /// Output dimension (hidden size).
-    pub dim: usize,
-    /// Maximum sequence length in tokens, specials included.
-    pub max_len: usize,
-    /// Upper bound on `batch size × padded length` per forward pass.
-    pub token_budget: usize,
-    /// Upper bound on sequences per forward pass.
-    pub max_batch: usize,
-    dtype: DType,
-    quant: Quant,
-}
-
-/// Weight quantisation of the fast CPU engine.
+/// Weight quantisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Quant {
     /// Full-precision weights and activations.
     #[default]
     None,
     /// Int8 weights (per output row) and activations (per token) in the projections; attention,
-    /// LayerNorm and pooling stay f32.
+    /// LayerNorm and pooling stay f32. CPU only.
     Q8,
 }
 
@@ -121,115 +81,99 @@ impl std::str::FromStr for Quant {
     }
 }
 
+/// How to load an encoder.
+#[derive(Debug, Clone)]
+pub struct EncoderOptions {
+    /// Where the graph runs.
+    pub device: Device,
+    /// Compute dtype: f32 on CPU; f16, bf16 or f32 on CUDA (pooling is always f32).
+    pub dtype: DType,
+    /// Int8 projections (CPU).
+    pub quant: Quant,
+    /// The layers' implementation; by default papermap's kernels on CPU, candle's ops elsewhere.
+    /// Forcing [`Kernels::Candle`] on CPU runs the CUDA code path there (tests).
+    pub kernels: Option<Kernels>,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            device: Device::Cpu,
+            dtype: DType::F32,
+            quant: Quant::None,
+            kernels: None,
+        }
+    }
+}
+
+/// A loaded sentence encoder: tokenizer + BERT graph on a device.
+pub struct Encoder {
+    graph: BertGraph,
+    tokenizer: Tokenizer,
+    device: Device,
+    /// Output dimension (hidden size).
+    pub dim: usize,
+    /// Maximum sequence length in tokens, specials included.
+    pub max_len: usize,
+    /// Upper bound on tokens per forward pass (sequences are packed: no padding counts).
+    pub token_budget: usize,
+    /// Upper bound on sequences per forward pass.
+    pub max_batch: usize,
+    dtype: DType,
+    quant: Quant,
+}
+
 impl Encoder {
-    /// Loads config, tokenizer and f32 weights onto `device`, with the fast engine on CPU.
-    pub fn load(files: &ModelFiles, device: Device) -> Result<Self, EmbedError> {
-        let engine = if device.is_cpu() {
-            Engine::Fast
+    /// Loads config, tokenizer and weights as `opts` say.
+    pub fn load(files: &ModelFiles, opts: &EncoderOptions) -> Result<Self, EmbedError> {
+        let config = read_config(&files.config)?;
+        let kernels = opts.kernels.unwrap_or(if opts.device.is_cpu() {
+            Kernels::Native
         } else {
-            Engine::Candle
-        };
-        Self::load_with(files, device, engine, DType::F32)
-    }
-
-    /// Loads with an explicit engine (the fast engine runs on CPU only) and compute dtype
-    /// (f16/bf16 are for the candle engine on CUDA; pooling is always done in f32).
-    pub fn load_with(
-        files: &ModelFiles,
-        device: Device,
-        engine: Engine,
-        dtype: DType,
-    ) -> Result<Self, EmbedError> {
-        Self::load_quantised(files, device, engine, dtype, Quant::None)
-    }
-
-    /// As [`Encoder::load_with`], with int8 projections when `quant` is [`Quant::Q8`] (fast
-    /// engine only).
-    pub fn load_quantised(
-        files: &ModelFiles,
-        device: Device,
-        engine: Engine,
-        dtype: DType,
-        quant: Quant,
-    ) -> Result<Self, EmbedError> {
-        if quant == Quant::Q8 && engine != Engine::Fast {
-            return Err(EmbedError::Device(
-                "--quant q8 runs on the fast CPU engine only".into(),
-            ));
-        }
-        if engine == Engine::Fast && dtype != DType::F32 {
-            return Err(EmbedError::Device(format!(
-                "the fast CPU engine computes in f32, not {dtype:?}"
-            )));
-        }
-        let io = |p: &std::path::Path, e| EmbedError::Io {
-            path: p.to_path_buf(),
-            source: e,
-        };
-        let cfg_text = std::fs::read_to_string(&files.config).map_err(|e| io(&files.config, e))?;
-        let config: serde_json::Value = serde_json::from_str(&cfg_text)
-            .map_err(|e| EmbedError::Model(format!("{}: {e}", files.config.display())))?;
-        let bad_config = |what: &str| {
-            EmbedError::Model(format!(
-                "{}: {what} missing or invalid",
-                files.config.display()
-            ))
-        };
-        let dims = dims_from_config(&config).ok_or_else(|| bad_config("BERT dimensions"))?;
-        let max_len = config["max_position_embeddings"]
-            .as_u64()
-            .ok_or_else(|| bad_config("max_position_embeddings"))? as usize;
-        let tokenizer = Tokenizer::from_file(&files.tokenizer)
-            .map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", files.tokenizer.display())))?;
-        let backend =
-            match engine {
-                Engine::Fast if !device.is_cpu() => {
-                    return Err(EmbedError::Device(
-                        "the fast engine runs on CPU only; use --engine candle with CUDA".into(),
-                    ))
-                }
-                Engine::Fast => Backend::Fast(Box::new(super::cpu::CpuBert::load(
-                    quant,
-                    &files.config,
-                    &files.weights,
-                )?)),
-                Engine::Candle => {
-                    // SAFETY: the weights file is memory-mapped read-only; papermap never writes a
-                    // model file in place (imports go through a temporary file and a rename).
-                    let vb = unsafe {
-                        VarBuilder::from_mmaped_safetensors(
-                            std::slice::from_ref(&files.weights),
-                            dtype,
-                            &device,
-                        )
-                    }
-                    .map_err(|e| EmbedError::Model(format!("{}: {e}", files.weights.display())))?;
-                    Backend::Candle(CandleBert::load(vb, dims).map_err(|e| {
-                        EmbedError::Model(format!("{}: {e}", files.weights.display()))
-                    })?)
-                }
-            };
-        let (token_budget, max_batch) = if device.is_cpu() {
-            (8 * 1024, 256)
+            Kernels::Candle
+        });
+        let tokenizer =
+            Tokenizer::from_file(&files.tokenizer).map_err(|source| EmbedError::Tokenizer {
+                path: files.tokenizer.clone(),
+                source,
+            })?;
+        let graph = BertGraph::load(
+            &files.weights,
+            &config,
+            kernels,
+            &opts.device,
+            opts.dtype,
+            opts.quant,
+        )?;
+        // On CPU a few thousand tokens keep every activation below glibc's 32 MiB mmap
+        // threshold, so the buffers of one batch are reused by the next without page faults;
+        // a GPU wants large batches to fill its cores.
+        let (token_budget, max_batch) = if opts.device.is_cpu() {
+            (4 * 1024, 256)
         } else {
             (64 * 1024, 2048)
         };
         Ok(Encoder {
-            backend,
+            graph,
             tokenizer,
-            device,
-            dim: dims.hidden,
-            max_len,
+            device: opts.device.clone(),
+            dim: config.hidden_size,
+            max_len: config.max_position_embeddings,
             token_budget,
             max_batch,
-            dtype,
-            quant,
+            dtype: opts.dtype,
+            quant: opts.quant,
         })
     }
 
     /// The device the model runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// Which implementation the graph's layers use.
+    pub fn kernels(&self) -> Kernels {
+        self.graph.kernels()
     }
 
     /// Token ids of each prefixed input, truncated to `max_len` (the last id stays `</s>`, as
@@ -243,18 +187,14 @@ impl Encoder {
             .iter()
             .map(|t| format!("{}{}", prefix.as_str(), t))
             .collect();
+        let run_err = |source| EmbedError::TokenizerRun { source };
         // One text (a search query) is encoded on this thread: encode_batch hands even a
         // single input to the rayon pool, a wake-up that costs more than the encoding.
         let encs = if inputs.len() == 1 {
             let one = inputs.into_iter().next().unwrap_or_default();
-            vec![self
-                .tokenizer
-                .encode(one, true)
-                .map_err(|e| EmbedError::Tokenizer(e.to_string()))?]
+            vec![self.tokenizer.encode(one, true).map_err(run_err)?]
         } else {
-            self.tokenizer
-                .encode_batch(inputs, true)
-                .map_err(|e| EmbedError::Tokenizer(e.to_string()))?
+            self.tokenizer.encode_batch(inputs, true).map_err(run_err)?
         };
         let mut truncated = 0;
         let ids = encs
@@ -292,8 +232,9 @@ impl Encoder {
         Ok(e.vectors)
     }
 
-    /// Embeds pre-tokenised sequences. Sequences are sorted by length and cut into batches under
-    /// the token budget, so padding stays small; results come back in input order.
+    /// Embeds pre-tokenised sequences. Sequences are sorted by length and packed into batches
+    /// under the token budget (equal lengths side by side, which the CUDA path batches); results
+    /// come back in input order.
     pub fn embed_ids(
         &self,
         ids: &[Vec<u32>],
@@ -302,16 +243,22 @@ impl Encoder {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut vectors = vec![0f32; ids.len() * self.dim];
-        let (mut done, mut tokens) = (0, 0);
+        let (mut done, mut tokens, mut flops) = (0, 0, 0.0);
         for batch in plan_batches(&order, ids, self.token_budget, self.max_batch) {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-            let pooled = self.forward(&seqs)?;
+            let pooled = self
+                .graph
+                .embed(&seqs)?
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| EmbedError::Forward(Box::new(e)))?;
             for (row, &i) in batch.iter().enumerate() {
                 vectors[i * self.dim..(i + 1) * self.dim]
                     .copy_from_slice(&pooled[row * self.dim..(row + 1) * self.dim]);
             }
             done += batch.len();
             tokens += seqs.iter().map(|s| s.len()).sum::<usize>();
+            flops += seqs.iter().map(|s| self.graph.flops(s.len())).sum::<f64>();
             progress(done, tokens);
         }
         Ok(Embedded {
@@ -319,6 +266,7 @@ impl Encoder {
             dim: self.dim,
             tokens,
             truncated: 0,
+            flops,
         })
     }
 
@@ -333,52 +281,10 @@ impl Encoder {
             _ => "f32",
         }
     }
-
-    /// Which engine runs the forward pass.
-    pub fn engine(&self) -> Engine {
-        match self.backend {
-            Backend::Candle(_) => Engine::Candle,
-            Backend::Fast(_) => Engine::Fast,
-        }
-    }
-
-    /// One forward pass; returns `[batch, dim]` pooled, normalised vectors.
-    fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
-        let model = match &self.backend {
-            Backend::Fast(m) => return m.forward(seqs),
-            Backend::Candle(m) => m,
-        };
-        let b = seqs.len();
-        let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
-        let mut flat = vec![0u32; b * len];
-        let mut mask = vec![0f32; b * len];
-        for (r, s) in seqs.iter().enumerate() {
-            flat[r * len..r * len + s.len()].copy_from_slice(s);
-            mask[r * len..r * len + s.len()].fill(1.0);
-        }
-        let input = Tensor::from_vec(flat, (b, len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
-        let hidden = model.forward(&input, &mask)?;
-        let pooled = mean_pool_normalise(&hidden.to_dtype(DType::F32)?, &mask)?;
-        Ok(pooled
-            .to_dtype(DType::F32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?)
-    }
 }
 
-/// Mean over the unmasked positions, then L2 normalisation.
-fn mean_pool_normalise(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-    let mask = mask.to_dtype(hidden.dtype())?;
-    let summed = hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
-    let counts = mask.sum_keepdim(1)?;
-    let mean = summed.broadcast_div(&counts)?;
-    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
-    mean.broadcast_div(&norm)
-}
-
-/// Cuts `order` (indices sorted by decreasing length) into batches whose padded size
-/// (`count × longest`) stays within `budget`, at most `max_batch` long.
+/// Cuts `order` (indices sorted by decreasing length) into batches of at most `budget` tokens
+/// (a longer sequence goes alone) and `max_batch` sequences.
 fn plan_batches(
     order: &[usize],
     ids: &[Vec<u32>],
@@ -387,15 +293,14 @@ fn plan_batches(
 ) -> Vec<Vec<usize>> {
     let mut batches = Vec::new();
     let mut cur: Vec<usize> = Vec::new();
-    let mut longest = 0;
+    let mut tokens = 0;
     for &i in order {
-        let l = ids[i].len().max(1);
-        let new_longest = longest.max(l);
-        if !cur.is_empty() && (new_longest * (cur.len() + 1) > budget || cur.len() >= max_batch) {
+        let l = ids[i].len();
+        if !cur.is_empty() && (tokens + l > budget || cur.len() >= max_batch) {
             batches.push(std::mem::take(&mut cur));
-            longest = 0;
+            tokens = 0;
         }
-        longest = longest.max(l);
+        tokens += l;
         cur.push(i);
     }
     if !cur.is_empty() {
@@ -420,10 +325,11 @@ mod tests {
         seen.sort();
         assert_eq!(seen, (0..ids.len()).collect::<Vec<_>>());
         for b in &batches {
-            let longest = b.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
-            assert!(b.len() == 1 || longest * b.len() <= 640, "{b:?}");
+            let tokens: usize = b.iter().map(|&i| ids[i].len()).sum();
+            assert!(b.len() == 1 || tokens <= 640, "{b:?}");
             assert!(b.len() <= 4);
         }
         assert_eq!(batches[0], vec![0]);
+        assert_eq!(batches[1], vec![1, 2, 3, 4]);
     }
 }

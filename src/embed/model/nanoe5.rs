@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::json;
 
-use super::EmbedError;
+use crate::embed::EmbedError;
 
 /// Model hyper-parameters read from the pack header.
 #[derive(Debug, Clone, PartialEq)]
@@ -359,13 +359,12 @@ pub fn precompiled_charsmap(norm_map: &[(u32, Vec<u32>)]) -> Result<Vec<u8>, Emb
     let mut offsets: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
     let mut keyset: Vec<(Vec<u8>, u32)> = Vec::with_capacity(norm_map.len());
     for (cp, rep) in norm_map {
-        let key = char::from_u32(*cp).ok_or_else(|| {
-            EmbedError::Tokenizer(format!("normalisation key U+{cp:04X} invalid"))
-        })?;
+        let key = char::from_u32(*cp)
+            .ok_or_else(|| EmbedError::Pack(format!("normalisation key U+{cp:04X} invalid")))?;
         let mut value = String::new();
         for r in rep {
             value.push(char::from_u32(*r).ok_or_else(|| {
-                EmbedError::Tokenizer(format!("normalisation value U+{r:04X} invalid"))
+                EmbedError::Pack(format!("normalisation value U+{r:04X} invalid"))
             })?);
         }
         let bytes = value.into_bytes();
@@ -384,7 +383,7 @@ pub fn precompiled_charsmap(norm_map: &[(u32, Vec<u32>)]) -> Result<Vec<u8>, Emb
     keyset.sort();
     keyset.dedup_by(|a, b| a.0 == b.0);
     let trie = yada::builder::DoubleArrayBuilder::build(&keyset)
-        .ok_or_else(|| EmbedError::Tokenizer("could not build the normalisation trie".into()))?;
+        .ok_or_else(|| EmbedError::Pack("could not build the normalisation trie".into()))?;
     let mut out = Vec::with_capacity(4 + trie.len() + normalized.len());
     out.extend_from_slice(&(trie.len() as u32).to_le_bytes());
     out.extend_from_slice(&trie);
@@ -460,10 +459,10 @@ pub fn write_hf_dir(pack: &Pack, dir: &Path) -> Result<(), EmbedError> {
     let mut views = Vec::with_capacity(pack.tensors.len());
     for t in &pack.tensors {
         let (name, shape) = hf_name(&t.name, &pack.header)
-            .ok_or_else(|| EmbedError::Model(format!("unknown tensor {} in pack", t.name)))?;
+            .ok_or_else(|| EmbedError::Pack(format!("unknown tensor {} in pack", t.name)))?;
         let want: usize = shape.iter().product();
         if want != t.data.len() {
-            return Err(EmbedError::Model(format!(
+            return Err(EmbedError::Pack(format!(
                 "tensor {} has {} values, expected {:?}",
                 t.name,
                 t.data.len(),
@@ -478,7 +477,7 @@ pub fn write_hf_dir(pack: &Pack, dir: &Path) -> Result<(), EmbedError> {
             let bytes: &[u8] = bytemuck_f32(data);
             safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
                 .map(|v| (name.clone(), v))
-                .map_err(|e| EmbedError::Model(format!("tensor {name}: {e}")))
+                .map_err(|e| EmbedError::Pack(format!("tensor {name}: {e}")))
         })
         .collect::<Result<_, _>>()?;
     let mut meta = std::collections::HashMap::new();
@@ -491,7 +490,7 @@ pub fn write_hf_dir(pack: &Pack, dir: &Path) -> Result<(), EmbedError> {
     .map_err(|e| io(&st, e))?;
     let write_json = |name: &str, v: &serde_json::Value| -> Result<(), EmbedError> {
         let p = dir.join(name);
-        let text = serde_json::to_vec_pretty(v).map_err(|e| EmbedError::Model(e.to_string()))?;
+        let text = serde_json::to_vec_pretty(v).map_err(|e| EmbedError::Pack(e.to_string()))?;
         crate::atomic::write(&p, &text).map_err(|e| io(&p, e))
     };
     write_json("config.json", &config_json(pack))?;

@@ -1,0 +1,469 @@
+//! Multi-head self-attention over packed sequences: every sequence attends to itself only, so
+//! there is no padding and no mask.
+//!
+//! Work is one (sequence, head) pair per task. Inside, 16 query rows are processed at once with
+//! the query index in the vector lanes: scores are kept transposed (`S[key][16 queries]`), so the
+//! softmax over the keys of each query is plain vertical arithmetic (max, exp, sum across
+//! registers, no horizontal reductions), and both products broadcast one scalar from memory at
+//! fixed offsets into FMAs: `S[j] += K[d][j] · Q[d]` (K transposed, 24 keys per pass) and
+//! `O[d] += V[j][d] · P[j]` (16 output columns per pass). Sequences of any length up to the
+//! model's 512 positions take the same path: one row block's scores (512 × 16 floats) fit in L1.
+//!
+//! Every step sums in a fixed order (scores over d, the softmax denominator and the outputs over
+//! the keys, in index order, one FMA per step; the outputs then scaled by the reciprocal of the
+//! denominator), which the portable loop repeats exactly: the
+//! kernels give the same bits.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::elementwise::exp_f32;
+use super::{Isa, SharedMut};
+
+/// Query rows per block: one 512-bit register of f32 lanes.
+const QB: usize = 16;
+/// Keys per score pass of the AVX-512 kernel (24 accumulators).
+const KB: usize = 24;
+
+/// Position of key `j`, dimension `d` in the transposed K of a sequence whose length rounds up to
+/// `lp` keys: blocks of 24 keys (the last one 8 or 16), each stored `[d][keys of the block]`, so
+/// the score pass over a block reads one contiguous stretch.
+#[inline(always)]
+fn kt_at(j: usize, d: usize, hd: usize, lp: usize) -> usize {
+    let j0 = j / KB * KB;
+    j0 * hd + d * KB.min(lp - j0) + (j - j0)
+}
+
+/// Scratch of one attention task, kept per worker thread.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// K transposed per block of keys (see [`kt_at`]), zero beyond `len`.
+    kt: Vec<f32>,
+    /// Q of one block transposed and scaled, `[hd][16]`.
+    qt: Vec<f32>,
+    /// Scores, then probabilities, `[len rounded up to 8][16]`.
+    s: Vec<f32>,
+    /// Outputs of one block, `[hd][16]`.
+    o: Vec<f32>,
+    /// V of the sequence and head, `[len][hd]`.
+    v: Vec<f32>,
+}
+
+/// `ctx[T, heads·hd]` = attention of every sequence (a row range of `qkv`) over itself;
+/// `qkv` is `[T, 3·heads·hd]` with Q, K and V side by side in each row.
+pub(crate) fn attention(
+    qkv: &[f32],
+    seqs: &[Range<usize>],
+    heads: usize,
+    hd: usize,
+    ctx: &mut [f32],
+) {
+    attention_with(Isa::best(), qkv, seqs, heads, hd, ctx)
+}
+
+/// [`attention`] on a given instruction set, which the CPU must have.
+pub(crate) fn attention_with(
+    isa: Isa,
+    qkv: &[f32],
+    seqs: &[Range<usize>],
+    heads: usize,
+    hd: usize,
+    ctx: &mut [f32],
+) {
+    let h = heads * hd;
+    let t = seqs.iter().map(|s| s.end).max().unwrap_or(0);
+    assert!(
+        qkv.len() >= t * 3 * h && ctx.len() >= t * h,
+        "attention buffers too small"
+    );
+    let scale = 1.0 / (hd as f32).sqrt();
+    let out = SharedMut(ctx.as_mut_ptr());
+    let jobs: Vec<(usize, usize)> = (0..seqs.len())
+        .flat_map(|s| (0..heads).map(move |head| (s, head)))
+        .filter(|&(s, _)| !seqs[s].is_empty())
+        .collect();
+    let run = |scratch: &mut Scratch, &(s, head): &(usize, usize)| {
+        let head = Head {
+            qkv,
+            rows: seqs[s].clone(),
+            col: head * hd,
+            hd,
+            h,
+            scale,
+        };
+        // SAFETY: this job writes rows `seqs[s]` × columns of `head` of ctx, which no other
+        // job writes (sequences are disjoint row ranges); the CPU has `isa` (caller).
+        unsafe { head.run(isa, scratch, out) };
+    };
+    // Scratch lives per thread across calls: a few hundred KiB per task would otherwise be
+    // allocated and page-faulted anew for every layer.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+    }
+    let job = |j: &(usize, usize)| SCRATCH.with_borrow_mut(|sc| run(sc, j));
+    if jobs.len() == 1 {
+        job(&jobs[0]);
+    } else {
+        jobs.par_iter().for_each(job);
+    }
+}
+
+/// One (sequence, head) task.
+struct Head<'a> {
+    qkv: &'a [f32],
+    rows: Range<usize>,
+    /// First column of this head within Q (and within K, V after their offsets).
+    col: usize,
+    hd: usize,
+    h: usize,
+    scale: f32,
+}
+
+impl Head<'_> {
+    /// # Safety
+    /// `out` points at `ctx` (`[T, h]`); no other thread writes this head's columns of these rows;
+    /// the CPU has `isa`.
+    unsafe fn run(&self, isa: Isa, sc: &mut Scratch, out: SharedMut) {
+        let (len, hd) = (self.rows.len(), self.hd);
+        let lp = len.next_multiple_of(8);
+        sc.kt.clear();
+        sc.kt.resize(hd * lp, 0.0);
+        sc.v.resize(len * hd, 0.0);
+        sc.qt.resize(hd * QB, 0.0);
+        sc.s.resize(lp * QB, 0.0);
+        sc.o.resize(hd * QB, 0.0);
+        #[cfg(target_arch = "x86_64")]
+        if isa == Isa::Avx512 {
+            // SAFETY: the CPU has avx512f (caller); buffers are sized above; `out` per contract.
+            unsafe { avx512::head(self, sc, lp, out) };
+            return;
+        }
+        let _ = isa;
+        let row = |i: usize, part: usize| {
+            let r = (self.rows.start + i) * 3 * self.h + part * self.h + self.col;
+            &self.qkv[r..r + hd]
+        };
+        // K transposed and V contiguous, once per head: every query block reads them again.
+        for j in 0..len {
+            for (d, &k) in row(j, 1).iter().enumerate() {
+                sc.kt[kt_at(j, d, hd, lp)] = k;
+            }
+            sc.v[j * hd..(j + 1) * hd].copy_from_slice(row(j, 2));
+        }
+        for q0 in (0..len).step_by(QB) {
+            let n = (len - q0).min(QB);
+            sc.qt.fill(0.0);
+            for i in 0..n {
+                for (d, &q) in row(q0 + i, 0).iter().enumerate() {
+                    sc.qt[d * QB + i] = self.scale * q;
+                }
+            }
+            portable_block(sc, hd, len, lp);
+            for i in 0..n {
+                // SAFETY: row q0+i of this sequence, this head's columns (contract).
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        out.ptr()
+                            .add((self.rows.start + q0 + i) * self.h + self.col),
+                        hd,
+                    )
+                };
+                for (d, o) in dst.iter_mut().enumerate() {
+                    *o = sc.o[d * QB + i];
+                }
+            }
+        }
+    }
+}
+
+/// Scores, softmax and output of one query block in plain loops, in the kernels' order.
+fn portable_block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
+    for j in 0..len {
+        for i in 0..QB {
+            let mut acc = 0f32;
+            for d in 0..hd {
+                acc = sc.kt[kt_at(j, d, hd, lp)].mul_add(sc.qt[d * QB + i], acc);
+            }
+            sc.s[j * QB + i] = acc;
+        }
+    }
+    let inv = softmax_columns(&mut sc.s, len);
+    for d in 0..hd {
+        for (i, &r) in inv.iter().enumerate() {
+            let mut acc = 0f32;
+            for j in 0..len {
+                acc = sc.v[j * hd + d].mul_add(sc.s[j * QB + i], acc);
+            }
+            sc.o[d * QB + i] = acc * r;
+        }
+    }
+}
+
+/// Softmax numerators over the first `len` rows of `s` (`[len][16]`) for each of the 16
+/// columns, in place: `exp(s - max)`; returns the reciprocals of their sums (in row order), by
+/// which the outputs are scaled once instead of every probability.
+#[inline(always)]
+fn softmax_columns(s: &mut [f32], len: usize) -> [f32; QB] {
+    let mut mx = [f32::NEG_INFINITY; QB];
+    for row in s[..len * QB].chunks_exact(QB) {
+        for (m, &v) in mx.iter_mut().zip(row) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    let mut sum = [0f32; QB];
+    for row in s[..len * QB].chunks_exact_mut(QB) {
+        for ((v, &m), a) in row.iter_mut().zip(&mx).zip(sum.iter_mut()) {
+            *v = exp_f32(*v - m);
+            *a += *v;
+        }
+    }
+    sum.map(|a| 1.0 / a)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{softmax_columns, Head, Scratch, SharedMut, KB, QB};
+    use std::arch::x86_64::*;
+
+    /// One (sequence, head): K transposed and V copied by gathers and vector moves, then per
+    /// block of 16 queries Q gathered (scaled), scores, softmax, output scattered into `out`.
+    ///
+    /// # Safety
+    /// The CPU has avx512f; `sc` is sized for the sequence (`lp` = length rounded up to 8);
+    /// `out` as in [`Head::run`].
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn head(hd_: &Head, sc: &mut Scratch, lp: usize, out: SharedMut) {
+        let (len, hd, h) = (hd_.rows.len(), hd_.hd, hd_.h);
+        let stride = 3 * h;
+        // SAFETY: all rows addressed are rows of this sequence in qkv (`[T, 3h]`) and of ctx
+        // (`[T, h]`), columns of this head; lanes beyond the sequence are masked off.
+        unsafe {
+            let base = hd_.qkv.as_ptr().add(hd_.rows.start * stride + hd_.col);
+            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let qidx = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(stride as i32));
+            let oidx = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(h as i32));
+            let tail = |n: usize| -> __mmask16 {
+                if n >= 16 {
+                    0xffff
+                } else {
+                    (1u16 << n) - 1
+                }
+            };
+            for j0 in (0..lp).step_by(KB) {
+                let w = KB.min(lp - j0);
+                for s0 in (0..w).step_by(16) {
+                    let sw = (w - s0).min(16);
+                    let m = tail(sw) & tail(len.saturating_sub(j0 + s0));
+                    let kb = base.add((j0 + s0) * stride + h);
+                    let dst = sc.kt.as_mut_ptr().add(j0 * hd + s0);
+                    for d in 0..hd {
+                        let k =
+                            _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, qidx, kb.add(d));
+                        _mm512_mask_storeu_ps(dst.add(d * w), m, k);
+                    }
+                }
+            }
+            for j in 0..len {
+                let src = base.add(j * stride + 2 * h);
+                let dst = sc.v.as_mut_ptr().add(j * hd);
+                for d in (0..hd).step_by(16) {
+                    let m = tail(hd - d);
+                    _mm512_mask_storeu_ps(dst.add(d), m, _mm512_maskz_loadu_ps(m, src.add(d)));
+                }
+            }
+            let scale = _mm512_set1_ps(hd_.scale);
+            for q0 in (0..len).step_by(QB) {
+                let m = tail(len - q0);
+                let qb = base.add(q0 * stride);
+                for d in 0..hd {
+                    let q = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, qidx, qb.add(d));
+                    _mm512_storeu_ps(sc.qt.as_mut_ptr().add(d * QB), _mm512_mul_ps(scale, q));
+                }
+                block(sc, hd, len, lp);
+                let ob = out.ptr().add((hd_.rows.start + q0) * h + hd_.col);
+                for d in 0..hd {
+                    let o = _mm512_loadu_ps(sc.o.as_ptr().add(d * QB));
+                    _mm512_mask_i32scatter_ps::<4>(ob.add(d), m, oidx, o);
+                }
+            }
+        }
+    }
+
+    /// One block of 16 queries: scores, softmax, output into `sc.o`.
+    ///
+    /// # Safety
+    /// The CPU has avx512f; `sc` is sized for `len` keys (`lp` = len rounded up to 8).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
+        // SAFETY: every pointer below addresses the scratch buffers within their sizes.
+        unsafe {
+            let mut j = 0;
+            while j < lp {
+                // lp is a multiple of 8, so these widths cover it exactly.
+                let w = match lp - j {
+                    n if n >= KB => KB,
+                    n if n >= 16 => 16,
+                    _ => 8,
+                };
+                match w {
+                    KB => scores::<KB>(sc, hd, j),
+                    16 => scores::<16>(sc, hd, j),
+                    _ => scores::<8>(sc, hd, j),
+                }
+                j += w;
+            }
+        }
+        let inv = softmax_columns(&mut sc.s, len);
+        // SAFETY: sc.v holds len × hd; outputs inside sc.o.
+        unsafe {
+            let inv = _mm512_loadu_ps(inv.as_ptr());
+            let v = sc.v.as_ptr();
+            let mut d = 0;
+            while d < hd {
+                let w = match hd - d {
+                    n if n >= 16 => 16,
+                    n if n >= 8 => 8,
+                    n if n >= 4 => 4,
+                    n if n >= 2 => 2,
+                    _ => 1,
+                };
+                match w {
+                    16 => output::<16>(sc, v, hd, len, d, inv),
+                    8 => output::<8>(sc, v, hd, len, d, inv),
+                    4 => output::<4>(sc, v, hd, len, d, inv),
+                    2 => output::<2>(sc, v, hd, len, d, inv),
+                    _ => output::<1>(sc, v, hd, len, d, inv),
+                }
+                d += w;
+            }
+        }
+    }
+
+    /// Scores of keys `j..j+J` for the 16 queries: `S[j] = Σ_d K[d][j] · Q[d]`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn scores<const J: usize>(sc: &mut Scratch, hd: usize, j: usize) {
+        // SAFETY: kt holds hd × lp, the block at j is J wide (kt_at); s holds lp × 16.
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); J];
+            let mut k = sc.kt.as_ptr().add(j * hd);
+            let mut q = sc.qt.as_ptr();
+            for _ in 0..hd {
+                let qv = _mm512_loadu_ps(q);
+                for (jj, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*k.add(jj)), qv, *a);
+                }
+                k = k.add(J);
+                q = q.add(QB);
+            }
+            for (jj, a) in acc.iter().enumerate() {
+                _mm512_storeu_ps(sc.s.as_mut_ptr().add((j + jj) * QB), *a);
+            }
+        }
+    }
+
+    /// Output columns `d..d+D` for the 16 queries: `O[d] = Σ_j V[j][d] · P[j]`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn output<const D: usize>(
+        sc: &mut Scratch,
+        v: *const f32,
+        stride: usize,
+        len: usize,
+        d: usize,
+        inv: __m512,
+    ) {
+        // SAFETY: V rows 0..len at `stride` from `v`, columns d..d+D of the head; s holds
+        // len × 16 and o holds hd × 16.
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); D];
+            let mut vr = v.add(d);
+            let mut p = sc.s.as_ptr();
+            for _ in 0..len {
+                let pv = _mm512_loadu_ps(p);
+                for (dd, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*vr.add(dd)), pv, *a);
+                }
+                vr = vr.add(stride);
+                p = p.add(QB);
+            }
+            for (dd, a) in acc.iter().enumerate() {
+                _mm512_storeu_ps(sc.o.as_mut_ptr().add((d + dd) * QB), _mm512_mul_ps(*a, inv));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_agree_bit_for_bit_and_equal_the_formula() {
+        let mut s = 11u64;
+        let mut rnd = || 2.0 * super::super::test_lcg(&mut s);
+        // (sequence lengths, hd, heads): lengths around the 8, 16 and 24 steps, a head width
+        // that is not a multiple of 16, the model's longest sequence.
+        for (lens, hd, nh) in [
+            (vec![1, 5, 28], 32, 3),
+            (vec![9, 17, 40, 33], 12, 2),
+            (vec![512], 32, 1),
+            (vec![3, 64, 65, 300], 32, 2),
+            (vec![7], 8, 4),
+        ] {
+            let h = hd * nh;
+            let mut seqs = Vec::new();
+            let mut t = 2; // rows before the first sequence, as in a packed batch
+            for &l in &lens {
+                seqs.push(t..t + l);
+                t += l;
+            }
+            let qkv: Vec<f32> = (0..t * 3 * h).map(|_| rnd()).collect();
+            let mut want = vec![0f32; t * h];
+            attention_with(Isa::Portable, &qkv, &seqs, nh, hd, &mut want);
+            for isa in Isa::usable() {
+                let mut got = vec![0f32; t * h];
+                attention_with(isa, &qkv, &seqs, nh, hd, &mut got);
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{isa:?} differs from the portable loop ({lens:?}, hd {hd})"
+                );
+            }
+            let scale = 1.0 / (hd as f64).sqrt();
+            let at = |r: usize, part: usize, head: usize, d: usize| {
+                qkv[r * 3 * h + part * h + head * hd + d] as f64
+            };
+            for sq in &seqs {
+                for head in 0..nh {
+                    for i in sq.clone() {
+                        let sc: Vec<f64> = sq
+                            .clone()
+                            .map(|j| {
+                                (0..hd)
+                                    .map(|d| at(i, 0, head, d) * at(j, 1, head, d))
+                                    .sum::<f64>()
+                                    * scale
+                            })
+                            .collect();
+                        let mx = sc.iter().cloned().fold(f64::MIN, f64::max);
+                        let e: Vec<f64> = sc.iter().map(|v| (v - mx).exp()).collect();
+                        let sum: f64 = e.iter().sum();
+                        for d in 0..hd {
+                            let o: f64 = sq
+                                .clone()
+                                .zip(&e)
+                                .map(|(j, ej)| ej / sum * at(j, 2, head, d))
+                                .sum();
+                            let g = want[i * h + head * hd + d] as f64;
+                            assert!((g - o).abs() < 1e-5, "({i},{d}): {g} vs {o}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The CPU kernels behind the graph's custom ops ([`super::ops`]): packed f32 projections, int8
+//! VNNI projections, attention over packed sequences, LayerNorm, GELU and pooling.
+//!
+//! Each kernel has an AVX-512 (or AVX2) body picked at run time and a portable one, and all of
+//! them sum in the same order, so a vector does not depend on the machine that computed it
+//! (tests check the bits). Crate-private: the rest of papermap reaches them through candle.
+
+pub(crate) mod attention;
+pub(crate) mod elementwise;
+pub(crate) mod embedding;
+pub(crate) mod linear;
+pub(crate) mod q8;
+
+/// The widest SIMD instruction set the kernels use on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512 F (with AVX2 + FMA).
+    Avx512,
+    /// AVX2 + FMA.
+    Avx2,
+    /// Plain Rust.
+    Portable,
+}
+
+impl Isa {
+    /// The fastest instruction set this CPU has.
+    pub(crate) fn best() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if has_avx512() {
+                return Isa::Avx512;
+            }
+            if has_avx2_fma() {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+
+    /// Every instruction set this CPU runs, fastest first.
+    #[cfg(test)]
+    pub(crate) fn usable() -> Vec<Isa> {
+        [Isa::Avx512, Isa::Avx2, Isa::Portable]
+            .into_iter()
+            .filter(|&i| match i {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => has_avx512(),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => has_avx2_fma(),
+                Isa::Portable => true,
+                #[allow(unreachable_patterns)]
+                _ => false,
+            })
+            .collect()
+    }
+}
+
+/// Whether the CPU has AVX2 and FMA (std caches the answer after the first call).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Whether the CPU has AVX-512 F besides AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f") && has_avx2_fma()
+}
+
+/// Defines a function whose body is compiled three times, for baseline x86-64, AVX2 + FMA and
+/// AVX-512, and picks one at run time. The release binary targets baseline x86-64 (SSE2), so
+/// loops over `exp`, `round` and lane sums otherwise compile to 4-wide code with a libm call per
+/// rounding, without a `-C target-cpu` build that would not run elsewhere. Everything the body
+/// calls should be `#[inline(always)]` so it is compiled with the same features.
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            fn avx512($($arg: $ty),*) $(-> $ret)? {
+                imp($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2($($arg: $ty),*) $(-> $ret)? {
+                imp($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                if $crate::embed::kernels::has_avx512() {
+                    // SAFETY: the CPU has avx512f, avx2 and fma, checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if $crate::embed::kernels::has_avx2_fma() {
+                    // SAFETY: the CPU has avx2 and fma, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            imp($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// A raw output pointer shared by rayon tasks that each write a region no other task touches
+/// (attention heads, projection tiles).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(pub(crate) *mut f32);
+// SAFETY: users hand each task a disjoint region of the buffer behind the pointer.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above; the pointer itself is never written through by two tasks at one place.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer; a method call makes closures capture the whole (Send) wrapper.
+    pub(crate) fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Work split of a projection over `t` token rows and `blocks` output blocks: tiles of `tm` rows
+/// × `per` blocks, as `(row range, block range)`. A short input is split over its outputs so every
+/// core gets work; a long one over rows (4 block groups, for balance at the end).
+pub(crate) fn projection_tiles(
+    t: usize,
+    blocks: usize,
+    tm: usize,
+) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    let per = if t <= tm {
+        blocks.div_ceil(rayon::current_num_threads() * 2).max(1)
+    } else {
+        blocks.div_ceil(4).max(1)
+    };
+    (0..t.div_ceil(tm))
+        .flat_map(|r| {
+            (0..blocks)
+                .step_by(per)
+                .map(move |b| (r * tm..((r + 1) * tm).min(t), b..(b + per).min(blocks)))
+        })
+        .collect()
+}
+
+/// Seeded pseudo-random value in [-1, 1) for kernel tests (an LCG: the same on every machine).
+#[cfg(test)]
+pub(crate) fn test_lcg(seed: &mut u64) -> f32 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+}
