@@ -36,18 +36,72 @@ enum Command {
     Search(commands::search::Args),
     /// Measure search quality (title -> own paper) and check summaries.
     Eval(commands::eval::Args),
+    /// Verify every file of an index (checksums, vectors, papers) without changing anything.
+    Check(commands::check::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+    // Panics are turned into errors where a dependency may meet input it does not expect
+    // (the library's boundaries) and here for anything else: the hook only records where a
+    // panic happened, so a caught one prints nothing and an uncaught one prints one line.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = at;
+        }
+    }));
+    let outcome = std::panic::catch_unwind(move || run(cli));
+    match outcome {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             // The cause chain is the message users need; backtraces are for developers.
             eprintln!("error: {e:#}");
+            if let Some(hint) = advice(&e) {
+                eprintln!("hint: {hint}");
+            }
             std::process::ExitCode::FAILURE
         }
+        Err(payload) => {
+            let at = LAST_PANIC.lock().map(|s| s.clone()).unwrap_or_default();
+            eprintln!(
+                "error: internal error (a bug in papermap; please report it): {} at {at}",
+                papermap::embed::panic_message(payload.as_ref())
+            );
+            std::process::ExitCode::from(70)
+        }
     }
+}
+
+/// Where the last panic happened (file:line), for the one-line report of an uncaught one.
+static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// What the user can do about an error, when the library's error says what went wrong.
+fn advice(e: &anyhow::Error) -> Option<String> {
+    use papermap::index::IndexError;
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<IndexError>()? {
+            IndexError::Damaged { .. } => Some(
+                "run `papermap index PATH... --index DIR` to repair it (damaged chunks are \
+             embedded again, a damaged manifest is rebuilt from the chunks that verify), or \
+             `papermap check --index DIR` to list the damage; `--rebuild` starts over"
+                    .into(),
+            ),
+            IndexError::Partial { .. } => {
+                Some("run `papermap index PATH... --index DIR` again to finish it".into())
+            }
+            IndexError::Missing(dir) => Some(format!(
+                "build one with `papermap index PATH... --index {}`",
+                dir.display()
+            )),
+            IndexError::Incompatible { .. } => Some(
+                "pass --rebuild to re-embed everything, or use another --index directory".into(),
+            ),
+            _ => None,
+        })
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -63,5 +117,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Related(args) => commands::related::run(args),
         Command::Search(args) => commands::search::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Check(args) => commands::check::run(args),
     }
 }

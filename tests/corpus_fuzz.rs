@@ -68,7 +68,9 @@ fn check(bytes: &[u8], papers: &[Paper], warnings: &[Warning]) -> Result<(), Tes
 
     for p in papers {
         prop_assert!(!p.arxiv_id.is_empty());
-        prop_assert!(!p.url.is_empty());
+        // A kept link is always a web link; any other target is dropped (the entry stays).
+        prop_assert!(p.url.is_empty() || papermap::corpus::is_web_link(&p.url));
+        prop_assert!(!p.arxiv_id.contains("javascript:"));
         prop_assert_eq!(p.source.file.as_path(), path);
         prop_assert!(p.source.line >= 1 && p.source.line <= lines.len());
         prop_assert!(lines[p.source.line - 1].starts_with("### "));

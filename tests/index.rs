@@ -325,8 +325,19 @@ fn export_writes_npy_and_metadata() {
 #[test]
 fn opening_a_missing_index_says_how_to_build_one() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let err = Index::open(&tmp.path().join("nope")).expect_err("missing");
-    assert!(err.to_string().contains("papermap index"), "{err}");
+    let nope = tmp.path().join("nope");
+    let err = Index::open(&nope).expect_err("missing");
+    assert!(err.to_string().contains("no index at"), "{err}");
+    let o = papermap(
+        &["related", "x", "--index", nope.to_str().expect("utf8")],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("hint: build one with `papermap index"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -345,8 +356,14 @@ fn vectors_of_papers_that_are_gone_are_dropped() {
     assert_eq!(idx.len(), added);
     let rows: usize = idx.manifest.chunks.iter().map(|c| c.rows).sum();
     assert_eq!(rows, added, "the sample's chunks are gone");
-    let files = std::fs::read_dir(f.index.join("vectors"))
-        .expect("vectors")
-        .count();
-    assert_eq!(files, idx.manifest.chunks.len());
+    // Their files stay one run longer, for readers of the previous generation.
+    let files = || {
+        std::fs::read_dir(f.index.join("vectors"))
+            .expect("vectors")
+            .count()
+    };
+    assert!(files() > idx.manifest.chunks.len());
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert_eq!(embedded_count(&o), 0);
+    assert_eq!(files(), idx.manifest.chunks.len());
 }

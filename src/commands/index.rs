@@ -28,10 +28,10 @@ pub struct Args {
     #[arg(long)]
     rebuild: bool,
     /// Upper bound on (padded) tokens per forward pass (default: 8192 on CPU, 65536 on CUDA).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one)]
     batch_tokens: Option<usize>,
     /// Papers per stored chunk (a killed run loses at most one chunk of work).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = super::at_least_one)]
     chunk: usize,
     /// No progress output, only the final line.
     #[arg(long, short)]
@@ -79,6 +79,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )
     .with_context(|| format!("updating index {}", args.index.display()))?;
     reporter.finish();
+    for r in &stats.repairs {
+        eprintln!("repaired: {r}");
+    }
     let secs = embed_start.elapsed().as_secs_f64();
     if stats.truncated > 0 {
         eprintln!(

@@ -32,10 +32,10 @@ pub struct Args {
     ann: bool,
     /// With --ann: search candidate list (HNSW ef); higher is slower and closer to exact.
     #[cfg(feature = "ann")]
-    #[arg(long, requires = "ann", value_name = "N")]
+    #[arg(long, requires = "ann", value_name = "N", value_parser = super::at_least_one)]
     ef: Option<usize>,
     /// Number of related papers.
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::at_least_one)]
     k: usize,
     /// Print JSON instead of a table.
     #[arg(long)]

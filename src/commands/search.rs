@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(required = true, value_name = "TEXT")]
     text: Vec<String>,
     /// Number of results.
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::at_least_one)]
     k: usize,
     /// dense (embedding cosine), lexical (BM25) or hybrid (reciprocal rank fusion of both).
     #[arg(long, default_value = "hybrid")]

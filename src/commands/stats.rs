@@ -56,9 +56,10 @@ fn write_stats(out: &mut impl Write, c: &Corpus) -> io::Result<()> {
     for (month, n) in c.papers_per_month() {
         writeln!(out, "  {month:<8} {n:>6}")?;
     }
+    // The warnings themselves go to stderr, as every command's do; the count is a result.
     writeln!(out, "warnings:         {}", c.warnings.len())?;
     for w in &c.warnings {
-        writeln!(out, "  {w}")?;
+        eprintln!("warning: {w}");
     }
     Ok(())
 }

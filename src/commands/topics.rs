@@ -27,22 +27,22 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// k-means++ starts per k; the lowest objective wins.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = super::at_least_one)]
     runs: usize,
     /// Papers in the silhouette sample of `--k auto`.
-    #[arg(long, default_value_t = topics::kmeans::DEFAULT_SILHOUETTE_SAMPLE)]
+    #[arg(long, default_value_t = topics::kmeans::DEFAULT_SILHOUETTE_SAMPLE, value_parser = super::at_least_one)]
     silhouette_sample: usize,
     /// Keywords per topic.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = super::at_least_one)]
     keywords: usize,
     /// MMR diversity of keywords, 0 (relevance only) to 1.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = super::unit_interval)]
     diversity: f32,
     /// Centred centroid cosine above which a topic keeps the id of a previous run's topic.
-    #[arg(long, default_value_t = topics::stable::DEFAULT_THRESHOLD)]
+    #[arg(long, default_value_t = topics::stable::DEFAULT_THRESHOLD, value_parser = super::cosine_threshold)]
     threshold: f32,
     /// Days at the end of the archive that count as recent for the trend.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..))]
     recent_days: i64,
     /// Ignore the saved topics: fresh ids and labels.
     #[arg(long)]

@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use parse::{parse_bytes, parse_digest};
+pub use parse::{is_web_link, parse_bytes, parse_digest};
 
 /// At most this many warnings of one kind are listed per file; the rest are counted in one
 /// summary warning of the same kind, so a damaged file cannot flood memory or the terminal.
@@ -141,6 +141,11 @@ pub enum WarningKind {
     StrayBullets,
     /// A directory given to [`load`] holds no `*.md`/`*.txt` file.
     NoDigestFiles,
+    /// A directory entry named like a digest is not a regular file (a FIFO, a socket, a
+    /// device); it was skipped unread.
+    NotAFile,
+    /// A heading or image link is not `http(s)`; it is kept as text, never as a link.
+    UnsafeLink,
 }
 
 /// A problem found in the input that did not stop parsing.
@@ -194,7 +199,25 @@ pub enum CorpusError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A path given as an argument is neither a regular file nor a directory.
+    #[error("{} is not a regular file or a directory", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A digest larger than [`MAX_DIGEST_BYTES`]: refused without reading it.
+    #[error("{} is {size} bytes, larger than a digest can be ({} bytes)", path.display(), MAX_DIGEST_BYTES)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+    },
 }
+
+/// The largest digest file read (256 MiB; a real day is 5-50 KiB). Larger files, and files whose
+/// size the system does not report (a device, `/proc`), are refused rather than read into memory.
+pub const MAX_DIGEST_BYTES: u64 = 256 << 20;
 
 /// All papers of a set of digests, deduplicated by id.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -254,7 +277,7 @@ fn collect_files(
         })?;
         if meta.is_dir() {
             let before = files.len();
-            walk_dir(path, &mut files, &mut visited)?;
+            walk_dir(path, &mut files, &mut visited, warnings)?;
             if files.len() == before {
                 warnings.push(Warning {
                     file: path.clone(),
@@ -263,8 +286,10 @@ fn collect_files(
                     message: "directory holds no .md or .txt digest files".to_string(),
                 });
             }
-        } else {
+        } else if meta.is_file() {
             files.push(path.clone());
+        } else {
+            return Err(CorpusError::NotAFile { path: path.clone() });
         }
     }
     Ok(files)
@@ -275,6 +300,7 @@ fn walk_dir(
     dir: &Path,
     files: &mut Vec<PathBuf>,
     visited: &mut HashSet<PathBuf>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), CorpusError> {
     let canonical = fs::canonicalize(dir).map_err(|source| CorpusError::Access {
         path: dir.to_path_buf(),
@@ -304,9 +330,19 @@ fn walk_dir(
             source,
         })?;
         if meta.is_dir() {
-            walk_dir(&child, files, visited)?;
+            walk_dir(&child, files, visited, warnings)?;
         } else if is_digest_name(&child) {
-            files.push(child);
+            if meta.is_file() {
+                files.push(child);
+            } else {
+                // Reading a FIFO blocks for ever, a device never ends.
+                warnings.push(Warning {
+                    file: child,
+                    line: 0,
+                    kind: WarningKind::NotAFile,
+                    message: "not a regular file; skipped".to_string(),
+                });
+            }
         }
     }
     Ok(())
@@ -329,10 +365,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Corpus, CorpusError> {
     let parsed: Vec<(Vec<Paper>, Vec<Warning>)> = files
         .par_iter()
         .map(|file| {
-            let bytes = fs::read(file).map_err(|source| CorpusError::Read {
-                path: file.clone(),
-                source,
-            })?;
+            let bytes = read_digest(file)?;
             Ok(parse_bytes(&bytes, file))
         })
         .collect::<Result<_, CorpusError>>()?;
@@ -351,6 +384,35 @@ pub fn load(paths: &[PathBuf]) -> Result<Corpus, CorpusError> {
         entries: entry_count,
         duplicates,
     })
+}
+
+/// Reads one digest, at most [`MAX_DIGEST_BYTES`] (checked before reading, and again while
+/// reading for files whose reported size is not their length).
+fn read_digest(file: &Path) -> Result<Vec<u8>, CorpusError> {
+    use std::io::Read;
+    let read_err = |source| CorpusError::Read {
+        path: file.to_path_buf(),
+        source,
+    };
+    let f = fs::File::open(file).map_err(read_err)?;
+    let size = f.metadata().map_err(read_err)?.len();
+    if size > MAX_DIGEST_BYTES {
+        return Err(CorpusError::TooLarge {
+            path: file.to_path_buf(),
+            size,
+        });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    f.take(MAX_DIGEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_DIGEST_BYTES {
+        return Err(CorpusError::TooLarge {
+            path: file.to_path_buf(),
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Merges entries with the same id (see [`load`]); `entries` are in input order.

@@ -245,6 +245,19 @@ impl<'a> Parser<'a> {
             let msg = format!("heading with an empty title (link {})", clip(url, 80));
             self.warn(lineno, WarningKind::EmptyTitle, msg);
         }
+        // Only web links become links downstream: a `javascript:` or `data:` target would run
+        // in the report. The entry is kept, its link as text in the warning, and its id a
+        // digest of the title (the link is no id anyone can follow).
+        let (url, arxiv_id) = if is_web_link(url) {
+            (url.to_string(), id_from_url(url))
+        } else {
+            let msg = format!(
+                "link `{}` is not http(s): kept as text, not as a link",
+                clip(url, 80)
+            );
+            self.warn(lineno, WarningKind::UnsafeLink, msg);
+            (String::new(), untrusted_link_id(title))
+        };
         let date = self.heading_date.clone().or_else(|| self.path_date.clone());
         if date.is_none() {
             // One warning per file, not per paper: the cause is the same for all of them.
@@ -255,8 +268,8 @@ impl<'a> Parser<'a> {
         self.entry = Some(Entry {
             line: lineno,
             title: title.to_string(),
-            url: url.to_string(),
-            arxiv_id: id_from_url(url),
+            url,
+            arxiv_id,
             date,
             votes: None,
             vote_seen: false,
@@ -368,7 +381,21 @@ impl Entry {
                 self.authors = Some(parse_authors(a));
             }
         } else if self.thumbnail.is_none() && t.starts_with("![") {
-            self.thumbnail = image_url(t).map(str::to_string);
+            match image_url(t) {
+                // The digests' own avatars are relative (`/avatars/…`): no scheme, no harm.
+                Some(u) if is_web_link(u) || is_relative_link(u) => {
+                    self.thumbnail = Some(u.to_string())
+                }
+                Some(u) => {
+                    let msg = format!(
+                        "paper {}: image link `{}` is not http(s); dropped",
+                        self.arxiv_id,
+                        clip(u, 80)
+                    );
+                    return Some((WarningKind::UnsafeLink, msg));
+                }
+                None => {}
+            }
         }
         None
     }
@@ -426,6 +453,35 @@ fn split_heading(rest: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some((inner[..pos].trim(), url))
+}
+
+/// Whether `url` is an `http(s)` link without characters that could leave an attribute or a
+/// Markdown link (whitespace, quotes, angle brackets, backslashes, control characters).
+pub fn is_web_link(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://"))
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c))
+}
+
+/// Whether `url` is a relative path (no scheme before its first `/`, `?` or `#`) made only of
+/// characters a link can hold.
+fn is_relative_link(url: &str) -> bool {
+    let head = url.split(['/', '?', '#']).next().unwrap_or("");
+    !head.contains(':')
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c))
+}
+
+/// Id of an entry whose link is not a web link: `untrusted-link-` and 12 hex digits of the
+/// title's SHA-256, stable across runs and digests.
+fn untrusted_link_id(title: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(title.as_bytes());
+    let hex: String = h.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("untrusted-link-{hex}")
 }
 
 /// The paper id of a heading link: the arXiv id without version, else the link itself.

@@ -5,7 +5,7 @@ use tokenizers::Tokenizer;
 
 use super::graph::{BertGraph, Kernels};
 use super::model::read_config;
-use super::{EmbedError, ModelFiles};
+use super::{no_panic, EmbedError, ModelFiles};
 
 /// Which E5 prefix an input gets: documents are passages, search text is a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,22 +132,31 @@ impl Encoder {
         } else {
             Kernels::Candle
         });
-        let tokenizer =
-            Tokenizer::from_file(&files.tokenizer).map_err(|source| EmbedError::Tokenizer {
-                path: files.tokenizer.clone(),
-                source,
-            })?;
-        let graph = BertGraph::load(
-            &files.weights,
-            &config,
-            kernels,
-            &opts.device,
-            opts.dtype,
-            opts.quant,
+        let tokenizer = no_panic(
+            || format!("reading {}", files.tokenizer.display()),
+            || {
+                Tokenizer::from_file(&files.tokenizer).map_err(|source| EmbedError::Tokenizer {
+                    path: files.tokenizer.clone(),
+                    source,
+                })
+            },
         )?;
-        // On CPU a few thousand tokens keep every activation below glibc's 32 MiB mmap
-        // threshold, so the buffers of one batch are reused by the next without page faults;
-        // a GPU wants large batches to fill its cores.
+        let graph = no_panic(
+            || format!("reading {}", files.weights.display()),
+            || {
+                BertGraph::load(
+                    &files.weights,
+                    &config,
+                    kernels,
+                    &opts.device,
+                    opts.dtype,
+                    opts.quant,
+                )
+            },
+        )?;
+        // On CPU a few thousand tokens already give every core whole tiles of every projection
+        // (and keep the reused activation buffers near 70 MB); a GPU wants large batches to
+        // fill its cores.
         let (token_budget, max_batch) = if opts.device.is_cpu() {
             (4 * 1024, 256)
         } else {
@@ -190,12 +199,17 @@ impl Encoder {
         let run_err = |source| EmbedError::TokenizerRun { source };
         // One text (a search query) is encoded on this thread: encode_batch hands even a
         // single input to the rayon pool, a wake-up that costs more than the encoding.
-        let encs = if inputs.len() == 1 {
-            let one = inputs.into_iter().next().unwrap_or_default();
-            vec![self.tokenizer.encode(one, true).map_err(run_err)?]
-        } else {
-            self.tokenizer.encode_batch(inputs, true).map_err(run_err)?
-        };
+        let encs = no_panic(
+            || "tokenizing".to_string(),
+            || {
+                if inputs.len() == 1 {
+                    let one = inputs.into_iter().next().unwrap_or_default();
+                    Ok(vec![self.tokenizer.encode(one, true).map_err(run_err)?])
+                } else {
+                    self.tokenizer.encode_batch(inputs, true).map_err(run_err)
+                }
+            },
+        )?;
         let mut truncated = 0;
         let ids = encs
             .into_iter()

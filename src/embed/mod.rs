@@ -89,6 +89,39 @@ pub enum EmbedError {
     /// The requested device is not available in this build or on this machine.
     #[error("device: {0}")]
     Device(String),
+    /// A dependency panicked while reading a model file or running it; stopped at the
+    /// boundary so the caller gets an error, not an abort.
+    #[error("{what} failed inside a dependency: {msg}")]
+    Panicked {
+        /// What was being done (naming the file where one is involved).
+        what: String,
+        /// The panic's message.
+        msg: String,
+    },
+}
+
+/// Runs `f`, turning a panic inside it (a dependency meeting input it does not expect: the
+/// tokenizers crate on a truncated `tokenizer.json`, for one) into [`EmbedError::Panicked`].
+pub(crate) fn no_panic<T>(
+    what: impl FnOnce() -> String,
+    f: impl FnOnce() -> Result<T, EmbedError>,
+) -> Result<T, EmbedError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => Err(EmbedError::Panicked {
+            what: what(),
+            msg: panic_message(payload.as_ref()),
+        }),
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`, as `panic!` makes them).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Parses `cpu`, `cuda` or `cuda:N` into a candle device.

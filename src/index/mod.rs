@@ -13,10 +13,12 @@
 //! one. While embedding, a manifest is committed after each chunk, so a killed run loses at most
 //! one chunk of work. Files the live manifest does not name are removed by the next writer.
 
+mod check;
 pub mod npy;
 mod store;
 mod update;
 
+pub use check::{check, CheckReport, Checked, Verdict};
 pub use store::{read_manifest, Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
 pub use update::{update, UpdateOptions, UpdateStats};
 
@@ -26,31 +28,36 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// No index at this path.
-    #[error("no index at {0} (build one with `papermap index PATH... --index {0}`)")]
+    #[error("no index at {}", .0.display())]
     Missing(PathBuf),
-    /// A stored file is malformed.
-    #[error("{path}:{line}: {msg}")]
-    Corrupt {
-        /// The file concerned.
+    /// A first build was interrupted: some chunks are stored, no papers file yet.
+    #[error("{}: partial index ({chunks} chunk(s) stored, the first build did not finish)", dir.display())]
+    Partial {
+        /// Index directory.
+        dir: PathBuf,
+        /// Chunks committed so far.
+        chunks: usize,
+    },
+    /// A stored file fails its checksum, does not parse, is missing, or holds vectors that are
+    /// not finite unit vectors.
+    #[error("{}: damaged: {what}", path.display())]
+    Damaged {
+        /// The file.
         path: PathBuf,
-        /// 1-based line, or 0 when not line-oriented.
-        line: usize,
-        /// What was wrong.
-        msg: String,
+        /// What is wrong with it.
+        what: String,
     },
     /// The index was built with another model, text recipe or format.
-    #[error(
-        "{dir}: index was built with {field} = {stored}, this run uses {wanted}; \
-         pass --rebuild to re-embed everything (or use another --index directory)"
-    )]
+    #[error("{}: index was built with {field} = {stored}, this run uses {wanted}", dir.display())]
     Incompatible {
         /// Index directory.
         dir: PathBuf,
@@ -67,6 +74,17 @@ pub enum IndexError {
     /// Embedding failed.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
+}
+
+impl IndexError {
+    /// Whether the error is a file the manifest names that is not there.
+    pub(crate) fn is_missing_file(&self) -> bool {
+        match self {
+            IndexError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            IndexError::Damaged { what, .. } => what == "missing",
+            _ => false,
+        }
+    }
 }
 
 /// `Io` error constructor for closures.

@@ -53,13 +53,17 @@ impl std::str::FromStr for TextRecipe {
     }
 }
 
-/// A live chunk file and its row count.
+/// A live chunk file, its row count and checksum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkRef {
     /// File name under `vectors/`.
     pub file: String,
     /// Rows in it.
     pub rows: usize,
+    /// CRC-32 of the whole file, checked on every read (absent in indexes written before
+    /// checksums, which still load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<u32>,
 }
 
 /// What the index holds and how its vectors were made.
@@ -93,6 +97,33 @@ pub struct Manifest {
     pub papers: usize,
     /// Live vector chunks.
     pub chunks: Vec<ChunkRef>,
+    /// CRC-32 of the papers file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub papers_crc32: Option<u32>,
+    /// CRC-32 of this manifest as written with this field absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<u32>,
+}
+
+impl Manifest {
+    /// The manifest's JSON with its own checksum filled in.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        let mut m = self.clone();
+        m.checksum = None;
+        let body = serde_json::to_vec_pretty(&m).unwrap_or_default();
+        m.checksum = Some(crc32fast::hash(&body));
+        serde_json::to_vec_pretty(&m).unwrap_or_default()
+    }
+
+    /// Whether the stored checksum (if any) matches the contents.
+    fn checksum_ok(&self) -> bool {
+        let Some(want) = self.checksum else {
+            return true;
+        };
+        let mut m = self.clone();
+        m.checksum = None;
+        serde_json::to_vec_pretty(&m).is_ok_and(|b| crc32fast::hash(&b) == want)
+    }
 }
 
 /// A paper as stored: the corpus record plus the key of its vector.
@@ -121,19 +152,24 @@ pub struct Index {
 pub(crate) const MANIFEST: &str = "manifest.json";
 pub(crate) const VECTORS_DIR: &str = "vectors";
 
-/// Reads the manifest, or `None` when the directory has none yet.
+/// Reads the manifest, or `None` when the directory has none yet. A manifest that does not
+/// parse or whose checksum fails is [`IndexError::Damaged`].
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, IndexError> {
     let path = dir.join(MANIFEST);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    let bytes = match read_regular(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(&path)(e)),
     };
-    let m: Manifest = serde_json::from_str(&text).map_err(|e| IndexError::Corrupt {
+    let damaged = |what: String| IndexError::Damaged {
         path: path.clone(),
-        line: e.line(),
-        msg: e.to_string(),
-    })?;
+        what,
+    };
+    let m: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| damaged(format!("line {}: {e}", e.line())))?;
+    if !m.checksum_ok() {
+        return Err(damaged("checksum mismatch".into()));
+    }
     if m.format_version != FORMAT_VERSION {
         return Err(IndexError::Incompatible {
             dir: dir.to_path_buf(),
@@ -145,24 +181,87 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, IndexError> {
     Ok(Some(m))
 }
 
-/// Reads one chunk: `(keys, vectors)` with `vectors.len() == keys.len() * dim`.
-pub(crate) fn read_chunk(path: &Path, dim: usize) -> Result<(Vec<[u8; 32]>, Vec<f32>), IndexError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let corrupt = |msg: String| IndexError::Corrupt {
-        path: path.to_path_buf(),
-        line: 0,
-        msg,
+/// Reads a file the index owns; anything but a regular file (a FIFO, a directory) is refused
+/// instead of blocking or failing later.
+pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    std::fs::read(path)
+}
+
+/// What a chunk says about itself (safetensors metadata), so a manifest can be rebuilt from the
+/// chunks that verify.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ChunkMeta {
+    /// Model fingerprint of the vectors.
+    pub(crate) model_fingerprint: String,
+    /// Numeric mode.
+    pub(crate) quant: String,
+    /// Vector dimension.
+    pub(crate) dim: usize,
+    /// CRC-32 of the keys' bytes followed by the vectors' bytes.
+    pub(crate) data_crc32: u32,
+}
+
+/// A chunk read and verified: keys, vectors (`keys.len() * dim`), its own metadata if any.
+pub(crate) struct Chunk {
+    pub(crate) keys: Vec<[u8; 32]>,
+    pub(crate) vectors: Vec<f32>,
+    pub(crate) meta: Option<ChunkMeta>,
+}
+
+/// How far an L2-normalised vector's squared norm may stray from 1 (f32 rounding is ~1e-6).
+const NORM_TOLERANCE: f32 = 1e-3;
+
+/// Reads and verifies one chunk: the file's CRC when the manifest recorded one, its own data
+/// CRC, the tensor layout, and every vector finite and of unit norm. Any failure is
+/// [`IndexError::Damaged`] naming the file.
+pub(crate) fn read_chunk(path: &Path, dim: usize, crc32: Option<u32>) -> Result<Chunk, IndexError> {
+    let bytes = match read_regular(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(IndexError::Damaged {
+                path: path.to_path_buf(),
+                what: "missing".into(),
+            })
+        }
+        Err(e) => return Err(io_err(path)(e)),
     };
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    let keys = st.tensor("keys").map_err(|e| corrupt(e.to_string()))?;
-    let vecs = st.tensor("vectors").map_err(|e| corrupt(e.to_string()))?;
+    let damaged = |what: String| IndexError::Damaged {
+        path: path.to_path_buf(),
+        what,
+    };
+    if let Some(want) = crc32 {
+        let got = crc32fast::hash(&bytes);
+        if got != want {
+            return Err(damaged(format!(
+                "checksum mismatch (crc32 {got:08x}, manifest says {want:08x})"
+            )));
+        }
+    }
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| damaged(e.to_string()))?;
+    let meta: Option<ChunkMeta> = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("papermap"))
+        .map(|j| serde_json::from_str(j).map_err(|e| damaged(format!("metadata: {e}"))))
+        .transpose()?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| damaged(e.to_string()))?;
+    let keys = st.tensor("keys").map_err(|e| damaged(e.to_string()))?;
+    let vecs = st.tensor("vectors").map_err(|e| damaged(e.to_string()))?;
     let rows = keys.shape().first().copied().unwrap_or(0);
     if keys.dtype() != safetensors::Dtype::U8
         || keys.shape() != [rows, 32]
         || vecs.dtype() != safetensors::Dtype::F32
         || vecs.shape() != [rows, dim]
     {
-        return Err(corrupt(format!(
+        return Err(damaged(format!(
             "expected keys u8 [n, 32] and vectors f32 [n, {dim}], found {:?} {:?} / {:?} {:?}",
             keys.dtype(),
             keys.shape(),
@@ -170,7 +269,15 @@ pub(crate) fn read_chunk(path: &Path, dim: usize) -> Result<(Vec<[u8; 32]>, Vec<
             vecs.shape()
         )));
     }
-    let keys = keys
+    if let Some(m) = &meta {
+        let mut h = crc32fast::Hasher::new();
+        h.update(keys.data());
+        h.update(vecs.data());
+        if h.finalize() != m.data_crc32 || m.dim != dim {
+            return Err(damaged("data does not match its own checksum".into()));
+        }
+    }
+    let keys: Vec<[u8; 32]> = keys
         .data()
         .chunks_exact(32)
         .map(|c| {
@@ -179,12 +286,24 @@ pub(crate) fn read_chunk(path: &Path, dim: usize) -> Result<(Vec<[u8; 32]>, Vec<
             k
         })
         .collect();
-    let vectors = vecs
+    let vectors: Vec<f32> = vecs
         .data()
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    Ok((keys, vectors))
+    for (r, v) in vectors.chunks_exact(dim.max(1)).enumerate() {
+        let n: f32 = v.iter().map(|x| x * x).sum();
+        if !n.is_finite() || (n - 1.0).abs() > NORM_TOLERANCE {
+            return Err(damaged(format!(
+                "vector {r} is not a unit vector (squared norm {n})"
+            )));
+        }
+    }
+    Ok(Chunk {
+        keys,
+        vectors,
+        meta,
+    })
 }
 
 /// Hex encoding of a key.
@@ -193,13 +312,40 @@ pub(crate) fn hex(key: &[u8; 32]) -> String {
 }
 
 impl Index {
-    /// Opens the index in `dir` as its manifest last committed it.
+    /// Opens the index in `dir` as its manifest last committed it, verifying every file.
+    ///
+    /// A writer may commit between our reading the manifest and the files it names; they then
+    /// stay one generation longer (see the writer's garbage collection), and a file that is gone
+    /// all the same sends us back to the newer manifest.
     pub fn open(dir: &Path) -> Result<Index, IndexError> {
+        let mut attempts = 0;
+        loop {
+            let generation = read_manifest(dir)?.map(|m| m.generation);
+            match Index::open_once(dir) {
+                Err(e) if attempts < 5 && e.is_missing_file() => {
+                    attempts += 1;
+                    if read_manifest(dir)?.map(|m| m.generation) == generation {
+                        return Err(e);
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path) -> Result<Index, IndexError> {
         let manifest = read_manifest(dir)?.ok_or_else(|| IndexError::Missing(dir.to_path_buf()))?;
         if manifest.papers_file.is_empty() {
-            return Err(IndexError::Missing(dir.to_path_buf()));
+            return Err(IndexError::Partial {
+                dir: dir.to_path_buf(),
+                chunks: manifest.chunks.len(),
+            });
         }
-        let papers = read_papers(&dir.join(&manifest.papers_file))?;
+        let papers = read_papers(
+            &dir.join(&manifest.papers_file),
+            manifest.papers_crc32,
+            Some(manifest.papers),
+        )?;
         let mut by_key: HashMap<String, usize> = HashMap::with_capacity(papers.len());
         for (i, p) in papers.iter().enumerate() {
             by_key.entry(p.key.clone()).or_insert(i);
@@ -208,10 +354,11 @@ impl Index {
         let mut vectors = vec![0f32; papers.len() * dim];
         let mut filled = vec![false; papers.len()];
         for c in &manifest.chunks {
-            let (keys, vecs) = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), dim)?;
-            for (r, k) in keys.iter().enumerate() {
+            let chunk = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), dim, c.crc32)?;
+            for (r, k) in chunk.keys.iter().enumerate() {
                 if let Some(&i) = by_key.get(&hex(k)) {
-                    vectors[i * dim..(i + 1) * dim].copy_from_slice(&vecs[r * dim..(r + 1) * dim]);
+                    vectors[i * dim..(i + 1) * dim]
+                        .copy_from_slice(&chunk.vectors[r * dim..(r + 1) * dim]);
                     filled[i] = true;
                 }
             }
@@ -221,10 +368,13 @@ impl Index {
             if !filled[i] {
                 let j = by_key[&papers[i].key];
                 if !filled[j] {
-                    return Err(IndexError::Corrupt {
+                    return Err(IndexError::Damaged {
                         path: dir.join(&manifest.papers_file),
-                        line: i + 1,
-                        msg: format!("no vector for paper {}", papers[i].paper.arxiv_id),
+                        what: format!(
+                            "line {}: no stored vector for paper {}",
+                            i + 1,
+                            papers[i].paper.arxiv_id
+                        ),
                     });
                 }
                 vectors.copy_within(j * dim..(j + 1) * dim, i * dim);
@@ -255,18 +405,39 @@ impl Index {
     }
 }
 
-/// Reads a papers file, naming the line of any malformed record.
-pub(crate) fn read_papers(path: &Path) -> Result<Vec<IndexedPaper>, IndexError> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| {
-            serde_json::from_str(l).map_err(|e| IndexError::Corrupt {
-                path: path.to_path_buf(),
-                line: n + 1,
-                msg: e.to_string(),
-            })
-        })
-        .collect()
+/// Reads a papers file, verifying its checksum and record count when known, and naming the line
+/// of any malformed record (invalid UTF-8 included).
+pub(crate) fn read_papers(
+    path: &Path,
+    crc32: Option<u32>,
+    count: Option<usize>,
+) -> Result<Vec<IndexedPaper>, IndexError> {
+    let bytes = read_regular(path).map_err(io_err(path))?;
+    let damaged = |what: String| IndexError::Damaged {
+        path: path.to_path_buf(),
+        what,
+    };
+    if let Some(want) = crc32 {
+        if crc32fast::hash(&bytes) != want {
+            return Err(damaged("checksum mismatch".into()));
+        }
+    }
+    let mut out = Vec::new();
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = std::str::from_utf8(line)
+            .map_err(|e| damaged(format!("line {}: invalid UTF-8: {e}", n + 1)))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(line).map_err(|e| damaged(format!("line {}: {e}", n + 1)))?);
+    }
+    if let Some(want) = count {
+        if out.len() != want {
+            return Err(damaged(format!(
+                "{} papers, the manifest says {want}",
+                out.len()
+            )));
+        }
+    }
+    Ok(out)
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::store::{
-    hex, read_chunk, read_manifest, ChunkRef, IndexedPaper, Manifest, TextRecipe, MANIFEST,
-    VECTORS_DIR,
+    hex, read_chunk, read_manifest, ChunkMeta, ChunkRef, IndexedPaper, Manifest, TextRecipe,
+    MANIFEST, VECTORS_DIR,
 };
 use super::{io_err, IndexError, FORMAT_VERSION};
 use crate::corpus::Paper;
@@ -45,6 +45,9 @@ pub struct UpdateStats {
     pub tokens: usize,
     /// Inputs cut to the model's maximum length.
     pub truncated: usize,
+    /// Damage found and repaired, one line each (a damaged chunk whose papers were embedded
+    /// again, a manifest rebuilt from the chunks that verify, a file moved aside).
+    pub repairs: Vec<String>,
 }
 
 /// Test hook: abort (like `kill -9`) at a named point, to prove every point is crash-safe.
@@ -89,26 +92,30 @@ impl WriteLock {
 
 fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IndexError> {
     let path = dir.join(MANIFEST);
-    let text = serde_json::to_vec_pretty(m).map_err(|e| IndexError::Corrupt {
-        path: path.clone(),
-        line: 0,
-        msg: e.to_string(),
-    })?;
-    crate::atomic::write(&path, &text).map_err(io_err(&path))
+    crate::atomic::write(&path, &m.to_json()).map_err(io_err(&path))
 }
 
+/// Writes a chunk with its own metadata (model, mode, dimension, data checksum); returns the
+/// CRC-32 of the file for the manifest.
 fn write_chunk(
     path: &Path,
     keys: &[[u8; 32]],
     vectors: &[f32],
-    dim: usize,
-) -> Result<(), IndexError> {
+    meta: ChunkMeta,
+) -> Result<u32, IndexError> {
     let key_bytes: Vec<u8> = keys.iter().flatten().copied().collect();
     let vec_bytes: Vec<u8> = vectors.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let err = |e: safetensors::SafeTensorError| IndexError::Corrupt {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&key_bytes);
+    h.update(&vec_bytes);
+    let meta = ChunkMeta {
+        data_crc32: h.finalize(),
+        ..meta
+    };
+    let dim = meta.dim;
+    let err = |e: safetensors::SafeTensorError| IndexError::Io {
         path: path.to_path_buf(),
-        line: 0,
-        msg: e.to_string(),
+        source: std::io::Error::other(e.to_string()),
     };
     let tensors = vec![
         (
@@ -130,8 +137,86 @@ fn write_chunk(
             .map_err(err)?,
         ),
     ];
-    let bytes = safetensors::serialize(tensors, None).map_err(err)?;
-    crate::atomic::write(path, &bytes).map_err(io_err(path))
+    let json = serde_json::to_string(&meta).unwrap_or_default();
+    let info = std::collections::HashMap::from([("papermap".to_string(), json)]);
+    let bytes = safetensors::serialize(tensors, Some(info)).map_err(err)?;
+    crate::atomic::write(path, &bytes).map_err(io_err(path))?;
+    Ok(crc32fast::hash(&bytes))
+}
+
+/// The generation after every one this directory has seen, from the manifest if it reads and
+/// from the chunk file names (`GGGGGG-…`) otherwise, so new files never reuse a live name.
+fn next_generation(dir: &Path, old: Option<&Manifest>) -> u64 {
+    let from_files = std::fs::read_dir(dir.join(VECTORS_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.split('-').next()?.parse::<u64>().ok()
+        })
+        .max()
+        .unwrap_or(0);
+    old.map_or(0, |m| m.generation).max(from_files) + 1
+}
+
+/// Rebuilds the list of live chunks from the files under `vectors/` that verify against their
+/// own checksum and were made with this run's model, mode and dimension.
+fn chunks_that_verify(dir: &Path, m: &Manifest) -> Vec<(ChunkRef, Vec<[u8; 32]>)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(VECTORS_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".safetensors"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let path = dir.join(VECTORS_DIR).join(&name);
+        let Ok(chunk) = read_chunk(&path, m.dim, None) else {
+            continue;
+        };
+        let fits = chunk.meta.as_ref().is_some_and(|c| {
+            c.model_fingerprint == m.model_fingerprint && c.quant == m.quant && c.dim == m.dim
+        });
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if fits {
+            let rows = chunk.keys.len();
+            out.push((
+                ChunkRef {
+                    file: name,
+                    rows,
+                    crc32: Some(crc32fast::hash(&bytes)),
+                },
+                chunk.keys,
+            ));
+        }
+    }
+    out
+}
+
+/// Moves something in the way of the index's own files (a directory named like a file, a file
+/// named like a directory) aside instead of deleting it, so nothing stored is lost.
+fn move_aside(path: &Path, repairs: &mut Vec<String>) -> Result<(), IndexError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".moved-aside-{stamp}"));
+    let to = path.with_file_name(name);
+    std::fs::rename(path, &to).map_err(io_err(path))?;
+    repairs.push(format!(
+        "moved {} aside to {}",
+        path.display(),
+        to.display()
+    ));
+    Ok(())
 }
 
 /// Refuses to mix vectors made another way, unless rebuilding.
@@ -171,9 +256,19 @@ fn check_compatible(dir: &Path, old: &Manifest, new: &Manifest) -> Result<(), In
     Ok(())
 }
 
-/// Removes files the live manifest does not name: leftovers of killed or replaced runs.
-fn collect_garbage(dir: &Path, m: &Manifest) {
-    let live: HashSet<&str> = m.chunks.iter().map(|c| c.file.as_str()).collect();
+/// Removes files neither the live manifest nor the one before it names: leftovers of killed or
+/// replaced runs. The previous generation's files stay one run longer, so a reader that read
+/// the old manifest just before this run committed still finds everything it names.
+fn collect_garbage(dir: &Path, m: &Manifest, previous: Option<&Manifest>) {
+    let live: HashSet<&str> = m
+        .chunks
+        .iter()
+        .chain(previous.into_iter().flat_map(|p| p.chunks.iter()))
+        .map(|c| c.file.as_str())
+        .collect();
+    let live_papers: HashSet<&str> = std::iter::once(m.papers_file.as_str())
+        .chain(previous.map(|p| p.papers_file.as_str()))
+        .collect();
     if let Ok(rd) = std::fs::read_dir(dir.join(VECTORS_DIR)) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -185,7 +280,9 @@ fn collect_garbage(dir: &Path, m: &Manifest) {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let stale_papers = name.starts_with("papers-") && name != m.papers_file;
+            let stale_papers = name.starts_with("papers-")
+                && name.ends_with(".jsonl")
+                && !live_papers.contains(name.as_str());
             if stale_papers || name.ends_with(".tmp") {
                 let _ = std::fs::remove_file(e.path());
             }
@@ -202,9 +299,35 @@ pub fn update(
     opts: &UpdateOptions,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<UpdateStats, IndexError> {
-    std::fs::create_dir_all(dir.join(VECTORS_DIR)).map_err(io_err(dir))?;
+    let mut stats = UpdateStats::default();
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let vectors_dir = dir.join(VECTORS_DIR);
+    if opts.rebuild {
+        for (path, want_dir) in [(vectors_dir.clone(), true), (dir.join("index.lock"), false)] {
+            if let Ok(meta) = std::fs::symlink_metadata(&path) {
+                if meta.is_dir() != want_dir {
+                    move_aside(&path, &mut stats.repairs)?;
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(&vectors_dir).map_err(io_err(&vectors_dir))?;
     let _lock = WriteLock::acquire(dir)?;
-    let old = read_manifest(dir)?;
+    let mut manifest_damaged = false;
+    let old = match read_manifest(dir) {
+        Ok(m) => m,
+        // A damaged manifest is rebuilt below from the chunks that verify; an unreadable or
+        // foreign one is replaced outright by a rebuild.
+        Err(IndexError::Damaged { what, .. }) if !opts.rebuild => {
+            manifest_damaged = true;
+            stats.repairs.push(format!(
+                "manifest.json was damaged ({what}): rebuilt from the chunks that verify"
+            ));
+            None
+        }
+        Err(_) if opts.rebuild => None,
+        Err(e) => return Err(e),
+    };
     let mut m = Manifest {
         format_version: FORMAT_VERSION,
         model_id: opts.model_id.clone(),
@@ -216,10 +339,12 @@ pub fn update(
         query_prefix: Prefix::Query.as_str().into(),
         text_recipe: opts.recipe,
         quant: opts.quant.clone(),
-        generation: old.as_ref().map_or(0, |o| o.generation) + 1,
+        generation: next_generation(dir, old.as_ref()),
         papers_file: String::new(),
         papers: 0,
         chunks: Vec::new(),
+        papers_crc32: None,
+        checksum: None,
     };
     let mut stored: HashSet<[u8; 32]> = HashSet::new();
     // Keys of every chunk in `m.chunks`, in the same order: read once here, reused by `compact`.
@@ -228,21 +353,38 @@ pub fn update(
         match check_compatible(dir, old, &m) {
             Ok(()) => {
                 for c in &old.chunks {
-                    let (keys, _) = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), old.dim)?;
-                    stored.extend(keys.iter().copied());
-                    chunk_keys.push(keys);
+                    let path = vectors_dir.join(&c.file);
+                    match read_chunk(&path, old.dim, c.crc32) {
+                        Ok(chunk) => {
+                            stored.extend(chunk.keys.iter().copied());
+                            chunk_keys.push(chunk.keys);
+                            m.chunks.push(c.clone());
+                        }
+                        // Its papers are embedded again; the file goes with the garbage.
+                        Err(IndexError::Damaged { what, .. }) => stats.repairs.push(format!(
+                            "{} was damaged ({what}): its {} papers are embedded again",
+                            path.display(),
+                            c.rows
+                        )),
+                        Err(e) => return Err(e),
+                    }
                 }
-                m.chunks = old.chunks.clone();
                 // Until this run's papers file is committed, the old one stays live.
                 m.papers_file = old.papers_file.clone();
                 m.papers = old.papers;
+                m.papers_crc32 = old.papers_crc32;
             }
             Err(e) if !opts.rebuild => return Err(e),
             Err(_) => {}
         }
+    } else if manifest_damaged {
+        for (c, keys) in chunks_that_verify(dir, &m) {
+            stored.extend(keys.iter().copied());
+            chunk_keys.push(keys);
+            m.chunks.push(c);
+        }
     }
 
-    let mut stats = UpdateStats::default();
     let mut records = Vec::with_capacity(papers.len());
     let mut live: HashSet<[u8; 32]> = HashSet::with_capacity(papers.len());
     let mut todo: Vec<([u8; 32], String)> = Vec::new();
@@ -282,19 +424,30 @@ pub fn update(
         stats.truncated += emb.truncated;
         let keys: Vec<[u8; 32]> = slice.iter().map(|(k, _)| *k).collect();
         let file = format!("{:06}-{:05}.safetensors", m.generation, n);
-        write_chunk(
-            &dir.join(VECTORS_DIR).join(&file),
+        let path = vectors_dir.join(&file);
+        let crc32 = write_chunk(
+            &path,
             &keys,
             &emb.vectors,
-            encoder.dim,
+            ChunkMeta {
+                model_fingerprint: m.model_fingerprint.clone(),
+                quant: m.quant.clone(),
+                dim: encoder.dim,
+                data_crc32: 0,
+            },
         )?;
         crash_point("chunk-written");
         m.chunks.push(ChunkRef {
             file,
             rows: keys.len(),
+            crc32: Some(crc32),
         });
         chunk_keys.push(keys);
-        write_manifest(dir, &m)?;
+        if let Err(e) = write_manifest(dir, &m) {
+            // Not committed: the chunk would only be an orphan until the next run.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         crash_point("chunk-committed");
         done += slice.len();
         stats.embedded += slice.len();
@@ -307,10 +460,9 @@ pub fn update(
     let path = dir.join(&papers_file);
     let mut text = String::new();
     for r in &records {
-        let line = serde_json::to_string(r).map_err(|e| IndexError::Corrupt {
+        let line = serde_json::to_string(r).map_err(|e| IndexError::Io {
             path: path.clone(),
-            line: 0,
-            msg: e.to_string(),
+            source: std::io::Error::other(e),
         })?;
         text.push_str(&line);
         text.push('\n');
@@ -319,9 +471,10 @@ pub fn update(
     crash_point("papers-written");
     m.papers_file = papers_file;
     m.papers = records.len();
+    m.papers_crc32 = Some(crc32fast::hash(text.as_bytes()));
     write_manifest(dir, &m)?;
     crash_point("manifest-committed");
-    collect_garbage(dir, &m);
+    collect_garbage(dir, &m, old.as_ref());
     stats.papers = records.len();
     Ok(stats)
 }
@@ -346,17 +499,28 @@ fn compact(
         } else if keep.len() * 2 >= keys.len() {
             out.push(c.clone()); // mostly live: not worth rewriting yet
         } else if !keep.is_empty() {
-            let (_, vecs) = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), m.dim)?;
+            let vecs = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), m.dim, c.crc32)?.vectors;
             let file = format!("{:06}-c{:05}.safetensors", m.generation, n);
             let k: Vec<[u8; 32]> = keep.iter().map(|&r| keys[r]).collect();
             let v: Vec<f32> = keep
                 .iter()
                 .flat_map(|&r| vecs[r * m.dim..(r + 1) * m.dim].iter().copied())
                 .collect();
-            write_chunk(&dir.join(VECTORS_DIR).join(&file), &k, &v, m.dim)?;
+            let crc32 = write_chunk(
+                &dir.join(VECTORS_DIR).join(&file),
+                &k,
+                &v,
+                ChunkMeta {
+                    model_fingerprint: m.model_fingerprint.clone(),
+                    quant: m.quant.clone(),
+                    dim: m.dim,
+                    data_crc32: 0,
+                },
+            )?;
             out.push(ChunkRef {
                 file,
                 rows: k.len(),
+                crc32: Some(crc32),
             });
         }
     }

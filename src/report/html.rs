@@ -22,7 +22,10 @@ nav ol{columns:2;font-size:14px}table{border-collapse:collapse;font-size:14px}td
 
 fn paper_link(v: &View<'_>, row: usize) -> String {
     let p = &v.input.index.papers[row].paper;
-    let mut s = format!("<a href=\"{}\">{}</a>", esc(&p.url), esc(&p.title));
+    let mut s = match super::web_link(&p.url) {
+        Some(url) => format!("<a href=\"{}\">{}</a>", esc(url), esc(&p.title)),
+        None => esc(&p.title),
+    };
     if let Some(meta) = super::paper_meta(p) {
         let _ = write!(s, " <span class=\"muted\">({})</span>", esc(&meta));
     }

@@ -5,19 +5,38 @@ use std::fmt::Write as _;
 use super::View;
 use crate::topics::Trend;
 
-/// Markdown-safe inline text: no table pipes, brackets or newlines.
+/// Markdown-safe inline text from a digest: Markdown punctuation is backslash-escaped and HTML
+/// is written as entities, so no field can open a tag (report.md is also read as HTML inside
+/// `<details>`), a link, a table cell or emphasis; newlines become spaces.
 fn md(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('[', "\\[")
-        .replace(']', "\\]")
-        .replace('\n', " ")
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '"' => o.push_str("&quot;"),
+            '\n' | '\r' => o.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '|' | '#' | '!' | '~' => {
+                o.push('\\');
+                o.push(c);
+            }
+            c => o.push(c),
+        }
+    }
+    o
 }
 
+/// The paper's title as a link when it has a web link (the parser keeps no other), as plain
+/// text otherwise.
 fn link(v: &View<'_>, row: usize) -> String {
     let p = &v.input.index.papers[row].paper;
-    let mut s = format!("[{}]({})", md(&p.title), p.url.replace(' ', "%20"));
+    let mut s = match super::web_link(&p.url) {
+        Some(url) => format!("[{}](<{url}>)", md(&p.title)),
+        None => md(&p.title),
+    };
     if let Some(meta) = super::paper_meta(p) {
-        let _ = write!(s, " ({meta})");
+        let _ = write!(s, " ({})", md(&meta));
     }
     s
 }
@@ -142,7 +161,8 @@ pub(crate) fn render(v: &View<'_>) -> String {
             let _ = writeln!(
                 s,
                 "<details><summary>{}</summary>\n",
-                md(&index.papers[r].paper.title)
+                // An HTML block: entities, not Markdown escapes, are what renders there.
+                super::esc(&index.papers[r].paper.title)
             );
             for hit in v.input.related[r].iter().take(super::RELATED_PER_PAPER) {
                 let _ = writeln!(s, "1. {} — {:.3}", link(v, hit.row), hit.score);

@@ -30,11 +30,12 @@ pub const RELATED_PER_PAPER: usize = 5;
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file could not be written.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// The inputs do not belong together.
@@ -253,6 +254,12 @@ pub(crate) fn paper_meta(p: &crate::corpus::Paper) -> Option<String> {
         meta.push(format!("{votes} votes"));
     }
     (!meta.is_empty()).then(|| meta.join(", "))
+}
+
+/// `url` when it is a web link safe to write into an `href` or a Markdown `<…>` link target; the
+/// parser keeps no other, this guards indexes written before it did.
+pub(crate) fn web_link(url: &str) -> Option<&str> {
+    crate::corpus::is_web_link(url).then_some(url)
 }
 
 /// Escapes text for HTML and XML.

@@ -109,11 +109,12 @@ pub enum TopicsError {
     #[error("k-means: {0}")]
     KMeans(String),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// A stored topics file is malformed or of another version.
