@@ -5,7 +5,7 @@
 #   benches/gpu/run.sh BIN PACK ARCHIVE_DIR REFERENCE_JSON OUTDIR [SYNTH_N]
 #   (SCALE_BIN=path/to/papermap-scale-cuda adds step 4; scripts/build-cuda.sh builds both)
 #
-# 1. parity: the 68 reference seed inputs on CUDA (f16, bf16, f32) and on the CPU fast engine,
+# 1. parity: the 68 reference seed inputs on CUDA (f16, bf16, f32) and on the CPU kernels,
 #    cosine against the sentence-transformers reference and against CPU f32;
 # 2. throughput: `papermap index` of the whole archive on CUDA for both text recipes (the
 #    indexes are tarred into OUTDIR for the CPU-side evaluations);
