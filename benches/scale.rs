@@ -13,8 +13,13 @@
 //! ```
 //! `--device cuda` (a `--features cuda` build) runs the k-means distance work and related-for-all
 //! on the GPU, as `papermap topics --device cuda` and `papermap related --all --device cuda` do.
+//! `--map` times the topics' 2-D map (t-SNE on a 5,000-paper sample, the rest placed by their
+//! neighbours) at each size instead.
 //! `--sklearn` names a Python with scikit-learn (benches/peers/setup.sh makes one); it runs
-//! benches/scale_sklearn.py on the same vectors with `n_init` = `--runs`.
+//! benches/scale_sklearn.py on the same vectors with `n_init` = `--runs`. `--linfa` also fits
+//! linfa-clustering's `KMeans` (k-means++, `n_runs` = `--runs`, its default tolerance) on the
+//! same vectors; its objective is recomputed the same way as ours (sum of squared distances to
+//! the nearest centroid).
 //!
 //! `--ann [--ef 64,128,256]` (default features) measures the approximate related-for-all of
 //! `papermap related --all --ann` instead: HNSW build time, search time for every vector at each
@@ -45,6 +50,8 @@ struct Opts {
     mix: bool,
     /// HNSW (connectivity, expansion_add); 0 keeps the default.
     graph: (usize, usize),
+    linfa: bool,
+    map: bool,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -63,6 +70,8 @@ fn parse() -> Result<Opts, String> {
         ef: vec![64, 128, 256],
         mix: false,
         graph: (0, 0),
+        linfa: false,
+        map: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -78,6 +87,8 @@ fn parse() -> Result<Opts, String> {
             "--k" => o.k = val()?.parse().map_err(|e| format!("--k: {e}"))?,
             "--runs" => o.runs = val()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--sklearn" => o.sklearn = Some(val()?),
+            "--linfa" => o.linfa = true,
+            "--map" => o.map = true,
             "--no-related" => o.related = false,
             "--device" => o.device = val()?,
             "--ann" => o.ann = true,
@@ -190,6 +201,16 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
         return run_ann(o, &data, dim);
     }
     let rows = Rows::new(&data, dim).map_err(|e| e.to_string())?;
+    if o.map {
+        let t = Instant::now();
+        let layout = papermap::topics::map::layout(rows, 0).map_err(|e| e.to_string())?;
+        println!(
+            "map {n} {:.2} {}",
+            t.elapsed().as_secs_f64(),
+            layout.map_or(0, |l| l.fitted)
+        );
+        return Ok(());
+    }
     let k = o.k.min(n);
     let t = Instant::now();
     let c = kmeans::fit(
@@ -208,6 +229,11 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     } else {
         f64::NAN
     };
+    let (linfa_s, linfa_obj) = if o.linfa {
+        linfa_fit(&data, dim, k, o.runs)?
+    } else {
+        (f64::NAN, f64::NAN)
+    };
     let rss = peak_rss_mib();
     let npy = if o.sklearn.is_some() {
         let p = std::env::temp_dir().join(format!("papermap-scale-{n}.npy"));
@@ -217,10 +243,30 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
         String::new()
     };
     println!(
-        "result {n} {k} {fit_s:.3} {:.6e} {} {related_s:.3} {rss:.0} {npy}",
+        "result {n} {k} {fit_s:.3} {:.6e} {} {related_s:.3} {rss:.0} {linfa_s:.3} {linfa_obj:.6e} {npy}",
         c.objective, c.iterations
     );
     Ok(())
+}
+
+/// linfa-clustering's KMeans on the same vectors: (seconds, objective recomputed as ours is).
+fn linfa_fit(data: &[f32], dim: usize, k: usize, runs: usize) -> Result<(f64, f64), String> {
+    use linfa::prelude::*;
+    let n = data.len() / dim;
+    let records =
+        ndarray::Array2::from_shape_vec((n, dim), data.to_vec()).map_err(|e| e.to_string())?;
+    let ds = linfa::DatasetBase::from(records);
+    let t = Instant::now();
+    let model = linfa_clustering::KMeans::params_with_rng(k, Xoshiro256Plus::seed_from_u64(0))
+        .n_runs(runs)
+        .fit(&ds)
+        .map_err(|e| e.to_string())?;
+    let secs = t.elapsed().as_secs_f64();
+    let cents: Vec<f32> = model.centroids().iter().copied().collect();
+    let rows = Rows::new(data, dim).map_err(|e| e.to_string())?;
+    let crow = Rows::new(&cents, dim).map_err(|e| e.to_string())?;
+    let obj = kmeans::objective(rows, crow, kmeans::default_assign()).map_err(|e| e.to_string())?;
+    Ok((secs, obj))
 }
 
 /// `--ann`: HNSW build, then related-for-all at each `ef` with recall@10 on a 1,000-row sample;
@@ -349,6 +395,25 @@ fn main() {
     if o.ann {
         return ann_table(&o, &exe);
     }
+    if o.map {
+        println!("| vectors | t-SNE map s | fitted on | peak RSS |\n|---:|---:|---:|---:|");
+        for &n in &o.sizes {
+            let out = Command::new(&exe)
+                .args(["--index", &o.index.display().to_string(), "--map"])
+                .args(["--one", &n.to_string()])
+                .output()
+                .expect("run child");
+            let text = String::from_utf8_lossy(&out.stdout);
+            match text.lines().find(|l| l.starts_with("map ")) {
+                Some(l) => {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    println!("| {} | {} | {} | |", f[1], f[2], f[3]);
+                }
+                None => eprintln!("{n}: failed: {}", String::from_utf8_lossy(&out.stderr)),
+            }
+        }
+        return;
+    }
     println!(
         "k-means k = {} ({} runs) and related top-10 for all, on archive vectors + noise; {} threads, device {}\n",
         o.k,
@@ -356,8 +421,8 @@ fn main() {
         rayon::current_num_threads(),
         o.device
     );
-    println!("| vectors | k-means s | iterations (best run) | objective | scikit-learn s | objective vs sklearn | papermap/sklearn time | related-all s | peak RSS |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| vectors | k-means s | iterations (best run) | objective | scikit-learn s | objective vs sklearn | papermap/sklearn time | linfa s | objective vs linfa | related-all s | peak RSS |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &o.sizes {
         let mut cmd = Command::new(&exe);
         cmd.args(["--index", &o.index.display().to_string()])
@@ -370,6 +435,9 @@ fn main() {
         if let Some(py) = &o.sklearn {
             cmd.args(["--sklearn", py]);
         }
+        if o.linfa {
+            cmd.arg("--linfa");
+        }
         let out = cmd.output().expect("run child");
         let text = String::from_utf8_lossy(&out.stdout);
         let Some(line) = text.lines().find(|l| l.starts_with("result ")) else {
@@ -378,8 +446,21 @@ fn main() {
         };
         let f: Vec<&str> = line.split_whitespace().collect();
         let (fit_s, obj, iters, rel_s, rss) = (f[3], f[4], f[5], f[6], f[7]);
+        let (li_s, li_obj): (f64, f64) = (
+            f[8].parse().unwrap_or(f64::NAN),
+            f[9].parse().unwrap_or(f64::NAN),
+        );
+        let (linfa_s, linfa_gap) = if li_s.is_finite() {
+            let ours: f64 = obj.parse().unwrap_or(f64::NAN);
+            (
+                format!("{li_s:.2}"),
+                format!("{:+.2} %", (ours / li_obj - 1.0) * 100.0),
+            )
+        } else {
+            ("-".to_string(), "-".to_string())
+        };
         let (mut sk_s, mut sk_gap, mut ratio) = ("-".to_string(), "-".to_string(), "-".to_string());
-        if let (Some(py), Some(npy)) = (&o.sklearn, f.get(8)) {
+        if let (Some(py), Some(npy)) = (&o.sklearn, f.get(10)) {
             let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/scale_sklearn.py");
             let r = Command::new(py)
                 .arg(script)
@@ -409,7 +490,7 @@ fn main() {
             let _ = std::fs::remove_file(npy);
         }
         println!(
-            "| {n} | {fit_s} | {iters} | {} | {sk_s} | {sk_gap} | {ratio} | {rel_s} | {rss} MiB |",
+            "| {n} | {fit_s} | {iters} | {} | {sk_s} | {sk_gap} | {ratio} | {linfa_s} | {linfa_gap} | {rel_s} | {rss} MiB |",
             obj.parse::<f64>()
                 .map_or(obj.to_string(), |v| format!("{v:.1}"))
         );

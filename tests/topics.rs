@@ -240,7 +240,7 @@ fn each_topic_has_its_summary_fields() {
 fn keywords_without_a_model_come_from_ctfidf() {
     let (papers, vectors) = synthetic(5, 12, 5);
     let t = compute(&papers, &vectors, &fixed(5, 0), None);
-    assert_eq!(t.keyword_method, "c-tf-idf");
+    assert_eq!(t.keyword_method, "c-tf-idf, read across topics");
     for topic in &t.topics {
         let row = topic.representative[0];
         let words = BLOB_WORDS
@@ -302,7 +302,7 @@ fn mmr_puts_the_term_nearest_the_centroid_first() {
         Some(&FakeEmbedder),
     )
     .expect("topics");
-    assert_eq!(t.keyword_method, "c-tf-idf+mmr");
+    assert_eq!(t.keyword_method, "c-tf-idf+mmr, read across topics");
     for topic in &t.topics {
         let row = topic.representative[0];
         let words = BLOB_WORDS
@@ -334,7 +334,8 @@ fn auto_k_chooses_from_a_reported_curve() {
     );
     assert_eq!(auto.chosen, 4, "{:?}", auto.curve);
     assert_eq!(t.k, 4);
-    assert!(auto.criterion.contains("silhouette"));
+    assert!(auto.criterion.contains("reader score"));
+    assert!(auto.curve.iter().all(|p| p.score.is_finite()));
 }
 
 #[test]
@@ -466,7 +467,7 @@ fn cli_topics_are_deterministic() {
     assert_eq!(a["assignment"], b["assignment"]);
     assert_eq!(a["topics"], b["topics"]);
     assert_eq!(a["objective"], b["objective"]);
-    assert_eq!(a["keyword_method"], "c-tf-idf+mmr");
+    assert_eq!(a["keyword_method"], "c-tf-idf+mmr, read across topics");
     assert_eq!(a["assignment"].as_array().map(Vec::len), Some(68));
     assert!(a["timing"]["fit_s"].is_number());
     assert!(
@@ -487,7 +488,7 @@ fn cli_topics_are_deterministic() {
     assert!(out.contains("saved"), "{out}");
     let saved = topics::load(&f.index).expect("load").expect("saved");
     assert_eq!(saved.k, 5);
-    assert_eq!(saved.keyword_method, "c-tf-idf");
+    assert_eq!(saved.keyword_method, "c-tf-idf, read across topics");
 }
 
 #[test]
@@ -611,7 +612,7 @@ fn cli_auto_prints_the_curve_it_chose_from() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("k auto: highest mean silhouette"), "{out}");
+    assert!(out.contains("k auto: highest reader score"), "{out}");
     assert_eq!(out.matches("<- chosen").count(), 1, "{out}");
     for k in 3..=6 {
         assert!(
@@ -619,5 +620,174 @@ fn cli_auto_prints_the_curve_it_chose_from() {
                 .any(|l| l.trim_start().starts_with(&format!("{k} "))),
             "k {k} missing: {out}"
         );
+    }
+}
+
+#[test]
+fn labels_share_no_word_and_keywords_rarely_repeat_across_topics() {
+    let (papers, vectors) = synthetic(5, 12, 21);
+    let t = compute(&papers, &vectors, &fixed(5, 1), None);
+    let words: Vec<&str> = t.topics.iter().flat_map(|x| x.label.split(" · ")).collect();
+    let unique: std::collections::HashSet<&&str> = words.iter().collect();
+    assert_eq!(unique.len(), words.len(), "a label word repeats: {words:?}");
+    // Each blob's own words label it; the shared generic words (논문, 방법, 결과) never do.
+    for x in &t.topics {
+        assert!(
+            !x.label.contains("방법") && !x.label.contains("논문"),
+            "{}",
+            x.label
+        );
+    }
+    let all: Vec<&String> = t.topics.iter().flat_map(|x| &x.keywords).collect();
+    let distinct: std::collections::HashSet<&&String> = all.iter().collect();
+    assert!(
+        distinct.len() * 10 >= all.len() * 8,
+        "diversity below 0.8: {all:?}"
+    );
+}
+
+#[test]
+fn hierarchy_merges_every_topic_and_cuts_into_groups() {
+    let (papers, vectors) = synthetic(5, 10, 4);
+    let t = compute(&papers, &vectors, &fixed(5, 2), None);
+    assert_eq!(t.hierarchy.len(), 4);
+    assert_eq!(t.hierarchy.last().map(|m| m.size), Some(50));
+    for g in [1, 2, 3, 5] {
+        let c = t.coarse(g);
+        assert_eq!(c.len(), g);
+        assert_eq!(c.iter().map(|x| x.size).sum::<usize>(), 50);
+        let mut ids: Vec<u32> = c.iter().flat_map(|x| x.topics.clone()).collect();
+        ids.sort();
+        assert_eq!(ids, (0..5).collect::<Vec<u32>>());
+    }
+}
+
+#[test]
+fn a_paper_far_from_every_centroid_is_an_outlier_but_keeps_its_topic() {
+    let (mut papers, mut vectors) = synthetic(3, 15, 6);
+    // A paper between the blobs, away from all of them.
+    let mut v = [0f32; DIM];
+    v[DIM - 1] = 1.0;
+    vectors.extend(v);
+    papers.push(paper(
+        "2401.99999",
+        "odd one out",
+        "다른 주제",
+        "2024-02-02",
+        None,
+    ));
+    let t = compute(&papers, &vectors, &fixed(3, 0), None);
+    let o = t
+        .outliers
+        .iter()
+        .find(|o| o.row == papers.len() - 1)
+        .expect("the far paper is listed");
+    assert!(o.z > topics::OUTLIER_Z);
+    assert_eq!(t.assignment[o.row], o.topic);
+    assert!(t.outliers.len() <= 3, "{:?}", t.outliers);
+}
+
+#[test]
+fn keywords_over_time_list_periods_with_enough_papers() {
+    let (papers, vectors) = synthetic(3, 12, 9);
+    let t = compute(&papers, &vectors, &fixed(3, 0), None);
+    for x in &t.topics {
+        assert!(!x.over_time.is_empty(), "topic {} has no periods", x.id);
+        for p in &x.over_time {
+            assert!(p.papers >= papermap::topics::over_time::MIN_PAPERS);
+            assert!(
+                p.period.len() == 7 && p.period.starts_with("2024-"),
+                "{}",
+                p.period
+            );
+            assert!(!p.keywords.is_empty());
+        }
+    }
+}
+
+#[test]
+fn the_map_is_a_stored_layout_of_every_paper_in_the_unit_square() {
+    let (papers, vectors) = synthetic(4, 10, 12);
+    let t = compute(&papers, &vectors, &fixed(4, 0), None);
+    let map = t.map.as_ref().expect("layout");
+    assert_eq!(map.xy.len(), papers.len());
+    assert!(map
+        .xy
+        .iter()
+        .all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1])));
+    assert!(map.method.contains("t-SNE"));
+    // Topics are regions: a paper's nearest point on the map is mostly in its own topic.
+    let mut same = 0;
+    for i in 0..papers.len() {
+        let d = |j: usize| {
+            (map.xy[i][0] - map.xy[j][0]).powi(2) + (map.xy[i][1] - map.xy[j][1]).powi(2)
+        };
+        let j = (0..papers.len())
+            .filter(|&j| j != i)
+            .min_by(|&a, &b| d(a).total_cmp(&d(b)))
+            .expect("neighbour");
+        same += usize::from(t.assignment[i] == t.assignment[j]);
+    }
+    assert!(same * 10 >= papers.len() * 9, "{same} of {}", papers.len());
+    let again = compute(&papers, &vectors, &fixed(4, 0), None);
+    assert_eq!(again.map, t.map, "deterministic");
+}
+
+#[test]
+fn an_update_adds_new_papers_to_the_stored_topics_and_keeps_everything_else() {
+    let (papers, vectors) = synthetic(4, 14, 17);
+    // Fit on all but the last 3 papers of every blob, then add them.
+    let keep: Vec<usize> = (0..papers.len()).filter(|i| i % 14 < 11).collect();
+    let old_papers: Vec<Paper> = keep.iter().map(|&i| papers[i].clone()).collect();
+    let old_vectors: Vec<f32> = keep
+        .iter()
+        .flat_map(|&i| vectors[i * DIM..(i + 1) * DIM].to_vec())
+        .collect();
+    let before = compute(&old_papers, &old_vectors, &fixed(4, 3), None);
+    let rows = Rows::new(&vectors, DIM).expect("rows");
+    let after = topics::update(&papers, rows, &fixed(4, 3), &before, None).expect("update");
+    assert_eq!(
+        after
+            .topics
+            .iter()
+            .map(|t| (t.id, &t.label))
+            .collect::<Vec<_>>(),
+        before
+            .topics
+            .iter()
+            .map(|t| (t.id, &t.label))
+            .collect::<Vec<_>>(),
+        "ids and labels stay"
+    );
+    let was = before.assignment_by_id();
+    let now = after.assignment_by_id();
+    for (id, t) in &was {
+        assert_eq!(now.get(id), Some(t), "{id} moved");
+    }
+    // New papers join their blob's topic: the one holding the blob's other papers.
+    for (i, p) in papers.iter().enumerate() {
+        let blob_mate = &papers[i - i % 14].arxiv_id;
+        assert_eq!(
+            now[p.arxiv_id.as_str()],
+            now[blob_mate.as_str()],
+            "{}",
+            p.arxiv_id
+        );
+    }
+    assert_eq!(after.fit.updates, 1);
+    assert_eq!(after.fit.papers, old_papers.len());
+    // 12 new papers on 44: more than a quarter added, a refit is suggested.
+    assert!(after.refit_suggested.is_some());
+    let full = compute(&papers, &vectors, &fixed(4, 3), None);
+    assert!(
+        after.objective <= full.objective * 1.05,
+        "{} vs {}",
+        after.objective,
+        full.objective
+    );
+    let map = after.map.as_ref().expect("map");
+    let old_map = before.map.as_ref().expect("old map");
+    for (r, &i) in keep.iter().enumerate() {
+        assert_eq!(map.xy[i], old_map.xy[r], "old papers keep their place");
     }
 }

@@ -17,11 +17,12 @@ pub struct Args {
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
-    /// Number of topics, or `auto`: the k of --k-range with the highest silhouette.
+    /// Number of topics, or `auto`: the k of --k-range with the highest reader score (coherence ×
+    /// diversity of the keywords × papers in topics of readable size; see the README).
     #[arg(long, default_value = "auto")]
     k: String,
     /// Range `--k auto` scans, both ends included.
-    #[arg(long, default_value = "8..40", value_name = "MIN..MAX")]
+    #[arg(long, default_value = "8..60", value_name = "MIN..MAX")]
     k_range: String,
     /// Seed of the k-means starts and of the silhouette sample.
     #[arg(long, default_value_t = 0)]
@@ -56,6 +57,12 @@ pub struct Args {
     /// Print the topics as JSON (what topics.json holds, plus timing).
     #[arg(long)]
     json: bool,
+    /// Skip the 2-D map (t-SNE); the report then draws a PCA map.
+    #[arg(long)]
+    no_map: bool,
+    /// Also show the topics grouped into N by cutting their hierarchy (no refit).
+    #[arg(long, value_name = "N", value_parser = super::at_least_one)]
+    merge_to: Option<usize>,
     #[command(flatten)]
     model: ModelOpts,
 }
@@ -126,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         match_threshold: args.threshold,
         recent_days: args.recent_days,
+        map: !args.no_map,
         ..Params::default()
     };
     let embedder = encoder.as_ref().map(|e| e as &dyn TermEmbedder);
@@ -138,19 +146,62 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         on_device = topics::device_assign::DeviceAssign::new(device);
         &on_device
     };
-    let result = topics::compute_index_with(&index, &params, previous.as_ref(), embedder, assign)
-        .with_context(|| format!("computing topics of {}", args.index.display()))?;
+    // While the index only grows (and the same k is asked for, or auto), the saved topics are
+    // updated: new papers join them, nothing already assigned moves, and a rerun without new
+    // papers gives the same topics. Anything else (--fresh, another k, papers gone) is a full
+    // fit, whose topics keep the ids of the saved ones they match.
+    let grown = previous.as_ref().is_some_and(|p| {
+        let now: std::collections::HashSet<&str> = index
+            .papers
+            .iter()
+            .map(|q| q.paper.arxiv_id.as_str())
+            .collect();
+        p.papers.iter().all(|id| now.contains(id.as_str()))
+            && match params.k {
+                KChoice::Fixed(k) => k == p.topics.len(),
+                KChoice::Auto(_) => true,
+            }
+    });
+    let result = match previous.as_ref() {
+        Some(prev) if grown => topics::update_index(&index, &params, prev, embedder)
+            .with_context(|| format!("updating the topics of {}", args.index.display()))?,
+        _ => topics::compute_index_with(&index, &params, previous.as_ref(), embedder, assign)
+            .with_context(|| format!("computing topics of {}", args.index.display()))?,
+    };
+    if let Some(why) = &result.refit_suggested {
+        eprintln!("note: a full refit is suggested ({why}): run `papermap topics --fresh`");
+    }
     let saved = if args.no_save {
         None
     } else {
         Some(topics::save(&args.index, &result)?)
     };
+    let coarse = args.merge_to.map(|n| result.coarse(n));
     if args.json {
         let mut v = serde_json::to_value(&result)?;
         v["timing"] = serde_json::to_value(result.timing)?;
+        if let Some(c) = &coarse {
+            v["coarse"] = serde_json::to_value(c)?;
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_table(&result, &index, previous.is_some());
+        if let Some(groups) = &coarse {
+            println!(
+                "\n{} groups (the hierarchy cut at {}):",
+                groups.len(),
+                groups.len()
+            );
+            for g in groups {
+                let ids: Vec<String> = g.topics.iter().map(|t| t.to_string()).collect();
+                println!(
+                    "  {:>5} papers  {}  (topics {})",
+                    g.size,
+                    g.label,
+                    ids.join(", ")
+                );
+            }
+        }
         if let Some(p) = saved {
             println!("saved {}", p.display());
         }
@@ -172,7 +223,10 @@ fn clip(s: &str, n: usize) -> String {
 fn print_table(t: &Topics, index: &Index, had_previous: bool) {
     if let Some(auto) = &t.auto {
         println!("k auto: {}", auto.criterion);
-        println!("{:>5}  {:>10}  {:>12}", "k", "silhouette", "objective");
+        println!(
+            "{:>5}  {:>8}  {:>10}  {:>12}",
+            "k", "score", "silhouette", "objective"
+        );
         for p in &auto.curve {
             let mark = if p.k == auto.chosen {
                 "  <- chosen"
@@ -180,14 +234,14 @@ fn print_table(t: &Topics, index: &Index, had_previous: bool) {
                 ""
             };
             println!(
-                "{:>5}  {:>10.4}  {:>12.3}{mark}",
-                p.k, p.silhouette, p.objective
+                "{:>5}  {:>8.4}  {:>10.4}  {:>12.3}{mark}",
+                p.k, p.score, p.silhouette, p.objective
             );
         }
         println!();
     }
     println!(
-        "{} papers, k = {}, seed {}, {} runs; objective {:.4}; keywords by {}; fit {:.2}s, keywords {:.2}s",
+        "{} papers, k = {}, seed {}, {} runs; objective {:.4}; keywords by {}; fit {:.2}s, keywords {:.2}s, map {:.2}s",
         index.len(),
         t.k,
         t.seed,
@@ -195,7 +249,8 @@ fn print_table(t: &Topics, index: &Index, had_previous: bool) {
         t.objective,
         t.keyword_method,
         t.timing.fit_s,
-        t.timing.keywords_s
+        t.timing.keywords_s,
+        t.timing.map_s
     );
     if had_previous {
         let kept = t.topics.iter().filter(|x| x.matched.is_some()).count();

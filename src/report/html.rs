@@ -242,17 +242,43 @@ pub(crate) fn render(v: &View<'_>) -> String {
     s.push_str("</ol></nav>");
     let _ = write!(
         s,
-        "<h2 id=\"map\">Map</h2><p class=\"muted\">Each dot is a paper ({} drawn{}), placed by a \
-         PCA projection of its vector; hover for title and date.</p>{}",
+        "<h2 id=\"map\">Map</h2><p class=\"muted\">Each dot is a paper ({} drawn{}), placed by {}; \
+         hover for title and date.</p>{}",
         v.map_rows.len(),
         if v.map_rows.len() < index.len() {
             format!(" of {}, an even sample within each topic", index.len())
         } else {
             String::new()
         },
+        esc(&super::map_method(v)),
         map_svg(v, false)
     );
     let _ = write!(s, "<h2 id=\"sizes\">Topic sizes</h2>{}", sizes_svg(v));
+    let coarse = topics.coarse(super::coarse_groups(topics.topics.len()));
+    if coarse.len() > 1 {
+        let _ = write!(
+            s,
+            "<h2 id=\"hierarchy\">Topic groups</h2><p class=\"muted\">The topics' merge tree \
+             (Ward on the centroids) cut into {} groups; <code>papermap topics --merge-to N</code> \
+             gives another cut.</p><ol>",
+            coarse.len()
+        );
+        for g in &coarse {
+            let _ = write!(
+                s,
+                "<li><b>{}</b> <span class=\"muted\">{} papers</span>: ",
+                esc(&g.label),
+                g.size
+            );
+            for id in &g.topics {
+                if let Some(t) = topics.topic(*id) {
+                    let _ = write!(s, "<a href=\"#topic-{}\">{}</a>; ", t.id, esc(&t.label));
+                }
+            }
+            s.push_str("</li>");
+        }
+        s.push_str("</ol>");
+    }
     let _ = write!(
         s,
         "<h2 id=\"timeline\">Papers per month</h2>{}",
@@ -307,6 +333,37 @@ pub(crate) fn render(v: &View<'_>) -> String {
             s.push_str("<h3>Most voted</h3><ol>");
             for &r in &t.top_voted {
                 let _ = write!(s, "<li>{}</li>", paper_link(v, r));
+            }
+            s.push_str("</ol>");
+        }
+        if !t.over_time.is_empty() {
+            s.push_str("<h3>Keywords over time</h3><table><tr><th>period</th><th>papers</th><th>keywords</th></tr>");
+            for p in &t.over_time {
+                let _ = write!(
+                    s,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&p.period),
+                    p.papers,
+                    esc(&p.keywords.join(" · "))
+                );
+            }
+            s.push_str("</table>");
+        }
+        let far: Vec<&crate::topics::Outlier> = topics
+            .outliers
+            .iter()
+            .filter(|o| o.topic == t.id)
+            .take(5)
+            .collect();
+        if !far.is_empty() {
+            s.push_str("<h3>Far from every topic</h3><ol>");
+            for o in far {
+                let _ = write!(
+                    s,
+                    "<li>{} <span class=\"muted\">z {:.1}</span></li>",
+                    paper_link(v, o.row),
+                    o.z
+                );
             }
             s.push_str("</ol>");
         }

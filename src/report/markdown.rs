@@ -89,6 +89,29 @@ pub(crate) fn render(v: &View<'_>) -> String {
             md(&t.keywords.join(", "))
         );
     }
+    let coarse = topics.coarse(super::coarse_groups(topics.topics.len()));
+    if coarse.len() > 1 {
+        let _ = writeln!(
+            s,
+            "\n## Topic groups\n\nThe topics' merge tree (Ward on the centroids) cut into {} groups.\n",
+            coarse.len()
+        );
+        for g in &coarse {
+            let members: Vec<String> = g
+                .topics
+                .iter()
+                .filter_map(|id| topics.topic(*id))
+                .map(|t| format!("[{}](#topic-{})", md(&t.label), t.id))
+                .collect();
+            let _ = writeln!(
+                s,
+                "- **{}** ({} papers): {}",
+                md(&g.label),
+                g.size,
+                members.join("; ")
+            );
+        }
+    }
     let _ = writeln!(s, "\n## Papers per month\n");
     let _ = write!(s, "| topic |");
     for m in &v.months {
@@ -141,6 +164,33 @@ pub(crate) fn render(v: &View<'_>) -> String {
             let _ = writeln!(s, "\n**Most voted**\n");
             for &r in &t.top_voted {
                 let _ = writeln!(s, "1. {}", link(v, r));
+            }
+        }
+        if !t.over_time.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n**Keywords over time**\n\n| period | papers | keywords |\n|---|---:|---|"
+            );
+            for p in &t.over_time {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} |",
+                    md(&p.period),
+                    p.papers,
+                    md(&p.keywords.join(" · "))
+                );
+            }
+        }
+        let far: Vec<&crate::topics::Outlier> = topics
+            .outliers
+            .iter()
+            .filter(|o| o.topic == t.id)
+            .take(5)
+            .collect();
+        if !far.is_empty() {
+            let _ = writeln!(s, "\n**Far from every topic**\n");
+            for o in far {
+                let _ = writeln!(s, "1. {} (z {:.1})", link(v, o.row), o.z);
             }
         }
         let near: Vec<String> = v.nearest_topics[i]

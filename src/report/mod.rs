@@ -131,12 +131,21 @@ impl<'a> View<'a> {
                 .collect()
         };
         map_rows.sort_unstable();
-        let dim = index.manifest.dim;
-        let sub: Vec<f32> = map_rows
-            .iter()
-            .flat_map(|&r| index.vector(r).iter().copied())
-            .collect();
-        let map_xy = project_2d(&sub, dim);
+        // The topics' stored t-SNE layout when it covers these papers, else PCA.
+        let map_xy = match &topics.map {
+            Some(layout) if layout.xy.len() == n => map_rows
+                .iter()
+                .map(|&r| (layout.xy[r][0], layout.xy[r][1]))
+                .collect(),
+            _ => {
+                let dim = index.manifest.dim;
+                let sub: Vec<f32> = map_rows
+                    .iter()
+                    .flat_map(|&r| index.vector(r).iter().copied())
+                    .collect();
+                project_2d(&sub, dim)
+            }
+        };
         let mut sums = vec![(0f32, 0f32, 0usize); topics.topics.len()];
         for (&r, &(x, y)) in map_rows.iter().zip(&map_xy) {
             let s = &mut sums[topic_of_row[r]];
@@ -254,6 +263,19 @@ pub(crate) fn paper_meta(p: &crate::corpus::Paper) -> Option<String> {
         meta.push(format!("{votes} votes"));
     }
     (!meta.is_empty()).then(|| meta.join(", "))
+}
+
+/// How the map places its points, in words.
+pub(crate) fn map_method(v: &View<'_>) -> String {
+    match &v.input.topics.map {
+        Some(layout) if layout.xy.len() == v.input.index.len() => layout.method.clone(),
+        _ => "a PCA projection of its vector (run `papermap topics` for the t-SNE map)".into(),
+    }
+}
+
+/// Groups of the coarse view the report shows: about the square root of the topics.
+pub(crate) fn coarse_groups(k: usize) -> usize {
+    ((k as f64).sqrt().round() as usize).max(2)
 }
 
 /// `url` when it is a web link safe to write into an `href` or a Markdown `<…>` link target; the

@@ -578,7 +578,7 @@ fn phrase_pairs(en: &str, ko: &str, out: &mut Vec<(String, String)>) {
 /// `Korean (English)` or `English (Korean)`, paired word by word (see [`phrase_pairs`]). A pair
 /// is kept when seen at least [`MINED_MIN_COUNT`] times and for at least a fifth of its English
 /// word's pairs; both directions are recorded. Built from the indexed texts only.
-fn mine_translations<S: AsRef<str> + Sync>(docs: &[S]) -> HashMap<String, Vec<String>> {
+pub(crate) fn mine_translations<S: AsRef<str> + Sync>(docs: &[S]) -> HashMap<String, Vec<String>> {
     let Some((ko_en, en_ko)) = paren_patterns() else {
         return HashMap::new();
     };

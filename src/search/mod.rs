@@ -27,6 +27,7 @@ use crate::index::Index;
 pub use dense::{related_all, top_k};
 pub use eval::{evaluate_titles, summary_outliers, Metrics, SummaryCheck, SummaryOutlier};
 pub use hybrid::{rrf, FUSION_DEPTH, RRF_K};
+pub(crate) use lexical::mine_translations as mined_translations;
 pub use lexical::{tokenize, Bm25};
 
 /// Errors of searching, looking papers up and evaluating.

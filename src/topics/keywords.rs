@@ -61,6 +61,7 @@ const EN_FUNCTION: &[&str] = &[
 #[rustfmt::skip]
 const EN_GENERIC: &[&str] = &[
     "ability", "approach", "based", "benchmark", "capability", "data", "efficient", "framework",
+    "understanding", "towards", "evaluation", "analysis", "generation", "models", "tasks",
     "high", "language", "large", "learning", "low", "method", "model", "network", "paper",
     "performance", "quality", "result", "scale", "study", "system", "task", "training", "work",
 ];
@@ -75,7 +76,12 @@ const KO_FUNCTION: &[&str] = &[
     "이번", "이상", "이후", "있는", "있다", "있도록", "있습니다", "있으며", "있음을", "저자", "제공",
     "제안", "제시", "주요", "최근", "최신", "통해", "특히", "포함", "하지만", "향상", "현재", "활용",
     "효과", "효과적", "효과적으로", "보였", "보인", "보이", "이러", "나타냈", "나타내", "나타난",
-    "좋은", "크게", "동시에", "기존의", "가지", "모델들",
+    "좋은", "크게", "동시에", "기존의", "가지", "모델들", "어떻게", "탐구", "발견", "보여줍니다",
+    "도입", "모델인", "최고", "자동", "단일", "고품질", "사전", "주제", "계산", "모달", "변환",
+    "중요", "필요", "어려움", "한계", "극복", "기여", "측면", "방향", "수준", "정도", "부분",
+    "전반", "전체", "자체", "기준", "목표", "목적", "시도", "관점", "중심", "바탕", "여러가지",
+    "것을", "것이", "것은", "것으로", "특정", "생성할", "능가", "설명", "있는지", "개의", "공개",
+    "미세", "해당", "각", "주어진", "실제", "일반", "기본", "추가적",
 ];
 
 /// Korean words of nearly every paper: dropped alone, kept inside a phrase.
@@ -118,6 +124,13 @@ static EN_GENERIC_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(EN
 static KO_FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_FUNCTION));
 static KO_GENERIC_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_GENERIC));
 static KO_KEEP_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_KEEP));
+
+/// Whether a word (lower-case English, or a stripped Korean word) is on the generic lists.
+pub fn is_generic(word: &str) -> bool {
+    EN_GENERIC_SET.contains(word)
+        || EN_GENERIC_SET.contains(word.strip_suffix('s').unwrap_or(word))
+        || KO_GENERIC_SET.contains(word)
+}
 static KO_SUFFIX_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_SUFFIXES));
 
 /// A word that survived the function-word filter.
@@ -247,6 +260,25 @@ pub fn terms(text: &str) -> Vec<Term> {
     out
 }
 
+/// The display form of every term key: its most frequent spelling over `docs`.
+pub fn display_forms(docs: &[Vec<Term>]) -> HashMap<String, String> {
+    let mut surfaces: HashMap<&str, BTreeMap<&str, u32>> = HashMap::new();
+    for t in docs.iter().flatten() {
+        *surfaces
+            .entry(&t.key)
+            .or_default()
+            .entry(&t.surface)
+            .or_default() += 1;
+    }
+    surfaces
+        .into_iter()
+        .filter_map(|(k, s)| {
+            let best = s.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+            Some((k.to_string(), best.0.to_string()))
+        })
+        .collect()
+}
+
 /// A candidate keyword of a topic and its c-TF-IDF weight.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
@@ -347,7 +379,7 @@ pub struct KeywordOptions {
 impl Default for KeywordOptions {
     fn default() -> Self {
         KeywordOptions {
-            candidates: 20,
+            candidates: 40,
             keep: 10,
             diversity: 0.5,
         }

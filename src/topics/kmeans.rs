@@ -637,7 +637,7 @@ fn reseed_empty(labels: &mut [u32], dist2: &mut [f32], counts: &mut [usize]) {
 }
 
 /// Default range `--k auto` scans.
-pub const DEFAULT_K_RANGE: RangeInclusive<usize> = 8..=40;
+pub const DEFAULT_K_RANGE: RangeInclusive<usize> = 8..=60;
 
 /// Default number of rows the silhouette is computed on.
 pub const DEFAULT_SILHOUETTE_SAMPLE: usize = 1000;
@@ -651,6 +651,9 @@ pub struct CurvePoint {
     pub silhouette: f64,
     /// k-means objective on all rows, of the one start scanned.
     pub objective: f64,
+    /// The criterion k is chosen by (higher is better); the silhouette when none is given.
+    #[serde(default)]
+    pub score: f64,
 }
 
 /// How `--k auto` chose k.
@@ -664,6 +667,35 @@ pub struct AutoK {
     pub curve: Vec<CurvePoint>,
     /// The k chosen: highest silhouette, smallest k on ties.
     pub chosen: usize,
+}
+
+/// A named score of a clustering, higher is better, by which `--k auto` chooses.
+pub type Criterion<'a> = (&'a str, &'a dyn Fn(&Clustering) -> f64);
+
+/// The k values `--k auto` tries: every k while the range is short (at most 24 values), else
+/// every k up to 16 and then steps of about 8 % (16, 17, 19, 20, 22, … 56, 60): the reader
+/// score moves slowly with k, so a finer grid costs time and changes nothing.
+pub fn k_grid(lo: usize, hi: usize) -> Vec<usize> {
+    if hi < lo {
+        return Vec::new();
+    }
+    if hi - lo < 24 {
+        return (lo..=hi).collect();
+    }
+    let mut out = Vec::new();
+    let mut k = lo;
+    while k <= hi {
+        out.push(k);
+        k = if k < 16 {
+            k + 1
+        } else {
+            (k + 1).max((k as f64 * 1.08).round() as usize)
+        };
+    }
+    if out.last() != Some(&hi) {
+        out.push(hi);
+    }
+    out
 }
 
 /// `m` distinct rows out of `n`, chosen by a seeded shuffle, in increasing order.
@@ -747,6 +779,7 @@ pub fn choose_k(
     base: &KMeansConfig,
     sample_size: usize,
     assign: &dyn Assign,
+    criterion: Option<Criterion<'_>>,
 ) -> Result<(AutoK, Clustering), TopicsError> {
     let (lo, hi) = (*range.start(), *range.end());
     if data.is_empty() {
@@ -779,21 +812,23 @@ pub fn choose_k(
     let dist = sample_distances(data, &sample);
     let mut curve = Vec::with_capacity(hi - lo + 1);
     let mut best: Option<(f64, Clustering)> = None;
-    for k in lo..=hi {
+    for k in k_grid(lo, hi) {
         let cfg = KMeansConfig {
             k,
             runs: 1,
             ..base.clone()
         };
         let c = fit(data, &cfg, assign)?;
-        let s = silhouette(&dist, &sample, &c.labels, k);
+        let sil = silhouette(&dist, &sample, &c.labels, k);
+        let score = criterion.map_or(sil, |(_, f)| f(&c));
         curve.push(CurvePoint {
             k,
-            silhouette: s,
+            silhouette: sil,
             objective: c.objective,
+            score,
         });
-        if best.as_ref().is_none_or(|(b, _)| s > *b) {
-            best = Some((s, c));
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, c));
         }
     }
     let (_, mut clustering) = best.ok_or_else(|| TopicsError::KMeans("empty k range".into()))?;
@@ -805,11 +840,16 @@ pub fn choose_k(
         clustering = fit(data, &cfg, assign)?;
     }
     let auto = AutoK {
-        criterion: format!(
-            "highest mean silhouette (Euclidean) on a seeded sample of {} papers, one k-means \
-             start per k; smallest k on ties{clipped}",
-            sample.len()
-        ),
+        criterion: match criterion {
+            Some((name, _)) => {
+                format!("{name}; one k-means start per k; smallest k on ties{clipped}")
+            }
+            None => format!(
+                "highest mean silhouette (Euclidean) on a seeded sample of {} papers, one k-means \
+                 start per k; smallest k on ties{clipped}",
+                sample.len()
+            ),
+        },
         sample: sample.len(),
         curve,
         chosen: clustering.k(),
@@ -904,7 +944,8 @@ mod tests {
     fn silhouette_prefers_the_true_k() {
         let data = blobs();
         let rows = Rows::new(&data, 4).unwrap();
-        let (auto, c) = choose_k(rows, 2..=6, &KMeansConfig::new(2, 2, 3), 30, &Direct).unwrap();
+        let (auto, c) =
+            choose_k(rows, 2..=6, &KMeansConfig::new(2, 2, 3), 30, &Direct, None).unwrap();
         assert_eq!(auto.chosen, 3, "{:?}", auto.curve);
         assert_eq!(c.k(), 3);
         assert_eq!(auto.curve.len(), 5);

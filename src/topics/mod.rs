@@ -13,8 +13,13 @@
 //! deterministic ties, order-independent parallel steps).
 
 pub mod device_assign;
+pub mod hierarchy;
+pub mod incremental;
 pub mod keywords;
 pub mod kmeans;
+pub mod labels;
+pub mod map;
+pub mod over_time;
 pub mod stable;
 
 use std::collections::BTreeMap;
@@ -178,6 +183,48 @@ pub struct Topic {
     pub matched: Option<f32>,
     /// Mean of its papers' vectors.
     pub centroid: Vec<f32>,
+    /// Its keywords per month (or quarter), for periods with enough of its papers.
+    #[serde(default)]
+    pub over_time: Vec<over_time::PeriodKeywords>,
+}
+
+/// A paper far from every centroid: listed, but left in its topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outlier {
+    /// Paper row (index order).
+    pub row: usize,
+    /// Id of its topic (the nearest centroid's).
+    pub topic: u32,
+    /// Squared distance to that centroid.
+    pub distance: f32,
+    /// Robust z-score of the distance among its topic's papers.
+    pub z: f32,
+}
+
+/// A paper is an outlier when its distance to its topic's centroid has a robust z-score (median
+/// and MAD of the topic's distances) above this: its nearest centroid is far for that topic.
+pub const OUTLIER_Z: f32 = 3.5;
+
+/// The last full fit, against which an incremental update measures its drift.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct FitInfo {
+    /// Papers the full fit saw.
+    pub papers: usize,
+    /// Its objective per paper.
+    pub objective_per_paper: f64,
+    /// Incremental updates since.
+    pub updates: usize,
+}
+
+/// A group of topics from a cut of the hierarchy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coarse {
+    /// Member topic ids, largest first.
+    pub topics: Vec<u32>,
+    /// Papers in all.
+    pub size: usize,
+    /// The first label words of its largest members.
+    pub label: String,
 }
 
 /// Seconds spent per stage (not saved).
@@ -185,8 +232,10 @@ pub struct Topic {
 pub struct Timing {
     /// k-means fitting, including every k of `--k auto`.
     pub fit_s: f64,
-    /// Keywords (tokenising, c-TF-IDF, term embedding, MMR).
+    /// Keywords (tokenising, c-TF-IDF, term embedding, MMR, labels, keywords over time).
     pub keywords_s: f64,
+    /// The 2-D map (t-SNE).
+    pub map_s: f64,
     /// Everything in [`compute`].
     pub total_s: f64,
 }
@@ -226,6 +275,21 @@ pub struct Topics {
     pub papers: Vec<String>,
     /// Topic id of every paper row, in index order.
     pub assignment: Vec<u32>,
+    /// The merge tree of the topics (nodes: topic positions `0..k`, then one per merge).
+    #[serde(default)]
+    pub hierarchy: Vec<hierarchy::Merge>,
+    /// Papers far from every centroid.
+    #[serde(default)]
+    pub outliers: Vec<Outlier>,
+    /// The 2-D map of the papers, when computed.
+    #[serde(default)]
+    pub map: Option<map::Layout>,
+    /// The last full fit.
+    #[serde(default)]
+    pub fit: FitInfo,
+    /// Why a full refit (`--fresh`) is suggested, when an incremental update drifted.
+    #[serde(default)]
+    pub refit_suggested: Option<String>,
     /// Seconds per stage of the run that produced this (not saved).
     #[serde(skip)]
     pub timing: Timing,
@@ -249,6 +313,34 @@ impl Topics {
             .map(String::as_str)
             .zip(self.assignment.iter().copied())
             .collect()
+    }
+
+    /// The topics grouped into `groups` by cutting the hierarchy (no refit), largest first.
+    pub fn coarse(&self, groups: usize) -> Vec<Coarse> {
+        let k = self.topics.len();
+        if self.hierarchy.len() + 1 != k {
+            return Vec::new();
+        }
+        let mut out: Vec<Coarse> = hierarchy::cut(k, &self.hierarchy, groups)
+            .into_iter()
+            .map(|members| {
+                let mut ts: Vec<&Topic> = members.iter().map(|&p| &self.topics[p]).collect();
+                ts.sort_by_key(|t| (std::cmp::Reverse(t.size), t.id));
+                let label = ts
+                    .iter()
+                    .take(3)
+                    .filter_map(|t| t.label.split(" · ").next())
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+                Coarse {
+                    topics: ts.iter().map(|t| t.id).collect(),
+                    size: ts.iter().map(|t| t.size).sum(),
+                    label,
+                }
+            })
+            .collect();
+        out.sort_by_key(|c| (std::cmp::Reverse(c.size), c.topics.first().copied()));
+        out
     }
 
     /// Whether these topics were computed on exactly `index`'s papers (rows line up).
@@ -333,6 +425,8 @@ pub struct Params {
     pub representatives: usize,
     /// Papers listed as most voted.
     pub top_voted: usize,
+    /// Compute the 2-D map (t-SNE).
+    pub map: bool,
 }
 
 impl Default for Params {
@@ -347,6 +441,7 @@ impl Default for Params {
             recent_days: 30,
             representatives: 5,
             top_voted: 5,
+            map: true,
         }
     }
 }
@@ -452,12 +547,20 @@ pub fn compute_with(
         ),
         KChoice::Auto(range) => {
             let base = KMeansConfig::new(*range.start(), params.runs, params.seed);
+            let texts: Vec<String> = papers
+                .iter()
+                .map(|p| format!("{}\n{}", p.title, p.summary))
+                .collect();
+            let docs: Vec<Vec<keywords::Term>> = texts.iter().map(|t| keywords::terms(t)).collect();
+            let corpus = labels::Corpus::new(&docs, &texts, *range.end());
+            let reader = |c: &kmeans::Clustering| reader_score(&docs, &corpus, c);
             let (auto, c) = kmeans::choose_k(
                 vectors,
                 range.clone(),
                 &base,
                 params.silhouette_sample,
                 assign,
+                Some((READER_CRITERION, &reader)),
             )?;
             (c, Some(auto))
         }
@@ -482,6 +585,15 @@ pub fn compute_with(
         .flat_map(|&c| clustering.centroid(c).iter().copied())
         .collect();
     let new_rows = Rows::new(&ordered_centroids, dim)?;
+    let mut position = vec![0usize; k];
+    for (pos, &c) in order.iter().enumerate() {
+        position[c] = pos;
+    }
+    let row_topic: Vec<usize> = clustering
+        .labels
+        .iter()
+        .map(|&l| position[l as usize])
+        .collect();
 
     // Stable ids.
     let mut center = vec![0f64; dim];
@@ -528,24 +640,299 @@ pub fn compute_with(
             }
         }
     }
+    let map_start = Instant::now();
+    let layout = if params.map {
+        map::layout(vectors, params.seed)?
+    } else {
+        None
+    };
+    let map_s = map_start.elapsed().as_secs_f64();
+    let mut t = summarise(
+        papers,
+        vectors,
+        &row_topic,
+        &ordered_centroids,
+        Ids {
+            ids,
+            inherited,
+            next_id,
+        },
+        params,
+        embedder,
+    )?;
+    t.auto = auto;
+    t.objective = clustering.objective;
+    t.fit = FitInfo {
+        papers: n,
+        objective_per_paper: clustering.objective / n as f64,
+        updates: 0,
+    };
+    t.map = layout;
+    t.timing.fit_s = fit_s;
+    t.timing.map_s = map_s;
+    t.timing.total_s = start.elapsed().as_secs_f64();
+    Ok(t)
+}
+
+/// How `--k auto` chooses k, in words (the README explains why).
+pub const READER_CRITERION: &str = "highest reader score: mean NPMI of each topic's 10 c-TF-IDF \
+     keywords over all papers × keyword diversity across topics × share of papers in topics of at \
+     least 0.5 % of the archive";
+
+/// The reader score of a clustering: are its topics described by terms that go together
+/// (coherence), by terms other topics do not use (diversity), and big enough to read as topics
+/// (a topic of a handful of papers is a footnote)?
+fn reader_score(
+    docs: &[Vec<keywords::Term>],
+    corpus: &labels::Corpus<'_>,
+    c: &kmeans::Clustering,
+) -> f64 {
+    let k = c.k();
+    let labels: Vec<usize> = c.labels.iter().map(|&l| l as usize).collect();
+    let cands = keywords::ctfidf(docs, &labels, k, 10);
+    let mut sizes = vec![0usize; k];
+    for &l in &labels {
+        sizes[l] += 1;
+    }
+    let n = labels.len().max(1);
+    let min_size = (n as f64 * 0.005).ceil() as usize;
+    let in_usable = sizes
+        .iter()
+        .filter(|&&s| s >= min_size.max(3))
+        .sum::<usize>() as f64
+        / n as f64;
+    let keys: Vec<Vec<&str>> = cands
+        .iter()
+        .map(|t| t.iter().map(|s| s.key.as_str()).collect())
+        .collect();
+    let all: Vec<&str> = keys.iter().flatten().copied().collect();
+    let unique: std::collections::HashSet<&str> = all.iter().copied().collect();
+    let diversity = unique.len() as f64 / all.len().max(1) as f64;
+    let coherence = keys
+        .iter()
+        .filter(|t| t.len() > 1)
+        .map(|t| {
+            let mut sum = 0.0;
+            let mut pairs = 0.0;
+            for i in 0..t.len() {
+                for j in i + 1..t.len() {
+                    sum += corpus.npmi(t[i], t[j]);
+                    pairs += 1.0;
+                }
+            }
+            sum / pairs
+        })
+        .sum::<f64>()
+        / keys.iter().filter(|t| t.len() > 1).count().max(1) as f64;
+    coherence.max(0.0) * diversity * in_usable
+}
+
+/// Ids, inherited labels (with their match similarity) and the next fresh id of the topics in
+/// their final order.
+struct Ids {
+    ids: Vec<u32>,
+    inherited: Vec<Option<(String, f32)>>,
+    next_id: u32,
+}
+
+/// The topics of an index that has grown since `previous` was saved: the new papers join the
+/// stored topics, whose centroids are refined by linfa-clustering's incremental k-means (see
+/// [`incremental`]); ids, labels and the map of the old papers stay. Papers no longer in the
+/// index are dropped.
+pub fn update_index(
+    index: &Index,
+    params: &Params,
+    previous: &Topics,
+    embedder: Option<&dyn TermEmbedder>,
+) -> Result<Topics, TopicsError> {
+    if index.is_empty() {
+        return Err(TopicsError::Empty);
+    }
+    let papers: Vec<Paper> = index.papers.iter().map(|p| p.paper.clone()).collect();
+    let vectors = Rows::new(&index.vectors, index.manifest.dim)?;
+    let mut t = update(&papers, vectors, params, previous, embedder)?;
+    t.index_generation = index.manifest.generation;
+    t.model_fingerprint = index.manifest.model_fingerprint.clone();
+    Ok(t)
+}
+
+/// [`update_index`] on papers and their vectors (row `i` belongs to `papers[i]`).
+pub fn update(
+    papers: &[Paper],
+    vectors: Rows<'_>,
+    params: &Params,
+    previous: &Topics,
+    embedder: Option<&dyn TermEmbedder>,
+) -> Result<Topics, TopicsError> {
+    let start = Instant::now();
+    if papers.is_empty() {
+        return Err(TopicsError::Empty);
+    }
+    if vectors.len() != papers.len() {
+        return Err(TopicsError::Mismatch {
+            rows: vectors.len(),
+            papers: papers.len(),
+        });
+    }
+    let dim = vectors.dim();
+    let k = previous.topics.len();
+    if previous.dim != dim || previous.topics.iter().any(|t| t.centroid.len() != dim) || k == 0 {
+        return Err(TopicsError::BadParam(
+            "the saved topics do not fit this index's vectors".into(),
+        ));
+    }
+    let pos_of: std::collections::HashMap<u32, usize> = previous
+        .topics
+        .iter()
+        .enumerate()
+        .map(|(p, t)| (t.id, p))
+        .collect();
+    let known: std::collections::HashMap<&str, usize> = previous
+        .papers
+        .iter()
+        .zip(&previous.assignment)
+        .filter_map(|(id, t)| Some((id.as_str(), *pos_of.get(t)?)))
+        .collect();
+    let mut row_topic = vec![usize::MAX; papers.len()];
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    for (r, p) in papers.iter().enumerate() {
+        match known.get(p.arxiv_id.as_str()) {
+            Some(&pos) => {
+                row_topic[r] = pos;
+                old.push(r);
+            }
+            None => new.push(r),
+        }
+    }
+    let stored: Vec<f32> = previous
+        .topics
+        .iter()
+        .flat_map(|t| t.centroid.iter().copied())
+        .collect();
+    let refined = incremental::refine(vectors, Rows::new(&stored, dim)?, &old, &new)?;
+    for (&r, &pos) in new.iter().zip(&refined.new_labels) {
+        row_topic[r] = pos;
+    }
+    let fit_s = start.elapsed().as_secs_f64();
+    let ids = Ids {
+        ids: previous.topics.iter().map(|t| t.id).collect(),
+        inherited: previous
+            .topics
+            .iter()
+            .map(|t| Some((t.label.clone(), 1.0)))
+            .collect(),
+        next_id: previous.next_id,
+    };
+    let mut t = summarise(
+        papers,
+        vectors,
+        &row_topic,
+        &refined.centroids,
+        ids,
+        params,
+        embedder,
+    )?;
+    // Topics keep their stored order (and so their positions in the hierarchy and the map).
+    let centroids = Rows::new(&refined.centroids, dim)?;
+    t.objective = (0..papers.len())
+        .map(|r| kmeans::squared_distance(vectors.row(r), centroids.row(row_topic[r])) as f64)
+        .sum();
+    t.k = k;
+    t.seed = previous.seed;
+    t.runs = previous.runs;
+    t.auto = previous.auto.clone();
+    t.fit = FitInfo {
+        updates: previous.fit.updates + 1,
+        ..previous.fit
+    };
+    let per_paper = t.objective / papers.len() as f64;
+    t.refit_suggested = incremental::drift(
+        t.fit.papers,
+        t.fit.objective_per_paper,
+        papers.len(),
+        per_paper,
+    );
+    let map_start = Instant::now();
+    t.map = match &previous.map {
+        Some(old_map) if params.map => {
+            let old_xy: std::collections::HashMap<&str, [f32; 2]> = previous
+                .papers
+                .iter()
+                .zip(&old_map.xy)
+                .map(|(id, xy)| (id.as_str(), *xy))
+                .collect();
+            let kept: Vec<(usize, [f32; 2])> = papers
+                .iter()
+                .enumerate()
+                .filter_map(|(r, p)| Some((r, *old_xy.get(p.arxiv_id.as_str())?)))
+                .collect();
+            Some(map::extend(vectors, &kept, &old_map.method)?)
+        }
+        _ if params.map => map::layout(vectors, params.seed)?,
+        _ => None,
+    };
+    t.timing.fit_s = fit_s;
+    t.timing.map_s = map_start.elapsed().as_secs_f64();
+    t.timing.total_s = start.elapsed().as_secs_f64();
+    t.index_generation = previous.index_generation;
+    t.model_fingerprint = previous.model_fingerprint.clone();
+    Ok(t)
+}
+
+/// Summarises the topics of a clustering: `row_topic[r]` is paper `r`'s topic position and
+/// `centroids` the topics' centroids in that order. Keywords and labels (read across topics,
+/// [`labels`]), keywords over time, representative and most-voted papers, months, trends, the
+/// hierarchy and the outliers.
+fn summarise(
+    papers: &[Paper],
+    vectors: Rows<'_>,
+    row_topic: &[usize],
+    centroids: &[f32],
+    ids: Ids,
+    params: &Params,
+    embedder: Option<&dyn TermEmbedder>,
+) -> Result<Topics, TopicsError> {
+    let n = papers.len();
+    let dim = vectors.dim();
+    let new_rows = Rows::new(centroids, dim)?;
+    let k = new_rows.len();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (row, &pos) in row_topic.iter().enumerate() {
+        members[pos].push(row);
+    }
 
     // Keywords.
     let kw_start = Instant::now();
-    let mut position = vec![0usize; k];
-    for (pos, &c) in order.iter().enumerate() {
-        position[c] = pos;
-    }
-    let docs: Vec<Vec<keywords::Term>> = papers
+    let texts: Vec<String> = papers
         .iter()
-        .map(|p| keywords::terms(&format!("{}\n{}", p.title, p.summary)))
+        .map(|p| format!("{}\n{}", p.title, p.summary))
         .collect();
-    let doc_topic: Vec<usize> = clustering
-        .labels
+    let docs: Vec<Vec<keywords::Term>> = texts.iter().map(|t| keywords::terms(t)).collect();
+    let candidates = keywords::ctfidf(&docs, row_topic, k, params.keywords.candidates);
+    let picked = keywords::select(&candidates, new_rows, embedder, &params.keywords)?;
+    // The selection's order first, then the other candidates, for the cross-topic pass.
+    let ranked: Vec<Vec<keywords::Scored>> = candidates
         .iter()
-        .map(|&l| position[l as usize])
+        .zip(&picked)
+        .map(|(cands, picks)| {
+            let first = picks
+                .iter()
+                .filter_map(|t| cands.iter().find(|s| &s.term == t).cloned());
+            let rest = cands.iter().filter(|s| !picks.contains(&s.term)).cloned();
+            first.chain(rest).collect()
+        })
         .collect();
-    let candidates = keywords::ctfidf(&docs, &doc_topic, k, params.keywords.candidates);
-    let kws = keywords::select(&candidates, new_rows, embedder, &params.keywords)?;
+    let topic_rows: Vec<Vec<u32>> = members
+        .iter()
+        .map(|m| m.iter().map(|&r| r as u32).collect())
+        .collect();
+    let corpus = labels::Corpus::new(&docs, &texts, k);
+    let (kws, new_labels) = labels::refine(&corpus, &ranked, &topic_rows, params.keywords.keep);
+    let display = keywords::display_forms(&docs);
+    let months: Vec<Option<&str>> = papers.iter().map(|p| p.month()).collect();
+    let periods = over_time::over_time(&docs, &months, &topic_rows, &corpus, &|key: &str| {
+        display.get(key).cloned().unwrap_or_else(|| key.to_string())
+    });
     let keywords_s = kw_start.elapsed().as_secs_f64();
 
     // Trend window.
@@ -564,8 +951,8 @@ pub fn compute_with(
     let before_total = days.iter().flatten().count() - recent_total;
 
     let mut topics = Vec::with_capacity(k);
-    for (pos, &c) in order.iter().enumerate() {
-        let rows = &members[c];
+    let mut outliers = Vec::new();
+    for (pos, rows) in members.iter().enumerate() {
         let centroid = new_rows.row(pos);
         let mut by_dist: Vec<(f32, usize)> = rows
             .iter()
@@ -577,6 +964,24 @@ pub fn compute_with(
             .take(params.representatives)
             .map(|&(_, r)| r)
             .collect();
+        if by_dist.len() >= 5 {
+            let median = by_dist[by_dist.len() / 2].0;
+            let mut dev: Vec<f32> = by_dist.iter().map(|d| (d.0 - median).abs()).collect();
+            dev.sort_by(f32::total_cmp);
+            let mad = dev[dev.len() / 2].max(1e-9) * 1.4826;
+            for &(d, r) in by_dist.iter().rev() {
+                let z = (d - median) / mad;
+                if z <= OUTLIER_Z {
+                    break;
+                }
+                outliers.push(Outlier {
+                    row: r,
+                    topic: ids.ids[pos],
+                    distance: d,
+                    z,
+                });
+            }
+        }
         let mut voted: Vec<(u32, usize)> = rows
             .iter()
             .filter_map(|&r| papers[r].votes.map(|v| (v, r)))
@@ -606,13 +1011,13 @@ pub fn compute_with(
         let (trend, trend_z, direction) =
             trend(recent, dated - recent, recent_total, before_total, k);
         let keywords = kws.get(pos).cloned().unwrap_or_default();
-        let (label, matched) = match &inherited[pos] {
+        let (label, matched) = match &ids.inherited[pos] {
             Some((label, sim)) if !label.is_empty() => (label.clone(), Some(*sim)),
-            Some((_, sim)) => (keywords::label(&keywords), Some(*sim)),
-            None => (keywords::label(&keywords), None),
+            Some((_, sim)) => (new_labels[pos].clone(), Some(*sim)),
+            None => (new_labels[pos].clone(), None),
         };
         topics.push(Topic {
-            id: ids[pos],
+            id: ids.ids[pos],
             label,
             keywords,
             size: rows.len(),
@@ -627,39 +1032,46 @@ pub fn compute_with(
             direction,
             matched,
             centroid: centroid.to_vec(),
+            over_time: periods.get(pos).cloned().unwrap_or_default(),
         });
     }
-    let assignment = clustering
-        .labels
-        .iter()
-        .map(|&l| ids[position[l as usize]])
-        .collect();
+    outliers.sort_by(|a, b| b.z.total_cmp(&a.z).then(a.row.cmp(&b.row)));
+    let sizes: Vec<usize> = members.iter().map(Vec::len).collect();
+    let hierarchy = hierarchy::ward(centroids, dim, &sizes);
+    let assignment = row_topic.iter().map(|&pos| ids.ids[pos]).collect();
     Ok(Topics {
         format_version: FORMAT_VERSION,
         k,
         seed: params.seed,
         runs: params.runs,
-        auto,
-        objective: clustering.objective,
+        auto: None,
+        objective: 0.0,
         index_generation: 0,
         model_fingerprint: String::new(),
         dim,
         keyword_method: if embedder.is_some() {
-            "c-tf-idf+mmr"
+            "c-tf-idf+mmr, read across topics"
         } else {
-            "c-tf-idf"
+            "c-tf-idf, read across topics"
         }
         .to_string(),
         archive_last_date,
         recent_days: params.recent_days,
-        next_id,
+        next_id: ids.next_id,
         topics,
         papers: papers.iter().map(|p| p.arxiv_id.clone()).collect(),
         assignment,
+        hierarchy,
+        outliers,
+        map: None,
+        fit: FitInfo {
+            papers: n,
+            ..FitInfo::default()
+        },
+        refit_suggested: None,
         timing: Timing {
-            fit_s,
             keywords_s,
-            total_s: start.elapsed().as_secs_f64(),
+            ..Timing::default()
         },
     })
 }
@@ -781,7 +1193,7 @@ mod tests {
 
     #[test]
     fn k_choice_and_range_parse() {
-        assert_eq!("auto".parse::<KChoice>().unwrap(), KChoice::Auto(8..=40));
+        assert_eq!("auto".parse::<KChoice>().unwrap(), KChoice::Auto(8..=60));
         assert_eq!("12".parse::<KChoice>().unwrap(), KChoice::Fixed(12));
         assert!("0".parse::<KChoice>().is_err());
         assert!("twelve".parse::<KChoice>().is_err());
