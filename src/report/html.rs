@@ -270,11 +270,13 @@ pub(crate) fn render(v: &View<'_>) -> String {
                 esc(&g.label),
                 g.size
             );
-            for id in &g.topics {
-                if let Some(t) = topics.topic(*id) {
-                    let _ = write!(s, "<a href=\"#topic-{}\">{}</a>; ", t.id, esc(&t.label));
-                }
-            }
+            let links: Vec<String> = g
+                .topics
+                .iter()
+                .filter_map(|id| topics.topic(*id))
+                .map(|t| format!("<a href=\"#topic-{}\">{}</a>", t.id, esc(&t.label)))
+                .collect();
+            s.push_str(&links.join("; "));
             s.push_str("</li>");
         }
         s.push_str("</ol>");
