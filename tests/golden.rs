@@ -194,3 +194,31 @@ fn cuda_matches_reference_when_a_gpu_is_present() {
         assert!(c >= min, "{dtype:?}: {c}");
     }
 }
+
+#[test]
+fn an_encoder_for_known_queries_gives_the_whole_encoders_vectors() {
+    // `papermap search` loads the model for its one query (a tokenizer of only the pieces the
+    // query can use); its vectors must be the whole encoder's, bit for bit.
+    let whole = encoder(EncoderOptions::default());
+    // The reference inputs carry their `query: ` prefix.
+    let (titles, want) = seeds("query");
+    for (i, title) in titles.iter().enumerate().step_by(9) {
+        let only = Encoder::load_for(
+            &real_model(),
+            &EncoderOptions::default(),
+            std::slice::from_ref(title),
+            Prefix::None,
+        )
+        .expect("load for one query");
+        let a = only.embed_one(title, Prefix::None).expect("embed");
+        let b = whole.embed_one(title, Prefix::None).expect("embed");
+        assert_eq!(a, b, "{title}");
+        assert!(cosine(&a, &want[i]) > 0.99999, "{title}");
+        // Another text still embeds right (the whole tokenizer is loaded for it).
+        let other = only.embed_one("확산 모델", Prefix::Query).expect("embed");
+        assert_eq!(
+            other,
+            whole.embed_one("확산 모델", Prefix::Query).expect("embed")
+        );
+    }
+}

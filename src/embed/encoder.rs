@@ -106,10 +106,22 @@ impl Default for EncoderOptions {
     }
 }
 
+/// The tokenizer of an encoder: the whole vocabulary, or only what a few known inputs use (with
+/// the whole one loaded if another input comes).
+enum Vocab {
+    Whole(Tokenizer),
+    Only {
+        tokenizer: Tokenizer,
+        inputs: std::collections::HashSet<String>,
+        path: std::path::PathBuf,
+        whole: std::sync::OnceLock<Box<Tokenizer>>,
+    },
+}
+
 /// A loaded sentence encoder: tokenizer + BERT graph on a device.
 pub struct Encoder {
     graph: BertGraph,
-    tokenizer: Tokenizer,
+    tokenizer: Vocab,
     device: Device,
     /// Output dimension (hidden size).
     pub dim: usize,
@@ -126,34 +138,91 @@ pub struct Encoder {
 impl Encoder {
     /// Loads config, tokenizer and weights as `opts` say.
     pub fn load(files: &ModelFiles, opts: &EncoderOptions) -> Result<Self, EmbedError> {
+        Encoder::load_with(files, opts, None)
+    }
+
+    /// [`Encoder::load`] for a command that embeds a few texts it knows before loading (a
+    /// search query): the tokenizer keeps only the pieces they can use, so loading skips most of
+    /// building the 250,002-piece vocabulary (see [`super::tokenizer_file::load_for`]). The
+    /// vectors are the same; other texts still work, loading the whole tokenizer first.
+    pub fn load_for(
+        files: &ModelFiles,
+        opts: &EncoderOptions,
+        texts: &[String],
+        prefix: Prefix,
+    ) -> Result<Self, EmbedError> {
+        let inputs: Vec<String> = texts
+            .iter()
+            .map(|t| format!("{}{}", prefix.as_str(), t))
+            .collect();
+        Encoder::load_with(files, opts, Some(inputs))
+    }
+
+    fn load_with(
+        files: &ModelFiles,
+        opts: &EncoderOptions,
+        only: Option<Vec<String>>,
+    ) -> Result<Self, EmbedError> {
         let config = read_config(&files.config)?;
         let kernels = opts.kernels.unwrap_or(if opts.device.is_cpu() {
             Kernels::Native
         } else {
             Kernels::Candle
         });
-        let tokenizer = no_panic(
+        // The tokenizer and the weights are read on two threads: each is a few hundred
+        // milliseconds of a search's start-up, and they share nothing.
+        std::thread::scope(|s| {
+            let tokenizer = s.spawn(|| Encoder::read_tokenizer(files, only));
+            let graph = no_panic(
+                || format!("reading {}", files.weights.display()),
+                || {
+                    BertGraph::load(
+                        &files.weights,
+                        &config,
+                        kernels,
+                        &opts.device,
+                        opts.dtype,
+                        opts.quant,
+                    )
+                },
+            );
+            let tokenizer = tokenizer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            Encoder::assemble(opts, &config, tokenizer?, graph?)
+        })
+    }
+
+    fn read_tokenizer(files: &ModelFiles, only: Option<Vec<String>>) -> Result<Vocab, EmbedError> {
+        no_panic(
             || format!("reading {}", files.tokenizer.display()),
             || {
-                Tokenizer::from_file(&files.tokenizer).map_err(|source| EmbedError::Tokenizer {
+                let err = |source| EmbedError::Tokenizer {
                     path: files.tokenizer.clone(),
                     source,
+                };
+                Ok(match only {
+                    None => {
+                        Vocab::Whole(super::tokenizer_file::load(&files.tokenizer).map_err(err)?)
+                    }
+                    Some(inputs) => Vocab::Only {
+                        tokenizer: super::tokenizer_file::load_for(&files.tokenizer, &inputs)
+                            .map_err(err)?,
+                        inputs: inputs.into_iter().collect(),
+                        path: files.tokenizer.clone(),
+                        whole: std::sync::OnceLock::new(),
+                    },
                 })
             },
-        )?;
-        let graph = no_panic(
-            || format!("reading {}", files.weights.display()),
-            || {
-                BertGraph::load(
-                    &files.weights,
-                    &config,
-                    kernels,
-                    &opts.device,
-                    opts.dtype,
-                    opts.quant,
-                )
-            },
-        )?;
+        )
+    }
+
+    fn assemble(
+        opts: &EncoderOptions,
+        config: &super::model::Config,
+        tokenizer: Vocab,
+        graph: BertGraph,
+    ) -> Result<Self, EmbedError> {
         // On CPU a few thousand tokens already give every core whole tiles of every projection
         // (and keep the reused activation buffers near 70 MB); a GPU wants large batches to
         // fill its cores.
@@ -185,6 +254,29 @@ impl Encoder {
         self.graph.kernels()
     }
 
+    /// The tokenizer that encodes `inputs` exactly.
+    fn tokenizer_for(&self, inputs: &[String]) -> Result<&Tokenizer, EmbedError> {
+        match &self.tokenizer {
+            Vocab::Whole(t) => Ok(t),
+            Vocab::Only {
+                tokenizer,
+                inputs: known,
+                ..
+            } if inputs.iter().all(|i| known.contains(i)) => Ok(tokenizer),
+            Vocab::Only { path, whole, .. } => {
+                if let Some(t) = whole.get() {
+                    return Ok(t);
+                }
+                let t =
+                    super::tokenizer_file::load(path).map_err(|source| EmbedError::Tokenizer {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Ok(whole.get_or_init(|| Box::new(t)))
+            }
+        }
+    }
+
     /// Token ids of each prefixed input, truncated to `max_len` (the last id stays `</s>`, as
     /// transformers' truncation keeps the specials). Returns the ids and how many were cut.
     pub fn tokenize(
@@ -197,6 +289,7 @@ impl Encoder {
             .map(|t| format!("{}{}", prefix.as_str(), t))
             .collect();
         let run_err = |source| EmbedError::TokenizerRun { source };
+        let tokenizer = self.tokenizer_for(&inputs)?;
         // One text (a search query) is encoded on this thread: encode_batch hands even a
         // single input to the rayon pool, a wake-up that costs more than the encoding.
         let encs = no_panic(
@@ -204,9 +297,9 @@ impl Encoder {
             || {
                 if inputs.len() == 1 {
                     let one = inputs.into_iter().next().unwrap_or_default();
-                    Ok(vec![self.tokenizer.encode(one, true).map_err(run_err)?])
+                    Ok(vec![tokenizer.encode(one, true).map_err(run_err)?])
                 } else {
-                    self.tokenizer.encode_batch(inputs, true).map_err(run_err)
+                    tokenizer.encode_batch(inputs, true).map_err(run_err)
                 }
             },
         )?;

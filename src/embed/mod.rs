@@ -10,6 +10,7 @@ pub mod graph;
 pub(crate) mod kernels;
 pub mod model;
 mod ops;
+pub mod tokenizer_file;
 
 use std::path::PathBuf;
 

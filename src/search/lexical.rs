@@ -425,6 +425,34 @@ impl Bm25 {
         Bm25::new(&docs)
     }
 
+    /// The statistics, for storing them ([`super::lexical_store`]).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        &HashMap<String, Vec<(u32, u32)>>,
+        &[u32],
+        f32,
+        &HashMap<String, Vec<String>>,
+    ) {
+        (&self.postings, &self.doc_len, self.avgdl, &self.mined)
+    }
+
+    /// Statistics read back from [`Bm25::parts`].
+    pub(crate) fn from_parts(
+        postings: HashMap<String, Vec<(u32, u32)>>,
+        doc_len: Vec<u32>,
+        avgdl: f32,
+        mined: HashMap<String, Vec<String>>,
+    ) -> Bm25 {
+        Bm25 {
+            postings,
+            doc_len,
+            avgdl,
+            mined,
+        }
+    }
+
     /// Number of documents.
     pub fn len(&self) -> usize {
         self.doc_len.len()

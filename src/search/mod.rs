@@ -17,6 +17,7 @@ pub mod eval;
 pub mod glossary;
 pub mod hybrid;
 pub mod lexical;
+pub mod lexical_store;
 
 use std::path::PathBuf;
 
@@ -198,7 +199,7 @@ impl<'a> Searcher<'a> {
         }
         Ok(Searcher {
             index,
-            bm25: Bm25::from_index(index),
+            bm25: lexical_store::load_or_build(index),
         })
     }
 
