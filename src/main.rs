@@ -6,10 +6,12 @@ use clap::{Parser, Subcommand};
 
 /// Map of research from Hugging Face Daily Papers digests.
 #[derive(Parser)]
-#[command(name = "papermap", version, about)]
+#[command(name = "papermap", version, about, after_help = commands::output::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    output: commands::output::Output,
 }
 
 #[derive(Subcommand)]
@@ -38,6 +40,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Verify every file of an index (checksums, vectors, papers) without changing anything.
     Check(commands::check::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions(commands::completions::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,14 +60,14 @@ fn main() -> std::process::ExitCode {
     }));
     let outcome = std::panic::catch_unwind(move || run(cli));
     match outcome {
-        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Ok(())) => std::process::ExitCode::from(commands::output::exit::OK),
         Ok(Err(e)) => {
             // The cause chain is the message users need; backtraces are for developers.
             eprintln!("error: {e:#}");
             if let Some(hint) = advice(&e) {
                 eprintln!("hint: {hint}");
             }
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(commands::output::code_of(&e))
         }
         Err(payload) => {
             let at = LAST_PANIC.lock().map(|s| s.clone()).unwrap_or_default();
@@ -71,7 +75,7 @@ fn main() -> std::process::ExitCode {
                 "error: internal error (a bug in papermap; please report it): {} at {at}",
                 papermap::embed::panic_message(payload.as_ref())
             );
-            std::process::ExitCode::from(70)
+            std::process::ExitCode::from(commands::output::exit::INTERNAL)
         }
     }
 }
@@ -105,18 +109,21 @@ fn advice(e: &anyhow::Error) -> Option<String> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = cli.output;
+    out.install();
     match cli.command {
-        Command::Papers(args) => commands::papers::run(args),
-        Command::Stats(args) => commands::stats::run(args),
-        Command::Model(args) => commands::model::run(args),
-        Command::Index(args) => commands::index::run(args),
-        Command::Export(args) => commands::export::run(args),
-        Command::Embed(args) => commands::embed::run(args),
-        Command::Report(args) => commands::report::run(args),
-        Command::Topics(args) => commands::topics::run(args),
-        Command::Related(args) => commands::related::run(args),
-        Command::Search(args) => commands::search::run(args),
-        Command::Eval(args) => commands::eval::run(args),
-        Command::Check(args) => commands::check::run(args),
+        Command::Papers(args) => commands::papers::run(args, out),
+        Command::Stats(args) => commands::stats::run(args, out),
+        Command::Model(args) => commands::model::run(args, out),
+        Command::Index(args) => commands::index::run(args, out),
+        Command::Export(args) => commands::export::run(args, out),
+        Command::Embed(args) => commands::embed::run(args, out),
+        Command::Report(args) => commands::report::run(args, out),
+        Command::Topics(args) => commands::topics::run(args, out),
+        Command::Related(args) => commands::related::run(args, out),
+        Command::Search(args) => commands::search::run(args, out),
+        Command::Eval(args) => commands::eval::run(args, out),
+        Command::Check(args) => commands::check::run(args, out),
+        Command::Completions(args) => commands::completions::run::<Cli>(args),
     }
 }

@@ -1,5 +1,5 @@
 //! Faults, tried as a careless disk, a hostile digest, a broken download and a careless user
-//! would: every case ends in a clear error naming the file (exit 1), a warning, or a repair;
+//! would: every case ends in a clear error naming the file (exit 1, or 4 for a damaged index), a warning, or a repair;
 //! never a panic, a hang, a silent wrong answer or lost data. One test per case of the README's
 //! "Reliability" table.
 
@@ -92,10 +92,11 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A clean failure: exit 1, the file named, no panic.
-fn fails_naming(o: &Output, needle: &str) {
+/// A clean failure: the documented exit status (1 error, 4 index damaged), the file named, no
+/// panic.
+fn fails_naming(o: &Output, code: i32, needle: &str) {
     let e = err(o);
-    assert_eq!(o.status.code(), Some(1), "exit {:?}: {e}", o.status);
+    assert_eq!(o.status.code(), Some(code), "exit {:?}: {e}", o.status);
     assert!(e.contains(needle), "{needle:?} not in: {e}");
     assert!(!e.contains("panicked"), "{e}");
 }
@@ -133,7 +134,7 @@ fn overwritten_vector_bytes_are_detected_and_repaired_bit_exactly() {
         vec!["search", "video"],
     ] {
         let o = f.run(&args);
-        fails_naming(&o, name);
+        fails_naming(&o, 4, name);
         assert!(err(&o).contains("papermap index"), "{}", err(&o));
     }
     let o = f.index(&[]);
@@ -167,7 +168,7 @@ fn a_damaged_manifest_is_rebuilt_from_the_chunks_that_verify() {
             }
         }
         std::fs::write(&m, &bytes).expect("write");
-        fails_naming(&f.run(&["related", "2409.17146"]), "manifest.json");
+        fails_naming(&f.run(&["related", "2409.17146"]), 4, "manifest.json");
         let o = f.index(&[]);
         assert!(o.status.success(), "{damage}: {}", err(&o));
         assert_eq!(
@@ -193,9 +194,9 @@ fn a_truncated_or_deleted_chunk_costs_only_its_papers() {
             std::fs::remove_file(&chunk).expect("rm");
         }
         let name = chunk.file_name().and_then(|n| n.to_str()).expect("name");
-        fails_naming(&f.run(&["related", "2409.17146"]), name);
+        fails_naming(&f.run(&["related", "2409.17146"]), 4, name);
         let o = f.run(&["check"]);
-        fails_naming(&o, "damaged");
+        fails_naming(&o, 4, "damaged");
         assert!(out(&o).contains(name), "{}", out(&o));
         let o = f.index(&[]);
         assert!(o.status.success(), "{damage}: {}", err(&o));
@@ -223,7 +224,7 @@ fn check_lists_damage_and_changes_nothing() {
     };
     let before = snapshot(&f.index);
     let o = f.run(&["check"]);
-    fails_naming(&o, "damaged");
+    fails_naming(&o, 4, "damaged");
     let report = out(&o);
     assert!(report.contains("DAMAGED: checksum mismatch"), "{report}");
     assert_eq!(report.matches("DAMAGED").count(), 1, "{report}");
@@ -288,7 +289,7 @@ fn papers_file_damage_names_the_line_or_the_count() {
     // A deleted line: the checksum (and the count) catch it.
     let short: Vec<&str> = text.lines().skip(1).collect();
     std::fs::write(&papers, short.join("\n") + "\n").expect("w");
-    fails_naming(&f.run(&["related", "2409.17146"]), "papers-");
+    fails_naming(&f.run(&["related", "2409.17146"]), 4, "papers-");
     // Invalid UTF-8 in an index written before checksums: the line is named.
     let mut m2 = m.clone();
     m2.as_object_mut().expect("obj").remove("papers_crc32");
@@ -303,7 +304,7 @@ fn papers_file_damage_names_the_line_or_the_count() {
     bytes[third] = 0xff;
     std::fs::write(&papers, &bytes).expect("w");
     let o = f.run(&["related", "2409.17146"]);
-    fails_naming(&o, "line 3: invalid UTF-8");
+    fails_naming(&o, 4, "line 3: invalid UTF-8");
     // An old manifest (no checksums) with intact files still loads.
     std::fs::write(&papers, text.as_bytes()).expect("w");
     assert!(f.run(&["related", "2409.17146"]).status.success());
@@ -327,7 +328,7 @@ fn an_interrupted_first_build_says_partial_and_how_to_finish() {
         .expect("run");
     assert!(!o.status.success());
     let o = f.run(&["related", "2409.17146"]);
-    fails_naming(&o, "partial index");
+    fails_naming(&o, 4, "partial index");
     assert!(err(&o).contains("again to finish"), "{}", err(&o));
     let o = f.index(&[]);
     assert!(o.status.success(), "{}", err(&o));
@@ -493,7 +494,7 @@ fn no_panic_on_damaged_model_files() {
             // A flipped byte inside weights or a tokenizer string may still load: then the
             // run succeeds; otherwise a clean error. Never a panic or an abort.
             assert!(
-                o.status.code() == Some(0) || o.status.code() == Some(1),
+                matches!(o.status.code(), Some(0) | Some(1)),
                 "{file} {what}: exit {:?}: {e}",
                 o.status
             );
@@ -543,7 +544,7 @@ fn no_panic_on_damaged_index_files() {
                 let o = base.run(&args);
                 let e = err(&o);
                 assert!(
-                    matches!(o.status.code(), Some(0) | Some(1)),
+                    matches!(o.status.code(), Some(0) | Some(1) | Some(4)),
                     "{} {args:?}: exit {:?}: {e}",
                     file.display(),
                     o.status
@@ -622,7 +623,7 @@ fn fifos_and_devices_are_refused_or_skipped_never_read() {
     assert!(mk.success());
     for cmd in ["papers", "stats"] {
         let o = run_with_deadline(&[cmd, s(&fifo)], 20);
-        fails_naming(&o, "not a regular file");
+        fails_naming(&o, 1, "not a regular file");
         let o = run_with_deadline(&[cmd, s(&f.digests)], 20);
         assert!(o.status.success(), "{cmd}: {}", err(&o));
         assert!(
@@ -645,7 +646,7 @@ fn fifos_and_devices_are_refused_or_skipped_never_read() {
     );
     assert!(o.status.success(), "{}", err(&o));
     let o = run_with_deadline(&["papers", "/dev/zero"], 20);
-    fails_naming(&o, "/dev/zero");
+    fails_naming(&o, 1, "/dev/zero");
 }
 
 #[test]
@@ -656,14 +657,14 @@ fn a_digest_above_the_size_limit_is_refused_unread() {
     file.set_len(papermap::corpus::MAX_DIGEST_BYTES + 1)
         .expect("sparse");
     let o = run_with_deadline(&["papers", s(&big)], 20);
-    fails_naming(&o, "larger than a digest can be");
+    fails_naming(&o, 1, "larger than a digest can be");
 }
 
 #[test]
 fn os_errors_are_printed_once() {
     let o = run_with_deadline(&["papers", "/nonexistent/digests"], 20);
     let e = err(&o);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "not found: {e}");
     assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
     let f = Fixture::new();
     let o = f.run(&["related", "x"]);

@@ -207,7 +207,11 @@ fn a_second_writer_is_kept_out() {
         .expect("lock file");
     lock.try_lock().expect("take lock");
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
-    assert!(!o.status.success());
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "a locked index has its own exit status"
+    );
     assert!(
         stderr(&o).contains("another papermap is writing"),
         "{}",
@@ -332,7 +336,7 @@ fn opening_a_missing_index_says_how_to_build_one() {
         &["related", "x", "--index", nope.to_str().expect("utf8")],
         &[],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "no index is 'not found'");
     assert!(
         stderr(&o).contains("hint: build one with `papermap index"),
         "{}",

@@ -332,9 +332,9 @@ fn bad_input_gets_clear_messages() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("query is empty"), "{}", stderr(&o));
 
-    // A lexical query without any known word: no results, and a hint.
+    // A lexical query without any known word: no results, a hint, and exit 3 (not found).
     let o = f.run(&["search", "qqqzzz", "--mode", "lexical", "--index", s(&idx)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
         stdout(&o).is_empty() && stderr(&o).contains("no paper contains"),
         "{}",

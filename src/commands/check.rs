@@ -13,17 +13,14 @@ pub struct Args {
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
-/// Runs `papermap check`; fails (exit 1) when anything is damaged or missing.
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Runs `papermap check`; fails (exit 4) when anything is damaged or missing.
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let report =
         check(&args.index).with_context(|| format!("checking {}", args.index.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if output.json {
+        super::output::print_json(&report)?;
     } else {
         for c in &report.files {
             let status = match &c.verdict {
@@ -42,12 +39,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if report.is_damaged() {
-        anyhow::bail!(
+        return Err(super::output::Failure::damaged(format!(
             "{} is damaged; `papermap index PATH... --index {}` repairs it (only the papers of \
              damaged chunks are embedded again), `--rebuild` starts over",
             args.index.display(),
             args.index.display()
-        );
+        )));
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long)]
     out: PathBuf,
     /// Prefix added to every input: passage, query or none.
-    #[arg(long, default_value = "passage")]
+    #[arg(long, default_value = "passage", value_parser = ["passage", "query", "none"])]
     prefix: String,
     /// Embed the inputs one at a time, as a search query is, and report the median latency.
     #[arg(long)]
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 /// Runs `papermap embed`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let prefix = match args.prefix.as_str() {
         "passage" => Prefix::Passage,
         "query" => Prefix::Query,
@@ -58,12 +58,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let (_, encoder) = args.model.encoder()?;
     if args.one_by_one {
-        return one_by_one(&args, &encoder, &texts, prefix);
+        return one_by_one(&args, output, &encoder, &texts, prefix);
     }
     let start = Instant::now();
     let e = encoder.embed(&texts, prefix, &mut |_, _| {})?;
     let secs = start.elapsed().as_secs_f64();
     write_npy(&args.out, e.len(), e.dim, &e.vectors)?;
+    if output.json {
+        return super::output::print_json(&serde_json::json!({
+            "out": args.out,
+            "texts": e.len(),
+            "dim": e.dim,
+            "tokens": e.tokens,
+            "truncated": e.truncated,
+            "seconds": secs,
+            "texts_per_second": e.len() as f64 / secs.max(1e-9),
+            "tokens_per_second": e.tokens as f64 / secs.max(1e-9),
+            "kernels": encoder.kernels().to_string(),
+            "precision": encoder.precision(),
+        }));
+    }
     println!(
         "embedded {} texts, {} tokens, {} truncated in {:.2}s: {:.2} texts/s, {:.0} tokens/s, \
          {:.1} GFLOP/s ({}, {})",
@@ -83,6 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Embeds each text alone and prints the median and 90th-percentile latency.
 fn one_by_one(
     args: &Args,
+    output: super::output::Output,
     encoder: &papermap::embed::Encoder,
     texts: &[String],
     prefix: Prefix,
@@ -99,11 +114,22 @@ fn one_by_one(
     }
     write_npy(&args.out, texts.len(), encoder.dim, &vectors)?;
     ms.sort_by(f64::total_cmp);
+    let (median, p90) = (ms[ms.len() / 2], ms[(ms.len() * 9 / 10).min(ms.len() - 1)]);
+    if output.json {
+        return super::output::print_json(&serde_json::json!({
+            "out": args.out,
+            "texts": ms.len(),
+            "median_ms": median,
+            "p90_ms": p90,
+            "kernels": encoder.kernels().to_string(),
+            "precision": encoder.precision(),
+        }));
+    }
     println!(
         "latency over {} single inputs: median {:.2} ms, p90 {:.2} ms ({}, {})",
         ms.len(),
-        ms[ms.len() / 2],
-        ms[(ms.len() * 9 / 10).min(ms.len() - 1)],
+        median,
+        p90,
         encoder.kernels(),
         encoder.precision()
     );

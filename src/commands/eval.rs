@@ -22,9 +22,6 @@ pub enum Cmd {
         /// Index directory (build it with `--text summary` for an honest measurement).
         #[arg(long, default_value = DEFAULT_INDEX)]
         index: PathBuf,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
         /// List every flagged paper of the summary check (default: the first 20).
         #[arg(long)]
         all_outliers: bool,
@@ -55,23 +52,25 @@ pub fn title_vectors(index: &Index, model: &ModelOpts) -> anyhow::Result<Vec<f32
             last = Instant::now();
             let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
             let end = if tty { "\r" } else { "\n" };
-            eprint!("embedded {done}/{total} titles, {rate:.1}/s{end}");
+            if !super::output::quiet() {
+                eprint!("embedded {done}/{total} titles, {rate:.1}/s{end}");
+            }
         }
     })?;
     if tty && tq.embedded > 0 {
-        eprintln!();
+        super::output::note!();
     }
     if let Some(e) = &tq.cache_error {
-        eprintln!("warning: title vectors not cached: {e}");
+        super::output::note!("warning: title vectors not cached: {e}");
     }
     Ok(tq.vectors)
 }
 
 /// Runs `papermap eval ...`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
+    let json = output.json;
     let Cmd::Titles {
         index,
-        json,
         all_outliers,
         model,
     } = args.cmd;
@@ -130,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         writeln!(out)?;
         write_summary_check(&mut out, &check, if all_outliers { usize::MAX } else { 20 })
     })();
-    super::search::ignore_broken_pipe(r.and_then(|()| out.flush()))
+    super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))
 }
 
 /// The summary check as text: the rule, the count, and up to `limit` flagged papers.

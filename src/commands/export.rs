@@ -43,7 +43,7 @@ pub fn write_npy(
 }
 
 /// Runs `papermap export`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
     let dim = index.manifest.dim;
     let with_ext = |ext: &str| {
@@ -66,9 +66,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         meta.write_all(b"\n")?;
     }
     meta.flush()?;
-    if args.format == Format::Npy {
-        let npy_path = with_ext(".npy");
-        write_npy(&npy_path, index.len(), dim, &index.vectors)?;
+    let npy_path = (args.format == Format::Npy).then(|| with_ext(".npy"));
+    if let Some(p) = &npy_path {
+        write_npy(p, index.len(), dim, &index.vectors)?;
+    }
+    if output.json {
+        return super::output::print_json(&serde_json::json!({
+            "papers": meta_path,
+            "vectors": npy_path,
+            "rows": index.len(),
+            "dim": dim,
+            "format": if args.format == Format::Npy { "npy" } else { "jsonl" },
+        }));
+    }
+    if let Some(npy_path) = &npy_path {
         println!(
             "wrote {} ({} x {dim} float32) and {}",
             npy_path.display(),

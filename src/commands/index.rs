@@ -33,21 +33,16 @@ pub struct Args {
     /// Papers per stored chunk (a killed run loses at most one chunk of work).
     #[arg(long, default_value_t = 1024, value_parser = super::at_least_one)]
     chunk: usize,
-    /// No progress output, only the final line.
-    #[arg(long, short)]
-    quiet: bool,
     #[command(flatten)]
     model: ModelOpts,
 }
 
 /// Runs `papermap index`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let start = Instant::now();
     let corpus = papermap::corpus::load(&args.paths).context("reading digests")?;
     for w in &corpus.warnings {
-        if !args.quiet {
-            eprintln!("warning: {w}");
-        }
+        super::output::note!("warning: {w}");
     }
     // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
     // Only the manifest is read here; a missing or broken one is the update's to report.
@@ -69,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         quant: encoder.precision().into(),
     };
     let embed_start = Instant::now();
-    let mut reporter = Reporter::new(args.quiet);
+    let mut reporter = Reporter::new(output.quiet);
     let stats = update(
         &args.index,
         &corpus.papers,
@@ -79,14 +74,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )
     .with_context(|| format!("updating index {}", args.index.display()))?;
     reporter.finish();
+    // Repairs are printed even under --quiet: damage was found, and someone should know.
     for r in &stats.repairs {
         eprintln!("repaired: {r}");
     }
     let secs = embed_start.elapsed().as_secs_f64();
+    if output.json {
+        let mut v = serde_json::to_value(&stats)?;
+        v["index"] = serde_json::to_value(&args.index)?;
+        v["embed_seconds"] = secs.into();
+        v["total_seconds"] = start.elapsed().as_secs_f64().into();
+        return super::output::print_json(&v);
+    }
     if stats.truncated > 0 {
-        eprintln!(
+        super::output::note!(
             "note: {} inputs longer than {} tokens were truncated",
-            stats.truncated, encoder.max_len
+            stats.truncated,
+            encoder.max_len
         );
     }
     println!(

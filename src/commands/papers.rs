@@ -12,20 +12,17 @@ pub struct Args {
     /// Digest files, or directories searched recursively for *.md and *.txt.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Print JSON Lines (one paper object per line) instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Parses the digests, prints warnings to stderr and the papers to stdout.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let corpus = corpus::load(&args.paths)?;
     for w in &corpus.warnings {
-        eprintln!("warning: {w}");
+        super::output::note!("warning: {w}");
     }
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let result = if args.json {
+    let result = if output.json {
         write_json(&mut out, &corpus.papers)
     } else {
         write_table(&mut out, &corpus.papers)

@@ -22,9 +22,8 @@ pub struct Args {
     /// With --all: write to this file instead of standard output.
     #[arg(long, requires = "all", value_name = "FILE")]
     out: Option<PathBuf>,
-    /// With --all: cpu, cuda or cuda:N (a GPU does the products; needs a `--features cuda` build).
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: super::model::DeviceOpt,
     /// With --all: approximate neighbours from an HNSW graph (usearch) kept in the index
     /// directory, for archives of millions; scores stay exact. Built on first use.
     #[cfg(feature = "ann")]
@@ -37,16 +36,13 @@ pub struct Args {
     /// Number of related papers.
     #[arg(short, long, default_value_t = 10, value_parser = super::at_least_one)]
     k: usize,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
 }
 
 /// Runs `papermap related`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
     if args.all {
         return run_all(&args, &index);
@@ -56,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         search::find_paper(&index, &query).with_context(|| args.index.display().to_string())?;
     let others = index.len() - 1;
     if args.k > others && args.k > 0 {
-        eprintln!(
+        super::output::note!(
             "note: -k {} is more than the {others} other papers in the index; showing all {others}",
             args.k
         );
@@ -64,12 +60,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let hits = search::related(&index, row, args.k)?;
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
-    let r = if args.json {
+    let r = if output.json {
         write_json(&mut out, &index, row, &hits)
     } else {
         write_table(&mut out, &index, row, &hits)
     };
-    super::search::ignore_broken_pipe(r.and_then(|()| out.flush()))
+    super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))
 }
 
 /// `--all`: every paper's `k` nearest, written as JSON Lines; timing on stderr.
@@ -77,7 +73,7 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
     if args.k == 0 {
         return Err(search::SearchError::ZeroK.into());
     }
-    let device = papermap::embed::parse_device(&args.device)?;
+    let device = args.device.parse()?;
     let dim = index.manifest.dim;
     let start = std::time::Instant::now();
     #[cfg(feature = "ann")]
@@ -121,15 +117,15 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?,
         None => {
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-            super::search::ignore_broken_pipe(write_lines(&mut w))?;
+            super::output::ignore_broken_pipe(write_lines(&mut w))?;
         }
     }
-    eprintln!(
+    super::output::note!(
         "related papers of {} papers (top {}, {}) in {secs:.2}s on {}",
         all.len(),
         args.k,
         if ann { "approximate" } else { "exact" },
-        args.device
+        args.device.name
     );
     Ok(())
 }
@@ -151,7 +147,7 @@ fn approximate(args: &Args, index: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
     let start = std::time::Instant::now();
     let (graph, built) =
         Ann::open_or_build(&args.index, &index.vectors, index.manifest.dim, &params)?;
-    eprintln!(
+    super::output::note!(
         "{} the HNSW graph of {} papers in {:.2}s ({})",
         if built { "built" } else { "loaded" },
         index.len(),

@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 /// Runs `papermap report`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
     anyhow::ensure!(
         !index.is_empty(),
@@ -63,6 +63,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             summary_check: check.as_ref(),
         },
     )?;
+    if output.json {
+        return super::output::print_json(&serde_json::json!({
+            "html": files.html,
+            "markdown": files.markdown,
+            "map_svg": files.map_svg,
+            "topics": topics.topics.len(),
+            "papers": index.len(),
+            "summary_check": check.as_ref().map(|c| serde_json::json!({
+                "flagged": c.outliers.len(),
+                "papers": c.papers,
+            })),
+        }));
+    }
     println!(
         "wrote {} ({} topics, {} papers), {} and {}",
         files.html.display(),

@@ -23,9 +23,6 @@ pub struct Args {
     /// dense (embedding cosine), lexical (BM25) or hybrid (reciprocal rank fusion of both).
     #[arg(long, default_value = "hybrid")]
     mode: Mode,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
@@ -46,7 +43,7 @@ pub fn load_index_model(index: &Index, opts: &ModelOpts) -> anyhow::Result<Encod
 }
 
 /// Runs `papermap search`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let text = args.text.join(" ");
     if text.trim().is_empty() {
         return Err(search::SearchError::EmptyQuery.into());
@@ -54,30 +51,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.k == 0 {
         return Err(search::SearchError::ZeroK.into());
     }
-    let index = Index::open(&args.index)?;
+    // The model loads on a second thread while this one reads the index and its lexical side:
+    // the two take about as long, and a person waits for their sum otherwise.
+    let quant = papermap::index::read_manifest(&args.index)
+        .ok()
+        .flatten()
+        .map(|m| m.quant);
+    let opts = args.model.for_index_quant(quant.as_deref());
+    let query = [text.clone()];
+    let (index, loaded) = std::thread::scope(|s| {
+        let model = args
+            .mode
+            .needs_vector()
+            .then(|| s.spawn(|| opts.encoder_for(&query, Prefix::Query)));
+        let index = Index::open(&args.index);
+        let loaded = model.map(|h| h.join());
+        (index, loaded)
+    });
+    let index = index?;
     let searcher =
         Searcher::new(&index).with_context(|| format!("searching {}", args.index.display()))?;
     if args.k > index.len() {
-        eprintln!(
+        super::output::note!(
             "note: -k {} is more than the {} papers in the index; showing at most {}",
             args.k,
             index.len(),
             index.len()
         );
     }
-    let vector = if args.mode.needs_vector() {
-        let encoder = load_index_model(&index, &args.model)?;
-        Some(encoder.embed_one(&text, Prefix::Query)?)
-    } else {
-        None
+    let vector = match loaded {
+        Some(Ok(loaded)) => {
+            let (files, encoder) = loaded?;
+            search::check_model(&index, &files.id, &files.fingerprint()?)?;
+            Some(encoder.embed_one(&text, Prefix::Query)?)
+        }
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => None,
     };
     let hits = searcher.search(&text, vector.as_deref(), args.mode, args.k)?;
-    if hits.is_empty() && !args.json {
-        eprintln!("no paper contains any word of {text:?}; try --mode dense or hybrid");
-    }
+
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
-    let r = if args.json {
+    let r = if output.json {
         let v = serde_json::json!({
             "query": text,
             "mode": args.mode,
@@ -90,7 +105,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         write_hits(&mut out, &index, &hits)
     };
-    ignore_broken_pipe(r.and_then(|()| out.flush()))
+    super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))?;
+    if hits.is_empty() {
+        // Printed (an empty table, or JSON with no results) and then told, as grep does.
+        return Err(super::output::Failure::not_found(format!(
+            "no paper contains any word of {text:?}; try --mode dense or hybrid"
+        )));
+    }
+    Ok(())
 }
 
 /// One line per hit: rank, score, date, id, title.
@@ -126,12 +148,4 @@ pub fn hits_json(index: &Index, hits: &[Hit]) -> Vec<serde_json::Value> {
             })
         })
         .collect()
-}
-
-/// A closed pipe (`| head`) is not an error.
-pub fn ignore_broken_pipe(r: std::io::Result<()>) -> anyhow::Result<()> {
-    match r {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
 }

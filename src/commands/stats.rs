@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 /// Parses the digests and prints a summary of what was found.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let corpus = corpus::load(&args.paths)?;
     let check = match &args.index {
         Some(dir) => {
@@ -30,6 +30,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    for w in &corpus.warnings {
+        super::output::note!("warning: {w}");
+    }
+    if output.json {
+        let duplicates: Vec<serde_json::Value> = corpus
+            .duplicates
+            .iter()
+            .map(|(id, locs)| {
+                let locs: Vec<String> = locs.iter().map(ToString::to_string).collect();
+                serde_json::json!({"arxiv_id": id, "locations": locs})
+            })
+            .collect();
+        let per_month: serde_json::Map<String, serde_json::Value> = corpus
+            .papers_per_month()
+            .into_iter()
+            .map(|(m, n)| (m.to_string(), n.into()))
+            .collect();
+        let warnings: Vec<String> = corpus.warnings.iter().map(ToString::to_string).collect();
+        return super::output::print_json(&serde_json::json!({
+            "files": corpus.files,
+            "entries": corpus.entries,
+            "unique_papers": corpus.papers.len(),
+            "duplicates": duplicates,
+            "without_summary": corpus.without_summary(),
+            "papers_per_month": per_month,
+            "warnings": warnings,
+            "summary_check": check,
+        }));
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let written = write_stats(&mut out, &corpus).and_then(|()| match &check {
@@ -56,10 +85,7 @@ fn write_stats(out: &mut impl Write, c: &Corpus) -> io::Result<()> {
     for (month, n) in c.papers_per_month() {
         writeln!(out, "  {month:<8} {n:>6}")?;
     }
-    // The warnings themselves go to stderr, as every command's do; the count is a result.
+    // The warnings themselves went to stderr, as every command's do; the count is a result.
     writeln!(out, "warnings:         {}", c.warnings.len())?;
-    for w in &c.warnings {
-        eprintln!("warning: {w}");
-    }
     Ok(())
 }

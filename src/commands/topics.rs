@@ -54,9 +54,6 @@ pub struct Args {
     /// Keywords by c-TF-IDF alone, without loading the model for MMR.
     #[arg(long)]
     no_model: bool,
-    /// Print the topics as JSON (what topics.json holds, plus timing).
-    #[arg(long)]
-    json: bool,
     /// Skip the 2-D map (t-SNE); the report then draws a PCA map.
     #[arg(long)]
     no_map: bool,
@@ -76,14 +73,14 @@ fn keyword_encoder(args: &Args, index: &Index) -> anyhow::Result<Option<Encoder>
     let files = match args.model.resolver().resolve() {
         Ok(f) => f,
         Err(e) if !explicit => {
-            eprintln!("note: no model for keyword MMR ({e}); keywords by c-TF-IDF only");
+            super::output::note!("note: no model for keyword MMR ({e}); keywords by c-TF-IDF only");
             return Ok(None);
         }
         Err(e) => return Err(e.into()),
     };
     let fingerprint = files.fingerprint()?;
     if fingerprint != index.manifest.model_fingerprint {
-        eprintln!(
+        super::output::note!(
             "note: the model {} is not the one that built the index; keywords by c-TF-IDF only",
             files.dir().display()
         );
@@ -97,7 +94,7 @@ fn keyword_encoder(args: &Args, index: &Index) -> anyhow::Result<Option<Encoder>
 }
 
 /// Runs `papermap topics`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let mut k: KChoice = args.k.parse()?;
     if let KChoice::Auto(_) = k {
         k = KChoice::Auto(topics::parse_k_range(&args.k_range)?);
@@ -112,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         match topics::load(&args.index)? {
             Some(p) if p.model_fingerprint == index.manifest.model_fingerprint => Some(p),
             Some(_) => {
-                eprintln!(
+                super::output::note!(
                     "note: the saved topics were computed with another model; ids start fresh"
                 );
                 None
@@ -138,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let embedder = encoder.as_ref().map(|e| e as &dyn TermEmbedder);
     // k-means on the device of --device: a GPU does the distance work as matrix products.
-    let device = papermap::embed::parse_device(&args.model.device)?;
+    let device = args.model.device.parse()?;
     let on_device;
     let assign: &dyn topics::kmeans::Assign = if device.is_cpu() {
         topics::kmeans::default_assign()
@@ -169,7 +166,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("computing topics of {}", args.index.display()))?,
     };
     if let Some(why) = &result.refit_suggested {
-        eprintln!("note: a full refit is suggested ({why}): run `papermap topics --fresh`");
+        super::output::note!(
+            "note: a full refit is suggested ({why}): run `papermap topics --fresh`"
+        );
     }
     let saved = if args.no_save {
         None
@@ -177,13 +176,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(topics::save(&args.index, &result)?)
     };
     let coarse = args.merge_to.map(|n| result.coarse(n));
-    if args.json {
+    if output.json {
         let mut v = serde_json::to_value(&result)?;
         v["timing"] = serde_json::to_value(result.timing)?;
         if let Some(c) = &coarse {
             v["coarse"] = serde_json::to_value(c)?;
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        super::output::print_json(&v)?;
     } else {
         print_table(&result, &index, previous.is_some());
         if let Some(groups) = &coarse {

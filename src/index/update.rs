@@ -31,7 +31,7 @@ pub struct UpdateOptions {
 }
 
 /// What an update did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct UpdateStats {
     /// Papers in the index after the update.
     pub papers: usize,

