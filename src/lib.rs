@@ -9,4 +9,5 @@ pub mod embed;
 pub mod index;
 pub mod report;
 pub mod search;
+pub mod serve;
 pub mod topics;

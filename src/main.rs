@@ -40,6 +40,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Verify every file of an index (checksums, vectors, papers) without changing anything.
     Check(commands::check::Args),
+    /// Local explorer and JSON API over one index (search, papers, topics, map, embeddings).
+    Serve(commands::serve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
     Completions(commands::completions::Args),
 }
@@ -124,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => commands::search::run(args, out),
         Command::Eval(args) => commands::eval::run(args, out),
         Command::Check(args) => commands::check::run(args, out),
+        Command::Serve(args) => commands::serve::run(args, out),
         Command::Completions(args) => commands::completions::run::<Cli>(args),
     }
 }

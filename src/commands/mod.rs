@@ -12,6 +12,7 @@ pub mod papers;
 pub mod related;
 pub mod report;
 pub mod search;
+pub mod serve;
 pub mod stats;
 pub mod topics;
 

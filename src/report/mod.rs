@@ -220,6 +220,19 @@ impl<'a> View<'a> {
     }
 }
 
+/// The topic map alone, as one standalone SVG (the explorer's map page).
+pub fn map_svg(index: &Index, topics: &Topics) -> Result<String, ReportError> {
+    let related = vec![Vec::new(); index.len()];
+    let input = ReportInput {
+        index,
+        topics,
+        related: &related,
+        summary_check: None,
+    };
+    let view = View::new(&input)?;
+    Ok(html::map_svg(&view, true))
+}
+
 /// Paths of a written report.
 #[derive(Debug, Clone)]
 pub struct ReportFiles {

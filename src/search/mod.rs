@@ -216,6 +216,24 @@ impl<'a> Searcher<'a> {
         mode: Mode,
         k: usize,
     ) -> Result<Vec<Hit>, SearchError> {
+        search_with(self.index, &self.bm25, text, vector, mode, k)
+    }
+}
+
+/// [`Searcher::search`] over an index and its BM25 held by the caller (a server keeps both for
+/// many queries).
+pub fn search_with(
+    index: &Index,
+    bm25: &Bm25,
+    text: &str,
+    vector: Option<&[f32]>,
+    mode: Mode,
+    k: usize,
+) -> Result<Vec<Hit>, SearchError> {
+    {
+        if index.is_empty() {
+            return Err(SearchError::EmptyIndex);
+        }
         if k == 0 {
             return Err(SearchError::ZeroK);
         }
@@ -224,7 +242,7 @@ impl<'a> Searcher<'a> {
         }
         let dense = |depth: usize| -> Result<Vec<Hit>, SearchError> {
             let v = vector.ok_or(SearchError::NeedsVector(mode))?;
-            let dim = self.index.manifest.dim;
+            let dim = index.manifest.dim;
             if v.len() != dim {
                 return Err(SearchError::Mismatch {
                     what: "query vector dimension",
@@ -232,16 +250,16 @@ impl<'a> Searcher<'a> {
                     found: v.len(),
                 });
             }
-            let mut hits = top_k(&self.index.vectors, dim, v, depth, None)?;
+            let mut hits = top_k(&index.vectors, dim, v, depth, None)?;
             Ok(hits.pop().unwrap_or_default())
         };
         match mode {
             Mode::Dense => dense(k),
-            Mode::Lexical => Ok(self.bm25.search(text, k, None)),
+            Mode::Lexical => Ok(bm25.search(text, k, None)),
             Mode::Hybrid => {
                 let depth = k.max(FUSION_DEPTH);
                 let d = dense(depth)?;
-                let l = self.bm25.search(text, depth, None);
+                let l = bm25.search(text, depth, None);
                 Ok(rrf(&[&d, &l], k))
             }
         }

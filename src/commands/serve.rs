@@ -1,0 +1,62 @@
+//! `papermap serve`: the local explorer and API over one index.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use papermap::index::Index;
+use papermap::serve::{serve, ServeOptions};
+
+use super::index::DEFAULT_INDEX;
+use super::model::ModelOpts;
+
+/// `papermap serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index directory.
+    #[arg(long, default_value = DEFAULT_INDEX)]
+    index: PathBuf,
+    /// Address to listen on; port 0 picks a free one (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    model: ModelOpts,
+}
+
+/// Runs the server until Ctrl-C.
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
+    if !args.addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}: anyone who can reach this machine can search this index \
+             and use its model; use 127.0.0.1 to keep it local",
+            args.addr
+        );
+    }
+    // The index's own model and quantisation, checked as every command that embeds does.
+    let index = Index::open(&args.index)?;
+    let encoder = super::search::load_index_model(&index, &args.model)?;
+    let files = args.model.resolver().resolve()?;
+    let fingerprint = index.manifest.model_fingerprint.clone();
+    drop(index);
+    serve(
+        ServeOptions {
+            dir: args.index.clone(),
+            addr: args.addr,
+        },
+        encoder,
+        files.id,
+        fingerprint,
+        |addr| {
+            if output.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "listening": format!("http://{addr}") })
+                );
+            } else {
+                println!("listening on http://{addr}");
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        },
+    )?;
+    Ok(())
+}

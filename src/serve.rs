@@ -1,0 +1,872 @@
+//! `papermap serve`: a local explorer and JSON API over one index, with the model loaded once.
+//!
+//! Pages (server-rendered HTML, no script, nothing from elsewhere): search, a paper, a topic,
+//! the topics, the map. API: `/api/search`, `/api/related/{id}`, `/api/papers/{id}`,
+//! `/api/topics`, `/api/topics/{id}`, and an OpenAI-style `POST /v1/embeddings` (as
+//! text-embeddings-inference offers) so other tools can use the model.
+//!
+//! Embedding requests from all connections go through one queue to one embedding thread, which
+//! takes whatever has queued up (up to [`BATCH_TEXTS`] texts) as one packed batch: concurrent
+//! queries share a forward pass instead of contending for the two cores.
+//!
+//! The index may be updated by `papermap index` while the server runs: a watcher reads the
+//! manifest every [`RELOAD_EVERY`] and, on a new generation, opens it whole (the index never
+//! exposes a half-written generation) and swaps it in; requests in flight finish on the old one.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::embed::{Encoder, Prefix};
+use crate::index::{read_manifest, Index, IndexError};
+use crate::report::{esc, web_link};
+use crate::search::{lexical_store, related, search_with, Bm25, Hit, Mode, SearchError};
+use crate::topics::Topics;
+
+/// Largest `k` a request may ask for.
+pub const MAX_K: usize = 100;
+/// Longest query, in bytes.
+pub const MAX_QUERY_BYTES: usize = 2_000;
+/// Largest request body (an embeddings request), in bytes.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Most inputs in one embeddings request.
+pub const MAX_INPUTS: usize = 512;
+/// Most texts the embedding thread takes into one batch.
+pub const BATCH_TEXTS: usize = 256;
+/// How often the watcher looks for a new index generation.
+pub const RELOAD_EVERY: Duration = Duration::from_millis(500);
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The index could not be opened.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The lexical side or a lookup failed.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("serving failed")]
+    Run(#[source] std::io::Error),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// One generation of the index, ready to answer.
+struct Loaded {
+    index: Index,
+    bm25: Bm25,
+    topics: Option<Topics>,
+    map_svg: Option<String>,
+    row_of: HashMap<String, usize>,
+}
+
+impl Loaded {
+    fn open(dir: &Path) -> Result<Loaded, ServeError> {
+        let index = Index::open(dir)?;
+        if index.is_empty() {
+            return Err(SearchError::EmptyIndex.into());
+        }
+        let bm25 = lexical_store::load_or_build(&index);
+        // Topics of another generation would put papers in the wrong topics: left out until
+        // `papermap topics` runs again.
+        let topics = crate::topics::load(dir)
+            .ok()
+            .flatten()
+            .filter(|t| t.is_current(&index));
+        let map_svg = topics
+            .as_ref()
+            .and_then(|t| crate::report::map_svg(&index, t).ok());
+        let row_of = index
+            .papers
+            .iter()
+            .enumerate()
+            .map(|(r, p)| (p.paper.arxiv_id.clone(), r))
+            .collect();
+        Ok(Loaded {
+            index,
+            bm25,
+            topics,
+            map_svg,
+            row_of,
+        })
+    }
+
+    fn topic_of(&self, row: usize) -> Option<&crate::topics::Topic> {
+        let t = self.topics.as_ref()?;
+        t.topic(*t.assignment.get(row)?)
+    }
+}
+
+/// Vectors of a job's texts and the tokens they took.
+type Vectors = (Vec<Vec<f32>>, usize);
+
+/// A batch job for the embedding thread: prefixed texts in, vectors out.
+struct Job {
+    texts: Vec<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Vectors, String>>,
+}
+
+struct App {
+    dir: PathBuf,
+    current: RwLock<Arc<Loaded>>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    model_id: String,
+    fingerprint: String,
+}
+
+impl App {
+    fn now(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .map(|g| Arc::clone(&g))
+            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vectors, ApiError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Job { texts, reply: tx })
+            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "embedding queue full"))?;
+        rx.await
+            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "embedder stopped"))?
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))
+    }
+}
+
+/// The embedding thread: each round takes every job already queued (up to [`BATCH_TEXTS`]
+/// texts) and embeds them as one batch.
+fn embedder(encoder: Encoder, rx: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let mut n = jobs[0].texts.len();
+        while n < BATCH_TEXTS {
+            match rx.try_recv() {
+                Ok(j) => {
+                    n += j.texts.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let all: Vec<String> = jobs.iter().flat_map(|j| j.texts.iter().cloned()).collect();
+        // A lone query is embedded on this thread (no pool wake-up), as the CLI does.
+        let result = if all.len() == 1 {
+            let tokens = encoder
+                .tokenize(&all, Prefix::None)
+                .map(|(ids, _)| ids.iter().map(Vec::len).sum())
+                .unwrap_or(0);
+            encoder
+                .embed_one(&all[0], Prefix::None)
+                .map(|v| crate::embed::Embedded {
+                    dim: v.len(),
+                    vectors: v,
+                    tokens,
+                    truncated: 0,
+                    flops: 0.0,
+                })
+        } else {
+            encoder.embed(&all, Prefix::None, &mut |_, _| {})
+        };
+        match result {
+            Ok(e) => {
+                let per_token = e.tokens as f64 / all.len().max(1) as f64;
+                let mut at = 0;
+                for j in jobs {
+                    let rows: Vec<Vec<f32>> = (at..at + j.texts.len())
+                        .map(|i| e.row(i).to_vec())
+                        .collect();
+                    at += j.texts.len();
+                    let tokens = (per_token * j.texts.len() as f64).round() as usize;
+                    let _ = j.reply.send(Ok((rows, tokens)));
+                }
+            }
+            Err(err) => {
+                let msg = err.to_string();
+                for j in jobs {
+                    let _ = j.reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Watches the manifest; swaps in each new generation once it opens whole.
+fn watch(app: &App) {
+    let now = app.now().index.manifest.generation;
+    let Ok(Some(m)) = read_manifest(&app.dir) else {
+        return;
+    };
+    if m.generation == now {
+        return;
+    }
+    if m.model_fingerprint != app.fingerprint {
+        eprintln!(
+            "warning: {} generation {} was built with another model; still serving generation {now}",
+            app.dir.display(),
+            m.generation
+        );
+        return;
+    }
+    match Loaded::open(&app.dir) {
+        Ok(l) => {
+            let generation = l.index.manifest.generation;
+            if let Ok(mut g) = app.current.write() {
+                *g = Arc::new(l);
+            }
+            eprintln!("serving generation {generation} of {}", app.dir.display());
+        }
+        // A writer may be between files; the next look will find it whole.
+        Err(e) => eprintln!("warning: not reloading yet: {e}"),
+    }
+}
+
+/// An API error: a status and a JSON `{"error": message}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> ApiError {
+        match e {
+            SearchError::EmptyQuery | SearchError::ZeroK => ApiError::bad(e.to_string()),
+            SearchError::UnknownPaper { .. } => ApiError::not_found(e.to_string()),
+            e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    q: Option<String>,
+    k: Option<String>,
+    mode: Option<String>,
+}
+
+fn parse_k(k: Option<&str>, default: usize) -> Result<usize, ApiError> {
+    let Some(k) = k else { return Ok(default) };
+    match k.trim().parse::<usize>() {
+        Ok(k) if (1..=MAX_K).contains(&k) => Ok(k),
+        _ => Err(ApiError::bad(format!(
+            "k must be a number from 1 to {MAX_K}"
+        ))),
+    }
+}
+
+fn parse_mode(m: Option<&str>) -> Result<Mode, ApiError> {
+    match m.unwrap_or("hybrid") {
+        "hybrid" => Ok(Mode::Hybrid),
+        "dense" => Ok(Mode::Dense),
+        "lexical" => Ok(Mode::Lexical),
+        other => Err(ApiError::bad(format!(
+            "unknown mode {other:?}: use hybrid, dense or lexical"
+        ))),
+    }
+}
+
+fn query_of(p: &SearchParams) -> Result<String, ApiError> {
+    let q = p.q.as_deref().unwrap_or("").trim().to_string();
+    if q.is_empty() {
+        return Err(ApiError::bad("q is empty"));
+    }
+    if q.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::bad(format!(
+            "q is {} bytes; at most {MAX_QUERY_BYTES}",
+            q.len()
+        )));
+    }
+    Ok(q)
+}
+
+async fn run_search(
+    app: &App,
+    q: &str,
+    mode: Mode,
+    k: usize,
+) -> Result<(Arc<Loaded>, Vec<Hit>), ApiError> {
+    let vector = if mode.needs_vector() {
+        let (mut v, _) = app
+            .embed(vec![format!("{}{q}", Prefix::Query.as_str())])
+            .await?;
+        v.pop()
+    } else {
+        None
+    };
+    let loaded = app.now();
+    let hits = search_with(&loaded.index, &loaded.bm25, q, vector.as_deref(), mode, k)?;
+    Ok((loaded, hits))
+}
+
+fn hit_json(l: &Loaded, rank: usize, h: &Hit) -> serde_json::Value {
+    let p = &l.index.papers[h.row].paper;
+    json!({
+        "rank": rank + 1,
+        "score": h.score,
+        "arxiv_id": p.arxiv_id,
+        "title": p.title,
+        "date": p.date,
+        "url": p.url,
+        "topic": l.topic_of(h.row).map(|t| t.id),
+    })
+}
+
+async fn api_search(
+    State(app): State<Arc<App>>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad(e.body_text()))?;
+    let q = query_of(&p)?;
+    let k = parse_k(p.k.as_deref(), 10)?;
+    let mode = parse_mode(p.mode.as_deref())?;
+    let (l, hits) = run_search(&app, &q, mode, k).await?;
+    let results: Vec<_> = hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| hit_json(&l, i, h))
+        .collect();
+    Ok(
+        Json(json!({ "query": q, "mode": mode, "k": results.len(), "results": results }))
+            .into_response(),
+    )
+}
+
+fn row_of(l: &Loaded, id: &str) -> Result<usize, ApiError> {
+    l.row_of
+        .get(id.trim())
+        .copied()
+        .ok_or_else(|| ApiError::not_found(format!("no paper {id:?} in the index")))
+}
+
+fn paper_json(l: &Loaded, row: usize) -> serde_json::Value {
+    let p = &l.index.papers[row].paper;
+    json!({
+        "arxiv_id": p.arxiv_id,
+        "title": p.title,
+        "url": p.url,
+        "date": p.date,
+        "dates": p.dates,
+        "votes": p.votes,
+        "authors": p.authors,
+        "summary": p.summary,
+        "topic": l.topic_of(row).map(|t| json!({"id": t.id, "label": t.label})),
+    })
+}
+
+#[derive(Deserialize)]
+struct KParam {
+    k: Option<String>,
+}
+
+async fn api_related(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+    params: Result<Query<KParam>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad(e.body_text()))?;
+    let k = parse_k(p.k.as_deref(), 10)?;
+    let l = app.now();
+    let row = row_of(&l, &id)?;
+    let hits = related(&l.index, row, k.min(l.index.len().saturating_sub(1)).max(1))?;
+    let results: Vec<_> = hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| hit_json(&l, i, h))
+        .collect();
+    Ok(Json(json!({ "paper": paper_json(&l, row), "results": results })).into_response())
+}
+
+async fn api_paper(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let l = app.now();
+    let row = row_of(&l, &id)?;
+    Ok(Json(paper_json(&l, row)).into_response())
+}
+
+fn topics_of(l: &Loaded) -> Result<&Topics, ApiError> {
+    l.topics.as_ref().ok_or_else(|| {
+        ApiError::not_found("no current topics for this index: run `papermap topics` on it")
+    })
+}
+
+async fn api_topics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let l = app.now();
+    let t = topics_of(&l)?;
+    let list: Vec<_> = t
+        .topics
+        .iter()
+        .map(|t| json!({"id": t.id, "label": t.label, "size": t.size, "keywords": t.keywords, "direction": t.direction}))
+        .collect();
+    Ok(Json(json!({ "k": t.k, "topics": list })).into_response())
+}
+
+async fn api_topic(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let l = app.now();
+    let t = topics_of(&l)?;
+    let topic = id
+        .parse::<u32>()
+        .ok()
+        .and_then(|id| t.topic(id))
+        .ok_or_else(|| ApiError::not_found(format!("no topic {id:?}")))?;
+    let mut v = serde_json::to_value(topic)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("centroid");
+        let ids = |rows: &[usize]| -> Vec<String> {
+            rows.iter()
+                .filter_map(|&r| l.index.papers.get(r))
+                .map(|p| p.paper.arxiv_id.clone())
+                .collect()
+        };
+        o.insert("representative".into(), json!(ids(&topic.representative)));
+        o.insert("top_voted".into(), json!(ids(&topic.top_voted)));
+    }
+    Ok(Json(v).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Input {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsRequest {
+    input: Input,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+async fn v1_embeddings(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let req: EmbeddingsRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("invalid request: {e}")))?;
+    let texts = match req.input {
+        Input::One(s) => vec![s],
+        Input::Many(v) => v,
+    };
+    if texts.is_empty() || texts.len() > MAX_INPUTS {
+        return Err(ApiError::bad(format!(
+            "input must hold 1 to {MAX_INPUTS} strings"
+        )));
+    }
+    let (vectors, tokens) = app.embed(texts).await?;
+    let data: Vec<_> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+        .collect();
+    Ok(Json(json!({
+        "object": "list",
+        "data": data,
+        "model": req.model.unwrap_or_else(|| app.model_id.clone()),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }))
+    .into_response())
+}
+
+const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:#1f2328;background:#fafbfc}\
+a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}nav a{margin-right:1rem}\
+form{margin:1rem 0}input[name=q]{width:60%;font-size:16px;padding:.4rem}select,button{font-size:15px;padding:.35rem}\
+.meta{color:#656d76;font-size:13px}ol li{margin:.35rem 0}.kw{color:#444}svg{max-width:100%;height:auto;background:#fff}";
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"ko\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width,initial-scale=1\"><title>{} · papermap</title><style>{STYLE}</style>\
+         </head><body><nav><a href=\"/\"><b>papermap</b></a><a href=\"/topics\">Topics</a>\
+         <a href=\"/map\">Map</a></nav>{body}</body></html>",
+        esc(title)
+    ))
+}
+
+fn hit_items(l: &Loaded, hits: &[Hit]) -> String {
+    let mut s = String::new();
+    for h in hits {
+        let p = &l.index.papers[h.row].paper;
+        let topic = l
+            .topic_of(h.row)
+            .map(|t| format!(" · <a href=\"/topics/{}\">{}</a>", t.id, esc(&t.label)))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "<li><a class=\"paper\" href=\"/papers/{}\">{}</a><div class=\"meta\">{} · {:.4}{topic}</div></li>",
+            esc(&url_segment(&p.arxiv_id)),
+            esc(&p.title),
+            esc(p.date.as_deref().unwrap_or("-")),
+            h.score
+        ));
+    }
+    s
+}
+
+/// An id as one URL path segment.
+fn url_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn page_search(
+    State(app): State<Arc<App>>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Response {
+    let p = params.map(|Query(p)| p).unwrap_or(SearchParams {
+        q: None,
+        k: None,
+        mode: None,
+    });
+    let q = p.q.clone().unwrap_or_default();
+    let mode_name = p.mode.clone().unwrap_or_else(|| "hybrid".into());
+    let l = app.now();
+    let options: String = ["hybrid", "dense", "lexical"]
+        .iter()
+        .map(|m| {
+            let sel = if *m == mode_name { " selected" } else { "" };
+            format!("<option{sel}>{m}</option>")
+        })
+        .collect();
+    let form = format!(
+        "<form action=\"/\" method=\"get\"><input name=\"q\" value=\"{}\" placeholder=\"검색 · search (Korean or English)\" autofocus> \
+         <select name=\"mode\">{options}</select> <button type=\"submit\">Search</button></form>\
+         <p class=\"meta\">{} papers, generation {}</p>",
+        esc(&q),
+        l.index.len(),
+        l.index.manifest.generation
+    );
+    if q.trim().is_empty() {
+        return page("Search", &format!("<h1>Search</h1>{form}")).into_response();
+    }
+    let result = async {
+        let q = query_of(&p)?;
+        let k = parse_k(p.k.as_deref(), 20)?;
+        let mode = parse_mode(p.mode.as_deref())?;
+        run_search(&app, &q, mode, k).await
+    }
+    .await;
+    match result {
+        Ok((l, hits)) => page(
+            &q,
+            &format!(
+                "<h1>Search</h1>{form}<ol id=\"results\">{}</ol>",
+                hit_items(&l, &hits)
+            ),
+        )
+        .into_response(),
+        Err(e) => (
+            e.status,
+            page(
+                "Search",
+                &format!(
+                    "<h1>Search</h1>{form}<p class=\"error\">{}</p>",
+                    esc(&e.message)
+                ),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+fn not_found_page(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        page(
+            "Not found",
+            &format!("<h1>Not found</h1><p>{}</p>", esc(what)),
+        ),
+    )
+        .into_response()
+}
+
+async fn page_paper(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+    let l = app.now();
+    let Ok(row) = row_of(&l, &id) else {
+        return not_found_page(&format!("no paper {id:?} in the index"));
+    };
+    let p = &l.index.papers[row].paper;
+    let link = web_link(&p.url)
+        .map(|u| format!(" · <a href=\"{}\">arXiv</a>", esc(u)))
+        .unwrap_or_default();
+    let votes = p.votes.map(|v| format!(" · {v} votes")).unwrap_or_default();
+    let dates = if p.dates.len() > 1 {
+        format!(" · in digests of {}", esc(&p.dates.join(", ")))
+    } else {
+        String::new()
+    };
+    let topic = l
+        .topic_of(row)
+        .map(|t| {
+            format!(
+                "<p>Topic: <a href=\"/topics/{}\">{}</a></p>",
+                t.id,
+                esc(&t.label)
+            )
+        })
+        .unwrap_or_default();
+    let related = related(
+        &l.index,
+        row,
+        10.min(l.index.len().saturating_sub(1)).max(1),
+    )
+    .map(|h| hit_items(&l, &h))
+    .unwrap_or_default();
+    let authors = if p.authors.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"meta\">{}</p>", esc(&p.authors.join(", ")))
+    };
+    page(
+        &p.title,
+        &format!(
+            "<h1>{}</h1><p class=\"meta\">{} · {}{votes}{dates}{link}</p>{authors}{topic}\
+             <p>{}</p><h2>Related papers</h2><ol id=\"related\">{related}</ol>",
+            esc(&p.title),
+            esc(&p.arxiv_id),
+            esc(p.date.as_deref().unwrap_or("-")),
+            esc(&p.summary)
+        ),
+    )
+    .into_response()
+}
+
+async fn page_topics(State(app): State<Arc<App>>) -> Response {
+    let l = app.now();
+    let Some(t) = &l.topics else {
+        return not_found_page("no current topics for this index: run `papermap topics` on it");
+    };
+    let items: String = t
+        .topics
+        .iter()
+        .map(|t| {
+            format!(
+                "<li><a href=\"/topics/{}\">{}</a> <span class=\"meta\">{} papers · {}</span></li>",
+                t.id,
+                esc(&t.label),
+                t.size,
+                esc(&t.keywords.join(", "))
+            )
+        })
+        .collect();
+    page(
+        "Topics",
+        &format!("<h1>{} topics</h1><ol>{items}</ol>", t.topics.len()),
+    )
+    .into_response()
+}
+
+async fn page_topic(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+    let l = app.now();
+    let Some(t) = &l.topics else {
+        return not_found_page("no current topics for this index: run `papermap topics` on it");
+    };
+    let Some(topic) = id.parse::<u32>().ok().and_then(|id| t.topic(id)) else {
+        return not_found_page(&format!("no topic {id:?}"));
+    };
+    let list = |rows: &[usize]| -> String {
+        let hits: Vec<Hit> = rows
+            .iter()
+            .filter(|&&r| r < l.index.len())
+            .map(|&r| Hit { row: r, score: 0.0 })
+            .collect();
+        hit_items(&l, &hits)
+    };
+    let months: String = topic
+        .per_month
+        .iter()
+        .map(|(m, n)| format!("<li>{} — {n}</li>", esc(m)))
+        .collect();
+    page(
+        &topic.label,
+        &format!(
+            "<h1>{}</h1><p class=\"kw\">{}</p><p class=\"meta\">{} papers · {} to {}</p>\
+             <h2>Representative papers</h2><ol>{}</ol><h2>Most voted</h2><ol>{}</ol>\
+             <h2>Papers per month</h2><ul>{months}</ul>",
+            esc(&topic.label),
+            esc(&topic.keywords.join(" · ")),
+            topic.size,
+            esc(topic.first_date.as_deref().unwrap_or("-")),
+            esc(topic.last_date.as_deref().unwrap_or("-")),
+            list(&topic.representative),
+            list(&topic.top_voted)
+        ),
+    )
+    .into_response()
+}
+
+async fn page_map(State(app): State<Arc<App>>) -> Response {
+    let l = app.now();
+    match &l.map_svg {
+        Some(svg) => page("Map", &format!("<h1>Map</h1>{svg}")).into_response(),
+        None => not_found_page("no current topics for this index: run `papermap topics` on it"),
+    }
+}
+
+async fn fallback(uri: Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/api/") || path.starts_with("/v1/") {
+        ApiError::not_found(format!("no such endpoint {path}")).into_response()
+    } else {
+        not_found_page(&format!("no page {path}"))
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "GET, POST")],
+        Json(json!({"error": "method not allowed"})),
+    )
+        .into_response()
+}
+
+/// What `papermap serve` needs.
+pub struct ServeOptions {
+    /// Index directory.
+    pub dir: PathBuf,
+    /// Address to bind.
+    pub addr: SocketAddr,
+}
+
+/// Serves until interrupted; `ready` gets the bound address once the server accepts
+/// connections (the CLI prints it).
+pub fn serve(
+    opts: ServeOptions,
+    encoder: Encoder,
+    model_id: String,
+    fingerprint: String,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let loaded = Loaded::open(&opts.dir)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1024);
+    std::thread::Builder::new()
+        .name("papermap-embed".into())
+        .spawn(move || embedder(encoder, rx))
+        .map_err(ServeError::Runtime)?;
+    let app = Arc::new(App {
+        dir: opts.dir.clone(),
+        current: RwLock::new(Arc::new(loaded)),
+        jobs: tx,
+        model_id,
+        fingerprint,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: opts.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(ServeError::Run)?;
+        let watcher = Arc::clone(&app);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RELOAD_EVERY).await;
+                let a = Arc::clone(&watcher);
+                let _ = tokio::task::spawn_blocking(move || watch(&a)).await;
+            }
+        });
+        let router = Router::new()
+            .route("/", get(page_search))
+            .route("/papers/{id}", get(page_paper))
+            .route("/topics", get(page_topics))
+            .route("/topics/{id}", get(page_topic))
+            .route("/map", get(page_map))
+            .route("/api/search", get(api_search))
+            .route("/api/related/{id}", get(api_related))
+            .route("/api/papers/{id}", get(api_paper))
+            .route("/api/topics", get(api_topics))
+            .route("/api/topics/{id}", get(api_topic))
+            .route("/v1/embeddings", post(v1_embeddings))
+            .fallback(fallback)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(app);
+        ready(addr);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(ServeError::Run)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_checked() {
+        assert_eq!(parse_k(None, 10).unwrap(), 10);
+        assert_eq!(parse_k(Some("5"), 10).unwrap(), 5);
+        for bad in ["0", "1000000000", "-1", "x", ""] {
+            assert_eq!(
+                parse_k(Some(bad), 10).unwrap_err().status,
+                StatusCode::BAD_REQUEST
+            );
+        }
+        assert!(parse_mode(Some("sparse")).is_err());
+        assert_eq!(url_segment("2409.17146"), "2409.17146");
+        assert_eq!(url_segment("../x y"), "..%2Fx%20y");
+    }
+}

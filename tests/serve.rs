@@ -1,0 +1,369 @@
+//! `papermap serve` as a person and a script meet it: the pages in a real browser (search, then
+//! a paper and its related papers), the API, bad input answered with 4xx and JSON while the
+//! server keeps serving, and an index updated under a running server.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::tiny::write_tiny_model;
+
+const BIN: &str = env!("CARGO_BIN_EXE_papermap");
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(index: &Path, model: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--index", s(index)])
+        .args(["--model", s(model)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).expect("write");
+    let _ = c.write_all(body);
+    let mut raw = Vec::new();
+    let _ = c.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    http(addr, "GET", path, b"")
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: not JSON: {body}"))
+}
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+    model: PathBuf,
+    digests: PathBuf,
+    index: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let model = tmp.path().join("tiny");
+    write_tiny_model(&model, 1);
+    let digests = common::copy_sample_digests(tmp.path());
+    let index = tmp.path().join("idx");
+    let run = |args: &[&str]| {
+        let o = Command::new(BIN)
+            .args(args)
+            .args(["--index", s(&index), "--model", s(&model), "--quiet"])
+            .output()
+            .expect("run");
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&["index", s(&digests)]);
+    run(&["topics", "--k", "3"]);
+    Fixture {
+        tmp,
+        model,
+        digests,
+        index,
+    }
+}
+
+fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        eprintln!("chromium not installed: browser check skipped");
+    }
+    found
+}
+
+fn browser(chromium: &str, profile: &Path, extra: &[&str], url: &str) -> String {
+    let o = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1200,1400",
+        ])
+        .arg(format!("--user-data-dir={}", s(profile)))
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The value of `attr="…"` in the first tag of `dom` that contains `marker`.
+fn attr_after<'a>(dom: &'a str, marker: &str, attr: &str) -> Option<&'a str> {
+    let at = dom.find(marker)?;
+    let tag_start = dom[..at].rfind('<')?;
+    let tag_end = at + dom[at..].find('>')?;
+    let tag = &dom[tag_start..tag_end];
+    let key = format!("{attr}=\"");
+    let v = tag.find(&key)? + key.len();
+    let end = tag[v..].find('"')?;
+    Some(&tag[v..v + end])
+}
+
+#[test]
+fn a_person_searches_opens_a_paper_and_sees_its_related_papers() {
+    let f = fixture();
+    let server = start(&f.index, &f.model);
+    let Some(chromium) = chromium() else { return };
+    let profile = f.tmp.path().join("profile");
+    let base = format!("http://{}", server.addr);
+    let home = browser(chromium, &profile, &["--dump-dom"], &format!("{base}/"));
+    // The search box as the page defines it; submitting it is a GET of its action with the
+    // typed text under the input's name (the pages carry no script).
+    let action = attr_after(&home, "<form", "action").expect("a search form");
+    let field = attr_after(&home, "<input", "name").expect("a search field");
+    assert_eq!((action, field), ("/", "q"));
+    let typed = format!("{base}{action}?{field}=diffusion+%EB%AA%A8%EB%8D%B8&mode=hybrid");
+    let results = browser(chromium, &profile, &["--dump-dom"], &typed);
+    assert!(results.contains("<ol id=\"results\">"), "{results}");
+    let first = attr_after(&results, "class=\"paper\"", "href").expect("a result link");
+    assert!(first.starts_with("/papers/"), "{first}");
+    let paper = browser(
+        chromium,
+        &profile,
+        &["--dump-dom"],
+        &format!("{base}{first}"),
+    );
+    let related = paper
+        .split("<ol id=\"related\">")
+        .nth(1)
+        .expect("a related list");
+    let related = &related[..related.find("</ol>").expect("end of list")];
+    assert_eq!(related.matches("<li>").count(), 10, "ten related papers");
+    assert!(paper.contains("Topic: <a href=\"/topics/"), "its topic");
+
+    let artifacts = std::env::var_os("PAPERMAP_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&artifacts).expect("artifacts");
+    for (name, url) in [
+        ("serve-search.png", typed.clone()),
+        ("serve-paper.png", format!("{base}{first}")),
+    ] {
+        let shot = artifacts.join(name);
+        browser(
+            chromium,
+            &profile,
+            &[&format!("--screenshot={}", s(&shot))],
+            &url,
+        );
+        let png = std::fs::read(&shot).expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
+        eprintln!("screenshot: {}", shot.display());
+    }
+}
+
+#[test]
+fn the_api_answers_and_bad_input_gets_a_json_4xx() {
+    let f = fixture();
+    let server = start(&f.index, &f.model);
+    let a = server.addr.as_str();
+    let (st, body) = get(a, "/api/search?q=diffusion&k=3");
+    assert_eq!(st, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(3));
+    let id = v["results"][0]["arxiv_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (st, body) = get(a, &format!("/api/papers/{id}"));
+    assert_eq!(
+        (st, json(&body)["arxiv_id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    let (st, body) = get(a, &format!("/api/related/{id}?k=4"));
+    assert_eq!(st, 200);
+    let related = json(&body);
+    assert_eq!(related["results"].as_array().map(Vec::len), Some(4));
+    assert!(related["results"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .all(|r| r["arxiv_id"] != id.as_str()));
+    let (st, body) = get(a, "/api/topics");
+    assert_eq!((st, json(&body)["k"].as_u64()), (200, Some(3)));
+    let topic = json(&body)["topics"][0]["id"].as_u64().expect("topic id");
+    let (st, body) = get(a, &format!("/api/topics/{topic}"));
+    assert_eq!(st, 200);
+    assert!(json(&body)["representative"].is_array());
+
+    let (st, body) = http(
+        a,
+        "POST",
+        "/v1/embeddings",
+        br#"{"input": ["query: diffusion", "passage: video"], "model": "e5"}"#,
+    );
+    assert_eq!(st, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["object"], "list");
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(2));
+    let e: Vec<f64> = v["data"][0]["embedding"]
+        .as_array()
+        .expect("vector")
+        .iter()
+        .filter_map(|x| x.as_f64())
+        .collect();
+    let norm: f64 = e.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "unit vector, norm {norm}");
+
+    let long_q = format!("/api/search?q={}", "a".repeat(1_000_000));
+    let big = vec![b'x'; 10 * 1024 * 1024];
+    let cases: Vec<(&str, String, Vec<u8>, u16)> = vec![
+        ("GET", "/api/search?q=".into(), vec![], 400),
+        ("GET", "/api/search?q=%20%20".into(), vec![], 400),
+        (
+            "GET",
+            format!("/api/search?q={}", "a".repeat(5_000)),
+            vec![],
+            400,
+        ),
+        ("GET", "/api/search?q=x&k=0".into(), vec![], 400),
+        ("GET", "/api/search?q=x&k=1000000000".into(), vec![], 400),
+        ("GET", "/api/search?q=x&k=abc".into(), vec![], 400),
+        ("GET", "/api/search?q=x&mode=sparse".into(), vec![], 400),
+        ("GET", "/api/papers/9999.99999".into(), vec![], 404),
+        (
+            "GET",
+            "/api/papers/..%2F..%2Fmanifest.json".into(),
+            vec![],
+            404,
+        ),
+        (
+            "GET",
+            "/api/related/..%2F..%2F..%2Fetc%2Fpasswd".into(),
+            vec![],
+            404,
+        ),
+        ("GET", "/api/topics/999".into(), vec![], 404),
+        ("GET", "/api/nothing".into(), vec![], 404),
+        ("DELETE", "/api/search?q=x".into(), vec![], 405),
+        ("GET", "/v1/embeddings".into(), vec![], 405),
+        ("POST", "/v1/embeddings".into(), b"{not json".to_vec(), 400),
+        (
+            "POST",
+            "/v1/embeddings".into(),
+            br#"{"input": []}"#.to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/v1/embeddings".into(),
+            br#"{"input": 5}"#.to_vec(),
+            400,
+        ),
+        ("POST", "/v1/embeddings".into(), big, 413),
+    ];
+    for (method, path, body, want) in &cases {
+        let (st, text) = http(a, method, path, body);
+        assert_eq!(
+            st,
+            *want,
+            "{method} {}: {text}",
+            &path[..path.len().min(60)]
+        );
+        assert!(json(&text)["error"].is_string(), "{method} {path}: {text}");
+    }
+    // A 1 MB query line is refused by the HTTP layer itself (431, before any handler).
+    let (st, _) = get(a, &long_q);
+    assert!((400..500).contains(&st), "1 MB q: {st}");
+    let (st, _) = get(a, "/api/search?q=diffusion");
+    assert_eq!(st, 200, "still serving after all that");
+}
+
+#[test]
+fn an_index_updated_under_a_running_server_is_picked_up_whole() {
+    let f = fixture();
+    let server = start(&f.index, &f.model);
+    let a = server.addr.as_str();
+    let (st, body) = get(a, "/api/search?q=diffusion&k=100");
+    assert_eq!(st, 200);
+    let before = json(&body)["results"].as_array().map(Vec::len);
+    assert_eq!(before, Some(68));
+    // One more real digest (unmodified copy), indexed while the server runs.
+    let extra = common::shared().join("data/archive/2025/01/02.md");
+    std::fs::copy(&extra, f.digests.join("2025-01-02.md")).expect("copy digest");
+    let o = Command::new(BIN)
+        .args(["index", s(&f.digests), "--quiet", "--index", s(&f.index)])
+        .args(["--model", s(&f.model)])
+        .output()
+        .expect("index");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let (st, body) = get(a, "/api/search?q=diffusion&k=100");
+        assert_eq!(st, 200, "{body}");
+        let n = json(&body)["results"].as_array().map_or(0, Vec::len);
+        if n > 68 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        after > 68,
+        "the new generation was not picked up: {after} papers"
+    );
+}
