@@ -228,6 +228,46 @@ pub fn related_all(vectors: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>
     top_k(vectors, dim, vectors, k, Some(&exclude))
 }
 
+/// Exact top-`k` rows by dot product for every query, searched only among `candidates` (index
+/// rows, e.g. the papers dated before a day), best first; the hits name index rows.
+///
+/// The candidates' vectors are gathered once into a contiguous buffer (`O(m·d)` for `m`
+/// candidates) and searched with [`top_k`], so blocking, parallelism and ties (lower row first)
+/// are the same. Candidates may come in any order and repeat; a row outside the index is a
+/// [`SearchError::Mismatch`].
+pub fn top_k_among(
+    vectors: &[f32],
+    dim: usize,
+    queries: &[f32],
+    candidates: &[usize],
+    k: usize,
+) -> Result<Vec<Vec<Hit>>, SearchError> {
+    let n = rows("index vectors", vectors, dim)?;
+    let mut rows_kept = candidates.to_vec();
+    rows_kept.sort_unstable();
+    rows_kept.dedup();
+    if let Some(&last) = rows_kept.last() {
+        if last >= n {
+            return Err(SearchError::Mismatch {
+                what: "candidate row (index rows)",
+                expected: n,
+                found: last,
+            });
+        }
+    }
+    let mut sub = Vec::with_capacity(rows_kept.len() * dim);
+    for &r in &rows_kept {
+        sub.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
+    }
+    let mut all = top_k(&sub, dim, queries, k, None)?;
+    for hits in &mut all {
+        for h in hits.iter_mut() {
+            h.row = rows_kept[h.row];
+        }
+    }
+    Ok(all)
+}
+
 /// Seeded pseudo-random unit vectors for unit tests (an LCG: no dependency, same on every machine).
 #[cfg(test)]
 pub(crate) fn lcg_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -310,6 +350,59 @@ mod tests {
             Err(SearchError::Mismatch { .. })
         ));
         assert!(top_k(&[], 4, &v[..4], 3, None).expect("empty")[0].is_empty());
+    }
+
+    #[test]
+    fn top_k_among_searches_only_the_candidates_and_names_index_rows() {
+        let dim = 12;
+        let n = 500;
+        let v = lcg_vectors(n, dim, 5);
+        let q = lcg_vectors(7, dim, 9);
+        // Every third row, given out of order and with a repeat.
+        let mut cands: Vec<usize> = (0..n).filter(|r| r % 3 == 1).rev().collect();
+        cands.push(4);
+        let got = top_k_among(&v, dim, &q, &cands, 4).expect("top_k_among");
+        let mut differs = false;
+        for (i, hits) in got.iter().enumerate() {
+            let qi = &q[i * dim..(i + 1) * dim];
+            let mut want: Vec<(f32, usize)> = (0..n)
+                .filter(|r| r % 3 == 1)
+                .map(|r| {
+                    (
+                        v[r * dim..(r + 1) * dim]
+                            .iter()
+                            .zip(qi)
+                            .map(|(a, b)| a * b)
+                            .sum(),
+                        r,
+                    )
+                })
+                .collect();
+            want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let rows: Vec<usize> = hits.iter().map(|h| h.row).collect();
+            let want_rows: Vec<usize> = want.iter().take(4).map(|w| w.1).collect();
+            assert_eq!(rows, want_rows, "query {i}");
+            // Not what the whole index would give: the subset matters.
+            let whole = top_k(&v, dim, qi, 4, None).expect("top_k");
+            differs |= whole[0].iter().map(|h| h.row).collect::<Vec<_>>() != rows;
+            for h in hits {
+                let s: f32 = v[h.row * dim..(h.row + 1) * dim]
+                    .iter()
+                    .zip(qi)
+                    .map(|(a, b)| a * b)
+                    .sum();
+                assert!((s - h.score).abs() < 1e-5);
+            }
+        }
+        assert!(
+            differs,
+            "the whole index gives the same rows: the test shows nothing"
+        );
+        assert!(top_k_among(&v, dim, &q, &[], 3).expect("empty")[0].is_empty());
+        assert!(matches!(
+            top_k_among(&v, dim, &q, &[n], 3),
+            Err(SearchError::Mismatch { .. })
+        ));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::index::Index;
 
-pub use dense::{related_all, top_k};
+pub use dense::{related_all, top_k, top_k_among};
 pub use eval::{evaluate_titles, summary_outliers, Metrics, SummaryCheck, SummaryOutlier};
 pub use hybrid::{rrf, FUSION_DEPTH, RRF_K};
 pub(crate) use lexical::mine_translations as mined_translations;
