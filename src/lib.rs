@@ -4,6 +4,7 @@
 //! [`index`] (on-disk store) → topics / search → report.
 
 pub mod atomic;
+pub mod brief;
 pub mod corpus;
 pub mod embed;
 pub mod index;

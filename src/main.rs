@@ -26,6 +26,8 @@ enum Command {
     Index(commands::index::Args),
     /// Write the topic report: report.md (+ map.svg) and a self-contained report.html.
     Report(commands::report::Args),
+    /// One day's papers in their topics with related earlier papers, rising topics, outliers.
+    Brief(commands::brief::Args),
     /// Embed strings from a JSON Lines file into a .npy matrix.
     Embed(commands::embed::Args),
     /// Write the index's vectors (.npy) and paper metadata (.jsonl) for Python.
@@ -121,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => commands::export::run(args, out),
         Command::Embed(args) => commands::embed::run(args, out),
         Command::Report(args) => commands::report::run(args, out),
+        Command::Brief(args) => commands::brief::run(args, out),
         Command::Topics(args) => commands::topics::run(args, out),
         Command::Related(args) => commands::related::run(args, out),
         Command::Search(args) => commands::search::run(args, out),

@@ -1,5 +1,6 @@
 //! One module per subcommand: argument structs and printing only.
 
+pub mod brief;
 pub mod check;
 pub mod completions;
 pub mod embed;

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use super::{colour, esc, View};
 use crate::topics::Trend;
 
-const CSS: &str = r#"
+/// The report's stylesheet (the daily brief uses it too).
+pub(crate) const CSS: &str = r#"
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans KR",sans-serif;margin:0;color:#1d2330;background:#fafbfc}
 main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:28px;margin:0 0 4px}h2{font-size:21px;margin:32px 0 8px;border-bottom:1px solid #dde1e7;padding-bottom:4px}

@@ -8,7 +8,7 @@ use crate::topics::Trend;
 /// Markdown-safe inline text from a digest: Markdown punctuation is backslash-escaped and HTML
 /// is written as entities, so no field can open a tag (report.md is also read as HTML inside
 /// `<details>`), a link, a table cell or emphasis; newlines become spaces.
-fn md(s: &str) -> String {
+pub(crate) fn md(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

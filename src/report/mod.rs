@@ -17,7 +17,9 @@ use crate::index::Index;
 use crate::search::{Hit, SummaryCheck};
 use crate::topics::Topics;
 
+pub(crate) use html::CSS;
 pub use map::project_2d;
+pub(crate) use markdown::md;
 
 /// Most papers drawn on the map.
 pub const MAP_POINTS: usize = 20_000;
@@ -268,11 +270,16 @@ pub fn write(out: &Path, input: &ReportInput<'_>) -> Result<ReportFiles, ReportE
 
 /// A paper's date and votes as one "2024-09-26, 38 votes" note, or `None` when it has neither.
 pub(crate) fn paper_meta(p: &crate::corpus::Paper) -> Option<String> {
+    date_votes(p.date.as_deref(), p.votes)
+}
+
+/// A date and votes as one "2024-09-26, 38 votes" note, or `None` when both are unknown.
+pub(crate) fn date_votes(date: Option<&str>, votes: Option<u32>) -> Option<String> {
     let mut meta = Vec::new();
-    if let Some(d) = &p.date {
-        meta.push(d.clone());
+    if let Some(d) = date {
+        meta.push(d.to_string());
     }
-    if let Some(votes) = p.votes {
+    if let Some(votes) = votes {
         meta.push(format!("{votes} votes"));
     }
     (!meta.is_empty()).then(|| meta.join(", "))

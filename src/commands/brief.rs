@@ -1,0 +1,101 @@
+//! `papermap brief [DIGEST] [--date YYYY-MM-DD]`: one day's papers in their topics, with their
+//! related earlier papers, the rising topics and the papers that fit no topic.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use papermap::brief::{self, Brief, BriefError, BriefFiles};
+use papermap::index::Index;
+
+use super::index::DEFAULT_INDEX;
+use super::output::Failure;
+
+/// `papermap brief`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A digest file: the brief of its papers and its date (they must be indexed).
+    #[arg(value_name = "DIGEST", conflicts_with = "date")]
+    digest: Option<PathBuf>,
+    /// The day (first appearance); default: the latest date in the index.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    date: Option<String>,
+    /// Index directory (with topics from `papermap topics`).
+    #[arg(long, default_value = DEFAULT_INDEX)]
+    index: PathBuf,
+    /// Output directory for brief.md and brief.html.
+    #[arg(long, default_value = "brief")]
+    out: PathBuf,
+}
+
+/// A `YYYY-MM-DD` date.
+fn parse_date(s: &str) -> Result<String, String> {
+    match papermap::topics::day_number(s) {
+        Some(_) if s.len() == 10 => Ok(s.to_string()),
+        _ => Err(format!("{s:?} is not a date (YYYY-MM-DD)")),
+    }
+}
+
+/// What `--json` prints: the files and the brief itself.
+#[derive(serde::Serialize)]
+struct Printed<'a> {
+    #[serde(flatten)]
+    files: &'a BriefFiles,
+    #[serde(flatten)]
+    brief: &'a Brief,
+}
+
+/// Runs `papermap brief`.
+pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
+    let index = Index::open(&args.index)?;
+    let dir = args.index.display();
+    let topics = papermap::topics::load(&args.index)?.with_context(|| {
+        format!("no topics in {dir}: run `papermap topics --index {dir}` first")
+    })?;
+    let day = match (&args.digest, &args.date) {
+        (Some(digest), _) => brief::day_of_digest(&index, digest),
+        (None, Some(date)) => brief::day_of_date(&index, date),
+        (None, None) => brief::latest_day(&index),
+    };
+    let advice = |e: BriefError| -> anyhow::Error {
+        match e {
+            BriefError::UnknownDate { .. } => Failure::not_found(e.to_string()),
+            BriefError::NotIndexed { ref digest, .. } => Failure::not_found(format!(
+                "{e}; run `papermap index {} --index {dir}` first",
+                digest.display()
+            )),
+            BriefError::StaleTopics { .. } => {
+                anyhow::anyhow!("{e}: run `papermap topics --index {dir}` again")
+            }
+            other => other.into(),
+        }
+    };
+    let day = day.map_err(advice)?;
+    let b = brief::build(&index, &topics, &day).map_err(advice)?;
+    let files = brief::write(&args.out, &b)?;
+    if output.json {
+        return super::output::print_json(&Printed {
+            files: &files,
+            brief: &b,
+        });
+    }
+    let topics_today = b.by_topic().len();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    println!(
+        "wrote {} ({} of {} in {}, {}, {} fitting no topic) and {}",
+        files.html.display(),
+        plural(b.papers.len(), "paper", "papers"),
+        b.date,
+        plural(topics_today, "topic", "topics"),
+        plural(b.rising.len(), "rising topic", "rising topics"),
+        b.outliers.len(),
+        files.markdown.display()
+    );
+    if b.earlier_papers == 0 {
+        super::output::note!(
+            "note: no paper in the index is dated before {}, so no related papers are listed",
+            b.date
+        );
+    }
+    Ok(())
+}
