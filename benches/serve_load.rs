@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo bench --bench serve_load -- --index DIR [--secs 30] [--clients 1,8,32] [--papermap BIN]
+//!                                   [--no-embeddings]
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -94,6 +95,7 @@ fn main() {
     let mut index = PathBuf::new();
     let mut secs = 30u64;
     let mut clients = vec![1usize, 8, 32];
+    let mut with_embeddings = true;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"));
@@ -111,6 +113,7 @@ fn main() {
                     .collect()
             }
             "--papermap" => bin = args.next().map(PathBuf::from).unwrap_or(bin),
+            "--no-embeddings" => with_embeddings = false,
             "--bench" => {}
             other => {
                 eprintln!("serve_load: unknown argument {other}");
@@ -118,13 +121,19 @@ fn main() {
             }
         }
     }
-    if let Err(e) = run(&index, secs, &clients, &bin) {
+    if let Err(e) = run(&index, secs, &clients, &bin, with_embeddings) {
         eprintln!("serve_load: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(index: &Path, secs: u64, clients: &[usize], bin: &Path) -> Result<(), String> {
+fn run(
+    index: &Path,
+    secs: u64,
+    clients: &[usize],
+    bin: &Path,
+    with_embeddings: bool,
+) -> Result<(), String> {
     let mut child = Command::new(bin)
         .args(["serve", "--addr", "127.0.0.1:0", "--index"])
         .arg(index)
@@ -203,7 +212,10 @@ fn run(index: &Path, secs: u64, clients: &[usize], bin: &Path) -> Result<(), Str
                 rss_mib(pid)
             );
         }
-        embeddings(&addr, index, bin)
+        if with_embeddings {
+            embeddings(&addr, index, bin)?;
+        }
+        Ok(())
     })();
     let _ = child.kill();
     let _ = child.wait();
