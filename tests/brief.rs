@@ -9,8 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::tiny::write_tiny_model;
-
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
 const DAY: &str = "2025-02-21";
 
@@ -32,27 +30,12 @@ fn json(o: &Output) -> serde_json::Value {
     })
 }
 
-/// The sample digests indexed with the tiny model.
-struct Fixture {
-    tmp: tempfile::TempDir,
-    model: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
+use common::Sample as Fixture;
 
+/// The sample digests indexed with the tiny model.
 impl Fixture {
     fn built() -> Fixture {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let model = tmp.path().join("tiny");
-        write_tiny_model(&model, 1);
-        let digests = common::copy_sample_digests(tmp.path());
-        let index = tmp.path().join("idx");
-        let f = Fixture {
-            tmp,
-            model,
-            digests,
-            index,
-        };
+        let f = Fixture::new();
         f.ok(&["index", s(&f.digests), "--quiet"]);
         f
     }

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::tiny::write_tiny_model;
@@ -46,26 +46,11 @@ fn clean(tmp: &Path) -> Command {
     c
 }
 
-struct Fixture {
-    tmp: tempfile::TempDir,
-    model: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
+use common::Sample as Fixture;
 
 impl Fixture {
     fn built() -> Fixture {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let model = tmp.path().join("tiny");
-        write_tiny_model(&model, 1);
-        let digests = common::copy_sample_digests(tmp.path());
-        let index = tmp.path().join("idx");
-        let f = Fixture {
-            tmp,
-            model,
-            digests,
-            index,
-        };
+        let f = Fixture::new();
         let o = f.run(&["index", s(&f.digests), "--quiet"]);
         assert!(o.status.success(), "{}", stderr(&o));
         f

@@ -14,28 +14,9 @@ use common::tiny::write_tiny_model;
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
 
-struct Fixture {
-    tmp: tempfile::TempDir,
-    model: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
+use common::Sample as Fixture;
 
 impl Fixture {
-    fn new() -> Fixture {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let model = tmp.path().join("tiny");
-        write_tiny_model(&model, 1);
-        let digests = common::copy_sample_digests(tmp.path());
-        let index = tmp.path().join("idx");
-        Fixture {
-            tmp,
-            model,
-            digests,
-            index,
-        }
-    }
-
     /// `papermap ARGS --index IDX --model MODEL` (the model flag where the command takes one).
     fn run(&self, args: &[&str]) -> Output {
         let mut c = Command::new(BIN);

@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::chromium;
 use common::tiny::write_tiny_model;
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
@@ -56,21 +57,6 @@ fn sample_with_topics(k: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
         s(&model),
     ]));
     (tmp, index, model)
-}
-
-/// Headless Chromium, when installed (CI always has it: .ci/run installs it).
-fn chromium() -> Option<&'static str> {
-    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium (.ci/run installs it)"
-        );
-        eprintln!("chromium not installed: browser check skipped");
-    }
-    found
 }
 
 const BROWSER_ARGS: [&str; 8] = [

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::tiny::write_tiny_model;
+use common::{chromium, Sample};
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
 
@@ -83,23 +83,13 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: not JSON: {body}"))
 }
 
-struct Fixture {
-    tmp: tempfile::TempDir,
-    model: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let model = tmp.path().join("tiny");
-    write_tiny_model(&model, 1);
-    let digests = common::copy_sample_digests(tmp.path());
-    let index = tmp.path().join("idx");
+/// The sample indexed with the tiny model, with 3 topics.
+fn fixture() -> Sample {
+    let f = Sample::new();
     let run = |args: &[&str]| {
         let o = Command::new(BIN)
             .args(args)
-            .args(["--index", s(&index), "--model", s(&model), "--quiet"])
+            .args(["--index", s(&f.index), "--model", s(&f.model), "--quiet"])
             .output()
             .expect("run");
         assert!(
@@ -108,28 +98,9 @@ fn fixture() -> Fixture {
             String::from_utf8_lossy(&o.stderr)
         );
     };
-    run(&["index", s(&digests)]);
+    run(&["index", s(&f.digests)]);
     run(&["topics", "--k", "3"]);
-    Fixture {
-        tmp,
-        model,
-        digests,
-        index,
-    }
-}
-
-fn chromium() -> Option<&'static str> {
-    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium (.ci/run installs it)"
-        );
-        eprintln!("chromium not installed: browser check skipped");
-    }
-    found
+    f
 }
 
 fn browser(chromium: &str, profile: &Path, extra: &[&str], url: &str) -> String {

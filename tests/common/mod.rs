@@ -74,3 +74,48 @@ pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
 }
 pub mod oracle;
 pub mod tiny;
+
+/// The sample digests and the tiny model in a temporary directory, with the path an index goes
+/// to (not built: each test file builds it the way it runs papermap).
+pub struct Sample {
+    /// Holds everything; removed on drop.
+    pub tmp: tempfile::TempDir,
+    /// The tiny model directory.
+    pub model: PathBuf,
+    /// The copied sample digests.
+    pub digests: PathBuf,
+    /// Where the index goes.
+    pub index: PathBuf,
+}
+
+impl Sample {
+    /// Writes the tiny model (seed 1) and copies the sample digests.
+    pub fn new() -> Sample {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let model = tmp.path().join("tiny");
+        tiny::write_tiny_model(&model, 1);
+        let digests = copy_sample_digests(tmp.path());
+        let index = tmp.path().join("idx");
+        Sample {
+            tmp,
+            model,
+            digests,
+            index,
+        }
+    }
+}
+
+/// Headless Chromium, when installed (CI always has it: .ci/run installs it).
+pub fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        eprintln!("chromium not installed: browser check skipped");
+    }
+    found
+}
