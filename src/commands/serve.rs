@@ -34,8 +34,11 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     // The index's own model and quantisation, checked as every command that embeds does.
     let index = Index::open(&args.index)?;
     let encoder = super::search::load_index_model(&index, &args.model)?;
-    let files = args.model.resolver().resolve()?;
-    let fingerprint = index.manifest.model_fingerprint.clone();
+    // The model passed the index's fingerprint check: the manifest names it.
+    let (model_id, fingerprint) = (
+        index.manifest.model_id.clone(),
+        index.manifest.model_fingerprint.clone(),
+    );
     drop(index);
     serve(
         ServeOptions {
@@ -43,7 +46,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             addr: args.addr,
         },
         encoder,
-        files.id,
+        model_id,
         fingerprint,
         |addr| {
             if output.json {

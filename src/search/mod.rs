@@ -230,38 +230,36 @@ pub fn search_with(
     mode: Mode,
     k: usize,
 ) -> Result<Vec<Hit>, SearchError> {
-    {
-        if index.is_empty() {
-            return Err(SearchError::EmptyIndex);
+    if index.is_empty() {
+        return Err(SearchError::EmptyIndex);
+    }
+    if k == 0 {
+        return Err(SearchError::ZeroK);
+    }
+    if text.trim().is_empty() {
+        return Err(SearchError::EmptyQuery);
+    }
+    let dense = |depth: usize| -> Result<Vec<Hit>, SearchError> {
+        let v = vector.ok_or(SearchError::NeedsVector(mode))?;
+        let dim = index.manifest.dim;
+        if v.len() != dim {
+            return Err(SearchError::Mismatch {
+                what: "query vector dimension",
+                expected: dim,
+                found: v.len(),
+            });
         }
-        if k == 0 {
-            return Err(SearchError::ZeroK);
-        }
-        if text.trim().is_empty() {
-            return Err(SearchError::EmptyQuery);
-        }
-        let dense = |depth: usize| -> Result<Vec<Hit>, SearchError> {
-            let v = vector.ok_or(SearchError::NeedsVector(mode))?;
-            let dim = index.manifest.dim;
-            if v.len() != dim {
-                return Err(SearchError::Mismatch {
-                    what: "query vector dimension",
-                    expected: dim,
-                    found: v.len(),
-                });
-            }
-            let mut hits = top_k(&index.vectors, dim, v, depth, None)?;
-            Ok(hits.pop().unwrap_or_default())
-        };
-        match mode {
-            Mode::Dense => dense(k),
-            Mode::Lexical => Ok(bm25.search(text, k, None)),
-            Mode::Hybrid => {
-                let depth = k.max(FUSION_DEPTH);
-                let d = dense(depth)?;
-                let l = bm25.search(text, depth, None);
-                Ok(rrf(&[&d, &l], k))
-            }
+        let mut hits = top_k(&index.vectors, dim, v, depth, None)?;
+        Ok(hits.pop().unwrap_or_default())
+    };
+    match mode {
+        Mode::Dense => dense(k),
+        Mode::Lexical => Ok(bm25.search(text, k, None)),
+        Mode::Hybrid => {
+            let depth = k.max(FUSION_DEPTH);
+            let d = dense(depth)?;
+            let l = bm25.search(text, depth, None);
+            Ok(rrf(&[&d, &l], k))
         }
     }
 }
