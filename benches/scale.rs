@@ -186,7 +186,7 @@ fn peak_rss_mib() -> f64 {
 /// One size, in this (child) process: prints a `result` line.
 fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     let index = Index::open(&o.index).map_err(|e| e.to_string())?;
-    let dim = index.manifest.dim;
+    let dim = index.dim();
     let base: Vec<f32> = (0..index.len())
         .flat_map(|i| index.vector(i).to_vec())
         .collect();

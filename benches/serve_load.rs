@@ -226,7 +226,7 @@ fn run(
 fn embeddings(addr: &str, index: &Path, bin: &Path) -> Result<(), String> {
     let idx = papermap::index::Index::open(index).map_err(|e| e.to_string())?;
     let texts: Vec<String> = idx
-        .papers
+        .papers()
         .iter()
         .take(320)
         .map(|p| format!("passage: {}", p.paper.summary))
@@ -239,7 +239,7 @@ fn embeddings(addr: &str, index: &Path, bin: &Path) -> Result<(), String> {
         .map(|t| serde_json::to_string(t).unwrap_or_default())
         .collect();
     std::fs::write(&input, lines.join("\n")).map_err(|e| e.to_string())?;
-    let quant = if idx.manifest.quant == "q8" {
+    let quant = if idx.manifest().quant == papermap::embed::Precision::Q8 {
         "q8"
     } else {
         "none"

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use papermap::embed::model::Resolver;
-use papermap::embed::{EncoderOptions, Prefix, Quant};
+use papermap::embed::{EncoderOptions, Prefix};
 use papermap::index::Index;
 use papermap::search::{Mode, Searcher};
 
@@ -87,11 +87,7 @@ fn run(dir: &Path, runs: usize, query: &str, bin: &Path) -> Result<(), String> {
         let (s, _tok) =
             time(|| papermap::embed::tokenizer_file::load(&files.tokenizer).map_err(|e| err(&e)))?;
         stages[5].push(s);
-        let quant = if index.manifest.quant == "q8" {
-            Quant::Q8
-        } else {
-            Quant::None
-        };
+        let quant = index.manifest().quant.quant();
         let opts = EncoderOptions {
             quant,
             ..EncoderOptions::default()

@@ -39,8 +39,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let dim = idx.manifest.dim;
-    let date = |i: usize| idx.papers[i].paper.date.clone().unwrap_or_default();
+    let dim = idx.dim();
+    let date = |i: usize| idx.paper(i).date.clone().unwrap_or_default();
     let mut days: Vec<String> = (0..idx.len())
         .map(date)
         .filter(|d| d.as_str() >= from.as_str())
@@ -52,7 +52,7 @@ fn main() {
             .filter(|&i| date(i).as_str() < until)
             .collect();
         (
-            rows.iter().map(|&i| idx.papers[i].paper.clone()).collect(),
+            rows.iter().map(|&i| idx.paper(i).clone()).collect(),
             rows.iter().flat_map(|&i| idx.vector(i).to_vec()).collect(),
         )
     };

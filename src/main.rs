@@ -68,7 +68,7 @@ fn main() -> std::process::ExitCode {
         Ok(Err(e)) => {
             // The cause chain is the message users need; backtraces are for developers.
             eprintln!("error: {e:#}");
-            if let Some(hint) = advice(&e) {
+            if let Some(hint) = commands::output::advice(&e) {
                 eprintln!("hint: {hint}");
             }
             std::process::ExitCode::from(commands::output::code_of(&e))
@@ -86,31 +86,6 @@ fn main() -> std::process::ExitCode {
 
 /// Where the last panic happened (file:line), for the one-line report of an uncaught one.
 static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
-
-/// What the user can do about an error, when the library's error says what went wrong.
-fn advice(e: &anyhow::Error) -> Option<String> {
-    use papermap::index::IndexError;
-    e.chain()
-        .find_map(|c| match c.downcast_ref::<IndexError>()? {
-            IndexError::Damaged { .. } => Some(
-                "run `papermap index PATH... --index DIR` to repair it (damaged chunks are \
-             embedded again, a damaged manifest is rebuilt from the chunks that verify), or \
-             `papermap check --index DIR` to list the damage; `--rebuild` starts over"
-                    .into(),
-            ),
-            IndexError::Partial { .. } => {
-                Some("run `papermap index PATH... --index DIR` again to finish it".into())
-            }
-            IndexError::Missing(dir) => Some(format!(
-                "build one with `papermap index PATH... --index {}`",
-                dir.display()
-            )),
-            IndexError::Incompatible { .. } => Some(
-                "pass --rebuild to re-embed everything, or use another --index directory".into(),
-            ),
-            _ => None,
-        })
-}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let out = cli.output;

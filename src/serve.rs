@@ -32,7 +32,7 @@ use serde_json::json;
 use crate::embed::{Encoder, Prefix};
 use crate::index::{read_manifest, Index, IndexError};
 use crate::report::{esc, web_link};
-use crate::search::{lexical_store, related, search_with, Bm25, Hit, Mode, SearchError};
+use crate::search::{self, lexical_store, related, search_with, Bm25, Hit, Mode, SearchError};
 use crate::topics::Topics;
 
 /// Largest `k` a request may ask for.
@@ -100,7 +100,7 @@ impl Loaded {
             .as_ref()
             .and_then(|t| crate::report::map_svg(&index, t).ok());
         let row_of = index
-            .papers
+            .papers()
             .iter()
             .enumerate()
             .map(|(r, p)| (p.paper.arxiv_id.clone(), r))
@@ -215,7 +215,7 @@ fn embedder(encoder: Encoder, rx: std::sync::mpsc::Receiver<Job>) {
 
 /// Watches the manifest; swaps in each new generation once it opens whole.
 fn watch(app: &App) {
-    let now = app.now().index.manifest.generation;
+    let now = app.now().index.manifest().generation;
     let Ok(Some(m)) = read_manifest(&app.dir) else {
         return;
     };
@@ -232,7 +232,7 @@ fn watch(app: &App) {
     }
     match Loaded::open(&app.dir) {
         Ok(l) => {
-            let generation = l.index.manifest.generation;
+            let generation = l.index.manifest().generation;
             if let Ok(mut g) = app.current.write() {
                 *g = Arc::new(l);
             }
@@ -343,16 +343,10 @@ async fn run_search(
 }
 
 fn hit_json(l: &Loaded, rank: usize, h: &Hit) -> serde_json::Value {
-    let p = &l.index.papers[h.row].paper;
-    json!({
-        "rank": rank + 1,
-        "score": h.score,
-        "arxiv_id": p.arxiv_id,
-        "title": p.title,
-        "date": p.date,
-        "url": p.url,
-        "topic": l.topic_of(h.row).map(|t| t.id),
-    })
+    let mut v = json!(search::hit_records(&l.index, std::slice::from_ref(h))[0]);
+    v["rank"] = json!(rank + 1);
+    v["topic"] = json!(l.topic_of(h.row).map(|t| t.id));
+    v
 }
 
 async fn api_search(
@@ -383,7 +377,7 @@ fn row_of(l: &Loaded, id: &str) -> Result<usize, ApiError> {
 }
 
 fn paper_json(l: &Loaded, row: usize) -> serde_json::Value {
-    let p = &l.index.papers[row].paper;
+    let p = &l.index.paper(row);
     json!({
         "arxiv_id": p.arxiv_id,
         "title": p.title,
@@ -463,7 +457,7 @@ async fn api_topic(
         o.remove("centroid");
         let ids = |rows: &[usize]| -> Vec<String> {
             rows.iter()
-                .filter_map(|&r| l.index.papers.get(r))
+                .filter_map(|&r| l.index.papers().get(r))
                 .map(|p| p.paper.arxiv_id.clone())
                 .collect()
         };
@@ -536,7 +530,7 @@ fn page(title: &str, body: &str) -> Html<String> {
 fn hit_items(l: &Loaded, hits: &[Hit]) -> String {
     let mut s = String::new();
     for h in hits {
-        let p = &l.index.papers[h.row].paper;
+        let p = &l.index.paper(h.row);
         let topic = l
             .topic_of(h.row)
             .map(|t| format!(" · <a href=\"/topics/{}\">{}</a>", t.id, esc(&t.label)))
@@ -587,7 +581,7 @@ async fn page_search(
          <p class=\"meta\">{} papers, generation {}</p>",
         esc(&q),
         l.index.len(),
-        l.index.manifest.generation
+        l.index.manifest().generation
     );
     if q.trim().is_empty() {
         return page("Search", &format!("<h1>Search</h1>{form}")).into_response();
@@ -638,7 +632,7 @@ async fn page_paper(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -
     let Ok(row) = row_of(&l, &id) else {
         return not_found_page(&format!("no paper {id:?} in the index"));
     };
-    let p = &l.index.papers[row].paper;
+    let p = &l.index.paper(row);
     let link = web_link(&p.url)
         .map(|u| format!(" · <a href=\"{}\">arXiv</a>", esc(u)))
         .unwrap_or_default();

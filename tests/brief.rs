@@ -157,14 +157,14 @@ fn a_day_is_its_digest_in_its_topics_beside_its_nearest_earlier_papers() {
     // Related papers: the exact 3 nearest by cosine among the papers dated before the day.
     let index = papermap::index::Index::open(&f.index).expect("open index");
     let row_of: BTreeMap<&str, usize> = index
-        .papers
+        .papers()
         .iter()
         .enumerate()
         .map(|(r, p)| (p.paper.arxiv_id.as_str(), r))
         .collect();
     let earlier: Vec<usize> = (0..index.len())
         .filter(|&r| {
-            index.papers[r]
+            index.papers()[r]
                 .paper
                 .date
                 .as_deref()
@@ -195,7 +195,7 @@ fn a_day_is_its_digest_in_its_topics_beside_its_nearest_earlier_papers() {
             among
                 .iter()
                 .take(3)
-                .map(|&o| index.papers[o].paper.arxiv_id.clone())
+                .map(|&o| index.paper(o).arxiv_id.clone())
                 .collect()
         };
         let want = nearest(&mut earlier.clone());
@@ -235,7 +235,7 @@ fn a_day_is_its_digest_in_its_topics_beside_its_nearest_earlier_papers() {
         .iter()
         .map(|o| o["row"].as_u64().expect("row") as usize)
         .filter(|r| day_rows.contains(r))
-        .map(|r| index.papers[r].paper.arxiv_id.clone())
+        .map(|r| index.paper(r).arxiv_id.clone())
         .collect();
     assert_eq!(
         ids(&b["outliers"]).into_iter().collect::<BTreeSet<_>>(),

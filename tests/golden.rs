@@ -150,7 +150,7 @@ fn q8_stays_within_bound_of_reference_on_all_seeds() {
         quant: Quant::Q8,
         ..Default::default()
     });
-    assert_eq!(enc.precision(), "q8");
+    assert_eq!(enc.precision(), papermap::embed::Precision::Q8);
     for kind in ["doc", "query"] {
         let (inputs, want) = seeds(kind);
         let emb = enc

@@ -100,7 +100,7 @@ fn related_all_writes_every_papers_neighbours_as_json_lines() {
     assert_eq!(lines.len(), index.len());
     for (row, v) in lines.iter().enumerate() {
         let lib = search::related(&index, row, 4).expect("related");
-        assert_eq!(v["arxiv_id"], index.papers[row].paper.arxiv_id.as_str());
+        assert_eq!(v["arxiv_id"], index.paper(row).arxiv_id.as_str());
         let got: Vec<&str> = v["related"]
             .as_array()
             .expect("related")
@@ -109,7 +109,7 @@ fn related_all_writes_every_papers_neighbours_as_json_lines() {
             .collect();
         let want: Vec<&str> = lib
             .iter()
-            .map(|h| index.papers[h.row].paper.arxiv_id.as_str())
+            .map(|h| index.paper(h.row).arxiv_id.as_str())
             .collect();
         assert_eq!(got, want, "paper {row}");
     }
@@ -164,7 +164,7 @@ fn related_and_search_on_the_sample() {
     let f = Fixture::new();
     let idx = f.index("idx", &f.digests, &[]);
     let index = Index::open(&idx).expect("open");
-    let id = index.papers[5].paper.arxiv_id.clone();
+    let id = index.paper(5).arxiv_id.clone();
 
     // related by id: k results, itself excluded, best first, with scores and dates.
     let o = f.run(&["related", &id, "-k", "7", "--json", "--index", s(&idx)]);
@@ -189,7 +189,7 @@ fn related_and_search_on_the_sample() {
         .collect();
     let lib_ids: Vec<&str> = lib
         .iter()
-        .map(|h| index.papers[h.row].paper.arxiv_id.as_str())
+        .map(|h| index.paper(h.row).arxiv_id.as_str())
         .collect();
     assert_eq!(ids, lib_ids);
 
@@ -208,7 +208,7 @@ fn related_and_search_on_the_sample() {
         "{}",
         stdout(&o)
     );
-    let title = index.papers[5].paper.title.clone();
+    let title = index.paper(5).title.clone();
     let o = f.run(&["related", &title, "-k", "2", "--index", s(&idx)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
@@ -360,7 +360,8 @@ fn bad_input_gets_clear_messages() {
         .expect("run");
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("the index was built with model") && stderr(&o).contains("--model"),
+        stderr(&o).contains("the index was built with")
+            && stderr(&o).contains("hint: pass --model"),
         "{}",
         stderr(&o)
     );
@@ -434,7 +435,7 @@ fn eval_titles_reports_three_modes_and_caches_title_vectors() {
         "{}",
         stderr(&o)
     );
-    let cache = idx.join(eval::TITLE_QUERIES_FILE);
+    let cache = idx.join(papermap::quality::TITLE_QUERIES_FILE);
     assert!(cache.exists());
 
     // Second run: from the cache, same numbers, JSON on request.
@@ -445,7 +446,7 @@ fn eval_titles_reports_three_modes_and_caches_title_vectors() {
     assert_eq!(v["text_recipe"], "summary");
     assert_eq!(v["metrics"].as_array().expect("metrics").len(), 3);
     let index = Index::open(&idx).expect("open");
-    let cached = eval::cached_title_queries(&index).expect("cached");
+    let cached = papermap::quality::cached_title_queries(&index).expect("cached");
     let m = search::evaluate_titles(&index, &cached).expect("eval");
     assert!((v["metrics"][2]["recall_at_1"].as_f64().expect("r1") - m[2].recall_at_1).abs() < 1e-9);
     // Lexical uses only the summary in a `summary` index: a title query cannot match itself.
@@ -462,9 +463,16 @@ fn eval_titles_reports_three_modes_and_caches_title_vectors() {
     assert!(!stderr(&o).contains("embedded"), "{}", stderr(&o));
 
     // A cache written for another model is ignored, not trusted.
-    let mut stale = index.clone();
-    stale.manifest.model_fingerprint = "sha256:other".into();
-    assert!(eval::cached_title_queries(&stale).is_none());
+    let mut manifest = index.manifest().clone();
+    manifest.model_fingerprint = "sha256:other".into();
+    let stale = Index::from_parts(
+        index.dir().to_path_buf(),
+        manifest,
+        index.papers().to_vec(),
+        index.vectors().to_vec(),
+    )
+    .expect("index");
+    assert!(papermap::quality::cached_title_queries(&stale).is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -506,7 +514,7 @@ fn reference_index() -> (Index, Vec<f32>) {
         passage_prefix: "passage: ".into(),
         query_prefix: "query: ".into(),
         text_recipe: TextRecipe::Summary,
-        quant: "f32".into(),
+        quant: papermap::embed::Precision::F32,
         generation: 1,
         papers_file: "papers.jsonl".into(),
         papers: papers.len(),
@@ -514,12 +522,8 @@ fn reference_index() -> (Index, Vec<f32>) {
         papers_crc32: None,
         checksum: None,
     };
-    let index = Index {
-        dir: PathBuf::from("/nonexistent"),
-        manifest,
-        papers,
-        vectors,
-    };
+    let index =
+        Index::from_parts(PathBuf::from("/nonexistent"), manifest, papers, vectors).expect("index");
     (index, queries)
 }
 
@@ -545,22 +549,17 @@ fn reference_vectors_titles_find_their_summaries() {
     // The dense search of one title agrees with the batched evaluation.
     let s = Searcher::new(&index).expect("searcher");
     let hits = s
-        .search(
-            &index.papers[0].paper.title,
-            Some(&queries[..384]),
-            Mode::Dense,
-            3,
-        )
+        .search(&index.paper(0).title, Some(&queries[..384]), Mode::Dense, 3)
         .expect("search");
     assert_eq!(hits.len(), 3);
-    let batch = search::top_k(&index.vectors, 384, &queries[..384], 3, None).expect("top_k");
+    let batch = search::top_k(index.vectors(), 384, &queries[..384], 3, None).expect("top_k");
     assert_eq!(hits, batch[0]);
 }
 
 #[test]
 fn summary_check_flags_a_summary_of_another_paper() {
-    let (mut index, queries) = reference_index();
-    let clean = search::summary_outliers(&index, &queries).expect("check");
+    let (index, queries) = reference_index();
+    let clean = papermap::quality::summary_outliers(&index, &queries).expect("check");
     assert_eq!(clean.papers, 68);
     assert!(clean.outliers.is_empty(), "{:?}", clean.outliers);
     assert!(clean.median > 0.8 && clean.mad > 0.0, "{clean:?}");
@@ -582,18 +581,22 @@ fn summary_check_flags_a_summary_of_another_paper() {
         })
         .expect("some paper");
     let v = index.vector(far).to_vec();
-    index.vectors[10 * dim..11 * dim].copy_from_slice(&v);
-    let c = search::summary_outliers(&index, &queries).expect("check");
+    let mut vectors = index.vectors().to_vec();
+    vectors[10 * dim..11 * dim].copy_from_slice(&v);
+    let index = Index::from_parts(
+        index.dir().to_path_buf(),
+        index.manifest().clone(),
+        index.papers().to_vec(),
+        vectors,
+    )
+    .expect("index");
+    let c = papermap::quality::summary_outliers(&index, &queries).expect("check");
     let flagged: Vec<&str> = c.outliers.iter().map(|o| o.arxiv_id.as_str()).collect();
-    assert_eq!(
-        flagged,
-        vec![index.papers[10].paper.arxiv_id.as_str()],
-        "{c:?}"
-    );
+    assert_eq!(flagged, vec![index.paper(10).arxiv_id.as_str()], "{c:?}");
     assert!(c.outliers[0].robust_z < -3.0 && c.outliers[0].similarity < c.threshold);
     // Wrong sizes are errors, not panics.
     assert!(matches!(
-        search::summary_outliers(&index, &queries[..dim]),
+        papermap::quality::summary_outliers(&index, &queries[..dim]),
         Err(SearchError::Mismatch { .. })
     ));
 }
@@ -601,7 +604,7 @@ fn summary_check_flags_a_summary_of_another_paper() {
 #[test]
 fn related_all_matches_single_related_and_finds_papers_by_title() {
     let (index, _) = reference_index();
-    let all = search::related_all(&index.vectors, 384, 5).expect("related_all");
+    let all = search::related_all(index.vectors(), 384, 5).expect("related_all");
     assert_eq!(all.len(), 68);
     for (i, hits) in all.iter().enumerate() {
         let one = search::related(&index, i, 5).expect("related");
@@ -615,13 +618,13 @@ fn related_all_matches_single_related_and_finds_papers_by_title() {
             .all(|(a, b)| (a.score - b.score).abs() < 1e-5));
         assert!(hits.iter().all(|h| h.row != i));
     }
-    let title = index.papers[3].paper.title.clone();
+    let title = index.paper(3).title.clone();
     assert_eq!(search::find_paper(&index, &title).expect("by title"), 3);
     assert_eq!(
         search::find_paper(&index, &title.to_uppercase()).expect("case"),
         3
     );
-    let id = index.papers[3].paper.arxiv_id.clone();
+    let id = index.paper(3).arxiv_id.clone();
     assert_eq!(
         search::find_paper(&index, &format!("arXiv:{id}v2")).expect("by id"),
         3
@@ -675,12 +678,14 @@ fn probe_archive_with_vectors() {
             key: p.summary.clone(),
         })
         .collect();
-    let (mut index, _) = reference_index();
-    index.manifest.papers = papers.len();
-    index.papers = papers;
-    index.vectors = read_npy(&dir.join("summaries.npy"));
+    let (reference, _) = reference_index();
+    let mut manifest = reference.manifest().clone();
+    manifest.papers = papers.len();
+    let vectors = read_npy(&dir.join("summaries.npy"));
+    let index =
+        Index::from_parts(PathBuf::from("/nonexistent"), manifest, papers, vectors).expect("index");
     let queries = read_npy(&dir.join("titles.npy"));
-    assert_eq!(index.vectors.len(), index.len() * 384);
+    assert_eq!(index.vectors().len(), index.len() * 384);
     let t = std::time::Instant::now();
     let ranks = eval::title_ranks(&index, &queries).expect("ranks");
     for m in eval::metrics_from_ranks(&ranks) {
@@ -693,7 +698,7 @@ fn probe_archive_with_vectors() {
         );
     }
     println!("ranked in {:.1}s", t.elapsed().as_secs_f64());
-    let c = search::summary_outliers(&index, &queries).expect("check");
+    let c = papermap::quality::summary_outliers(&index, &queries).expect("check");
     println!(
         "median {:.4} mad {:.4} threshold {:.4}: {} flagged",
         c.median,
@@ -708,7 +713,7 @@ fn probe_archive_with_vectors() {
         );
     }
     let i = index
-        .papers
+        .papers()
         .iter()
         .position(|p| p.paper.arxiv_id == "2407.17398")
         .expect("2407.17398");

@@ -141,7 +141,7 @@ pub struct Day {
 /// The dated papers' distinct first-appearance dates, sorted.
 fn dates(index: &Index) -> BTreeSet<&str> {
     index
-        .papers
+        .papers()
         .iter()
         .filter_map(|p| p.paper.date.as_deref())
         .filter(|d| day_number(d).is_some())
@@ -154,7 +154,7 @@ pub fn day_of_date(index: &Index, date: &str) -> Result<Day, BriefError> {
         .filter(|_| date.len() == 10)
         .ok_or_else(|| BriefError::BadDate(date.to_string()))?;
     let rows: Vec<usize> = index
-        .papers
+        .papers()
         .iter()
         .enumerate()
         .filter(|(_, p)| p.paper.date.as_deref() == Some(date))
@@ -164,7 +164,7 @@ pub fn day_of_date(index: &Index, date: &str) -> Result<Day, BriefError> {
         let all = dates(index);
         if all.is_empty() {
             return Err(BriefError::NoDates {
-                dir: index.dir.clone(),
+                dir: index.dir().to_path_buf(),
             });
         }
         let mut near: Vec<&str> = all.into_iter().collect();
@@ -172,7 +172,7 @@ pub fn day_of_date(index: &Index, date: &str) -> Result<Day, BriefError> {
         near.truncate(NEAREST_DATES);
         near.sort_unstable();
         return Err(BriefError::UnknownDate {
-            dir: index.dir.clone(),
+            dir: index.dir().to_path_buf(),
             date: date.to_string(),
             nearest: near.into_iter().map(str::to_string).collect(),
         });
@@ -189,7 +189,7 @@ pub fn latest_day(index: &Index) -> Result<Day, BriefError> {
         .last()
         .map(|d| d.to_string())
         .ok_or_else(|| BriefError::NoDates {
-            dir: index.dir.clone(),
+            dir: index.dir().to_path_buf(),
         })?;
     day_of_date(index, &last)
 }
@@ -219,7 +219,7 @@ pub fn day_of_digest(index: &Index, digest: &Path) -> Result<Day, BriefError> {
         }
     };
     let row_of: HashMap<&str, usize> = index
-        .papers
+        .papers()
         .iter()
         .enumerate()
         .map(|(r, p)| (p.paper.arxiv_id.as_str(), r))
@@ -235,7 +235,7 @@ pub fn day_of_digest(index: &Index, digest: &Path) -> Result<Day, BriefError> {
     if !missing.is_empty() {
         return Err(BriefError::NotIndexed {
             digest: digest.to_path_buf(),
-            dir: index.dir.clone(),
+            dir: index.dir().to_path_buf(),
             papers: papers.len(),
             missing,
         });
@@ -264,7 +264,7 @@ pub struct PaperRef {
 
 impl PaperRef {
     fn of(index: &Index, row: usize) -> Self {
-        let p = &index.papers[row].paper;
+        let p = &index.paper(row);
         PaperRef {
             row,
             arxiv_id: p.arxiv_id.clone(),
@@ -390,7 +390,7 @@ impl Brief {
 pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefError> {
     if !topics.is_current(index) || topics.assignment.len() != index.len() {
         return Err(BriefError::StaleTopics {
-            dir: index.dir.clone(),
+            dir: index.dir().to_path_buf(),
         });
     }
     let position: HashMap<u32, usize> = topics
@@ -409,7 +409,7 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
             .topic_of(row)
             .map(topic_ref)
             .ok_or_else(|| BriefError::UnknownTopic {
-                dir: index.dir.clone(),
+                dir: index.dir().to_path_buf(),
                 row,
                 id: topics.assignment[row],
             })
@@ -417,7 +417,7 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
 
     // Related: nearest among the papers dated strictly before the day.
     let earlier: Vec<usize> = index
-        .papers
+        .papers()
         .iter()
         .enumerate()
         .filter(|(_, p)| {
@@ -428,14 +428,14 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
         })
         .map(|(r, _)| r)
         .collect();
-    let dim = index.manifest.dim;
+    let dim = index.dim();
     let queries: Vec<f32> = day
         .rows
         .iter()
         .flat_map(|&r| index.vector(r).iter().copied())
         .collect();
     let related =
-        crate::search::top_k_among(&index.vectors, dim, &queries, &earlier, RELATED_PER_PAPER)?;
+        crate::search::top_k_among(index.vectors(), dim, &queries, &earlier, RELATED_PER_PAPER)?;
 
     let outlier_of: HashMap<usize, &crate::topics::Outlier> =
         topics.outliers.iter().map(|o| (o.row, o)).collect();
@@ -482,7 +482,7 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
             let mut rows: Vec<usize> = (0..index.len())
                 .filter(|&r| topics.assignment[r] == t.id)
                 .filter(|&r| {
-                    index.papers[r]
+                    index.papers()[r]
                         .paper
                         .date
                         .as_deref()
@@ -490,7 +490,7 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
                 })
                 .collect();
             rows.sort_by(|&a, &b| {
-                let (pa, pb) = (&index.papers[a].paper, &index.papers[b].paper);
+                let (pa, pb) = (&index.paper(a), &index.paper(b));
                 pb.date
                     .cmp(&pa.date)
                     .then(pb.votes.cmp(&pa.votes))

@@ -7,7 +7,7 @@ use anyhow::Context;
 use papermap::brief::{self, Brief, BriefError, BriefFiles};
 use papermap::index::Index;
 
-use super::index::DEFAULT_INDEX;
+use super::options::DEFAULT_INDEX;
 use super::output::Failure;
 
 /// `papermap brief`.

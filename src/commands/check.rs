@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use papermap::index::{check, Verdict};
 
-use super::index::DEFAULT_INDEX;
+use super::options::DEFAULT_INDEX;
 
 /// `papermap check`.
 #[derive(clap::Args, Debug)]

@@ -7,8 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use papermap::embed::Prefix;
 
-use super::export::write_npy;
-use super::model::ModelOpts;
+use super::options::ModelOpts;
 
 /// `papermap embed`.
 #[derive(clap::Args, Debug)]
@@ -56,14 +55,15 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         };
         texts.push(text);
     }
-    let (_, encoder) = args.model.encoder()?;
+    let (_, encoder) = args.model.choice().load()?;
     if args.one_by_one {
         return one_by_one(&args, output, &encoder, &texts, prefix);
     }
     let start = Instant::now();
     let e = encoder.embed(&texts, prefix, &mut |_, _| {})?;
     let secs = start.elapsed().as_secs_f64();
-    write_npy(&args.out, e.len(), e.dim, &e.vectors)?;
+    papermap::index::npy::write(&args.out, e.len(), e.dim, &e.vectors)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     if output.json {
         return super::output::print_json(&serde_json::json!({
             "out": args.out,
@@ -112,7 +112,8 @@ fn one_by_one(
         vectors.extend(encoder.embed_one(t, prefix)?);
         ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    write_npy(&args.out, texts.len(), encoder.dim, &vectors)?;
+    papermap::index::npy::write(&args.out, texts.len(), encoder.dim, &vectors)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     ms.sort_by(f64::total_cmp);
     let (median, p90) = (ms[ms.len() / 2], ms[(ms.len() * 9 / 10).min(ms.len() - 1)]);
     if output.json {

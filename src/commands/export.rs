@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use papermap::index::Index;
 
-use super::index::DEFAULT_INDEX;
+use super::options::DEFAULT_INDEX;
 
 /// Export format.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn write_npy(
 /// Runs `papermap export`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
-    let dim = index.manifest.dim;
+    let dim = index.dim();
     let with_ext = |ext: &str| {
         let mut p = args.out.clone().into_os_string();
         p.push(ext);
@@ -56,7 +56,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         std::fs::File::create(&meta_path)
             .with_context(|| format!("creating {}", meta_path.display()))?,
     );
-    for (i, p) in index.papers.iter().enumerate() {
+    for (i, p) in index.papers().iter().enumerate() {
         let mut v = serde_json::to_value(&p.paper)?;
         v["row"] = i.into();
         if args.format == Format::Jsonl {
@@ -68,7 +68,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     meta.flush()?;
     let npy_path = (args.format == Format::Npy).then(|| with_ext(".npy"));
     if let Some(p) = &npy_path {
-        write_npy(p, index.len(), dim, &index.vectors)?;
+        write_npy(p, index.len(), dim, index.vectors())?;
     }
     if output.json {
         return super::output::print_json(&serde_json::json!({

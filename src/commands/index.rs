@@ -7,10 +7,9 @@ use std::time::Instant;
 use anyhow::Context;
 use papermap::index::{update, TextRecipe, UpdateOptions};
 
-use super::model::ModelOpts;
+use super::options::ModelOpts;
 
-/// Default index directory.
-pub const DEFAULT_INDEX: &str = "papermap-index";
+use super::options::DEFAULT_INDEX;
 
 /// `papermap index PATH...`.
 #[derive(clap::Args, Debug)]
@@ -28,10 +27,10 @@ pub struct Args {
     #[arg(long)]
     rebuild: bool,
     /// Upper bound on (padded) tokens per forward pass (default: 8192 on CPU, 65536 on CUDA).
-    #[arg(long, value_parser = super::at_least_one)]
+    #[arg(long, value_parser = super::options::at_least_one)]
     batch_tokens: Option<usize>,
     /// Papers per stored chunk (a killed run loses at most one chunk of work).
-    #[arg(long, default_value_t = 1024, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = 1024, value_parser = super::options::at_least_one)]
     chunk: usize,
     #[command(flatten)]
     model: ModelOpts,
@@ -46,11 +45,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     }
     // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
     // Only the manifest is read here; a missing or broken one is the update's to report.
-    let existing = papermap::index::read_manifest(&args.index)
-        .ok()
-        .flatten()
-        .map(|m| m.quant);
-    let (files, mut encoder) = args.model.for_index_quant(existing.as_deref()).encoder()?;
+    let (files, mut encoder) = args.model.choice().following_index(&args.index).load()?;
     let fingerprint = files.fingerprint()?;
     if let Some(budget) = args.batch_tokens {
         encoder.token_budget = budget.max(encoder.max_len);
@@ -61,7 +56,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         chunk_rows: args.chunk,
         model_id: files.id.clone(),
         model_fingerprint: fingerprint,
-        quant: encoder.precision().into(),
+        quant: encoder.precision(),
     };
     let embed_start = Instant::now();
     let mut reporter = Reporter::new(output.quiet);

@@ -117,45 +117,203 @@ impl Failure {
 /// The exit status of an error: the first cause in its chain that has a status of its own.
 pub fn code_of(e: &anyhow::Error) -> u8 {
     use papermap::corpus::CorpusError;
-    use papermap::embed::EmbedError;
-    use papermap::index::IndexError;
-    use papermap::search::SearchError;
     use papermap::topics::TopicsError;
+    use papermap::workspace::WorkspaceError;
     for c in e.chain() {
         if let Some(f) = c.downcast_ref::<Failure>() {
             return f.code;
         }
-        if let Some(e) = c.downcast_ref::<IndexError>() {
+        let code = if let Some(e) = c.downcast_ref::<WorkspaceError>() {
             match e {
-                IndexError::Damaged { .. } | IndexError::Partial { .. } => return exit::DAMAGED,
-                IndexError::Missing(_) => return exit::NOT_FOUND,
-                IndexError::Locked(_) => return exit::LOCKED,
-                _ => {}
+                WorkspaceError::Embed(e) => embed_code(e),
+                WorkspaceError::Index(e) => index_code(e),
+                WorkspaceError::Search(e) => search_code(e),
+                WorkspaceError::Dtype(_) => Some(exit::USAGE),
+                WorkspaceError::ModelMismatch { .. } => None,
             }
-        }
-        if let Some(e) = c.downcast_ref::<SearchError>() {
-            match e {
-                SearchError::UnknownPaper { .. } => return exit::NOT_FOUND,
-                SearchError::EmptyQuery | SearchError::ZeroK => return exit::USAGE,
-                _ => {}
-            }
-        }
-        if let Some(EmbedError::NotFound(_)) = c.downcast_ref::<EmbedError>() {
-            return exit::NOT_FOUND;
-        }
-        if let Some(
+        } else if let Some(e) = c.downcast_ref::<papermap::index::IndexError>() {
+            index_code(e)
+        } else if let Some(e) = c.downcast_ref::<papermap::search::SearchError>() {
+            search_code(e)
+        } else if let Some(e) = c.downcast_ref::<papermap::embed::EmbedError>() {
+            embed_code(e)
+        } else if let Some(
             TopicsError::BadK(_) | TopicsError::BadParam(_) | TopicsError::TooManyTopics { .. },
         ) = c.downcast_ref::<TopicsError>()
         {
-            return exit::USAGE;
-        }
-        if let Some(CorpusError::Access { source, .. } | CorpusError::Read { source, .. }) =
+            Some(exit::USAGE)
+        } else if let Some(CorpusError::Access { source, .. } | CorpusError::Read { source, .. }) =
             c.downcast_ref::<CorpusError>()
         {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                return exit::NOT_FOUND;
-            }
+            (source.kind() == std::io::ErrorKind::NotFound).then_some(exit::NOT_FOUND)
+        } else {
+            None
+        };
+        if let Some(code) = code {
+            return code;
         }
     }
     exit::ERROR
+}
+
+fn index_code(e: &papermap::index::IndexError) -> Option<u8> {
+    use papermap::index::IndexError;
+    match e {
+        IndexError::Damaged { .. } | IndexError::Partial { .. } => Some(exit::DAMAGED),
+        IndexError::Missing(_) => Some(exit::NOT_FOUND),
+        IndexError::Locked(_) => Some(exit::LOCKED),
+        IndexError::Embed(e) => embed_code(e),
+        _ => None,
+    }
+}
+
+fn search_code(e: &papermap::search::SearchError) -> Option<u8> {
+    use papermap::search::SearchError;
+    match e {
+        SearchError::UnknownPaper { .. } => Some(exit::NOT_FOUND),
+        SearchError::EmptyQuery | SearchError::ZeroK => Some(exit::USAGE),
+        _ => None,
+    }
+}
+
+fn embed_code(e: &papermap::embed::EmbedError) -> Option<u8> {
+    matches!(e, papermap::embed::EmbedError::NotFound(_)).then_some(exit::NOT_FOUND)
+}
+
+/// What the user can do about an error, when the library's error says what went wrong: the
+/// library names files and causes, the CLI names the commands and options that help.
+pub fn advice(e: &anyhow::Error) -> Option<String> {
+    use papermap::index::IndexError;
+    use papermap::topics::TopicsError;
+    use papermap::workspace::WorkspaceError;
+    e.chain().find_map(|c| {
+        let index_error =
+            c.downcast_ref::<IndexError>()
+                .or_else(|| match c.downcast_ref::<WorkspaceError>() {
+                    Some(WorkspaceError::Index(e)) => Some(e),
+                    _ => None,
+                });
+        if let Some(e) = index_error {
+            return match e {
+                IndexError::Damaged { .. } => Some(
+                    "run `papermap index PATH... --index DIR` to repair it (damaged chunks are \
+                     embedded again, a damaged manifest is rebuilt from the chunks that verify), \
+                     or `papermap check --index DIR` to list the damage; `--rebuild` starts over"
+                        .into(),
+                ),
+                IndexError::Partial { .. } => {
+                    Some("run `papermap index PATH... --index DIR` again to finish it".into())
+                }
+                IndexError::Missing(dir) => Some(format!(
+                    "build one with `papermap index PATH... --index {}`",
+                    dir.display()
+                )),
+                IndexError::Incompatible { .. } => Some(
+                    "pass --rebuild to re-embed everything, or use another --index directory"
+                        .into(),
+                ),
+                _ => None,
+            };
+        }
+        if let Some(WorkspaceError::ModelMismatch { .. }) = c.downcast_ref::<WorkspaceError>() {
+            return Some(
+                "pass --model with the index's model, or rebuild the index with this one \
+                 (`papermap index PATH... --rebuild`)"
+                    .into(),
+            );
+        }
+        match c.downcast_ref::<TopicsError>()? {
+            TopicsError::Empty => Some("index some digests first: `papermap index PATH...`".into()),
+            TopicsError::NonFinite => {
+                Some("rebuild the index: `papermap index PATH... --rebuild`".into())
+            }
+            TopicsError::Corrupt { .. } => {
+                Some("delete the file, or run `papermap topics --fresh`".into())
+            }
+            TopicsError::TooManyTopics { .. } | TopicsError::TooFewDistinct { .. } => {
+                Some("choose a smaller --k".into())
+            }
+            TopicsError::AutoRange { .. } => {
+                Some("pass a smaller --k-range, or a fixed --k".into())
+            }
+            _ => None,
+        }
+    })
+}
+
+/// One line per hit: rank, score, date, id, title.
+pub fn write_hits(
+    out: &mut impl Write,
+    index: &papermap::index::Index,
+    hits: &[papermap::search::Hit],
+) -> std::io::Result<()> {
+    for h in papermap::search::hit_records(index, hits) {
+        writeln!(
+            out,
+            "{:>3}  {:.4}  {:<10}  {:<12}  {}",
+            h.rank,
+            h.score,
+            h.date.unwrap_or("-"),
+            h.arxiv_id,
+            h.title
+        )?;
+    }
+    Ok(())
+}
+
+/// Progress of embedding title queries on stderr (a line every 5 s, or one updated line on a
+/// terminal), silent under `--quiet`.
+pub fn title_progress() -> impl FnMut(usize, usize) {
+    use std::io::IsTerminal;
+    let start = std::time::Instant::now();
+    let mut last = std::time::Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    move |done, total| {
+        if quiet() || !(done == total || last.elapsed().as_secs_f64() >= 5.0) {
+            return;
+        }
+        last = std::time::Instant::now();
+        let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        let end = if tty && done < total { "\r" } else { "\n" };
+        eprint!("embedded {done}/{total} titles, {rate:.1}/s{end}");
+    }
+}
+
+/// The summary check as text: the rule, the count, and up to `limit` flagged papers.
+pub fn write_summary_check(
+    out: &mut impl Write,
+    c: &papermap::quality::SummaryCheck,
+    limit: usize,
+) -> std::io::Result<()> {
+    use papermap::quality::{OUTLIER_Z, SUSPECT_Z};
+    writeln!(
+        out,
+        "summary check: {} of {} papers have a summary that does not describe them: title-to-summary \
+         similarity below {:.4} (robust z < {}; median {:.4}, MAD {:.4}), or below {:.4} (z < {}) \
+         with the title not finding the paper in the top {} of dense or lexical search",
+        c.outliers.len(),
+        c.papers,
+        c.threshold,
+        OUTLIER_Z,
+        c.median,
+        c.mad,
+        c.suspect_threshold,
+        SUSPECT_Z,
+        c.depth
+    )?;
+    for o in c.outliers.iter().take(limit) {
+        writeln!(
+            out,
+            "  {:<12} {:.4}  z {:>5.1}  {}",
+            o.arxiv_id, o.similarity, o.robust_z, o.title
+        )?;
+    }
+    if c.outliers.len() > limit {
+        writeln!(
+            out,
+            "  ... {} more (--all-outliers lists them)",
+            c.outliers.len() - limit
+        )?;
+    }
+    Ok(())
 }

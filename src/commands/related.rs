@@ -8,7 +8,7 @@ use anyhow::Context;
 use papermap::index::Index;
 use papermap::search::{self, Hit};
 
-use super::index::DEFAULT_INDEX;
+use super::options::DEFAULT_INDEX;
 
 /// `papermap related`.
 #[derive(clap::Args, Debug)]
@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, requires = "all", value_name = "FILE")]
     out: Option<PathBuf>,
     #[command(flatten)]
-    device: super::model::DeviceOpt,
+    device: super::options::DeviceOpt,
     /// With --all: approximate neighbours from an HNSW graph (usearch) kept in the index
     /// directory, for archives of millions; scores stay exact. Built on first use.
     #[cfg(feature = "ann")]
@@ -31,10 +31,10 @@ pub struct Args {
     ann: bool,
     /// With --ann: search candidate list (HNSW ef); higher is slower and closer to exact.
     #[cfg(feature = "ann")]
-    #[arg(long, requires = "ann", value_name = "N", value_parser = super::at_least_one)]
+    #[arg(long, requires = "ann", value_name = "N", value_parser = super::options::at_least_one)]
     ef: Option<usize>,
     /// Number of related papers.
-    #[arg(short, long, default_value_t = 10, value_parser = super::at_least_one)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::options::at_least_one)]
     k: usize,
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
@@ -74,7 +74,7 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
         return Err(search::SearchError::ZeroK.into());
     }
     let device = args.device.parse()?;
-    let dim = index.manifest.dim;
+    let dim = index.dim();
     let start = std::time::Instant::now();
     #[cfg(feature = "ann")]
     let ann = args.ann;
@@ -84,9 +84,9 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
         anyhow::ensure!(device.is_cpu(), "--ann runs on the CPU; drop --device");
         approximate(args, index)?
     } else if device.is_cpu() {
-        search::related_all(&index.vectors, dim, args.k)?
+        search::related_all(index.vectors(), dim, args.k)?
     } else {
-        search::device_topk::related_all_on_device(&device, &index.vectors, dim, args.k)?
+        search::device_topk::related_all_on_device(&device, index.vectors(), dim, args.k)?
     };
     let secs = start.elapsed().as_secs_f64();
     let write_lines = |out: &mut dyn Write| -> std::io::Result<()> {
@@ -95,13 +95,13 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
                 .iter()
                 .map(|h| {
                     serde_json::json!({
-                        "arxiv_id": index.papers[h.row].paper.arxiv_id,
+                        "arxiv_id": index.paper(h.row).arxiv_id,
                         "score": h.score,
                     })
                 })
                 .collect();
             let line = serde_json::json!({
-                "arxiv_id": index.papers[row].paper.arxiv_id,
+                "arxiv_id": index.paper(row).arxiv_id,
                 "related": related,
             });
             serde_json::to_writer(&mut *out, &line)?;
@@ -145,8 +145,7 @@ fn approximate(args: &Args, index: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
         params.expansion_search = ef;
     }
     let start = std::time::Instant::now();
-    let (graph, built) =
-        Ann::open_or_build(&args.index, &index.vectors, index.manifest.dim, &params)?;
+    let (graph, built) = Ann::open_or_build(&args.index, index.vectors(), index.dim(), &params)?;
     super::output::note!(
         "{} the HNSW graph of {} papers in {:.2}s ({})",
         if built { "built" } else { "loaded" },
@@ -154,7 +153,7 @@ fn approximate(args: &Args, index: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
         start.elapsed().as_secs_f64(),
         args.index.join("ann.usearch").display()
     );
-    Ok(graph.related_all(&index.vectors, args.k)?)
+    Ok(graph.related_all(index.vectors(), args.k)?)
 }
 
 fn write_table(
@@ -163,7 +162,7 @@ fn write_table(
     row: usize,
     hits: &[Hit],
 ) -> std::io::Result<()> {
-    let p = &index.papers[row].paper;
+    let p = &index.paper(row);
     writeln!(
         out,
         "related to {}  {}  {}",
@@ -171,7 +170,7 @@ fn write_table(
         p.date.as_deref().unwrap_or("-"),
         p.title
     )?;
-    super::search::write_hits(out, index, hits)
+    super::output::write_hits(out, index, hits)
 }
 
 fn write_json(
@@ -180,11 +179,11 @@ fn write_json(
     row: usize,
     hits: &[Hit],
 ) -> std::io::Result<()> {
-    let p = &index.papers[row].paper;
+    let p = &index.paper(row);
     let v = serde_json::json!({
         "paper": {"arxiv_id": p.arxiv_id, "title": p.title, "date": p.date, "url": p.url},
         "k": hits.len(),
-        "results": super::search::hits_json(index, hits),
+        "results": papermap::search::hit_records(index, hits),
     });
     serde_json::to_writer_pretty(&mut *out, &v)?;
     writeln!(out)

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use papermap::index::Index;
 use papermap::report::{write, ReportInput, RELATED_PER_PAPER};
-use papermap::search::{related_all, summary_outliers};
+use papermap::search::related_all;
 
-use super::index::DEFAULT_INDEX;
-use super::model::ModelOpts;
+use super::options::ModelOpts;
+use super::options::DEFAULT_INDEX;
 
 /// `papermap report`.
 #[derive(clap::Args, Debug)]
@@ -47,12 +47,19 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         args.index.display(),
         args.index.display()
     );
-    let related = related_all(&index.vectors, index.manifest.dim, RELATED_PER_PAPER)?;
+    let related = related_all(index.vectors(), index.dim(), RELATED_PER_PAPER)?;
     let check = if args.no_summary_check {
         None
     } else {
-        let titles = super::eval::title_vectors(&index, &args.model)?;
-        Some(summary_outliers(&index, &titles)?)
+        let (check, cache_error) = papermap::workspace::summary_check(
+            &index,
+            &args.model.choice(),
+            &mut super::output::title_progress(),
+        )?;
+        if let Some(e) = cache_error {
+            super::output::note!("warning: title vectors not cached: {e}");
+        }
+        Some(check)
     };
     let files = write(
         &args.out,

@@ -4,12 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use papermap::embed::{Encoder, Prefix};
+use papermap::embed::Prefix;
 use papermap::index::Index;
-use papermap::search::{self, Hit, Mode, Searcher};
+use papermap::search::{self, Mode, Searcher};
+use papermap::workspace;
 
-use super::index::DEFAULT_INDEX;
-use super::model::ModelOpts;
+use super::options::ModelOpts;
+use super::options::DEFAULT_INDEX;
 
 /// `papermap search`.
 #[derive(clap::Args, Debug)]
@@ -18,7 +19,7 @@ pub struct Args {
     #[arg(required = true, value_name = "TEXT")]
     text: Vec<String>,
     /// Number of results.
-    #[arg(short, long, default_value_t = 10, value_parser = super::at_least_one)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::options::at_least_one)]
     k: usize,
     /// dense (embedding cosine), lexical (BM25) or hybrid (reciprocal rank fusion of both).
     #[arg(long, default_value = "hybrid")]
@@ -28,18 +29,6 @@ pub struct Args {
     index: PathBuf,
     #[command(flatten)]
     model: ModelOpts,
-}
-
-/// Loads the model named by `opts` (device and engine included), refusing it unless it built
-/// `index`.
-pub fn load_index_model(index: &Index, opts: &ModelOpts) -> anyhow::Result<Encoder> {
-    let files = opts.resolver().resolve()?;
-    let fingerprint = files.fingerprint()?;
-    search::check_model(index, &files.id, &fingerprint)?;
-    let (_, encoder) = opts
-        .for_index_quant(Some(&index.manifest.quant))
-        .encoder()?;
-    Ok(encoder)
 }
 
 /// Runs `papermap search`.
@@ -53,17 +42,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     }
     // The model loads on a second thread while this one reads the index and its lexical side:
     // the two take about as long, and a person waits for their sum otherwise.
-    let quant = papermap::index::read_manifest(&args.index)
-        .ok()
-        .flatten()
-        .map(|m| m.quant);
-    let opts = args.model.for_index_quant(quant.as_deref());
+    let choice = args.model.choice().following_index(&args.index);
     let query = [text.clone()];
     let (index, loaded) = std::thread::scope(|s| {
         let model = args
             .mode
             .needs_vector()
-            .then(|| s.spawn(|| opts.encoder_for(&query, Prefix::Query)));
+            .then(|| s.spawn(|| anyhow::Ok(choice.load_for(&query, Prefix::Query)?)));
         let index = Index::open(&args.index);
         let loaded = model.map(|h| h.join());
         (index, loaded)
@@ -82,7 +67,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let vector = match loaded {
         Some(Ok(loaded)) => {
             let (files, encoder) = loaded?;
-            search::check_model(&index, &files.id, &files.fingerprint()?)?;
+            workspace::require_fit(&index, &files)?;
             Some(encoder.embed_one(&text, Prefix::Query)?)
         }
         Some(Err(panic)) => std::panic::resume_unwind(panic),
@@ -97,13 +82,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             "query": text,
             "mode": args.mode,
             "k": hits.len(),
-            "results": hits_json(&index, &hits),
+            "results": search::hit_records(&index, &hits),
         });
         serde_json::to_writer_pretty(&mut out, &v)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_hits(&mut out, &index, &hits)
+        super::output::write_hits(&mut out, &index, &hits)
     };
     super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))?;
     if hits.is_empty() {
@@ -113,39 +98,4 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         )));
     }
     Ok(())
-}
-
-/// One line per hit: rank, score, date, id, title.
-pub fn write_hits(out: &mut impl Write, index: &Index, hits: &[Hit]) -> std::io::Result<()> {
-    for (r, h) in hits.iter().enumerate() {
-        let p = &index.papers[h.row].paper;
-        writeln!(
-            out,
-            "{:>3}  {:.4}  {:<10}  {:<12}  {}",
-            r + 1,
-            h.score,
-            p.date.as_deref().unwrap_or("-"),
-            p.arxiv_id,
-            p.title
-        )?;
-    }
-    Ok(())
-}
-
-/// Hits as JSON objects: rank, score, id, title, date, url.
-pub fn hits_json(index: &Index, hits: &[Hit]) -> Vec<serde_json::Value> {
-    hits.iter()
-        .enumerate()
-        .map(|(r, h)| {
-            let p = &index.papers[h.row].paper;
-            serde_json::json!({
-                "rank": r + 1,
-                "score": h.score,
-                "arxiv_id": p.arxiv_id,
-                "title": p.title,
-                "date": p.date,
-                "url": p.url,
-            })
-        })
-        .collect()
 }

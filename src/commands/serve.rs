@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use papermap::index::Index;
 use papermap::serve::{serve, ServeOptions};
 
-use super::index::DEFAULT_INDEX;
-use super::model::ModelOpts;
+use super::options::ModelOpts;
+use super::options::DEFAULT_INDEX;
 
 /// `papermap serve`.
 #[derive(clap::Args, Debug)]
@@ -33,11 +33,11 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     }
     // The index's own model and quantisation, checked as every command that embeds does.
     let index = Index::open(&args.index)?;
-    let encoder = super::search::load_index_model(&index, &args.model)?;
+    let encoder = papermap::workspace::index_encoder(&index, &args.model.choice())?;
     // The model passed the index's fingerprint check: the manifest names it.
     let (model_id, fingerprint) = (
-        index.manifest.model_id.clone(),
-        index.manifest.model_fingerprint.clone(),
+        index.manifest().model_id.clone(),
+        index.manifest().model_fingerprint.clone(),
     );
     drop(index);
     serve(

@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub index: Option<PathBuf>,
     #[command(flatten)]
-    pub model: super::model::ModelOpts,
+    pub model: super::options::ModelOpts,
 }
 
 /// Parses the digests and prints a summary of what was found.
@@ -25,8 +25,15 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let check = match &args.index {
         Some(dir) => {
             let index = papermap::index::Index::open(dir)?;
-            let vectors = super::eval::title_vectors(&index, &args.model)?;
-            Some(papermap::search::summary_outliers(&index, &vectors)?)
+            let (check, cache_error) = papermap::workspace::summary_check(
+                &index,
+                &args.model.choice(),
+                &mut super::output::title_progress(),
+            )?;
+            if let Some(e) = cache_error {
+                super::output::note!("warning: title vectors not cached: {e}");
+            }
+            Some(check)
         }
         None => None,
     };
@@ -62,13 +69,10 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let written = write_stats(&mut out, &corpus).and_then(|()| match &check {
-        Some(c) => super::eval::write_summary_check(&mut out, c, usize::MAX),
+        Some(c) => super::output::write_summary_check(&mut out, c, usize::MAX),
         None => Ok(()),
     });
-    match written.and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    super::output::ignore_broken_pipe(written.and_then(|()| out.flush()))
 }
 
 fn write_stats(out: &mut impl Write, c: &Corpus) -> io::Result<()> {

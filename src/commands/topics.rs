@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use papermap::embed::Encoder;
 use papermap::index::Index;
 use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
 use papermap::topics::{self, KChoice, Params, Topics, Trend};
+use papermap::workspace;
 
-use super::index::DEFAULT_INDEX;
-use super::model::ModelOpts;
+use super::options::ModelOpts;
+use super::options::DEFAULT_INDEX;
 
 /// `papermap topics [--k N|auto] [--seed S]`.
 #[derive(clap::Args, Debug)]
@@ -28,19 +28,19 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// k-means++ starts per k; the lowest objective wins.
-    #[arg(long, default_value_t = 3, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = 3, value_parser = super::options::at_least_one)]
     runs: usize,
     /// Papers in the silhouette sample of `--k auto`.
-    #[arg(long, default_value_t = topics::kmeans::DEFAULT_SILHOUETTE_SAMPLE, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = topics::kmeans::DEFAULT_SILHOUETTE_SAMPLE, value_parser = super::options::at_least_one)]
     silhouette_sample: usize,
     /// Keywords per topic.
-    #[arg(long, default_value_t = 10, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = 10, value_parser = super::options::at_least_one)]
     keywords: usize,
     /// MMR diversity of keywords, 0 (relevance only) to 1.
-    #[arg(long, default_value_t = 0.5, value_parser = super::unit_interval)]
+    #[arg(long, default_value_t = 0.5, value_parser = super::options::unit_interval)]
     diversity: f32,
     /// Centred centroid cosine above which a topic keeps the id of a previous run's topic.
-    #[arg(long, default_value_t = topics::stable::DEFAULT_THRESHOLD, value_parser = super::cosine_threshold)]
+    #[arg(long, default_value_t = topics::stable::DEFAULT_THRESHOLD, value_parser = super::options::cosine_threshold)]
     threshold: f32,
     /// Days at the end of the archive that count as recent for the trend.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..))]
@@ -58,39 +58,10 @@ pub struct Args {
     #[arg(long)]
     no_map: bool,
     /// Also show the topics grouped into N by cutting their hierarchy (no refit).
-    #[arg(long, value_name = "N", value_parser = super::at_least_one)]
+    #[arg(long, value_name = "N", value_parser = super::options::at_least_one)]
     merge_to: Option<usize>,
     #[command(flatten)]
     model: ModelOpts,
-}
-
-/// The encoder for keyword MMR, if one is wanted and matches the index's vectors.
-fn keyword_encoder(args: &Args, index: &Index) -> anyhow::Result<Option<Encoder>> {
-    if args.no_model {
-        return Ok(None);
-    }
-    let explicit = args.model.model.is_some() || args.model.model_id.is_some();
-    let files = match args.model.resolver().resolve() {
-        Ok(f) => f,
-        Err(e) if !explicit => {
-            super::output::note!("note: no model for keyword MMR ({e}); keywords by c-TF-IDF only");
-            return Ok(None);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let fingerprint = files.fingerprint()?;
-    if fingerprint != index.manifest.model_fingerprint {
-        super::output::note!(
-            "note: the model {} is not the one that built the index; keywords by c-TF-IDF only",
-            files.dir().display()
-        );
-        return Ok(None);
-    }
-    let (_, encoder) = args
-        .model
-        .for_index_quant(Some(&index.manifest.quant))
-        .encoder()?;
-    Ok(Some(encoder))
 }
 
 /// Runs `papermap topics`.
@@ -103,21 +74,21 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     if index.is_empty() {
         return Err(topics::TopicsError::Empty.into());
     }
-    let previous = if args.fresh {
+    let encoder = if args.no_model {
         None
     } else {
-        match topics::load(&args.index)? {
-            Some(p) if p.model_fingerprint == index.manifest.model_fingerprint => Some(p),
-            Some(_) => {
-                super::output::note!(
-                    "note: the saved topics were computed with another model; ids start fresh"
-                );
+        match workspace::optional_index_encoder(
+            &index,
+            &args.model.choice(),
+            args.model.explicit(),
+        )? {
+            Ok(e) => Some(e),
+            Err(why) => {
+                super::output::note!("note: {why}; keywords by c-TF-IDF only");
                 None
             }
-            None => None,
         }
     };
-    let encoder = keyword_encoder(&args, &index)?;
     let params = Params {
         k,
         seed: args.seed,
@@ -143,28 +114,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         on_device = topics::device_assign::DeviceAssign::new(device);
         &on_device
     };
-    // While the index only grows (and the same k is asked for, or auto), the saved topics are
-    // updated: new papers join them, nothing already assigned moves, and a rerun without new
-    // papers gives the same topics. Anything else (--fresh, another k, papers gone) is a full
-    // fit, whose topics keep the ids of the saved ones they match.
-    let grown = previous.as_ref().is_some_and(|p| {
-        let now: std::collections::HashSet<&str> = index
-            .papers
-            .iter()
-            .map(|q| q.paper.arxiv_id.as_str())
-            .collect();
-        p.papers.iter().all(|id| now.contains(id.as_str()))
-            && match params.k {
-                KChoice::Fixed(k) => k == p.topics.len(),
-                KChoice::Auto(_) => true,
-            }
-    });
-    let result = match previous.as_ref() {
-        Some(prev) if grown => topics::update_index(&index, &params, prev, embedder)
-            .with_context(|| format!("updating the topics of {}", args.index.display()))?,
-        _ => topics::compute_index_with(&index, &params, previous.as_ref(), embedder, assign)
-            .with_context(|| format!("computing topics of {}", args.index.display()))?,
-    };
+    let (result, run) = workspace::topics(&index, &params, args.fresh, embedder, assign)
+        .with_context(|| format!("computing topics of {}", args.index.display()))?;
+    if run.previous_other_model {
+        super::output::note!(
+            "note: the saved topics were computed with another model; ids start fresh"
+        );
+    }
     if let Some(why) = &result.refit_suggested {
         super::output::note!(
             "note: a full refit is suggested ({why}): run `papermap topics --fresh`"
@@ -184,7 +140,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         }
         super::output::print_json(&v)?;
     } else {
-        print_table(&result, &index, previous.is_some());
+        print_table(&result, &index, run.had_previous);
         if let Some(groups) = &coarse {
             println!(
                 "\n{} groups (the hierarchy cut at {}):",

@@ -26,16 +26,6 @@ static NAME_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^0-9])(\d{4}-\d{2}-\d{2})(?:[^0-9]|$)").expect("name date regex")
 });
 
-/// An arXiv abstract or PDF link; group 1 is the id with any version, query or suffix.
-static ARXIV_URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?i:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)([^?#]+)")
-        .expect("arxiv regex")
-});
-
-/// A new-style arXiv id with a version suffix, which is dropped so versions dedup.
-static VERSIONED_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{4}\.\d{4,5})v\d+$").expect("version regex"));
-
 /// Parses UTF-8 (or damaged) bytes of one digest; see the module doc for invalid UTF-8.
 pub fn parse_bytes(bytes: &[u8], path: &Path) -> (Vec<Paper>, Vec<Warning>) {
     match std::str::from_utf8(bytes) {
@@ -486,20 +476,7 @@ fn untrusted_link_id(title: &str) -> String {
 
 /// The paper id of a heading link: the arXiv id without version, else the link itself.
 fn id_from_url(url: &str) -> String {
-    let Some(m) = ARXIV_URL.captures(url).and_then(|c| c.get(1)) else {
-        return url.to_string();
-    };
-    let raw = m.as_str().trim_end_matches('/');
-    let raw = raw.strip_suffix(".pdf").unwrap_or(raw);
-    let id = VERSIONED_ID
-        .captures(raw)
-        .and_then(|c| c.get(1))
-        .map_or(raw, |m| m.as_str());
-    if id.is_empty() {
-        url.to_string()
-    } else {
-        id.to_string()
-    }
+    crate::text::arxiv::id_from_url(url).unwrap_or_else(|| url.to_string())
 }
 
 /// The link of an image line `![alt](link)`.

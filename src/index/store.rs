@@ -87,8 +87,8 @@ pub struct Manifest {
     pub query_prefix: String,
     /// Text recipe of the embedded inputs.
     pub text_recipe: TextRecipe,
-    /// Numeric mode of the encoder (`f32`); vectors of different modes are never mixed.
-    pub quant: String,
+    /// Numeric mode of the encoder; vectors of different modes are never mixed.
+    pub quant: crate::embed::Precision,
     /// Generation counter, bumped by every writer.
     pub generation: u64,
     /// Live papers file, or empty before the first complete run.
@@ -139,14 +139,11 @@ pub struct IndexedPaper {
 /// A loaded index: papers and their vectors, row `i` belonging to paper `i`.
 #[derive(Debug, Clone)]
 pub struct Index {
-    /// Index directory.
-    pub dir: PathBuf,
-    /// Its manifest.
-    pub manifest: Manifest,
-    /// Papers in corpus order.
-    pub papers: Vec<IndexedPaper>,
+    dir: PathBuf,
+    manifest: Manifest,
+    papers: Vec<IndexedPaper>,
     /// Row-major `[papers, dim]`.
-    pub vectors: Vec<f32>,
+    vectors: Vec<f32>,
 }
 
 pub(crate) const MANIFEST: &str = "manifest.json";
@@ -201,7 +198,7 @@ pub(crate) struct ChunkMeta {
     /// Model fingerprint of the vectors.
     pub(crate) model_fingerprint: String,
     /// Numeric mode.
-    pub(crate) quant: String,
+    pub(crate) quant: crate::embed::Precision,
     /// Vector dimension.
     pub(crate) dim: usize,
     /// CRC-32 of the keys' bytes followed by the vectors' bytes.
@@ -386,6 +383,68 @@ impl Index {
             papers,
             vectors,
         })
+    }
+
+    /// An index held in memory (tests, tools): `vectors` is row-major `[papers, manifest.dim]`.
+    pub fn from_parts(
+        dir: PathBuf,
+        manifest: Manifest,
+        papers: Vec<IndexedPaper>,
+        vectors: Vec<f32>,
+    ) -> Result<Index, IndexError> {
+        if manifest.dim == 0 || vectors.len() != papers.len() * manifest.dim {
+            return Err(IndexError::Damaged {
+                path: dir,
+                what: format!(
+                    "{} vector values for {} papers of dimension {}",
+                    vectors.len(),
+                    papers.len(),
+                    manifest.dim
+                ),
+            });
+        }
+        Ok(Index {
+            dir,
+            manifest,
+            papers,
+            vectors,
+        })
+    }
+
+    /// Index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The manifest it was opened from.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.manifest.dim
+    }
+
+    /// Papers in corpus order, row `i` of the vectors belonging to paper `i`.
+    pub fn papers(&self) -> &[IndexedPaper] {
+        &self.papers
+    }
+
+    /// Paper `i`.
+    pub fn paper(&self, i: usize) -> &crate::corpus::Paper {
+        &self.papers[i].paper
+    }
+
+    /// All vectors, row-major `[papers, dim]`.
+    pub fn vectors(&self) -> &[f32] {
+        &self.vectors
+    }
+
+    /// All vectors as an ndarray matrix `[papers, dim]`, the type they cross module seams in.
+    pub fn rows(&self) -> ndarray::ArrayView2<'_, f32> {
+        ndarray::ArrayView2::from_shape((self.papers.len(), self.manifest.dim), &self.vectors)
+            .expect("open and from_parts check papers × dim")
     }
 
     /// Number of papers.

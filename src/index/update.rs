@@ -3,8 +3,6 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use super::store::{
     hex, read_chunk, read_manifest, ChunkMeta, ChunkRef, IndexedPaper, Manifest, TextRecipe,
     MANIFEST, VECTORS_DIR,
@@ -27,7 +25,7 @@ pub struct UpdateOptions {
     /// Model fingerprint; part of every vector key.
     pub model_fingerprint: String,
     /// Numeric mode of the encoder (`f32`).
-    pub quant: String,
+    pub quant: crate::embed::Precision,
 }
 
 /// What an update did.
@@ -55,17 +53,6 @@ fn crash_point(name: &str) {
     if std::env::var("PAPERMAP_CRASH_AT").is_ok_and(|v| v == name) {
         std::process::abort();
     }
-}
-
-/// Key of an embedded input: SHA-256 over model fingerprint, numeric mode and the exact input.
-pub fn vector_key(fingerprint: &str, quant: &str, input: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(fingerprint.as_bytes());
-    h.update([0]);
-    h.update(quant.as_bytes());
-    h.update([0]);
-    h.update(input.as_bytes());
-    h.finalize().into()
 }
 
 /// Holds `index.lock` for the life of a writer; the OS releases it if the process dies.
@@ -232,7 +219,7 @@ fn check_compatible(dir: &Path, old: &Manifest, new: &Manifest) -> Result<(), In
             old.text_recipe.name().into(),
             new.text_recipe.name().into(),
         ),
-        ("quant", old.quant.clone(), new.quant.clone()),
+        ("quant", old.quant.to_string(), new.quant.to_string()),
         ("dim", old.dim.to_string(), new.dim.to_string()),
     ];
     for (field, stored, wanted) in fields {
@@ -338,7 +325,7 @@ pub fn update(
         passage_prefix: Prefix::Passage.as_str().into(),
         query_prefix: Prefix::Query.as_str().into(),
         text_recipe: opts.recipe,
-        quant: opts.quant.clone(),
+        quant: opts.quant,
         generation: next_generation(dir, old.as_ref()),
         papers_file: String::new(),
         papers: 0,
@@ -396,7 +383,7 @@ pub fn update(
         }
         let text = opts.recipe.text(p);
         let input = format!("{}{}", Prefix::Passage.as_str(), text);
-        let key = vector_key(&opts.model_fingerprint, &opts.quant, &input);
+        let key = crate::text::input_key(&opts.model_fingerprint, opts.quant, &input);
         live.insert(key);
         if stored.contains(&key) {
             stats.skipped += 1;
@@ -431,7 +418,7 @@ pub fn update(
             &emb.vectors,
             ChunkMeta {
                 model_fingerprint: m.model_fingerprint.clone(),
-                quant: m.quant.clone(),
+                quant: m.quant,
                 dim: encoder.dim,
                 data_crc32: 0,
             },
@@ -512,7 +499,7 @@ fn compact(
                 &v,
                 ChunkMeta {
                     model_fingerprint: m.model_fingerprint.clone(),
-                    quant: m.quant.clone(),
+                    quant: m.quant,
                     dim: m.dim,
                     data_crc32: 0,
                 },

@@ -22,7 +22,7 @@ nav ol{columns:2;font-size:14px}table{border-collapse:collapse;font-size:14px}td
 "#;
 
 fn paper_link(v: &View<'_>, row: usize) -> String {
-    let p = &v.input.index.papers[row].paper;
+    let p = &v.input.index.paper(row);
     let mut s = match super::web_link(&p.url) {
         Some(url) => format!("<a href=\"{}\">{}</a>", esc(url), esc(&p.title)),
         None => esc(&p.title),
@@ -56,7 +56,7 @@ pub(crate) fn map_svg(v: &View<'_>, standalone: bool) -> String {
     let r = if v.map_rows.len() > 5000 { 2.0 } else { 3.5 };
     let topics = &v.input.topics.topics;
     for (&row, &(x, y)) in v.map_rows.iter().zip(&v.map_xy) {
-        let p = &v.input.index.papers[row].paper;
+        let p = &v.input.index.paper(row);
         let t = v.topic_of_row[row];
         let _ = write!(
             s,
@@ -214,10 +214,10 @@ pub(crate) fn render(v: &View<'_>) -> String {
         topics.runs,
         topics.seed,
         topics.objective,
-        index.manifest.dim,
-        esc(&index.manifest.model_id),
-        esc(index.manifest.text_recipe.name()),
-        esc(&index.manifest.quant),
+        index.dim(),
+        esc(&index.manifest().model_id),
+        esc(index.manifest().text_recipe.name()),
+        esc(index.manifest().quant.as_str()),
         esc(&topics.keyword_method)
     );
     if let Some(a) = &topics.auto {

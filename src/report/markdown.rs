@@ -30,7 +30,7 @@ pub(crate) fn md(s: &str) -> String {
 /// The paper's title as a link when it has a web link (the parser keeps no other), as plain
 /// text otherwise.
 fn link(v: &View<'_>, row: usize) -> String {
-    let p = &v.input.index.papers[row].paper;
+    let p = &v.input.index.paper(row);
     let mut s = match super::web_link(&p.url) {
         Some(url) => format!("[{}](<{url}>)", md(&p.title)),
         None => md(&p.title),
@@ -67,10 +67,10 @@ pub(crate) fn render(v: &View<'_>) -> String {
         topics.runs,
         topics.seed,
         topics.objective,
-        index.manifest.dim,
-        index.manifest.model_id,
-        index.manifest.text_recipe.name(),
-        index.manifest.quant,
+        index.dim(),
+        index.manifest().model_id,
+        index.manifest().text_recipe.name(),
+        index.manifest().quant,
         topics.keyword_method,
         topics.recent_days
     );
@@ -212,7 +212,7 @@ pub(crate) fn render(v: &View<'_>) -> String {
                 s,
                 "<details><summary>{}</summary>\n",
                 // An HTML block: entities, not Markdown escapes, are what renders there.
-                super::esc(&index.papers[r].paper.title)
+                super::esc(&index.paper(r).title)
             );
             for hit in v.input.related[r].iter().take(super::RELATED_PER_PAPER) {
                 let _ = writeln!(s, "1. {} — {:.3}", link(v, hit.row), hit.score);

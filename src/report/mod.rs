@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::index::Index;
-use crate::search::{Hit, SummaryCheck};
+use crate::quality::SummaryCheck;
+use crate::search::Hit;
 use crate::topics::Topics;
 
 pub(crate) use html::CSS;
@@ -78,15 +79,7 @@ pub(crate) struct View<'a> {
     pub last_date: Option<String>,
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut d, mut na, mut nb) = (0f32, 0f32, 0f32);
-    for (x, y) in a.iter().zip(b) {
-        d += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    d / (na.sqrt() * nb.sqrt()).max(1e-12)
-}
+use crate::text::vector::cosine;
 
 impl<'a> View<'a> {
     fn new(input: &'a ReportInput<'a>) -> Result<Self, ReportError> {
@@ -140,7 +133,7 @@ impl<'a> View<'a> {
                 .map(|&r| (layout.xy[r][0], layout.xy[r][1]))
                 .collect(),
             _ => {
-                let dim = index.manifest.dim;
+                let dim = index.dim();
                 let sub: Vec<f32> = map_rows
                     .iter()
                     .flat_map(|&r| index.vector(r).iter().copied())
@@ -165,8 +158,8 @@ impl<'a> View<'a> {
             .collect();
         if related_rows.len() > RELATED_PAPERS {
             related_rows.sort_by(|&a, &b| {
-                let pa = &index.papers[a].paper;
-                let pb = &index.papers[b].paper;
+                let pa = &index.paper(a);
+                let pb = &index.paper(b);
                 pb.votes.cmp(&pa.votes).then(pb.date.cmp(&pa.date))
             });
             related_rows.truncate(RELATED_PAPERS);
@@ -191,19 +184,19 @@ impl<'a> View<'a> {
             })
             .collect();
         let mut months: Vec<String> = index
-            .papers
+            .papers()
             .iter()
             .filter_map(|p| p.paper.month().map(str::to_string))
             .collect();
         months.sort();
         months.dedup();
         let first_date = index
-            .papers
+            .papers()
             .iter()
             .filter_map(|p| p.paper.date.clone())
             .min();
         let last_date = index
-            .papers
+            .papers()
             .iter()
             .filter_map(|p| p.paper.date.clone())
             .max();

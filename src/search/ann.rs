@@ -61,7 +61,15 @@ pub struct Ann {
 }
 
 fn ann_err(what: &str, e: impl std::fmt::Display) -> SearchError {
-    SearchError::Ann(format!("{what}: {e}"))
+    // usearch's errors are C++ exceptions carried as text: kept as the cause.
+    SearchError::Ann {
+        what: what.to_string(),
+        source: Some(e.to_string().into()),
+    }
+}
+
+fn ann_fail(what: String) -> SearchError {
+    SearchError::Ann { what, source: None }
 }
 
 fn options(dim: usize, p: &AnnParams) -> IndexOptions {
@@ -142,7 +150,7 @@ impl Ann {
             .map_err(|e| ann_err(&path.display().to_string(), e))?;
         hnsw.change_expansion_search(params.expansion_search);
         if hnsw.size() != rows || hnsw.dimensions() != dim {
-            return Err(SearchError::Ann(format!(
+            return Err(ann_fail(format!(
                 "{}: holds {} vectors of dimension {}, expected {rows} of {dim}",
                 path.display(),
                 hnsw.size(),
@@ -221,7 +229,7 @@ fn exact_dot(a: &[f32], b: &[f32]) -> f32 {
 fn path_str(p: &Path) -> Result<String, SearchError> {
     p.to_str()
         .map(str::to_string)
-        .ok_or_else(|| SearchError::Ann(format!("{}: path is not UTF-8", p.display())))
+        .ok_or_else(|| ann_fail(format!("{}: path is not UTF-8", p.display())))
 }
 
 /// Mean over rows of |approximate ∩ exact| / |exact| (recall@k of the approximate lists).

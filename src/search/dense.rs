@@ -166,23 +166,7 @@ pub fn top_k(
     Ok(blocks.into_iter().flatten().collect())
 }
 
-/// Dot product in 8 lanes, so the loop vectorises (k-means uses it too).
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
+pub(crate) use crate::text::vector::dot;
 
 /// Top-k of one query block against every index block.
 fn block_top_k(

@@ -415,9 +415,9 @@ impl Bm25 {
     /// summary for a `summary` index (so that evaluating titles against it stays honest).
     pub fn from_index(index: &Index) -> Bm25 {
         let docs: Vec<String> = index
-            .papers
+            .papers()
             .iter()
-            .map(|p| match index.manifest.text_recipe {
+            .map(|p| match index.manifest().text_recipe {
                 TextRecipe::TitleSummary => format!("{}\n{}", p.paper.title, p.paper.summary),
                 TextRecipe::Summary => p.paper.summary.clone(),
             })

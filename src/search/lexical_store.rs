@@ -19,7 +19,7 @@ const MAGIC: &[u8; 8] = b"PMLEX\x00\x00\x01";
 
 /// What the stored statistics were built from.
 fn stamp(index: &Index) -> Vec<u8> {
-    let m = &index.manifest;
+    let m = &index.manifest();
     let probe = tokenize(
         "GPT-4o를 활용한 Llama-3.1 기반의 멀티모달 모델(Multimodal Models)에서는 qwen2.5-vl 확산 모델이",
     )
@@ -39,7 +39,7 @@ fn stamp(index: &Index) -> Vec<u8> {
 /// The index's BM25: read from `lexical.bin` when it is current, else built and (best effort)
 /// stored for the next search.
 pub fn load_or_build(index: &Index) -> Bm25 {
-    let path = index.dir.join(FILE);
+    let path = index.dir().join(FILE);
     let stamp = stamp(index);
     if let Some(b) = read(&path, &stamp).filter(|b| b.len() == index.len()) {
         return b;

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::index::Index;
 
 pub use dense::{related_all, top_k, top_k_among};
-pub use eval::{evaluate_titles, summary_outliers, Metrics, SummaryCheck, SummaryOutlier};
+pub use eval::{evaluate_titles, Metrics};
 pub use hybrid::{rrf, FUSION_DEPTH, RRF_K};
 pub(crate) use lexical::mine_translations as mined_translations;
 pub use lexical::{tokenize, Bm25};
@@ -80,28 +80,17 @@ pub enum SearchError {
         found: usize,
     },
     /// The approximate (HNSW) index could not be built, saved, loaded or searched.
-    #[error("approximate index: {0}")]
-    Ann(String),
+    #[error("approximate index: {what}")]
+    Ann {
+        /// What was being done, naming the file where one is involved.
+        what: String,
+        /// What usearch reported, when it reported something.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A dense or hybrid search was asked for without a query vector.
     #[error("mode {0} needs the query embedded by the model")]
     NeedsVector(Mode),
-    /// The model in use is not the one that built the index.
-    #[error(
-        "{dir}: the index was built with model {index_model} ({index_fp}), but the model in use is \
-         {model} ({model_fp}); pass --model with the index's model, or rebuild the index with this one"
-    )]
-    ModelMismatch {
-        /// Index directory.
-        dir: PathBuf,
-        /// Model id in the manifest.
-        index_model: String,
-        /// Fingerprint in the manifest.
-        index_fp: String,
-        /// Model id in use.
-        model: String,
-        /// Fingerprint of the model in use.
-        model_fp: String,
-    },
     /// The title query cache could not be written or is malformed.
     #[error("{path}: {msg}")]
     Cache {
@@ -111,20 +100,14 @@ pub enum SearchError {
         msg: String,
     },
     /// The matrix product failed.
-    #[error("matrix product: {0}")]
-    Compute(String),
+    #[error("matrix product")]
+    Compute(#[from] candle_core::Error),
     /// Embedding failed.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
     /// Reading the index failed.
     #[error(transparent)]
     Index(#[from] crate::index::IndexError),
-}
-
-impl From<candle_core::Error> for SearchError {
-    fn from(e: candle_core::Error) -> Self {
-        SearchError::Compute(e.to_string())
-    }
 }
 
 /// One result: an index row and its score (cosine, BM25 or fused, by mode).
@@ -134,6 +117,41 @@ pub struct Hit {
     pub row: usize,
     /// Score; higher is better.
     pub score: f32,
+}
+
+/// A hit as people and programs read it: rank, score and the paper's id, title, date and link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HitRecord<'a> {
+    /// 1-based rank.
+    pub rank: usize,
+    /// Score of the mode that ranked it.
+    pub score: f32,
+    /// arXiv id.
+    pub arxiv_id: &'a str,
+    /// Title.
+    pub title: &'a str,
+    /// Digest date.
+    pub date: Option<&'a str>,
+    /// Link.
+    pub url: &'a str,
+}
+
+/// `hits` as [`HitRecord`]s, ranked in order.
+pub fn hit_records<'a>(index: &'a Index, hits: &[Hit]) -> Vec<HitRecord<'a>> {
+    hits.iter()
+        .enumerate()
+        .map(|(r, h)| {
+            let p = index.paper(h.row);
+            HitRecord {
+                rank: r + 1,
+                score: h.score,
+                arxiv_id: &p.arxiv_id,
+                title: &p.title,
+                date: p.date.as_deref(),
+                url: &p.url,
+            }
+        })
+        .collect()
 }
 
 /// How free text is matched.
@@ -241,7 +259,7 @@ pub fn search_with(
     }
     let dense = |depth: usize| -> Result<Vec<Hit>, SearchError> {
         let v = vector.ok_or(SearchError::NeedsVector(mode))?;
-        let dim = index.manifest.dim;
+        let dim = index.dim();
         if v.len() != dim {
             return Err(SearchError::Mismatch {
                 what: "query vector dimension",
@@ -249,7 +267,7 @@ pub fn search_with(
                 found: v.len(),
             });
         }
-        let mut hits = top_k(&index.vectors, dim, v, depth, None)?;
+        let mut hits = top_k(index.vectors(), dim, v, depth, None)?;
         Ok(hits.pop().unwrap_or_default())
     };
     match mode {
@@ -279,53 +297,9 @@ pub fn related(index: &Index, row: usize, k: usize) -> Result<Vec<Hit>, SearchEr
             found: row,
         });
     }
-    let dim = index.manifest.dim;
-    let mut hits = top_k(&index.vectors, dim, index.vector(row), k, Some(&[row]))?;
+    let dim = index.dim();
+    let mut hits = top_k(index.vectors(), dim, index.vector(row), k, Some(&[row]))?;
     Ok(hits.pop().unwrap_or_default())
-}
-
-/// Normalises an arXiv reference: strips an `arxiv.org/abs|pdf/` URL, `arXiv:`, `.pdf` and `vN`.
-fn normalise_id(s: &str) -> String {
-    let mut s = s.trim();
-    for pre in ["https://", "http://"] {
-        s = s.strip_prefix(pre).unwrap_or(s);
-    }
-    for pre in [
-        "www.arxiv.org/",
-        "arxiv.org/",
-        "abs/",
-        "pdf/",
-        "arXiv:",
-        "arxiv:",
-    ] {
-        s = s.strip_prefix(pre).unwrap_or(s);
-    }
-    let s = s.strip_suffix(".pdf").unwrap_or(s);
-    let s = s.trim_end_matches('/');
-    // Remove a version suffix `v2` after a new-style id.
-    if let Some(pos) = s.rfind('v') {
-        let (head, tail) = s.split_at(pos);
-        if tail.len() > 1
-            && tail[1..].bytes().all(|b| b.is_ascii_digit())
-            && head.contains('.')
-            && head.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        {
-            return head.to_string();
-        }
-    }
-    s.to_string()
-}
-
-/// Whether `s` looks like a new-style arXiv id (`YYMM.NNNNN`, optional version).
-fn looks_like_id(s: &str) -> bool {
-    let (head, tail) = match s.split_once('.') {
-        Some(p) => p,
-        None => return false,
-    };
-    head.len() == 4
-        && head.bytes().all(|b| b.is_ascii_digit())
-        && (4..=5).contains(&tail.len())
-        && tail.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Lowercase alphanumeric words of a title, for matching title words.
@@ -344,9 +318,9 @@ pub fn find_paper(index: &Index, query: &str) -> Result<usize, SearchError> {
     if query.trim().is_empty() {
         return Err(SearchError::EmptyQuery);
     }
-    let id = normalise_id(query);
+    let id = crate::text::arxiv::normalise(query);
     if let Some(i) = index
-        .papers
+        .papers()
         .iter()
         .position(|p| p.paper.arxiv_id == id || p.paper.url == query.trim())
     {
@@ -356,7 +330,7 @@ pub fn find_paper(index: &Index, query: &str) -> Result<usize, SearchError> {
         query: query.trim().to_string(),
         papers: index.len(),
     };
-    if looks_like_id(&id) {
+    if crate::text::arxiv::is_new_style(&id) {
         return Err(unknown());
     }
     let words = title_words(query);
@@ -365,7 +339,7 @@ pub fn find_paper(index: &Index, query: &str) -> Result<usize, SearchError> {
     }
     let mut exact = Vec::new();
     let mut containing = Vec::new();
-    for (i, p) in index.papers.iter().enumerate() {
+    for (i, p) in index.papers().iter().enumerate() {
         let tw = title_words(&p.paper.title);
         if tw == words {
             exact.push(i);
@@ -386,55 +360,15 @@ pub fn find_paper(index: &Index, query: &str) -> Result<usize, SearchError> {
             candidates: many
                 .iter()
                 .take(20)
-                .map(|&i| {
-                    format!(
-                        "  {}  {}",
-                        index.papers[i].paper.arxiv_id, index.papers[i].paper.title
-                    )
-                })
+                .map(|&i| format!("  {}  {}", index.paper(i).arxiv_id, index.paper(i).title))
                 .collect(),
         }),
     }
 }
 
-/// Refuses a model other than the one that built the index.
-pub fn check_model(
-    index: &Index,
-    model_id: &str,
-    model_fingerprint: &str,
-) -> Result<(), SearchError> {
-    if index.manifest.model_fingerprint == model_fingerprint {
-        return Ok(());
-    }
-    Err(SearchError::ModelMismatch {
-        dir: index.dir.clone(),
-        index_model: index.manifest.model_id.clone(),
-        index_fp: index.manifest.model_fingerprint.clone(),
-        model: model_id.to_string(),
-        model_fp: model_fingerprint.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_normalised() {
-        assert_eq!(normalise_id(" 2407.17398v2 "), "2407.17398");
-        assert_eq!(
-            normalise_id("https://arxiv.org/abs/2407.17398"),
-            "2407.17398"
-        );
-        assert_eq!(
-            normalise_id("https://arxiv.org/pdf/2407.17398v1.pdf"),
-            "2407.17398"
-        );
-        assert_eq!(normalise_id("arXiv:2407.17398"), "2407.17398");
-        assert_eq!(normalise_id("Video models"), "Video models");
-        assert!(looks_like_id("2407.17398"));
-        assert!(!looks_like_id("3D.Question"));
-    }
 
     #[test]
     fn modes_parse() {

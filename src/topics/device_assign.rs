@@ -62,7 +62,10 @@ impl DeviceAssign {
 }
 
 fn dev(e: candle_core::Error) -> TopicsError {
-    TopicsError::KMeans(format!("device: {e}"))
+    TopicsError::KMeans {
+        what: "on the device",
+        source: Some(Box::new(e)),
+    }
 }
 
 impl Assign for DeviceAssign {

@@ -30,14 +30,20 @@ pub struct Refined {
     pub new_labels: Vec<usize>,
 }
 
+fn update_err(e: impl std::error::Error + Send + Sync + 'static) -> TopicsError {
+    TopicsError::KMeans {
+        what: "incremental update",
+        source: Some(Box::new(e)),
+    }
+}
+
 fn array(rows: Rows<'_>, which: &[usize]) -> Result<Array2<f32>, TopicsError> {
     let dim = rows.dim();
     let mut data = Vec::with_capacity(which.len() * dim);
     for &r in which {
         data.extend_from_slice(rows.row(r));
     }
-    Array2::from_shape_vec((which.len(), dim), data)
-        .map_err(|e| TopicsError::KMeans(format!("incremental update: {e}")))
+    Array2::from_shape_vec((which.len(), dim), data).map_err(update_err)
 }
 
 /// Refines `centroids` (`k` rows of the stored topics) with the `new` rows of `vectors`, after
@@ -50,20 +56,20 @@ pub fn refine(
 ) -> Result<Refined, TopicsError> {
     let k = centroids.len();
     let dim = vectors.dim();
-    let seed = Array2::from_shape_vec((k, dim), centroids.as_slice().to_vec())
-        .map_err(|e| TopicsError::KMeans(format!("incremental update: {e}")))?;
+    let seed =
+        Array2::from_shape_vec((k, dim), centroids.as_slice().to_vec()).map_err(update_err)?;
     let params = KMeans::params(k)
         .init_method(KMeansInit::Precomputed(seed))
         .n_runs(1)
         .check()
-        .map_err(|e| TopicsError::KMeans(format!("incremental update: {e}")))?;
+        .map_err(update_err)?;
     let step =
         |model: Option<KMeans<f32, _>>, rows: &[usize]| -> Result<KMeans<f32, _>, TopicsError> {
             let data = DatasetBase::from(array(vectors, rows)?);
             // One mini-batch step; "not converged" only says the centroids moved.
             match params.fit_with(model, &data) {
                 Ok(m) | Err(IncrKMeansError::NotConverged(m)) => Ok(m),
-                Err(e) => Err(TopicsError::KMeans(format!("incremental update: {e}"))),
+                Err(e) => Err(update_err(e)),
             }
         };
     let model = if old.is_empty() {

@@ -394,16 +394,7 @@ fn redundant(a: &str, b: &str) -> bool {
     contains(&wa, &wb) || contains(&wb, &wa)
 }
 
-fn normalise(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::text::vector::{dot, normalise};
 
 /// Keywords of every topic: MMR against `centroids[c]` over the candidates' term vectors when
 /// `embedder` is given, c-TF-IDF order otherwise; terms repeating a kept one are skipped.

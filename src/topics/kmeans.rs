@@ -387,7 +387,7 @@ pub fn fit(
 ) -> Result<Clustering, TopicsError> {
     check_k(data, cfg.k)?;
     if cfg.runs == 0 {
-        return Err(TopicsError::BadParam("--runs must be at least 1".into()));
+        return Err(TopicsError::BadParam("runs must be at least 1".into()));
     }
     // scikit-learn's convergence rule: the total squared centroid shift of one iteration at
     // most `tolerance` times the mean per-column variance of the data.
@@ -412,7 +412,10 @@ pub fn fit(
                 .total_cmp(&results[b].objective)
                 .then(a.cmp(&b))
         })
-        .ok_or_else(|| TopicsError::KMeans("no run finished".into()))?;
+        .ok_or(TopicsError::KMeans {
+            what: "no run finished",
+            source: None,
+        })?;
     Ok(results.swap_remove(best))
 }
 
@@ -770,7 +773,7 @@ pub fn choose_k(
     }
     if lo < 2 || lo > hi {
         return Err(TopicsError::BadK(format!(
-            "--k-range {lo}..{hi} is not a range of at least 2 clusters (write e.g. 8..40)"
+            "k range {lo}..{hi} is not a range of at least 2 clusters (write e.g. 8..40)"
         )));
     }
     // At least two papers per topic on average, or silhouettes mean little; clip the top of the
@@ -814,7 +817,10 @@ pub fn choose_k(
             best = Some((score, c));
         }
     }
-    let (_, mut clustering) = best.ok_or_else(|| TopicsError::KMeans("empty k range".into()))?;
+    let (_, mut clustering) = best.ok_or(TopicsError::KMeans {
+        what: "empty k range",
+        source: None,
+    })?;
     if base.runs > 1 {
         let cfg = KMeansConfig {
             k: clustering.k(),

@@ -44,11 +44,11 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum TopicsError {
     /// No papers to cluster.
-    #[error("the index holds no papers; index some digests first (`papermap index PATH... --index DIR`)")]
+    #[error("the index holds no papers")]
     Empty,
     /// More topics than papers.
     #[error(
-        "k = {k} is larger than the number of papers ({papers}); choose --k between 1 and {papers}"
+        "k = {k} is larger than the number of papers ({papers}); k must be between 1 and {papers}"
     )]
     TooManyTopics {
         /// Requested k.
@@ -59,7 +59,7 @@ pub enum TopicsError {
     /// More topics than distinct vectors (papers with identical text share a vector).
     #[error(
         "k = {k} needs {k} distinct vectors, but the {papers} papers have only {distinct}; \
-         choose --k at most {distinct}"
+         k must be at most {distinct}"
     )]
     TooFewDistinct {
         /// Requested k.
@@ -71,9 +71,8 @@ pub enum TopicsError {
     },
     /// The auto-k range does not fit the data.
     #[error(
-        "--k auto scans {lo}..{hi} topics, but the index holds only {papers} papers \
-         ({distinct} distinct vectors) and auto needs at least 2 per topic; \
-         pass a smaller --k-range or a fixed --k"
+        "k auto scans {lo}..{hi} topics, but the index holds only {papers} papers \
+         ({distinct} distinct vectors) and auto needs at least 2 per topic"
     )]
     AutoRange {
         /// Smallest k of the range.
@@ -92,7 +91,7 @@ pub enum TopicsError {
     #[error("{0}")]
     BadParam(String),
     /// The vectors contain NaN or infinity.
-    #[error("the vectors contain NaN or infinity; rebuild the index with --rebuild")]
+    #[error("the vectors contain NaN or infinity")]
     NonFinite,
     /// The vector buffer is not a whole number of rows.
     #[error("{len} vector values do not form rows of dimension {dim}")]
@@ -111,8 +110,14 @@ pub enum TopicsError {
         papers: usize,
     },
     /// The k-means computation failed (a device error, or a shape it cannot work with).
-    #[error("k-means: {0}")]
-    KMeans(String),
+    #[error("k-means: {what}")]
+    KMeans {
+        /// What failed.
+        what: &'static str,
+        /// The underlying error (candle's on a device, linfa's in an update), if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A file could not be read or written.
     #[error("{}", path.display())]
     Io {
@@ -123,7 +128,7 @@ pub enum TopicsError {
         source: std::io::Error,
     },
     /// A stored topics file is malformed or of another version.
-    #[error("{path}: {msg} (delete it, or run `papermap topics --fresh`)")]
+    #[error("{path}: {msg}")]
     Corrupt {
         /// The file concerned.
         path: PathBuf,
@@ -345,11 +350,11 @@ impl Topics {
 
     /// Whether these topics were computed on exactly `index`'s papers (rows line up).
     pub fn is_current(&self, index: &Index) -> bool {
-        self.papers.len() == index.papers.len()
+        self.papers.len() == index.papers().len()
             && self
                 .papers
                 .iter()
-                .zip(&index.papers)
+                .zip(index.papers())
                 .all(|(a, p)| *a == p.paper.arxiv_id)
     }
 }
@@ -487,11 +492,11 @@ pub fn compute_index_with(
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
-    let papers: Vec<Paper> = index.papers.iter().map(|p| p.paper.clone()).collect();
-    let rows = Rows::new(&index.vectors, index.manifest.dim)?;
+    let papers: Vec<Paper> = index.papers().iter().map(|p| p.paper.clone()).collect();
+    let rows = Rows::new(index.vectors(), index.dim())?;
     let mut t = compute_with(&papers, rows, params, previous, embedder, assign)?;
-    t.index_generation = index.manifest.generation;
-    t.model_fingerprint = index.manifest.model_fingerprint.clone();
+    t.index_generation = index.manifest().generation;
+    t.model_fingerprint = index.manifest().model_fingerprint.clone();
     Ok(t)
 }
 
@@ -748,11 +753,11 @@ pub fn update_index(
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
-    let papers: Vec<Paper> = index.papers.iter().map(|p| p.paper.clone()).collect();
-    let vectors = Rows::new(&index.vectors, index.manifest.dim)?;
+    let papers: Vec<Paper> = index.papers().iter().map(|p| p.paper.clone()).collect();
+    let vectors = Rows::new(index.vectors(), index.dim())?;
     let mut t = update(&papers, vectors, params, previous, embedder)?;
-    t.index_generation = index.manifest.generation;
-    t.model_fingerprint = index.manifest.model_fingerprint.clone();
+    t.index_generation = index.manifest().generation;
+    t.model_fingerprint = index.manifest().model_fingerprint.clone();
     Ok(t)
 }
 

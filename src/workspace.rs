@@ -1,0 +1,295 @@
+//! The library layer between the CLI and the stages: which model fits an index (one rule),
+//! loading it, and the inputs of the commands built as plain data.
+//!
+//! A command parses its arguments into these types, makes one call here (or into a stage), and
+//! prints. Everything a command would otherwise decide on its own — whether a model fits an index,
+//! which numeric mode an index's queries use, where the title vectors come from — is decided here
+//! once.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::DType;
+
+use crate::embed::model::Resolver;
+use crate::embed::{
+    parse_device, EmbedError, Encoder, EncoderOptions, ModelFiles, Precision, Prefix, Quant,
+};
+use crate::index::{Index, IndexError};
+use crate::quality::{self, SummaryCheck, TitleProgress};
+use crate::search::SearchError;
+
+/// Errors of opening an index with a model.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// The model in use did not build the index: its vectors and the index's are not comparable.
+    #[error(
+        "{}: the index was built with {index_model} ({index_fp}), not with {model} ({model_fp})",
+        dir.display()
+    )]
+    ModelMismatch {
+        /// Index directory.
+        dir: PathBuf,
+        /// Model id in the manifest.
+        index_model: String,
+        /// Fingerprint in the manifest.
+        index_fp: String,
+        /// Model id in use.
+        model: String,
+        /// Fingerprint of the model in use.
+        model_fp: String,
+    },
+    /// An unknown compute dtype.
+    #[error("unknown dtype {0:?}: use f32, f16 or bf16")]
+    Dtype(String),
+    /// The model could not be found or loaded.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// The index could not be read.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Searching or the quality checks failed.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+}
+
+/// Which model to use and how to run it: what `--model`, `--device`, `--dtype` and `--quant`
+/// say, as plain data.
+#[derive(Debug, Clone, Default)]
+pub struct ModelChoice {
+    /// Where the model files are looked up.
+    pub resolver: Resolver,
+    /// Device name: `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// Compute dtype name (`f32`, `f16`, `bf16`); `None` is f32 on CPU, f16 on CUDA.
+    pub dtype: Option<String>,
+    /// Quantisation; `None` follows the index (a `q8` index stays `q8`), else none.
+    pub quant: Option<Quant>,
+}
+
+/// How a model relates to an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fit {
+    /// The model built the index: its query vectors are comparable with the stored ones.
+    Same,
+    /// Another model: its vectors are not comparable.
+    Other,
+}
+
+impl ModelChoice {
+    /// The model files this choice names.
+    pub fn resolve(&self) -> Result<ModelFiles, WorkspaceError> {
+        Ok(self.resolver.resolve()?)
+    }
+
+    /// This choice with the quantisation an index's vectors were made with, unless one was
+    /// chosen: updates and queries of a `q8` index stay `q8` without repeating the option.
+    pub fn following(&self, stored: Option<Precision>) -> ModelChoice {
+        let mut c = self.clone();
+        if c.quant.is_none() {
+            c.quant = stored.map(Precision::quant);
+        }
+        c
+    }
+
+    /// This choice following the index in `dir`, read from its manifest alone (the index itself
+    /// may still be loading, or absent).
+    pub fn following_index(&self, dir: &Path) -> ModelChoice {
+        let stored = crate::index::read_manifest(dir)
+            .ok()
+            .flatten()
+            .map(|m| m.quant);
+        self.following(stored)
+    }
+
+    /// Resolves the model and loads an encoder.
+    pub fn load(&self) -> Result<(ModelFiles, Encoder), WorkspaceError> {
+        self.load_inner(None)
+    }
+
+    /// [`ModelChoice::load`] for a caller that embeds only `texts` (one search query): loads
+    /// faster (see [`Encoder::load_for`]).
+    pub fn load_for(
+        &self,
+        texts: &[String],
+        prefix: Prefix,
+    ) -> Result<(ModelFiles, Encoder), WorkspaceError> {
+        self.load_inner(Some((texts, prefix)))
+    }
+
+    fn load_inner(
+        &self,
+        only: Option<(&[String], Prefix)>,
+    ) -> Result<(ModelFiles, Encoder), WorkspaceError> {
+        let files = self.resolve()?;
+        let device = parse_device(if self.device.is_empty() {
+            "cpu"
+        } else {
+            &self.device
+        })?;
+        let dtype = match self.dtype.as_deref() {
+            None if device.is_cpu() => DType::F32,
+            None => DType::F16,
+            Some("f32") => DType::F32,
+            Some("f16") => DType::F16,
+            Some("bf16") => DType::BF16,
+            Some(d) => return Err(WorkspaceError::Dtype(d.to_string())),
+        };
+        let opts = EncoderOptions {
+            device,
+            dtype,
+            quant: self.quant.unwrap_or_default(),
+            kernels: None,
+        };
+        let encoder = match only {
+            None => Encoder::load(&files, &opts)?,
+            Some((texts, prefix)) => Encoder::load_for(&files, &opts, texts, prefix)?,
+        };
+        Ok((files, encoder))
+    }
+}
+
+/// The one compatibility rule: a model fits an index when its fingerprint is the one recorded
+/// in the manifest.
+pub fn fit(index: &Index, files: &ModelFiles) -> Result<Fit, WorkspaceError> {
+    let fp = files.fingerprint()?;
+    Ok(if fp == index.manifest().model_fingerprint {
+        Fit::Same
+    } else {
+        Fit::Other
+    })
+}
+
+/// [`fit`] as a requirement: [`WorkspaceError::ModelMismatch`] unless the model fits.
+pub fn require_fit(index: &Index, files: &ModelFiles) -> Result<(), WorkspaceError> {
+    if fit(index, files)? == Fit::Same {
+        return Ok(());
+    }
+    let m = index.manifest();
+    Err(WorkspaceError::ModelMismatch {
+        dir: index.dir().to_path_buf(),
+        index_model: m.model_id.clone(),
+        index_fp: m.model_fingerprint.clone(),
+        model: files.id.clone(),
+        model_fp: files.fingerprint()?,
+    })
+}
+
+/// The encoder of `index`'s model: the model `choice` names, refused unless it built the index,
+/// in the index's numeric mode.
+pub fn index_encoder(index: &Index, choice: &ModelChoice) -> Result<Encoder, WorkspaceError> {
+    let files = choice.resolve()?;
+    require_fit(index, &files)?;
+    let (_, encoder) = choice.following(Some(index.manifest().quant)).load()?;
+    Ok(encoder)
+}
+
+/// The encoder of `index`'s model when one is available and fits, else why not (for callers
+/// that can do without: topic keywords fall back to c-TF-IDF alone). An explicitly named model
+/// that cannot be loaded is an error.
+pub fn optional_index_encoder(
+    index: &Index,
+    choice: &ModelChoice,
+    explicit: bool,
+) -> Result<Result<Encoder, String>, WorkspaceError> {
+    let files = match choice.resolve() {
+        Ok(f) => f,
+        Err(e) if !explicit => return Ok(Err(format!("no model ({e})"))),
+        Err(e) => return Err(e),
+    };
+    if fit(index, &files)? == Fit::Other {
+        return Ok(Err(format!(
+            "the model {} is not the one that built the index",
+            files.dir().display()
+        )));
+    }
+    let (_, encoder) = choice.following(Some(index.manifest().quant)).load()?;
+    Ok(Ok(encoder))
+}
+
+/// Title query vectors of every paper: from the index's cache, or embedded with the index's
+/// model (then cached). `progress(done, total)` follows any embedding.
+pub fn title_vectors(
+    index: &Index,
+    choice: &ModelChoice,
+    progress: &mut TitleProgress<'_>,
+) -> Result<quality::TitleQueries, WorkspaceError> {
+    if let Some(v) = quality::cached_title_queries(index) {
+        return Ok(quality::TitleQueries {
+            cached: index.len(),
+            vectors: v,
+            ..Default::default()
+        });
+    }
+    let encoder = index_encoder(index, choice)?;
+    Ok(quality::title_queries(index, &encoder, progress)?)
+}
+
+/// The summary check of `index` (title vectors as [`title_vectors`] gets them).
+pub fn summary_check(
+    index: &Index,
+    choice: &ModelChoice,
+    progress: &mut TitleProgress<'_>,
+) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
+    let tq = title_vectors(index, choice, progress)?;
+    let check = quality::summary_outliers(index, &tq.vectors)?;
+    Ok((check, tq.cache_error))
+}
+
+/// What [`topics`] did besides computing the topics, for the caller to tell.
+#[derive(Debug, Clone, Default)]
+pub struct TopicsRun {
+    /// Saved topics were found and used (their ids kept, or updated in place).
+    pub had_previous: bool,
+    /// Saved topics were found but made with another model: ids start fresh.
+    pub previous_other_model: bool,
+    /// The saved topics were updated with the new papers instead of refitted.
+    pub updated: bool,
+}
+
+/// Topics of `index`: while the index only grows (and the same k is asked for, or auto), the
+/// saved topics are updated: new papers join them, nothing already assigned moves, and a rerun
+/// without new papers gives the same topics. Anything else (`fresh`, another k, papers gone,
+/// another model) is a full fit, whose topics keep the ids of the saved ones they match.
+pub fn topics(
+    index: &Index,
+    params: &crate::topics::Params,
+    fresh: bool,
+    embedder: Option<&dyn crate::topics::keywords::TermEmbedder>,
+    assign: &dyn crate::topics::kmeans::Assign,
+) -> Result<(crate::topics::Topics, TopicsRun), crate::topics::TopicsError> {
+    use crate::topics::{self as t, KChoice};
+    let mut run = TopicsRun::default();
+    let previous = if fresh {
+        None
+    } else {
+        match t::load(index.dir())? {
+            Some(p) if p.model_fingerprint == index.manifest().model_fingerprint => Some(p),
+            Some(_) => {
+                run.previous_other_model = true;
+                None
+            }
+            None => None,
+        }
+    };
+    run.had_previous = previous.is_some();
+    let grown = previous.as_ref().is_some_and(|p| {
+        let now: std::collections::HashSet<&str> = index
+            .papers()
+            .iter()
+            .map(|q| q.paper.arxiv_id.as_str())
+            .collect();
+        p.papers.iter().all(|id| now.contains(id.as_str()))
+            && match params.k {
+                KChoice::Fixed(k) => k == p.topics.len(),
+                KChoice::Auto(_) => true,
+            }
+    });
+    let result = match previous.as_ref() {
+        Some(prev) if grown => {
+            run.updated = true;
+            t::update_index(index, params, prev, embedder)?
+        }
+        _ => t::compute_index_with(index, params, previous.as_ref(), embedder, assign)?,
+    };
+    Ok((result, run))
+}
