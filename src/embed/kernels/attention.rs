@@ -62,7 +62,10 @@ pub(crate) fn attention(
     attention_with(Isa::best(), qkv, seqs, heads, hd, ctx)
 }
 
-/// [`attention`] on a given instruction set, which the CPU must have.
+/// [`attention`] on a given instruction set, which the CPU must have (checked: the SIMD bodies
+/// would be undefined behaviour otherwise).
+///
+/// `seqs` must be in order and disjoint (checked): tasks write their rows of `ctx` in parallel.
 pub(crate) fn attention_with(
     isa: Isa,
     qkv: &[f32],
@@ -73,12 +76,25 @@ pub(crate) fn attention_with(
 ) {
     let h = heads * hd;
     let t = seqs.iter().map(|s| s.end).max().unwrap_or(0);
+    // Real asserts, not debug ones: this is a safe function and the raw writes below rely on
+    // them. Each is O(1) or O(sequences) per call, nothing next to the attention itself.
+    assert!(
+        isa.available(),
+        "attention: {isa:?} not available on this CPU"
+    );
     assert!(
         qkv.len() >= t * 3 * h && ctx.len() >= t * h,
         "attention buffers too small"
     );
+    let mut prev_end = 0;
+    let disjoint = seqs.iter().filter(|r| !r.is_empty()).all(|r| {
+        let ok = r.start >= prev_end;
+        prev_end = r.end;
+        ok
+    });
+    assert!(disjoint, "attention: sequences out of order or overlapping");
     let scale = 1.0 / (hd as f32).sqrt();
-    let out = SharedMut(ctx.as_mut_ptr());
+    let out = SharedMut::new(ctx);
     let jobs: Vec<(usize, usize)> = (0..seqs.len())
         .flat_map(|s| (0..heads).map(move |head| (s, head)))
         .filter(|&(s, _)| !seqs[s].is_empty())
@@ -92,8 +108,9 @@ pub(crate) fn attention_with(
             h,
             scale,
         };
-        // SAFETY: this job writes rows `seqs[s]` × columns of `head` of ctx, which no other
-        // job writes (sequences are disjoint row ranges); the CPU has `isa` (caller).
+        // SAFETY: `out` is ctx, which holds t × h ≥ rows.end × h floats (asserted); this job
+        // writes rows `seqs[s]` × the columns of `head`, which no other job writes (sequences
+        // are disjoint, asserted); qkv holds t × 3h; the CPU has `isa` (asserted).
         unsafe { head.run(isa, scratch, out) };
     };
     // Scratch lives per thread across calls: a few hundred KiB per task would otherwise be
@@ -121,10 +138,24 @@ struct Head<'a> {
 }
 
 impl Head<'_> {
+    /// Attention of this head over its sequence, written into `out`.
+    ///
     /// # Safety
-    /// `out` points at `ctx` (`[T, h]`); no other thread writes this head's columns of these rows;
-    /// the CPU has `isa`.
+    /// - `isa.available()`: the CPU has the instruction set.
+    /// - `out` is `ctx` (`[T, h]` row-major): `rows.end × h <= out.len()`.
+    /// - `col + hd <= h` and `qkv.len() >= rows.end × 3h` (a head lies inside a row).
+    /// - While this runs, no other thread reads or writes rows `rows` × columns
+    ///   `col..col + hd` of `out`.
     unsafe fn run(&self, isa: Isa, sc: &mut Scratch, out: SharedMut) {
+        debug_assert!(isa.available(), "{isa:?} not available");
+        debug_assert!(self.col + self.hd <= self.h, "head columns beyond the row");
+        debug_assert!(
+            self.rows.start <= self.rows.end
+                && self.rows.end * self.h <= out.len()
+                && self.rows.end * 3 * self.h <= self.qkv.len(),
+            "rows {:?} beyond the buffers",
+            self.rows
+        );
         let (len, hd) = (self.rows.len(), self.hd);
         let lp = len.next_multiple_of(8);
         sc.kt.clear();
@@ -135,7 +166,8 @@ impl Head<'_> {
         sc.o.resize(hd * QB, 0.0);
         #[cfg(target_arch = "x86_64")]
         if isa == Isa::Avx512 {
-            // SAFETY: the CPU has avx512f (caller); buffers are sized above; `out` per contract.
+            // SAFETY: the CPU has avx512f, avx2 and fma (`isa`, contract); the scratch buffers
+            // were sized for `len` and `lp` just above; `out` and the rows as in our contract.
             unsafe { avx512::head(self, sc, lp, out) };
             return;
         }
@@ -161,14 +193,11 @@ impl Head<'_> {
             }
             portable_block(sc, hd, len, lp);
             for i in 0..n {
-                // SAFETY: row q0+i of this sequence, this head's columns (contract).
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(
-                        out.ptr()
-                            .add((self.rows.start + q0 + i) * self.h + self.col),
-                        hd,
-                    )
-                };
+                // SAFETY: q0 + i < len, so this is row rows.start + q0 + i < rows.end of ctx,
+                // columns col..col + hd <= h: inside `out` and written by this task only
+                // (contract). The slice dies before the next one is made.
+                let dst =
+                    unsafe { out.slice_mut((self.rows.start + q0 + i) * self.h + self.col, hd) };
                 for (d, o) in dst.iter_mut().enumerate() {
                     *o = sc.o[d * QB + i];
                 }
@@ -230,14 +259,38 @@ mod avx512 {
     /// block of 16 queries Q gathered (scaled), scores, softmax, output scattered into `out`.
     ///
     /// # Safety
-    /// The CPU has avx512f; `sc` is sized for the sequence (`lp` = length rounded up to 8);
-    /// `out` as in [`Head::run`].
+    /// - The CPU has avx512f, avx2 and fma.
+    /// - `lp == len.next_multiple_of(8)` for the sequence's `len`, and the scratch holds
+    ///   `kt: hd × lp`, `v: len × hd`, `qt` and `o: hd × 16`, `s: lp × 16` floats.
+    /// - `hd_` and `out` as in [`Head::run`]; `15 × 3h` fits an `i32` (gather indices).
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub unsafe fn head(hd_: &Head, sc: &mut Scratch, lp: usize, out: SharedMut) {
         let (len, hd, h) = (hd_.rows.len(), hd_.hd, hd_.h);
         let stride = 3 * h;
-        // SAFETY: all rows addressed are rows of this sequence in qkv (`[T, 3h]`) and of ctx
-        // (`[T, h]`), columns of this head; lanes beyond the sequence are masked off.
+        debug_assert!(lp == len.next_multiple_of(8));
+        debug_assert!(
+            sc.kt.len() >= hd * lp
+                && sc.v.len() >= len * hd
+                && sc.qt.len() >= hd * QB
+                && sc.o.len() >= hd * QB
+                && sc.s.len() >= lp * QB,
+            "attention scratch too small"
+        );
+        debug_assert!(
+            hd_.col + hd <= h
+                && hd_.rows.end * stride <= hd_.qkv.len()
+                && hd_.rows.end * h <= out.len()
+        );
+        debug_assert!(
+            (QB - 1) * stride <= i32::MAX as usize,
+            "gather index overflows"
+        );
+        // SAFETY: the CPU has the features (contract). qkv reads are at `base` + row × stride +
+        // column, for rows 0..len of this sequence (a masked lane is not read) and columns
+        // col..col + hd of Q, K or V: inside qkv (contract). The K block at j0 of width w fills
+        // kt[j0·hd .. j0·hd + w·hd] ⊆ kt[..hd·lp]; V rows fill v[..len·hd]; qt and o are
+        // hd × 16; the scatter writes rows q0.. of this sequence (masked to len), columns
+        // col..col + hd of ctx, this task's own region (contract).
         unsafe {
             let base = hd_.qkv.as_ptr().add(hd_.rows.start * stride + hd_.col);
             let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -280,6 +333,7 @@ mod avx512 {
                     let q = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, qidx, qb.add(d));
                     _mm512_storeu_ps(sc.qt.as_mut_ptr().add(d * QB), _mm512_mul_ps(scale, q));
                 }
+                // SAFETY: the features and the scratch sizes as block() requires (contract).
                 block(sc, hd, len, lp);
                 let ob = out.ptr().add((hd_.rows.start + q0) * h + hd_.col);
                 for d in 0..hd {
@@ -293,11 +347,22 @@ mod avx512 {
     /// One block of 16 queries: scores, softmax, output into `sc.o`.
     ///
     /// # Safety
-    /// The CPU has avx512f; `sc` is sized for `len` keys (`lp` = len rounded up to 8).
+    /// The CPU has avx512f, avx2 and fma; `lp == len.next_multiple_of(8)`; the scratch holds
+    /// `kt: hd × lp` (laid out as `kt_at`), `v: len × hd`, `qt` and `o: hd × 16`, `s: lp × 16`.
     #[inline]
     #[target_feature(enable = "avx512f,avx2,fma")]
     unsafe fn block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
-        // SAFETY: every pointer below addresses the scratch buffers within their sizes.
+        debug_assert!(lp == len.next_multiple_of(8));
+        debug_assert!(
+            sc.kt.len() >= hd * lp
+                && sc.v.len() >= len * hd
+                && sc.qt.len() >= hd * QB
+                && sc.o.len() >= hd * QB
+                && sc.s.len() >= lp * QB,
+            "attention scratch too small"
+        );
+        // SAFETY: lp is a multiple of 8, so the widths below tile 0..lp exactly and each pass
+        // is one kt_at block (24 keys, the last 16 or 8): j + J <= lp, as scores() requires.
         unsafe {
             let mut j = 0;
             while j < lp {
@@ -316,7 +381,8 @@ mod avx512 {
             }
         }
         let inv = softmax_columns(&mut sc.s, len);
-        // SAFETY: sc.v holds len × hd; outputs inside sc.o.
+        // SAFETY: `inv` is 16 floats; the widths below tile 0..hd exactly, so d + D <= hd, and
+        // sc.v holds len × hd with rows hd apart, as output() requires.
         unsafe {
             let inv = _mm512_loadu_ps(inv.as_ptr());
             let v = sc.v.as_ptr();
@@ -342,10 +408,21 @@ mod avx512 {
     }
 
     /// Scores of keys `j..j+J` for the 16 queries: `S[j] = Σ_d K[d][j] · Q[d]`.
+    ///
+    /// # Safety
+    /// The CPU has avx512f; keys `j..j + J` are one block of `kt` (`[d][J keys]` at `j × hd`,
+    /// as `kt_at` lays it out), so `kt.len() >= (j + J) × hd`; `qt.len() >= hd × 16` and
+    /// `s.len() >= (j + J) × 16`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn scores<const J: usize>(sc: &mut Scratch, hd: usize, j: usize) {
-        // SAFETY: kt holds hd × lp, the block at j is J wide (kt_at); s holds lp × 16.
+        debug_assert!(
+            sc.kt.len() >= (j + J) * hd && sc.qt.len() >= hd * QB && sc.s.len() >= (j + J) * QB,
+            "scores {j}..{}: scratch too small",
+            j + J
+        );
+        // SAFETY: the CPU has avx512f; k walks kt[j·hd .. (j + J)·hd], q walks qt[..hd·16],
+        // the stores fill s[j·16 .. (j + J)·16]: all inside the buffers (contract).
         unsafe {
             let mut acc = [_mm512_setzero_ps(); J];
             let mut k = sc.kt.as_ptr().add(j * hd);
@@ -365,6 +442,11 @@ mod avx512 {
     }
 
     /// Output columns `d..d+D` for the 16 queries: `O[d] = Σ_j V[j][d] · P[j]`.
+    ///
+    /// # Safety
+    /// The CPU has avx512f; `v` is `sc.v`'s data, `len` rows `stride` apart
+    /// (`sc.v.len() >= len × stride`), and `d + D <= stride`; `s.len() >= len × 16` and
+    /// `o.len() >= (d + D) × 16`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn output<const D: usize>(
@@ -375,8 +457,15 @@ mod avx512 {
         d: usize,
         inv: __m512,
     ) {
-        // SAFETY: V rows 0..len at `stride` from `v`, columns d..d+D of the head; s holds
-        // len × 16 and o holds hd × 16.
+        debug_assert!(
+            d + D <= stride,
+            "output columns {d}..{} beyond {stride}",
+            d + D
+        );
+        debug_assert!(std::ptr::eq(v, sc.v.as_ptr()) && sc.v.len() >= len * stride);
+        debug_assert!(sc.s.len() >= len * QB && sc.o.len() >= (d + D) * QB);
+        // SAFETY: the CPU has avx512f; vr reads v[j·stride + d .. + D] for j < len, p walks
+        // s[..len·16], the stores fill o[d·16 .. (d + D)·16]: all in bounds (contract).
         unsafe {
             let mut acc = [_mm512_setzero_ps(); D];
             let mut vr = v.add(d);

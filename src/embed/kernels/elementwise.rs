@@ -62,6 +62,19 @@ pub(crate) fn layer_norm_rows(
     h: usize,
     eps: f32,
 ) {
+    // The row loops zip these together, so a short one would silently cut rows short.
+    debug_assert!(
+        h > 0 && x.len().is_multiple_of(h),
+        "x is not whole rows of {h}"
+    );
+    debug_assert!(
+        w.len() == h && b.len() == h,
+        "LayerNorm weights are not {h} wide"
+    );
+    debug_assert!(
+        residual.is_none_or(|r| r.len() == x.len()),
+        "residual shape"
+    );
     let one = |(r, row): (usize, &mut [f32])| {
         let res = residual.map(|res| &res[r * h..(r + 1) * h]);
         layer_norm_row(row, res, w, b, eps);
@@ -118,6 +131,11 @@ pub(crate) fn mean_pool_normalise(
     seqs: &[std::ops::Range<usize>],
     out: &mut [f32],
 ) {
+    debug_assert!(out.len() == seqs.len() * h, "one output row per sequence");
+    debug_assert!(
+        seqs.iter().all(|r| r.is_empty() || r.end * h <= x.len()),
+        "a sequence beyond x"
+    );
     out.par_chunks_mut(h).zip(seqs).for_each(|(o, rows)| {
         if rows.is_empty() {
             o.fill(0.0);

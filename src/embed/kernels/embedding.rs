@@ -54,6 +54,9 @@ impl WordTable {
 
     /// Writes row `id` (`< vocab`, checked by the caller) as f32 into `out`.
     fn row(&self, id: usize, out: &mut [f32]) {
+        // The slice below is checked against the whole file, not the tensor: a larger id would
+        // quietly read the next tensor's bytes.
+        debug_assert!(id < self.vocab, "token id {id} beyond the vocabulary");
         let width = match self.dtype {
             safetensors::Dtype::F32 => 4,
             _ => 2,
@@ -80,6 +83,9 @@ pub(crate) fn embed_tokens(
     x: &mut [f32],
 ) {
     let h = word.h;
+    // The loop zips these, so a short one would silently leave rows unwritten.
+    debug_assert!(ids.len() == positions.len() && x.len() == ids.len() * h);
+    debug_assert!(typ0.len() == h && pos.len().is_multiple_of(h.max(1)));
     for ((row, &id), &p) in x.chunks_exact_mut(h).zip(ids).zip(positions) {
         word.row(id as usize, row);
         let ps = &pos[p as usize * h..(p as usize + 1) * h];

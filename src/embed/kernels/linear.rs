@@ -121,7 +121,8 @@ impl PackedLinear {
         self.forward_with(Isa::best(), x, t, y, epilogue, panel);
     }
 
-    /// [`PackedLinear::forward`] on a given instruction set, which the CPU must have.
+    /// [`PackedLinear::forward`] on a given instruction set, which the CPU must have (checked:
+    /// the SIMD bodies would be undefined behaviour otherwise).
     pub(crate) fn forward_with(
         &self,
         isa: Isa,
@@ -132,6 +133,12 @@ impl PackedLinear {
         panel: &mut Vec<f32>,
     ) {
         let (inp, out) = (self.inp, self.out);
+        // Real asserts, not debug ones: this is a safe function and the raw writes below rely on
+        // them; they cost a few instructions per projection.
+        assert!(
+            isa.available(),
+            "projection: {isa:?} not available on this CPU"
+        );
         assert!(
             x.len() >= t * inp && y.len() >= t * out,
             "projection buffers too small"
@@ -143,14 +150,14 @@ impl PackedLinear {
         if panel.len() < t * inp {
             panel.resize(t * inp, 0.0);
         }
-        let pp = SharedMut(panel.as_mut_ptr());
+        let pp = SharedMut::new(panel);
         let pack = |c: usize| {
             let rows = panel_rows(c, n, t);
             let m = rows.len();
-            // SAFETY: panel c occupies elements rows.start*inp .. rows.end*inp, disjoint from
-            // every other panel's, inside `panel` (t × inp).
-            let dst =
-                unsafe { std::slice::from_raw_parts_mut(pp.ptr().add(rows.start * inp), m * inp) };
+            // SAFETY: panel c occupies elements rows.start·inp .. rows.end·inp, inside `panel`
+            // (at least t × inp, resized above) and disjoint from every other panel's, so no
+            // other task touches them while this one packs.
+            let dst = unsafe { pp.slice_mut(rows.start * inp, m * inp) };
             for (i, r) in rows.enumerate() {
                 for (k, &v) in x[r * inp..(r + 1) * inp].iter().enumerate() {
                     dst[k * m + i] = v;
@@ -164,7 +171,7 @@ impl PackedLinear {
         }
         let panel: &[f32] = panel;
         let blocks = self.bias.len() / NB;
-        let yp = SharedMut(y.as_mut_ptr());
+        let yp = SharedMut::new(y);
         tasks(n, blocks, TASK_PANELS)
             .into_par_iter()
             .for_each(|(panels, bl)| {
@@ -179,8 +186,11 @@ impl PackedLinear {
                         for c in panels.clone() {
                             let rows = panel_rows(c, n, t);
                             let a = &panel[rows.start * inp..rows.end * inp];
-                            // SAFETY: tasks write disjoint (rows × blocks) regions of y
-                            // (t × out); `isa` is one the CPU has (caller's contract).
+                            // SAFETY: the CPU has `isa` (asserted); y holds t × out floats
+                            // (asserted) and rows.end <= t; tasks() hands each task its own
+                            // panels × blocks, so no other task writes this tile of y; `a` is
+                            // this panel (m × inp) and b + pair < blocks, ks ⊆ 0..inp (whole
+                            // unless AVX-512), as run() requires.
                             unsafe {
                                 self.run(
                                     isa,
@@ -203,13 +213,9 @@ impl PackedLinear {
                     for r in
                         panel_rows(panels.start, n, t).start..panel_rows(panels.end - 1, n, t).end
                     {
-                        // SAFETY: this task's own region of y, finished above.
-                        let row = unsafe {
-                            std::slice::from_raw_parts_mut(
-                                yp.ptr().add(r * out + cols.start),
-                                cols.len(),
-                            )
-                        };
+                        // SAFETY: row r < t, columns of this task's blocks below `out`: inside
+                        // y, in this task's own region, whose kernel writes finished above.
+                        let row = unsafe { yp.slice_mut(r * out + cols.start, cols.len()) };
                         super::elementwise::gelu_slice(row);
                     }
                 }
@@ -220,8 +226,14 @@ impl PackedLinear {
     /// indices `ks` (the whole input unless AVX-512).
     ///
     /// # Safety
-    /// `y` holds `t × out` floats with `r + m ≤ t`; no other thread writes these rows × blocks;
-    /// the CPU has `isa`.
+    /// - `isa.available()`: the CPU has the instruction set.
+    /// - `1 <= m <= MR`, `a.len() == m × inp` (one packed panel, `[inp][m]`).
+    /// - `b + pair < blocks` (blocks of 16 outputs, `out.div_ceil(16)`).
+    /// - `ks.start <= ks.end <= inp`, and `ks == 0..inp` unless `isa` is AVX-512 (the other
+    ///   kernels always run the whole input).
+    /// - `(r + m) × out <= y.len()`: `y` is `[t, out]` and the panel's rows lie inside it.
+    /// - While this runs, no other thread reads or writes rows `r..r + m` × the outputs of
+    ///   blocks `b..=b + pair` of `y`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     unsafe fn run(
@@ -236,27 +248,43 @@ impl PackedLinear {
         prefetch: bool,
         y: SharedMut,
     ) {
-        debug_assert!(m <= MR && a.len() == m * self.inp);
+        debug_assert!(isa.available(), "{isa:?} not available");
+        debug_assert!((1..=MR).contains(&m) && a.len() == m * self.inp);
+        debug_assert!(
+            b + (pair as usize) < self.blocks(),
+            "block {b} beyond the weights"
+        );
+        debug_assert!(ks.start <= ks.end && ks.end <= self.inp);
+        debug_assert!(
+            isa == Isa::Avx512 || ks == (0..self.inp),
+            "{isa:?} runs the whole input"
+        );
+        debug_assert!(
+            (r + m) * self.out <= y.len(),
+            "rows {r}..{} beyond y",
+            r + m
+        );
         match isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: forwarded contract.
-            Isa::Avx512 => unsafe { avx512::panel(self, a, r, m, b, pair, ks, prefetch, y.ptr()) },
+            // SAFETY: the CPU has avx512f (`isa`); panel, blocks, ks and y as our contract.
+            Isa::Avx512 => unsafe { avx512::panel(self, a, r, m, b, pair, ks, prefetch, y) },
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
                 for bb in b..b + 1 + pair as usize {
                     let mut i = 0;
                     while i < m {
                         let n = (m - i).min(6);
-                        // SAFETY: forwarded contract; rows r+i..r+i+n lie in the panel.
-                        unsafe { avx2::rows(self, a, m, i, n, r, bb, y.ptr()) };
+                        // SAFETY: the CPU has avx2 and fma (`isa`); 1 <= n <= 6 and
+                        // i + n <= m; block bb exists; y and the rows as our contract.
+                        unsafe { avx2::rows(self, a, m, i, n, r, bb, y) };
                         i += n;
                     }
                 }
             }
             _ => {
                 for bb in b..b + 1 + pair as usize {
-                    // SAFETY: forwarded contract.
-                    unsafe { self.portable(a, r, m, bb, y.ptr()) };
+                    // SAFETY: block bb exists; y and the rows as our contract.
+                    unsafe { self.portable(a, r, m, bb, y) };
                 }
             }
         }
@@ -265,8 +293,15 @@ impl PackedLinear {
     /// Plain loops over one panel × one block.
     ///
     /// # Safety
-    /// As [`PackedLinear::run`].
-    unsafe fn portable(&self, a: &[f32], r: usize, m: usize, b: usize, y: *mut f32) {
+    /// `(r + m) × out <= y.len()`, and no other thread reads or writes rows `r..r + m` × the
+    /// outputs of block `b` of `y` meanwhile. (`a` and `b` are bounds-checked slices here.)
+    unsafe fn portable(&self, a: &[f32], r: usize, m: usize, b: usize, y: SharedMut) {
+        debug_assert!(a.len() >= m * self.inp && b < self.blocks());
+        debug_assert!(
+            (r + m) * self.out <= y.len(),
+            "rows {r}..{} beyond y",
+            r + m
+        );
         let inp = self.inp;
         let w = &self.packed[b * inp * NB..(b + 1) * inp * NB];
         for i in 0..m {
@@ -277,20 +312,29 @@ impl PackedLinear {
                     *s = xv.mul_add(wv, *s);
                 }
             }
-            // SAFETY: forwarded contract.
+            // SAFETY: row r + i < r + m, inside y and this caller's own rows (contract).
             unsafe { self.store(&acc, r + i, b, y) };
         }
+    }
+
+    /// Output blocks of 16 in the packed weights.
+    #[inline(always)]
+    fn blocks(&self) -> usize {
+        self.bias.len() / NB
     }
 
     /// Adds the bias and writes the valid outputs of one row of block `b`.
     ///
     /// # Safety
-    /// `row < t` and `y` holds `t × out` floats.
+    /// `(row + 1) × out <= y.len()`, and no other thread reads or writes that row's outputs of
+    /// block `b` meanwhile.
     #[inline(always)]
-    unsafe fn store(&self, acc: &[f32; NB], row: usize, b: usize, y: *mut f32) {
+    unsafe fn store(&self, acc: &[f32; NB], row: usize, b: usize, y: SharedMut) {
+        debug_assert!((row + 1) * self.out <= y.len(), "row {row} beyond y");
         let o0 = b * NB;
+        let y = y.ptr();
         for (j, a) in acc.iter().enumerate().take(self.out.saturating_sub(o0)) {
-            // SAFETY: row < t and o0 + j < out, inside y per the caller's contract.
+            // SAFETY: o0 + j < out, so this is inside row `row` of y (contract).
             unsafe { *y.add(row * self.out + o0 + j) = a + self.bias[o0 + j] };
         }
     }
@@ -298,13 +342,17 @@ impl PackedLinear {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{PackedLinear, NB};
+    use super::{PackedLinear, SharedMut, NB};
     use std::arch::x86_64::*;
 
     /// Rows `i..i+n` (n ≤ 6) of a panel of `m` rows starting at token row `r`, × block `b`.
     ///
     /// # Safety
-    /// As [`PackedLinear::run`], and the CPU has avx2 and fma.
+    /// - The CPU has avx2 and fma.
+    /// - `1 <= n <= 6`, `i + n <= m`, `a.len() >= m × inp` (the panel, `[inp][m]`).
+    /// - `b < blocks`.
+    /// - `(r + m) × out <= y.len()`, and no other thread reads or writes rows `r + i..r + i + n`
+    ///   × the outputs of block `b` of `y` meanwhile.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn rows(
@@ -315,9 +363,12 @@ mod avx2 {
         n: usize,
         r: usize,
         b: usize,
-        y: *mut f32,
+        y: SharedMut,
     ) {
-        // SAFETY: forwarded contract.
+        debug_assert!((1..=6).contains(&n) && i + n <= m && a.len() >= m * p.inp);
+        debug_assert!(b < p.blocks() && (r + m) * p.out <= y.len());
+        // SAFETY: the CPU has avx2 and fma, and kernel::<n> gets rows i..i + n <= m of the
+        // panel, block b and y as our contract gives them.
         unsafe {
             match n {
                 6 => kernel::<6>(p, a, m, i, r, b, y),
@@ -330,6 +381,11 @@ mod avx2 {
         }
     }
 
+    /// Panel rows `i0..i0 + N` × block `b`.
+    ///
+    /// # Safety
+    /// The CPU has avx2 and fma; `i0 + N <= m`, `a.len() >= m × inp`, `b < blocks`;
+    /// `(r + i0 + N) × out <= y.len()`, and no other thread touches those rows × block `b`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn kernel<const N: usize>(
@@ -339,10 +395,15 @@ mod avx2 {
         i0: usize,
         r: usize,
         b: usize,
-        y: *mut f32,
+        y: SharedMut,
     ) {
+        debug_assert!(i0 + N <= m && a.len() >= m * p.inp && b < p.blocks());
+        debug_assert!((r + i0 + N) * p.out <= y.len());
         let inp = p.inp;
-        // SAFETY: the panel holds inp × m values and rows i0..i0+N < m; block b exists.
+        // SAFETY: the CPU has avx2 and fma. The weight loads read block b, packed[b·inp·16 ..
+        // (b + 1)·inp·16] (b < blocks); the prefetch may point past it but never faults; xs
+        // reads a[k·m + i0 + i] with i < N, k < inp: inside the panel; the stores go to rows
+        // r + i0 + i of y (contract).
         unsafe {
             let mut acc = [[_mm256_setzero_ps(); 2]; N];
             let w = p.packed.as_ptr().add(b * inp * NB);
@@ -372,13 +433,15 @@ mod avx2 {
 /// weight vector is loaded once per 12 rows.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{PackedLinear, NB};
+    use super::{PackedLinear, SharedMut, MR, NB};
     use std::arch::x86_64::*;
 
     /// One panel of `m` rows × block `b` (and `b + 1` when `pair`), input indices `ks`.
     ///
     /// # Safety
-    /// As [`PackedLinear::run`], and the CPU has avx512f.
+    /// As [`PackedLinear::run`] with `isa` AVX-512: the CPU has avx512f; `1 <= m <= MR`,
+    /// `a.len() == m × inp`; `b + pair < blocks`; `ks.start <= ks.end <= inp`;
+    /// `(r + m) × out <= y.len()`, and no other thread touches those rows × blocks of `y`.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn panel(
@@ -390,8 +453,11 @@ mod avx512 {
         pair: bool,
         ks: std::ops::Range<usize>,
         prefetch: bool,
-        y: *mut f32,
+        y: SharedMut,
     ) {
+        debug_assert!((1..=MR).contains(&m) && a.len() == m * p.inp);
+        debug_assert!(b + (pair as usize) < p.blocks() && ks.start <= ks.end && ks.end <= p.inp);
+        debug_assert!((r + m) * p.out <= y.len(), "rows {r}..{} beyond y", r + m);
         let first = ks.start == 0;
         let last = ks.end == p.inp;
         macro_rules! go {
@@ -407,7 +473,8 @@ mod avx512 {
                 }
             };
         }
-        // SAFETY: forwarded contract.
+        // SAFETY: the CPU has avx512f; kernel::<m, 1 + pair, _> gets exactly the panel, blocks,
+        // input range and rows of our contract.
         unsafe { go!(1 2 3 4 5 6 7 8 9 10 11 12) }
     }
 
@@ -416,6 +483,11 @@ mod avx512 {
     /// (an f32 partial sum stored and reloaded is the same value, so the bits do not depend on
     /// the slicing). With `PF`, the next block pair's weights are prefetched: the first panel of
     /// a task streams each pair from memory, and the hardware prefetcher alone leaves it waiting.
+    ///
+    /// # Safety
+    /// The CPU has avx512f; `a.len() >= M × inp` (the panel, `[inp][M]`); `b + B <= blocks`;
+    /// `ks.start <= ks.end <= inp`; `(r + M) × out <= y.len()`, and no other thread touches
+    /// rows `r..r + M` × the outputs of blocks `b..b + B` of `y` meanwhile.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -427,8 +499,12 @@ mod avx512 {
         ks: std::ops::Range<usize>,
         first: bool,
         last: bool,
-        y: *mut f32,
+        y: SharedMut,
     ) {
+        debug_assert!(a.len() >= M * p.inp && b + B <= p.blocks());
+        debug_assert!(ks.start <= ks.end && ks.end <= p.inp);
+        debug_assert!((r + M) * p.out <= y.len(), "rows {r}..{} beyond y", r + M);
+        let y = y.ptr();
         let inp = p.inp;
         let o0 = b * NB;
         let mask = |o: usize| -> __mmask16 {
@@ -439,8 +515,11 @@ mod avx512 {
                 (1u16 << valid) - 1
             }
         };
-        // SAFETY: blocks b..b+B exist; the panel holds inp × M values; rows r..r+M < t; only
-        // the valid outputs of y are touched.
+        // SAFETY: the CPU has avx512f. Weight loads read blocks b..b + B < blocks of packed
+        // (prefetches may point past them but never fault); xs reads a[k·M + i], k < ks.end <=
+        // inp, i < M: inside the panel; bias loads 16 floats at o < out, inside the bias padded
+        // to whole blocks; y is loaded and stored at rows r + i < r + M, columns o.. masked to
+        // the valid outputs below `out` (contract).
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); B]; M];
             if !first {

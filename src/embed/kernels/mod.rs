@@ -4,6 +4,13 @@
 //! Each kernel has an AVX-512 (or AVX2) body picked at run time and a portable one, and all of
 //! them sum in the same order, so a vector does not depend on the machine that computed it
 //! (tests check the bits). Crate-private: the rest of papermap reaches them through candle.
+//!
+//! Unsafe code here is raw-pointer access to buffers that parallel tasks share and SIMD
+//! intrinsics behind run-time feature checks. Every `unsafe fn` states its contract under
+//! `# Safety` and checks it with `debug_assert!`s at its entry, so a debug test run catches a
+//! violation; every unsafe operation sits in its own `unsafe` block with the reason it holds.
+
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub(crate) mod attention;
 pub(crate) mod elementwise;
@@ -37,20 +44,26 @@ impl Isa {
         Isa::Portable
     }
 
+    /// Whether this CPU runs `self`: the condition under which a kernel may enter its
+    /// `#[target_feature]` body (a cached atomic load after the first call).
+    pub(crate) fn available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => has_avx512(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => has_avx2_fma(),
+            Isa::Portable => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
     /// Every instruction set this CPU runs, fastest first.
     #[cfg(test)]
     pub(crate) fn usable() -> Vec<Isa> {
         [Isa::Avx512, Isa::Avx2, Isa::Portable]
             .into_iter()
-            .filter(|&i| match i {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => has_avx512(),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => has_avx2_fma(),
-                Isa::Portable => true,
-                #[allow(unreachable_patterns)]
-                _ => false,
-            })
+            .filter(|i| i.available())
             .collect()
     }
 }
@@ -107,19 +120,59 @@ macro_rules! multiversion {
 }
 pub(crate) use multiversion;
 
-/// A raw output pointer shared by rayon tasks that each write a region no other task touches
-/// (attention heads, projection tiles).
+/// A mutable f32 buffer shared by rayon tasks that each write a region no other task touches
+/// (attention heads, projection tiles). It keeps the buffer's length so that every access can
+/// be checked against it in debug builds, and borrows the buffer for `'a` so no task can outlive
+/// it.
 #[derive(Clone, Copy)]
-pub(crate) struct SharedMut(pub(crate) *mut f32);
-// SAFETY: users hand each task a disjoint region of the buffer behind the pointer.
-unsafe impl Send for SharedMut {}
-// SAFETY: as above; the pointer itself is never written through by two tasks at one place.
-unsafe impl Sync for SharedMut {}
+pub(crate) struct SharedMut<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _buf: std::marker::PhantomData<&'a mut [f32]>,
+}
+// SAFETY: the wrapper is only a pointer into a `&'a mut [f32]` held for 'a; sending it to another
+// thread is sound because every user gives each task a region no other task reads or writes.
+unsafe impl Send for SharedMut<'_> {}
+// SAFETY: as for Send: shared references only hand out the pointer, and the regions written
+// through it by different tasks are disjoint.
+unsafe impl Sync for SharedMut<'_> {}
 
-impl SharedMut {
+impl<'a> SharedMut<'a> {
+    /// Shares `buf` for the duration of its borrow.
+    pub(crate) fn new(buf: &'a mut [f32]) -> Self {
+        SharedMut {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+            _buf: std::marker::PhantomData,
+        }
+    }
+
     /// The pointer; a method call makes closures capture the whole (Send) wrapper.
+    #[inline(always)]
     pub(crate) fn ptr(self) -> *mut f32 {
-        self.0
+        self.ptr
+    }
+
+    /// Elements in the buffer.
+    #[inline(always)]
+    pub(crate) fn len(self) -> usize {
+        self.len
+    }
+
+    /// Elements `start..start + n` as a slice.
+    ///
+    /// # Safety
+    /// `start + n <= self.len()`, and while the slice lives no other task or reference reads or
+    /// writes those elements.
+    #[inline(always)]
+    pub(crate) unsafe fn slice_mut(self, start: usize, n: usize) -> &'a mut [f32] {
+        debug_assert!(
+            start + n <= self.len,
+            "SharedMut: {start} + {n} > {}",
+            self.len
+        );
+        // SAFETY: in bounds of the borrowed buffer and exclusive to the caller (contract).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), n) }
     }
 }
 

@@ -10,6 +10,7 @@
 use rayon::prelude::*;
 
 use super::linear::Epilogue;
+use super::SharedMut;
 
 /// Outputs per register block of the VNNI kernel (two 16-lane i32 registers).
 const NB: usize = 32;
@@ -26,7 +27,8 @@ pub(crate) struct QLinear {
     kp: usize,
     /// Row-major `[out, kp]` int8 weights (portable kernel), empty when VNNI packs are used.
     rows: Vec<i8>,
-    /// VNNI layout: per block of 32 outputs, per group of 4 inputs, 32 × 4 bytes.
+    /// VNNI layout: per block of 32 outputs, per group of 4 inputs, 32 × 4 bytes. Non-empty only
+    /// when the CPU has VNNI: [`QLinear::tile`] enters the VNNI kernel on that alone.
     packed: Vec<i8>,
     /// Per-output scale, padded to a multiple of 32.
     scale: Vec<f32>,
@@ -64,6 +66,7 @@ const OUTLIER_RMS: f32 = 6.0;
 impl QLinear {
     /// Quantises `w` (`[out, inp]`, as transformers stores it) with bias `b`.
     pub(crate) fn new(w: &[f32], b: &[f32], out: usize, inp: usize) -> Self {
+        debug_assert!(w.len() == out * inp && b.len() == out);
         let kp = inp.div_ceil(4) * 4;
         let np = out.div_ceil(NB) * NB;
         let mut rows = vec![0i8; out * kp];
@@ -154,26 +157,24 @@ impl QLinear {
         // the f32 kernel does, measured 10-20 % slower here: the quantisation pass is a larger
         // share of an int8 projection, and scattering its bytes into panels costs more than the
         // row pointers save.)
-        let yp = super::SharedMut(y.as_mut_ptr());
+        let yp = SharedMut::new(y);
         super::projection_tiles(t, blocks, TM)
             .into_par_iter()
             .for_each(|(rows, bl)| {
                 let (t0, t1, b0, b1) = (rows.start, rows.end, bl.start, bl.end);
-                // SAFETY: tiles cover disjoint (token, output) ranges of y, which holds t × out.
-                unsafe { self.tile(xq, sx, t0, t1, b0, b1, yp.ptr()) };
+                // SAFETY: y holds t × out floats (asserted, then cut to that) and t1 <= t,
+                // b1 <= blocks; projection_tiles() hands out disjoint (token, block) tiles, so
+                // no other task writes this one; xq and sx hold t rows (quantise_rows).
+                unsafe { self.tile(xq, sx, t0, t1, b0, b1, yp) };
                 let cols = b0 * NB..(b1 * NB).min(out);
                 for r in t0..t1 {
                     let n = acts.n_outliers[r] as usize;
                     if n == 0 {
                         continue;
                     }
-                    // SAFETY: this tile's own region of y, finished above.
-                    let row = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            yp.ptr().add(r * out + cols.start),
-                            cols.len(),
-                        )
-                    };
+                    // SAFETY: row r < t, columns of this tile's blocks below `out`: inside y, in
+                    // this task's own tile, whose kernel writes finished above.
+                    let row = unsafe { yp.slice_mut(r * out + cols.start, cols.len()) };
                     for &(k, v) in &acts.outliers[r][..n] {
                         let col = &self.cols[k as usize * out..(k as usize + 1) * out];
                         add_outlier(row, &col[cols.clone()], &self.scale[cols.clone()], v);
@@ -181,13 +182,8 @@ impl QLinear {
                 }
                 if epilogue == Epilogue::BiasGelu {
                     for r in t0..t1 {
-                        // SAFETY: this tile's own region of y, finished above.
-                        let row = unsafe {
-                            std::slice::from_raw_parts_mut(
-                                yp.ptr().add(r * out + cols.start),
-                                cols.len(),
-                            )
-                        };
+                        // SAFETY: as for the outliers above: this task's own, finished tile.
+                        let row = unsafe { yp.slice_mut(r * out + cols.start, cols.len()) };
                         super::elementwise::gelu_slice(row);
                     }
                 }
@@ -197,7 +193,10 @@ impl QLinear {
     /// Computes outputs of blocks `b0..b1` for tokens `t0..t1`.
     ///
     /// # Safety
-    /// `y` must hold `t1 × out` floats and no other thread may write this tile.
+    /// - `t0 <= t1`, `b0 <= b1 <= blocks` (blocks of 32 outputs, `out.div_ceil(32)`).
+    /// - `xq.len() >= t1 × kp` (quantised rows) and `sx.len() >= t1`.
+    /// - `t1 × out <= y.len()`, and no other thread reads or writes rows `t0..t1` × the outputs
+    ///   of blocks `b0..b1` of `y` meanwhile.
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile(
         &self,
@@ -207,18 +206,23 @@ impl QLinear {
         t1: usize,
         b0: usize,
         b1: usize,
-        y: *mut f32,
+        y: SharedMut,
     ) {
+        debug_assert!(t0 <= t1 && b0 <= b1 && b1 <= self.scale.len() / NB);
+        debug_assert!(xq.len() >= t1 * self.kp && sx.len() >= t1);
+        debug_assert!(t1 * self.out <= y.len(), "tokens ..{t1} beyond y");
         if !self.packed.is_empty() {
-            // SAFETY: packed weights exist only when VNNI was detected.
+            // SAFETY: packed weights exist only when VNNI was detected (see `packed`), laid out
+            // for every block; the tile's bounds are our contract's.
             unsafe { vnni::tile(self, xq, sx, t0, t1, b0, b1, y) };
             return;
         }
+        let y = y.ptr();
         for t in t0..t1 {
             let xr = &xq[t * self.kp..(t + 1) * self.kp];
             for o in b0 * NB..(b1 * NB).min(self.out) {
                 let acc = dot_u8_i8(xr, &self.rows[o * self.kp..(o + 1) * self.kp]);
-                // SAFETY: t < t1 and o < out, inside y per the contract.
+                // SAFETY: t < t1 and o < out: inside y, in this caller's tile (contract).
                 unsafe { *y.add(t * self.out + o) = self.epilogue(acc, o, sx[t]) };
             }
         }
@@ -356,18 +360,26 @@ fn dot_u8_i8(x: &[u8], w: &[i8]) -> i32 {
 
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::{QLinear, MR, NB};
+    use super::{QLinear, SharedMut, MR, NB};
     use std::arch::x86_64::*;
 
-    /// Whether the CPU has AVX-512 VNNI (with the F and BW subsets the kernel also uses).
+    /// Whether the kernel may be used: the CPU has it and `PAPERMAP_NO_VNNI` is not set.
     pub fn available() -> bool {
+        cpu_has() && std::env::var_os("PAPERMAP_NO_VNNI").is_none()
+    }
+
+    /// Whether the CPU has AVX-512 VNNI (with the F and BW subsets the kernel also uses).
+    fn cpu_has() -> bool {
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512vnni")
-            && std::env::var_os("PAPERMAP_NO_VNNI").is_none()
     }
 
-    /// See [`QLinear::tile`].
+    /// [`QLinear::tile`] with VNNI.
+    ///
+    /// # Safety
+    /// The CPU has avx512f, avx512bw and avx512vnni; `q.packed` holds the VNNI layout of all
+    /// `blocks × kp × 32` weights; the rest as [`QLinear::tile`].
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub unsafe fn tile(
@@ -378,13 +390,21 @@ mod vnni {
         t1: usize,
         b0: usize,
         b1: usize,
-        y: *mut f32,
+        y: SharedMut,
     ) {
+        debug_assert!(cpu_has(), "VNNI kernel without VNNI");
+        debug_assert!(
+            q.packed.len() == q.scale.len() * q.kp,
+            "packed weights incomplete"
+        );
+        debug_assert!(t0 <= t1 && b0 <= b1 && b1 <= q.scale.len() / NB);
+        debug_assert!(xq.len() >= t1 * q.kp && sx.len() >= t1 && t1 * q.out <= y.len());
         for b in b0..b1 {
             let mut t = t0;
             while t < t1 {
                 let m = (t1 - t).min(MR);
-                // SAFETY: forwarded contract; rows t..t+m exist in xq and y.
+                // SAFETY: the CPU has the features; kernel::<m> gets rows t..t + m <= t1 and
+                // block b < b1 <= blocks, inside xq, packed and y as our contract gives them.
                 unsafe {
                     match m {
                         8 => kernel::<8>(q, xq, sx, t, b, y),
@@ -403,6 +423,11 @@ mod vnni {
     }
 
     /// `M` token rows × 32 outputs of block `b`, over the whole input width.
+    ///
+    /// # Safety
+    /// The CPU has avx512f, avx512bw and avx512vnni; `b < blocks` and `q.packed` holds block
+    /// `b`'s `kp × 32` bytes; `xq.len() >= (t + M) × kp`; `(t + M) × out <= y.len()`, and no
+    /// other thread touches rows `t..t + M` × the outputs of block `b` of `y` meanwhile.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     unsafe fn kernel<const M: usize>(
@@ -411,44 +436,56 @@ mod vnni {
         sx: &[f32],
         t: usize,
         b: usize,
-        y: *mut f32,
+        y: SharedMut,
     ) {
+        debug_assert!(b < q.scale.len() / NB && q.packed.len() >= (b + 1) * q.kp * NB);
+        debug_assert!(xq.len() >= (t + M) * q.kp && (t + M) * q.out <= y.len());
         let kq = q.kp / 4;
         let mut acc = [[_mm512_setzero_si512(); 2]; M];
-        let w = q.packed.as_ptr().add(b * kq * NB * 4);
-        let x = xq.as_ptr().add(t * q.kp);
-        for g in 0..kq {
-            let w0 = _mm512_loadu_si512(w.add(g * NB * 4) as *const _);
-            let w1 = _mm512_loadu_si512(w.add(g * NB * 4 + 64) as *const _);
-            for (m, a) in acc.iter_mut().enumerate() {
-                let xv = _mm512_set1_epi32(std::ptr::read_unaligned(
-                    x.add(m * q.kp + g * 4) as *const i32
-                ));
-                a[0] = _mm512_dpbusd_epi32(a[0], xv, w0);
-                a[1] = _mm512_dpbusd_epi32(a[1], xv, w1);
+        // SAFETY: the CPU has the features. w walks block b's kq groups of 32 × 4 bytes, inside
+        // packed; x reads 4 bytes at (t + m)·kp + 4g, m < M, g < kq: inside xq (contract).
+        unsafe {
+            let w = q.packed.as_ptr().add(b * kq * NB * 4);
+            let x = xq.as_ptr().add(t * q.kp);
+            for g in 0..kq {
+                let w0 = _mm512_loadu_si512(w.add(g * NB * 4) as *const _);
+                let w1 = _mm512_loadu_si512(w.add(g * NB * 4 + 64) as *const _);
+                for (m, a) in acc.iter_mut().enumerate() {
+                    let xv = _mm512_set1_epi32(std::ptr::read_unaligned(
+                        x.add(m * q.kp + g * 4) as *const i32
+                    ));
+                    a[0] = _mm512_dpbusd_epi32(a[0], xv, w0);
+                    a[1] = _mm512_dpbusd_epi32(a[1], xv, w1);
+                }
             }
         }
         let o0 = b * NB;
+        let y = y.ptr();
         for (m, a) in acc.iter().enumerate() {
             let s = _mm512_set1_ps(sx[t + m]);
-            let row = y.add((t + m) * q.out);
-            for (h, &v) in a.iter().enumerate() {
-                let o = o0 + h * 16;
-                if o >= q.out {
-                    break;
+            // SAFETY: the CPU has the features. Row t + m < t + M of y (contract); comp, scale
+            // and bias are padded to whole blocks, so 16 values at o < out are inside them; the
+            // store is masked to the valid outputs below `out`.
+            unsafe {
+                let row = y.add((t + m) * q.out);
+                for (h, &v) in a.iter().enumerate() {
+                    let o = o0 + h * 16;
+                    if o >= q.out {
+                        break;
+                    }
+                    let comp = _mm512_loadu_si512(q.comp.as_ptr().add(o) as *const _);
+                    let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, comp));
+                    let f = _mm512_mul_ps(f, _mm512_loadu_ps(q.scale.as_ptr().add(o)));
+                    let f = _mm512_mul_ps(f, s);
+                    let f = _mm512_add_ps(f, _mm512_loadu_ps(q.bias.as_ptr().add(o)));
+                    let valid = (q.out - o).min(16);
+                    let mask: __mmask16 = if valid == 16 {
+                        0xffff
+                    } else {
+                        (1u16 << valid) - 1
+                    };
+                    _mm512_mask_storeu_ps(row.add(o), mask, f);
                 }
-                let comp = _mm512_loadu_si512(q.comp.as_ptr().add(o) as *const _);
-                let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, comp));
-                let f = _mm512_mul_ps(f, _mm512_loadu_ps(q.scale.as_ptr().add(o)));
-                let f = _mm512_mul_ps(f, s);
-                let f = _mm512_add_ps(f, _mm512_loadu_ps(q.bias.as_ptr().add(o)));
-                let valid = (q.out - o).min(16);
-                let mask: __mmask16 = if valid == 16 {
-                    0xffff
-                } else {
-                    (1u16 << valid) - 1
-                };
-                _mm512_mask_storeu_ps(row.add(o), mask, f);
             }
         }
     }
@@ -456,10 +493,14 @@ mod vnni {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod vnni {
-    use super::QLinear;
+    use super::{QLinear, SharedMut};
     pub fn available() -> bool {
         false
     }
+    /// Never called: without VNNI, `packed` stays empty.
+    ///
+    /// # Safety
+    /// None needed; unsafe only to match the x86-64 signature.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn tile(
         _: &QLinear,
@@ -469,7 +510,7 @@ mod vnni {
         _: usize,
         _: usize,
         _: usize,
-        _: *mut f32,
+        _: SharedMut,
     ) {
         unreachable!("packed weights exist only with VNNI")
     }
