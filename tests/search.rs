@@ -763,3 +763,114 @@ fn archive_hybrid_recall_at_1_reaches_0_75() {
         .collect();
     assert!(flagged.contains(&"2407.17398"), "{flagged:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The summary check against papers read by hand.
+
+/// The archive's summary vectors and title query vectors (see
+/// `tests/data/make_summary_vectors.py`), as an in-memory index of the papers dated `from` on
+/// (all with `None`), and the title vectors of the same rows.
+fn archive_summary_index(from: Option<&str>) -> (Index, Vec<f32>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/archive-summary-vectors.safetensors");
+    let bytes = std::fs::read(&path).expect("summary vectors");
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
+    let meta = meta.metadata().clone().expect("metadata");
+    let ids: Vec<String> = serde_json::from_str(&meta["ids"]).expect("ids");
+    let dates: Vec<String> = serde_json::from_str(&meta["dates"]).expect("dates");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("tensors");
+    let f32s = |name: &str| -> Vec<f32> {
+        st.tensor(name)
+            .expect(name)
+            .data()
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect()
+    };
+    let (docs, titles) = (f32s("summaries"), f32s("titles"));
+    let dim = 384;
+    let (mut papers, mut vectors, mut queries) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (id, date)) in ids.iter().zip(&dates).enumerate() {
+        if from.is_some_and(|f| date.as_str() < f) {
+            continue;
+        }
+        let paper: Paper = serde_json::from_value(serde_json::json!({
+            "arxiv_id": id, "title": id, "url": "", "date": date,
+            "dates": [], "votes": null, "authors": [], "thumbnail": null, "whats_new": null,
+            "technical_details": null, "performance_highlights": null, "summary": "",
+            "source": {"file": "archive", "line": i + 1},
+        }))
+        .expect("paper");
+        papers.push(IndexedPaper {
+            paper,
+            key: format!("{i:064x}"),
+        });
+        // f16 rows are renormalised so the index's unit-vector contract holds.
+        for (src, out) in [(&docs, &mut vectors), (&titles, &mut queries)] {
+            let mut row = src[i * dim..(i + 1) * dim].to_vec();
+            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            row.iter_mut().for_each(|x| *x /= n);
+            out.extend(row);
+        }
+    }
+    let (reference, _) = reference_index();
+    let mut manifest = reference.manifest().clone();
+    manifest.papers = papers.len();
+    let index =
+        Index::from_parts(PathBuf::from("/nonexistent"), manifest, papers, vectors).expect("index");
+    (index, queries)
+}
+
+#[test]
+fn summary_check_holds_on_papers_read_by_hand() {
+    let labels: Vec<serde_json::Value> = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/summary_labels.jsonl"),
+    )
+    .expect("labels")
+    .lines()
+    .map(|l| serde_json::from_str(l).expect("label"))
+    .collect();
+    let (index, titles) = archive_summary_index(None);
+    assert_eq!(index.len(), 4342);
+    let check = papermap::quality::summary_outliers(&index, &titles).expect("check");
+    let flagged: std::collections::HashSet<&str> =
+        check.outliers.iter().map(|o| o.arxiv_id.as_str()).collect();
+    let wrong = |l: &serde_json::Value| l["describes"] == false;
+    let id = |l: &serde_json::Value| l["arxiv_id"].as_str().expect("id").to_string();
+    let tp = labels
+        .iter()
+        .filter(|l| wrong(l) && flagged.contains(id(l).as_str()))
+        .count();
+    let fp = labels
+        .iter()
+        .filter(|l| !wrong(l) && flagged.contains(id(l).as_str()))
+        .count();
+    let bad = labels.iter().filter(|l| wrong(l)).count();
+    let (precision, recall) = (tp as f64 / (tp + fp) as f64, tp as f64 / bad as f64);
+    println!("labelled {} ({bad} wrong): flagged {} of the archive, precision {precision:.3}, recall {recall:.3}", labels.len(), flagged.len());
+    assert!(
+        precision >= 0.9 && recall >= 0.9,
+        "precision {precision:.3}, recall {recall:.3}"
+    );
+    // The known mismatch stays flagged; correct summaries behind odd titles do not.
+    assert!(flagged.contains("2407.17398"));
+    for good in ["2412.06781", "2502.01584", "2502.06807"] {
+        assert!(!flagged.contains(good), "{good} flagged");
+    }
+    // The last three months, which hold no wrong summary, indexed alone: under 0.3 % flagged.
+    let (recent, titles) = archive_summary_index(Some("2024-12-01"));
+    assert_eq!(recent.len(), 1129);
+    let c = papermap::quality::summary_outliers(&recent, &titles).expect("check");
+    let share = c.outliers.len() as f64 / recent.len() as f64;
+    println!(
+        "2024-12..2025-02 alone: {} of {} flagged",
+        c.outliers.len(),
+        recent.len()
+    );
+    assert!(
+        share < 0.003,
+        "{} of {} flagged",
+        c.outliers.len(),
+        recent.len()
+    );
+}

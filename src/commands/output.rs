@@ -285,12 +285,12 @@ pub fn write_summary_check(
     c: &papermap::quality::SummaryCheck,
     limit: usize,
 ) -> std::io::Result<()> {
-    use papermap::quality::{OUTLIER_Z, SUSPECT_Z};
+    use papermap::quality::{NEIGHBOURHOOD_Z, OUTLIER_Z, SUSPECT_Z};
     writeln!(
         out,
         "summary check: {} of {} papers have a summary that does not describe them: title-to-summary \
          similarity below {:.4} (robust z < {}; median {:.4}, MAD {:.4}), or below {:.4} (z < {}) \
-         with the title not finding the paper in the top {} of dense or lexical search",
+         among summaries that do not match their titles either (mean z of the {} nearest < {})",
         c.outliers.len(),
         c.papers,
         c.threshold,
@@ -299,13 +299,14 @@ pub fn write_summary_check(
         c.mad,
         c.suspect_threshold,
         SUSPECT_Z,
-        c.depth
+        c.neighbours,
+        NEIGHBOURHOOD_Z
     )?;
     for o in c.outliers.iter().take(limit) {
         writeln!(
             out,
-            "  {:<12} {:.4}  z {:>5.1}  {}",
-            o.arxiv_id, o.similarity, o.robust_z, o.title
+            "  {:<12} {:.4}  z {:>5.1}  nearest z {:>5.1}  {}",
+            o.arxiv_id, o.similarity, o.robust_z, o.neighbourhood_z, o.title
         )?;
     }
     if c.outliers.len() > limit {

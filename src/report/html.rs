@@ -293,11 +293,13 @@ pub(crate) fn render(v: &View<'_>) -> String {
             s,
             "<h2 id=\"summary-check\">Summaries that may not describe their paper</h2>\
              <p>{} of {} papers have a title-to-summary similarity far below the archive's \
-             (median {:.3}; flagged below {:.3}).</p><ol>",
+             (median {:.3}; flagged below {:.3}, or below {:.3} among summaries that do not match \
+             their titles either).</p><ol>",
             c.outliers.len(),
             c.papers,
             c.median,
-            c.threshold
+            c.threshold,
+            c.suspect_threshold
         );
         for o in &c.outliers {
             let _ = write!(

@@ -133,11 +133,13 @@ pub(crate) fn render(v: &View<'_>) -> String {
         let _ = writeln!(
             s,
             "\n## Summaries that may not describe their paper\n\n{} of {} papers have a \
-             title-to-summary similarity far below the archive's (median {:.3}; flagged below {:.3}).\n",
+             title-to-summary similarity far below the archive's (median {:.3}; flagged below {:.3}, or below {:.3} among summaries \
+             that do not match their titles either).\n",
             c.outliers.len(),
             c.papers,
             c.median,
-            c.threshold
+            c.threshold,
+            c.suspect_threshold
         );
         for o in &c.outliers {
             let _ = writeln!(s, "- {} — similarity {:.3}", link(v, o.row), o.similarity);
