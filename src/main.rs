@@ -36,7 +36,7 @@ enum Command {
     Topics(commands::topics::Args),
     /// The papers nearest to one paper (by arXiv id or title words), by cosine.
     Related(commands::related::Args),
-    /// Free-text search: dense, lexical (BM25) or hybrid (reciprocal rank fusion).
+    /// Free-text search: dense, lexical (BM25) or hybrid (both, fused by normalised score).
     Search(commands::search::Args),
     /// Measure search quality (title -> own paper) and check summaries.
     Eval(commands::eval::Args),

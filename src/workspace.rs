@@ -293,3 +293,19 @@ pub fn topics(
     };
     Ok((result, run))
 }
+
+/// nDCG@10 per mode of judged queries (see [`crate::search::eval::evaluate_queries`]), each
+/// query embedded with the index's model; also the number of queries.
+pub fn evaluate_queries(
+    index: &Index,
+    choice: &ModelChoice,
+    queries: Vec<crate::search::eval::JudgedQuery>,
+) -> Result<(Vec<crate::search::eval::QueryMetrics>, usize), WorkspaceError> {
+    let encoder = index_encoder(index, choice)?;
+    let texts: Vec<String> = queries.iter().map(|q| q.query.clone()).collect();
+    let vectors = encoder.embed(&texts, Prefix::Query, &mut |_, _| {})?;
+    let searcher = crate::search::Searcher::new(index)?;
+    let metrics =
+        crate::search::eval::evaluate_queries(index, searcher.bm25(), &queries, &vectors.vectors)?;
+    Ok((metrics, queries.len()))
+}

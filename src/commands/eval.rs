@@ -27,6 +27,20 @@ pub enum Cmd {
         #[command(flatten)]
         model: ModelOpts,
     },
+    /// Queries as people type them, with judged papers: nDCG@10 per mode.
+    Queries {
+        /// Index directory (the one people search: `title+summary` by default).
+        #[arg(long, default_value = DEFAULT_INDEX)]
+        index: PathBuf,
+        /// Queries, JSON Lines with `id` and `query`.
+        #[arg(long, default_value = "tests/data/search_queries.jsonl")]
+        queries: PathBuf,
+        /// Judgments, JSON Lines with `qid`, `arxiv_id` and `rel` (0, 1 or 2).
+        #[arg(long, default_value = "tests/data/search_judgments.jsonl")]
+        judgments: PathBuf,
+        #[command(flatten)]
+        model: ModelOpts,
+    },
 }
 
 /// `papermap eval`.
@@ -39,11 +53,19 @@ pub struct Args {
 /// Runs `papermap eval ...`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let json = output.json;
-    let Cmd::Titles {
-        index,
-        all_outliers,
-        model,
-    } = args.cmd;
+    let (index, all_outliers, model) = match args.cmd {
+        Cmd::Titles {
+            index,
+            all_outliers,
+            model,
+        } => (index, all_outliers, model),
+        Cmd::Queries {
+            index,
+            queries,
+            judgments,
+            model,
+        } => return run_queries(&index, &queries, &judgments, &model, json),
+    };
     let idx = Index::open(&index)?;
     if idx.is_empty() {
         return Err(papermap::search::SearchError::EmptyIndex.into());
@@ -108,4 +130,40 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         )
     })();
     super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))
+}
+
+/// `papermap eval queries`.
+fn run_queries(
+    dir: &std::path::Path,
+    queries: &std::path::Path,
+    judgments: &std::path::Path,
+    model: &ModelOpts,
+    json: bool,
+) -> anyhow::Result<()> {
+    let judged = papermap::search::eval::read_judged(queries, judgments)?;
+    let index = Index::open(dir)?;
+    let (metrics, judged) = workspace::evaluate_queries(&index, &model.choice(), judged)?;
+    if json {
+        return super::output::print_json(&serde_json::json!({
+            "index": dir,
+            "queries": judged,
+            "metrics": metrics,
+        }));
+    }
+    println!(
+        "{judged} judged queries over {} papers ({})\n",
+        index.len(),
+        dir.display()
+    );
+    println!("| mode    | nDCG@10 | judged@10 |");
+    println!("|---------|--------:|----------:|");
+    for m in &metrics {
+        println!(
+            "| {:<7} | {:>7.3} | {:>9.2} |",
+            m.mode.name(),
+            m.ndcg_at_10,
+            m.judged_at_10
+        );
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ pub struct Args {
     /// Number of results.
     #[arg(short, long, default_value_t = 10, value_parser = super::options::at_least_one)]
     k: usize,
-    /// dense (embedding cosine), lexical (BM25) or hybrid (reciprocal rank fusion of both).
+    /// dense (embedding cosine), lexical (BM25) or hybrid (both, fused by normalised score).
     #[arg(long, default_value = "hybrid")]
     mode: Mode,
     /// Index directory.

@@ -5,10 +5,12 @@
 //! the same answer: their vectors are identical). Rankings are read to [`FUSION_DEPTH`], so MRR
 //! is MRR@100 (a paper ranked below 100 contributes 0).
 
+use std::path::Path;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{dense, rrf, Bm25, Mode, SearchError, FUSION_DEPTH};
+use super::{dense, fuse, Bm25, Mode, SearchError, FUSION_DEPTH};
 use crate::index::Index;
 
 /// Retrieval quality of one mode.
@@ -45,7 +47,7 @@ pub fn title_ranks(
         .enumerate()
         .map(|(i, p)| {
             let lex = bm25.search(&p.paper.title, FUSION_DEPTH, None);
-            let fused = rrf(&[&dense[i], &lex], FUSION_DEPTH);
+            let fused = fuse(&dense[i], &lex, FUSION_DEPTH);
             let rank = |hits: &[super::Hit]| {
                 hits.iter()
                     .position(|h| index.papers()[h.row].key == p.key)
@@ -105,6 +107,144 @@ pub(crate) fn check_title_vectors(index: &Index, title_vectors: &[f32]) -> Resul
     Ok(())
 }
 
+/// A query people type, with graded judgments of papers read for it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct JudgedQuery {
+    /// Query id (`q01`).
+    pub id: String,
+    /// The text as typed.
+    pub query: String,
+    /// Language tag (`en`, `ko`, `mixed`).
+    #[serde(default)]
+    pub lang: String,
+    /// Graded relevance of the papers judged: 2 squarely about it, 1 partly, 0 not.
+    #[serde(skip)]
+    pub grades: std::collections::HashMap<String, u8>,
+}
+
+/// nDCG@10 of one mode over a set of judged queries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryMetrics {
+    /// The mode measured.
+    pub mode: Mode,
+    /// Queries.
+    pub queries: usize,
+    /// Mean nDCG@10 (gain `2^grade − 1`, log2 discount, unjudged papers count 0).
+    pub ndcg_at_10: f64,
+    /// Share of the top-10 results that were judged (how complete the pool is for this mode).
+    pub judged_at_10: f64,
+}
+
+/// Reads queries (JSON Lines: `id`, `query`, `lang`) and judgments (JSON Lines: `qid`,
+/// `arxiv_id`, `rel`); a malformed line is an error naming the file and line.
+pub fn read_judged(queries: &Path, judgments: &Path) -> Result<Vec<JudgedQuery>, SearchError> {
+    let lines = |path: &Path| -> Result<Vec<(usize, serde_json::Value)>, SearchError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SearchError::Judgments {
+            path: path.to_path_buf(),
+            line: 0,
+            source: Box::new(e),
+        })?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l)
+                    .map(|v| (i + 1, v))
+                    .map_err(|e| SearchError::Judgments {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        source: Box::new(e),
+                    })
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (line, v) in lines(queries)? {
+        let q: JudgedQuery = serde_json::from_value(v).map_err(|e| SearchError::Judgments {
+            path: queries.to_path_buf(),
+            line,
+            source: Box::new(e),
+        })?;
+        out.push(q);
+    }
+    #[derive(serde::Deserialize)]
+    struct Judgment {
+        qid: String,
+        arxiv_id: String,
+        rel: u8,
+    }
+    for (line, v) in lines(judgments)? {
+        let j: Judgment = serde_json::from_value(v).map_err(|e| SearchError::Judgments {
+            path: judgments.to_path_buf(),
+            line,
+            source: Box::new(e),
+        })?;
+        if let Some(q) = out.iter_mut().find(|q| q.id == j.qid) {
+            q.grades.insert(j.arxiv_id, j.rel);
+        }
+    }
+    Ok(out)
+}
+
+/// nDCG@`k` of a ranking against graded judgments: gain `2^grade − 1`, discount
+/// `1 / log2(rank + 1)`, normalised by the ideal ordering of every judged paper.
+pub fn ndcg(ranked: &[&str], grades: &std::collections::HashMap<String, u8>, k: usize) -> f64 {
+    let gain = |g: u8| (1u32 << g) as f64 - 1.0;
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(r, id)| gain(grades.get(*id).copied().unwrap_or(0)) / ((r + 2) as f64).log2())
+        .sum();
+    let mut ideal: Vec<u8> = grades.values().copied().collect();
+    ideal.sort_unstable_by(|a, b| b.cmp(a));
+    let idcg: f64 = ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(r, &g)| gain(g) / ((r + 2) as f64).log2())
+        .sum();
+    if idcg > 0.0 {
+        dcg / idcg
+    } else {
+        0.0
+    }
+}
+
+/// nDCG@10 per mode ([`Mode::ALL`] order) of `queries`, whose query vectors are the rows of
+/// `vectors`.
+pub fn evaluate_queries(
+    index: &Index,
+    bm25: &Bm25,
+    queries: &[JudgedQuery],
+    vectors: &[f32],
+) -> Result<Vec<QueryMetrics>, SearchError> {
+    let dim = index.dim();
+    Mode::ALL
+        .iter()
+        .map(|&mode| {
+            let (mut total, mut judged) = (0.0, 0usize);
+            for (i, q) in queries.iter().enumerate() {
+                let v = &vectors[i * dim..(i + 1) * dim];
+                let hits = super::search_with(index, bm25, &q.query, Some(v), mode, 10)?;
+                let ids: Vec<&str> = hits
+                    .iter()
+                    .map(|h| index.paper(h.row).arxiv_id.as_str())
+                    .collect();
+                judged += ids.iter().filter(|id| q.grades.contains_key(**id)).count();
+                total += ndcg(&ids, &q.grades, 10);
+            }
+            let n = queries.len().max(1) as f64;
+            Ok(QueryMetrics {
+                mode,
+                queries: queries.len(),
+                ndcg_at_10: total / n,
+                judged_at_10: judged as f64 / (10.0 * n),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +264,17 @@ mod tests {
         assert!((m[0].mrr - (1.0 + 0.5 + 0.05) / 4.0).abs() < 1e-12);
         assert!((m[2].recall_at_1 - 0.5).abs() < 1e-12);
         assert!((m[2].recall_at_10 - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ndcg_rewards_graded_hits_at_the_top() {
+        let grades: std::collections::HashMap<String, u8> = [("a", 2), ("b", 1), ("c", 0)]
+            .map(|(k, v)| (k.to_string(), v))
+            .into();
+        assert!((ndcg(&["a", "b", "x"], &grades, 10) - 1.0).abs() < 1e-12);
+        let swapped = ndcg(&["b", "a"], &grades, 10);
+        assert!(swapped < 1.0 && swapped > 0.5, "{swapped}");
+        assert_eq!(ndcg(&["x", "c"], &grades, 10), 0.0);
+        assert!(ndcg(&["x", "a"], &grades, 10) < ndcg(&["a", "x"], &grades, 10));
     }
 }

@@ -1,27 +1,42 @@
-//! Reciprocal rank fusion: `score(d) = Σ 1 / (RRF_K + rank(d))` over the rankings that hold `d`.
+//! Hybrid fusion: a weighted sum of each ranking's scores, min–max normalised over the part of
+//! the ranking that is read ([`FUSION_DEPTH`]).
 //!
-//! Fusion uses ranks only, so cosines (≈ 0.7–0.9 for this model) and BM25 scores (unbounded) need
-//! no calibration. Each ranking is cut at [`FUSION_DEPTH`]; a paper missing from one ranking gets
-//! nothing from it.
+//! Cosines (≈ 0.7–0.9 for this model) and BM25 scores (unbounded) are not on one scale, so each
+//! list is mapped onto [0, 1] (its best hit 1, the last one read 0) and the two are summed with
+//! weights [`DENSE_WEIGHT`] and `1 − DENSE_WEIGHT`; a paper missing from a list gets 0 from it.
+//! Reciprocal rank fusion (`Σ 1 / (60 + rank)`), the previous rule, ignores how far ahead the
+//! leader of a list is; on the 50 judged queries of `tests/data` it scored nDCG@10 0.852 against
+//! lexical's 0.889, below its better half, while this fusion scores above both (README, Search).
 
 use std::collections::HashMap;
 
 use super::Hit;
 
-/// The `k` constant of reciprocal rank fusion (Cormack et al., 2009).
-pub const RRF_K: f32 = 60.0;
 /// How deep each ranking is read before fusing.
 pub const FUSION_DEPTH: usize = 100;
 
-/// Fuses rankings (each best first) into the top `k` by reciprocal rank; ties go to the paper
-/// with the better single rank, then the lower row.
-pub fn rrf(rankings: &[&[Hit]], k: usize) -> Vec<Hit> {
+/// Weight of the dense list's normalised scores; the lexical list gets the rest.
+pub const DENSE_WEIGHT: f32 = 0.3;
+
+/// Fuses a dense and a lexical ranking (each best first) into the top `k`; ties go to the
+/// paper with the better single rank, then the lower row.
+pub fn fuse(dense: &[Hit], lexical: &[Hit], k: usize) -> Vec<Hit> {
     // row -> (fused score, best rank)
     let mut acc: HashMap<usize, (f32, usize)> = HashMap::new();
-    for ranking in rankings {
-        for (r, hit) in ranking.iter().take(FUSION_DEPTH.max(k)).enumerate() {
+    for (ranking, weight) in [(dense, DENSE_WEIGHT), (lexical, 1.0 - DENSE_WEIGHT)] {
+        let read = &ranking[..ranking.len().min(FUSION_DEPTH.max(k))];
+        let (Some(first), Some(last)) = (read.first(), read.last()) else {
+            continue;
+        };
+        let (hi, lo) = (first.score.max(last.score), first.score.min(last.score));
+        for (r, hit) in read.iter().enumerate() {
+            let norm = if hi > lo {
+                (hit.score - lo) / (hi - lo)
+            } else {
+                1.0
+            };
             let e = acc.entry(hit.row).or_insert((0.0, usize::MAX));
-            e.0 += 1.0 / (RRF_K + (r + 1) as f32);
+            e.0 += weight * norm;
             e.1 = e.1.min(r);
         }
     }
@@ -41,26 +56,26 @@ pub fn rrf(rankings: &[&[Hit]], k: usize) -> Vec<Hit> {
 mod tests {
     use super::*;
 
-    fn hits(rows: &[usize]) -> Vec<Hit> {
-        rows.iter().map(|&row| Hit { row, score: 1.0 }).collect()
+    fn hits(rows: &[(usize, f32)]) -> Vec<Hit> {
+        rows.iter().map(|&(row, score)| Hit { row, score }).collect()
     }
 
     #[test]
-    fn agreement_wins_and_ties_are_deterministic() {
-        let dense = hits(&[1, 2, 5]);
-        let lex = hits(&[3, 2, 9]);
-        let f = rrf(&[&dense, &lex], 10);
-        assert_eq!(f[0].row, 2, "ranked 2nd by both beats a single 1st: {f:?}");
+    fn scores_are_normalised_weighted_and_ties_deterministic() {
+        let dense = hits(&[(1, 0.9), (2, 0.85), (5, 0.8)]);
+        let lex = hits(&[(3, 20.0), (2, 15.0), (9, 10.0)]);
+        let f = fuse(&dense, &lex, 10);
+        // 2: 0.3 · 0.5 + 0.7 · 0.5 = 0.5; 3: 0.7; 1: 0.3.
         let rows: Vec<usize> = f.iter().map(|h| h.row).collect();
-        assert_eq!(rows, vec![2, 1, 3, 5, 9]);
-        assert!((f[0].score - 2.0 / 62.0).abs() < 1e-6);
+        assert_eq!(rows, vec![3, 2, 1, 5, 9]);
+        assert!((f[0].score - 0.7).abs() < 1e-6 && (f[1].score - 0.5).abs() < 1e-5);
+        // A lexical leader far ahead of the rest wins over agreement in the middle.
+        let lex = hits(&[(3, 100.0), (2, 2.0), (9, 1.0)]);
+        assert_eq!(fuse(&dense, &lex, 1)[0].row, 3);
         assert_eq!(
-            rrf(&[&dense, &[]], 2)
-                .iter()
-                .map(|h| h.row)
-                .collect::<Vec<_>>(),
+            fuse(&dense, &[], 2).iter().map(|h| h.row).collect::<Vec<_>>(),
             vec![1, 2]
         );
-        assert!(rrf(&[], 3).is_empty());
+        assert!(fuse(&[], &[], 3).is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`dense`] — exact top-k by cosine as a blocked matrix product (memory `O(N·d)`, never `N×N`).
 //! - [`lexical`] — a tokenizer for Korean text with English terms, and BM25 over it.
-//! - [`hybrid`] — reciprocal rank fusion of the dense and lexical rankings.
+//! - [`hybrid`] — the dense and lexical rankings fused by their normalised scores.
 //! - [`eval`] — title → own-paper retrieval quality, the title query cache, and the summary check
 //!   that flags papers whose summary does not describe them.
 //!
@@ -27,7 +27,7 @@ use crate::index::Index;
 
 pub use dense::{related_all, top_k, top_k_among};
 pub use eval::{evaluate_titles, Metrics};
-pub use hybrid::{rrf, FUSION_DEPTH, RRF_K};
+pub use hybrid::{fuse, DENSE_WEIGHT, FUSION_DEPTH};
 pub(crate) use lexical::mine_translations as mined_translations;
 pub use lexical::{tokenize, Bm25};
 
@@ -91,6 +91,17 @@ pub enum SearchError {
     /// A dense or hybrid search was asked for without a query vector.
     #[error("mode {0} needs the query embedded by the model")]
     NeedsVector(Mode),
+    /// A queries or judgments file is unreadable or has a malformed line.
+    #[error("{}:{line}", path.display())]
+    Judgments {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, 0 for the whole file.
+        line: usize,
+        /// What was wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The title query cache could not be written or is malformed.
     #[error("{path}: {msg}")]
     Cache {
@@ -277,7 +288,7 @@ pub fn search_with(
             let depth = k.max(FUSION_DEPTH);
             let d = dense(depth)?;
             let l = bm25.search(text, depth, None);
-            Ok(rrf(&[&d, &l], k))
+            Ok(fuse(&d, &l, k))
         }
     }
 }
