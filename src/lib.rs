@@ -11,4 +11,6 @@ pub mod index;
 pub mod report;
 pub mod search;
 pub mod serve;
+#[cfg(test)]
+pub(crate) mod test_rng;
 pub mod topics;

@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::rng::{normalize, Rng};
 use common::tiny::write_tiny_model;
 use papermap::corpus::Paper;
 use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
@@ -24,18 +25,6 @@ const BLOB_WORDS: [&str; 5] = [
     "robot manipulation",
     "code generation",
 ];
-
-/// Deterministic pseudo-random numbers in [-1, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-}
 
 fn paper(id: &str, title: &str, summary: &str, date: &str, votes: Option<u32>) -> Paper {
     serde_json::from_value(serde_json::json!({
@@ -55,7 +44,7 @@ fn paper(id: &str, title: &str, summary: &str, date: &str, votes: Option<u32>) -
 /// `per_blob` papers for each of `blobs` well separated blobs; blob `b`'s papers are dated in
 /// month `b + 1` of 2024, except that the last blob's are all in the last days of December.
 fn synthetic(blobs: usize, per_blob: usize, seed: u64) -> (Vec<Paper>, Vec<f32>) {
-    let mut rng = Lcg(seed);
+    let mut rng = Rng::new(seed);
     let mut papers = Vec::new();
     let mut vectors = Vec::new();
     for b in 0..blobs {
@@ -63,10 +52,10 @@ fn synthetic(blobs: usize, per_blob: usize, seed: u64) -> (Vec<Paper>, Vec<f32>)
             let mut v = [0f32; DIM];
             v[b] = 1.0;
             for x in v.iter_mut() {
-                *x += 0.05 * rng.next();
+                *x += 0.05 * rng.f32_in(-1.0, 1.0);
             }
-            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            vectors.extend(v.iter().map(|x| x / n));
+            normalize(&mut v);
+            vectors.extend(v);
             let date = if b == blobs - 1 {
                 format!("2024-12-{:02}", 20 + i % 10)
             } else {

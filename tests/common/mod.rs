@@ -1,4 +1,5 @@
-//! Shared test helpers: locating ../shared data and the provisioned model.
+//! Shared test helpers: locating ../shared data and the provisioned model, and the one seeded
+//! generator ([`rng`]).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -73,6 +74,7 @@ pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
         .collect()
 }
 pub mod oracle;
+pub mod rng;
 pub mod tiny;
 
 /// The sample digests and the tiny model in a temporary directory, with the path an index goes
