@@ -3,38 +3,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::tiny::write_tiny_model;
+use common::Sample as Fixture;
 use papermap::index::Index;
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
-
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    model: PathBuf,
-    model2: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let model = tmp.path().join("tiny");
-    let model2 = tmp.path().join("tiny2");
-    write_tiny_model(&model, 1);
-    write_tiny_model(&model2, 2);
-    let digests = common::copy_sample_digests(tmp.path());
-    let index = tmp.path().join("idx");
-    Fixture {
-        _tmp: tmp,
-        model,
-        model2,
-        digests,
-        index,
-    }
-}
 
 fn papermap(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut c = Command::new(BIN);
@@ -95,7 +70,7 @@ fn add_archive_digest(f: &Fixture) -> usize {
 
 #[test]
 fn second_run_embeds_nothing_and_a_new_digest_embeds_only_its_papers() {
-    let f = fixture();
+    let f = Fixture::new();
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(embedded_count(&o), 68);
@@ -122,7 +97,8 @@ fn second_run_embeds_nothing_and_a_new_digest_embeds_only_its_papers() {
 
 #[test]
 fn another_model_or_recipe_is_refused_unless_rebuild() {
-    let f = fixture();
+    let f = Fixture::new();
+    let model2 = f.other_model(2);
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let o = index_cmd(&f, &f.model, &["--quiet", "--text", "summary"], &[]);
     assert!(!o.status.success());
@@ -131,14 +107,14 @@ fn another_model_or_recipe_is_refused_unless_rebuild() {
         "{}",
         stderr(&o)
     );
-    let o = index_cmd(&f, &f.model2, &["--quiet"], &[]);
+    let o = index_cmd(&f, &model2, &["--quiet"], &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("model"), "{}", stderr(&o));
     // The refused runs changed nothing.
     assert_eq!(Index::open(&f.index).expect("open").manifest.generation, 1);
     let o = index_cmd(
         &f,
-        &f.model2,
+        &model2,
         &["--quiet", "--text", "summary", "--rebuild"],
         &[],
     );
@@ -152,7 +128,7 @@ fn another_model_or_recipe_is_refused_unless_rebuild() {
 
 #[test]
 fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
-    let f = fixture();
+    let f = Fixture::new();
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let f32_vecs: Vec<Vec<f32>> = {
         let idx = Index::open(&f.index).expect("open");
@@ -197,7 +173,7 @@ fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
 
 #[test]
 fn a_second_writer_is_kept_out() {
-    let f = fixture();
+    let f = Fixture::new();
     std::fs::create_dir_all(&f.index).expect("mkdir");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -229,7 +205,7 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
         "papers-written",
         "manifest-committed",
     ] {
-        let f = fixture();
+        let f = Fixture::new();
         assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
         let before = Index::open(&f.index).expect("open");
         let added = add_archive_digest(&f);
@@ -266,7 +242,7 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
 
 #[test]
 fn sigkill_during_embedding_is_recoverable() {
-    let f = fixture();
+    let f = Fixture::new();
     let mut child = Command::new(BIN)
         .args([
             "index",
@@ -298,7 +274,7 @@ fn sigkill_during_embedding_is_recoverable() {
 
 #[test]
 fn export_writes_npy_and_metadata() {
-    let f = fixture();
+    let f = Fixture::new();
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let out = f.index.parent().expect("parent").join("exp");
     let o = papermap(
@@ -346,7 +322,7 @@ fn opening_a_missing_index_says_how_to_build_one() {
 
 #[test]
 fn vectors_of_papers_that_are_gone_are_dropped() {
-    let f = fixture();
+    let f = Fixture::new();
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     // Replace the sample with one other digest: every stored vector becomes garbage.
     for e in std::fs::read_dir(&f.digests).expect("digests") {

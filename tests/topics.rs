@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::rng::{normalize, Rng};
-use common::tiny::write_tiny_model;
+use common::Sample as Fixture;
 use papermap::corpus::Paper;
 use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
 use papermap::topics::kmeans::Rows;
@@ -384,46 +384,12 @@ fn topics_json_round_trips_and_a_missing_file_is_none() {
 
 // ---- through the binary, on an index built with the tiny model ----
 
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    model: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let model = tmp.path().join("tiny");
-    write_tiny_model(&model, 1);
-    let digests = common::copy_sample_digests(tmp.path());
-    let index = tmp.path().join("idx");
-    Fixture {
-        _tmp: tmp,
-        model,
-        digests,
-        index,
-    }
-}
-
 fn papermap(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run papermap")
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
-}
-
-fn index(f: &Fixture) {
-    let o = papermap(&[
-        "index",
-        s(&f.digests),
-        "--index",
-        s(&f.index),
-        "--model",
-        s(&f.model),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn topics_cmd(f: &Fixture, extra: &[&str]) -> Output {
@@ -443,8 +409,8 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn cli_topics_are_deterministic() {
-    let f = fixture();
-    index(&f);
+    let f = Fixture::new();
+    f.build_index();
     let a = json(&topics_cmd(
         &f,
         &["--k", "5", "--seed", "3", "--json", "--no-save"],
@@ -482,14 +448,14 @@ fn cli_topics_are_deterministic() {
 
 #[test]
 fn cli_ids_are_stable_across_an_index_update() {
-    let f = fixture();
-    index(&f);
+    let f = Fixture::new();
+    f.build_index();
     let before = json(&topics_cmd(&f, &["--k", "5", "--json"]));
     let before: Topics = serde_json::from_value(before).expect("topics");
     // The index grows by one archive day.
     let src = common::shared().join("data/archive/2024/03/05.md");
     std::fs::copy(&src, f.digests.join("2024-03-05.md")).expect("copy digest");
-    index(&f);
+    f.build_index();
     let after: Topics =
         serde_json::from_value(json(&topics_cmd(&f, &["--k", "5", "--json"]))).expect("topics");
     assert!(after.papers.len() > before.papers.len());
@@ -544,7 +510,7 @@ fn cli_ids_are_stable_across_an_index_update() {
 
 #[test]
 fn cli_rejects_an_empty_index_and_bad_k_with_clear_messages() {
-    let f = fixture();
+    let f = Fixture::new();
     // An index of a digest directory without papers.
     let empty = f.digests.parent().expect("parent").join("empty");
     std::fs::create_dir_all(&empty).expect("mkdir");
@@ -563,7 +529,7 @@ fn cli_rejects_an_empty_index_and_bad_k_with_clear_messages() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no papers"), "{}", stderr(&o));
 
-    index(&f);
+    f.build_index();
     let o = topics_cmd(&f, &["--k", "500"]);
     assert!(!o.status.success());
     let e = stderr(&o);
@@ -586,8 +552,8 @@ fn cli_rejects_an_empty_index_and_bad_k_with_clear_messages() {
 
 #[test]
 fn cli_auto_prints_the_curve_it_chose_from() {
-    let f = fixture();
-    index(&f);
+    let f = Fixture::new();
+    f.build_index();
     let o = topics_cmd(
         &f,
         &[
