@@ -290,13 +290,29 @@ fn export_writes_npy_and_metadata() {
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // Read by hand, not through the crate that wrote it: NumPy's v1.0 layout, a C-order
+    // little-endian float32 [68, 32] matrix whose data starts 64-aligned.
     let npy = std::fs::read(out.with_extension("npy")).expect("npy");
-    assert!(npy.starts_with(b"\x93NUMPY"));
+    assert!(npy.starts_with(b"\x93NUMPY\x01\x00"), "npy v1.0");
     let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0, "data is 64-aligned");
+    let header = std::str::from_utf8(&npy[10..10 + header_len]).expect("ascii header");
+    assert!(header.ends_with('\n'), "{header:?}");
+    for want in [
+        "'descr': '<f4'",
+        "'fortran_order': False",
+        "'shape': (68, 32)",
+    ] {
+        assert!(header.contains(want), "{want} missing from {header:?}");
+    }
     assert_eq!(npy.len(), 10 + header_len + 68 * 32 * 4);
     let idx = Index::open(&f.index).expect("open");
-    let first = f32::from_le_bytes(npy[10 + header_len..14 + header_len].try_into().expect("4"));
-    assert_eq!(first, idx.vector(0)[0]);
+    let data: Vec<f32> = npy[10 + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+        .collect();
+    assert_eq!(data[0], idx.vector(0)[0]);
+    assert_eq!(data, idx.vectors, "every vector, row after row");
     let meta = std::fs::read_to_string(out.with_extension("jsonl")).expect("jsonl");
     assert_eq!(meta.lines().count(), 68);
     assert!(meta.lines().next().expect("line").contains("\"arxiv_id\""));

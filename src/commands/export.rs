@@ -31,15 +31,17 @@ pub struct Args {
     index: PathBuf,
 }
 
-/// Writes a row-major float32 matrix as a `.npy` file, naming the file on error.
+/// Writes a row-major float32 matrix as a `.npy` file (NumPy's v1.0 format: `<f4`, C order,
+/// shape `[rows, cols]`), naming the file on error.
 pub fn write_npy(
     path: &std::path::Path,
     rows: usize,
     cols: usize,
     data: &[f32],
 ) -> anyhow::Result<()> {
-    papermap::index::npy::write(path, rows, cols, data)
-        .with_context(|| format!("writing {}", path.display()))
+    let matrix = ndarray::ArrayView2::from_shape((rows, cols), data)
+        .with_context(|| format!("{} values are not a {rows} x {cols} matrix", data.len()))?;
+    ndarray_npy::write_npy(path, &matrix).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Runs `papermap export`.
