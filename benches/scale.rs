@@ -237,7 +237,9 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     let rss = peak_rss_mib();
     let npy = if o.sklearn.is_some() {
         let p = std::env::temp_dir().join(format!("papermap-scale-{n}.npy"));
-        papermap::index::npy::write(&p, n, dim, &data).map_err(|e| e.to_string())?;
+        let matrix =
+            ndarray::ArrayView2::from_shape((n, dim), &data[..]).map_err(|e| e.to_string())?;
+        ndarray_npy::write_npy(&p, &matrix).map_err(|e| e.to_string())?;
         p.display().to_string()
     } else {
         String::new()

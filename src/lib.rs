@@ -7,11 +7,14 @@ pub mod atomic;
 pub mod brief;
 pub mod corpus;
 pub mod embed;
+pub mod export;
 pub mod index;
 pub mod quality;
 pub mod report;
 pub mod search;
 pub mod serve;
+#[cfg(test)]
+pub(crate) mod test_rng;
 pub mod text;
 pub mod topics;
 pub mod workspace;

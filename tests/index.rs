@@ -3,38 +3,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::tiny::write_tiny_model;
+use common::Sample as Fixture;
 use papermap::index::Index;
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
-
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    model: PathBuf,
-    model2: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let model = tmp.path().join("tiny");
-    let model2 = tmp.path().join("tiny2");
-    write_tiny_model(&model, 1);
-    write_tiny_model(&model2, 2);
-    let digests = common::copy_sample_digests(tmp.path());
-    let index = tmp.path().join("idx");
-    Fixture {
-        _tmp: tmp,
-        model,
-        model2,
-        digests,
-        index,
-    }
-}
 
 fn papermap(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut c = Command::new(BIN);
@@ -95,7 +70,7 @@ fn add_archive_digest(f: &Fixture) -> usize {
 
 #[test]
 fn second_run_embeds_nothing_and_a_new_digest_embeds_only_its_papers() {
-    let f = fixture();
+    let f = Fixture::new();
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(embedded_count(&o), 68);
@@ -122,7 +97,8 @@ fn second_run_embeds_nothing_and_a_new_digest_embeds_only_its_papers() {
 
 #[test]
 fn another_model_or_recipe_is_refused_unless_rebuild() {
-    let f = fixture();
+    let f = Fixture::new();
+    let model2 = f.other_model(2);
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let o = index_cmd(&f, &f.model, &["--quiet", "--text", "summary"], &[]);
     assert!(!o.status.success());
@@ -131,7 +107,7 @@ fn another_model_or_recipe_is_refused_unless_rebuild() {
         "{}",
         stderr(&o)
     );
-    let o = index_cmd(&f, &f.model2, &["--quiet"], &[]);
+    let o = index_cmd(&f, &model2, &["--quiet"], &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("model"), "{}", stderr(&o));
     // The refused runs changed nothing.
@@ -141,7 +117,7 @@ fn another_model_or_recipe_is_refused_unless_rebuild() {
     );
     let o = index_cmd(
         &f,
-        &f.model2,
+        &model2,
         &["--quiet", "--text", "summary", "--rebuild"],
         &[],
     );
@@ -155,7 +131,7 @@ fn another_model_or_recipe_is_refused_unless_rebuild() {
 
 #[test]
 fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
-    let f = fixture();
+    let f = Fixture::new();
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let f32_vecs: Vec<Vec<f32>> = {
         let idx = Index::open(&f.index).expect("open");
@@ -200,7 +176,7 @@ fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
 
 #[test]
 fn a_second_writer_is_kept_out() {
-    let f = fixture();
+    let f = Fixture::new();
     std::fs::create_dir_all(&f.index).expect("mkdir");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -232,7 +208,7 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
         "papers-written",
         "manifest-committed",
     ] {
-        let f = fixture();
+        let f = Fixture::new();
         assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
         let before = Index::open(&f.index).expect("open");
         let added = add_archive_digest(&f);
@@ -269,7 +245,7 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
 
 #[test]
 fn sigkill_during_embedding_is_recoverable() {
-    let f = fixture();
+    let f = Fixture::new();
     let mut child = Command::new(BIN)
         .args([
             "index",
@@ -305,7 +281,7 @@ fn sigkill_during_embedding_is_recoverable() {
 
 #[test]
 fn export_writes_npy_and_metadata() {
-    let f = fixture();
+    let f = Fixture::new();
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let out = f.index.parent().expect("parent").join("exp");
     let o = papermap(
@@ -321,13 +297,29 @@ fn export_writes_npy_and_metadata() {
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // Read by hand, not through the crate that wrote it: NumPy's v1.0 layout, a C-order
+    // little-endian float32 [68, 32] matrix whose data starts 64-aligned.
     let npy = std::fs::read(out.with_extension("npy")).expect("npy");
-    assert!(npy.starts_with(b"\x93NUMPY"));
+    assert!(npy.starts_with(b"\x93NUMPY\x01\x00"), "npy v1.0");
     let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0, "data is 64-aligned");
+    let header = std::str::from_utf8(&npy[10..10 + header_len]).expect("ascii header");
+    assert!(header.ends_with('\n'), "{header:?}");
+    for want in [
+        "'descr': '<f4'",
+        "'fortran_order': False",
+        "'shape': (68, 32)",
+    ] {
+        assert!(header.contains(want), "{want} missing from {header:?}");
+    }
     assert_eq!(npy.len(), 10 + header_len + 68 * 32 * 4);
     let idx = Index::open(&f.index).expect("open");
-    let first = f32::from_le_bytes(npy[10 + header_len..14 + header_len].try_into().expect("4"));
-    assert_eq!(first, idx.vector(0)[0]);
+    let data: Vec<f32> = npy[10 + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+        .collect();
+    assert_eq!(data[0], idx.vector(0)[0]);
+    assert_eq!(data, idx.vectors(), "every vector, row after row");
     let meta = std::fs::read_to_string(out.with_extension("jsonl")).expect("jsonl");
     assert_eq!(meta.lines().count(), 68);
     assert!(meta.lines().next().expect("line").contains("\"arxiv_id\""));
@@ -353,7 +345,7 @@ fn opening_a_missing_index_says_how_to_build_one() {
 
 #[test]
 fn vectors_of_papers_that_are_gone_are_dropped() {
-    let f = fixture();
+    let f = Fixture::new();
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     // Replace the sample with one other digest: every stored vector becomes garbage.
     for e in std::fs::read_dir(&f.digests).expect("digests") {

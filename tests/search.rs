@@ -6,38 +6,17 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::tiny::write_tiny_model;
+use common::Sample as Fixture;
 use papermap::corpus::Paper;
 use papermap::index::{Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
 use papermap::search::{self, eval, Mode, SearchError, Searcher};
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
 
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    model: PathBuf,
-    digests: PathBuf,
-}
-
 impl Fixture {
-    fn new() -> Fixture {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let root = tmp.path().to_path_buf();
-        let model = root.join("tiny");
-        write_tiny_model(&model, 1);
-        let digests = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
-        Fixture {
-            _tmp: tmp,
-            root,
-            model,
-            digests,
-        }
-    }
-
     /// Builds an index of `digests` with the tiny model; returns its directory.
     fn index(&self, name: &str, digests: &Path, extra: &[&str]) -> PathBuf {
-        let dir = self.root.join(name);
+        let dir = self.root().join(name);
         let mut args = vec!["index", s(digests), "--index", s(&dir), "--quiet"];
         args.extend_from_slice(extra);
         let o = self.run(&args);
@@ -75,7 +54,7 @@ fn related_all_writes_every_papers_neighbours_as_json_lines() {
     let f = Fixture::new();
     let idx = f.index("idx", &f.digests, &[]);
     let index = Index::open(&idx).expect("open");
-    let out = f.root.join("related.jsonl");
+    let out = f.root().join("related.jsonl");
     let o = f.run(&[
         "related",
         "--all",
@@ -117,7 +96,7 @@ fn related_all_writes_every_papers_neighbours_as_json_lines() {
     // visits them all, so the lists equal the exact ones.
     #[cfg(feature = "ann")]
     for (pass, verb) in [(0, "built"), (1, "loaded")] {
-        let ann_out = f.root.join(format!("related-ann-{pass}.jsonl"));
+        let ann_out = f.root().join(format!("related-ann-{pass}.jsonl"));
         let o = f.run(&[
             "related",
             "--all",
@@ -342,11 +321,10 @@ fn bad_input_gets_clear_messages() {
     );
 
     // No index, and an index made with another model.
-    let o = f.run(&["search", "x", "--index", s(&f.root.join("nope"))]);
+    let o = f.run(&["search", "x", "--index", s(&f.root().join("nope"))]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("papermap index"), "{}", stderr(&o));
-    let other = f.root.join("tiny2");
-    write_tiny_model(&other, 2);
+    let other = f.other_model(2);
     let o = Command::new(BIN)
         .args([
             "search",
@@ -385,7 +363,7 @@ fn bad_input_gets_clear_messages() {
 #[test]
 fn an_empty_index_is_refused_clearly() {
     let f = Fixture::new();
-    let digests = f.root.join("empty-digests");
+    let digests = f.root().join("empty-digests");
     std::fs::create_dir_all(&digests).expect("mkdir");
     std::fs::write(
         digests.join("2024-01-01.md"),

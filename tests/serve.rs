@@ -83,26 +83,6 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: not JSON: {body}"))
 }
 
-/// The sample indexed with the tiny model, with 3 topics.
-fn fixture() -> Sample {
-    let f = Sample::new();
-    let run = |args: &[&str]| {
-        let o = Command::new(BIN)
-            .args(args)
-            .args(["--index", s(&f.index), "--model", s(&f.model), "--quiet"])
-            .output()
-            .expect("run");
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    run(&["index", s(&f.digests)]);
-    run(&["topics", "--k", "3"]);
-    f
-}
-
 fn browser(chromium: &str, profile: &Path, extra: &[&str], url: &str) -> String {
     let o = Command::new(chromium)
         .args([
@@ -137,7 +117,7 @@ fn attr_after<'a>(dom: &'a str, marker: &str, attr: &str) -> Option<&'a str> {
 
 #[test]
 fn a_person_searches_opens_a_paper_and_sees_its_related_papers() {
-    let f = fixture();
+    let f = Sample::with_index_and_topics(3);
     let server = start(&f.index, &f.model);
     let Some(chromium) = chromium() else { return };
     let profile = f.tmp.path().join("profile");
@@ -190,7 +170,7 @@ fn a_person_searches_opens_a_paper_and_sees_its_related_papers() {
 
 #[test]
 fn the_api_answers_and_bad_input_gets_a_json_4xx() {
-    let f = fixture();
+    let f = Sample::with_index_and_topics(3);
     let server = start(&f.index, &f.model);
     let a = server.addr.as_str();
     let (st, body) = get(a, "/api/search?q=diffusion&k=3");
@@ -308,7 +288,7 @@ fn the_api_answers_and_bad_input_gets_a_json_4xx() {
 
 #[test]
 fn an_index_updated_under_a_running_server_is_picked_up_whole() {
-    let f = fixture();
+    let f = Sample::with_index_and_topics(3);
     let server = start(&f.index, &f.model);
     let a = server.addr.as_str();
     let (st, body) = get(a, "/api/search?q=diffusion&k=100");

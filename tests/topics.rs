@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use common::tiny::write_tiny_model;
+use common::rng::{normalize, Rng};
+use common::Sample as Fixture;
 use papermap::corpus::Paper;
 use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
 use papermap::topics::kmeans::Rows;
@@ -24,18 +25,6 @@ const BLOB_WORDS: [&str; 5] = [
     "robot manipulation",
     "code generation",
 ];
-
-/// Deterministic pseudo-random numbers in [-1, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-}
 
 fn paper(id: &str, title: &str, summary: &str, date: &str, votes: Option<u32>) -> Paper {
     serde_json::from_value(serde_json::json!({
@@ -55,7 +44,7 @@ fn paper(id: &str, title: &str, summary: &str, date: &str, votes: Option<u32>) -
 /// `per_blob` papers for each of `blobs` well separated blobs; blob `b`'s papers are dated in
 /// month `b + 1` of 2024, except that the last blob's are all in the last days of December.
 fn synthetic(blobs: usize, per_blob: usize, seed: u64) -> (Vec<Paper>, Vec<f32>) {
-    let mut rng = Lcg(seed);
+    let mut rng = Rng::new(seed);
     let mut papers = Vec::new();
     let mut vectors = Vec::new();
     for b in 0..blobs {
@@ -63,10 +52,10 @@ fn synthetic(blobs: usize, per_blob: usize, seed: u64) -> (Vec<Paper>, Vec<f32>)
             let mut v = [0f32; DIM];
             v[b] = 1.0;
             for x in v.iter_mut() {
-                *x += 0.05 * rng.next();
+                *x += 0.05 * rng.f32_in(-1.0, 1.0);
             }
-            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            vectors.extend(v.iter().map(|x| x / n));
+            normalize(&mut v);
+            vectors.extend(v);
             let date = if b == blobs - 1 {
                 format!("2024-12-{:02}", 20 + i % 10)
             } else {
@@ -396,46 +385,12 @@ fn topics_json_round_trips_and_a_missing_file_is_none() {
 
 // ---- through the binary, on an index built with the tiny model ----
 
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    model: PathBuf,
-    digests: PathBuf,
-    index: PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let model = tmp.path().join("tiny");
-    write_tiny_model(&model, 1);
-    let digests = common::copy_sample_digests(tmp.path());
-    let index = tmp.path().join("idx");
-    Fixture {
-        _tmp: tmp,
-        model,
-        digests,
-        index,
-    }
-}
-
 fn papermap(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run papermap")
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
-}
-
-fn index(f: &Fixture) {
-    let o = papermap(&[
-        "index",
-        s(&f.digests),
-        "--index",
-        s(&f.index),
-        "--model",
-        s(&f.model),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn topics_cmd(f: &Fixture, extra: &[&str]) -> Output {
@@ -455,8 +410,8 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn cli_topics_are_deterministic() {
-    let f = fixture();
-    index(&f);
+    let f = Fixture::new();
+    f.build_index();
     let a = json(&topics_cmd(
         &f,
         &["--k", "5", "--seed", "3", "--json", "--no-save"],
@@ -494,14 +449,14 @@ fn cli_topics_are_deterministic() {
 
 #[test]
 fn cli_ids_are_stable_across_an_index_update() {
-    let f = fixture();
-    index(&f);
+    let f = Fixture::new();
+    f.build_index();
     let before = json(&topics_cmd(&f, &["--k", "5", "--json"]));
     let before: Topics = serde_json::from_value(before).expect("topics");
     // The index grows by one archive day.
     let src = common::shared().join("data/archive/2024/03/05.md");
     std::fs::copy(&src, f.digests.join("2024-03-05.md")).expect("copy digest");
-    index(&f);
+    f.build_index();
     let after: Topics =
         serde_json::from_value(json(&topics_cmd(&f, &["--k", "5", "--json"]))).expect("topics");
     assert!(after.papers.len() > before.papers.len());
@@ -556,7 +511,7 @@ fn cli_ids_are_stable_across_an_index_update() {
 
 #[test]
 fn cli_rejects_an_empty_index_and_bad_k_with_clear_messages() {
-    let f = fixture();
+    let f = Fixture::new();
     // An index of a digest directory without papers.
     let empty = f.digests.parent().expect("parent").join("empty");
     std::fs::create_dir_all(&empty).expect("mkdir");
@@ -575,7 +530,7 @@ fn cli_rejects_an_empty_index_and_bad_k_with_clear_messages() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no papers"), "{}", stderr(&o));
 
-    index(&f);
+    f.build_index();
     let o = topics_cmd(&f, &["--k", "500"]);
     assert!(!o.status.success());
     let e = stderr(&o);
@@ -598,8 +553,8 @@ fn cli_rejects_an_empty_index_and_bad_k_with_clear_messages() {
 
 #[test]
 fn cli_auto_prints_the_curve_it_chose_from() {
-    let f = fixture();
-    index(&f);
+    let f = Fixture::new();
+    f.build_index();
     let o = topics_cmd(
         &f,
         &[

@@ -62,8 +62,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let start = Instant::now();
     let e = encoder.embed(&texts, prefix, &mut |_, _| {})?;
     let secs = start.elapsed().as_secs_f64();
-    papermap::index::npy::write(&args.out, e.len(), e.dim, &e.vectors)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let rows = ndarray::ArrayView2::from_shape((e.len(), e.dim), &e.vectors[..])?;
+    papermap::export::write_npy(&args.out, rows)?;
     if output.json {
         return super::output::print_json(&serde_json::json!({
             "out": args.out,
@@ -112,8 +112,8 @@ fn one_by_one(
         vectors.extend(encoder.embed_one(t, prefix)?);
         ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    papermap::index::npy::write(&args.out, texts.len(), encoder.dim, &vectors)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let rows = ndarray::ArrayView2::from_shape((texts.len(), encoder.dim), &vectors[..])?;
+    papermap::export::write_npy(&args.out, rows)?;
     ms.sort_by(f64::total_cmp);
     let (median, p90) = (ms[ms.len() / 2], ms[(ms.len() * 9 / 10).min(ms.len() - 1)]);
     if output.json {

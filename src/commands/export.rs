@@ -31,17 +31,6 @@ pub struct Args {
     index: PathBuf,
 }
 
-/// Writes a row-major float32 matrix as a `.npy` file, naming the file on error.
-pub fn write_npy(
-    path: &std::path::Path,
-    rows: usize,
-    cols: usize,
-    data: &[f32],
-) -> anyhow::Result<()> {
-    papermap::index::npy::write(path, rows, cols, data)
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 /// Runs `papermap export`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
@@ -68,7 +57,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     meta.flush()?;
     let npy_path = (args.format == Format::Npy).then(|| with_ext(".npy"));
     if let Some(p) = &npy_path {
-        write_npy(p, index.len(), dim, index.vectors())?;
+        papermap::export::write_npy(p, index.rows())?;
     }
     if output.json {
         return super::output::print_json(&serde_json::json!({

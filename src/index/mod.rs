@@ -14,7 +14,6 @@
 //! one chunk of work. Files the live manifest does not name are removed by the next writer.
 
 mod check;
-pub mod npy;
 mod store;
 mod update;
 

@@ -255,8 +255,8 @@ mod tests {
 
     /// Clustered unit vectors, like paper embeddings: 40 centres, each row a centre plus noise.
     fn clustered(n: usize, dim: usize) -> Vec<f32> {
-        let centres = super::super::dense::lcg_vectors(40, dim, 7);
-        let noise = super::super::dense::lcg_vectors(n, dim, 8);
+        let centres = crate::test_rng::unit_vectors(40, dim, 7);
+        let noise = crate::test_rng::unit_vectors(n, dim, 8);
         let mut v = Vec::with_capacity(n * dim);
         for r in 0..n {
             let c = &centres[(r % 40) * dim..(r % 40 + 1) * dim];

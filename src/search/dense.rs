@@ -252,28 +252,10 @@ pub fn top_k_among(
     Ok(all)
 }
 
-/// Seeded pseudo-random unit vectors for unit tests (an LCG: no dependency, same on every machine).
-#[cfg(test)]
-pub(crate) fn lcg_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    let mut v: Vec<f32> = (0..n * dim)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect();
-    for r in v.chunks_mut(dim) {
-        let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
-        r.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::unit_vectors;
 
     fn brute(vectors: &[f32], dim: usize, q: &[f32], k: usize, skip: usize) -> Vec<usize> {
         let mut s: Vec<(f32, usize)> = vectors
@@ -290,9 +272,9 @@ mod tests {
     fn matches_brute_force_across_block_boundaries() {
         let dim = 24;
         let n = VECTOR_BLOCK + 37;
-        let v = lcg_vectors(n, dim, 7);
+        let v = unit_vectors(n, dim, 7);
         let nq = QUERY_BLOCK + 3;
-        let q = lcg_vectors(nq, dim, 11);
+        let q = unit_vectors(nq, dim, 11);
         let got = top_k(&v, dim, &q, 5, None).expect("top_k");
         assert_eq!(got.len(), nq);
         for (i, hits) in got.iter().enumerate() {
@@ -307,7 +289,7 @@ mod tests {
     fn related_all_excludes_self_and_agrees_with_brute_force() {
         let dim = 16;
         let n = 300;
-        let v = lcg_vectors(n, dim, 3);
+        let v = unit_vectors(n, dim, 3);
         let all = related_all(&v, dim, 4).expect("related_all");
         for (i, hits) in all.iter().enumerate() {
             assert!(hits.iter().all(|h| h.row != i));
@@ -318,7 +300,7 @@ mod tests {
 
     #[test]
     fn k_larger_than_n_returns_everything_and_bad_shapes_are_errors() {
-        let v = lcg_vectors(3, 4, 1);
+        let v = unit_vectors(3, 4, 1);
         let hits = top_k(&v, 4, &v[..4], 10, Some(&[0])).expect("top_k");
         assert_eq!(hits[0].len(), 2);
         assert!(matches!(
@@ -340,8 +322,8 @@ mod tests {
     fn top_k_among_searches_only_the_candidates_and_names_index_rows() {
         let dim = 12;
         let n = 500;
-        let v = lcg_vectors(n, dim, 5);
-        let q = lcg_vectors(7, dim, 9);
+        let v = unit_vectors(n, dim, 5);
+        let q = unit_vectors(7, dim, 9);
         // Every third row, given out of order and with a repeat.
         let mut cands: Vec<usize> = (0..n).filter(|r| r % 3 == 1).rev().collect();
         cands.push(4);

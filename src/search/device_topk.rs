@@ -145,7 +145,7 @@ fn select_top(x: &Tensor, m: usize) -> Result<(Tensor, Tensor), SearchError> {
 mod tests {
     use super::*;
 
-    use super::super::dense::lcg_vectors as vectors;
+    use crate::test_rng::unit_vectors as vectors;
 
     #[test]
     fn device_top_k_equals_the_heap_top_k() {

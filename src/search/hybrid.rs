@@ -57,7 +57,9 @@ mod tests {
     use super::*;
 
     fn hits(rows: &[(usize, f32)]) -> Vec<Hit> {
-        rows.iter().map(|&(row, score)| Hit { row, score }).collect()
+        rows.iter()
+            .map(|&(row, score)| Hit { row, score })
+            .collect()
     }
 
     #[test]
@@ -73,7 +75,10 @@ mod tests {
         let lex = hits(&[(3, 100.0), (2, 2.0), (9, 1.0)]);
         assert_eq!(fuse(&dense, &lex, 1)[0].row, 3);
         assert_eq!(
-            fuse(&dense, &[], 2).iter().map(|h| h.row).collect::<Vec<_>>(),
+            fuse(&dense, &[], 2)
+                .iter()
+                .map(|h| h.row)
+                .collect::<Vec<_>>(),
             vec![1, 2]
         );
         assert!(fuse(&[], &[], 3).is_empty());

