@@ -303,9 +303,14 @@ pub fn write_summary_check(
         NEIGHBOURHOOD_Z
     )?;
     for o in c.outliers.iter().take(limit) {
+        let copy = o
+            .copy_of
+            .as_ref()
+            .map(|id| format!("  (repeats the summary of {id})"))
+            .unwrap_or_default();
         writeln!(
             out,
-            "  {:<12} {:.4}  z {:>5.1}  nearest z {:>5.1}  {}",
+            "  {:<12} {:.4}  z {:>5.1}  nearest z {:>5.1}  {}{copy}",
             o.arxiv_id, o.similarity, o.robust_z, o.neighbourhood_z, o.title
         )?;
     }
