@@ -343,8 +343,7 @@ async fn run_search(
 }
 
 fn hit_json(l: &Loaded, rank: usize, h: &Hit) -> serde_json::Value {
-    let mut v = json!(search::hit_records(&l.index, std::slice::from_ref(h))[0]);
-    v["rank"] = json!(rank + 1);
+    let mut v = json!(search::HitRecord::of(&l.index, rank + 1, h));
     v["topic"] = json!(l.topic_of(h.row).map(|t| t.id));
     v
 }

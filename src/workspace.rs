@@ -151,17 +151,21 @@ impl ModelChoice {
 /// The one compatibility rule: a model fits an index when its fingerprint is the one recorded
 /// in the manifest.
 pub fn fit(index: &Index, files: &ModelFiles) -> Result<Fit, WorkspaceError> {
-    let fp = files.fingerprint()?;
-    Ok(if fp == index.manifest().model_fingerprint {
+    Ok(fit_of(index, &files.fingerprint()?))
+}
+
+fn fit_of(index: &Index, fingerprint: &str) -> Fit {
+    if fingerprint == index.manifest().model_fingerprint {
         Fit::Same
     } else {
         Fit::Other
-    })
+    }
 }
 
 /// [`fit`] as a requirement: [`WorkspaceError::ModelMismatch`] unless the model fits.
 pub fn require_fit(index: &Index, files: &ModelFiles) -> Result<(), WorkspaceError> {
-    if fit(index, files)? == Fit::Same {
+    let model_fp = files.fingerprint()?;
+    if fit_of(index, &model_fp) == Fit::Same {
         return Ok(());
     }
     let m = index.manifest();
@@ -170,7 +174,7 @@ pub fn require_fit(index: &Index, files: &ModelFiles) -> Result<(), WorkspaceErr
         index_model: m.model_id.clone(),
         index_fp: m.model_fingerprint.clone(),
         model: files.id.clone(),
-        model_fp: files.fingerprint()?,
+        model_fp,
     })
 }
 

@@ -71,9 +71,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         return Err(papermap::search::SearchError::EmptyIndex.into());
     }
     let tq = workspace::title_vectors(&idx, &model.choice(), &mut super::output::title_progress())?;
-    if let Some(e) = &tq.cache_error {
-        super::output::note!("warning: title vectors not cached: {e}");
-    }
+    super::output::warn_uncached(tq.cache_error.as_deref());
     let vectors = tq.vectors;
     let t = Instant::now();
     let ranks = title_ranks(&idx, &vectors)?;

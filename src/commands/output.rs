@@ -279,6 +279,13 @@ pub fn title_progress() -> impl FnMut(usize, usize) {
     }
 }
 
+/// Says, once, that the title vectors could not be cached (they were still computed).
+pub fn warn_uncached(cache_error: Option<&str>) {
+    if let Some(e) = cache_error {
+        note!("warning: title vectors not cached: {e}");
+    }
+}
+
 /// The summary check as text: the rule, the count, and up to `limit` flagged papers.
 pub fn write_summary_check(
     out: &mut impl Write,

@@ -56,9 +56,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             &args.model.choice(),
             &mut super::output::title_progress(),
         )?;
-        if let Some(e) = cache_error {
-            super::output::note!("warning: title vectors not cached: {e}");
-        }
+        super::output::warn_uncached(cache_error.as_deref());
         Some(check)
     };
     let files = write(

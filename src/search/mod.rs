@@ -147,21 +147,26 @@ pub struct HitRecord<'a> {
     pub url: &'a str,
 }
 
+impl<'a> HitRecord<'a> {
+    /// The record of `hit`, ranked `rank` (1-based).
+    pub fn of(index: &'a Index, rank: usize, hit: &Hit) -> HitRecord<'a> {
+        let p = index.paper(hit.row);
+        HitRecord {
+            rank,
+            score: hit.score,
+            arxiv_id: &p.arxiv_id,
+            title: &p.title,
+            date: p.date.as_deref(),
+            url: &p.url,
+        }
+    }
+}
+
 /// `hits` as [`HitRecord`]s, ranked in order.
 pub fn hit_records<'a>(index: &'a Index, hits: &[Hit]) -> Vec<HitRecord<'a>> {
     hits.iter()
         .enumerate()
-        .map(|(r, h)| {
-            let p = index.paper(h.row);
-            HitRecord {
-                rank: r + 1,
-                score: h.score,
-                arxiv_id: &p.arxiv_id,
-                title: &p.title,
-                date: p.date.as_deref(),
-                url: &p.url,
-            }
-        })
+        .map(|(r, h)| HitRecord::of(index, r + 1, h))
         .collect()
 }
 

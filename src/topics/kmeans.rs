@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::TopicsError;
-use crate::search::dense::dot;
+use crate::text::vector::{dot, squared_distance};
 
 /// A row-major `[rows, dim]` matrix of f32, borrowed.
 #[derive(Debug, Clone, Copy)]
@@ -239,24 +239,6 @@ pub(crate) fn matmul_t(
 /// The assignment every fit uses unless told otherwise.
 pub fn default_assign() -> &'static dyn Assign {
     &Blocked
-}
-
-/// Squared Euclidean distance (8 lanes, so the loop vectorises).
-pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += (x[i] - y[i]) * (x[i] - y[i]);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// The k-means objective: sum over rows of the squared distance to the nearest centroid.

@@ -840,7 +840,10 @@ pub fn update(
     // Topics keep their stored order (and so their positions in the hierarchy and the map).
     let centroids = Rows::new(&refined.centroids, dim)?;
     t.objective = (0..papers.len())
-        .map(|r| kmeans::squared_distance(vectors.row(r), centroids.row(row_topic[r])) as f64)
+        .map(|r| {
+            crate::text::vector::squared_distance(vectors.row(r), centroids.row(row_topic[r]))
+                as f64
+        })
         .sum();
     t.k = k;
     t.seed = previous.seed;
@@ -961,7 +964,12 @@ fn summarise(
         let centroid = new_rows.row(pos);
         let mut by_dist: Vec<(f32, usize)> = rows
             .iter()
-            .map(|&r| (kmeans::squared_distance(vectors.row(r), centroid), r))
+            .map(|&r| {
+                (
+                    crate::text::vector::squared_distance(vectors.row(r), centroid),
+                    r,
+                )
+            })
             .collect();
         by_dist.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let representative = by_dist
