@@ -8,55 +8,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::chromium;
-use common::tiny::write_tiny_model;
+use common::fixture::Sample;
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run papermap")
+trait Run {
+    /// `papermap ARGS --index INDEX --model MODEL`, whatever its outcome.
+    fn papermap(&self, args: &[&str]) -> Output;
 }
 
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+impl Run for Sample {
+    fn papermap(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .args(["--index", s(&self.index), "--model", s(&self.model)])
+            .output()
+            .expect("run papermap")
+    }
+}
+
+fn stdout(o: Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
-}
-
-/// Indexes `digests` (relative to the crate) with the tiny model; returns (tmp, index, model).
-fn tiny_index(digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let model = tmp.path().join("tiny");
-    write_tiny_model(&model, 7);
-    let index = tmp.path().join("idx");
-    let digests = Path::new(env!("CARGO_MANIFEST_DIR")).join(digests);
-    ok(run(&[
-        "index",
-        s(&digests),
-        "--index",
-        s(&index),
-        "--model",
-        s(&model),
-        "-q",
-    ]));
-    (tmp, index, model)
-}
-
-/// Builds an index of the sample with the tiny model and `k` topics; returns (tmp, index, model).
-fn sample_with_topics(k: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let (tmp, index, model) = tiny_index("data/sample");
-    ok(run(&[
-        "topics",
-        "--index",
-        s(&index),
-        "--k",
-        &k.to_string(),
-        "--model",
-        s(&model),
-    ]));
-    (tmp, index, model)
 }
 
 const BROWSER_ARGS: [&str; 8] = [
@@ -87,17 +63,12 @@ fn count(haystack: &str, needle: &str) -> usize {
 
 #[test]
 fn report_has_one_section_per_topic_and_one_point_per_paper() {
-    let (tmp, index, model) = sample_with_topics(4);
-    let out = tmp.path().join("report");
-    let msg = ok(run(&[
-        "report",
-        "--index",
-        s(&index),
-        "--out",
-        s(&out),
-        "--model",
-        s(&model),
-    ]));
+    let f = Sample::with_index_and_topics(4);
+    let out = f.root().join("report");
+    // Not quiet: the summary line is checked.
+    let o = f.papermap(&["report", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let msg = stdout(o);
     assert!(msg.contains("4 topics, 68 papers"), "{msg}");
     let html = std::fs::read_to_string(out.join("report.html")).expect("html");
     assert_eq!(count(&html, "<section class=\"topic\""), 4);
@@ -118,7 +89,7 @@ fn report_has_one_section_per_topic_and_one_point_per_paper() {
     let Some(chromium) = chromium() else {
         return;
     };
-    let profile = tmp.path().join("chromium-profile");
+    let profile = f.root().join("chromium-profile");
     let url = format!("file://{}", s(&out.join("report.html")));
     let dom = dump_dom(chromium, &profile, &url);
     assert_eq!(
@@ -153,14 +124,9 @@ fn report_has_one_section_per_topic_and_one_point_per_paper() {
 
 #[test]
 fn report_without_topics_says_what_to_run() {
-    let (tmp, index, _model) = tiny_index("data/sample/2024-09-26.md");
-    let o = run(&[
-        "report",
-        "--index",
-        s(&index),
-        "--out",
-        s(&tmp.path().join("r")),
-    ]);
+    let f = Sample::new();
+    f.build_index();
+    let o = f.papermap(&["report", "--out", s(&f.root().join("r"))]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("papermap topics"), "{err}");
@@ -170,16 +136,9 @@ fn report_without_topics_says_what_to_run() {
 fn hostile_digest_fields_render_as_text_in_the_browser() {
     // Titles, authors, links and summaries written to attack the page: in the rendered DOM no
     // script or event handler exists and the text shows as text.
-    let tmp = tempfile::tempdir().expect("tmp");
-    let digests = tmp.path().join("digests");
-    std::fs::create_dir_all(&digests).expect("mkdir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/2024-09-26.md"),
-        digests.join("2024-09-26.md"),
-    )
-    .expect("copy");
+    let f = Sample::new();
     std::fs::write(
-        digests.join("2024-09-27.md"),
+        f.digests.join("2024-09-27.md"),
         "## Daily Papers (2024-09-27)\n\n\
          ### [<script>document.title='pwned'</script>Hostile \"title\"](https://arxiv.org/abs/2409.99991)\n\n\
          Vote: 3\n\nAuthors: <img src=x onerror=\"document.title='pwned'\">, Eve\n\n\
@@ -188,37 +147,10 @@ fn hostile_digest_fields_render_as_text_in_the_browser() {
          ### [Quote break](https://arxiv.org/abs/2409.99992\"onmouseover=\"x)\n\n- 따옴표 요약.\n",
     )
     .expect("write");
-    let model = tmp.path().join("tiny");
-    write_tiny_model(&model, 7);
-    let index = tmp.path().join("idx");
-    ok(run(&[
-        "index",
-        s(&digests),
-        "--index",
-        s(&index),
-        "--model",
-        s(&model),
-        "-q",
-    ]));
-    ok(run(&[
-        "topics",
-        "--index",
-        s(&index),
-        "--k",
-        "3",
-        "--model",
-        s(&model),
-    ]));
-    let out = tmp.path().join("report");
-    ok(run(&[
-        "report",
-        "--index",
-        s(&index),
-        "--out",
-        s(&out),
-        "--model",
-        s(&model),
-    ]));
+    f.build_index();
+    f.papermap_ok(&["topics", "--k", "3"]);
+    let out = f.root().join("report");
+    f.papermap_ok(&["report", "--out", s(&out)]);
     let html = std::fs::read_to_string(out.join("report.html")).expect("html");
     assert!(!html.contains("<script") && !html.contains("javascript:"));
     assert!(!html.contains("onerror=\"") && !html.contains("onload=\""));
@@ -226,7 +158,7 @@ fn hostile_digest_fields_render_as_text_in_the_browser() {
         return;
     };
     let url = format!("file://{}", s(&out.join("report.html")));
-    let dom = dump_dom(chromium, &tmp.path().join("profile"), &url);
+    let dom = dump_dom(chromium, &f.root().join("profile"), &url);
     assert!(dom.contains("<section class=\"topic\""), "page rendered");
     assert!(!dom.contains("pwned</title>"), "a script ran");
     assert_eq!(count(&dom, "<script"), 0, "no script element in the DOM");

@@ -491,8 +491,8 @@ mod tests {
 
     #[test]
     fn kernels_agree_bit_for_bit_and_equal_the_formula() {
-        let mut s = 11u64;
-        let mut rnd = || 2.0 * super::super::test_lcg(&mut s);
+        let mut rng = crate::test_rng::Rng::new(11);
+        let mut rnd = || 2.0 * rng.f32_in(-1.0, 1.0);
         // (sequence lengths, hd, heads): lengths around the 8, 16 and 24 steps, a head width
         // that is not a multiple of 16, the model's longest sequence.
         for (lens, hd, nh) in [

@@ -580,8 +580,8 @@ mod tests {
 
     #[test]
     fn kernels_agree_bit_for_bit_and_equal_the_plain_product() {
-        let mut s = 3u64;
-        let mut rnd = || 0.5 * super::super::test_lcg(&mut s);
+        let mut rng = crate::test_rng::Rng::new(3);
+        let mut rnd = || 0.5 * rng.f32_in(-1.0, 1.0);
         for &(t, inp, out) in &[
             (1, 384, 1152),
             (25, 37, 45),

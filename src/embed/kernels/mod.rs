@@ -197,12 +197,3 @@ pub(crate) fn projection_tiles(
         })
         .collect()
 }
-
-/// Seeded pseudo-random value in [-1, 1) for kernel tests (an LCG: the same on every machine).
-#[cfg(test)]
-pub(crate) fn test_lcg(seed: &mut u64) -> f32 {
-    *seed = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}

@@ -520,17 +520,19 @@ mod vnni {
 mod tests {
     use super::*;
 
-    use super::super::test_lcg as lcg;
+    use crate::test_rng::Rng;
 
     /// The int8 layer stays within quantisation error of f32, for shapes that exercise
     /// every remainder (inputs not a multiple of 4, outputs not of 32, rows not of 8).
     #[test]
     fn int8_linear_tracks_f32() {
-        let mut seed = 7;
+        let mut rng = Rng::new(7);
         for &(t, inp, out) in &[(1, 384, 1152), (13, 37, 45), (70, 1536, 384), (9, 8, 33)] {
-            let w: Vec<f32> = (0..out * inp).map(|_| lcg(&mut seed) * 0.1).collect();
-            let b: Vec<f32> = (0..out).map(|_| lcg(&mut seed)).collect();
-            let x: Vec<f32> = (0..t * inp).map(|_| lcg(&mut seed)).collect();
+            let w: Vec<f32> = (0..out * inp)
+                .map(|_| rng.f32_in(-1.0, 1.0) * 0.1)
+                .collect();
+            let b: Vec<f32> = (0..out).map(|_| rng.f32_in(-1.0, 1.0)).collect();
+            let x: Vec<f32> = (0..t * inp).map(|_| rng.f32_in(-1.0, 1.0)).collect();
             let q = QLinear::new(&w, &b, out, inp);
             let mut y = vec![0f32; t * out];
             q.forward(&x, t, &mut y, Epilogue::Bias, &mut QActs::default());
@@ -567,11 +569,13 @@ mod tests {
     /// the bound of a row without them, and within a fraction of what one scale would give.
     #[test]
     fn outliers_are_computed_apart() {
-        let mut seed = 5;
+        let mut rng = Rng::new(5);
         let (t, inp, out) = (30, 384, 64);
-        let w: Vec<f32> = (0..out * inp).map(|_| lcg(&mut seed) * 0.1).collect();
+        let w: Vec<f32> = (0..out * inp)
+            .map(|_| rng.f32_in(-1.0, 1.0) * 0.1)
+            .collect();
         let b = vec![0f32; out];
-        let mut x: Vec<f32> = (0..t * inp).map(|_| lcg(&mut seed)).collect();
+        let mut x: Vec<f32> = (0..t * inp).map(|_| rng.f32_in(-1.0, 1.0)).collect();
         plant_outliers(&mut x, inp);
         let q = QLinear::new(&w, &b, out, inp);
         let mut acts = QActs::default();
@@ -613,11 +617,11 @@ mod tests {
         if !vnni::available() {
             return;
         }
-        let mut seed = 11;
+        let mut rng = Rng::new(11);
         let (t, inp, out) = (19, 100, 70);
-        let w: Vec<f32> = (0..out * inp).map(|_| lcg(&mut seed)).collect();
-        let b: Vec<f32> = (0..out).map(|_| lcg(&mut seed)).collect();
-        let mut x: Vec<f32> = (0..t * inp).map(|_| lcg(&mut seed) * 3.0).collect();
+        let w: Vec<f32> = (0..out * inp).map(|_| rng.f32_in(-1.0, 1.0)).collect();
+        let b: Vec<f32> = (0..out).map(|_| rng.f32_in(-1.0, 1.0)).collect();
+        let mut x: Vec<f32> = (0..t * inp).map(|_| rng.f32_in(-1.0, 1.0) * 3.0).collect();
         plant_outliers(&mut x, inp);
         let fast = QLinear::new(&w, &b, out, inp);
         assert!(!fast.packed.is_empty());
