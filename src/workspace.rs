@@ -267,7 +267,7 @@ pub fn topics(
         None
     } else {
         match t::load(index.dir())? {
-            Some(p) if p.model_fingerprint == index.manifest().model_fingerprint => Some(p),
+            Some(p) if p.stamp.model_fingerprint == index.manifest().model_fingerprint => Some(p),
             Some(_) => {
                 run.previous_other_model = true;
                 None

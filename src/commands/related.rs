@@ -145,7 +145,13 @@ fn approximate(args: &Args, index: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
         params.expansion_search = ef;
     }
     let start = std::time::Instant::now();
-    let (graph, built) = Ann::open_or_build(&args.index, index.vectors(), index.dim(), &params)?;
+    let (graph, built) = Ann::open_or_build(
+        &args.index,
+        &index.stamp(),
+        index.vectors(),
+        index.dim(),
+        &params,
+    )?;
     super::output::note!(
         "{} the HNSW graph of {} papers in {:.2}s ({})",
         if built { "built" } else { "loaded" },

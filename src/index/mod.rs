@@ -18,7 +18,7 @@ mod store;
 mod update;
 
 pub use check::{check, CheckReport, Checked, Verdict};
-pub use store::{read_manifest, Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
+pub use store::{read_manifest, Index, IndexedPaper, Manifest, Stamp, TextRecipe, FORMAT_VERSION};
 pub use update::{update, UpdateOptions, UpdateStats};
 
 use std::path::PathBuf;

@@ -66,6 +66,44 @@ pub struct ChunkRef {
     pub crc32: Option<u32>,
 }
 
+/// What a file derived from the whole index was computed from — the one freshness rule of
+/// `topics.json`, `ann.json` and `lexical.bin`: the derived file is current when its stamp
+/// equals [`Index::stamp`]. The stamp names content, not a commit: the papers file's checksum
+/// covers every paper and its key (the hash of model and embedded input, so the vectors too),
+/// beside the model, its numeric mode, the text recipe and the count; re-running `index` on
+/// unchanged digests keeps derived files current, and no derived file hashes the vectors.
+/// An index written before checksums is named by its generation instead. (Title query vectors
+/// are not derived from the index but cached per title, as the index caches passages.) Its
+/// fields carry `index_` names, so that it reads unambiguously inside the file it stamps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Index generation, only for an index without a papers checksum.
+    #[serde(
+        rename = "index_generation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub generation: Option<u64>,
+    /// Fingerprint of the model that made the vectors.
+    pub model_fingerprint: String,
+    /// Numeric mode of the vectors.
+    #[serde(rename = "index_quant", default = "default_precision")]
+    pub quant: crate::embed::Precision,
+    /// What was embedded per paper.
+    #[serde(rename = "index_text_recipe", default)]
+    pub text_recipe: TextRecipe,
+    /// Number of papers.
+    #[serde(rename = "index_papers", default)]
+    pub papers: usize,
+    /// CRC-32 of the papers file.
+    #[serde(rename = "index_papers_crc32", default)]
+    pub papers_crc32: Option<u32>,
+}
+
+fn default_precision() -> crate::embed::Precision {
+    crate::embed::Precision::F32
+}
+
 /// What the index holds and how its vectors were made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -419,6 +457,19 @@ impl Index {
     /// The manifest it was opened from.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The stamp of files derived from this index (see [`Stamp`]).
+    pub fn stamp(&self) -> Stamp {
+        let m = &self.manifest;
+        Stamp {
+            generation: m.papers_crc32.is_none().then_some(m.generation),
+            model_fingerprint: m.model_fingerprint.clone(),
+            quant: m.quant,
+            text_recipe: m.text_recipe,
+            papers: self.papers.len(),
+            papers_crc32: m.papers_crc32,
+        }
     }
 
     /// Vector dimension.

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use usearch::{Index as Hnsw, IndexOptions, MetricKind, ScalarKind};
 
 use super::{Hit, SearchError};
@@ -42,13 +41,12 @@ impl Default for AnnParams {
     }
 }
 
-/// What a saved graph was built from (`ann.json`).
+/// What a saved graph was built from (`ann.json`): the index's stamp and the graph's build
+/// parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
-    rows: usize,
+    index: crate::index::Stamp,
     dim: usize,
-    /// SHA-256 of the vectors' bytes.
-    vectors_sha256: String,
     connectivity: usize,
     expansion_add: usize,
 }
@@ -85,15 +83,6 @@ fn options(dim: usize, p: &AnnParams) -> IndexOptions {
     }
 }
 
-fn sha256_of(vectors: &[f32]) -> String {
-    let mut h = Sha256::new();
-    for chunk in vectors.chunks(1 << 16) {
-        let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
-        h.update(&bytes);
-    }
-    format!("{:x}", h.finalize())
-}
-
 impl Ann {
     /// Builds the graph over `vectors` (`rows × dim`, row-major), inserting on all rayon threads.
     pub fn build(vectors: &[f32], dim: usize, params: &AnnParams) -> Result<Ann, SearchError> {
@@ -110,19 +99,20 @@ impl Ann {
         Ok(Ann { hnsw, rows, dim })
     }
 
-    /// The graph saved in `dir` if it was built from exactly these vectors and parameters,
-    /// otherwise a new one, saved there. Returns whether it was rebuilt.
+    /// The graph saved in the index directory `dir` if it was built from the index of stamp
+    /// `index` ([`crate::index::Index::stamp`]) with these parameters, otherwise a new one over
+    /// `vectors`, saved there. Returns whether it was rebuilt.
     pub fn open_or_build(
         dir: &Path,
+        index: &crate::index::Stamp,
         vectors: &[f32],
         dim: usize,
         params: &AnnParams,
     ) -> Result<(Ann, bool), SearchError> {
         let rows = super::dense::rows("index vectors", vectors, dim)?;
         let stamp = Stamp {
-            rows,
+            index: index.clone(),
             dim,
-            vectors_sha256: sha256_of(vectors),
             connectivity: params.connectivity,
             expansion_add: params.expansion_add,
         };
@@ -305,24 +295,42 @@ mod tests {
     }
 
     #[test]
-    fn saved_graph_is_reused_only_for_the_same_vectors() {
+    fn saved_graph_is_reused_only_for_the_same_index() {
         let dir = tempfile::tempdir().unwrap();
         let (n, dim) = (500, 16);
         let v = clustered(n, dim);
         let p = AnnParams::default();
-        let (a, built) = Ann::open_or_build(dir.path(), &v, dim, &p).unwrap();
+        let stamp = crate::index::Stamp {
+            generation: None,
+            model_fingerprint: "sha256:m".into(),
+            quant: crate::embed::Precision::F32,
+            text_recipe: crate::index::TextRecipe::Summary,
+            papers: n,
+            papers_crc32: Some(1),
+        };
+        let (a, built) = Ann::open_or_build(dir.path(), &stamp, &v, dim, &p).unwrap();
         assert!(built);
         let first = a.related_all(&v, 5).unwrap();
-        let (b, built) = Ann::open_or_build(dir.path(), &v, dim, &p).unwrap();
-        assert!(!built, "same vectors: the saved graph is loaded");
+        let (b, built) = Ann::open_or_build(dir.path(), &stamp, &v, dim, &p).unwrap();
+        assert!(!built, "same index: the saved graph is loaded");
         assert_eq!(b.related_all(&v, 5).unwrap(), first);
         let mut changed = v.clone();
         changed.swap(0, dim);
-        let (_, built) = Ann::open_or_build(dir.path(), &changed, dim, &p).unwrap();
-        assert!(built, "changed vectors: rebuilt");
+        let other = crate::index::Stamp {
+            papers_crc32: Some(2),
+            ..stamp.clone()
+        };
+        let (_, built) = Ann::open_or_build(dir.path(), &other, &changed, dim, &p).unwrap();
+        assert!(built, "changed papers: rebuilt");
+        let wider = AnnParams {
+            connectivity: p.connectivity * 2,
+            ..p
+        };
+        let (_, built) = Ann::open_or_build(dir.path(), &other, &changed, dim, &wider).unwrap();
+        assert!(built, "other parameters: rebuilt");
         // A damaged graph file is rebuilt, not trusted.
         std::fs::write(dir.path().join("ann.usearch"), b"garbage").unwrap();
-        let (_, built) = Ann::open_or_build(dir.path(), &changed, dim, &p).unwrap();
+        let (_, built) = Ann::open_or_build(dir.path(), &other, &changed, dim, &wider).unwrap();
         assert!(built, "damaged file: rebuilt");
     }
 }
