@@ -858,3 +858,31 @@ fn summary_check_holds_on_papers_read_by_hand() {
         recent.len()
     );
 }
+
+#[test]
+fn the_learned_lexicon_is_stored_with_the_index_and_relearned_on_update() {
+    let f = Fixture::new();
+    let held_back = f.root().join("2025-02-21.md");
+    std::fs::rename(f.digests.join("2025-02-21.md"), &held_back).expect("move");
+    f.build_index();
+    // The first search writes lexical.bin; what it holds is what the index learns.
+    f.papermap_ok(&["search", "diffusion", "--mode", "lexical"]);
+    let index = Index::open(&f.index).expect("open");
+    assert!(f.index.join(search::lexical_store::FILE).exists());
+    let stored = search::lexical_store::load_or_build(&index);
+    let learned = search::lexical::learn_lexicon(&index, |_| true);
+    assert!(!learned.is_empty(), "the sample states translations");
+    assert_eq!(stored.lexicon(), &learned);
+    assert_eq!(stored.len(), index.len());
+
+    // An update with a new digest: the stored lexicon is relearned from all papers.
+    std::fs::rename(&held_back, f.digests.join("2025-02-21.md")).expect("move back");
+    f.build_index();
+    let updated = Index::open(&f.index).expect("open");
+    assert!(updated.len() > index.len());
+    let relearned = search::lexical::learn_lexicon(&updated, |_| true);
+    assert_ne!(relearned, learned, "new papers, new pairs");
+    let stored = search::lexical_store::load_or_build(&updated);
+    assert_eq!(stored.lexicon(), &relearned);
+    assert_eq!(stored.len(), updated.len());
+}

@@ -18,7 +18,8 @@ configure it; papermap `topics --k k` on the index itself. For each system:
 
 The labels of both systems are printed side by side.
 
-Usage: benches/peers/topics_vs_bertopic.py --index DIR [--k 20] [--papermap BIN]
+Usage: benches/peers/topics_vs_bertopic.py --index DIR [--k 20] [--papermap BIN] [--papermap-only]
+(`--papermap-only` skips BERTopic, to re-measure papermap after a change; numpy is then enough.)
 Needs: the venv of benches/peers/setup-topics.sh (bertopic, kiwipiepy, scikit-learn, numpy).
 """
 import argparse
@@ -135,6 +136,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--papermap", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "papermap"))
+    ap.add_argument("--papermap-only", action="store_true",
+                    help="skip BERTopic (its row does not change with papermap's code)")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp()
@@ -148,14 +151,17 @@ def main():
 
     pm_topics, pm_labels, pm_secs, pm_timing = run_papermap(args.papermap, args.index, args.k,
                                                             args.seed)
-    bt_topics, bt_secs = run_bertopic(docs, vectors, args.k, args.seed)
     pm_label_words = [[w.strip() for w in lab.split("·")] for lab in pm_labels]
-    bt_label_words = [t[:3] for t in bt_topics]
+    systems = [("papermap", pm_topics, pm_label_words, pm_secs)]
+    if args.papermap_only:
+        bt_topics, bt_label_words = [], []
+    else:
+        bt_topics, bt_secs = run_bertopic(docs, vectors, args.k, args.seed)
+        bt_label_words = [t[:3] for t in bt_topics]
+        systems.insert(0, ("BERTopic 0.17 + KMeans + Kiwi", bt_topics, bt_label_words, bt_secs))
 
     rows = []
-    for name, topics, labels, secs in (("BERTopic 0.17 + KMeans + Kiwi", bt_topics, bt_label_words,
-                                        bt_secs),
-                                       ("papermap", pm_topics, pm_label_words, pm_secs)):
+    for name, topics, labels, secs in systems:
         coherence, _ = npmi(topics, docs)
         rows.append((name, diversity(topics), coherence, label_overlap(labels), secs))
     print("\n| system | diversity | NPMI | label words shared | topic stage |")
@@ -163,8 +169,9 @@ def main():
     for name, div, coh, shared, secs in rows:
         print(f"| {name} | {div:.3f} | {coh:.3f} | {len(shared)} ({', '.join(shared)}) | "
               f"{secs:.1f} s |")
-    bt, pm = rows
-    print(f"\nNPMI ratio papermap / BERTopic: {pm[2] / bt[2]:.2f}x" if bt[2] > 0 else "")
+    if len(rows) == 2:
+        bt, pm = rows
+        print(f"\nNPMI ratio papermap / BERTopic: {pm[2] / bt[2]:.2f}x" if bt[2] > 0 else "")
     if pm_timing:
         print(f"papermap timing (s): {json.dumps(pm_timing)}")
     print("\n| # | BERTopic | papermap |")

@@ -27,6 +27,19 @@ pub enum Cmd {
         #[command(flatten)]
         model: ModelOpts,
     },
+    /// Title retrieval under each source of query translations (none, brackets, glossary,
+    /// learned lexicon), optionally on a time split.
+    Lexicon {
+        /// Index directory (built with `--text summary`).
+        #[arg(long, default_value = DEFAULT_INDEX)]
+        index: PathBuf,
+        /// Learn the lexicon from papers dated before this day (YYYY-MM-DD) and evaluate the
+        /// titles of the papers from that day on; without it, learn from and evaluate all.
+        #[arg(long, value_name = "DATE", value_parser = day)]
+        learn_before: Option<String>,
+        #[command(flatten)]
+        model: ModelOpts,
+    },
     /// Queries as people type them, with judged papers: nDCG@10 per mode.
     Queries {
         /// Index directory (the one people search: `title+summary` by default).
@@ -65,6 +78,11 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             judgments,
             model,
         } => return run_queries(&index, &queries, &judgments, &model, json),
+        Cmd::Lexicon {
+            index,
+            learn_before,
+            model,
+        } => return run_lexicon(&index, learn_before.as_deref(), &model, json),
     };
     let idx = Index::open(&index)?;
     if idx.is_empty() {
@@ -164,4 +182,70 @@ fn run_queries(
         );
     }
     Ok(())
+}
+
+/// `papermap eval lexicon`.
+fn run_lexicon(
+    dir: &std::path::Path,
+    learn_before: Option<&str>,
+    model: &ModelOpts,
+    json: bool,
+) -> anyhow::Result<()> {
+    let idx = Index::open(dir)?;
+    let tq = workspace::title_vectors(&idx, &model.choice(), &mut super::output::title_progress())?;
+    super::output::warn_uncached(tq.cache_error.as_deref());
+    let table = papermap::search::eval::translation_table(&idx, &tq.vectors, learn_before)?;
+    if json {
+        return super::output::print_json(&serde_json::json!({
+            "index": dir,
+            "learn_before": learn_before,
+            "rows": table,
+        }));
+    }
+    let queries = table
+        .first()
+        .and_then(|r| r.metrics.first())
+        .map_or(0, |m| m.queries);
+    match learn_before {
+        Some(d) => println!(
+            "titles of the {queries} papers from {d} on, lexicon learned from the papers before ({})\n",
+            dir.display()
+        ),
+        None => println!(
+            "titles of all {queries} papers, lexicon learned from all ({})\n",
+            dir.display()
+        ),
+    }
+    println!("| translations        | pairs | mode    | Recall@1 | Recall@10 | MRR@100 |");
+    println!("|---------------------|------:|---------|---------:|----------:|--------:|");
+    for (i, row) in table.iter().enumerate() {
+        for m in &row.metrics {
+            // Dense does not translate: printed once.
+            if m.mode == papermap::search::Mode::Dense && i > 0 {
+                continue;
+            }
+            println!(
+                "| {:<19} | {:>5} | {:<7} | {:>8.3} | {:>9.3} | {:>7.3} |",
+                row.translations.name(),
+                row.lexicon_pairs,
+                m.mode.name(),
+                m.recall_at_1,
+                m.recall_at_10,
+                m.mrr
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A day as YYYY-MM-DD (compared as text with the papers' dates).
+fn day(d: &str) -> Result<String, String> {
+    let b = d.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let ok = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
+    if ok && digits(0..4) && digits(5..7) && digits(8..10) {
+        Ok(d.to_string())
+    } else {
+        Err(format!("{d:?} is not a day as YYYY-MM-DD"))
+    }
 }

@@ -29,7 +29,9 @@ pub struct Metrics {
 }
 
 /// 1-based rank of paper `i`'s own answer in each mode ([`Mode::ALL`] order), `None` beyond rank
-/// 100; `title_vectors` are the title queries of every paper.
+/// 100; `title_vectors` are the title queries of every paper. BM25 is the index's own
+/// ([`super::lexical_store::load_or_build`]: the glossary and the lexicon learned from all its
+/// papers).
 pub fn title_ranks(
     index: &Index,
     title_vectors: &[f32],
@@ -37,15 +39,30 @@ pub fn title_ranks(
     if index.is_empty() {
         return Err(SearchError::EmptyIndex);
     }
-    let dim = index.dim();
     check_title_vectors(index, title_vectors)?;
-    let dense = dense::top_k(index.vectors(), dim, title_vectors, FUSION_DEPTH, None)?;
-    let bm25 = Bm25::from_index(index);
-    let ranks = index
-        .papers()
-        .par_iter()
-        .enumerate()
-        .map(|(i, p)| {
+    let dense = dense::top_k(
+        index.vectors(),
+        index.dim(),
+        title_vectors,
+        FUSION_DEPTH,
+        None,
+    )?;
+    let bm25 = super::lexical_store::load_or_build(index);
+    let rows: Vec<usize> = (0..index.len()).collect();
+    Ok(ranks_with(index, &dense, &bm25, &rows))
+}
+
+/// Ranks (as [`title_ranks`]) of the titles of `rows`, with dense results `dense` (one list per
+/// paper) and lexical results from `bm25`.
+fn ranks_with(
+    index: &Index,
+    dense: &[Vec<super::Hit>],
+    bm25: &Bm25,
+    rows: &[usize],
+) -> Vec<[Option<usize>; 3]> {
+    rows.par_iter()
+        .map(|&i| {
+            let p = &index.papers()[i];
             let lex = bm25.search(&p.paper.title, FUSION_DEPTH, None);
             let fused = fuse(&dense[i], &lex, FUSION_DEPTH);
             let rank = |hits: &[super::Hit]| {
@@ -55,8 +72,113 @@ pub fn title_ranks(
             };
             [rank(&dense[i]), rank(&lex), rank(&fused)]
         })
+        .collect()
+}
+
+/// Where BM25's query translations come from, for [`translation_table`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Translations {
+    /// Query words only.
+    None,
+    /// Pairs the summaries state in brackets.
+    Brackets,
+    /// Brackets and the hand-picked glossary (the rule before the lexicon was learned).
+    BracketsGlossary,
+    /// The learned lexicon: brackets and the title↔summary alignment.
+    Learned,
+    /// The learned lexicon and the glossary (what search uses).
+    LearnedGlossary,
+}
+
+impl Translations {
+    /// Every source, in table order.
+    pub const ALL: [Translations; 5] = [
+        Translations::None,
+        Translations::Brackets,
+        Translations::BracketsGlossary,
+        Translations::Learned,
+        Translations::LearnedGlossary,
+    ];
+
+    /// Name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Translations::None => "none",
+            Translations::Brackets => "brackets",
+            Translations::BracketsGlossary => "brackets + glossary",
+            Translations::Learned => "learned",
+            Translations::LearnedGlossary => "learned + glossary",
+        }
+    }
+}
+
+/// Title retrieval with each source of translations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TranslationRow {
+    /// Where the translations come from.
+    pub translations: Translations,
+    /// Pairs in the lexicon (both directions), glossary excluded.
+    pub lexicon_pairs: usize,
+    /// Dense, lexical and hybrid metrics ([`Mode::ALL`] order).
+    pub metrics: Vec<Metrics>,
+}
+
+/// Title → own-paper retrieval under each source of translations, learning the lexicon from
+/// the papers dated before `learn_before` (all papers when `None`) and evaluating the titles of
+/// the papers dated from then on (all when `None`) against the whole index: a time split keeps
+/// the evaluated titles out of what the lexicon learned from. Papers without a date count as
+/// before the split.
+pub fn translation_table(
+    index: &Index,
+    title_vectors: &[f32],
+    learn_before: Option<&str>,
+) -> Result<Vec<TranslationRow>, SearchError> {
+    if index.is_empty() {
+        return Err(SearchError::EmptyIndex);
+    }
+    check_title_vectors(index, title_vectors)?;
+    let later = |row: usize| {
+        learn_before.is_none_or(|d| index.paper(row).date.as_deref().is_some_and(|p| p >= d))
+    };
+    let learn = |row: usize| learn_before.is_none() || !later(row);
+    let rows: Vec<usize> = (0..index.len()).filter(|&r| later(r)).collect();
+    if rows.is_empty() {
+        return Err(SearchError::EmptyIndex);
+    }
+    let dense = dense::top_k(
+        index.vectors(),
+        index.dim(),
+        title_vectors,
+        FUSION_DEPTH,
+        None,
+    )?;
+    let mut bm25 = Bm25::from_index_text(index);
+    let learned = super::lexical::learn_lexicon(index, learn);
+    let summaries: Vec<&str> = (0..index.len())
+        .filter(|&r| learn(r))
+        .map(|r| index.paper(r).summary.as_str())
         .collect();
-    Ok(ranks)
+    let brackets = crate::text::Lexicon::mined(&summaries);
+    Ok(Translations::ALL
+        .iter()
+        .map(|&t| {
+            let (lexicon, glossary) = match t {
+                Translations::None => (crate::text::Lexicon::default(), false),
+                Translations::Brackets => (brackets.clone(), false),
+                Translations::BracketsGlossary => (brackets.clone(), true),
+                Translations::Learned => (learned.clone(), false),
+                Translations::LearnedGlossary => (learned.clone(), true),
+            };
+            let pairs = lexicon.pairs().len();
+            bm25.set_translations(lexicon, glossary);
+            TranslationRow {
+                translations: t,
+                lexicon_pairs: pairs,
+                metrics: metrics_from_ranks(&ranks_with(index, &dense, &bm25, &rows)),
+            }
+        })
+        .collect())
 }
 
 /// Recall@1, Recall@10 and MRR@100 of title → own-paper retrieval for each mode.

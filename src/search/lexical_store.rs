@@ -2,39 +2,38 @@
 //! search does not tokenise every document again (0.5 s on the archive).
 //!
 //! The file is derived: written by the first search after the index changed (atomically, and
-//! only when the directory is writable), read when its stamp matches — the index generation, the
-//! papers file's checksum, the text recipe, and a probe of the analyser (the tokens of a fixed
-//! sentence), so a changed tokenizer invalidates it without anyone remembering to. The whole file
+//! only when the directory is writable), read when its stamp matches (see [`stamp`]). It holds
+//! the postings and the lexicon learned from the index's papers, so the lexicon is recomputed
+//! whenever the index changes. The whole file
 //! carries a CRC32; anything wrong with it means "build again", never an error.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use super::lexical::{tokenize, Bm25};
-use crate::index::{Index, TextRecipe};
+use crate::index::Index;
+use crate::text::Lexicon;
 
 /// File name inside the index directory.
 pub const FILE: &str = "lexical.bin";
-const MAGIC: &[u8; 8] = b"PMLEX\x00\x00\x01";
+const MAGIC: &[u8; 8] = b"PMLEX\x00\x00\x02";
 
-/// What the stored statistics were built from.
+/// What the stored statistics were built from: the index's stamp
+/// ([`crate::index::Stamp`]) and a probe of the analyser (the tokens of a fixed sentence), so a
+/// changed tokenizer invalidates the file without anyone remembering to.
 fn stamp(index: &Index) -> Vec<u8> {
-    let m = &index.manifest();
     let probe = tokenize(
         "GPT-4o를 활용한 Llama-3.1 기반의 멀티모달 모델(Multimodal Models)에서는 qwen2.5-vl 확산 모델이",
     )
     .join("\u{1}");
-    let mut s = Vec::new();
-    s.extend_from_slice(&m.generation.to_le_bytes());
-    s.extend_from_slice(&m.papers_crc32.unwrap_or(0).to_le_bytes());
-    s.extend_from_slice(&(m.papers as u64).to_le_bytes());
-    s.push(match m.text_recipe {
-        TextRecipe::TitleSummary => 1,
-        TextRecipe::Summary => 2,
-    });
+    let mut s = serde_json::to_vec(&index.stamp()).unwrap_or_default();
     s.extend_from_slice(&crc32fast::hash(probe.as_bytes()).to_le_bytes());
+    s.extend_from_slice(&LEXICON_VERSION.to_le_bytes());
     s
 }
+
+/// Bumped when the lexicon's learning rule changes (the probe cannot see it).
+const LEXICON_VERSION: u32 = 1;
 
 /// The index's BM25: read from `lexical.bin` when it is current, else built and (best effort)
 /// stored for the next search.
@@ -69,7 +68,7 @@ fn read(path: &Path, stamp: &[u8]) -> Option<Bm25> {
 }
 
 fn encode(b: &Bm25, stamp: &[u8]) -> Vec<u8> {
-    let (postings, doc_len, avgdl, mined) = b.parts();
+    let (postings, doc_len, avgdl, lexicon) = b.parts();
     let mut w = Vec::with_capacity(16 * 1024 * 1024);
     w.extend_from_slice(MAGIC);
     put_u32(&mut w, stamp.len() as u32);
@@ -88,13 +87,11 @@ fn encode(b: &Bm25, stamp: &[u8]) -> Vec<u8> {
             put_u32(&mut w, tf);
         }
     }
-    put_u32(&mut w, mined.len() as u32);
-    for (term, forms) in mined {
-        put_str(&mut w, term);
-        put_u32(&mut w, forms.len() as u32);
-        for f in forms {
-            put_str(&mut w, f);
-        }
+    let pairs = lexicon.pairs();
+    put_u32(&mut w, pairs.len() as u32);
+    for (a, b) in pairs {
+        put_str(&mut w, a);
+        put_str(&mut w, b);
     }
     let crc = crc32fast::hash(&w);
     w.extend_from_slice(&crc.to_le_bytes());
@@ -124,17 +121,11 @@ fn decode(r: &mut Reader<'_>) -> Option<Bm25> {
         postings.insert(term, list);
     }
     let m = r.u32()? as usize;
-    let mut mined = HashMap::with_capacity(m.min(r.left() / 8));
+    let mut pairs = Vec::with_capacity(m.min(r.left() / 8));
     for _ in 0..m {
-        let term = r.str()?;
-        let len = r.u32()? as usize;
-        let mut forms = Vec::with_capacity(len.min(r.left() / 4));
-        for _ in 0..len {
-            forms.push(r.str()?);
-        }
-        mined.insert(term, forms);
+        pairs.push((r.str()?, r.str()?));
     }
-    (r.left() == 0).then(|| Bm25::from_parts(postings, doc_len, avgdl, mined))
+    (r.left() == 0).then(|| Bm25::from_parts(postings, doc_len, avgdl, Lexicon::from_pairs(pairs)))
 }
 
 fn put_u32(w: &mut Vec<u8>, v: u32) {
@@ -190,9 +181,7 @@ mod tests {
             let (p, l, a, m) = b.parts();
             let mut p: Vec<_> = p.iter().collect();
             p.sort();
-            let mut m: Vec<_> = m.iter().collect();
-            m.sort();
-            format!("{p:?} {l:?} {a} {m:?}")
+            format!("{p:?} {l:?} {a} {:?}", m.pairs())
         };
         assert_eq!(sorted(&back), sorted(&b));
         assert!(!b.parts().0.is_empty());

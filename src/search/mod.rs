@@ -14,7 +14,6 @@ pub mod ann;
 pub mod dense;
 pub mod device_topk;
 pub mod eval;
-pub mod glossary;
 pub mod hybrid;
 pub mod lexical;
 pub mod lexical_store;
@@ -28,7 +27,6 @@ use crate::index::Index;
 pub use dense::{related_all, top_k, top_k_among};
 pub use eval::{evaluate_titles, Metrics};
 pub use hybrid::{fuse, DENSE_WEIGHT, FUSION_DEPTH};
-pub(crate) use lexical::mine_translations as mined_translations;
 pub use lexical::{tokenize, Bm25};
 
 /// Errors of searching, looking papers up and evaluating.

@@ -5,8 +5,8 @@
 //! Korean (`generation` in English in 18 % of such summaries, `생성` in 94 %; `editing` 16 % vs
 //! `편집` 96 %), so a query term is also searched under its usual translations, and a Korean
 //! query term under its English forms. The ~440 entries are general research vocabulary (picked
-//! from the most frequent title words of the archive); translations the summaries state
-//! themselves are mined per index on top of these (see [`super::lexical::Bm25::translations`]).
+//! from the most frequent title words of the archive); the lexicon each index learns from its
+//! own papers ([`super::Lexicon`]) is used on top of these (see `search::Bm25::translations`).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -454,7 +454,7 @@ const PAIRS: &[(&str, &[&str])] = &[
     ("vision-language", &["비전", "언어"]),
 ];
 
-/// Token → its translations (both directions), as tokens of [`super::lexical::tokenize`].
+/// Token → its translations (both directions), as tokens of [`super::words::tokenize`].
 fn table() -> &'static HashMap<String, Vec<String>> {
     static TABLE: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
     TABLE.get_or_init(|| {
@@ -467,11 +467,11 @@ fn table() -> &'static HashMap<String, Vec<String>> {
         };
         for (en, kos) in PAIRS {
             // Keys and values go through the tokenizer so they match what documents produce.
-            let Some(en) = super::lexical::tokenize(en).into_iter().next() else {
+            let Some(en) = super::words::tokenize(en).into_iter().next() else {
                 continue;
             };
             for ko in *kos {
-                for k in super::lexical::tokenize(ko) {
+                for k in super::words::tokenize(ko) {
                     add(&en, &k);
                     add(&k, &en);
                 }

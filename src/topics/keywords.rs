@@ -1,17 +1,18 @@
 //! Topic keywords: terms from titles and summaries, class-based TF-IDF, MMR against centroids.
 //!
-//! English terms are runs of ASCII letters and digits joined by `-` or `.` (`GPT-4o`, `LLaMA-3`,
-//! `Qwen2.5-VL`, `3D`): a term needs a letter, so numbers alone and sizes or units (`7B`, `10x`)
-//! are dropped; keys are lower-case with a plural `s` folded (`LLMs` → `llm`). Korean terms are
-//! Hangul words with common particles and endings stripped (`에이전트를` → `에이전트`,
-//! `생성하는` → `생성`), kept when two syllables or longer; a Hangul run glued to a preceding
-//! ASCII letter or digit (`LLM의`, `13개의`, `CLIP에서`) is that term's particle and is skipped.
+//! Words come from the one analyser of [`crate::text::words`]: its pieces, its Korean stemmer,
+//! its plural folding and its stop words. On top of these, keywords drop what names no topic:
+//! English terms need a letter, so numbers alone and sizes or units (`7B`, `10x`) go (keys are
+//! lower-case with plurals folded: `LLMs` → `llm`); Korean terms need two syllables; a Hangul
+//! piece glued to an English term or number (`LLM의`, `13개의`) is that term's particle.
 //!
-//! Each language has two word lists: function words (dropped, and they break phrases) and
-//! generic research words (`model`, `data`, `학습`, `생성`...: dropped alone, but kept inside a
-//! phrase). Two adjacent words separated by one space form a bigram term when not both are
-//! generic: English (`video generation`, `reinforcement learning`) and Korean compounds whose
-//! first word is bare, without a particle (`강화 학습`, `비디오 생성`).
+//! Two lists of this module's own: stock words of research writing (`propose`, `novel`, `제안`,
+//! `향상`: dropped, and they break phrases, as stop words do), and generic research words
+//! (`model`, `data`, `학습`, `생성`...: dropped alone, but kept inside a phrase). BM25 keeps both
+//! (their document frequency already discounts them, and `사전 학습` is a fine query). Two
+//! adjacent words separated by one space form a bigram term when not both are generic: English
+//! (`video generation`, `reinforcement learning`) and Korean compounds whose first word is bare,
+//! without a particle (`강화 학습`, `비디오 생성`).
 //!
 //! [`ctfidf`] scores terms per topic as BERTopic does: `tf(t, c) / |c| · ln(1 + A / f(t))`, with
 //! `|c|` the number of terms in topic `c`, `A` the average of `|c|` and `f(t)` the count of `t`
@@ -22,10 +23,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
-use regex::Regex;
-
 use super::kmeans::Rows;
 use super::TopicsError;
+use crate::text::words::{is_particle, is_stop, pieces, stem_english, strip_korean};
 
 /// A term occurrence: the key it is counted under and the text as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,25 +36,13 @@ pub struct Term {
     pub surface: String,
 }
 
-static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*|\p{Hangul}+").expect("token pattern is valid")
-});
-
-/// English function words: dropped, and they break phrases.
+/// English stock words of research writing: no topic, and they break phrases.
 #[rustfmt::skip]
-const EN_FUNCTION: &[&str] = &[
-    "a", "about", "above", "across", "after", "against", "al", "all", "also", "among", "an", "and",
-    "any", "are", "as", "at", "be", "been", "being", "between", "beyond", "both", "but", "by",
-    "can", "could", "do", "does", "during", "e.g", "each", "enable", "enabling", "et", "etc",
-    "even", "existing", "for", "from", "further", "has", "have", "how", "however", "i.e", "if",
-    "improve", "improved", "improving", "in", "into", "is", "it", "its", "less", "make", "making",
-    "many", "may", "more", "most", "much", "new", "no", "non", "not", "novel", "of", "on", "one",
-    "only", "or", "other", "our", "out", "over", "propose", "proposed", "show", "shown", "so",
-    "some", "state-of-the-art", "such", "than", "that", "the", "their", "them", "then", "there",
-    "these", "they", "this", "those", "through", "to", "toward", "towards", "two", "under", "up",
-    "use", "used", "using", "very", "via", "want", "was", "we", "well", "were", "what", "when",
-    "where", "which", "while", "who", "why", "will", "with", "within", "without", "yet", "you",
-    "your",
+const EN_STOCK: &[&str] = &[
+    "enable", "enabling", "existing", "improve", "improved", "improving", "less", "make",
+    "making", "many", "more", "most", "much", "new", "non", "novel", "one", "only", "propose",
+    "proposed", "show", "shown", "state-of-the-art", "then", "two", "use", "used", "using", "want",
+    "well",
 ];
 
 /// English words of nearly every paper: dropped alone, kept inside a phrase.
@@ -66,22 +54,19 @@ const EN_GENERIC: &[&str] = &[
     "performance", "quality", "result", "scale", "study", "system", "task", "training", "work",
 ];
 
-/// Korean function words and stock phrases (after stripping): dropped, and they break phrases.
+/// Korean stock words and phrases of research writing (after stripping): no topic, and they
+/// break phrases.
 #[rustfmt::skip]
-const KO_FUNCTION: &[&str] = &[
-    "가능", "가장", "각각", "같은", "개선", "경우", "관련", "그러나", "그리고", "기존", "나타냈습니다",
-    "높은", "다른", "다양", "다양한", "달성", "대비", "대한", "대해", "더욱", "동안", "때문", "또는",
-    "또한", "뛰어난", "매우", "모두", "모든", "보여", "보여주", "보였습니다", "보입니다", "사항", "새로운",
-    "성과", "세부", "수행", "없는", "여러", "우수", "우수한", "위한", "위해", "이는", "이러한", "이를",
-    "이번", "이상", "이후", "있는", "있다", "있도록", "있습니다", "있으며", "있음을", "저자", "제공",
-    "제안", "제시", "주요", "최근", "최신", "통해", "특히", "포함", "하지만", "향상", "현재", "활용",
-    "효과", "효과적", "효과적으로", "보였", "보인", "보이", "이러", "나타냈", "나타내", "나타난",
-    "좋은", "크게", "동시에", "기존의", "가지", "모델들", "어떻게", "탐구", "발견", "보여줍니다",
-    "도입", "모델인", "최고", "자동", "단일", "고품질", "사전", "주제", "계산", "모달", "변환",
-    "중요", "필요", "어려움", "한계", "극복", "기여", "측면", "방향", "수준", "정도", "부분",
-    "전반", "전체", "자체", "기준", "목표", "목적", "시도", "관점", "중심", "바탕", "여러가지",
-    "것을", "것이", "것은", "것으로", "특정", "생성할", "능가", "설명", "있는지", "개의", "공개",
-    "미세", "해당", "각", "주어진", "실제", "일반", "기본", "추가적",
+const KO_STOCK: &[&str] = &[
+    "가능", "개선", "관련", "나타냈습니다", "높은", "다양", "다양한", "달성", "대비", "뛰어난", "보여",
+    "보여주", "보였습니다", "보입니다", "사항", "새로운", "성과", "세부", "수행", "없는", "우수",
+    "우수한", "이상", "저자", "제공", "제안", "제시", "주요", "최근", "최신", "포함", "향상", "현재",
+    "활용", "효과", "효과적", "효과적으로", "보였", "보인", "보이", "나타냈", "나타내", "나타난",
+    "좋은", "크게", "기존의", "가지", "모델들", "탐구", "발견", "보여줍니다", "도입", "모델인", "최고",
+    "자동", "단일", "고품질", "사전", "주제", "계산", "모달", "변환", "중요", "필요", "어려움", "한계",
+    "극복", "기여", "측면", "방향", "수준", "정도", "부분", "전반", "전체", "자체", "기준", "목표",
+    "목적", "시도", "관점", "중심", "바탕", "여러가지", "특정", "생성할", "능가", "설명", "개의",
+    "공개", "미세", "실제", "일반", "기본", "추가적",
 ];
 
 /// Korean words of nearly every paper: dropped alone, kept inside a phrase.
@@ -94,36 +79,19 @@ const KO_GENERIC: &[&str] = &[
     "영향", "다중", "통합",
 ];
 
-/// Korean particles and verb endings stripped from the end of a word (the longest that fits).
-#[rustfmt::skip]
-const KO_SUFFIXES: &[&str] = &[
-    "하였습니다", "되었습니다", "시켰습니다", "있습니다", "했습니다", "됩니다", "합니다", "입니다",
-    "습니다", "시킵니다", "였습니다", "었습니다", "으로써", "으로서", "에서는", "에서의", "에서도",
-    "으로는", "으로의", "에게서", "이라는", "하였다", "되었다", "했다", "한다", "된다", "이다",
-    "에서", "에게", "으로", "까지", "부터", "보다", "처럼", "하는", "되는", "하여", "해서", "하고",
-    "하며", "되어", "되며", "하기", "되고", "이며", "이고", "이나", "라는", "에는", "에도", "와의",
-    "과의", "로의", "로서", "로써", "들이", "들을", "들은", "들의", "들과", "들에", "하게", "시키는",
-    "적인", "적으로", "은", "는", "이", "가", "을", "를", "의", "에", "로", "와", "과", "도", "만",
-    "한", "된", "들", "며",
-];
-
-/// Korean words that end like a particle but are whole nouns; never stripped.
-#[rustfmt::skip]
-const KO_KEEP: &[&str] = &[
-    "정확도", "유사도", "해상도", "난이도", "신뢰도", "복잡도", "속도", "밀도", "온도", "강도",
-    "전문가", "평가", "추가", "증가", "참가", "대가", "의도", "제도", "지도", "정도", "태도", "각도",
-    "시도", "확률", "데이터", "레이어", "에이전트", "비디오", "오디오", "라디오", "로봇", "메모리",
-];
-
 fn set(words: &'static [&'static str]) -> HashSet<&'static str> {
     words.iter().copied().collect()
 }
 
-static EN_FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(EN_FUNCTION));
+static STOCK_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| EN_STOCK.iter().chain(KO_STOCK).copied().collect());
 static EN_GENERIC_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(EN_GENERIC));
-static KO_FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_FUNCTION));
 static KO_GENERIC_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_GENERIC));
-static KO_KEEP_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_KEEP));
+
+/// Whether a word names no topic: a stop word or a stock word.
+fn is_dropped(word: &str) -> bool {
+    is_stop(word) || STOCK_SET.contains(word)
+}
 
 /// Whether a word (lower-case English, or a stripped Korean word) is on the generic lists.
 pub fn is_generic(word: &str) -> bool {
@@ -131,7 +99,6 @@ pub fn is_generic(word: &str) -> bool {
         || EN_GENERIC_SET.contains(word.strip_suffix('s').unwrap_or(word))
         || KO_GENERIC_SET.contains(word)
 }
-static KO_SUFFIX_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(KO_SUFFIXES));
 
 /// A word that survived the function-word filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,8 +115,8 @@ pub struct Word {
 
 /// An English token as a [`Word`], or `None` for numbers, units and function words.
 pub fn english_word(token: &str) -> Option<Word> {
-    let letters = token.chars().filter(|c| c.is_ascii_alphabetic()).count();
-    if letters == 0 || token.len() < 2 {
+    let letters = token.chars().filter(|c| c.is_alphabetic()).count();
+    if letters == 0 || token.chars().count() < 2 {
         return None;
     }
     // A number with a unit or size (7B, 10x, 100K) is no name; 2D/3D/4D are.
@@ -157,21 +124,9 @@ pub fn english_word(token: &str) -> Option<Word> {
     if starts_with_digit && letters < 2 && !token.ends_with('D') {
         return None;
     }
-    let lower = token.to_ascii_lowercase();
-    let mut key = lower.clone();
-    let fold = key.len() >= 4
-        && key.ends_with('s')
-        && !key.ends_with("ss")
-        && !key.ends_with("us")
-        && !key.ends_with("is")
-        && key[..key.len() - 1]
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphabetic());
-    if fold {
-        key.pop();
-    }
-    if EN_FUNCTION_SET.contains(key.as_str()) || EN_FUNCTION_SET.contains(lower.as_str()) {
+    let lower = token.to_lowercase();
+    let key = stem_english(&lower);
+    if is_dropped(&key) || is_dropped(&lower) {
         return None;
     }
     let generic = EN_GENERIC_SET.contains(key.as_str()) || EN_GENERIC_SET.contains(lower.as_str());
@@ -185,26 +140,11 @@ pub fn english_word(token: &str) -> Option<Word> {
 
 /// A Hangul word as a [`Word`] with particles/endings stripped, or `None` when nothing is left.
 pub fn korean_word(word: &str) -> Option<Word> {
-    if KO_SUFFIX_SET.contains(word) {
+    if is_particle(word) {
         return None; // a particle or ending on its own
     }
-    let mut w = word;
-    // Up to two layers: a plural or nominal ending under a particle (`모델들의`).
-    for _ in 0..2 {
-        if KO_KEEP_SET.contains(w) || KO_FUNCTION_SET.contains(w) {
-            break;
-        }
-        // The longest listed suffix that leaves a stem of two syllables or more.
-        let bounds: Vec<usize> = w.char_indices().map(|(i, _)| i).collect();
-        let Some(cut) = (2..bounds.len())
-            .map(|i| bounds[i])
-            .find(|&at| KO_SUFFIX_SET.contains(&w[at..]))
-        else {
-            break;
-        };
-        w = &w[..cut];
-    }
-    if w.chars().count() < 2 || KO_FUNCTION_SET.contains(w) {
+    let w = strip_korean(word);
+    if w.chars().count() < 2 || is_dropped(w) || is_dropped(word) {
         return None;
     }
     Some(Word {
@@ -218,22 +158,17 @@ pub fn korean_word(word: &str) -> Option<Word> {
 /// Terms of `text` in order: non-generic words, then (after each word) the bigram it closes.
 pub fn terms(text: &str) -> Vec<Term> {
     let mut out = Vec::new();
-    // The previous word, whether it is Korean, and where its match ended, for bigrams.
+    // The previous word, whether it is Korean, and where its piece ended, for bigrams.
     let mut prev: Option<(Word, bool, usize)> = None;
-    for m in TOKEN.find_iter(text) {
-        let korean = !m.as_str().starts_with(|c: char| c.is_ascii_alphanumeric());
-        let glued = text[..m.start()]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-        let word = if korean {
-            if glued {
+    for p in pieces(text) {
+        let word = if p.hangul {
+            if p.glued {
                 prev = None;
                 continue; // the particle of an English term or number
             }
-            korean_word(m.as_str())
+            korean_word(p.text)
         } else {
-            english_word(m.as_str())
+            english_word(p.text)
         };
         let Some(word) = word else {
             prev = None;
@@ -245,17 +180,17 @@ pub fn terms(text: &str) -> Vec<Term> {
                 surface: word.surface.clone(),
             });
         }
-        if let Some((p, p_korean, end)) = prev.take() {
-            let adjacent = text.get(end..m.start()) == Some(" ");
-            let compound = p_korean == korean && !(p.generic && word.generic) && !p.inflected;
+        if let Some((w, w_korean, end)) = prev.take() {
+            let adjacent = text.get(end..p.start) == Some(" ");
+            let compound = w_korean == p.hangul && !(w.generic && word.generic) && !w.inflected;
             if adjacent && compound {
                 out.push(Term {
-                    key: format!("{} {}", p.key, word.key),
-                    surface: format!("{} {}", p.surface, word.surface),
+                    key: format!("{} {}", w.key, word.key),
+                    surface: format!("{} {}", w.surface, word.surface),
                 });
             }
         }
-        prev = Some((word, korean, m.end()));
+        prev = Some((word, p.hangul, p.end));
     }
     out
 }

@@ -40,6 +40,19 @@ impl<'a> Rows<'a> {
         Ok(Rows { data, dim })
     }
 
+    /// The rows of an ndarray matrix (the type vectors cross module seams in, e.g.
+    /// [`crate::index::Index::rows`]); fails unless it is in standard (row-major) layout.
+    pub fn from_view(view: ndarray::ArrayView2<'a, f32>) -> Result<Self, TopicsError> {
+        let (len, dim) = view.dim();
+        match view.to_slice() {
+            Some(data) => Rows::new(data, dim),
+            None => Err(TopicsError::Shape {
+                len: len * dim,
+                dim,
+            }),
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.data.len() / self.dim

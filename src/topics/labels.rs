@@ -43,7 +43,7 @@ pub struct Corpus<'a> {
     /// Papers in all.
     n: usize,
     /// Translation pairs: word → its translations (both directions).
-    translations: HashMap<String, Vec<String>>,
+    translations: crate::text::Lexicon,
     /// Share of papers above which a term is generic ([`GENERIC_DF`], or 1.5/k).
     generic_df: f64,
 }
@@ -64,7 +64,7 @@ impl<'a> Corpus<'a> {
         Corpus {
             holders,
             n: docs.len(),
-            translations: crate::search::mined_translations(texts),
+            translations: crate::text::Lexicon::mined(texts),
             generic_df: GENERIC_DF.max(1.5 / k.max(1) as f64),
         }
     }
@@ -73,7 +73,7 @@ impl<'a> Corpus<'a> {
     /// papers, or made of generic words only.
     pub fn is_generic(&self, key: &str, term: &str) -> bool {
         self.df(key) > self.generic_df
-            || crate::search::lexical::tokenize(term)
+            || crate::text::words::tokenize(term)
                 .iter()
                 .all(|w| is_generic_word(w))
     }
@@ -136,7 +136,7 @@ impl<'a> Corpus<'a> {
     /// The concept of a term: its content words and their translations (generic words count
     /// only when the term has nothing else). Two terms whose concepts meet say one thing.
     pub fn concept(&self, term: &str) -> Vec<String> {
-        let words = crate::search::lexical::tokenize(term);
+        let words = crate::text::words::tokenize(term);
         let content: Vec<&String> = words.iter().filter(|w| !is_generic_word(w)).collect();
         let pick: Vec<&String> = if content.is_empty() {
             words.iter().collect()
@@ -150,14 +150,18 @@ impl<'a> Corpus<'a> {
         for w in pick {
             out.push(w.clone());
             out.extend(
-                crate::search::glossary::translations(w)
+                crate::text::glossary::translations(w)
                     .iter()
                     .filter(word)
                     .cloned(),
             );
-            if let Some(t) = self.translations.get(w) {
-                out.extend(t.iter().filter(word).cloned());
-            }
+            out.extend(
+                self.translations
+                    .translations(w)
+                    .iter()
+                    .filter(word)
+                    .cloned(),
+            );
         }
         out.sort();
         out.dedup();

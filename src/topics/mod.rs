@@ -30,7 +30,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Paper;
-use crate::index::Index;
+use crate::index::{Index, TextRecipe};
 use keywords::{KeywordOptions, TermEmbedder};
 use kmeans::{AutoK, KMeansConfig, Rows};
 
@@ -260,10 +260,9 @@ pub struct Topics {
     pub auto: Option<AutoK>,
     /// k-means objective: sum of squared distances of papers to their topic centroid.
     pub objective: f64,
-    /// Generation of the index the topics were computed on.
-    pub index_generation: u64,
-    /// Fingerprint of the model that made the vectors.
-    pub model_fingerprint: String,
+    /// The index the topics were computed on (its generation, model, papers).
+    #[serde(flatten)]
+    pub stamp: crate::index::Stamp,
     /// Vector dimension.
     pub dim: usize,
     /// How keywords were chosen: `c-tf-idf+mmr` or `c-tf-idf`.
@@ -348,9 +347,11 @@ impl Topics {
         out
     }
 
-    /// Whether these topics were computed on exactly `index`'s papers (rows line up).
+    /// Whether these topics were computed on exactly `index` (the stamp of derived files, and
+    /// rows that line up).
     pub fn is_current(&self, index: &Index) -> bool {
-        self.papers.len() == index.papers().len()
+        self.stamp == index.stamp()
+            && self.papers.len() == index.papers().len()
             && self
                 .papers
                 .iter()
@@ -493,10 +494,9 @@ pub fn compute_index_with(
         return Err(TopicsError::Empty);
     }
     let papers: Vec<Paper> = index.papers().iter().map(|p| p.paper.clone()).collect();
-    let rows = Rows::new(index.vectors(), index.dim())?;
+    let rows = Rows::from_view(index.rows())?;
     let mut t = compute_with(&papers, rows, params, previous, embedder, assign)?;
-    t.index_generation = index.manifest().generation;
-    t.model_fingerprint = index.manifest().model_fingerprint.clone();
+    t.stamp = index.stamp();
     Ok(t)
 }
 
@@ -554,7 +554,7 @@ pub fn compute_with(
             let base = KMeansConfig::new(*range.start(), params.runs, params.seed);
             let texts: Vec<String> = papers
                 .iter()
-                .map(|p| format!("{}\n{}", p.title, p.summary))
+                .map(|p| TextRecipe::TitleSummary.text(p))
                 .collect();
             let docs: Vec<Vec<keywords::Term>> = texts.iter().map(|t| keywords::terms(t)).collect();
             let corpus = labels::Corpus::new(&docs, &texts, *range.end());
@@ -754,10 +754,9 @@ pub fn update_index(
         return Err(TopicsError::Empty);
     }
     let papers: Vec<Paper> = index.papers().iter().map(|p| p.paper.clone()).collect();
-    let vectors = Rows::new(index.vectors(), index.dim())?;
+    let vectors = Rows::from_view(index.rows())?;
     let mut t = update(&papers, vectors, params, previous, embedder)?;
-    t.index_generation = index.manifest().generation;
-    t.model_fingerprint = index.manifest().model_fingerprint.clone();
+    t.stamp = index.stamp();
     Ok(t)
 }
 
@@ -882,8 +881,7 @@ pub fn update(
     t.timing.fit_s = fit_s;
     t.timing.map_s = map_start.elapsed().as_secs_f64();
     t.timing.total_s = start.elapsed().as_secs_f64();
-    t.index_generation = previous.index_generation;
-    t.model_fingerprint = previous.model_fingerprint.clone();
+    t.stamp = previous.stamp.clone();
     Ok(t)
 }
 
@@ -909,11 +907,11 @@ fn summarise(
         members[pos].push(row);
     }
 
-    // Keywords.
+    // Keywords read the title too, whatever the index embeds: titles carry the English names.
     let kw_start = Instant::now();
     let texts: Vec<String> = papers
         .iter()
-        .map(|p| format!("{}\n{}", p.title, p.summary))
+        .map(|p| TextRecipe::TitleSummary.text(p))
         .collect();
     let docs: Vec<Vec<keywords::Term>> = texts.iter().map(|t| keywords::terms(t)).collect();
     let candidates = keywords::ctfidf(&docs, row_topic, k, params.keywords.candidates);
@@ -1059,8 +1057,14 @@ fn summarise(
         runs: params.runs,
         auto: None,
         objective: 0.0,
-        index_generation: 0,
-        model_fingerprint: String::new(),
+        stamp: crate::index::Stamp {
+            generation: None,
+            model_fingerprint: String::new(),
+            quant: crate::embed::Precision::F32,
+            text_recipe: TextRecipe::default(),
+            papers: 0,
+            papers_crc32: None,
+        },
         dim,
         keyword_method: if embedder.is_some() {
             "c-tf-idf+mmr, read across topics"
