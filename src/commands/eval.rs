@@ -88,9 +88,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     if idx.is_empty() {
         return Err(papermap::search::SearchError::EmptyIndex.into());
     }
-    let tq = workspace::title_vectors(&idx, &model.choice(), &mut super::output::title_progress())?;
-    super::output::warn_uncached(tq.cache_error.as_deref());
-    let vectors = tq.vectors;
+    let vectors = title_vectors(&idx, &model)?;
     let t = Instant::now();
     let ranks = title_ranks(&idx, &vectors)?;
     let metrics = metrics_from_ranks(&ranks);
@@ -148,6 +146,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))
 }
 
+/// Every paper's title query vector, with progress, and a warning when they could not be cached.
+fn title_vectors(idx: &Index, model: &ModelOpts) -> anyhow::Result<Vec<f32>> {
+    let tq = workspace::title_vectors(idx, &model.choice(), &mut super::output::title_progress())?;
+    super::output::warn_uncached(tq.cache_error.as_deref());
+    Ok(tq.vectors)
+}
+
 /// `papermap eval queries`.
 fn run_queries(
     dir: &std::path::Path,
@@ -192,9 +197,8 @@ fn run_lexicon(
     json: bool,
 ) -> anyhow::Result<()> {
     let idx = Index::open(dir)?;
-    let tq = workspace::title_vectors(&idx, &model.choice(), &mut super::output::title_progress())?;
-    super::output::warn_uncached(tq.cache_error.as_deref());
-    let table = papermap::search::eval::translation_table(&idx, &tq.vectors, learn_before)?;
+    let vectors = title_vectors(&idx, model)?;
+    let table = papermap::search::eval::translation_table(&idx, &vectors, learn_before)?;
     if json {
         return super::output::print_json(&serde_json::json!({
             "index": dir,

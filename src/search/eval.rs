@@ -36,20 +36,26 @@ pub fn title_ranks(
     index: &Index,
     title_vectors: &[f32],
 ) -> Result<Vec<[Option<usize>; 3]>, SearchError> {
+    let dense = title_dense(index, title_vectors)?;
+    let bm25 = super::lexical_store::load_or_build(index);
+    let rows: Vec<usize> = (0..index.len()).collect();
+    Ok(ranks_with(index, &dense, &bm25, &rows))
+}
+
+/// The dense ranking of every paper's title, read to [`FUSION_DEPTH`]; an empty index or title
+/// vectors of the wrong shape are errors.
+fn title_dense(index: &Index, title_vectors: &[f32]) -> Result<Vec<Vec<super::Hit>>, SearchError> {
     if index.is_empty() {
         return Err(SearchError::EmptyIndex);
     }
     check_title_vectors(index, title_vectors)?;
-    let dense = dense::top_k(
+    dense::top_k(
         index.vectors(),
         index.dim(),
         title_vectors,
         FUSION_DEPTH,
         None,
-    )?;
-    let bm25 = super::lexical_store::load_or_build(index);
-    let rows: Vec<usize> = (0..index.len()).collect();
-    Ok(ranks_with(index, &dense, &bm25, &rows))
+    )
 }
 
 /// Ranks (as [`title_ranks`]) of the titles of `rows`, with dense results `dense` (one list per
@@ -134,10 +140,6 @@ pub fn translation_table(
     title_vectors: &[f32],
     learn_before: Option<&str>,
 ) -> Result<Vec<TranslationRow>, SearchError> {
-    if index.is_empty() {
-        return Err(SearchError::EmptyIndex);
-    }
-    check_title_vectors(index, title_vectors)?;
     let later = |row: usize| {
         learn_before.is_none_or(|d| index.paper(row).date.as_deref().is_some_and(|p| p >= d))
     };
@@ -146,20 +148,24 @@ pub fn translation_table(
     if rows.is_empty() {
         return Err(SearchError::EmptyIndex);
     }
-    let dense = dense::top_k(
-        index.vectors(),
-        index.dim(),
-        title_vectors,
-        FUSION_DEPTH,
-        None,
-    )?;
+    let dense = title_dense(index, title_vectors)?;
     let mut bm25 = Bm25::from_index_text(index);
-    let learned = super::lexical::learn_lexicon(index, learn);
-    let summaries: Vec<&str> = (0..index.len())
+    let papers: Vec<(&str, &str)> = (0..index.len())
         .filter(|&r| learn(r))
-        .map(|r| index.paper(r).summary.as_str())
+        .map(|r| {
+            (
+                index.paper(r).title.as_str(),
+                index.paper(r).summary.as_str(),
+            )
+        })
         .collect();
+    let summaries: Vec<&str> = papers.iter().map(|&(_, s)| s).collect();
+    // The learned lexicon is the brackets and the alignment (`Lexicon::learn`), built here from
+    // its parts so that the brackets are mined once for both rows.
     let brackets = crate::text::Lexicon::mined(&summaries);
+    let learned = brackets
+        .clone()
+        .union(&crate::text::Lexicon::aligned(&papers));
     Ok(Translations::ALL
         .iter()
         .map(|&t| {

@@ -72,7 +72,8 @@ fn one_syllable(s: &str) -> bool {
     s.chars().count() == 1
 }
 
-fn set(words: &'static [&'static str]) -> HashSet<&'static str> {
+/// A word list as a set, for the lists of this module and of topic keywords.
+pub(crate) fn set(words: &'static [&'static str]) -> HashSet<&'static str> {
     words.iter().copied().collect()
 }
 

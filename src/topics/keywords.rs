@@ -25,7 +25,7 @@ use std::sync::LazyLock;
 
 use super::kmeans::Rows;
 use super::TopicsError;
-use crate::text::words::{is_particle, is_stop, pieces, stem_english, strip_korean};
+use crate::text::words::{is_particle, is_stop, pieces, set, stem_english, strip_korean};
 
 /// A term occurrence: the key it is counted under and the text as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,10 +78,6 @@ const KO_GENERIC: &[&str] = &[
     "데이터셋", "실험", "가능성", "정보", "입력", "출력", "단계", "구성", "개발", "설계", "적용",
     "영향", "다중", "통합",
 ];
-
-fn set(words: &'static [&'static str]) -> HashSet<&'static str> {
-    words.iter().copied().collect()
-}
 
 static STOCK_SET: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| EN_STOCK.iter().chain(KO_STOCK).copied().collect());
