@@ -75,9 +75,10 @@ fn run(dir: &Path, runs: usize, query: &str, bin: &Path) -> Result<(), String> {
     for _ in 0..runs {
         let (s, index) = time(|| Index::open(dir).map_err(|e| err(&e)))?;
         stages[0].push(s);
-        let (s, _bm25) = time(|| Ok(papermap::search::Bm25::from_index(&index)))?;
+        let (s, _bm25) =
+            time(|| papermap::search::Bm25::from_index(&index, None).map_err(|e| err(&e)))?;
         stages[1].push(s);
-        let (s, searcher) = time(|| Searcher::new(&index).map_err(|e| err(&e)))?;
+        let (s, searcher) = time(|| Searcher::new(&index, None).map_err(|e| err(&e)))?;
         stages[2].push(s);
         let (s, files) = time(|| Resolver::default().resolve().map_err(|e| err(&e)))?;
         stages[3].push(s);

@@ -89,7 +89,8 @@ impl Loaded {
         if index.is_empty() {
             return Err(SearchError::EmptyIndex.into());
         }
-        let bm25 = lexical_store::load_or_build(&index);
+        // The stored lexicon (`papermap index` learns it with the model), else one learned now.
+        let bm25 = lexical_store::load_or_build(&index, None).map_err(SearchError::from)?;
         // Topics of another generation would put papers in the wrong topics: left out until
         // `papermap topics` runs again.
         let topics = crate::topics::load(dir)

@@ -298,6 +298,16 @@ pub fn topics(
     Ok((result, run))
 }
 
+/// Learns the search lexicon of the index at `dir` with its model's word vectors and stores it
+/// with the index's lexical statistics (`lexical.bin`), unless a current one is there.
+pub fn prepare_lexical(dir: &Path, encoder: &Encoder) -> Result<(), WorkspaceError> {
+    let index = Index::open(dir)?;
+    if !index.is_empty() {
+        crate::search::lexical_store::load_or_build(&index, Some(encoder))?;
+    }
+    Ok(())
+}
+
 /// nDCG@10 per mode of judged queries (see [`crate::search::eval::evaluate_queries`]), each
 /// query embedded with the index's model; also the number of queries.
 pub fn evaluate_queries(
@@ -308,7 +318,7 @@ pub fn evaluate_queries(
     let encoder = index_encoder(index, choice)?;
     let texts: Vec<String> = queries.iter().map(|q| q.query.clone()).collect();
     let vectors = encoder.embed(&texts, Prefix::Query, &mut |_, _| {})?;
-    let searcher = crate::search::Searcher::new(index)?;
+    let searcher = crate::search::Searcher::new(index, Some(&encoder))?;
     let metrics =
         crate::search::eval::evaluate_queries(index, searcher.bm25(), &queries, &vectors.vectors)?;
     Ok((metrics, queries.len()))

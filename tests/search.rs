@@ -525,7 +525,7 @@ fn reference_vectors_titles_find_their_summaries() {
     assert!(m[0].recall_at_1 > 0.9, "{m:?}");
     assert!(m[0].recall_at_10 > 0.99, "{m:?}");
     // The dense search of one title agrees with the batched evaluation.
-    let s = Searcher::new(&index).expect("searcher");
+    let s = Searcher::new(&index, None).expect("searcher");
     let hits = s
         .search(&index.paper(0).title, Some(&queries[..384]), Mode::Dense, 3)
         .expect("search");
@@ -621,7 +621,7 @@ fn related_all_matches_single_related_and_finds_papers_by_title() {
         search::related(&index, 0, 0),
         Err(SearchError::ZeroK)
     ));
-    let s = Searcher::new(&index).expect("searcher");
+    let s = Searcher::new(&index, None).expect("searcher");
     assert!(matches!(
         s.search("x", None, Mode::Dense, 3),
         Err(SearchError::NeedsVector(Mode::Dense))
@@ -865,24 +865,46 @@ fn the_learned_lexicon_is_stored_with_the_index_and_relearned_on_update() {
     let held_back = f.root().join("2025-02-21.md");
     std::fs::rename(f.digests.join("2025-02-21.md"), &held_back).expect("move");
     f.build_index();
-    // The first search writes lexical.bin; what it holds is what the index learns.
-    f.papermap_ok(&["search", "diffusion", "--mode", "lexical"]);
+    // `papermap index` writes lexical.bin with the lexicon its model confirms; a search
+    // (which loads no full model) reads that one.
     let index = Index::open(&f.index).expect("open");
     assert!(f.index.join(search::lexical_store::FILE).exists());
-    let stored = search::lexical_store::load_or_build(&index);
-    let learned = search::lexical::learn_lexicon(&index, |_| true);
-    assert!(!learned.is_empty(), "the sample states translations");
-    assert_eq!(stored.lexicon(), &learned);
+    let files =
+        papermap::embed::ModelFiles::from_dir(&f.model, "tiny", papermap::embed::ModelSource::Flag)
+            .expect("files");
+    let encoder = papermap::embed::Encoder::load(&files, &Default::default()).expect("load");
+    let checked = search::lexical::learn_lexicon(&index, |_| true, Some(&encoder)).expect("learn");
+    let unchecked = search::lexical::learn_lexicon(&index, |_| true, None).expect("learn");
+    assert!(!unchecked.is_empty(), "the sample states translations");
+    let stored = search::lexical_store::load_or_build(&index, None).expect("bm25");
+    assert_eq!(stored.lexicon(), &checked);
     assert_eq!(stored.len(), index.len());
+    f.papermap_ok(&["search", "diffusion", "--mode", "lexical"]);
+    let stored = search::lexical_store::load_or_build(&index, None).expect("bm25");
+    assert_eq!(
+        stored.lexicon(),
+        &checked,
+        "the search kept the confirmed lexicon"
+    );
+
+    // Without the file, a search learns from the alignment alone; the model's next visit
+    // (here the library call `papermap index` makes) replaces it with the confirmed one.
+    std::fs::remove_file(f.index.join(search::lexical_store::FILE)).expect("rm");
+    let stored = search::lexical_store::load_or_build(&index, None).expect("bm25");
+    assert_eq!(stored.lexicon(), &unchecked);
+    papermap::workspace::prepare_lexical(&f.index, &encoder).expect("prepare");
+    let stored = search::lexical_store::load_or_build(&index, None).expect("bm25");
+    assert_eq!(stored.lexicon(), &checked);
 
     // An update with a new digest: the stored lexicon is relearned from all papers.
     std::fs::rename(&held_back, f.digests.join("2025-02-21.md")).expect("move back");
     f.build_index();
     let updated = Index::open(&f.index).expect("open");
     assert!(updated.len() > index.len());
-    let relearned = search::lexical::learn_lexicon(&updated, |_| true);
-    assert_ne!(relearned, learned, "new papers, new pairs");
-    let stored = search::lexical_store::load_or_build(&updated);
+    let relearned =
+        search::lexical::learn_lexicon(&updated, |_| true, Some(&encoder)).expect("learn");
+    assert_ne!(relearned, checked, "new papers, new pairs");
+    let stored = search::lexical_store::load_or_build(&updated, None).expect("bm25");
     assert_eq!(stored.lexicon(), &relearned);
     assert_eq!(stored.len(), updated.len());
 }

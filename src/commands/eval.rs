@@ -198,7 +198,10 @@ fn run_lexicon(
 ) -> anyhow::Result<()> {
     let idx = Index::open(dir)?;
     let vectors = title_vectors(&idx, model)?;
-    let table = papermap::search::eval::translation_table(&idx, &vectors, learn_before)?;
+    // The learned rows are confirmed by the model's word vectors, as `papermap index` does.
+    let encoder = workspace::index_encoder(&idx, &model.choice())?;
+    let table =
+        papermap::search::eval::translation_table(&idx, &vectors, learn_before, Some(&encoder))?;
     if json {
         return super::output::print_json(&serde_json::json!({
             "index": dir,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use papermap::index::{update, TextRecipe, UpdateOptions};
+use papermap::workspace;
 
 use super::options::ModelOpts;
 
@@ -74,6 +75,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         eprintln!("repaired: {r}");
     }
     let secs = embed_start.elapsed().as_secs_f64();
+    // The search lexicon is learned now, while the model is loaded, so that searches find it
+    // current and confirmed by the model's word vectors. It is derived: failing here loses nothing.
+    if let Err(e) = workspace::prepare_lexical(&args.index, &encoder) {
+        super::output::note!(
+            "note: the search lexicon was not prepared ({e:#}); the first search learns one"
+        );
+    }
     if output.json {
         let mut v = serde_json::to_value(&stats)?;
         v["index"] = serde_json::to_value(&args.index)?;

@@ -54,8 +54,9 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         (index, loaded)
     });
     let index = index?;
-    let searcher =
-        Searcher::new(&index).with_context(|| format!("searching {}", args.index.display()))?;
+    // The encoder loaded here knows only the query's tokens: the stored lexicon serves.
+    let searcher = Searcher::new(&index, None)
+        .with_context(|| format!("searching {}", args.index.display()))?;
     if args.k > index.len() {
         super::output::note!(
             "note: -k {} is more than the {} papers in the index; showing at most {}",

@@ -37,7 +37,7 @@ pub fn title_ranks(
     title_vectors: &[f32],
 ) -> Result<Vec<[Option<usize>; 3]>, SearchError> {
     let dense = title_dense(index, title_vectors)?;
-    let bm25 = super::lexical_store::load_or_build(index);
+    let bm25 = super::lexical_store::load_or_build(index, None)?;
     let rows: Vec<usize> = (0..index.len()).collect();
     Ok(ranks_with(index, &dense, &bm25, &rows))
 }
@@ -134,11 +134,13 @@ pub struct TranslationRow {
 /// the papers dated before `learn_before` (all papers when `None`) and evaluating the titles of
 /// the papers dated from then on (all when `None`) against the whole index: a time split keeps
 /// the evaluated titles out of what the lexicon learned from. Papers without a date count as
-/// before the split.
+/// before the split. With `encoder`, the learned lexicon is confirmed by the model's word
+/// vectors, as the index's own is ([`super::lexical::learn_lexicon`]).
 pub fn translation_table(
     index: &Index,
     title_vectors: &[f32],
     learn_before: Option<&str>,
+    encoder: Option<&crate::embed::Encoder>,
 ) -> Result<Vec<TranslationRow>, SearchError> {
     let later = |row: usize| {
         learn_before.is_none_or(|d| index.paper(row).date.as_deref().is_some_and(|p| p >= d))
@@ -165,7 +167,7 @@ pub fn translation_table(
     let brackets = crate::text::Lexicon::mined(&summaries);
     let learned = brackets
         .clone()
-        .union(&crate::text::Lexicon::aligned(&papers));
+        .union(&super::lexical::aligned_lexicon(&papers, encoder)?);
     Ok(Translations::ALL
         .iter()
         .map(|&t| {
@@ -178,10 +180,11 @@ pub fn translation_table(
             };
             let pairs = lexicon.pairs().len();
             bm25.set_translations(lexicon, glossary);
+            let ranks = ranks_with(index, &dense, &bm25, &rows);
             TranslationRow {
                 translations: t,
                 lexicon_pairs: pairs,
-                metrics: metrics_from_ranks(&ranks_with(index, &dense, &bm25, &rows)),
+                metrics: metrics_from_ranks(&ranks),
             }
         })
         .collect())

@@ -13,9 +13,10 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use super::Hit;
+use crate::embed::{EmbedError, Encoder, Prefix};
 use crate::index::Index;
 pub use crate::text::words::tokenize;
-use crate::text::Lexicon;
+use crate::text::{Alignment, Lexicon};
 
 /// BM25 term-frequency saturation.
 pub const K1: f32 = 1.2;
@@ -24,7 +25,13 @@ pub const B: f32 = 0.75;
 
 /// The lexicon learned from the index's papers for which `keep(row)` holds: the brackets of
 /// their summaries and the alignment of their titles with their summaries.
-pub fn learn_lexicon(index: &Index, keep: impl Fn(usize) -> bool) -> Lexicon {
+/// With `encoder` (the index's model), aligned pairs are also confirmed by the model's word
+/// vectors ([`crate::text::Alignment::lexicon`]); without it, only the Model 1 agreement counts.
+pub fn learn_lexicon(
+    index: &Index,
+    keep: impl Fn(usize) -> bool,
+    encoder: Option<&Encoder>,
+) -> Result<Lexicon, EmbedError> {
     let papers: Vec<(&str, &str)> = index
         .papers()
         .iter()
@@ -32,7 +39,33 @@ pub fn learn_lexicon(index: &Index, keep: impl Fn(usize) -> bool) -> Lexicon {
         .filter(|(row, _)| keep(*row))
         .map(|(_, p)| (p.paper.title.as_str(), p.paper.summary.as_str()))
         .collect();
-    Lexicon::learn(&papers)
+    let summaries: Vec<&str> = papers.iter().map(|&(_, s)| s).collect();
+    Ok(Lexicon::mined(&summaries).union(&aligned_lexicon(&papers, encoder)?))
+}
+
+/// The alignment of `papers` (title, summary), confirmed with `encoder`'s word vectors when
+/// one is given.
+pub fn aligned_lexicon(
+    papers: &[(&str, &str)],
+    encoder: Option<&Encoder>,
+) -> Result<Lexicon, EmbedError> {
+    let alignment = Alignment::fit(papers);
+    let vectors = match encoder {
+        Some(encoder) => {
+            let words: Vec<String> = alignment
+                .words_to_check()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            Some(
+                encoder
+                    .embed(&words, Prefix::Query, &mut |_, _| {})?
+                    .vectors,
+            )
+        }
+        None => None,
+    };
+    Ok(alignment.lexicon(vectors.as_deref()))
 }
 
 /// BM25's non-negative inverse document frequency: `ln(1 + (N − df + 0.5) / (df + 0.5))`.
@@ -100,11 +133,12 @@ impl Bm25 {
 
     /// BM25 over the text the index embeds (title and summary, or only the summary for a
     /// `summary` index, so that evaluating titles against it stays honest), translating with
-    /// the glossary and the lexicon learned from all the index's papers.
-    pub fn from_index(index: &Index) -> Bm25 {
+    /// the glossary and the lexicon learned from all the index's papers (confirmed with
+    /// `encoder`'s word vectors when given, see [`learn_lexicon`]).
+    pub fn from_index(index: &Index, encoder: Option<&Encoder>) -> Result<Bm25, EmbedError> {
         let mut bm = Bm25::from_index_text(index);
-        bm.lexicon = learn_lexicon(index, |_| true);
-        bm
+        bm.lexicon = learn_lexicon(index, |_| true, encoder)?;
+        Ok(bm)
     }
 
     /// BM25 over the text the index embeds, with the glossary and no learned lexicon (set one

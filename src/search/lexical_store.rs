@@ -1,16 +1,18 @@
 //! The lexical side of an index kept on disk (`lexical.bin` in the index directory), so a
 //! search does not tokenise every document again (0.5 s on the archive).
 //!
-//! The file is derived: written by the first search after the index changed (atomically, and
-//! only when the directory is writable), read when its stamp matches (see [`stamp`]). It holds
-//! the postings and the lexicon learned from the index's papers, so the lexicon is recomputed
-//! whenever the index changes. The whole file
-//! carries a CRC32; anything wrong with it means "build again", never an error.
+//! The file is derived: written by `papermap index` (with the lexicon its model confirms, see
+//! [`crate::text::Alignment::lexicon`]) or else by the first search after the index changed
+//! (atomically, and only when the directory is writable), read when its stamp matches (see
+//! [`stamp`]). It holds the postings and the lexicon learned from the index's papers, so the
+//! lexicon is recomputed whenever the index changes. The whole file carries a CRC32; anything
+//! wrong with it means "build again", never an error.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use super::lexical::{tokenize, Bm25};
+use crate::embed::{EmbedError, Encoder};
 use crate::index::Index;
 use crate::text::Lexicon;
 
@@ -19,9 +21,10 @@ pub const FILE: &str = "lexical.bin";
 const MAGIC: &[u8; 8] = b"PMLEX\x00\x00\x02";
 
 /// What the stored statistics were built from: the index's stamp
-/// ([`crate::index::Stamp`]) and a probe of the analyser (the tokens of a fixed sentence), so a
-/// changed tokenizer invalidates the file without anyone remembering to.
-fn stamp(index: &Index) -> Vec<u8> {
+/// ([`crate::index::Stamp`]), a probe of the analyser (the tokens of a fixed sentence, so a
+/// changed tokenizer invalidates the file without anyone remembering to), the lexicon rule's
+/// version and whether the model `checked` the lexicon.
+fn stamp(index: &Index, checked: bool) -> Vec<u8> {
     let probe = tokenize(
         "GPT-4o를 활용한 Llama-3.1 기반의 멀티모달 모델(Multimodal Models)에서는 qwen2.5-vl 확산 모델이",
     )
@@ -29,24 +32,35 @@ fn stamp(index: &Index) -> Vec<u8> {
     let mut s = serde_json::to_vec(&index.stamp()).unwrap_or_default();
     s.extend_from_slice(&crc32fast::hash(probe.as_bytes()).to_le_bytes());
     s.extend_from_slice(&LEXICON_VERSION.to_le_bytes());
+    s.push(u8::from(checked));
     s
 }
 
 /// Bumped when the lexicon's learning rule changes (the probe cannot see it).
-const LEXICON_VERSION: u32 = 1;
+const LEXICON_VERSION: u32 = 2;
 
 /// The index's BM25: read from `lexical.bin` when it is current, else built and (best effort)
 /// stored for the next search.
-pub fn load_or_build(index: &Index) -> Bm25 {
+///
+/// Given `encoder` (the index's model), the lexicon is the one confirmed by the model's word
+/// vectors: a stored lexicon learned without them is relearned. Without one, a stored lexicon
+/// of either kind serves, and a missing one is learned from the alignment alone (and replaced
+/// by the next call that brings the model: `papermap index` does).
+pub fn load_or_build(index: &Index, encoder: Option<&Encoder>) -> Result<Bm25, EmbedError> {
     let path = index.dir().join(FILE);
-    let stamp = stamp(index);
-    if let Some(b) = read(&path, &stamp).filter(|b| b.len() == index.len()) {
-        return b;
+    let fits = |b: &Bm25| b.len() == index.len();
+    if let Some(b) = read(&path, &stamp(index, true)).filter(fits) {
+        return Ok(b);
     }
-    let bm25 = Bm25::from_index(index);
+    if encoder.is_none() {
+        if let Some(b) = read(&path, &stamp(index, false)).filter(fits) {
+            return Ok(b);
+        }
+    }
+    let bm25 = Bm25::from_index(index, encoder)?;
     // A read-only index still searches; it only rebuilds each time.
-    let _ = crate::atomic::write(&path, &encode(&bm25, &stamp));
-    bm25
+    let _ = crate::atomic::write(&path, &encode(&bm25, &stamp(index, encoder.is_some())));
+    Ok(bm25)
 }
 
 fn read(path: &Path, stamp: &[u8]) -> Option<Bm25> {

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::embed::Encoder;
 use crate::index::Index;
 
 pub use dense::{related_all, top_k, top_k_among};
@@ -224,14 +225,15 @@ pub struct Searcher<'a> {
 }
 
 impl<'a> Searcher<'a> {
-    /// Builds the lexical side over the fields the index's text recipe embeds.
-    pub fn new(index: &'a Index) -> Result<Self, SearchError> {
+    /// Builds the lexical side over the fields the index's text recipe embeds (see
+    /// [`lexical_store::load_or_build`] for what `encoder` changes).
+    pub fn new(index: &'a Index, encoder: Option<&Encoder>) -> Result<Self, SearchError> {
         if index.is_empty() {
             return Err(SearchError::EmptyIndex);
         }
         Ok(Searcher {
             index,
-            bm25: lexical_store::load_or_build(index),
+            bm25: lexical_store::load_or_build(index, encoder)?,
         })
     }
 

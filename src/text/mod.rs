@@ -10,4 +10,4 @@ pub mod vector;
 pub mod words;
 
 pub use key::input_key;
-pub use lexicon::Lexicon;
+pub use lexicon::{Alignment, Lexicon};
