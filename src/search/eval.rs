@@ -162,12 +162,10 @@ pub fn translation_table(
         })
         .collect();
     let summaries: Vec<&str> = papers.iter().map(|&(_, s)| s).collect();
-    // The learned lexicon is the brackets and the alignment (`Lexicon::learn`), built here from
+    // The learned lexicon is the brackets and the alignment (`lexical::learn_lexicon`), built here from
     // its parts so that the brackets are mined once for both rows.
     let brackets = crate::text::Lexicon::mined(&summaries);
-    let learned = brackets
-        .clone()
-        .union(&super::lexical::aligned_lexicon(&papers, encoder)?);
+    let learned = super::lexical::learned_lexicon(&brackets, &papers, encoder)?;
     Ok(Translations::ALL
         .iter()
         .map(|&t| {

@@ -16,7 +16,7 @@ use super::Hit;
 use crate::embed::{EmbedError, Encoder, Prefix};
 use crate::index::Index;
 pub use crate::text::words::tokenize;
-use crate::text::{Alignment, Lexicon};
+use crate::text::{Alignment, Lexicon, WordVectors};
 
 /// BM25 term-frequency saturation.
 pub const K1: f32 = 1.2;
@@ -25,8 +25,7 @@ pub const B: f32 = 0.75;
 
 /// The lexicon learned from the index's papers for which `keep(row)` holds: the brackets of
 /// their summaries and the alignment of their titles with their summaries.
-/// With `encoder` (the index's model), aligned pairs are also confirmed by the model's word
-/// vectors ([`crate::text::Alignment::lexicon`]); without it, only the Model 1 agreement counts.
+/// With `encoder` (the index's model), the model checks the pairs (see [`learned_lexicon`]).
 pub fn learn_lexicon(
     index: &Index,
     keep: impl Fn(usize) -> bool,
@@ -40,32 +39,30 @@ pub fn learn_lexicon(
         .map(|(_, p)| (p.paper.title.as_str(), p.paper.summary.as_str()))
         .collect();
     let summaries: Vec<&str> = papers.iter().map(|&(_, s)| s).collect();
-    Ok(Lexicon::mined(&summaries).union(&aligned_lexicon(&papers, encoder)?))
+    learned_lexicon(&Lexicon::mined(&summaries), &papers, encoder)
 }
 
-/// The alignment of `papers` (title, summary), confirmed with `encoder`'s word vectors when
-/// one is given.
-pub fn aligned_lexicon(
+/// The `brackets` mined from `papers`' summaries and the alignment of `papers` (title,
+/// summary), whose wider candidates are put to `encoder`'s word vectors when one is given
+/// ([`Alignment::lexicon`]). The brackets are not checked: dropping the pairs the model puts
+/// below 0.83 cost 0.5 points of title Recall@1 on the archive and helped no typed query.
+pub fn learned_lexicon(
+    brackets: &Lexicon,
     papers: &[(&str, &str)],
     encoder: Option<&Encoder>,
 ) -> Result<Lexicon, EmbedError> {
     let alignment = Alignment::fit(papers);
-    let vectors = match encoder {
-        Some(encoder) => {
-            let words: Vec<String> = alignment
-                .words_to_check()
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            Some(
-                encoder
-                    .embed(&words, Prefix::Query, &mut |_, _| {})?
-                    .vectors,
-            )
-        }
-        None => None,
+    let Some(encoder) = encoder else {
+        return Ok(brackets.clone().union(&alignment.lexicon(None)));
     };
-    Ok(alignment.lexicon(vectors.as_deref()))
+    let words: Vec<String> = alignment
+        .words_to_check()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let embedded = encoder.embed(&words, Prefix::Query, &mut |_, _| {})?;
+    let vectors = WordVectors::new(&words, &embedded.vectors);
+    Ok(brackets.clone().union(&alignment.lexicon(vectors.as_ref())))
 }
 
 /// BM25's non-negative inverse document frequency: `ln(1 + (N − df + 0.5) / (df + 0.5))`.
@@ -219,24 +216,26 @@ impl Bm25 {
         out
     }
 
-    /// The query's concepts: each distinct query token followed by its translations. A form
-    /// that is itself a query token, or already belongs to an earlier concept, is not repeated.
+    /// The query's concepts: each distinct query token followed by its translations, in query
+    /// order. A form that is itself a query token is not repeated, and a translation that two
+    /// query tokens offer goes to the more frequent one (`공격` to `attack`, not `jailbreak`):
+    /// the broader word's translation in a narrower word's list would make the narrow concept
+    /// as common as the broad one and take away the weight that its rarity earns.
     pub fn concepts(&self, query: &str) -> Vec<Vec<String>> {
-        let toks = tokenize(query);
-        let mut claimed: HashSet<String> = toks.iter().cloned().collect();
+        let mut toks = tokenize(query);
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for t in &toks {
-            if !seen.insert(t.as_str()) {
-                continue;
-            }
-            let mut forms = vec![t.clone()];
-            for tr in self.translations(t) {
+        toks.retain(|t| seen.insert(t.clone()));
+        let mut claimed: HashSet<String> = toks.iter().cloned().collect();
+        let df = |t: &str| self.postings.get(t).map_or(0, Vec::len);
+        let mut by_df: Vec<usize> = (0..toks.len()).collect();
+        by_df.sort_by_key(|&i| std::cmp::Reverse(df(&toks[i])));
+        let mut out: Vec<Vec<String>> = toks.iter().map(|t| vec![t.clone()]).collect();
+        for i in by_df {
+            for tr in self.translations(&toks[i]) {
                 if claimed.insert(tr.clone()) {
-                    forms.push(tr);
+                    out[i].push(tr);
                 }
             }
-            out.push(forms);
         }
         out
     }
@@ -339,5 +338,32 @@ mod tests {
         // The Korean-only document is found through the translation.
         let hits = bm.search("image editing diffusion", 4, None);
         assert_eq!(hits[0].row, 3, "{hits:?}");
+    }
+
+    #[test]
+    fn a_translation_two_query_words_offer_goes_to_the_more_frequent_word() {
+        // `attack` is in three documents, `jailbreak` in one; both lists offer 공격.
+        let docs = [
+            "jailbreak 탈옥 공격",
+            "adversarial attack 공격",
+            "attack on agents 공격",
+            "backdoor attack 공격",
+        ];
+        let mut bm = Bm25::statistics(&docs);
+        let lexicon = Lexicon::from_pairs([
+            ("jailbreak", "탈옥"),
+            ("jailbreak", "공격"),
+            ("attack", "공격"),
+        ]);
+        bm.set_translations(lexicon, false);
+        let expected = [vec!["jailbreak", "탈옥"], vec!["attack", "공격"]];
+        assert_eq!(bm.concepts("jailbreak attacks"), expected);
+        // Query order is kept whichever word claims first.
+        assert_eq!(
+            bm.concepts("attack jailbreak"),
+            [vec!["attack", "공격"], vec!["jailbreak", "탈옥"]]
+        );
+        // The narrow concept keeps the rarity that ranks the jailbreak paper first.
+        assert_eq!(bm.search("jailbreak attacks", 1, None)[0].row, 0);
     }
 }

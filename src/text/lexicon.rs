@@ -121,13 +121,6 @@ impl Lexicon {
         self
     }
 
-    /// Everything the index can learn: bracketed pairs of the summaries, and the alignment of
-    /// titles with summaries; `papers` are (title, summary).
-    pub fn learn<S: AsRef<str> + Sync>(papers: &[(S, S)]) -> Lexicon {
-        let summaries: Vec<&str> = papers.iter().map(|(_, s)| s.as_ref()).collect();
-        Lexicon::mined(&summaries).union(&Lexicon::aligned(papers))
-    }
-
     fn insert(&mut self, a: &str, b: &str) {
         if a == b {
             return;
@@ -215,6 +208,34 @@ impl Lexicon {
     /// embedding check (see [`Alignment`]); `papers` are (English title, Korean summary).
     pub fn aligned<S: AsRef<str> + Sync>(papers: &[(S, S)]) -> Lexicon {
         Alignment::fit(papers).lexicon(None)
+    }
+}
+
+/// Words with their vectors in the index's model (`query: ` embeddings, L2-normalised), for
+/// the lexicon's checks.
+#[derive(Debug, Clone, Default)]
+pub struct WordVectors {
+    rows: HashMap<String, Vec<f32>>,
+}
+
+impl WordVectors {
+    /// `vectors` holds one row per word, row-major; `None` when it does not fit the words.
+    pub fn new(words: &[String], vectors: &[f32]) -> Option<WordVectors> {
+        if words.is_empty() || vectors.is_empty() || !vectors.len().is_multiple_of(words.len()) {
+            return None;
+        }
+        let dim = vectors.len() / words.len();
+        let rows = words
+            .iter()
+            .cloned()
+            .zip(vectors.chunks_exact(dim).map(<[f32]>::to_vec))
+            .collect();
+        Some(WordVectors { rows })
+    }
+
+    /// Cosine of two words' vectors; `None` when either has none.
+    pub fn cosine(&self, a: &str, b: &str) -> Option<f32> {
+        Some(super::vector::dot(self.rows.get(a)?, self.rows.get(b)?))
     }
 }
 
@@ -364,27 +385,21 @@ impl Alignment {
             .map_or(self.words[w as usize].as_str(), String::as_str)
     }
 
-    /// The term pairs: the agreed pairs, and — given `vectors` of [`Alignment::words_to_check`]
-    /// (row-major, L2-normalised, as the index's model embeds them as queries) — the candidates
-    /// that the model confirms: a Korean word that is the English class's most similar candidate
-    /// while the class is the Korean word's most similar one, at cosine ≥ [`CHECK_MIN_COSINE`].
+    /// The term pairs: the agreed pairs, and — given the model's `vectors` of
+    /// [`Alignment::words_to_check`] — the candidates that the model confirms: a Korean word
+    /// that is the English class's most similar candidate while the class is the Korean word's
+    /// most similar one, at cosine ≥ [`CHECK_MIN_COSINE`].
     /// Co-occurrence proposes and the multilingual model decides between words that merely share
     /// topics (`video` ~ `프레임`) and translations (`video` ~ `동영상`, `user` ~ `사용자`), which
     /// Model 1 alone loses when a second rendering splits the evidence or a frequent title word
     /// (`model`) absorbs a Korean word. Pairs are given for every form of the class.
-    pub fn lexicon(&self, vectors: Option<&[f32]>) -> Lexicon {
+    pub fn lexicon(&self, vectors: Option<&WordVectors>) -> Lexicon {
         let mut keep: Vec<(u32, u32)> = self.agreed.clone();
-        let ids = self.check_ids();
-        if let Some(vectors) = vectors.filter(|v| !ids.is_empty() && v.len() % ids.len() == 0) {
-            let dim = vectors.len() / ids.len();
-            let row: HashMap<u32, &[f32]> = ids
-                .iter()
-                .zip(vectors.chunks_exact(dim))
-                .map(|(&w, v)| (w, v))
-                .collect();
-            let cos = |e: u32, k: u32| match (row.get(&e), row.get(&k)) {
-                (Some(a), Some(b)) => super::vector::dot(a, b),
-                _ => f32::NEG_INFINITY,
+        if let Some(vectors) = vectors {
+            let cos = |e: u32, k: u32| {
+                vectors
+                    .cosine(self.text_of(e), self.text_of(k))
+                    .unwrap_or(f32::NEG_INFINITY)
             };
             // Most similar partner of each word among its candidates (ties: lower id).
             let mut best_of: HashMap<u32, (f32, u32)> = HashMap::new();
@@ -626,8 +641,10 @@ mod tests {
                 _ => row[i + 1] = 1.0,
             }
         }
+        let owned: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let model = WordVectors::new(&owned, &vectors).expect("fits");
         let alone = alignment.lexicon(None);
-        let checked = alignment.lexicon(Some(&vectors));
+        let checked = alignment.lexicon(Some(&model));
         assert!(alone.translations("video").contains(&"비디오".to_string()));
         assert!(!alone.translations("video").contains(&"동영상".to_string()));
         assert!(checked
@@ -643,8 +660,8 @@ mod tests {
             .collect();
         assert_eq!(added, [("video", "동영상"), ("동영상", "video")]);
         assert_eq!(checked.translations("동영상"), ["video"]);
-        // Vectors that do not fit the words are not used.
-        assert_eq!(alignment.lexicon(Some(&vectors[1..])), alone);
+        // Vectors that do not fit the words are refused.
+        assert!(WordVectors::new(&owned, &vectors[1..]).is_none());
     }
 
     #[test]

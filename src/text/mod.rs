@@ -10,4 +10,4 @@ pub mod vector;
 pub mod words;
 
 pub use key::input_key;
-pub use lexicon::{Alignment, Lexicon};
+pub use lexicon::{Alignment, Lexicon, WordVectors};
