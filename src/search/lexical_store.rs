@@ -37,7 +37,7 @@ fn stamp(index: &Index, checked: bool) -> Vec<u8> {
 }
 
 /// Bumped when the lexicon's learning rule changes (the probe cannot see it).
-const LEXICON_VERSION: u32 = 2;
+const LEXICON_VERSION: u32 = 3;
 
 /// The index's BM25: read from `lexical.bin` when it is current, else built and (best effort)
 /// stored for the next search.

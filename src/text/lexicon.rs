@@ -535,13 +535,16 @@ fn paren_patterns() -> Option<&'static (regex::Regex, regex::Regex)> {
 }
 
 /// Word pairs of one `Korean (English)` phrase pair: word by word from the end when the Korean
-/// phrase has as many words or more, else the two last words (the heads of the noun phrases). Acronyms are skipped:
-/// `대형 언어 모델(LLM)` would pair `llm` with `모델`.
+/// phrase has as many words or more, else the two last words (the heads of the noun phrases).
+/// Acronyms, plural ones too, are skipped: `대형 언어 모델(LLMs)` would pair `llm` with `모델`.
 fn phrase_pairs(en: &str, ko: &str, out: &mut Vec<(String, String)>) {
-    if en
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c == ' ' || c == '-')
-    {
+    let acronym = |w: &str| {
+        let w = w.strip_suffix('s').unwrap_or(w);
+        w.chars().any(|c| c.is_ascii_uppercase())
+            && w.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    };
+    if en.split([' ', '-']).filter(|w| !w.is_empty()).all(acronym) {
         return;
     }
     let en_words: Vec<String> = en
@@ -576,12 +579,19 @@ mod tests {
             "텍스트 기반 이미지 생성(text-to-image generation)",
             "대규모 이미지 생성(image generation)",
             "대형 언어 모델(LLM)의 추론",
+            "대형 언어 모델(LLMs)과 시각-언어 모델(VLMs)",
+            "대형 언어 모델(LLMs)",
             "이미지 편집을 위한 확산",
         ];
         let lex = Lexicon::mined(&docs);
         assert!(lex.translations("diffusion").iter().any(|t| t == "확산"));
         assert!(lex.translations("확산").iter().any(|t| t == "diffusion"));
-        assert!(!lex.translations("llm").iter().any(|t| t == "모델"));
+        assert!(
+            !lex.translations("llm").iter().any(|t| t == "모델"),
+            "{:?}",
+            lex.pairs()
+        );
+        assert!(lex.translations("vlm").is_empty());
         // Right-aligned: the modifier 새로운 pairs with nothing.
         assert_eq!(lex.translations("model"), ["모델"]);
         assert_eq!(lex.translations("generation"), ["생성"]);
