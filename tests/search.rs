@@ -873,9 +873,10 @@ fn the_learned_lexicon_is_stored_with_the_index_and_relearned_on_update() {
         papermap::embed::ModelFiles::from_dir(&f.model, "tiny", papermap::embed::ModelSource::Flag)
             .expect("files");
     let encoder = papermap::embed::Encoder::load(&files, &Default::default()).expect("load");
-    let checked = search::lexical::learn_lexicon(&index, |_| true, Some(&encoder)).expect("learn");
-    let unchecked = search::lexical::learn_lexicon(&index, |_| true, None).expect("learn");
+    let checked = search::lexical::learn_lexicon(&index, Some(&encoder)).expect("learn");
+    let unchecked = search::lexical::learn_lexicon(&index, None).expect("learn");
     assert!(!unchecked.is_empty(), "the sample states translations");
+    assert_ne!(checked, unchecked, "the tiny model admits some candidate");
     let stored = search::lexical_store::load_or_build(&index, None).expect("bm25");
     assert_eq!(stored.lexicon(), &checked);
     assert_eq!(stored.len(), index.len());
@@ -901,8 +902,7 @@ fn the_learned_lexicon_is_stored_with_the_index_and_relearned_on_update() {
     f.build_index();
     let updated = Index::open(&f.index).expect("open");
     assert!(updated.len() > index.len());
-    let relearned =
-        search::lexical::learn_lexicon(&updated, |_| true, Some(&encoder)).expect("learn");
+    let relearned = search::lexical::learn_lexicon(&updated, Some(&encoder)).expect("learn");
     assert_ne!(relearned, checked, "new papers, new pairs");
     let stored = search::lexical_store::load_or_build(&updated, None).expect("bm25");
     assert_eq!(stored.lexicon(), &relearned);

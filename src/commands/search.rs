@@ -54,7 +54,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         (index, loaded)
     });
     let index = index?;
-    // The encoder loaded here knows only the query's tokens: the stored lexicon serves.
+    // The stored lexicon serves: relearning it with this encoder (loaded for the query's pieces
+    // only) would load the whole model and take ~11 s on the archive, for each search.
     let searcher = Searcher::new(&index, None)
         .with_context(|| format!("searching {}", args.index.display()))?;
     if args.k > index.len() {

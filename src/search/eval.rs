@@ -134,8 +134,8 @@ pub struct TranslationRow {
 /// the papers dated before `learn_before` (all papers when `None`) and evaluating the titles of
 /// the papers dated from then on (all when `None`) against the whole index: a time split keeps
 /// the evaluated titles out of what the lexicon learned from. Papers without a date count as
-/// before the split. With `encoder`, the learned lexicon is confirmed by the model's word
-/// vectors, as the index's own is ([`super::lexical::learn_lexicon`]).
+/// before the split. With `encoder`, the model's word vectors admit the alignment's wider
+/// candidates to the learned lexicon, as for the index's own ([`super::lexical::learn_lexicon`]).
 pub fn translation_table(
     index: &Index,
     title_vectors: &[f32],
@@ -162,10 +162,10 @@ pub fn translation_table(
         })
         .collect();
     let summaries: Vec<&str> = papers.iter().map(|&(_, s)| s).collect();
-    // The learned lexicon is the brackets and the alignment (`lexical::learn_lexicon`), built here from
-    // its parts so that the brackets are mined once for both rows.
+    // The learned lexicon is built from its parts (as `lexical::learn_lexicon` does) so that the
+    // brackets are mined once for both rows.
     let brackets = crate::text::Lexicon::mined(&summaries);
-    let learned = super::lexical::learned_lexicon(&brackets, &papers, encoder)?;
+    let learned = super::lexical::lexicon_from_parts(&brackets, &papers, encoder)?;
     Ok(Translations::ALL
         .iter()
         .map(|&t| {

@@ -37,25 +37,21 @@ fn stamp(index: &Index, checked: bool) -> Vec<u8> {
 }
 
 /// Bumped when the lexicon's learning rule changes (the probe cannot see it).
-const LEXICON_VERSION: u32 = 3;
+const LEXICON_VERSION: u32 = 4;
 
 /// The index's BM25: read from `lexical.bin` when it is current, else built and (best effort)
 /// stored for the next search.
 ///
-/// Given `encoder` (the index's model), the lexicon is the one confirmed by the model's word
-/// vectors: a stored lexicon learned without them is relearned. Without one, a stored lexicon
-/// of either kind serves, and a missing one is learned from the alignment alone (and replaced
-/// by the next call that brings the model: `papermap index` does).
+/// Given `encoder` (the index's model), the lexicon is one whose alignment candidates the
+/// model's word vectors were put to: a stored lexicon learned without them is relearned.
+/// Without one, a stored lexicon of either kind serves, and a missing one is learned from the
+/// alignment alone (and replaced by the next call that brings the model: `papermap index` does).
 pub fn load_or_build(index: &Index, encoder: Option<&Encoder>) -> Result<Bm25, EmbedError> {
     let path = index.dir().join(FILE);
-    let fits = |b: &Bm25| b.len() == index.len();
-    if let Some(b) = read(&path, &stamp(index, true)).filter(fits) {
+    let (checked, unchecked) = (stamp(index, true), stamp(index, false));
+    let current = |s: &[u8]| s == checked || (encoder.is_none() && s == unchecked);
+    if let Some(b) = read(&path, current).filter(|b| b.len() == index.len()) {
         return Ok(b);
-    }
-    if encoder.is_none() {
-        if let Some(b) = read(&path, &stamp(index, false)).filter(fits) {
-            return Ok(b);
-        }
     }
     let bm25 = Bm25::from_index(index, encoder)?;
     // A read-only index still searches; it only rebuilds each time.
@@ -63,7 +59,8 @@ pub fn load_or_build(index: &Index, encoder: Option<&Encoder>) -> Result<Bm25, E
     Ok(bm25)
 }
 
-fn read(path: &Path, stamp: &[u8]) -> Option<Bm25> {
+/// The stored statistics, when the file is whole and `current` accepts its stamp.
+fn read(path: &Path, current: impl Fn(&[u8]) -> bool) -> Option<Bm25> {
     let bytes = std::fs::read(path).ok()?;
     let body_len = bytes.len().checked_sub(4)?;
     let (body, crc) = bytes.split_at(body_len);
@@ -75,7 +72,7 @@ fn read(path: &Path, stamp: &[u8]) -> Option<Bm25> {
         return None;
     }
     let stamp_len = r.u32()? as usize;
-    if r.take(stamp_len)? != stamp {
+    if !current(r.take(stamp_len)?) {
         return None;
     }
     decode(&mut r)
@@ -190,7 +187,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
         std::fs::write(&path, &bytes).unwrap();
-        let back = read(&path, b"stamp").expect("reads back");
+        let back = read(&path, |s| s == b"stamp").expect("reads back");
         let sorted = |b: &Bm25| {
             let (p, l, a, m) = b.parts();
             let mut p: Vec<_> = p.iter().collect();
@@ -199,14 +196,20 @@ mod tests {
         };
         assert_eq!(sorted(&back), sorted(&b));
         assert!(!b.parts().0.is_empty());
-        assert!(read(&path, b"other").is_none(), "a stale stamp is not read");
+        assert!(
+            read(&path, |s| s == b"other").is_none(),
+            "a stale stamp is not read"
+        );
         let mut bad = bytes.clone();
         bad[20] ^= 1;
         std::fs::write(&path, &bad).unwrap();
-        assert!(read(&path, b"stamp").is_none(), "a flipped bit is not read");
+        assert!(
+            read(&path, |s| s == b"stamp").is_none(),
+            "a flipped bit is not read"
+        );
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(
-            read(&path, b"stamp").is_none(),
+            read(&path, |s| s == b"stamp").is_none(),
             "a truncated file is not read"
         );
     }

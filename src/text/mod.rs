@@ -1,7 +1,8 @@
 //! Text shared by every stage: one analyser of Korean and English words (BM25 and topic
-//! keywords), the translation lexicon learned from an index, the arXiv-id normaliser, the key
+//! keywords), the translation lexicon learned from an index (brackets and the title↔summary alignment), the arXiv-id normaliser, the key
 //! of an embedded input, and vector helpers.
 
+pub mod alignment;
 pub mod arxiv;
 pub mod glossary;
 mod key;
@@ -9,5 +10,6 @@ pub mod lexicon;
 pub mod vector;
 pub mod words;
 
+pub use alignment::{Alignment, WordVectors};
 pub use key::input_key;
-pub use lexicon::{Alignment, Lexicon, WordVectors};
+pub use lexicon::Lexicon;
