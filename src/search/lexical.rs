@@ -47,18 +47,21 @@ pub fn lexicon_from_parts(
     encoder: Option<&Encoder>,
 ) -> Result<Lexicon, EmbedError> {
     let alignment = Alignment::fit(papers);
-    let Some(encoder) = encoder else {
-        return Ok(brackets.clone().union(&alignment.lexicon(None)));
+    let vectors = match encoder {
+        Some(encoder) => {
+            let words: Vec<String> = alignment
+                .words_to_check()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let embedded = encoder.embed(&words, Prefix::Query, &mut |_, _| {})?;
+            // `None` only when there is nothing to check: the encoder gives a row per word.
+            let vectors = WordVectors::new(&words, &embedded.vectors);
+            debug_assert!(vectors.is_some() || words.is_empty());
+            vectors
+        }
+        None => None,
     };
-    let words: Vec<String> = alignment
-        .words_to_check()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let embedded = encoder.embed(&words, Prefix::Query, &mut |_, _| {})?;
-    // `None` only when there is nothing to check (no candidates): the encoder gives a row per word.
-    let vectors = WordVectors::new(&words, &embedded.vectors);
-    debug_assert!(vectors.is_some() || words.is_empty());
     Ok(brackets.clone().union(&alignment.lexicon(vectors.as_ref())))
 }
 
@@ -215,9 +218,10 @@ impl Bm25 {
 
     /// The query's concepts: each distinct query token followed by its translations, in query
     /// order. A form that is itself a query token is not repeated, and a translation that two
-    /// query tokens offer goes to the more frequent one (ties: the earlier) (`공격` to `attack`, not `jailbreak`):
-    /// the broader word's translation in a narrower word's list would make the narrow concept
-    /// as common as the broad one and take away the weight that its rarity earns.
+    /// query tokens offer goes to the one in more documents, the earlier on a tie (`공격` to
+    /// `attack`, not `jailbreak`): the broader word's translation in a narrower word's list
+    /// would make the narrow concept as common as the broad one and take away the weight that
+    /// its rarity earns.
     pub fn concepts(&self, query: &str) -> Vec<Vec<String>> {
         let mut toks = tokenize(query);
         let mut seen = HashSet::new();

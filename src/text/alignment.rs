@@ -157,31 +157,27 @@ impl Alignment {
         };
         let en_ranked = ranked(&forward);
         let ko_ranked = ranked(&backward);
-        let best = |v: &[(f32, u32, u32)], top: usize| -> Vec<u32> {
+        // The first `n` targets with at least `min_p` probability and `min_papers` papers.
+        let top = |v: &[(f32, u32, u32)], n: usize, min_p: f32, min_papers: u32| -> Vec<u32> {
             v.iter()
-                .filter(|&&(p, n, _)| p >= ALIGN_MIN_PROB && n >= ALIGN_MIN_PAPERS)
-                .take(top)
+                .filter(|&&(p, papers, _)| p >= min_p && papers >= min_papers)
+                .take(n)
                 .map(|&(_, _, t)| t)
                 .collect()
         };
+        let ko_best: HashMap<u32, Vec<u32>> = ko_ranked
+            .iter()
+            .map(|(&k, v)| (k, top(v, ALIGN_TOP_EN, ALIGN_MIN_PROB, ALIGN_MIN_PAPERS)))
+            .collect();
         let mut agreed = Vec::new();
         for (&e, v) in &en_ranked {
-            for k in best(v, ALIGN_TOP_KO) {
-                if ko_ranked
-                    .get(&k)
-                    .is_some_and(|v| best(v, ALIGN_TOP_EN).contains(&e))
-                {
+            for k in top(v, ALIGN_TOP_KO, ALIGN_MIN_PROB, ALIGN_MIN_PAPERS) {
+                if ko_best.get(&k).is_some_and(|es| es.contains(&e)) {
                     agreed.push((e, k));
                 }
             }
         }
-        let wide = |v: &[(f32, u32, u32)]| -> Vec<u32> {
-            v.iter()
-                .filter(|&&(_, n, _)| n >= CHECK_MIN_PAPERS)
-                .take(CHECK_TOP)
-                .map(|&(_, _, t)| t)
-                .collect()
-        };
+        let wide = |v: &[(f32, u32, u32)]| top(v, CHECK_TOP, 0.0, CHECK_MIN_PAPERS);
         let mut candidates: Vec<(u32, u32)> = en_ranked
             .iter()
             .flat_map(|(&e, v)| wide(v).into_iter().map(move |k| (e, k)))
@@ -202,17 +198,13 @@ impl Alignment {
         }
     }
 
-    /// The words [`Alignment::lexicon`] wants vectors of, in this order: the most frequent form
-    /// of each English class and each Korean word among the candidates.
+    /// The words [`Alignment::lexicon`] wants vectors of: the most frequent form of each
+    /// English class and each Korean word among the candidates, each once.
     pub fn words_to_check(&self) -> Vec<&str> {
-        self.check_ids().iter().map(|&w| self.text_of(w)).collect()
-    }
-
-    fn check_ids(&self) -> Vec<u32> {
         let mut ids: Vec<u32> = self.candidates.iter().flat_map(|&(e, k)| [e, k]).collect();
         ids.sort_unstable();
         ids.dedup();
-        ids
+        ids.into_iter().map(|w| self.text_of(w)).collect()
     }
 
     /// An English class by its most frequent form, a Korean word as itself.
