@@ -330,3 +330,33 @@ pub fn write_summary_check(
     }
     Ok(())
 }
+
+/// One line of per-stage embedding times, for `papermap index` and `papermap embed`.
+pub fn stage_line(t: &papermap::embed::StageTimes) -> String {
+    format!(
+        "stages: read {:.2}s | tokenise {:.2}s (own thread) | device {:.2}s = upload {:.2} + \
+         forward {:.2} + pool {:.2} + download {:.2}{} | waited for tokens {:.2}s | write {:.2}s \
+         (own thread) | wall {:.2}s; {} batches, {:.0} tokens/batch",
+        t.read_s,
+        t.tokenize_s,
+        t.device_s(),
+        t.upload_s,
+        t.forward_s,
+        t.pool_s,
+        t.download_s,
+        if t.sync {
+            format!(
+                " (synchronised per stage; forward = embeddings {:.2} + projections {:.2} + \
+                 attention {:.2} + norms {:.2})",
+                t.embeddings_s, t.projections_s, t.attention_s, t.norms_s
+            )
+        } else {
+            " (asynchronous: download includes the device's queue)".to_string()
+        },
+        t.wait_s,
+        t.write_s,
+        t.wall_s,
+        t.batches,
+        t.tokens as f64 / t.batches.max(1) as f64
+    )
+}

