@@ -27,12 +27,18 @@ pub struct Args {
     /// Re-embed everything, replacing an index built with another model or recipe.
     #[arg(long)]
     rebuild: bool,
-    /// Upper bound on (padded) tokens per forward pass (default: 8192 on CPU, 65536 on CUDA).
+    /// Upper bound on tokens per forward pass (sequences are packed, no padding; default: 4096
+    /// on CPU, 131072 on CUDA).
     #[arg(long, value_parser = super::options::at_least_one)]
     batch_tokens: Option<usize>,
-    /// Papers per stored chunk (a killed run loses at most one chunk of work).
-    #[arg(long, default_value_t = 1024, value_parser = super::options::at_least_one)]
-    chunk: usize,
+    /// Papers per stored chunk: a killed run loses at most one chunk of work, and each chunk is
+    /// tokenised and sorted by length as one window (default: 1024 on CPU, 65536 on CUDA).
+    #[arg(long, value_parser = super::options::at_least_one)]
+    chunk: Option<usize>,
+    /// Synchronise the device after each stage, so the stage times it prints are each stage's
+    /// own (slightly slower).
+    #[arg(long)]
+    profile: bool,
     #[command(flatten)]
     model: ModelOpts,
 }
@@ -41,6 +47,7 @@ pub struct Args {
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let start = Instant::now();
     let corpus = papermap::corpus::load(&args.paths).context("reading digests")?;
+    let read_s = start.elapsed().as_secs_f64();
     for w in &corpus.warnings {
         super::output::note!("warning: {w}");
     }
@@ -51,10 +58,16 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     if let Some(budget) = args.batch_tokens {
         encoder.token_budget = budget.max(encoder.max_len);
     }
+    encoder.sync_stages = args.profile;
+    let chunk = args.chunk.unwrap_or(if encoder.device().is_cpu() {
+        1024
+    } else {
+        65_536
+    });
     let opts = UpdateOptions {
         recipe: args.text,
         rebuild: args.rebuild,
-        chunk_rows: args.chunk,
+        chunk_rows: chunk,
         model_id: files.id.clone(),
         model_fingerprint: fingerprint,
         quant: encoder.precision(),
@@ -75,6 +88,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         eprintln!("repaired: {r}");
     }
     let secs = embed_start.elapsed().as_secs_f64();
+    let mut stages = stats.stages.clone();
+    stages.read_s = read_s;
     // The search lexicon is learned now, while the model is loaded, so that searches find it
     // current and confirmed by the model's word vectors. It is derived: failing here loses nothing.
     if let Err(e) = workspace::prepare_lexical(&args.index, &encoder) {
@@ -86,6 +101,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         let mut v = serde_json::to_value(&stats)?;
         v["index"] = serde_json::to_value(&args.index)?;
         v["embed_seconds"] = secs.into();
+        v["stages"] = serde_json::to_value(&stages)?;
         v["total_seconds"] = start.elapsed().as_secs_f64().into();
         return super::output::print_json(&v);
     }
@@ -111,6 +127,9 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         stats.tokens as f64 / secs.max(1e-9),
         start.elapsed().as_secs_f64()
     );
+    if stats.embedded > 0 {
+        super::output::note!("{}", super::output::stage_line(&stages));
+    }
     Ok(())
 }
 

@@ -19,7 +19,7 @@ mod update;
 
 pub use check::{check, CheckReport, Checked, Verdict};
 pub use store::{read_manifest, Index, IndexedPaper, Manifest, Stamp, TextRecipe, FORMAT_VERSION};
-pub use update::{update, UpdateOptions, UpdateStats};
+pub use update::{update, update_from, UpdateOptions, UpdateStats, VectorSource};
 
 use std::path::PathBuf;
 

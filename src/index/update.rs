@@ -9,7 +9,7 @@ use super::store::{
 };
 use super::{io_err, IndexError, FORMAT_VERSION};
 use crate::corpus::Paper;
-use crate::embed::{Encoder, Prefix};
+use crate::embed::{Embedded, Encoder, Prefix, StageTimes};
 
 /// How to update an index.
 #[derive(Debug, Clone)]
@@ -46,6 +46,8 @@ pub struct UpdateStats {
     /// Damage found and repaired, one line each (a damaged chunk whose papers were embedded
     /// again, a manifest rebuilt from the chunks that verify, a file moved aside).
     pub repairs: Vec<String>,
+    /// Where the embedding time went (tokenise, device stages, writing chunks).
+    pub stages: crate::embed::StageTimes,
 }
 
 /// Test hook: abort (like `kill -9`) at a named point, to prove every point is crash-safe.
@@ -277,6 +279,38 @@ fn collect_garbage(dir: &Path, m: &Manifest, previous: Option<&Manifest>) {
     }
 }
 
+/// Where the vectors of new inputs come from: the [`Encoder`], or (benches that need an index
+/// of a million papers without embedding them) vectors made some other way.
+pub trait VectorSource: Sync {
+    /// Vector dimension.
+    fn dim(&self) -> usize;
+    /// Vectors of `texts` (passages), handed to `sink` window by window in order (windows of
+    /// at most `window` texts); `progress(done, tokens)` follows the work.
+    fn stream(
+        &self,
+        texts: &[&str],
+        window: usize,
+        progress: &mut dyn FnMut(usize, usize),
+        sink: &mut (dyn FnMut(std::ops::Range<usize>, Embedded) -> Result<(), IndexError> + Send),
+    ) -> Result<StageTimes, IndexError>;
+}
+
+impl VectorSource for Encoder {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn stream(
+        &self,
+        texts: &[&str],
+        window: usize,
+        progress: &mut dyn FnMut(usize, usize),
+        sink: &mut (dyn FnMut(std::ops::Range<usize>, Embedded) -> Result<(), IndexError> + Send),
+    ) -> Result<StageTimes, IndexError> {
+        self.embed_stream(texts, Prefix::Passage, window, progress, sink)
+    }
+}
+
 /// Brings the index in `dir` up to date with `papers`: embeds what is new or changed, keeps the
 /// rest, and commits. `progress(done, total, tokens)` follows the embedding.
 pub fn update(
@@ -286,7 +320,20 @@ pub fn update(
     opts: &UpdateOptions,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<UpdateStats, IndexError> {
+    update_from(dir, papers, encoder, opts, progress)
+}
+
+/// [`update`] with the vectors of new papers from `source`.
+pub fn update_from(
+    dir: &Path,
+    papers: &[Paper],
+    source: &dyn VectorSource,
+    opts: &UpdateOptions,
+    progress: &mut dyn FnMut(usize, usize, usize),
+) -> Result<UpdateStats, IndexError> {
+    let dim = source.dim();
     let mut stats = UpdateStats::default();
+    let mut stats_stages = crate::embed::StageTimes::default();
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let vectors_dir = dir.join(VECTORS_DIR);
     if opts.rebuild {
@@ -319,7 +366,7 @@ pub fn update(
         format_version: FORMAT_VERSION,
         model_id: opts.model_id.clone(),
         model_fingerprint: opts.model_fingerprint.clone(),
-        dim: encoder.dim,
+        dim,
         pooling: "mean".into(),
         normalized: true,
         passage_prefix: Prefix::Passage.as_str().into(),
@@ -376,14 +423,24 @@ pub fn update(
     let mut live: HashSet<[u8; 32]> = HashSet::with_capacity(papers.len());
     let mut todo: Vec<([u8; 32], String)> = Vec::new();
     let mut queued: HashSet<[u8; 32]> = HashSet::new();
-    for p in papers {
-        if !p.has_summary() {
+    // Texts and their keys (a SHA-256 each) in parallel; the bookkeeping below stays in order.
+    use rayon::prelude::*;
+    let keyed: Vec<Option<(String, [u8; 32])>> = papers
+        .par_iter()
+        .map(|p| {
+            p.has_summary().then(|| {
+                let text = opts.recipe.text(p);
+                let input = format!("{}{}", Prefix::Passage.as_str(), text);
+                let key = crate::text::input_key(&opts.model_fingerprint, opts.quant, &input);
+                (text, key)
+            })
+        })
+        .collect();
+    for (p, keyed) in papers.iter().zip(keyed) {
+        let Some((text, key)) = keyed else {
             stats.without_summary += 1;
             continue;
-        }
-        let text = opts.recipe.text(p);
-        let input = format!("{}{}", Prefix::Passage.as_str(), text);
-        let key = crate::text::input_key(&opts.model_fingerprint, opts.quant, &input);
+        };
         live.insert(key);
         if stored.contains(&key) {
             stats.skipped += 1;
@@ -399,45 +456,51 @@ pub fn update(
     }
 
     let total = todo.len();
-    let chunk_rows = opts.chunk_rows.max(1);
-    let mut done = 0;
-    for (n, slice) in todo.chunks(chunk_rows).enumerate() {
-        let texts: Vec<String> = slice.iter().map(|(_, t)| t.clone()).collect();
-        let tokens_before = stats.tokens;
-        let emb = encoder.embed(&texts, Prefix::Passage, &mut |d, t| {
-            progress(done + d, total, tokens_before + t)
-        })?;
-        stats.tokens += emb.tokens;
-        stats.truncated += emb.truncated;
-        let keys: Vec<[u8; 32]> = slice.iter().map(|(k, _)| *k).collect();
-        let file = format!("{:06}-{:05}.safetensors", m.generation, n);
-        let path = vectors_dir.join(&file);
-        let crc32 = write_chunk(
-            &path,
-            &keys,
-            &emb.vectors,
-            ChunkMeta {
-                model_fingerprint: m.model_fingerprint.clone(),
-                quant: m.quant,
-                dim: encoder.dim,
-                data_crc32: 0,
-            },
+    let texts: Vec<&str> = todo.iter().map(|(_, t)| t.as_str()).collect();
+    let mut n = 0;
+    let generation = m.generation;
+    let mut commit =
+        |range: std::ops::Range<usize>, emb: crate::embed::Embedded| -> Result<(), IndexError> {
+            let keys: Vec<[u8; 32]> = todo[range.clone()].iter().map(|(k, _)| *k).collect();
+            let file = format!("{generation:06}-{n:05}.safetensors");
+            n += 1;
+            let path = vectors_dir.join(&file);
+            let crc32 = write_chunk(
+                &path,
+                &keys,
+                &emb.vectors,
+                ChunkMeta {
+                    model_fingerprint: m.model_fingerprint.clone(),
+                    quant: m.quant,
+                    dim,
+                    data_crc32: 0,
+                },
+            )?;
+            crash_point("chunk-written");
+            m.chunks.push(ChunkRef {
+                file,
+                rows: keys.len(),
+                crc32: Some(crc32),
+            });
+            chunk_keys.push(keys);
+            if let Err(e) = write_manifest(dir, &m) {
+                // Not committed: the chunk would only be an orphan until the next run.
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+            crash_point("chunk-committed");
+            stats.tokens += emb.tokens;
+            stats.truncated += emb.truncated;
+            stats.embedded += range.len();
+            Ok(())
+        };
+    if total > 0 {
+        stats_stages = source.stream(
+            &texts,
+            opts.chunk_rows.max(1),
+            &mut |done, tokens| progress(done, total, tokens),
+            &mut commit,
         )?;
-        crash_point("chunk-written");
-        m.chunks.push(ChunkRef {
-            file,
-            rows: keys.len(),
-            crc32: Some(crc32),
-        });
-        chunk_keys.push(keys);
-        if let Err(e) = write_manifest(dir, &m) {
-            // Not committed: the chunk would only be an orphan until the next run.
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
-        crash_point("chunk-committed");
-        done += slice.len();
-        stats.embedded += slice.len();
     }
 
     // Chunks whose vectors no paper uses any more are dropped once they are mostly garbage.
@@ -445,15 +508,24 @@ pub fn update(
 
     let papers_file = format!("papers-{:06}.jsonl", m.generation);
     let path = dir.join(&papers_file);
-    let mut text = String::new();
-    for r in &records {
-        let line = serde_json::to_string(r).map_err(|e| IndexError::Io {
+    // Lines are written in parallel blocks (a million papers is gigabytes of JSON), in order.
+    let blocks: Vec<String> = records
+        .par_chunks(4096)
+        .map(|block| {
+            let mut out = String::new();
+            for r in block {
+                out.push_str(&serde_json::to_string(r)?);
+                out.push('\n');
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, serde_json::Error>>()
+        .map_err(|e| IndexError::Io {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        text.push_str(&line);
-        text.push('\n');
-    }
+    let text = blocks.concat();
+    drop(blocks);
     crate::atomic::write(&path, text.as_bytes()).map_err(io_err(&path))?;
     crash_point("papers-written");
     m.papers_file = papers_file;
@@ -463,6 +535,7 @@ pub fn update(
     crash_point("manifest-committed");
     collect_garbage(dir, &m, old.as_ref());
     stats.papers = records.len();
+    stats.stages = stats_stages;
     Ok(stats)
 }
 
