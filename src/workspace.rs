@@ -235,7 +235,8 @@ pub fn summary_check(
     progress: &mut TitleProgress<'_>,
 ) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
     let tq = title_vectors(index, choice, progress)?;
-    let check = quality::summary_outliers(index, &tq.vectors)?;
+    let device = crate::embed::parse_device(&choice.device)?;
+    let check = quality::summary_outliers(index, &tq.vectors, &device)?;
     Ok((check, tq.cache_error))
 }
 

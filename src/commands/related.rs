@@ -83,29 +83,32 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
     let all = if ann {
         anyhow::ensure!(device.is_cpu(), "--ann runs on the CPU; drop --device");
         approximate(args, index)?
-    } else if device.is_cpu() {
-        search::related_all(index.vectors(), dim, args.k)?
     } else {
-        search::device_topk::related_all_on_device(&device, index.vectors(), dim, args.k)?
+        let exclude: Vec<usize> = (0..index.len()).collect();
+        search::top_k_on(
+            &device,
+            index.vectors(),
+            dim,
+            index.vectors(),
+            args.k,
+            Some(&exclude),
+        )?
     };
     let secs = start.elapsed().as_secs_f64();
+    // Lines are formatted in parallel, a block of rows at a time, and written in order:
+    // at a million papers one thread formatting JSON values would take longer than the search.
     let write_lines = |out: &mut dyn Write| -> std::io::Result<()> {
-        for (row, hits) in all.iter().enumerate() {
-            let related: Vec<serde_json::Value> = hits
-                .iter()
-                .map(|h| {
-                    serde_json::json!({
-                        "arxiv_id": index.paper(h.row).arxiv_id,
-                        "score": h.score,
-                    })
-                })
-                .collect();
-            let line = serde_json::json!({
-                "arxiv_id": index.paper(row).arxiv_id,
-                "related": related,
-            });
-            serde_json::to_writer(&mut *out, &line)?;
-            writeln!(out)?;
+        use rayon::prelude::*;
+        for block in all.chunks(65_536).enumerate() {
+            let (b, block) = block;
+            let lines: Vec<Vec<u8>> = block
+                .par_iter()
+                .enumerate()
+                .map(|(i, hits)| related_line(index, b * 65_536 + i, hits))
+                .collect::<Result<_, _>>()?;
+            for line in lines {
+                out.write_all(&line)?;
+            }
         }
         out.flush()
     };
@@ -128,6 +131,33 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
         args.device.name
     );
     Ok(())
+}
+
+/// One JSON line of `related --all`: `{"arxiv_id":…,"related":[{"arxiv_id":…,"score":…},…]}`.
+fn related_line(index: &Index, row: usize, hits: &[Hit]) -> std::io::Result<Vec<u8>> {
+    #[derive(serde::Serialize)]
+    struct Related<'a> {
+        arxiv_id: &'a str,
+        score: f32,
+    }
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        arxiv_id: &'a str,
+        related: Vec<Related<'a>>,
+    }
+    let line = Line {
+        arxiv_id: &index.paper(row).arxiv_id,
+        related: hits
+            .iter()
+            .map(|h| Related {
+                arxiv_id: &index.paper(h.row).arxiv_id,
+                score: h.score,
+            })
+            .collect(),
+    };
+    let mut v = serde_json::to_vec(&line)?;
+    v.push(b'\n');
+    Ok(v)
 }
 
 #[cfg(not(feature = "ann"))]

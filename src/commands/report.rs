@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use papermap::index::Index;
-use papermap::report::{write, ReportInput, RELATED_PER_PAPER};
-use papermap::search::related_all;
+use papermap::report::{related_rows, write, ReportInput, RELATED_PER_PAPER};
 
 use super::options::ModelOpts;
 use super::options::DEFAULT_INDEX;
@@ -47,7 +46,27 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         args.index.display(),
         args.index.display()
     );
-    let related = related_all(index.vectors(), index.dim(), RELATED_PER_PAPER)?;
+    // Only the papers the report gives a related list (all of a small archive, the 10,000 most
+    // voted of a large one) are searched: a million papers would otherwise cost a product of
+    // every paper with every other.
+    let device = args.model.device.parse()?;
+    let rows = related_rows(&index);
+    let queries: Vec<f32> = rows
+        .iter()
+        .flat_map(|&r| index.vector(r).iter().copied())
+        .collect();
+    let hits = papermap::search::top_k_on(
+        &device,
+        index.vectors(),
+        index.dim(),
+        &queries,
+        RELATED_PER_PAPER,
+        Some(&rows),
+    )?;
+    let mut related = vec![Vec::new(); index.len()];
+    for (&r, h) in rows.iter().zip(hits) {
+        related[r] = h;
+    }
     let check = if args.no_summary_check {
         None
     } else {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::index::Index;
 use crate::search::eval::check_title_vectors;
-use crate::search::{dense, Hit, SearchError};
+use crate::search::{Hit, SearchError};
 
 /// Progress of embedding title queries: `(done, total)`.
 pub type TitleProgress<'a> = dyn FnMut(usize, usize) + 'a;
@@ -101,7 +101,13 @@ fn median(sorted: &[f32]) -> f32 {
 /// On the labelled set of `tests/data/summary_labels.jsonl` (289 papers read by hand, 155 of them
 /// with a wrong summary) this has precision 0.95 and recall 0.92; the rule before it (z < −3,
 /// or z < −2.5 with the title not finding its paper) had 0.88 and 0.62.
-pub fn summary_outliers(index: &Index, title_vectors: &[f32]) -> Result<SummaryCheck, SearchError> {
+///
+/// The nearest-summary search of the suspects runs on `device`.
+pub fn summary_outliers(
+    index: &Index,
+    title_vectors: &[f32],
+    device: &candle_core::Device,
+) -> Result<SummaryCheck, SearchError> {
     let dim = index.dim();
     check_title_vectors(index, title_vectors)?;
     let sims: Vec<f32> = (0..index.len())
@@ -123,7 +129,7 @@ pub fn summary_outliers(index: &Index, title_vectors: &[f32]) -> Result<SummaryC
     let suspects: Vec<usize> = (0..index.len())
         .filter(|&i| sims[i] < suspect_threshold)
         .collect();
-    let neighbourhood = neighbourhood_z(index, &suspects, &sims, &z)?;
+    let neighbourhood = neighbourhood_z(index, &suspects, &sims, &z, device)?;
     let mut outliers: Vec<SummaryOutlier> = suspects
         .iter()
         .zip(neighbourhood)
@@ -164,6 +170,7 @@ fn neighbourhood_z(
     rows: &[usize],
     sims: &[f32],
     z: &dyn Fn(f32) -> f32,
+    device: &candle_core::Device,
 ) -> Result<Vec<(f32, Option<usize>)>, SearchError> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -172,7 +179,8 @@ fn neighbourhood_z(
         .iter()
         .flat_map(|&i| index.vector(i).iter().copied())
         .collect();
-    let near = dense::top_k(
+    let near = crate::search::top_k_on(
+        device,
         index.vectors(),
         index.dim(),
         &queries,

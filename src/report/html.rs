@@ -122,6 +122,18 @@ fn sizes_svg(v: &View<'_>) -> String {
     s
 }
 
+/// The line above the papers-per-month chart when it shows only the largest topics.
+fn timeline_note(k: usize) -> String {
+    if k > super::TIMELINE_TOPICS {
+        format!(
+            "<p class=\"muted\">The {} largest of {k} topics.</p>",
+            super::TIMELINE_TOPICS
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// Papers per month per topic as a heat map: one row per topic, one column per month.
 fn timeline_svg(v: &View<'_>) -> String {
     let topics = &v.input.topics.topics;
@@ -139,6 +151,7 @@ fn timeline_svg(v: &View<'_>) -> String {
         .unwrap_or(1)
         .max(1) as f32;
     let w = label_w + cell_w * months.len() as f32 + 10.0;
+    let topics = &topics[..topics.len().min(super::TIMELINE_TOPICS)];
     let h = top + cell_h * topics.len() as f32 + 5.0;
     // Natural size, shrunk only to fit: a short archive must not blow the cells up to page width.
     let mut s =
@@ -284,7 +297,8 @@ pub(crate) fn render(v: &View<'_>) -> String {
     }
     let _ = write!(
         s,
-        "<h2 id=\"timeline\">Papers per month</h2>{}",
+        "<h2 id=\"timeline\">Papers per month</h2>{}{}",
+        timeline_note(v.input.topics.topics.len()),
         timeline_svg(v)
     );
 
@@ -301,7 +315,7 @@ pub(crate) fn render(v: &View<'_>) -> String {
             c.threshold,
             c.suspect_threshold
         );
-        for o in &c.outliers {
+        for o in c.outliers.iter().take(super::FLAGGED_SHOWN) {
             let _ = write!(
                 s,
                 "<li>{} <span class=\"muted\">similarity {:.3}</span></li>",
@@ -310,6 +324,13 @@ pub(crate) fn render(v: &View<'_>) -> String {
             );
         }
         s.push_str("</ol>");
+        if c.outliers.len() > super::FLAGGED_SHOWN {
+            let _ = write!(
+                s,
+                "<p class=\"muted\">… and {} more (<code>papermap stats DIGESTS --index DIR</code> lists them all).</p>",
+                c.outliers.len() - super::FLAGGED_SHOWN
+            );
+        }
     }
 
     s.push_str("<h2 id=\"topics\">Topics</h2>");

@@ -113,6 +113,14 @@ pub(crate) fn render(v: &View<'_>) -> String {
         }
     }
     let _ = writeln!(s, "\n## Papers per month\n");
+    if topics.topics.len() > super::TIMELINE_TOPICS {
+        let _ = writeln!(
+            s,
+            "The {} largest of {} topics.\n",
+            super::TIMELINE_TOPICS,
+            topics.topics.len()
+        );
+    }
     let _ = write!(s, "| topic |");
     for m in &v.months {
         let _ = write!(s, " {} |", &m[2..]);
@@ -122,7 +130,7 @@ pub(crate) fn render(v: &View<'_>) -> String {
         s.push_str("---:|");
     }
     s.push('\n');
-    for t in &topics.topics {
+    for t in topics.topics.iter().take(super::TIMELINE_TOPICS) {
         let _ = write!(s, "| {} |", md(&t.label));
         for m in &v.months {
             let _ = write!(s, " {} |", t.per_month.get(m).copied().unwrap_or(0));
@@ -141,8 +149,15 @@ pub(crate) fn render(v: &View<'_>) -> String {
             c.threshold,
             c.suspect_threshold
         );
-        for o in &c.outliers {
+        for o in c.outliers.iter().take(super::FLAGGED_SHOWN) {
             let _ = writeln!(s, "- {} — similarity {:.3}", link(v, o.row), o.similarity);
+        }
+        if c.outliers.len() > super::FLAGGED_SHOWN {
+            let _ = writeln!(
+                s,
+                "- … and {} more (`papermap stats DIGESTS --index DIR` lists them all)",
+                c.outliers.len() - super::FLAGGED_SHOWN
+            );
         }
     }
     for (i, t) in topics.topics.iter().enumerate() {

@@ -2,9 +2,11 @@
 //! one self-contained page (inline CSS and SVG, no script, no network).
 //!
 //! Large archives: the map draws at most [`MAP_POINTS`] papers (an even, deterministic sample
-//! within each topic, so every topic keeps its shape and share), and the per-paper related lists
-//! are written for at most [`RELATED_PAPERS`] papers (the most voted, then the most recent), so
-//! the HTML stays a few megabytes at 50,000 papers.
+//! within each topic, so every topic keeps its shape and share), the per-paper related lists
+//! are written for at most [`RELATED_PAPERS`] papers (the most voted, then the most recent), the
+//! papers-per-month chart shows the [`TIMELINE_TOPICS`] largest topics and the summary check
+//! lists its [`FLAGGED_SHOWN`] lowest, so the report stays a few megabytes however large the
+//! archive (measured on 100,000 papers: 17.6 MB before these caps, most of it related lists).
 
 mod html;
 mod map;
@@ -23,11 +25,33 @@ pub use map::project_2d;
 pub(crate) use markdown::md;
 
 /// Most papers drawn on the map.
-pub const MAP_POINTS: usize = 20_000;
+pub const MAP_POINTS: usize = 10_000;
 /// Most papers given a related-papers list.
-pub const RELATED_PAPERS: usize = 10_000;
+pub const RELATED_PAPERS: usize = 2_000;
+/// Most topics in the papers-per-month chart (the largest; a chart of a thousand rows is read
+/// by nobody).
+pub const TIMELINE_TOPICS: usize = 60;
+/// Most flagged summaries listed (the lowest similarity first); the count is always given.
+pub const FLAGGED_SHOWN: usize = 200;
 /// Related papers listed per paper.
 pub const RELATED_PER_PAPER: usize = 5;
+
+/// The rows that get a related-papers list: every paper up to [`RELATED_PAPERS`], else the
+/// most voted, then the most recent, in row order. Only these rows' neighbours need computing.
+pub fn related_rows(index: &Index) -> Vec<usize> {
+    let n = index.len();
+    let mut rows: Vec<usize> = (0..n).collect();
+    if n > RELATED_PAPERS {
+        rows.sort_by(|&a, &b| {
+            let pa = &index.paper(a);
+            let pb = &index.paper(b);
+            pb.votes.cmp(&pa.votes).then(pb.date.cmp(&pa.date))
+        });
+        rows.truncate(RELATED_PAPERS);
+        rows.sort_unstable();
+    }
+    rows
+}
 
 /// Errors of writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +76,8 @@ pub struct ReportInput<'a> {
     pub index: &'a Index,
     /// Its topics (`papermap topics`).
     pub topics: &'a Topics,
-    /// Related papers per row (top [`RELATED_PER_PAPER`], itself excluded); may be empty.
+    /// Related papers per row (top [`RELATED_PER_PAPER`], itself excluded); may be empty, and
+    /// only the rows of [`related_rows`] are shown.
     pub related: &'a [Vec<Hit>],
     /// Summaries that do not describe their paper, if checked.
     pub summary_check: Option<&'a SummaryCheck>,
@@ -153,18 +178,10 @@ impl<'a> View<'a> {
             .map(|&(x, y, c)| (x / c.max(1) as f32, y / c.max(1) as f32))
             .collect();
 
-        let mut related_rows: Vec<usize> = (0..n)
+        let related_rows: Vec<usize> = related_rows(index)
+            .into_iter()
             .filter(|&r| !input.related.get(r).is_none_or(|h| h.is_empty()))
             .collect();
-        if related_rows.len() > RELATED_PAPERS {
-            related_rows.sort_by(|&a, &b| {
-                let pa = &index.paper(a);
-                let pb = &index.paper(b);
-                pb.votes.cmp(&pa.votes).then(pb.date.cmp(&pa.date))
-            });
-            related_rows.truncate(RELATED_PAPERS);
-            related_rows.sort_unstable();
-        }
 
         let nearest_topics = topics
             .topics

@@ -17,6 +17,12 @@ use super::{Hit, SearchError};
 
 /// Columns per chunk of the chunk-maximum filter.
 pub const CHUNK: usize = 1024;
+/// Columns appended to index rows and queries: a padding row holds 1 in the first and each query
+/// [`PAD_SCORE`], a real row 0; the rest keep the width a multiple of 8 for cuBLAS.
+const PAD_COLUMNS: usize = 8;
+/// What a padding row scores: far below any cosine, and finite, so that `0 · PAD_SCORE` adds
+/// nothing to a real row's score.
+const PAD_SCORE: f32 = -1e30;
 /// Floats of one `queries × N` score block (2 GiB).
 const SCORE_FLOATS: usize = 1 << 29;
 
@@ -72,22 +78,34 @@ fn top_k_chunked(
     let take = (k + usize::from(exclude.is_some())).min(n);
     let chunks = n.div_ceil(chunk);
     let padded = chunks * chunk;
-    let index = Tensor::from_slice(vectors, (n, dim), device)?;
-    // Padding columns score -inf so they are never chosen.
-    let mut pad = vec![0f32; padded];
-    pad[n..].fill(f32::NEG_INFINITY);
-    let pad = Tensor::from_vec(pad, (1, padded), device)?;
+    // The index is padded to whole chunks once, with rows that score PAD_SCORE against every
+    // query through one extra column (see PAD_COLUMNS), so that no score block needs a pass of
+    // its own to mask them.
+    let width = dim + PAD_COLUMNS;
+    let index = Tensor::from_slice(vectors, (n, dim), device)?.pad_with_zeros(1, 0, PAD_COLUMNS)?;
+    let index = if padded > n {
+        let mut rows = vec![0f32; (padded - n) * width];
+        rows.chunks_mut(width).for_each(|r| r[dim] = 1.0);
+        Tensor::cat(
+            &[index, Tensor::from_vec(rows, (padded - n, width), device)?],
+            0,
+        )?
+    } else {
+        index
+    };
     let keep_chunks = take.min(chunks);
     let qblock = (SCORE_FLOATS / padded).clamp(1, 4096);
     let mut out = Vec::with_capacity(nq);
     for q0 in (0..nq).step_by(qblock) {
         let qn = qblock.min(nq - q0);
-        let q = Tensor::from_slice(&queries[q0 * dim..(q0 + qn) * dim], (qn, dim), device)?;
-        let mut s = q.matmul(&index.t()?)?;
-        if padded > n {
-            s = s.pad_with_zeros(1, 0, padded - n)?;
+        let mut q = Vec::with_capacity(qn * width);
+        for row in queries[q0 * dim..(q0 + qn) * dim].chunks_exact(dim) {
+            q.extend_from_slice(row);
+            q.push(PAD_SCORE);
+            q.extend(std::iter::repeat_n(0f32, PAD_COLUMNS - 1));
         }
-        let s = s.broadcast_add(&pad)?.reshape((qn, chunks, chunk))?;
+        let q = Tensor::from_vec(q, (qn, width), device)?;
+        let s = q.matmul(&index.t()?)?.reshape((qn, chunks, chunk))?;
         // The chunks holding the top scores, then the top scores among their columns.
         let chunk_max = s.max_keepdim(D::Minus1)?.squeeze(D::Minus1)?;
         let (best_chunks, _) = select_top(&chunk_max, keep_chunks)?;

@@ -18,6 +18,9 @@ use crate::index::Index;
 pub use crate::text::words::tokenize;
 use crate::text::{Alignment, Lexicon, WordVectors};
 
+/// Most papers the learned lexicon is learned from (see [`learn_lexicon`]).
+pub const LEXICON_SAMPLE: usize = 50_000;
+
 /// BM25 term-frequency saturation.
 pub const K1: f32 = 1.2;
 /// BM25 length normalisation.
@@ -26,10 +29,17 @@ pub const B: f32 = 0.75;
 /// The lexicon learned from the index's papers: the brackets of their summaries and the
 /// alignment of their titles with their summaries, with `encoder` (the index's model) admitting
 /// the alignment's wider candidates it confirms (see [`lexicon_from_parts`]).
+///
+/// An index of more than [`LEXICON_SAMPLE`] papers learns from that many, evenly spaced: the
+/// alignment's pair table grows with every title word times every summary word, and a lexicon
+/// of research terms is settled long before a million papers.
 pub fn learn_lexicon(index: &Index, encoder: Option<&Encoder>) -> Result<Lexicon, EmbedError> {
+    let n = index.len();
+    let step = n.div_ceil(LEXICON_SAMPLE).max(1);
     let papers: Vec<(&str, &str)> = index
         .papers()
         .iter()
+        .step_by(step)
         .map(|p| (p.paper.title.as_str(), p.paper.summary.as_str()))
         .collect();
     let summaries: Vec<&str> = papers.iter().map(|&(_, s)| s).collect();
@@ -97,22 +107,45 @@ impl Bm25 {
 
     /// Postings and lengths of `docs`, with the glossary and no learned lexicon.
     fn statistics<S: AsRef<str> + Sync>(docs: &[S]) -> Bm25 {
-        let tokenized: Vec<Vec<String>> = docs.par_iter().map(|d| tokenize(d.as_ref())).collect();
+        // Shards of documents are counted in parallel, then appended in document order, so
+        // every posting list comes out ascending without holding every token at once.
+        const SHARD: usize = 4096;
+        type Shard = (HashMap<String, Vec<(u32, u32)>>, Vec<u32>);
+        let shards: Vec<Shard> = docs
+            .par_chunks(SHARD)
+            .enumerate()
+            .map(|(s, chunk)| {
+                let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+                let mut lens = Vec::with_capacity(chunk.len());
+                for (i, d) in chunk.iter().enumerate() {
+                    let toks = tokenize(d.as_ref());
+                    lens.push(toks.len() as u32);
+                    let mut tf: HashMap<String, u32> = HashMap::new();
+                    for t in toks {
+                        *tf.entry(t).or_insert(0) += 1;
+                    }
+                    let doc = (s * SHARD + i) as u32;
+                    for (t, n) in tf {
+                        postings.entry(t).or_default().push((doc, n));
+                    }
+                }
+                (postings, lens)
+            })
+            .collect();
         let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
-        let mut doc_len = Vec::with_capacity(tokenized.len());
-        for (d, toks) in tokenized.into_iter().enumerate() {
-            doc_len.push(toks.len() as u32);
-            let mut tf: HashMap<String, u32> = HashMap::new();
-            for t in toks {
-                *tf.entry(t).or_insert(0) += 1;
-            }
-            for (t, n) in tf {
-                postings.entry(t).or_default().push((d as u32, n));
+        let mut doc_len = Vec::with_capacity(docs.len());
+        for (part, lens) in shards {
+            doc_len.extend(lens);
+            for (t, mut list) in part {
+                match postings.get_mut(&t) {
+                    Some(p) => p.append(&mut list),
+                    None => {
+                        postings.insert(t, list);
+                    }
+                }
             }
         }
-        for p in postings.values_mut() {
-            p.sort_unstable();
-        }
+        postings.par_iter_mut().for_each(|(_, p)| p.sort_unstable());
         let total: u64 = doc_len.iter().map(|&l| l as u64).sum();
         let avgdl = if doc_len.is_empty() {
             0.0

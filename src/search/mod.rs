@@ -26,6 +26,23 @@ use crate::embed::Encoder;
 use crate::index::Index;
 
 pub use dense::{related_all, top_k, top_k_among};
+
+/// [`top_k`] on `device`: the heap search on the CPU, [`device_topk::top_k_on_device`] on a GPU
+/// (same rows, ties included).
+pub fn top_k_on(
+    device: &candle_core::Device,
+    vectors: &[f32],
+    dim: usize,
+    queries: &[f32],
+    k: usize,
+    exclude: Option<&[usize]>,
+) -> Result<Vec<Vec<Hit>>, SearchError> {
+    if device.is_cpu() {
+        top_k(vectors, dim, queries, k, exclude)
+    } else {
+        device_topk::top_k_on_device(device, vectors, dim, queries, k, exclude)
+    }
+}
 pub use eval::{evaluate_titles, Metrics};
 pub use hybrid::{fuse, DENSE_WEIGHT, FUSION_DEPTH};
 pub use lexical::{tokenize, Bm25};
