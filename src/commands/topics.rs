@@ -27,9 +27,11 @@ pub struct Args {
     /// Seed of the k-means starts and of the silhouette sample.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// k-means++ starts per k; the lowest objective wins.
-    #[arg(long, default_value_t = 3, value_parser = super::options::at_least_one)]
-    runs: usize,
+    /// k-means++ starts per k; the lowest objective wins (default: 3, or 1 for an index of
+    /// more than 200,000 papers, where one start costs minutes on a CPU and the starts differ
+    /// by a fraction of a percent: scikit-learn's `n_init="auto"` also makes one).
+    #[arg(long, value_parser = super::options::at_least_one)]
+    runs: Option<usize>,
     /// Papers in the silhouette sample of `--k auto`.
     #[arg(long, default_value_t = topics::kmeans::DEFAULT_SILHOUETTE_SAMPLE, value_parser = super::options::at_least_one)]
     silhouette_sample: usize,
@@ -92,7 +94,9 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let params = Params {
         k,
         seed: args.seed,
-        runs: args.runs,
+        runs: args
+            .runs
+            .unwrap_or(if index.len() > 200_000 { 1 } else { 3 }),
         silhouette_sample: args.silhouette_sample,
         keywords: KeywordOptions {
             keep: args.keywords,

@@ -193,21 +193,45 @@ pub fn terms(text: &str) -> Vec<Term> {
 
 /// The display form of every term key: its most frequent spelling over `docs`.
 pub fn display_forms(docs: &[Vec<Term>]) -> HashMap<String, String> {
-    let mut surfaces: HashMap<&str, BTreeMap<&str, u32>> = HashMap::new();
-    for t in docs.iter().flatten() {
-        *surfaces
-            .entry(&t.key)
-            .or_default()
-            .entry(&t.surface)
-            .or_default() += 1;
-    }
-    surfaces
+    surface_counts(docs, None)
         .into_iter()
         .filter_map(|(k, s)| {
             let best = s.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
             Some((k.to_string(), best.0.to_string()))
         })
         .collect()
+}
+
+/// How often each key (of `only`, or every key) is written each way, over all `docs`; shards of
+/// documents are counted in parallel.
+fn surface_counts<'a>(
+    docs: &'a [Vec<Term>],
+    only: Option<&HashSet<&str>>,
+) -> HashMap<&'a str, BTreeMap<&'a str, u32>> {
+    use rayon::prelude::*;
+    docs.par_chunks(4096)
+        .map(|chunk| {
+            let mut surfaces: HashMap<&str, BTreeMap<&str, u32>> = HashMap::new();
+            for t in chunk.iter().flatten() {
+                if only.is_none_or(|o| o.contains(t.key.as_str())) {
+                    *surfaces
+                        .entry(&t.key)
+                        .or_default()
+                        .entry(&t.surface)
+                        .or_default() += 1;
+                }
+            }
+            surfaces
+        })
+        .reduce(HashMap::new, |mut a, b| {
+            for (key, forms) in b {
+                let into = a.entry(key).or_default();
+                for (form, n) in forms {
+                    *into.entry(form).or_default() += n;
+                }
+            }
+            a
+        })
 }
 
 /// A candidate keyword of a topic and its c-TF-IDF weight.
@@ -224,60 +248,90 @@ pub struct Scored {
 /// The best `top` c-TF-IDF terms of each of `k` topics; `docs[i]` is the terms of document `i`
 /// and `labels[i]` its topic. A term must occur in two documents of a topic of four or more.
 pub fn ctfidf(docs: &[Vec<Term>], labels: &[usize], k: usize, top: usize) -> Vec<Vec<Scored>> {
-    let mut tf: Vec<HashMap<&str, u32>> = vec![HashMap::new(); k];
-    let mut df: Vec<HashMap<&str, u32>> = vec![HashMap::new(); k];
-    let mut sizes = vec![0usize; k];
-    let mut total: HashMap<&str, u64> = HashMap::new();
-    let mut surfaces: HashMap<&str, BTreeMap<&str, u32>> = HashMap::new();
-    for (doc, &c) in docs.iter().zip(labels) {
-        if c >= k {
-            continue;
-        }
-        sizes[c] += 1;
-        let mut seen = HashSet::new();
-        for t in doc {
-            *tf[c].entry(&t.key).or_default() += 1;
-            *total.entry(&t.key).or_default() += 1;
-            *surfaces
-                .entry(&t.key)
-                .or_default()
-                .entry(&t.surface)
-                .or_default() += 1;
-            if seen.insert(t.key.as_str()) {
-                *df[c].entry(&t.key).or_default() += 1;
-            }
+    use rayon::prelude::*;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (d, &c) in labels.iter().enumerate().take(docs.len()) {
+        if c < k {
+            members[c].push(d);
         }
     }
-    let words: Vec<u64> = tf
+    // Term and document frequencies of each topic, the topics in parallel.
+    type Counts<'a> = (HashMap<&'a str, u32>, HashMap<&'a str, u32>);
+    let counts: Vec<Counts<'_>> = members
+        .par_iter()
+        .map(|rows| {
+            let mut tf: HashMap<&str, u32> = HashMap::new();
+            let mut df: HashMap<&str, u32> = HashMap::new();
+            for &d in rows {
+                let mut seen = HashSet::new();
+                for t in &docs[d] {
+                    *tf.entry(&t.key).or_default() += 1;
+                    if seen.insert(t.key.as_str()) {
+                        *df.entry(&t.key).or_default() += 1;
+                    }
+                }
+            }
+            (tf, df)
+        })
+        .collect();
+    let total: HashMap<&str, u64> = counts
+        .par_iter()
+        .fold(HashMap::new, |mut acc: HashMap<&str, u64>, (tf, _)| {
+            for (&key, &n) in tf {
+                *acc.entry(key).or_default() += n as u64;
+            }
+            acc
+        })
+        .reduce(HashMap::new, |mut a, b| {
+            for (key, n) in b {
+                *a.entry(key).or_default() += n;
+            }
+            a
+        });
+    let words: Vec<u64> = counts
         .iter()
-        .map(|m| m.values().map(|&v| v as u64).sum())
+        .map(|(tf, _)| tf.values().map(|&v| v as u64).sum())
         .collect();
     let avg = words.iter().sum::<u64>() as f64 / k.max(1) as f64;
+    let best: Vec<Vec<(&str, f64)>> = counts
+        .par_iter()
+        .enumerate()
+        .map(|(c, (tf, df))| {
+            let min_df = if members[c].len() >= 4 { 2 } else { 1 };
+            let mut scored: Vec<(&str, f64)> = tf
+                .iter()
+                .filter(|(key, _)| df.get(*key).copied().unwrap_or(0) >= min_df)
+                .map(|(&key, &n)| {
+                    let f = total.get(key).copied().unwrap_or(1).max(1) as f64;
+                    (
+                        key,
+                        n as f64 / words[c].max(1) as f64 * (1.0 + avg / f).ln(),
+                    )
+                })
+                .collect();
+            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            scored.truncate(top);
+            scored
+        })
+        .collect();
+    // Display forms only for the terms that made a list: the most frequent spelling overall.
+    let kept: HashSet<&str> = best.iter().flatten().map(|&(key, _)| key).collect();
+    let surfaces = surface_counts(docs, Some(&kept));
     let display = |key: &str| -> String {
         surfaces
             .get(key)
             .and_then(|s| s.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))))
             .map_or_else(|| key.to_string(), |(s, _)| s.to_string())
     };
-    (0..k)
-        .map(|c| {
-            let min_df = if sizes[c] >= 4 { 2 } else { 1 };
-            let mut scored: Vec<Scored> = tf[c]
-                .iter()
-                .filter(|(key, _)| df[c].get(*key).copied().unwrap_or(0) >= min_df)
-                .map(|(key, &n)| {
-                    let f = total.get(key).copied().unwrap_or(1).max(1) as f64;
-                    let score = n as f64 / words[c].max(1) as f64 * (1.0 + avg / f).ln();
-                    Scored {
-                        term: display(key),
-                        key: key.to_string(),
-                        score,
-                    }
+    best.into_iter()
+        .map(|list| {
+            list.into_iter()
+                .map(|(key, score)| Scored {
+                    term: display(key),
+                    key: key.to_string(),
+                    score,
                 })
-                .collect();
-            scored.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
-            scored.truncate(top);
-            scored
+                .collect()
         })
         .collect()
 }

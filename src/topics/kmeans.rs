@@ -103,6 +103,46 @@ pub trait Assign: Sync {
         });
         Ok(out)
     }
+
+    /// One greedy k-means++ step over the candidate rows `points`: each candidate's potential
+    /// `Σᵢ min(closestᵢ, ‖xᵢ − p‖²)` (summed in f64), the first candidate of lowest potential
+    /// chosen, and `closest` lowered to the distances to it. Returns the chosen candidate.
+    fn seed_step(
+        &self,
+        data: Rows<'_>,
+        closest: &mut [f32],
+        points: Rows<'_>,
+    ) -> Result<usize, TopicsError> {
+        let trials = points.len();
+        let d = self.distances(data, points)?;
+        let potentials: Vec<f64> = (0..trials)
+            .into_par_iter()
+            .map(|j| {
+                closest
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| c.min(d[i * trials + j]) as f64)
+                    .sum()
+            })
+            .collect();
+        let best = first_lowest(&potentials);
+        closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, c)| *c = c.min(d[i * trials + best]));
+        Ok(best)
+    }
+}
+
+/// Index of the first lowest value (0 for an empty list).
+pub(crate) fn first_lowest(values: &[f64]) -> usize {
+    let mut best = 0;
+    for j in 1..values.len() {
+        if values[j] < values[best] {
+            best = j;
+        }
+    }
+    best
 }
 
 /// Row by row, centroid by centroid, rows spread over rayon threads.
@@ -394,8 +434,14 @@ pub fn fit(
             for _ in 0..run {
                 rng.jump();
             }
+            let start = std::time::Instant::now();
             let seeds = kmeans_plus_plus(data, cfg.k, &mut rng, assign)?;
+            super::lap(start, &format!("k-means run {run}: k-means++ seeds"));
             let mut c = lloyd(data, seeds, cfg.k, cfg.max_iter as usize, tol, assign)?;
+            super::lap(
+                start,
+                &format!("k-means run {run}: {} Lloyd iterations", c.iterations),
+            );
             c.best_run = run;
             Ok(c)
         })
@@ -458,28 +504,8 @@ pub fn kmeans_plus_plus(
             })
             .collect();
         let points: Vec<f32> = cands.iter().flat_map(|&c| data.row(c).to_vec()).collect();
-        let d = assign.distances(data, Rows::new(&points, dim)?)?;
-        let potentials: Vec<f64> = (0..trials)
-            .into_par_iter()
-            .map(|j| {
-                closest
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &c)| c.min(d[i * trials + j]) as f64)
-                    .sum()
-            })
-            .collect();
         // The first candidate with the lowest potential, as the sequential loop chose before.
-        let mut best = 0;
-        for j in 1..trials {
-            if potentials[j] < potentials[best] {
-                best = j;
-            }
-        }
-        closest
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, c)| *c = c.min(d[i * trials + best]));
+        let best = assign.seed_step(data, &mut closest, Rows::new(&points, dim)?)?;
         centroids.extend_from_slice(data.row(cands[best]));
     }
     Ok(centroids)

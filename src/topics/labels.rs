@@ -52,13 +52,32 @@ impl<'a> Corpus<'a> {
     /// Statistics of `docs` (the terms of each paper) and `texts` (their text, for the mined
     /// translation pairs), for `k` topics.
     pub fn new(docs: &'a [Vec<Term>], texts: &[String], k: usize) -> Corpus<'a> {
-        let mut holders: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (d, terms) in docs.iter().enumerate() {
-            let mut seen = HashSet::new();
-            for t in terms {
-                if seen.insert(t.key.as_str()) {
-                    holders.entry(t.key.as_str()).or_default().push(d as u32);
+        // Shards of papers in parallel, appended in paper order: every list comes out sorted.
+        use rayon::prelude::*;
+        const SHARD: usize = 4096;
+        let shards: Vec<HashMap<&str, Vec<u32>>> = docs
+            .par_chunks(SHARD)
+            .enumerate()
+            .map(|(s, chunk)| {
+                let mut holders: HashMap<&str, Vec<u32>> = HashMap::new();
+                for (i, terms) in chunk.iter().enumerate() {
+                    let mut seen = HashSet::new();
+                    for t in terms {
+                        if seen.insert(t.key.as_str()) {
+                            holders
+                                .entry(t.key.as_str())
+                                .or_default()
+                                .push((s * SHARD + i) as u32);
+                        }
+                    }
                 }
+                holders
+            })
+            .collect();
+        let mut holders: HashMap<&str, Vec<u32>> = HashMap::new();
+        for shard in shards {
+            for (key, mut list) in shard {
+                holders.entry(key).or_default().append(&mut list);
             }
         }
         Corpus {
@@ -114,23 +133,10 @@ impl<'a> Corpus<'a> {
         }
     }
 
-    /// NPMI of two terms over `rows` (sorted), -1 when they never meet.
-    fn npmi_in(&self, a: &str, b: &str, rows: &[u32]) -> f64 {
-        let (Some(ha), Some(hb)) = (self.holders.get(a), self.holders.get(b)) else {
-            return -1.0;
-        };
-        let n = rows.len().max(1) as f64;
-        let ia: Vec<u32> = intersect(ha, rows);
-        let ib: Vec<u32> = intersect(hb, rows);
-        let (pa, pb) = (ia.len() as f64 / n, ib.len() as f64 / n);
-        let pab = intersection(&ia, &ib) as f64 / n;
-        if pab == 0.0 || pa == 0.0 || pb == 0.0 {
-            -1.0
-        } else if pab >= 1.0 {
-            1.0
-        } else {
-            (pab / (pa * pb)).ln() / -pab.ln()
-        }
+    /// The papers among `rows` (sorted) that hold `key`, sorted; `None` for a term no paper
+    /// holds.
+    fn holders_in(&self, key: &str, rows: &[u32]) -> Option<Vec<u32>> {
+        self.holders.get(key).map(|h| intersect(h, rows))
     }
 
     /// The concept of a term: its content words and their translations (generic words count
@@ -175,6 +181,24 @@ impl<'a> Corpus<'a> {
     }
 }
 
+/// NPMI of two terms within a topic of `n` papers, from the topic's papers holding each (`None`
+/// for a term no paper holds); -1 when they never meet.
+fn npmi_in(ia: Option<&[u32]>, ib: Option<&[u32]>, n: usize) -> f64 {
+    let (Some(ia), Some(ib)) = (ia, ib) else {
+        return -1.0;
+    };
+    let n = n.max(1) as f64;
+    let (pa, pb) = (ia.len() as f64 / n, ib.len() as f64 / n);
+    let pab = intersection(ia, ib) as f64 / n;
+    if pab == 0.0 || pa == 0.0 || pb == 0.0 {
+        -1.0
+    } else if pab >= 1.0 {
+        1.0
+    } else {
+        (pab / (pa * pb)).ln() / -pab.ln()
+    }
+}
+
 /// Words of every paper in this field: the keyword module's generic lists and a few more that
 /// the labels showed (`텍스트`, `벤치마크`...).
 fn is_generic_word(w: &str) -> bool {
@@ -206,8 +230,16 @@ fn is_generic_word(w: &str) -> bool {
     super::keywords::is_generic(w) || MORE.contains(&w)
 }
 
+/// A list this many times longer than the other is searched, not walked: a topic's few
+/// thousand rows against the postings of a term in half of a million papers.
+const GALLOP_RATIO: usize = 16;
+
 /// Number of common elements of two sorted lists.
 fn intersection(a: &[u32], b: &[u32]) -> usize {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() > GALLOP_RATIO * short.len() {
+        return gallop(short, long).count();
+    }
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -223,8 +255,36 @@ fn intersection(a: &[u32], b: &[u32]) -> usize {
     n
 }
 
+/// The elements of sorted `short` that sorted `long` holds, each found by a galloping search
+/// from where the previous one was: `O(|short| · log(|long| / |short|))`.
+fn gallop<'a>(short: &'a [u32], long: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+    let mut from = 0;
+    short.iter().copied().filter(move |&x| {
+        let rest = &long[from.min(long.len())..];
+        let mut step = 1;
+        while step < rest.len() && rest[step] < x {
+            step *= 2;
+        }
+        let window = &rest[..(step + 1).min(rest.len())];
+        match window.binary_search(&x) {
+            Ok(i) => {
+                from += i + 1;
+                true
+            }
+            Err(i) => {
+                from += i;
+                false
+            }
+        }
+    })
+}
+
 /// Common elements of two sorted lists.
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() > GALLOP_RATIO * short.len() {
+        return gallop(short, long).collect();
+    }
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -260,55 +320,67 @@ pub fn refine(
             *b = b.max(s.score);
         }
     }
-    let mut keywords = Vec::with_capacity(k);
-    for (c, cands) in ranked.iter().enumerate() {
-        let owned = |s: &Scored| s.score >= SECOND_OWNER * best[s.key.as_str()];
-        // Only the topic's own terms, and no generic one unless the topic is about it: a topic
-        // short of such terms lists fewer keywords rather than repeat another's.
-        let order: Vec<&Scored> = cands
-            .iter()
-            .filter(|s| owned(s))
-            .filter(|s| !corpus.is_generic(&s.key, &s.term) || corpus.about(&s.key, &rows[c]))
-            .collect();
-        let concepts: Vec<Vec<String>> = order.iter().map(|s| corpus.concept(&s.term)).collect();
-        let mut chosen: Vec<usize> = Vec::new();
-        let mut open: Vec<usize> = (0..order.len()).collect();
-        while chosen.len() < keep && !open.is_empty() {
-            open.retain(|&i| {
-                !chosen
-                    .iter()
-                    .any(|&j| concepts[i].iter().any(|w| concepts[j].contains(w)))
-            });
-            // Rank part: 1 for the first open candidate, falling linearly.
-            let pick = open
+    // Topics pick their keywords independently of each other: in parallel.
+    use rayon::prelude::*;
+    let keywords: Vec<Vec<(String, String)>> = ranked
+        .par_iter()
+        .enumerate()
+        .map(|(c, cands)| {
+            let owned = |s: &Scored| s.score >= SECOND_OWNER * best[s.key.as_str()];
+            // Only the topic's own terms, and no generic one unless the topic is about it: a topic
+            // short of such terms lists fewer keywords rather than repeat another's.
+            let order: Vec<&Scored> = cands
                 .iter()
-                .enumerate()
-                .map(|(pos, &i)| {
-                    let rank = 1.0 - pos as f64 / open.len().max(1) as f64;
-                    let coherence = if chosen.is_empty() {
-                        0.0
-                    } else {
-                        chosen
-                            .iter()
-                            .map(|&j| corpus.npmi_in(&order[i].key, &order[j].key, &rows[c]))
-                            .sum::<f64>()
-                            / chosen.len() as f64
-                    };
-                    (i, rank + COHERENCE_WEIGHT * coherence)
-                })
-                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-            match pick {
-                Some((i, _)) => chosen.push(i),
-                None => break,
+                .filter(|s| owned(s))
+                .filter(|s| !corpus.is_generic(&s.key, &s.term) || corpus.about(&s.key, &rows[c]))
+                .collect();
+            let concepts: Vec<Vec<String>> =
+                order.iter().map(|s| corpus.concept(&s.term)).collect();
+            // Each candidate's papers within the topic, found once for all the pairs it is in.
+            let inside: Vec<Option<Vec<u32>>> = order
+                .iter()
+                .map(|s| corpus.holders_in(&s.key, &rows[c]))
+                .collect();
+            let in_topic = rows[c].len();
+            let mut chosen: Vec<usize> = Vec::new();
+            let mut open: Vec<usize> = (0..order.len()).collect();
+            while chosen.len() < keep && !open.is_empty() {
+                open.retain(|&i| {
+                    !chosen
+                        .iter()
+                        .any(|&j| concepts[i].iter().any(|w| concepts[j].contains(w)))
+                });
+                // Rank part: 1 for the first open candidate, falling linearly.
+                let pick = open
+                    .iter()
+                    .enumerate()
+                    .map(|(pos, &i)| {
+                        let rank = 1.0 - pos as f64 / open.len().max(1) as f64;
+                        let coherence = if chosen.is_empty() {
+                            0.0
+                        } else {
+                            chosen
+                                .iter()
+                                .map(|&j| {
+                                    npmi_in(inside[i].as_deref(), inside[j].as_deref(), in_topic)
+                                })
+                                .sum::<f64>()
+                                / chosen.len() as f64
+                        };
+                        (i, rank + COHERENCE_WEIGHT * coherence)
+                    })
+                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+                match pick {
+                    Some((i, _)) => chosen.push(i),
+                    None => break,
+                }
             }
-        }
-        keywords.push(
             chosen
                 .iter()
                 .map(|&i| (order[i].key.clone(), order[i].term.clone()))
-                .collect::<Vec<_>>(),
-        );
-    }
+                .collect::<Vec<_>>()
+        })
+        .collect();
 
     let mut by_size: Vec<usize> = (0..k).collect();
     by_size.sort_by_key(|&c| (std::cmp::Reverse(rows[c].len()), c));

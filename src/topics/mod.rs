@@ -556,7 +556,10 @@ pub fn compute_with(
                 .iter()
                 .map(|p| TextRecipe::TitleSummary.text(p))
                 .collect();
-            let docs: Vec<Vec<keywords::Term>> = texts.iter().map(|t| keywords::terms(t)).collect();
+            let docs: Vec<Vec<keywords::Term>> = {
+                use rayon::prelude::*;
+                texts.par_iter().map(|t| keywords::terms(t)).collect()
+            };
             let corpus = labels::Corpus::new(&docs, &texts, *range.end());
             let reader = |c: &kmeans::Clustering| reader_score(&docs, &corpus, c);
             let (auto, c) = kmeans::choose_k(
@@ -885,6 +888,17 @@ pub fn update(
     Ok(t)
 }
 
+/// With `PAPERMAP_TIMING` set, prints how long the keyword stage has run when `stage` ends (the
+/// large-archive runs read where the time goes).
+pub(crate) fn lap(start: Instant, stage: &str) {
+    if std::env::var_os("PAPERMAP_TIMING").is_some() {
+        eprintln!(
+            "timing: {stage} done at {:.2}s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+}
+
 /// Summarises the topics of a clustering: `row_topic[r]` is paper `r`'s topic position and
 /// `centroids` the topics' centroids in that order. Keywords and labels (read across topics,
 /// [`labels`]), keywords over time, representative and most-voted papers, months, trends, the
@@ -913,8 +927,13 @@ fn summarise(
         .iter()
         .map(|p| TextRecipe::TitleSummary.text(p))
         .collect();
-    let docs: Vec<Vec<keywords::Term>> = texts.iter().map(|t| keywords::terms(t)).collect();
+    let docs: Vec<Vec<keywords::Term>> = {
+        use rayon::prelude::*;
+        texts.par_iter().map(|t| keywords::terms(t)).collect()
+    };
+    lap(kw_start, "keywords: terms");
     let candidates = keywords::ctfidf(&docs, row_topic, k, params.keywords.candidates);
+    lap(kw_start, "keywords: ctfidf");
     let picked = keywords::select(&candidates, new_rows, embedder, &params.keywords)?;
     // The selection's order first, then the other candidates, for the cross-topic pass.
     let ranked: Vec<Vec<keywords::Scored>> = candidates
@@ -928,17 +947,22 @@ fn summarise(
             first.chain(rest).collect()
         })
         .collect();
+    lap(kw_start, "keywords: select");
     let topic_rows: Vec<Vec<u32>> = members
         .iter()
         .map(|m| m.iter().map(|&r| r as u32).collect())
         .collect();
     let corpus = labels::Corpus::new(&docs, &texts, k);
+    lap(kw_start, "keywords: corpus");
     let (kws, new_labels) = labels::refine(&corpus, &ranked, &topic_rows, params.keywords.keep);
+    lap(kw_start, "keywords: refine");
     let display = keywords::display_forms(&docs);
+    lap(kw_start, "keywords: display");
     let months: Vec<Option<&str>> = papers.iter().map(|p| p.month()).collect();
     let periods = over_time::over_time(&docs, &months, &topic_rows, &corpus, &|key: &str| {
         display.get(key).cloned().unwrap_or_else(|| key.to_string())
     });
+    lap(kw_start, "keywords: over_time");
     let keywords_s = kw_start.elapsed().as_secs_f64();
 
     // Trend window.

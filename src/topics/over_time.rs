@@ -66,21 +66,33 @@ pub fn over_time(
     months: &[Option<&str>],
     topic_rows: &[Vec<u32>],
     corpus: &Corpus<'_>,
-    display: &dyn Fn(&str) -> String,
+    display: &(dyn Fn(&str) -> String + Sync),
 ) -> Vec<Vec<PeriodKeywords>> {
     let mut all: Vec<&str> = months.iter().flatten().copied().collect();
     all.sort_unstable();
     all.dedup();
     let quarters = use_quarters(&all);
     // Archive-wide term counts and the mean class size, as in the topic c-TF-IDF.
-    let mut total: HashMap<&str, u64> = HashMap::new();
-    for t in docs.iter().flatten() {
-        *total.entry(t.key.as_str()).or_default() += 1;
-    }
+    use rayon::prelude::*;
+    let total: HashMap<&str, u64> = docs
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut total: HashMap<&str, u64> = HashMap::new();
+            for t in chunk.iter().flatten() {
+                *total.entry(t.key.as_str()).or_default() += 1;
+            }
+            total
+        })
+        .reduce(HashMap::new, |mut a, b| {
+            for (key, n) in b {
+                *a.entry(key).or_default() += n;
+            }
+            a
+        });
     let words: u64 = total.values().sum();
     let avg = words as f64 / topic_rows.len().max(1) as f64;
     topic_rows
-        .iter()
+        .par_iter()
         .map(|rows| {
             let mut by_period: BTreeMap<String, Vec<u32>> = BTreeMap::new();
             for &r in rows {
@@ -105,10 +117,11 @@ pub fn over_time(
                             }
                         }
                     }
+                    // Generic terms are skipped as the ranking is read (below), not filtered
+                    // out first: the same keywords, without judging every term of the period.
                     let mut scored: Vec<(&str, f64)> = tf
                         .iter()
                         .filter(|(k, _)| df.get(*k).copied().unwrap_or(0) >= 2)
-                        .filter(|(k, _)| !corpus.is_generic(k, &display(k)))
                         .map(|(k, &n)| {
                             let f = total.get(k).copied().unwrap_or(1).max(1) as f64;
                             (*k, n as f64 / n_words.max(1) as f64 * (1.0 + avg / f).ln())
@@ -122,6 +135,9 @@ pub fn over_time(
                             break;
                         }
                         let term = display(k);
+                        if corpus.is_generic(k, &term) {
+                            continue;
+                        }
                         let c = corpus.concept(&term);
                         if c.iter().any(|w| concepts.contains(w)) {
                             continue;
