@@ -187,6 +187,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|| "synthetic".into())
         }),
         quant: Precision::F32,
+        prune: false,
+        roots: Vec::new(),
     };
     let stats = update_from(&out, &papers, &source, &opts, &mut |_, _, _| {})?;
     eprintln!(

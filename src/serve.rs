@@ -10,8 +10,10 @@
 //! queries share a forward pass instead of contending for the two cores.
 //!
 //! The index may be updated by `papermap index` while the server runs: a watcher reads the
-//! manifest every [`RELOAD_EVERY`] and, on a new generation, opens it whole (the index never
-//! exposes a half-written generation) and swaps it in; requests in flight finish on the old one.
+//! manifest every [`RELOAD_EVERY`] and, on any committed change (a new generation, or a chunk
+//! commit within one), opens the index whole (a manifest only ever names whole files) and swaps
+//! it in; requests in flight finish on the old one. A manifest that could not be served is not
+//! tried (or reported) again until it changes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -133,6 +135,8 @@ struct Job {
 struct App {
     dir: PathBuf,
     current: RwLock<Arc<Loaded>>,
+    /// The last manifest the watcher acted on (served, or found unservable).
+    seen: std::sync::Mutex<Option<crate::index::Manifest>>,
     jobs: std::sync::mpsc::SyncSender<Job>,
     model_id: String,
     fingerprint: String,
@@ -214,13 +218,20 @@ fn embedder(encoder: Encoder, rx: std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-/// Watches the manifest; swaps in each new generation once it opens whole.
+/// Watches the manifest; swaps in each committed change once it opens whole.
 fn watch(app: &App) {
     let now = app.now().index.manifest().generation;
     let Ok(Some(m)) = read_manifest(&app.dir) else {
         return;
     };
-    if m.generation == now {
+    {
+        let mut seen = app.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.as_ref() == Some(&m) {
+            return;
+        }
+        *seen = Some(m.clone());
+    }
+    if &m == app.now().index.manifest() {
         return;
     }
     if m.model_fingerprint != app.fingerprint {
@@ -239,8 +250,11 @@ fn watch(app: &App) {
             }
             eprintln!("serving generation {generation} of {}", app.dir.display());
         }
-        // A writer may be between files; the next look will find it whole.
-        Err(e) => eprintln!("warning: not reloading yet: {e}"),
+        // Told once per manifest: the next commit is tried afresh.
+        Err(e) => eprintln!(
+            "warning: not serving generation {} yet ({e}); still serving generation {now}",
+            m.generation
+        ),
     }
 }
 
@@ -793,6 +807,7 @@ pub fn serve(
         .map_err(ServeError::Runtime)?;
     let app = Arc::new(App {
         dir: opts.dir.clone(),
+        seen: std::sync::Mutex::new(Some(loaded.index.manifest().clone())),
         current: RwLock::new(Arc::new(loaded)),
         jobs: tx,
         model_id,

@@ -352,7 +352,21 @@ fn vectors_of_papers_that_are_gone_are_dropped() {
         std::fs::remove_file(e.expect("entry").path()).expect("rm");
     }
     let added = add_archive_digest(&f);
+    // Every stored paper's digest is gone: far more than an update removes unasked.
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("would remove 68 of the 68 stored papers")
+            && stderr(&o).contains("--prune"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        Index::open(&f.index).expect("open").len(),
+        68,
+        "nothing changed"
+    );
+    let o = index_cmd(&f, &f.model, &["--quiet", "--prune"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(embedded_count(&o), added);
     let idx = Index::open(&f.index).expect("open");
@@ -369,4 +383,154 @@ fn vectors_of_papers_that_are_gone_are_dropped() {
     let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
     assert_eq!(embedded_count(&o), 0);
     assert_eq!(files(), idx.manifest().chunks.len());
+}
+
+/// `papermap index` on the given paths (not the fixture's directory), with the tiny model.
+fn index_paths(f: &Fixture, paths: &[&Path], extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<&str> = vec!["index"];
+    args.extend(paths.iter().map(|p| p.to_str().expect("utf8")));
+    args.extend([
+        "--index",
+        f.index.to_str().expect("utf8"),
+        "--model",
+        f.model.to_str().expect("utf8"),
+        "--chunk",
+        "4",
+        "--quiet",
+    ]);
+    args.extend_from_slice(extra);
+    papermap(&args, &[])
+}
+
+#[test]
+fn indexing_one_digest_adds_it_and_keeps_everything_else() {
+    let f = Fixture::new();
+    assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+    let before = Index::open(&f.index).expect("open");
+    // The daily workflow: today's digest alone, into the archive's index.
+    let today = f.tmp.path().join("today.md");
+    std::fs::copy(common::shared().join("data/archive/2024/03/05.md"), &today).expect("copy");
+    let o = index_paths(&f, &[&today], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let added = embedded_count(&o);
+    assert!(added > 5);
+    assert!(
+        stdout(&o).contains("kept 68 stored papers"),
+        "{}",
+        stdout(&o)
+    );
+    let after = Index::open(&f.index).expect("open");
+    assert_eq!(after.len(), 68 + added);
+    for i in 0..before.len() {
+        assert_eq!(after.paper(i).arxiv_id, before.paper(i).arxiv_id);
+        assert_eq!(
+            after.vector(i),
+            before.vector(i),
+            "paper {i} kept with its vector"
+        );
+    }
+    // The same digest again changes nothing; --prune with it alone keeps only its papers.
+    let o = index_paths(&f, &[&today], &[]);
+    assert_eq!(embedded_count(&o), 0);
+    assert_eq!(Index::open(&f.index).expect("open").len(), 68 + added);
+    let o = index_paths(&f, &[&today], &["--prune"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(Index::open(&f.index).expect("open").len(), added);
+}
+
+#[test]
+fn a_deleted_digest_takes_its_papers_only_within_the_limit() {
+    let f = Fixture::new();
+    // An archive month: enough papers that one day is under 5% of them.
+    let month = f.tmp.path().join("month");
+    let src = common::shared().join("data/archive/2024/03");
+    std::fs::create_dir_all(&month).expect("mkdir");
+    for e in std::fs::read_dir(&src).expect("archive") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), month.join(e.file_name())).expect("copy");
+    }
+    assert!(index_paths(&f, &[&month], &[]).status.success());
+    let stored = Index::open(&f.index).expect("open").len();
+    let days: Vec<(std::path::PathBuf, usize)> = std::fs::read_dir(&month)
+        .expect("month")
+        .map(|e| {
+            let p = e.expect("entry").path();
+            let text = std::fs::read_to_string(&p).expect("read");
+            let n = papermap::corpus::parse_digest(&text, &p).0.len();
+            (p, n)
+        })
+        .collect();
+    let (small, n) = days
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .min_by_key(|(_, n)| *n)
+        .cloned()
+        .expect("a day");
+    assert!((n as f64) <= papermap::index::MAX_SILENT_REMOVAL * stored as f64);
+    std::fs::remove_file(&small).expect("rm");
+    let o = index_paths(&f, &[&month], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("removed {n}")),
+        "{}",
+        stdout(&o)
+    );
+    let left = Index::open(&f.index).expect("open").len();
+    assert_eq!(left, stored - n);
+    // Deleting half the month is refused without --prune, and done with it.
+    let mut gone = 0;
+    for (p, k) in days
+        .iter()
+        .filter(|(p, _)| p != &small)
+        .take(days.len() / 2)
+    {
+        std::fs::remove_file(p).expect("rm");
+        gone += k;
+    }
+    let o = index_paths(&f, &[&month], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("would remove"), "{}", stderr(&o));
+    assert_eq!(Index::open(&f.index).expect("open").len(), left);
+    let o = index_paths(&f, &[&month], &["--prune"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(Index::open(&f.index).expect("open").len(), left - gone);
+}
+
+#[test]
+fn a_killed_rebuild_keeps_the_previous_index_and_its_rerun_resumes() {
+    let f = Fixture::new();
+    assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
+    let before = Index::open(&f.index).expect("open");
+    let rebuild = ["--quiet", "--rebuild", "--text", "summary"];
+    let o = index_cmd(
+        &f,
+        &f.model,
+        &rebuild,
+        &[("PAPERMAP_CRASH_AT", "chunk-committed")],
+    );
+    assert!(!o.status.success(), "the process should have died");
+    // The previous generation is still the index: it opens, checks and takes a plain update.
+    let after = Index::open(&f.index).expect("the previous index opens");
+    assert_eq!(after.manifest().text_recipe.name(), "title+summary");
+    assert_eq!(after.vectors(), before.vectors());
+    let check = papermap(&["check", "--index", f.index.to_str().expect("utf8")], &[]);
+    assert!(check.status.success(), "{}", stdout(&check));
+    let o = index_cmd(&f, &f.model, &["--quiet"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(embedded_count(&o), 0);
+    // The rebuild again: the chunk committed before the kill is not embedded again.
+    let o = index_cmd(
+        &f,
+        &f.model,
+        &rebuild,
+        &[("PAPERMAP_CRASH_AT", "chunk-committed")],
+    );
+    assert!(!o.status.success());
+    let o = index_cmd(&f, &f.model, &rebuild, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(embedded_count(&o), 68 - 4);
+    let done = Index::open(&f.index).expect("open");
+    assert_eq!(done.manifest().text_recipe.name(), "summary");
+    assert_eq!(done.len(), 68);
+    assert!(!f.index.join("manifest.rebuild.json").exists());
 }

@@ -31,11 +31,16 @@ impl Drop for Server {
 }
 
 fn start(index: &Path, model: &Path) -> Server {
+    start_with(index, model, Stdio::null())
+}
+
+/// [`start`] with the server's stderr going to `stderr`.
+fn start_with(index: &Path, model: &Path, stderr: impl Into<Stdio>) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--addr", "127.0.0.1:0", "--index", s(index)])
         .args(["--model", s(model)])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start server");
     let mut line = String::new();
@@ -317,5 +322,75 @@ fn an_index_updated_under_a_running_server_is_picked_up_whole() {
     assert!(
         after > 68,
         "the new generation was not picked up: {after} papers"
+    );
+}
+
+#[test]
+fn an_update_of_several_chunks_is_served_from_its_final_commit() {
+    let f = Sample::with_index_and_topics(3);
+    let server = start(&f.index, &f.model);
+    let a = server.addr.as_str();
+    let extra = common::shared().join("data/archive/2025/01/03.md");
+    std::fs::copy(&extra, f.digests.join("2025-01-03.md")).expect("copy digest");
+    let (papers, _) =
+        papermap::corpus::parse_digest(&std::fs::read_to_string(&extra).expect("read"), &extra);
+    assert!(papers.len() > 8, "more than two chunks of 4");
+    // Chunks of 4, each commit held for 700 ms: the server sees the run's first chunk commit,
+    // which shares its generation number with the final one.
+    let o = Command::new(BIN)
+        .args(["index", s(&f.digests), "--quiet", "--index", s(&f.index)])
+        .args(["--model", s(&f.model), "--chunk", "4"])
+        .env("PAPERMAP_PAUSE_AT", "chunk-committed")
+        .env("PAPERMAP_PAUSE_MS", "700")
+        .output()
+        .expect("index");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let done = Instant::now();
+    let last = &papers[papers.len() - 1].arxiv_id;
+    let served = loop {
+        let (st, _) = get(a, &format!("/api/papers/{last}"));
+        if st == 200 || done.elapsed() > Duration::from_secs(5) {
+            break done.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        served < Duration::from_secs(1),
+        "the final commit was served after {served:?} (or never)"
+    );
+    let (st, body) = get(a, "/api/search?q=diffusion&k=100");
+    assert_eq!(st, 200);
+    assert_eq!(
+        json(&body)["results"].as_array().map(Vec::len),
+        Some(68 + papers.len())
+    );
+}
+
+#[test]
+fn a_killed_rebuild_leaves_the_server_on_the_previous_generation_quietly() {
+    let f = Sample::with_index_and_topics(3);
+    let log = f.tmp.path().join("serve.log");
+    let server = start_with(
+        &f.index,
+        &f.model,
+        std::fs::File::create(&log).expect("log"),
+    );
+    let a = server.addr.as_str();
+    let o = Command::new(BIN)
+        .args(["index", s(&f.digests), "--quiet", "--index", s(&f.index)])
+        .args(["--model", s(&f.model), "--chunk", "4", "--rebuild"])
+        .args(["--text", "summary"])
+        .env("PAPERMAP_CRASH_AT", "chunk-committed")
+        .output()
+        .expect("index");
+    assert!(!o.status.success(), "the rebuild should have died");
+    std::thread::sleep(Duration::from_millis(2_000));
+    let (st, body) = get(a, "/api/search?q=diffusion&k=100");
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(json(&body)["results"].as_array().map(Vec::len), Some(68));
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.lines().filter(|l| l.contains("warning")).count() == 0,
+        "{text}"
     );
 }

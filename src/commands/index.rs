@@ -24,9 +24,15 @@ pub struct Args {
     /// What is embedded per paper: `title+summary` or `summary` (the reference recipe).
     #[arg(long, default_value = "title+summary")]
     text: TextRecipe,
-    /// Re-embed everything, replacing an index built with another model or recipe.
+    /// Re-embed everything, replacing an index built with another model or recipe (the old
+    /// index stays whole, and searchable, until the new one is).
     #[arg(long)]
     rebuild: bool,
+    /// Remove the stored papers these PATHs do not include. Without it, `index` adds and
+    /// updates, and removes only papers whose digest file was deleted from a directory given
+    /// again (refusing when that would be more than 5% of the index).
+    #[arg(long)]
+    prune: bool,
     /// Upper bound on tokens per forward pass (sequences are packed, no padding; default: 4096
     /// on CPU, 131072 on CUDA).
     #[arg(long, value_parser = super::options::at_least_one)]
@@ -71,6 +77,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         model_id: files.id.clone(),
         model_fingerprint: fingerprint,
         quant: encoder.precision(),
+        prune: args.prune,
+        roots: args.paths.iter().filter(|p| p.is_dir()).cloned().collect(),
     };
     let embed_start = Instant::now();
     let mut reporter = Reporter::new(output.quiet);
@@ -113,13 +121,16 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         );
     }
     println!(
-        "indexed {} papers into {}: embedded {}, skipped {} unchanged, {} without summary; \
+        "indexed {} papers into {}: embedded {}, skipped {} unchanged, {} without summary, \
+         kept {} stored papers these paths do not include, removed {}; \
          {} tokens, {} truncated; {:.1}s embedding ({:.1} papers/s, {:.0} tokens/s), {:.1}s total",
         stats.papers,
         args.index.display(),
         stats.embedded,
         stats.skipped,
         stats.without_summary,
+        stats.kept,
+        stats.removed,
         stats.tokens,
         stats.truncated,
         secs,

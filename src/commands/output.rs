@@ -212,6 +212,11 @@ pub fn advice(e: &anyhow::Error) -> Option<String> {
                     "pass --rebuild to re-embed everything, or use another --index directory"
                         .into(),
                 ),
+                IndexError::WouldRemove { .. } => Some(
+                    "pass --prune to remove them, or give the directory where those digests are \
+                     now"
+                    .into(),
+                ),
                 _ => None,
             };
         }

@@ -19,7 +19,9 @@ mod update;
 
 pub use check::{check, CheckReport, Checked, Verdict};
 pub use store::{read_manifest, Index, IndexedPaper, Manifest, Stamp, TextRecipe, FORMAT_VERSION};
-pub use update::{update, update_from, UpdateOptions, UpdateStats, VectorSource};
+pub use update::{
+    update, update_from, UpdateOptions, UpdateStats, VectorSource, MAX_SILENT_REMOVAL,
+};
 
 use std::path::PathBuf;
 
@@ -66,6 +68,20 @@ pub enum IndexError {
         stored: String,
         /// This run's value.
         wanted: String,
+    },
+    /// An update would remove more of the index than it may without being asked to.
+    #[error(
+        "{}: this update would remove {removing} of the {papers} stored papers (their digest \
+         files are gone); nothing was changed",
+        dir.display()
+    )]
+    WouldRemove {
+        /// Index directory.
+        dir: PathBuf,
+        /// Papers it would remove.
+        removing: usize,
+        /// Papers stored.
+        papers: usize,
     },
     /// Another process holds the write lock.
     #[error("{0}: another papermap is writing this index (lock held on index.lock); wait for it to finish")]

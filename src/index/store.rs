@@ -185,12 +185,20 @@ pub struct Index {
 }
 
 pub(crate) const MANIFEST: &str = "manifest.json";
+/// A rebuild's manifest until the rebuild is whole: its chunk commits go here, so that
+/// `manifest.json` keeps naming the previous generation, which stays the answer meanwhile.
+pub(crate) const STAGING: &str = "manifest.rebuild.json";
 pub(crate) const VECTORS_DIR: &str = "vectors";
 
 /// Reads the manifest, or `None` when the directory has none yet. A manifest that does not
 /// parse or whose checksum fails is [`IndexError::Damaged`].
 pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, IndexError> {
-    let path = dir.join(MANIFEST);
+    read_manifest_file(dir, MANIFEST)
+}
+
+/// [`read_manifest`] of the manifest file `name` (the live one, or a rebuild's staging one).
+pub(crate) fn read_manifest_file(dir: &Path, name: &str) -> Result<Option<Manifest>, IndexError> {
+    let path = dir.join(name);
     let bytes = match read_regular(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

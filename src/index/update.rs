@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::store::{
-    hex, read_chunk, read_manifest, ChunkMeta, ChunkRef, IndexedPaper, Manifest, TextRecipe,
-    MANIFEST, VECTORS_DIR,
+    hex, read_chunk, read_manifest, read_manifest_file, read_papers, ChunkMeta, ChunkRef,
+    IndexedPaper, Manifest, TextRecipe, MANIFEST, STAGING, VECTORS_DIR,
 };
 use super::{io_err, IndexError, FORMAT_VERSION};
 use crate::corpus::Paper;
@@ -26,7 +26,18 @@ pub struct UpdateOptions {
     pub model_fingerprint: String,
     /// Numeric mode of the encoder (`f32`).
     pub quant: crate::embed::Precision,
+    /// Remove the stored papers that this run's papers do not include. Without it, an update
+    /// adds and replaces, and removes only papers whose digest file is gone from one of
+    /// `roots` (at most [`MAX_SILENT_REMOVAL`] of the index).
+    pub prune: bool,
+    /// The directories this run read, whose deleted digests take their papers with them.
+    pub roots: Vec<std::path::PathBuf>,
 }
+
+/// The largest share of an index an update removes without `prune`: papers whose digest file
+/// was deleted. A larger share is more likely a mistake (a moved archive, a wrong directory)
+/// than a cleanup, and is refused.
+pub const MAX_SILENT_REMOVAL: f64 = 0.05;
 
 /// What an update did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -43,6 +54,10 @@ pub struct UpdateStats {
     pub tokens: usize,
     /// Inputs cut to the model's maximum length.
     pub truncated: usize,
+    /// Stored papers this run's inputs did not include, kept.
+    pub kept: usize,
+    /// Stored papers removed (by pruning, or because their digest file is gone).
+    pub removed: usize,
     /// Damage found and repaired, one line each (a damaged chunk whose papers were embedded
     /// again, a manifest rebuilt from the chunks that verify, a file moved aside).
     pub repairs: Vec<String>,
@@ -54,6 +69,18 @@ pub struct UpdateStats {
 fn crash_point(name: &str) {
     if std::env::var("PAPERMAP_CRASH_AT").is_ok_and(|v| v == name) {
         std::process::abort();
+    }
+}
+
+/// Test hook: pause (`PAPERMAP_PAUSE_MS`, default 1,000 ms) at a named point, so that a test
+/// can look at the index between two commits of one run.
+fn pause_point(name: &str) {
+    if std::env::var("PAPERMAP_PAUSE_AT").is_ok_and(|v| v == name) {
+        let ms = std::env::var("PAPERMAP_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000);
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 
@@ -80,7 +107,11 @@ impl WriteLock {
 }
 
 fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IndexError> {
-    let path = dir.join(MANIFEST);
+    write_manifest_file(dir, MANIFEST, m)
+}
+
+fn write_manifest_file(dir: &Path, name: &str, m: &Manifest) -> Result<(), IndexError> {
+    let path = dir.join(name);
     crate::atomic::write(&path, &m.to_json()).map_err(io_err(&path))
 }
 
@@ -383,6 +414,9 @@ pub fn update_from(
     let mut stored: HashSet<[u8; 32]> = HashSet::new();
     // Keys of every chunk in `m.chunks`, in the same order: read once here, reused by `compact`.
     let mut chunk_keys: Vec<Vec<[u8; 32]>> = Vec::new();
+    // Whether this run replaces an index made another way: its chunk commits then go to the
+    // staging manifest, and the live one names the previous generation until the end.
+    let mut rebuilding = false;
     if let Some(old) = &old {
         match check_compatible(dir, old, &m) {
             Ok(()) => {
@@ -409,7 +443,7 @@ pub fn update_from(
                 m.papers_crc32 = old.papers_crc32;
             }
             Err(e) if !opts.rebuild => return Err(e),
-            Err(_) => {}
+            Err(_) => rebuilding = true,
         }
     } else if manifest_damaged {
         for (c, keys) in chunks_that_verify(dir, &m) {
@@ -418,6 +452,39 @@ pub fn update_from(
             m.chunks.push(c);
         }
     }
+    if rebuilding {
+        // A killed rebuild's committed chunks are taken up again rather than embedded anew.
+        if let Ok(Some(st)) = read_manifest_file(dir, STAGING) {
+            if check_compatible(dir, &st, &m).is_ok() {
+                for c in &st.chunks {
+                    if let Ok(chunk) = read_chunk(&vectors_dir.join(&c.file), st.dim, c.crc32) {
+                        stored.extend(chunk.keys.iter().copied());
+                        chunk_keys.push(chunk.keys);
+                        m.chunks.push(c.clone());
+                    }
+                }
+            }
+        }
+    }
+    // The papers already stored join this run's (see `merge`).
+    let previous: Vec<Paper> = match &old {
+        Some(o) if !o.papers_file.is_empty() => {
+            let path = dir.join(&o.papers_file);
+            match read_papers(&path, o.papers_crc32, Some(o.papers)) {
+                Ok(ps) => ps.into_iter().map(|p| p.paper).collect(),
+                Err(e @ IndexError::Damaged { .. }) => {
+                    stats.repairs.push(format!(
+                        "{e}: the papers it listed are not kept (only this run's papers are)"
+                    ));
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let merged = merge(dir, previous, papers, opts, &mut stats)?;
+    let papers = &merged[..];
 
     let mut records = Vec::with_capacity(papers.len());
     let mut live: HashSet<[u8; 32]> = HashSet::with_capacity(papers.len());
@@ -483,12 +550,18 @@ pub fn update_from(
                 crc32: Some(crc32),
             });
             chunk_keys.push(keys);
-            if let Err(e) = write_manifest(dir, &m) {
+            let written = if rebuilding {
+                write_manifest_file(dir, STAGING, &m)
+            } else {
+                write_manifest(dir, &m)
+            };
+            if let Err(e) = written {
                 // Not committed: the chunk would only be an orphan until the next run.
                 let _ = std::fs::remove_file(&path);
                 return Err(e);
             }
             crash_point("chunk-committed");
+            pause_point("chunk-committed");
             stats.tokens += emb.tokens;
             stats.truncated += emb.truncated;
             stats.embedded += range.len();
@@ -533,10 +606,116 @@ pub fn update_from(
     m.papers_crc32 = Some(crc32fast::hash(text.as_bytes()));
     write_manifest(dir, &m)?;
     crash_point("manifest-committed");
+    // The staging manifest is done with (or, after a plain update, names only garbage).
+    let _ = std::fs::remove_file(dir.join(STAGING));
     collect_garbage(dir, &m, old.as_ref());
     stats.papers = records.len();
     stats.stages = stats_stages;
     Ok(stats)
+}
+
+/// This run's papers joined with the `previous` ones: a stored paper this run also read is
+/// replaced by this run's version in its place, the others are kept, and new papers follow.
+/// A stored paper leaves only with `opts.prune`, or when its digest file is gone from one of
+/// `opts.roots`; without `prune`, a run that would remove more than [`MAX_SILENT_REMOVAL`] of
+/// the index that way is refused ([`IndexError::WouldRemove`]).
+fn merge(
+    dir: &Path,
+    previous: Vec<Paper>,
+    papers: &[Paper],
+    opts: &UpdateOptions,
+    stats: &mut UpdateStats,
+) -> Result<Vec<Paper>, IndexError> {
+    if previous.is_empty() {
+        return Ok(papers.to_vec());
+    }
+    let index_of: std::collections::HashMap<&str, usize> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.arxiv_id.as_str(), i))
+        .collect();
+    let roots = Roots::new(&opts.roots);
+    let mut placed = vec![false; papers.len()];
+    let mut out = Vec::with_capacity(previous.len() + papers.len());
+    let (stored, mut kept, mut removed) = (previous.len(), 0, 0);
+    for p in previous {
+        match index_of.get(p.arxiv_id.as_str()) {
+            Some(&i) => {
+                if !std::mem::replace(&mut placed[i], true) {
+                    out.push(papers[i].clone());
+                }
+            }
+            None if opts.prune || roots.lost(&p.source.file) => removed += 1,
+            None => {
+                kept += 1;
+                out.push(p);
+            }
+        }
+    }
+    if !opts.prune && removed as f64 > MAX_SILENT_REMOVAL * stored as f64 {
+        return Err(IndexError::WouldRemove {
+            dir: dir.to_path_buf(),
+            removing: removed,
+            papers: stored,
+        });
+    }
+    out.extend(
+        papers
+            .iter()
+            .zip(&placed)
+            .filter(|(_, &done)| !done)
+            .map(|(p, _)| p.clone()),
+    );
+    stats.kept = kept;
+    stats.removed = removed;
+    Ok(out)
+}
+
+/// The directories a run read, as given and resolved.
+struct Roots {
+    given: Vec<std::path::PathBuf>,
+    resolved: Vec<std::path::PathBuf>,
+}
+
+impl Roots {
+    fn new(roots: &[std::path::PathBuf]) -> Roots {
+        Roots {
+            given: roots.to_vec(),
+            resolved: roots.iter().filter_map(|r| r.canonicalize().ok()).collect(),
+        }
+    }
+
+    /// Whether the digest `file` no longer exists and lay under one of the roots.
+    fn lost(&self, file: &Path) -> bool {
+        if self.given.is_empty()
+            || file.as_os_str().is_empty()
+            || std::fs::symlink_metadata(file).is_ok()
+        {
+            return false;
+        }
+        if self.given.iter().any(|r| file.starts_with(r)) {
+            return true;
+        }
+        // Resolve the deepest ancestor that still exists, then put the rest back on.
+        let mut rest = Vec::new();
+        let mut at = file;
+        while let Some(parent) = at.parent() {
+            if let Some(name) = at.file_name() {
+                rest.push(name.to_os_string());
+            }
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            if let Ok(real) = parent.canonicalize() {
+                let full = rest.iter().rev().fold(real, |p, n| p.join(n));
+                return self.resolved.iter().any(|r| full.starts_with(r));
+            }
+            at = parent;
+        }
+        false
+    }
 }
 
 /// Keeps chunks that still hold live vectors; a chunk with more dead than live rows is rewritten
