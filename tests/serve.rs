@@ -80,6 +80,33 @@ fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     (status, body)
 }
 
+/// One request with exactly these header lines; returns the status and the body.
+fn raw(addr: &str, request_line: &str, headers: &[&str], body: &[u8]) -> (u16, String) {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut head = format!("{request_line} HTTP/1.1\r\nConnection: close\r\n");
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    c.write_all(head.as_bytes()).expect("write");
+    let _ = c.write_all(body);
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
 fn get(addr: &str, path: &str) -> (u16, String) {
     http(addr, "GET", path, b"")
 }
@@ -393,4 +420,45 @@ fn a_killed_rebuild_leaves_the_server_on_the_previous_generation_quietly() {
         text.lines().filter(|l| l.contains("warning")).count() == 0,
         "{text}"
     );
+}
+
+#[test]
+fn a_web_page_cannot_drive_the_server() {
+    let f = Sample::with_index_and_topics(3);
+    let server = start(&f.index, &f.model);
+    let a = server.addr.as_str();
+    let port = a.rsplit(':').next().expect("port");
+    let local = format!("Host: localhost:{port}");
+    let search = "GET /api/search?q=diffusion&k=2";
+    // DNS rebinding: the attacker's name in Host.
+    let (st, body) = raw(a, search, &["Host: evil.example"], b"");
+    assert_eq!(st, 403, "{body}");
+    assert!(json(&body)["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("Host")));
+    let (st, _) = raw(a, search, &[&format!("Host: evil.example:{port}")], b"");
+    assert_eq!(st, 403);
+    let (st, body) = raw(a, search, &[&local], b"");
+    assert_eq!(st, 200, "{body}");
+    // A cross-origin "simple" POST: text/plain, or a foreign Origin.
+    let input = br#"{"input": "query: diffusion"}"#;
+    let post = "POST /v1/embeddings";
+    let (st, body) = raw(a, post, &[&local, "Content-Type: text/plain"], input);
+    assert_eq!(st, 415, "{body}");
+    assert!(json(&body)["error"].is_string());
+    let (st, _) = raw(a, post, &[&local], input);
+    assert_eq!(st, 415, "no content type");
+    let json_ct = "Content-Type: application/json";
+    let (st, body) = raw(
+        a,
+        post,
+        &[&local, json_ct, "Origin: http://evil.example"],
+        input,
+    );
+    assert_eq!(st, 403, "{body}");
+    let own = format!("Origin: http://127.0.0.1:{port}");
+    let (st, body) = raw(a, post, &[&local, json_ct, &own], input);
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = raw(a, post, &[&local, json_ct], input);
+    assert_eq!(st, 200, "a script without an Origin: {body}");
 }

@@ -18,6 +18,10 @@ pub struct Args {
     /// Address to listen on; port 0 picks a free one (the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// A host name requests may use besides IP addresses and localhost (repeatable); any other
+    /// Host header is refused, so that a web page cannot reach the server through DNS rebinding.
+    #[arg(long, value_name = "NAME")]
+    allow_host: Vec<String>,
     #[command(flatten)]
     model: ModelOpts,
 }
@@ -44,6 +48,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         ServeOptions {
             dir: args.index.clone(),
             addr: args.addr,
+            allow_hosts: args.allow_host.clone(),
         },
         encoder,
         model_id,

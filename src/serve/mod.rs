@@ -15,6 +15,8 @@
 //! it in; requests in flight finish on the old one. A manifest that could not be served is not
 //! tried (or reported) again until it changes.
 
+mod guard;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -137,6 +139,8 @@ struct App {
     current: RwLock<Arc<Loaded>>,
     /// The last manifest the watcher acted on (served, or found unservable).
     seen: std::sync::Mutex<Option<crate::index::Manifest>>,
+    /// Which hosts requests may name (set once the port is bound).
+    guard: std::sync::OnceLock<guard::Guard>,
     jobs: std::sync::mpsc::SyncSender<Job>,
     model_id: String,
     fingerprint: String,
@@ -788,6 +792,46 @@ pub struct ServeOptions {
     pub dir: PathBuf,
     /// Address to bind.
     pub addr: SocketAddr,
+    /// Host names requests may use besides IP addresses and `localhost` (see [`guard`]).
+    pub allow_hosts: Vec<String>,
+}
+
+/// Refuses requests a web page could have sent behind the user's back (see [`guard`]).
+async fn guard_requests(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(g) = app.guard.get() else {
+        return next.run(req).await;
+    };
+    let headers = req.headers();
+    let value = |name| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    if value(header::HOST).is_some_and(|h| !g.host_ok(h)) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the Host header must name this server by IP address, localhost or an allowed host \
+             name (a page on another site cannot use this server)",
+        )
+        .into_response();
+    }
+    if req.method() == axum::http::Method::POST {
+        if value(header::ORIGIN).is_some_and(|o| !g.origin_ok(o)) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross-origin POST refused: the Origin is not this server",
+            )
+            .into_response();
+        }
+        if !value(header::CONTENT_TYPE).is_some_and(guard::is_json) {
+            return ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "POST bodies must be sent as Content-Type: application/json",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Serves until interrupted; `ready` gets the bound address once the server accepts
@@ -808,6 +852,7 @@ pub fn serve(
     let app = Arc::new(App {
         dir: opts.dir.clone(),
         seen: std::sync::Mutex::new(Some(loaded.index.manifest().clone())),
+        guard: std::sync::OnceLock::new(),
         current: RwLock::new(Arc::new(loaded)),
         jobs: tx,
         model_id,
@@ -826,6 +871,9 @@ pub fn serve(
                 source,
             })?;
         let addr = listener.local_addr().map_err(ServeError::Run)?;
+        let _ = app
+            .guard
+            .set(guard::Guard::new(addr.port(), &opts.allow_hosts));
         let watcher = Arc::clone(&app);
         tokio::spawn(async move {
             loop {
@@ -849,6 +897,10 @@ pub fn serve(
             .fallback(fallback)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&app),
+                guard_requests,
+            ))
             .with_state(app);
         ready(addr);
         axum::serve(listener, router)
