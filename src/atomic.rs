@@ -46,3 +46,113 @@ pub fn write_with(
     }
     result
 }
+
+/// Whether a `NAME.PID.tmp` file is left over from a process that is gone (or, when its PID
+/// cannot be read or checked, is more than an hour old): the only temporary files a cleanup may
+/// take, since a live process may be about to rename its own.
+pub fn abandoned(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some(stem) = name.strip_suffix(".tmp") else {
+        return false;
+    };
+    let pid = stem
+        .rsplit_once('.')
+        .and_then(|(_, pid)| pid.parse::<u32>().ok());
+    let proc_fs = Path::new("/proc/self").exists();
+    match pid {
+        Some(pid) if proc_fs => {
+            pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+        }
+        _ => std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600)),
+    }
+}
+
+/// Removes the [`abandoned`] temporary files directly in `dir` (best effort).
+pub fn clean_abandoned(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if abandoned(&e.path()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Several files replaced together: each is written to its temporary name and synced, and only
+/// when all are written are they renamed into place, back to back. A failure or a kill before
+/// [`Batch::commit`] leaves every old file as it was (a dropped batch removes its temporaries),
+/// so a reader never finds a new file beside an old one written with it, short of a kill
+/// between the renames themselves.
+#[derive(Debug, Default)]
+pub struct Batch {
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Writes the future content of `path` through `fill` (given the temporary path).
+    pub fn add_with(
+        &mut self,
+        path: &Path,
+        fill: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let tmp = tmp_path(path);
+        let result = fill(&tmp).and_then(|()| std::fs::File::open(&tmp)?.sync_all());
+        match result {
+            Ok(()) => {
+                self.files.push((path.to_path_buf(), tmp));
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the future content of `path`.
+    pub fn add(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        self.add_with(path, |tmp| {
+            let mut f = std::fs::File::create(tmp)?;
+            f.write_all(bytes)
+        })
+    }
+
+    /// Renames every file into place; the error names the file whose rename failed.
+    pub fn commit(mut self) -> Result<(), (PathBuf, std::io::Error)> {
+        let files = std::mem::take(&mut self.files);
+        for (i, (path, tmp)) in files.iter().enumerate() {
+            if let Err(e) = std::fs::rename(tmp, path) {
+                for (_, t) in &files[i..] {
+                    let _ = std::fs::remove_file(t);
+                }
+                return Err((path.clone(), e));
+            }
+        }
+        if let Some(dir) = files.first().and_then(|(p, _)| p.parent()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for (_, tmp) in &self.files {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}

@@ -682,3 +682,142 @@ fn hostile_fields_are_escaped_in_report_md() {
         "escaped title"
     );
 }
+
+#[test]
+fn index_cleanup_leaves_another_processs_temporary_files() {
+    let f = Fixture::built();
+    // A live process's temporary file (a `topics` run saving), and a dead one's.
+    let mut live = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let mut dead = Command::new("true").spawn().expect("true");
+    let dead_pid = dead.id();
+    dead.wait().expect("wait");
+    let theirs = f.index.join(format!("topics.json.{}.tmp", live.id()));
+    let left = f.index.join(format!("topics.json.{dead_pid}.tmp"));
+    std::fs::write(&theirs, b"{\"half\":").expect("w");
+    std::fs::write(&left, b"{\"half\":").expect("w");
+    let extra = std::fs::read_to_string(f.digests.join("2024-09-26.md"))
+        .expect("digest")
+        .replace("2409.", "2498.");
+    std::fs::write(f.digests.join("2024-10-02.md"), extra).expect("w");
+    let o = f.index(&[]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(theirs.exists(), "a live process's file was deleted");
+    assert!(!left.exists(), "a dead process's file was kept");
+    let _ = live.kill();
+    let _ = live.wait();
+}
+
+#[test]
+fn export_replaces_both_files_or_neither_and_refuses_paths_that_name_no_file() {
+    let f = Fixture::built();
+    let out = f.tmp.path().join("good");
+    let (npy, jsonl) = (out.with_extension("npy"), out.with_extension("jsonl"));
+    let o = f.run(&["export", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", err(&o));
+    let before = (
+        std::fs::read(&npy).expect("npy"),
+        std::fs::read(&jsonl).expect("jsonl"),
+    );
+    // The index grows; the next export dies of a full disk part-way (past 16 KiB).
+    let extra = std::fs::read_to_string(f.digests.join("2024-09-26.md"))
+        .expect("digest")
+        .replace("2409.", "2497.");
+    std::fs::write(f.digests.join("2024-10-03.md"), extra).expect("w");
+    assert!(f.index(&[]).status.success());
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 16; exec {BIN} export --index {} --out {}",
+            s(&f.index),
+            s(&out)
+        ))
+        .output()
+        .expect("sh");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("good."), "the file is named: {}", err(&o));
+    let after = (
+        std::fs::read(&npy).expect("npy"),
+        std::fs::read(&jsonl).expect("jsonl"),
+    );
+    assert!(after == before, "both files are the previous export");
+    let leftovers: Vec<_> = walk(f.tmp.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Paths that name a directory or a device.
+    let dir = f.tmp.path().join("exports");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for bad in [
+        format!("{}/", s(&dir)),
+        s(&dir).to_string(),
+        "/dev/full".into(),
+    ] {
+        let o = f.run(&["export", "--out", &bad]);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", err(&o));
+        assert!(
+            err(&o).contains("hint: give --out a file path"),
+            "{}",
+            err(&o)
+        );
+    }
+    assert!(
+        std::fs::read_dir(&dir).expect("dir").next().is_none(),
+        "nothing written"
+    );
+    assert!(!Path::new("/dev/full.npy").exists());
+}
+
+#[test]
+fn a_killed_report_leaves_the_previous_set_whole() {
+    let f = Fixture::built();
+    assert!(f
+        .run(&["topics", "--k", "3", "--no-model"])
+        .status
+        .success());
+    let outdir = f.tmp.path().join("report");
+    let o = f.run(&["report", "--out", s(&outdir), "--no-summary-check"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let read = || {
+        ["map.svg", "report.md", "report.html"]
+            .map(|n| std::fs::read(outdir.join(n)).expect("report file"))
+    };
+    let before = read();
+    // New topics, then a report killed after writing its new map.
+    assert!(f
+        .run(&["topics", "--k", "4", "--no-model"])
+        .status
+        .success());
+    let o = Command::new(BIN)
+        .args(["report", "--index", s(&f.index), "--out", s(&outdir)])
+        .args(["--no-summary-check", "--model", s(&f.model)])
+        .env("PAPERMAP_CRASH_AT", "report-map-written")
+        .output()
+        .expect("report");
+    assert!(!o.status.success(), "the report should have died");
+    assert!(
+        read() == before,
+        "the three files are the previous report's"
+    );
+    let o = f.run(&["report", "--out", s(&outdir), "--no-summary-check"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(read() != before);
+    let tmp: Vec<_> = walk(&outdir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(
+        tmp.is_empty(),
+        "the killed run's temporaries are cleaned: {tmp:?}"
+    );
+    // An --out that is a file says what to do.
+    let file = f.tmp.path().join("a-file");
+    std::fs::write(&file, b"x").expect("w");
+    let o = f.run(&["report", "--out", s(&file), "--no-summary-check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("not a directory") && err(&o).contains("hint: give --out a directory"),
+        "{}",
+        err(&o)
+    );
+}

@@ -1,9 +1,8 @@
 //! `papermap export`: vectors as numpy `.npy` plus ids/metadata, for Python users.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use papermap::export::ExportFormat;
 use papermap::index::Index;
 
 use super::options::DEFAULT_INDEX;
@@ -35,52 +34,32 @@ pub struct Args {
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
     let dim = index.dim();
-    let with_ext = |ext: &str| {
-        let mut p = args.out.clone().into_os_string();
-        p.push(ext);
-        PathBuf::from(p)
+    let format = match args.format {
+        Format::Npy => ExportFormat::Npy,
+        Format::Jsonl => ExportFormat::Jsonl,
     };
-    let meta_path = with_ext(".jsonl");
-    let mut meta = std::io::BufWriter::new(
-        std::fs::File::create(&meta_path)
-            .with_context(|| format!("creating {}", meta_path.display()))?,
-    );
-    for (i, p) in index.papers().iter().enumerate() {
-        let mut v = serde_json::to_value(&p.paper)?;
-        v["row"] = i.into();
-        if args.format == Format::Jsonl {
-            v["vector"] = serde_json::to_value(index.vector(i))?;
-        }
-        serde_json::to_writer(&mut meta, &v)?;
-        meta.write_all(b"\n")?;
-    }
-    meta.flush()?;
-    let npy_path = (args.format == Format::Npy).then(|| with_ext(".npy"));
-    if let Some(p) = &npy_path {
-        papermap::export::write_npy(p, index.rows())?;
-    }
+    let files = papermap::export::export(&index, &args.out, format)?;
     if output.json {
         return super::output::print_json(&serde_json::json!({
-            "papers": meta_path,
-            "vectors": npy_path,
+            "papers": files.papers,
+            "vectors": files.vectors,
             "rows": index.len(),
             "dim": dim,
             "format": if args.format == Format::Npy { "npy" } else { "jsonl" },
         }));
     }
-    if let Some(npy_path) = &npy_path {
-        println!(
+    match &files.vectors {
+        Some(npy) => println!(
             "wrote {} ({} x {dim} float32) and {}",
-            npy_path.display(),
+            npy.display(),
             index.len(),
-            meta_path.display()
-        );
-    } else {
-        println!(
+            files.papers.display()
+        ),
+        None => println!(
             "wrote {} ({} papers with vectors)",
-            meta_path.display(),
+            files.papers.display(),
             index.len()
-        );
+        ),
     }
     Ok(())
 }

@@ -220,6 +220,20 @@ pub fn advice(e: &anyhow::Error) -> Option<String> {
                 _ => None,
             };
         }
+        if let Some(papermap::report::ReportError::NotADirectory(_)) =
+            c.downcast_ref::<papermap::report::ReportError>()
+        {
+            return Some("give --out a directory (a new one is created)".into());
+        }
+        if let Some(papermap::export::ExportError::BadOutput { .. }) =
+            c.downcast_ref::<papermap::export::ExportError>()
+        {
+            return Some(
+                "give --out a file path without extension, in an existing directory (OUT.npy \
+                 and OUT.jsonl are written beside each other)"
+                    .into(),
+            );
+        }
         if let Some(WorkspaceError::ModelMismatch { .. }) = c.downcast_ref::<WorkspaceError>() {
             return Some(
                 "pass --model with the index's model, or rebuild the index with this one \

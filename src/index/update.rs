@@ -303,7 +303,8 @@ fn collect_garbage(dir: &Path, m: &Manifest, previous: Option<&Manifest>) {
             let stale_papers = name.starts_with("papers-")
                 && name.ends_with(".jsonl")
                 && !live_papers.contains(name.as_str());
-            if stale_papers || name.ends_with(".tmp") {
+            // Another process's temporary file (a `topics` run saving, say) is not garbage.
+            if stale_papers || crate::atomic::abandoned(&e.path()) {
                 let _ = std::fs::remove_file(e.path());
             }
         }

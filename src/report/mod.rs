@@ -68,6 +68,9 @@ pub enum ReportError {
     /// The inputs do not belong together.
     #[error("{0}")]
     Mismatch(String),
+    /// The output path exists and is not a directory.
+    #[error("{}: not a directory (the report is written into a directory of its own)", .0.display())]
+    NotADirectory(PathBuf),
 }
 
 /// Everything a report shows, computed by the earlier stages.
@@ -256,25 +259,49 @@ pub struct ReportFiles {
     pub html: PathBuf,
 }
 
-/// Writes `report.md`, `map.svg` and `report.html` into `out`.
+/// Test hook: abort (like `kill -9`) at a named point of writing a report.
+fn crash_point(name: &str) {
+    if std::env::var("PAPERMAP_CRASH_AT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
+/// Writes `report.md`, `map.svg` and `report.html` into `out`, as one set: all three are
+/// written before any replaces its old version, so a killed run leaves the old set whole.
 pub fn write(out: &Path, input: &ReportInput<'_>) -> Result<ReportFiles, ReportError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| ReportError::Io { path: p, source }
     };
+    if out.exists() && !out.is_dir() {
+        return Err(ReportError::NotADirectory(out.to_path_buf()));
+    }
     std::fs::create_dir_all(out).map_err(io(out))?;
+    // Temporaries of a killed earlier run.
+    crate::atomic::clean_abandoned(out);
     let view = View::new(input)?;
     let files = ReportFiles {
         markdown: out.join("report.md"),
         map_svg: out.join("map.svg"),
         html: out.join("report.html"),
     };
+    let mut batch = crate::atomic::Batch::new();
     let svg = html::map_svg(&view, true);
-    crate::atomic::write(&files.map_svg, svg.as_bytes()).map_err(io(&files.map_svg))?;
+    batch
+        .add(&files.map_svg, svg.as_bytes())
+        .map_err(io(&files.map_svg))?;
+    crash_point("report-map-written");
     let md = markdown::render(&view);
-    crate::atomic::write(&files.markdown, md.as_bytes()).map_err(io(&files.markdown))?;
+    batch
+        .add(&files.markdown, md.as_bytes())
+        .map_err(io(&files.markdown))?;
     let page = html::render(&view);
-    crate::atomic::write(&files.html, page.as_bytes()).map_err(io(&files.html))?;
+    batch
+        .add(&files.html, page.as_bytes())
+        .map_err(io(&files.html))?;
+    batch
+        .commit()
+        .map_err(|(path, source)| ReportError::Io { path, source })?;
     Ok(files)
 }
 
