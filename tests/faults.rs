@@ -821,3 +821,44 @@ fn a_killed_report_leaves_the_previous_set_whole() {
         err(&o)
     );
 }
+
+#[test]
+fn terminal_escapes_and_bidi_overrides_in_digests_are_shown_not_obeyed() {
+    let f = Fixture::new();
+    let digest = f.digests.join("2025-03-03.md");
+    std::fs::write(
+        &digest,
+        "## Daily Papers (2025-03-03)\n\n\
+         ### [Evil \u{1b}]0;pwned\u{7}title \u{1b}[2J with gpj.\u{202e}exe and \u{0}NUL](https://arxiv.org/abs/2503.00003)\n\n\
+         - summary \u{1b}[31mred\u{1b}[0m text\n",
+    )
+    .expect("w");
+    assert!(f.index(&[]).status.success());
+    let clean = |text: &str, what: &str| {
+        for bad in ['\u{1b}', '\u{7}', '\u{0}', '\u{202e}'] {
+            assert!(!text.contains(bad), "{what} carries {:?}: {text:?}", bad);
+        }
+    };
+    let o = f.run(&["papers", s(&f.digests)]);
+    clean(&out(&o), "papers");
+    assert!(
+        out(&o).contains("Evil \\x1b]0;pwned\\x07title"),
+        "{}",
+        out(&o)
+    );
+    let o = f.run(&["search", "Evil title", "--mode", "lexical"]);
+    clean(&out(&o), "search");
+    let o = f.run(&["related", "2503.00003"]);
+    clean(&out(&o), "related");
+    let o = f.run(&["topics", "--k", "3", "--no-model"]);
+    clean(&out(&o), "topics");
+    let outdir = f.tmp.path().join("report");
+    assert!(f
+        .run(&["report", "--out", s(&outdir), "--no-summary-check"])
+        .status
+        .success());
+    for name in ["report.md", "report.html", "map.svg"] {
+        let text = std::fs::read_to_string(outdir.join(name)).expect("report");
+        clean(&text, name);
+    }
+}

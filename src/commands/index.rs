@@ -55,7 +55,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let corpus = papermap::corpus::load(&args.paths).context("reading digests")?;
     let read_s = start.elapsed().as_secs_f64();
     for w in &corpus.warnings {
-        super::output::note!("warning: {w}");
+        super::output::note!("warning: {}", super::output::one_line(&w.to_string()));
     }
     // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
     // Only the manifest is read here; a missing or broken one is the update's to report.

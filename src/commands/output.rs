@@ -260,6 +260,8 @@ pub fn advice(e: &anyhow::Error) -> Option<String> {
     })
 }
 
+pub use papermap::text::one_line;
+
 /// One line per hit: rank, score, date, id, title.
 pub fn write_hits(
     out: &mut impl Write,
@@ -272,9 +274,9 @@ pub fn write_hits(
             "{:>3}  {:.4}  {:<10}  {:<12}  {}",
             h.rank,
             h.score,
-            h.date.unwrap_or("-"),
-            h.arxiv_id,
-            h.title
+            one_line(h.date.unwrap_or("-")),
+            one_line(h.arxiv_id),
+            one_line(h.title)
         )?;
     }
     Ok(())

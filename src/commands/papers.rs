@@ -18,7 +18,7 @@ pub struct Args {
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let corpus = corpus::load(&args.paths)?;
     for w in &corpus.warnings {
-        super::output::note!("warning: {w}");
+        super::output::note!("warning: {}", super::output::one_line(&w.to_string()));
     }
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -70,8 +70,10 @@ fn write_table(out: &mut impl Write, papers: &[Paper]) -> anyhow::Result<()> {
         let date = p.date.as_deref().unwrap_or("-");
         writeln!(
             out,
-            "{date:<10}  {votes:>5}  {:<id_width$}  {}",
-            p.arxiv_id, p.title
+            "{:<10}  {votes:>5}  {:<id_width$}  {}",
+            super::output::one_line(date),
+            super::output::one_line(&p.arxiv_id),
+            super::output::one_line(&p.title)
         )?;
     }
     Ok(())

@@ -202,9 +202,9 @@ fn write_table(
     writeln!(
         out,
         "related to {}  {}  {}",
-        p.arxiv_id,
-        p.date.as_deref().unwrap_or("-"),
-        p.title
+        super::output::one_line(&p.arxiv_id),
+        super::output::one_line(p.date.as_deref().unwrap_or("-")),
+        super::output::one_line(&p.title)
     )?;
     super::output::write_hits(out, index, hits)
 }

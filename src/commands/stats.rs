@@ -36,7 +36,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         None => None,
     };
     for w in &corpus.warnings {
-        super::output::note!("warning: {w}");
+        super::output::note!("warning: {}", super::output::one_line(&w.to_string()));
     }
     if output.json {
         let duplicates: Vec<serde_json::Value> = corpus

@@ -156,7 +156,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                 println!(
                     "  {:>5} papers  {}  (topics {})",
                     g.size,
-                    g.label,
+                    super::output::one_line(&g.label),
                     ids.join(", ")
                 );
             }
@@ -241,8 +241,8 @@ fn print_table(t: &Topics, index: &Index, had_previous: bool) {
             topic.id,
             topic.size,
             format!("{dir} {:.2}x", topic.trend),
-            clip(&topic.label, 40),
-            kw.join(", ")
+            clip(&super::output::one_line(&topic.label), 40),
+            super::output::one_line(&kw.join(", "))
         );
     }
 }

@@ -9,6 +9,7 @@ use crate::topics::Trend;
 /// is written as entities, so no field can open a tag (report.md is also read as HTML inside
 /// `<details>`), a link, a table cell or emphasis; newlines become spaces.
 pub(crate) fn md(s: &str) -> String {
+    let s = crate::text::printable(s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

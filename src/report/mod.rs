@@ -343,6 +343,7 @@ pub(crate) fn web_link(url: &str) -> Option<&str> {
 
 /// Escapes text for HTML and XML.
 pub(crate) fn esc(s: &str) -> String {
+    let s = crate::text::printable(s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -7,9 +7,11 @@ pub mod arxiv;
 pub mod glossary;
 mod key;
 pub mod lexicon;
+pub mod printable;
 pub mod vector;
 pub mod words;
 
 pub use alignment::{Alignment, WordVectors};
 pub use key::input_key;
 pub use lexicon::Lexicon;
+pub use printable::{one_line, printable};
