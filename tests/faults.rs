@@ -862,3 +862,41 @@ fn terminal_escapes_and_bidi_overrides_in_digests_are_shown_not_obeyed() {
         clean(&text, name);
     }
 }
+
+#[test]
+fn implausible_dates_are_warned_about_and_stay_out_of_trends_and_the_brief() {
+    let f = Fixture::new();
+    let sample = std::fs::read_to_string(f.digests.join("2024-09-26.md")).expect("digest");
+    for (date, prefix) in [("9999-12-31", "2498."), ("1900-01-01", "2497.")] {
+        let d = sample.replace("2024-09-26", date).replace("2409.", prefix);
+        std::fs::write(f.digests.join(format!("odd-{prefix}md")), d).expect("w");
+    }
+    let o = f.run(&["papers", s(&f.digests)]);
+    let e = err(&o);
+    assert!(
+        e.contains("date 9999-12-31 is before arXiv began") && e.contains("date 1900-01-01"),
+        "{e}"
+    );
+    assert!(e.contains("odd-2498.md:1"), "file and line named: {e}");
+    assert!(f.index(&[]).status.success());
+    let o = f.run(&["topics", "--k", "3", "--no-model", "--json"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let t: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
+    assert_eq!(
+        t["archive_last_date"], "2025-02-21",
+        "the trend ends on the last real day"
+    );
+    let brief = f.tmp.path().join("brief");
+    let o = f.run(&["brief", "--out", s(&brief), "--json"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let b: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
+    assert_eq!(b["date"], "2025-02-21");
+    // A paper dated 1900 is not an "earlier paper" of the day either.
+    let related = b["papers"].as_array().expect("papers").iter();
+    assert!(related
+        .flat_map(|p| p["related"].as_array().cloned().unwrap_or_default())
+        .all(|r| r["date"] != "1900-01-01"));
+    // Asked for by name, the odd day is still there: nothing is dropped.
+    let o = f.run(&["brief", "--date", "9999-12-31", "--out", s(&brief)]);
+    assert!(o.status.success(), "{}", err(&o));
+}

@@ -138,13 +138,14 @@ pub struct Day {
     pub rows: Vec<usize>,
 }
 
-/// The dated papers' distinct first-appearance dates, sorted.
+/// The dated papers' distinct first-appearance dates that a paper can bear, sorted (a digest
+/// dated 9999-12-31 is not "the latest day").
 fn dates(index: &Index) -> BTreeSet<&str> {
     index
         .papers()
         .iter()
         .filter_map(|p| p.paper.date.as_deref())
-        .filter(|d| day_number(d).is_some())
+        .filter(|d| crate::corpus::dates::plausible_day(d).is_some())
         .collect()
 }
 
@@ -421,10 +422,9 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            p.paper
-                .date
-                .as_deref()
-                .is_some_and(|d| day_number(d).is_some() && d < day.date.as_str())
+            p.paper.date.as_deref().is_some_and(|d| {
+                crate::corpus::dates::plausible_day(d).is_some() && d < day.date.as_str()
+            })
         })
         .map(|(r, _)| r)
         .collect();

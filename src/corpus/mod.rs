@@ -33,6 +33,7 @@
 //! The same arXiv id on several days is one paper (see [`load`]); every location is
 //! reported in [`Corpus::duplicates`].
 
+pub mod dates;
 mod parse;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -146,6 +147,9 @@ pub enum WarningKind {
     NotAFile,
     /// A heading or image link is not `http(s)`; it is kept as text, never as a link.
     UnsafeLink,
+    /// A date no paper can bear (before arXiv began, or after today): the papers keep it, but
+    /// trends and the brief's default day leave them out.
+    ImplausibleDate,
 }
 
 /// A problem found in the input that did not stop parsing.

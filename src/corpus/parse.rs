@@ -112,6 +112,8 @@ struct Entry {
 struct Parser<'a> {
     path: &'a Path,
     path_date: Option<String>,
+    /// Whether the path's date has been judged plausible or not (once per file).
+    path_date_checked: bool,
     heading_date: Option<String>,
     entry: Option<Entry>,
     /// True between a heading that was skipped and the next heading: its lines belong to
@@ -134,6 +136,7 @@ impl<'a> Parser<'a> {
         Parser {
             path,
             path_date: date_from_path(path),
+            path_date_checked: false,
             heading_date: None,
             entry: None,
             in_skipped: false,
@@ -202,6 +205,7 @@ impl<'a> Parser<'a> {
             .filter(|d| valid_date(d));
         match date {
             Some(d) => {
+                self.check_plausible(d, lineno);
                 if let Some(pd) = self.path_date.as_deref().filter(|pd| *pd != d) {
                     let msg = format!(
                         "heading date {d} differs from the date {pd} in the path; using {d}"
@@ -218,6 +222,18 @@ impl<'a> Parser<'a> {
                 );
                 self.warn(lineno, WarningKind::BadDateHeading, msg);
             }
+        }
+    }
+
+    /// Warns about a date no paper can bear (once per date and file).
+    fn check_plausible(&mut self, date: &str, lineno: usize) {
+        if super::dates::plausible_day(date).is_none() {
+            let msg = format!(
+                "date {date} is before arXiv began ({}) or after today: its papers keep it, \
+                 but trends and the brief's default day leave them out",
+                super::dates::FIRST_DAY
+            );
+            self.warn(lineno, WarningKind::ImplausibleDate, msg);
         }
     }
 
@@ -249,6 +265,12 @@ impl<'a> Parser<'a> {
             (String::new(), untrusted_link_id(title))
         };
         let date = self.heading_date.clone().or_else(|| self.path_date.clone());
+        if self.heading_date.is_none() && !self.path_date_checked {
+            self.path_date_checked = true;
+            if let Some(d) = self.path_date.clone() {
+                self.check_plausible(&d, lineno);
+            }
+        }
         if date.is_none() {
             // One warning per file, not per paper: the cause is the same for all of them.
             self.undated_first.get_or_insert(lineno);

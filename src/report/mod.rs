@@ -203,9 +203,18 @@ impl<'a> View<'a> {
                 v
             })
             .collect();
+        // Dates no paper can bear (9999-12-31) would stretch the month axis and the range.
+        let plausible = |p: &&crate::index::IndexedPaper| {
+            p.paper
+                .date
+                .as_deref()
+                .and_then(crate::corpus::dates::plausible_day)
+                .is_some()
+        };
         let mut months: Vec<String> = index
             .papers()
             .iter()
+            .filter(plausible)
             .filter_map(|p| p.paper.month().map(str::to_string))
             .collect();
         months.sort();
@@ -213,11 +222,13 @@ impl<'a> View<'a> {
         let first_date = index
             .papers()
             .iter()
+            .filter(plausible)
             .filter_map(|p| p.paper.date.clone())
             .min();
         let last_date = index
             .papers()
             .iter()
+            .filter(plausible)
             .filter_map(|p| p.paper.date.clone())
             .max();
         Ok(View {

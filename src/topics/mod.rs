@@ -452,24 +452,8 @@ impl Default for Params {
     }
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date, `None` if it is not one.
-pub fn day_number(date: &str) -> Option<i64> {
-    let mut it = date.get(..10)?.split('-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
+pub use crate::corpus::dates::day_number;
+use crate::corpus::dates::plausible_day;
 
 /// Topics of an index: [`compute`] on its papers and vectors, stamped with its generation and
 /// model fingerprint.
@@ -888,6 +872,11 @@ pub fn update(
     Ok(t)
 }
 
+/// Whether a paper's date can be a paper's (its month then counts in the over-time views).
+fn days_ok(p: &Paper) -> bool {
+    p.date.as_deref().and_then(plausible_day).is_some()
+}
+
 /// With `PAPERMAP_TIMING` set, prints how long the keyword stage has run when `stage` ends (the
 /// large-archive runs read where the time goes).
 pub(crate) fn lap(start: Instant, stage: &str) {
@@ -958,7 +947,10 @@ fn summarise(
     lap(kw_start, "keywords: refine");
     let display = keywords::display_forms(&docs);
     lap(kw_start, "keywords: display");
-    let months: Vec<Option<&str>> = papers.iter().map(|p| p.month()).collect();
+    let months: Vec<Option<&str>> = papers
+        .iter()
+        .map(|p| p.month().filter(|_| days_ok(p)))
+        .collect();
     let periods = over_time::over_time(&docs, &months, &topic_rows, &corpus, &|key: &str| {
         display.get(key).cloned().unwrap_or_else(|| key.to_string())
     });
@@ -966,15 +958,17 @@ fn summarise(
     let keywords_s = kw_start.elapsed().as_secs_f64();
 
     // Trend window.
+    // Only dates a paper can bear (see `plausible_day`): a digest dated 9999-12-31 must not
+    // become the end of the trend window.
     let days: Vec<Option<i64>> = papers
         .iter()
-        .map(|p| p.date.as_deref().and_then(day_number))
+        .map(|p| p.date.as_deref().and_then(plausible_day))
         .collect();
     let last_day = days.iter().flatten().copied().max();
     let archive_last_date = papers
         .iter()
         .filter_map(|p| p.date.clone())
-        .filter(|d| day_number(d).is_some())
+        .filter(|d| plausible_day(d).is_some())
         .max();
     let is_recent = |d: i64| last_day.is_some_and(|l| d > l - params.recent_days);
     let recent_total = days.iter().flatten().filter(|&&d| is_recent(d)).count();
@@ -1029,14 +1023,14 @@ fn summarise(
             .collect();
         let mut per_month = BTreeMap::new();
         for &r in rows {
-            if let Some(m) = papers[r].month() {
+            if let Some(m) = papers[r].month().filter(|_| days[r].is_some()) {
                 *per_month.entry(m.to_string()).or_insert(0) += 1;
             }
         }
         let dates: Vec<&str> = rows
             .iter()
+            .filter(|&&r| days[r].is_some())
             .filter_map(|&r| papers[r].date.as_deref())
-            .filter(|d| day_number(d).is_some())
             .collect();
         let recent = rows
             .iter()
@@ -1210,19 +1204,6 @@ pub fn save(index_dir: &Path, topics: &Topics) -> Result<PathBuf, TopicsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn day_numbers() {
-        assert_eq!(day_number("1970-01-01"), Some(0));
-        assert_eq!(
-            day_number("2024-03-01")
-                .zip(day_number("2024-02-28"))
-                .map(|(a, b)| a - b),
-            Some(2)
-        );
-        assert_eq!(day_number("2024-13-01"), None);
-        assert_eq!(day_number("soon"), None);
-    }
 
     #[test]
     fn trend_directions() {
