@@ -462,3 +462,75 @@ fn a_web_page_cannot_drive_the_server() {
     let (st, body) = raw(a, post, &[&local, json_ct], input);
     assert_eq!(st, 200, "a script without an Origin: {body}");
 }
+
+#[test]
+fn embeddings_take_base64_name_the_model_and_refuse_oversized_requests() {
+    let f = Sample::with_index_and_topics(3);
+    let server = start(&f.index, &f.model);
+    let a = server.addr.as_str();
+    let req =
+        |body: serde_json::Value| http(a, "POST", "/v1/embeddings", body.to_string().as_bytes());
+    let (st, plain) = req(serde_json::json!({"input": ["query: video"], "model": "whatever"}));
+    assert_eq!(st, 200, "{plain}");
+    let plain = json(&plain);
+    assert_ne!(
+        plain["model"], "whatever",
+        "the server's model, not the request's"
+    );
+    assert_eq!(plain["model"], "tiny");
+    let (st, packed) =
+        req(serde_json::json!({"input": ["query: video"], "encoding_format": "base64"}));
+    assert_eq!(st, 200, "{packed}");
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(
+            json(&packed)["data"][0]["embedding"]
+                .as_str()
+                .expect("base64 string"),
+        )
+        .expect("decodes");
+    let floats: Vec<f64> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+        .collect();
+    let want: Vec<f64> = plain["data"][0]["embedding"]
+        .as_array()
+        .expect("floats")
+        .iter()
+        .filter_map(|x| x.as_f64())
+        .collect();
+    assert_eq!(floats.len(), want.len());
+    assert!(floats.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-6));
+    let (st, body) = req(serde_json::json!({"input": "x", "encoding_format": "int8"}));
+    assert_eq!(st, 400, "{body}");
+    // Past the token limit (each input cut at the tiny model's 64 tokens: 300 of them hold
+    // 19,200), and past the input count.
+    let long = "passage: ".to_string() + &"diffusion video model ".repeat(200);
+    let many = vec![long; 300];
+    let (st, body) = req(serde_json::json!({ "input": many }));
+    assert_eq!(st, 413, "{}", &body[..body.len().min(300)]);
+    assert!(json(&body)["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("split it")));
+    let (st, body) =
+        req(serde_json::json!({ "input": vec!["x"; papermap::serve::MAX_INPUTS + 1] }));
+    assert_eq!(st, 413, "{body}");
+    // A request at the limit and a search sent beside it both get their answer.
+    let near = vec!["passage: ".to_string() + &"diffusion ".repeat(300); 25];
+    let bulk = {
+        let a = a.to_string();
+        std::thread::spawn(move || {
+            http(
+                &a,
+                "POST",
+                "/v1/embeddings",
+                serde_json::json!({ "input": near }).to_string().as_bytes(),
+            )
+        })
+    };
+    let (st, body) = get(a, "/api/search?q=diffusion&k=3");
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = bulk.join().expect("bulk");
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(json(&body)["data"].as_array().map(Vec::len), Some(25));
+}

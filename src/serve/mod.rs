@@ -15,7 +15,11 @@
 //! it in; requests in flight finish on the old one. A manifest that could not be served is not
 //! tried (or reported) again until it changes.
 
+mod embedder;
 mod guard;
+
+use embedder::{Job, Lane, Vectors};
+pub use embedder::{BATCH_TEXTS, MAX_REQUEST_TOKENS};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,8 +51,6 @@ pub const MAX_QUERY_BYTES: usize = 2_000;
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Most inputs in one embeddings request.
 pub const MAX_INPUTS: usize = 512;
-/// Most texts the embedding thread takes into one batch.
-pub const BATCH_TEXTS: usize = 256;
 /// How often the watcher looks for a new index generation.
 pub const RELOAD_EVERY: Duration = Duration::from_millis(500);
 
@@ -125,15 +127,6 @@ impl Loaded {
     }
 }
 
-/// Vectors of a job's texts and the tokens they took.
-type Vectors = (Vec<Vec<f32>>, usize);
-
-/// A batch job for the embedding thread: prefixed texts in, vectors out.
-struct Job {
-    texts: Vec<String>,
-    reply: tokio::sync::oneshot::Sender<Result<Vectors, String>>,
-}
-
 struct App {
     dir: PathBuf,
     current: RwLock<Arc<Loaded>>,
@@ -141,7 +134,7 @@ struct App {
     seen: std::sync::Mutex<Option<crate::index::Manifest>>,
     /// Which hosts requests may name (set once the port is bound).
     guard: std::sync::OnceLock<guard::Guard>,
-    jobs: std::sync::mpsc::SyncSender<Job>,
+    jobs: Arc<embedder::Queue>,
     model_id: String,
     fingerprint: String,
 }
@@ -154,71 +147,14 @@ impl App {
             .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
-    async fn embed(&self, texts: Vec<String>) -> Result<Vectors, ApiError> {
+    async fn embed(&self, texts: Vec<String>, lane: Lane) -> Result<Vectors, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
-            .try_send(Job { texts, reply: tx })
+            .push(Job { texts, reply: tx }, lane)
             .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "embedding queue full"))?;
         rx.await
             .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "embedder stopped"))?
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))
-    }
-}
-
-/// The embedding thread: each round takes every job already queued (up to [`BATCH_TEXTS`]
-/// texts) and embeds them as one batch.
-fn embedder(encoder: Encoder, rx: std::sync::mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        let mut n = jobs[0].texts.len();
-        while n < BATCH_TEXTS {
-            match rx.try_recv() {
-                Ok(j) => {
-                    n += j.texts.len();
-                    jobs.push(j);
-                }
-                Err(_) => break,
-            }
-        }
-        let all: Vec<String> = jobs.iter().flat_map(|j| j.texts.iter().cloned()).collect();
-        // A lone query is embedded on this thread (no pool wake-up), as the CLI does.
-        let result = if all.len() == 1 {
-            let tokens = encoder
-                .tokenize(&all, Prefix::None)
-                .map(|(ids, _)| ids.iter().map(Vec::len).sum())
-                .unwrap_or(0);
-            encoder
-                .embed_one(&all[0], Prefix::None)
-                .map(|v| crate::embed::Embedded {
-                    dim: v.len(),
-                    vectors: v,
-                    tokens,
-                    truncated: 0,
-                    flops: 0.0,
-                })
-        } else {
-            encoder.embed(&all, Prefix::None, &mut |_, _| {})
-        };
-        match result {
-            Ok(e) => {
-                let per_token = e.tokens as f64 / all.len().max(1) as f64;
-                let mut at = 0;
-                for j in jobs {
-                    let rows: Vec<Vec<f32>> = (at..at + j.texts.len())
-                        .map(|i| e.row(i).to_vec())
-                        .collect();
-                    at += j.texts.len();
-                    let tokens = (per_token * j.texts.len() as f64).round() as usize;
-                    let _ = j.reply.send(Ok((rows, tokens)));
-                }
-            }
-            Err(err) => {
-                let msg = err.to_string();
-                for j in jobs {
-                    let _ = j.reply.send(Err(msg.clone()));
-                }
-            }
-        }
+            .map_err(|(status, message)| ApiError::new(status, message))
     }
 }
 
@@ -350,7 +286,7 @@ async fn run_search(
 ) -> Result<(Arc<Loaded>, Vec<Hit>), ApiError> {
     let vector = if mode.needs_vector() {
         let (mut v, _) = app
-            .embed(vec![format!("{}{q}", Prefix::Query.as_str())])
+            .embed(vec![format!("{}{q}", Prefix::Query.as_str())], Lane::Query)
             .await?;
         v.pop()
     } else {
@@ -495,8 +431,13 @@ enum Input {
 #[derive(Deserialize)]
 struct EmbeddingsRequest {
     input: Input,
+    /// Accepted and not used: the server has one model, which the answer names.
     #[serde(default)]
-    model: Option<String>,
+    #[allow(dead_code)]
+    model: Option<serde_json::Value>,
+    /// `float` (default) or `base64` (little-endian f32 bytes), as OpenAI and TEI take it.
+    #[serde(default)]
+    encoding_format: Option<String>,
 }
 
 async fn v1_embeddings(
@@ -510,21 +451,46 @@ async fn v1_embeddings(
         Input::One(s) => vec![s],
         Input::Many(v) => v,
     };
-    if texts.is_empty() || texts.len() > MAX_INPUTS {
-        return Err(ApiError::bad(format!(
-            "input must hold 1 to {MAX_INPUTS} strings"
-        )));
+    if texts.is_empty() {
+        return Err(ApiError::bad("input must hold at least one string"));
     }
-    let (vectors, tokens) = app.embed(texts).await?;
+    if texts.len() > MAX_INPUTS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "input holds {} strings; a request may hold at most {MAX_INPUTS}: split it",
+                texts.len()
+            ),
+        ));
+    }
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "encoding_format {other:?}: use float or base64"
+            )))
+        }
+    };
+    let (vectors, tokens) = app.embed(texts, Lane::Bulk).await?;
     let data: Vec<_> = vectors
         .into_iter()
         .enumerate()
-        .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+        .map(|(i, v)| {
+            let embedding = if base64 {
+                use base64::Engine as _;
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
         .collect();
     Ok(Json(json!({
         "object": "list",
         "data": data,
-        "model": req.model.unwrap_or_else(|| app.model_id.clone()),
+        "model": app.model_id,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }))
     .into_response())
@@ -844,17 +810,18 @@ pub fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let loaded = Loaded::open(&opts.dir)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1024);
+    let queue = Arc::new(embedder::Queue::default());
+    let worker = Arc::clone(&queue);
     std::thread::Builder::new()
         .name("papermap-embed".into())
-        .spawn(move || embedder(encoder, rx))
+        .spawn(move || embedder::run(encoder, &worker))
         .map_err(ServeError::Runtime)?;
     let app = Arc::new(App {
         dir: opts.dir.clone(),
         seen: std::sync::Mutex::new(Some(loaded.index.manifest().clone())),
         guard: std::sync::OnceLock::new(),
         current: RwLock::new(Arc::new(loaded)),
-        jobs: tx,
+        jobs: queue,
         model_id,
         fingerprint,
     });
