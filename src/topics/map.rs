@@ -7,7 +7,8 @@
 //! every other paper is placed at the similarity-weighted mean of its [`PLACE_NEIGHBOURS`]
 //! nearest sampled papers (cosine of the unit vectors), which is linear in the archive
 //! (measured in the README: trustworthiness against PCA, time at 5,000 and 100,000 papers).
-//! Coordinates are scaled to [0, 1] on both axes.
+//! Coordinates are scaled to [0, 1] on both axes. Two runs on the same vectors do not give the
+//! same map (see [`layout`]); the stored one is what every page draws.
 
 use linfa::traits::Transformer;
 use ndarray::Array2;
@@ -61,7 +62,12 @@ pub fn layout(vectors: Rows<'_>, seed: u64) -> Result<Option<Layout>, TopicsErro
     let perplexity = PERPLEXITY
         .min((sample.len() as f64 - 1.0) / 3.0 - 0.5)
         .max(2.0);
-    // linfa-tsne's own seeded generator: the same vectors always give the same map.
+    // Not reproducible run to run: linfa-tsne seeds its starting points, but bhtsne (under it)
+    // picks the vantage points of its neighbour tree with an unseeded generator, so equally
+    // near neighbours come in another order and a few hundred papers already drift apart
+    // (by up to 1.4 of the unit square between identical runs). The layout is therefore stored
+    // with the topics, and the report and the explorer draw that stored layout until `topics`
+    // runs again.
     let fitted = linfa_tsne::TSneParams::embedding_size(2)
         .perplexity(perplexity)
         .approx_threshold(0.8)
