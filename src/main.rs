@@ -49,6 +49,13 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // Errors print their cause chain, not a backtrace: some dependencies (candle) put one in
+    // their error messages whenever RUST_BACKTRACE is set, ninety lines for a bad model file.
+    // A panic (an internal error) still gets RUST_BACKTRACE's backtrace; RUST_LIB_BACKTRACE=1
+    // brings the library ones back for debugging.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     let cli = Cli::parse();
     // Panics are turned into errors where a dependency may meet input it does not expect
     // (the library's boundaries) and here for anything else: the hook only records where a

@@ -900,3 +900,35 @@ fn implausible_dates_are_warned_about_and_stay_out_of_trends_and_the_brief() {
     let o = f.run(&["brief", "--date", "9999-12-31", "--out", s(&brief)]);
     assert!(o.status.success(), "{}", err(&o));
 }
+
+#[test]
+fn a_bad_model_file_is_a_short_error_even_with_rust_backtrace_set() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("m");
+    write_tiny_model(&dir, 1);
+    // A config that does not fit the weights: candle's shape-mismatch error carries a
+    // backtrace (98 lines with the real model) when RUST_BACKTRACE is set.
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
+    let ffn = config["intermediate_size"].as_u64().expect("ffn size");
+    config["intermediate_size"] = (ffn / 2).into();
+    std::fs::write(&path, config.to_string()).expect("w");
+    let input = tmp.path().join("in.jsonl");
+    std::fs::write(&input, "\"the model\"\n").expect("w");
+    let o = Command::new(BIN)
+        .args(["embed", "--input", s(&input), "--out"])
+        .arg(tmp.path().join("o.npy"))
+        .args(["--model", s(&dir)])
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .expect("run");
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("model.safetensors") && e.contains("shape"),
+        "{e}"
+    );
+    assert!(e.lines().count() <= 4, "{} lines:\n{e}", e.lines().count());
+}

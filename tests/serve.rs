@@ -534,3 +534,42 @@ fn embeddings_take_base64_name_the_model_and_refuse_oversized_requests() {
     assert_eq!(st, 200, "{body}");
     assert_eq!(json(&body)["data"].as_array().map(Vec::len), Some(25));
 }
+
+#[test]
+fn http_details_405_names_the_routes_methods_and_bad_paths_get_json() {
+    let f = Sample::with_index_and_topics(3);
+    let server = start(&f.index, &f.model);
+    let a = server.addr.as_str();
+    let host = format!("Host: {a}");
+    let allow = |req: &str| {
+        let mut c = TcpStream::connect(a).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let head =
+            format!("{req} HTTP/1.1\r\n{host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        c.write_all(head.as_bytes()).expect("write");
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out.lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("allow: ")
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(allow("DELETE /api/search?q=x"), "get, head");
+    assert_eq!(allow("PUT /papers/2409.17146"), "get, head");
+    assert_eq!(allow("GET /v1/embeddings"), "post");
+    for path in [
+        "/api/papers/%FF%FE",
+        "/api/related/%C3%28",
+        "/api/topics/%FF",
+    ] {
+        let (st, body) = get(a, path);
+        assert_eq!(st, 400, "{path}: {body}");
+        assert!(json(&body)["error"].is_string(), "{path}: {body}");
+    }
+    let (st, body) = get(a, "/papers/%FF%FE");
+    assert_eq!(st, 400);
+    assert!(body.contains("<h1>Bad request</h1>"), "{body}");
+}

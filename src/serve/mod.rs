@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
@@ -352,9 +352,10 @@ struct KParam {
 
 async fn api_related(
     State(app): State<Arc<App>>,
-    UrlPath(id): UrlPath<String>,
+    id: Result<UrlPath<String>, PathRejection>,
     params: Result<Query<KParam>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let id = path_param(id)?;
     let Query(p) = params.map_err(|e| ApiError::bad(e.body_text()))?;
     let k = parse_k(p.k.as_deref(), 10)?;
     let l = app.now();
@@ -370,8 +371,9 @@ async fn api_related(
 
 async fn api_paper(
     State(app): State<Arc<App>>,
-    UrlPath(id): UrlPath<String>,
+    id: Result<UrlPath<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let id = path_param(id)?;
     let l = app.now();
     let row = row_of(&l, &id)?;
     Ok(Json(paper_json(&l, row)).into_response())
@@ -396,8 +398,9 @@ async fn api_topics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
 
 async fn api_topic(
     State(app): State<Arc<App>>,
-    UrlPath(id): UrlPath<String>,
+    id: Result<UrlPath<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let id = path_param(id)?;
     let l = app.now();
     let t = topics_of(&l)?;
     let topic = id
@@ -600,6 +603,23 @@ async fn page_search(
     }
 }
 
+/// A path parameter, or a JSON 400 for one that does not decode (`%FF%FE` is no UTF-8).
+fn path_param(p: Result<UrlPath<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|UrlPath(id)| id)
+        .map_err(|e| ApiError::bad(format!("bad path: {}", e.body_text())))
+}
+
+fn bad_page(what: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        page(
+            "Bad request",
+            &format!("<h1>Bad request</h1><p>{}</p>", esc(what)),
+        ),
+    )
+        .into_response()
+}
+
 fn not_found_page(what: &str) -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -611,7 +631,14 @@ fn not_found_page(what: &str) -> Response {
         .into_response()
 }
 
-async fn page_paper(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+async fn page_paper(
+    State(app): State<Arc<App>>,
+    id: Result<UrlPath<String>, PathRejection>,
+) -> Response {
+    let id = match path_param(id) {
+        Ok(id) => id,
+        Err(e) => return bad_page(&e.message),
+    };
     let l = app.now();
     let Ok(row) = row_of(&l, &id) else {
         return not_found_page(&format!("no paper {id:?} in the index"));
@@ -687,7 +714,14 @@ async fn page_topics(State(app): State<Arc<App>>) -> Response {
     .into_response()
 }
 
-async fn page_topic(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+async fn page_topic(
+    State(app): State<Arc<App>>,
+    id: Result<UrlPath<String>, PathRejection>,
+) -> Response {
+    let id = match path_param(id) {
+        Ok(id) => id,
+        Err(e) => return bad_page(&e.message),
+    };
     let l = app.now();
     let Some(t) = &l.topics else {
         return not_found_page("no current topics for this index: run `papermap topics` on it");
@@ -743,11 +777,18 @@ async fn fallback(uri: Uri) -> Response {
     }
 }
 
-async fn method_not_allowed() -> Response {
+/// 405 with the methods this path takes: POST for the embeddings endpoint, GET (and HEAD)
+/// for everything else.
+async fn method_not_allowed(uri: Uri) -> Response {
+    let allow = if uri.path() == "/v1/embeddings" {
+        "POST"
+    } else {
+        "GET, HEAD"
+    };
     (
         StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, "GET, POST")],
-        Json(json!({"error": "method not allowed"})),
+        [(header::ALLOW, allow)],
+        Json(json!({"error": format!("method not allowed; {} takes {allow}", uri.path())})),
     )
         .into_response()
 }
