@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{chromium, Sample};
@@ -572,4 +573,118 @@ fn http_details_405_names_the_routes_methods_and_bad_paths_get_json() {
     let (st, body) = get(a, "/papers/%FF%FE");
     assert_eq!(st, 400);
     assert!(body.contains("<h1>Bad request</h1>"), "{body}");
+}
+
+/// `papermap index DIR` into the fixture's index with its tiny model.
+fn index_part(f: &Sample, dir: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["index", s(dir), "--quiet", "--index", s(&f.index)])
+        .args(["--model", s(&f.model), "--chunk", "32"])
+        .args(extra)
+        .output()
+        .expect("index")
+}
+
+#[test]
+fn soak_eight_clients_while_the_archive_is_indexed_in_three_parts_one_killed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let f = Sample::new();
+    let parts: Vec<PathBuf> = ["01", "02", "03"]
+        .iter()
+        .map(|m| {
+            let dir = f.tmp.path().join(format!("2024-{m}"));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let src = common::shared().join("data/archive/2024").join(m);
+            for e in std::fs::read_dir(&src).expect("archive month") {
+                let e = e.expect("entry");
+                std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy");
+            }
+            dir
+        })
+        .collect();
+    let size = || papermap::index::Index::open(&f.index).expect("open").len();
+    assert!(index_part(&f, &parts[0], &[]).status.success());
+    let n1 = size();
+    let server = start(&f.index, &f.model);
+    let addr = server.addr.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let (addr, stop) = (addr.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut i = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let mode = ["hybrid", "lexical", "dense"][(c + i) % 3];
+                    let (st, body) = get(
+                        &addr,
+                        &format!("/api/search?q=video+model&k=20&mode={mode}"),
+                    );
+                    let papers = serde_json::from_str::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v["index"]["papers"].as_u64());
+                    seen.push((st, papers));
+                    i += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    assert!(index_part(&f, &parts[1], &[]).status.success());
+    let n2 = size();
+    // The third part: killed (SIGKILL) after its first chunk commits, then run again.
+    let mut killed = Command::new(BIN)
+        .args(["index", s(&parts[2]), "--quiet", "--index", s(&f.index)])
+        .args(["--model", s(&f.model), "--chunk", "32"])
+        .env("PAPERMAP_PAUSE_AT", "chunk-committed")
+        .env("PAPERMAP_PAUSE_MS", "300")
+        .spawn()
+        .expect("index");
+    std::thread::sleep(Duration::from_millis(800));
+    killed.kill().expect("kill -9");
+    let _ = killed.wait();
+    assert_eq!(
+        size(),
+        n2,
+        "the killed run left the previous generation whole"
+    );
+    assert!(index_part(&f, &parts[2], &[]).status.success());
+    let committed = Instant::now();
+    let n3 = size();
+    assert!(n3 > n2 && n2 > n1);
+    let lag = loop {
+        let (_, body) = get(&addr, "/api/search?q=video&k=1&mode=lexical");
+        let papers = json(&body)["index"]["papers"].as_u64();
+        if papers == Some(n3 as u64) || committed.elapsed() > Duration::from_secs(10) {
+            break committed.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    stop.store(true, Ordering::Relaxed);
+    let seen: Vec<(u16, Option<u64>)> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    assert!(seen.len() > 100, "{} answers", seen.len());
+    let wrong: Vec<_> = seen.iter().filter(|(st, _)| *st != 200).collect();
+    assert!(
+        wrong.is_empty(),
+        "{} non-200 answers: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    let whole = [n1 as u64, n2 as u64, n3 as u64];
+    assert!(
+        seen.iter()
+            .all(|(_, p)| p.is_some_and(|p| whole.contains(&p))),
+        "an answer from a half generation"
+    );
+    assert!(
+        lag < Duration::from_secs(1),
+        "final generation served after {lag:?}"
+    );
+    eprintln!(
+        "soak: {} answers from generations of {n1}, {n2}, {n3} papers; final one served {lag:?} after its commit",
+        seen.len()
+    );
 }

@@ -317,10 +317,15 @@ async fn api_search(
         .enumerate()
         .map(|(i, h)| hit_json(&l, i, h))
         .collect();
-    Ok(
-        Json(json!({ "query": q, "mode": mode, "k": results.len(), "results": results }))
-            .into_response(),
-    )
+    Ok(Json(json!({
+        "query": q,
+        "mode": mode,
+        "k": results.len(),
+        "results": results,
+        // The generation that answered, so a client can tell which index it searched.
+        "index": {"generation": l.index.manifest().generation, "papers": l.index.len()},
+    }))
+    .into_response())
 }
 
 fn row_of(l: &Loaded, id: &str) -> Result<usize, ApiError> {
