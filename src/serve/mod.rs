@@ -614,15 +614,20 @@ fn path_param(p: Result<UrlPath<String>, PathRejection>) -> Result<String, ApiEr
         .map_err(|e| ApiError::bad(format!("bad path: {}", e.body_text())))
 }
 
-fn bad_page(what: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        page(
-            "Bad request",
-            &format!("<h1>Bad request</h1><p>{}</p>", esc(what)),
-        ),
-    )
-        .into_response()
+/// A page's path parameter, or the 400 page for one that does not decode.
+fn page_param(p: Result<UrlPath<String>, PathRejection>) -> Result<String, Box<Response>> {
+    path_param(p).map_err(|e| {
+        Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                page(
+                    "Bad request",
+                    &format!("<h1>Bad request</h1><p>{}</p>", esc(&e.message)),
+                ),
+            )
+                .into_response(),
+        )
+    })
 }
 
 fn not_found_page(what: &str) -> Response {
@@ -640,9 +645,9 @@ async fn page_paper(
     State(app): State<Arc<App>>,
     id: Result<UrlPath<String>, PathRejection>,
 ) -> Response {
-    let id = match path_param(id) {
+    let id = match page_param(id) {
         Ok(id) => id,
-        Err(e) => return bad_page(&e.message),
+        Err(page) => return *page,
     };
     let l = app.now();
     let Ok(row) = row_of(&l, &id) else {
@@ -723,9 +728,9 @@ async fn page_topic(
     State(app): State<Arc<App>>,
     id: Result<UrlPath<String>, PathRejection>,
 ) -> Response {
-    let id = match path_param(id) {
+    let id = match page_param(id) {
         Ok(id) => id,
-        Err(e) => return bad_page(&e.message),
+        Err(page) => return *page,
     };
     let l = app.now();
     let Some(t) = &l.topics else {
