@@ -69,6 +69,9 @@ pub(crate) fn map_svg(v: &View<'_>, standalone: bool) -> String {
             esc(&topics[t].label)
         );
     }
+    // Largest topics first; a label that would overlap one already drawn is left out (its
+    // points still say their topic on hover): a hundred topics' labels are otherwise a blot.
+    let mut placed: Vec<(f32, f32, f32, f32)> = Vec::new();
     for (t, &(x, y)) in v.label_xy.iter().enumerate() {
         // Labels near an edge grow inwards so they are never clipped.
         let anchor = match x {
@@ -76,6 +79,21 @@ pub(crate) fn map_svg(v: &View<'_>, standalone: bool) -> String {
             x if x > 0.8 => "end",
             _ => "middle",
         };
+        let (cx, cy) = (pad + x * (w - 2.0 * pad), pad + (1.0 - y) * (h - 2.0 * pad));
+        let width = topics[t].label.chars().count() as f32 * 8.0;
+        let left = match anchor {
+            "start" => cx,
+            "end" => cx - width,
+            _ => cx - width / 2.0,
+        };
+        let b = (left, cy - 14.0, left + width, cy + 4.0);
+        if placed
+            .iter()
+            .any(|p| b.0 < p.2 && p.0 < b.2 && b.1 < p.3 && p.1 < b.3)
+        {
+            continue;
+        }
+        placed.push(b);
         let _ = write!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" font-size=\"13\" font-weight=\"600\" \
@@ -222,9 +240,9 @@ pub(crate) fn render(v: &View<'_>) -> String {
     );
     let _ = write!(
         s,
-        " Topics are k-means clusters (k-means++, {} runs, seed {}, objective {:.1}) of the \
+        " Topics are k-means clusters (k-means++, {}, seed {}, objective {:.1}) of the \
          {}-dimensional {} embeddings of {} ({}); keywords by {}.",
-        topics.runs,
+        super::plural(topics.runs, "run", "runs"),
         topics.seed,
         topics.objective,
         index.dim(),

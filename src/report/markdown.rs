@@ -58,14 +58,14 @@ pub(crate) fn render(v: &View<'_>) -> String {
     let _ = writeln!(s, "# A map of research\n");
     let _ = writeln!(
         s,
-        "**{}** papers from **{}** to **{}**, grouped into **{}** topics: k-means (k-means++, {} runs, \
+        "**{}** papers from **{}** to **{}**, grouped into **{}** topics: k-means (k-means++, {}, \
          seed {}, objective {:.1}) over {}-dimensional {} embeddings ({}, {}); keywords by {}. Trends \
          compare each topic's share in the last {} days against before.\n",
         index.len(),
         v.first_date.as_deref().unwrap_or("?"),
         v.last_date.as_deref().unwrap_or("?"),
         topics.topics.len(),
-        topics.runs,
+        super::plural(topics.runs, "run", "runs"),
         topics.seed,
         topics.objective,
         index.dim(),

@@ -375,3 +375,8 @@ pub(crate) fn colour(i: usize) -> String {
     let light = if i.is_multiple_of(2) { 45 } else { 58 };
     format!("hsl({hue:.0},65%,{light}%)")
 }
+
+/// `n` and the noun in the number it needs: "1 run", "3 runs".
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
