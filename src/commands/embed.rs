@@ -71,15 +71,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     if args.one_by_one {
         return one_by_one(&args, output, &encoder, &texts, prefix);
     }
-    if let Some(budget) = args.batch_tokens {
-        encoder.token_budget = budget.max(encoder.max_len);
-    }
-    encoder.sync_stages = args.profile;
-    let window = args.window.unwrap_or(if encoder.device().is_cpu() {
-        1024
-    } else {
-        65_536
-    });
+    let window =
+        super::options::pipeline(&mut encoder, args.batch_tokens, args.profile, args.window);
     let start = Instant::now();
     let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let dim = encoder.dim;

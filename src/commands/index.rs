@@ -61,15 +61,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     // Only the manifest is read here; a missing or broken one is the update's to report.
     let (files, mut encoder) = args.model.choice().following_index(&args.index).load()?;
     let fingerprint = files.fingerprint()?;
-    if let Some(budget) = args.batch_tokens {
-        encoder.token_budget = budget.max(encoder.max_len);
-    }
-    encoder.sync_stages = args.profile;
-    let chunk = args.chunk.unwrap_or(if encoder.device().is_cpu() {
-        1024
-    } else {
-        65_536
-    });
+    let chunk = super::options::pipeline(&mut encoder, args.batch_tokens, args.profile, args.chunk);
     let opts = UpdateOptions {
         recipe: args.text,
         rebuild: args.rebuild,

@@ -77,6 +77,26 @@ impl ModelOpts {
     }
 }
 
+/// Applies the embedding pipeline's options (`--batch-tokens`, `--profile`) to `encoder` and
+/// returns the window (`--chunk` or `--window`): texts tokenised, sorted and stored together,
+/// 1,024 on the CPU and 65,536 on a GPU unless given.
+pub fn pipeline(
+    encoder: &mut papermap::embed::Encoder,
+    batch_tokens: Option<usize>,
+    profile: bool,
+    window: Option<usize>,
+) -> usize {
+    if let Some(budget) = batch_tokens {
+        encoder.token_budget = budget.max(encoder.max_len);
+    }
+    encoder.sync_stages = profile;
+    window.unwrap_or(if encoder.device().is_cpu() {
+        1024
+    } else {
+        65_536
+    })
+}
+
 /// Parses an integer of at least 1 (a count, a size): 0 is a usage error, not a silent default.
 pub fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

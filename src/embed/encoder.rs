@@ -409,11 +409,9 @@ impl Encoder {
         ids: &[Vec<u32>],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Embedded, EmbedError> {
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut vectors = vec![0f32; ids.len() * self.dim];
         let (mut done, mut tokens, mut flops) = (0, 0, 0.0);
-        for batch in plan_batches(&order, ids, self.token_budget, self.max_batch) {
+        for batch in self.length_sorted_batches(ids) {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
             let pooled = self.graph.embed(&seqs)?;
             for (row, &i) in batch.iter().enumerate() {
@@ -434,6 +432,14 @@ impl Encoder {
         })
     }
 
+    /// Indices of `ids` sorted by decreasing length and cut into batches under the token budget.
+    /// The sort is stable: equal lengths keep their input order, so runs are reproducible.
+    pub(crate) fn length_sorted_batches(&self, ids: &[Vec<u32>]) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        plan_batches(&order, ids, self.token_budget, self.max_batch)
+    }
+
     /// Numeric mode of the vectors, as recorded in index manifests (`f32`, `f16`, `bf16`, `q8`).
     pub fn precision(&self) -> Precision {
         if self.quant == Quant::Q8 {
@@ -449,7 +455,7 @@ impl Encoder {
 
 /// Cuts `order` (indices sorted by decreasing length) into batches of at most `budget` tokens
 /// (a longer sequence goes alone) and `max_batch` sequences.
-pub(crate) fn plan_batches(
+fn plan_batches(
     order: &[usize],
     ids: &[Vec<u32>],
     budget: usize,

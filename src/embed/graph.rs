@@ -473,8 +473,6 @@ impl BertGraph {
             let mut clock = StageClock::new(&self.device, sync);
             let ids = Tensor::from_vec(ids, packing.total(), &self.device)?;
             if self.kernels == Kernels::Candle {
-                let positions =
-                    Tensor::from_vec(packing.positions(), packing.total(), &self.device)?;
                 clock.lap(&mut times.upload_s)?;
                 let t = packing.total();
                 let ones = Tensor::cat(
@@ -488,7 +486,7 @@ impl BertGraph {
                     ones: Some(ones),
                     ..Slots::default()
                 };
-                let x = self.forward(&ids, Some(&positions), &packing, &slots, times)?;
+                let x = self.forward(&ids, &packing, &slots, times)?;
                 clock.lap(&mut times.forward_s)?;
                 let pooled = self.pool(&x, &packing)?;
                 clock.lap(&mut times.pool_s)?;
@@ -506,7 +504,7 @@ impl BertGraph {
             };
             let mut ws = lock().take();
             let slots = self.slots(&mut ws, packing.total())?;
-            let x = self.forward(&ids, None, &packing, &slots, times)?;
+            let x = self.forward(&ids, &packing, &slots, times)?;
             clock.lap(&mut times.forward_s)?;
             let pooled = self.pool(&x, &packing);
             drop((x, slots));
@@ -571,7 +569,6 @@ impl BertGraph {
     fn forward(
         &self,
         ids: &Tensor,
-        positions: Option<&Tensor>,
         packing: &Packing,
         s: &Slots,
         times: &mut StageTimes,
@@ -591,27 +588,16 @@ impl BertGraph {
                 x.clone()
             }
             Embeddings::Candle { word, pos } => {
-                let p = match positions {
-                    Some(p) => p.clone(),
-                    None => Tensor::from_vec(packing.positions(), packing.total(), &self.device)?,
-                };
+                let p = Tensor::from_vec(packing.positions(), packing.total(), &self.device)?;
                 word.index_select(ids, 0)?.add(&pos.index_select(&p, 0)?)?
             }
         };
         let mut x = self.embed_norm.forward(x, None)?;
         // With `times.sync`, the device is synchronised after each part, so that each part's
-        // time is its own (the `--profile` breakdown of the forward pass).
-        let sync = times.sync;
-        let mut at = std::time::Instant::now();
-        let mut lap = |slot: &mut f64| -> candle_core::Result<()> {
-            if sync {
-                self.device.synchronize()?;
-                let now = std::time::Instant::now();
-                *slot += (now - at).as_secs_f64();
-                at = now;
-            }
-            Ok(())
-        };
+        // time is its own (the `--profile` breakdown of the forward pass); without it the parts
+        // are not timed (the host would only measure how long it took to queue them).
+        let mut clock = times.sync.then(|| StageClock::new(&self.device, true));
+        let mut lap = |slot: &mut f64| clock.as_mut().map_or(Ok(()), |c| c.lap(slot));
         lap(&mut times.embeddings_s)?;
         for l in &self.layers {
             let ones = s.ones.as_ref();

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::encoder::{plan_batches, Embedded, Encoder, Prefix};
+use super::encoder::{Embedded, Encoder, Prefix};
 use super::EmbedError;
 
 /// Seconds spent in each stage of a streamed run (and totals), for the per-stage timers of
@@ -236,10 +236,8 @@ impl Encoder {
         prefix: Prefix,
     ) -> Result<ReadyWindow, EmbedError> {
         let (ids, truncated) = self.tokenize_strs(&texts[range.clone()], prefix)?;
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        // Stable: equal lengths keep their input order, so runs are reproducible.
-        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
-        let batches = plan_batches(&order, &ids, self.token_budget, self.max_batch)
+        let batches = self
+            .length_sorted_batches(&ids)
             .into_iter()
             .map(|rows| ReadyBatch {
                 ids: rows.iter().flat_map(|&r| ids[r].iter().copied()).collect(),

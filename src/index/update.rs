@@ -485,7 +485,7 @@ pub fn update_from(
         _ => Vec::new(),
     };
     let merged = merge(dir, previous, papers, opts, &mut stats)?;
-    let papers = &merged[..];
+    let papers: &[Paper] = &merged;
 
     let mut records = Vec::with_capacity(papers.len());
     let mut live: HashSet<[u8; 32]> = HashSet::with_capacity(papers.len());
@@ -620,15 +620,16 @@ pub fn update_from(
 /// A stored paper leaves only with `opts.prune`, or when its digest file is gone from one of
 /// `opts.roots`; without `prune`, a run that would remove more than [`MAX_SILENT_REMOVAL`] of
 /// the index that way is refused ([`IndexError::WouldRemove`]).
-fn merge(
+/// A first build, with nothing stored, takes `papers` as they are (no copy of the corpus).
+fn merge<'a>(
     dir: &Path,
     previous: Vec<Paper>,
-    papers: &[Paper],
+    papers: &'a [Paper],
     opts: &UpdateOptions,
     stats: &mut UpdateStats,
-) -> Result<Vec<Paper>, IndexError> {
+) -> Result<std::borrow::Cow<'a, [Paper]>, IndexError> {
     if previous.is_empty() {
-        return Ok(papers.to_vec());
+        return Ok(std::borrow::Cow::Borrowed(papers));
     }
     let index_of: std::collections::HashMap<&str, usize> = papers
         .iter()
@@ -669,7 +670,7 @@ fn merge(
     );
     stats.kept = kept;
     stats.removed = removed;
-    Ok(out)
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// The directories a run read, as given and resolved.

@@ -10,8 +10,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rayon::prelude::*;
-
 use super::Hit;
 use crate::embed::{EmbedError, Encoder, Prefix};
 use crate::index::Index;
@@ -107,45 +105,15 @@ impl Bm25 {
 
     /// Postings and lengths of `docs`, with the glossary and no learned lexicon.
     fn statistics<S: AsRef<str> + Sync>(docs: &[S]) -> Bm25 {
-        // Shards of documents are counted in parallel, then appended in document order, so
-        // every posting list comes out ascending without holding every token at once.
-        const SHARD: usize = 4096;
-        type Shard = (HashMap<String, Vec<(u32, u32)>>, Vec<u32>);
-        let shards: Vec<Shard> = docs
-            .par_chunks(SHARD)
-            .enumerate()
-            .map(|(s, chunk)| {
-                let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
-                let mut lens = Vec::with_capacity(chunk.len());
-                for (i, d) in chunk.iter().enumerate() {
-                    let toks = tokenize(d.as_ref());
-                    lens.push(toks.len() as u32);
-                    let mut tf: HashMap<String, u32> = HashMap::new();
-                    for t in toks {
-                        *tf.entry(t).or_insert(0) += 1;
-                    }
-                    let doc = (s * SHARD + i) as u32;
-                    for (t, n) in tf {
-                        postings.entry(t).or_default().push((doc, n));
-                    }
-                }
-                (postings, lens)
-            })
-            .collect();
-        let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
-        let mut doc_len = Vec::with_capacity(docs.len());
-        for (part, lens) in shards {
-            doc_len.extend(lens);
-            for (t, mut list) in part {
-                match postings.get_mut(&t) {
-                    Some(p) => p.append(&mut list),
-                    None => {
-                        postings.insert(t, list);
-                    }
-                }
+        let (postings, doc_len) = crate::text::postings::build(docs, |d, doc| {
+            let toks = tokenize(doc.as_ref());
+            let len = toks.len() as u32;
+            let mut tf: HashMap<String, u32> = HashMap::new();
+            for t in toks {
+                *tf.entry(t).or_insert(0) += 1;
             }
-        }
-        postings.par_iter_mut().for_each(|(_, p)| p.sort_unstable());
+            (tf.into_iter().map(|(t, n)| (t, (d, n))).collect(), len)
+        });
         let total: u64 = doc_len.iter().map(|&l| l as u64).sum();
         let avgdl = if doc_len.is_empty() {
             0.0

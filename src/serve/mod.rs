@@ -617,28 +617,25 @@ fn path_param(p: Result<UrlPath<String>, PathRejection>) -> Result<String, ApiEr
 /// A page's path parameter, or the 400 page for one that does not decode.
 fn page_param(p: Result<UrlPath<String>, PathRejection>) -> Result<String, Box<Response>> {
     path_param(p).map_err(|e| {
-        Box::new(
-            (
-                StatusCode::BAD_REQUEST,
-                page(
-                    "Bad request",
-                    &format!("<h1>Bad request</h1><p>{}</p>", esc(&e.message)),
-                ),
-            )
-                .into_response(),
-        )
+        Box::new(message_page(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            &e.message,
+        ))
     })
 }
 
-fn not_found_page(what: &str) -> Response {
+/// A page that only says what went wrong.
+fn message_page(status: StatusCode, title: &str, what: &str) -> Response {
     (
-        StatusCode::NOT_FOUND,
-        page(
-            "Not found",
-            &format!("<h1>Not found</h1><p>{}</p>", esc(what)),
-        ),
+        status,
+        page(title, &format!("<h1>{title}</h1><p>{}</p>", esc(what))),
     )
         .into_response()
+}
+
+fn not_found_page(what: &str) -> Response {
+    message_page(StatusCode::NOT_FOUND, "Not found", what)
 }
 
 async fn page_paper(

@@ -7,6 +7,7 @@ pub mod arxiv;
 pub mod glossary;
 mod key;
 pub mod lexicon;
+pub mod postings;
 pub mod printable;
 pub mod vector;
 pub mod words;

@@ -52,34 +52,16 @@ impl<'a> Corpus<'a> {
     /// Statistics of `docs` (the terms of each paper) and `texts` (their text, for the mined
     /// translation pairs), for `k` topics.
     pub fn new(docs: &'a [Vec<Term>], texts: &[String], k: usize) -> Corpus<'a> {
-        // Shards of papers in parallel, appended in paper order: every list comes out sorted.
-        use rayon::prelude::*;
-        const SHARD: usize = 4096;
-        let shards: Vec<HashMap<&str, Vec<u32>>> = docs
-            .par_chunks(SHARD)
-            .enumerate()
-            .map(|(s, chunk)| {
-                let mut holders: HashMap<&str, Vec<u32>> = HashMap::new();
-                for (i, terms) in chunk.iter().enumerate() {
-                    let mut seen = HashSet::new();
-                    for t in terms {
-                        if seen.insert(t.key.as_str()) {
-                            holders
-                                .entry(t.key.as_str())
-                                .or_default()
-                                .push((s * SHARD + i) as u32);
-                        }
-                    }
-                }
-                holders
-            })
-            .collect();
-        let mut holders: HashMap<&str, Vec<u32>> = HashMap::new();
-        for shard in shards {
-            for (key, mut list) in shard {
-                holders.entry(key).or_default().append(&mut list);
-            }
-        }
+        // Each paper once per term it holds: every list comes out sorted.
+        let (holders, _) = crate::text::postings::build(docs, |d, terms| {
+            let mut seen = HashSet::new();
+            let keys = terms
+                .iter()
+                .filter(|t| seen.insert(t.key.as_str()))
+                .map(|t| (t.key.as_str(), d))
+                .collect();
+            (keys, ())
+        });
         Corpus {
             holders,
             n: docs.len(),
