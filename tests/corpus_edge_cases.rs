@@ -235,16 +235,27 @@ fn directory_ignores_non_digest_files_and_warns_on_empty_md() {
     fs::write(root.join("2024/05/01.md"), ENTRY).expect("write");
     fs::write(root.join("2024/05/thumb.png"), b"\x89PNG\r\n\x1a\n\0\0").expect("write");
     fs::write(root.join("index.json"), "{\"papers\": []}").expect("write");
+    fs::write(root.join("notes.json"), "[]").expect("write");
     fs::write(root.join("README.md"), "# Notes\n\nNot a digest.\n").expect("write");
     fs::write(root.join(".git/HEAD.md"), ENTRY).expect("write");
     fs::create_dir_all(root.join("empty")).expect("mkdir");
     let c = corpus::load(&[root.to_path_buf()]).expect("loads");
-    // Only the two .md files are read: the digest and README.md.
-    assert_eq!(c.files, 2);
+    // The two .md files and the JSON file are read (a directory of Hugging Face days is JSON);
+    // the image and the hidden directory are not. JSON that holds no papers is warned about.
+    assert_eq!(c.files, 4);
     assert_eq!(c.papers.len(), 1);
     assert_eq!(c.papers[0].date.as_deref(), Some("2024-05-01"));
-    assert_eq!(kinds(&c.warnings), [WarningKind::NoPapers]);
+    assert_eq!(
+        kinds(&c.warnings),
+        [
+            WarningKind::NoPapers,
+            WarningKind::BadRecord,
+            WarningKind::NoPapers
+        ]
+    );
     assert_eq!(c.warnings[0].file, root.join("README.md"));
+    assert_eq!(c.warnings[1].file, root.join("index.json"));
+    assert_eq!(c.warnings[2].file, root.join("notes.json"));
     // A directory with nothing to read is itself reported.
     let c = corpus::load(&[root.join("empty")]).expect("loads");
     assert_eq!(c.files, 0);

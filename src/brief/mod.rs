@@ -195,11 +195,19 @@ pub fn latest_day(index: &Index) -> Result<Day, BriefError> {
     day_of_date(index, &last)
 }
 
-/// The papers of one digest file (parsed by [`crate::corpus::load`]) and its date. Papers without
-/// a summary are never embedded, so they are left out; every other paper must be in the index.
-pub fn day_of_digest(index: &Index, digest: &Path) -> Result<Day, BriefError> {
-    let corpus = crate::corpus::load(&[digest.to_path_buf()])?;
-    let papers: Vec<&Paper> = corpus.papers.iter().filter(|p| p.has_summary()).collect();
+/// The papers of one digest (or one day of an archive, read as `opts` says) and its date. Papers
+/// the index's text recipe does not embed are left out; every other paper must be in the index.
+pub fn day_of_digest(
+    index: &Index,
+    digest: &Path,
+    opts: &crate::corpus::archive::ReadOptions,
+) -> Result<Day, BriefError> {
+    let corpus = crate::corpus::load_with(&[digest.to_path_buf()], opts)?;
+    let papers: Vec<&Paper> = corpus
+        .papers
+        .iter()
+        .filter(|p| index.manifest().text_recipe.embeds(p))
+        .collect();
     let days: BTreeSet<&str> = papers.iter().filter_map(|p| p.date.as_deref()).collect();
     let date = match days.len() {
         0 => {

@@ -13,11 +13,14 @@ use super::output::Failure;
 /// `papermap brief`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A digest file: the brief of its papers and its date (they must be indexed).
+    /// A digest file (or one day of Hugging Face's feed): the brief of its papers and its date
+    /// (they must be indexed).
     #[arg(value_name = "DIGEST", conflicts_with = "date")]
     digest: Option<PathBuf>,
+    #[command(flatten)]
+    source: super::options::SourceOpts,
     /// The day (first appearance); default: the latest date in the index.
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::options::date)]
     date: Option<String>,
     /// Index directory (with topics from `papermap topics`).
     #[arg(long, default_value = DEFAULT_INDEX)]
@@ -25,14 +28,6 @@ pub struct Args {
     /// Output directory for brief.md and brief.html.
     #[arg(long, default_value = "brief")]
     out: PathBuf,
-}
-
-/// A `YYYY-MM-DD` date.
-fn parse_date(s: &str) -> Result<String, String> {
-    match papermap::topics::day_number(s) {
-        Some(_) if s.len() == 10 => Ok(s.to_string()),
-        _ => Err(format!("{s:?} is not a date (YYYY-MM-DD)")),
-    }
 }
 
 /// What `--json` prints: the files and the brief itself.
@@ -52,7 +47,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         format!("no topics in {dir}: run `papermap topics --index {dir}` first")
     })?;
     let day = match (&args.digest, &args.date) {
-        (Some(digest), _) => brief::day_of_digest(&index, digest),
+        (Some(digest), _) => brief::day_of_digest(&index, digest, &args.source.read_options()),
         (None, Some(date)) => brief::day_of_date(&index, date),
         (None, None) => brief::latest_day(&index),
     };

@@ -1,4 +1,5 @@
-//! `papermap export`: vectors as numpy `.npy` plus ids/metadata, for Python users.
+//! `papermap export`: vectors as numpy `.npy` plus ids/metadata, for Python users, or as Parquet
+//! for Spark, Ray, DuckDB and LanceDB.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,9 @@ pub enum Format {
     Npy,
     /// `OUT.jsonl` with each paper's metadata and its vector.
     Jsonl,
+    /// `OUT.parquet`: row, id, title, date, votes, topic (when the topics are current) and the
+    /// vector as a fixed-size list of float32.
+    Parquet,
 }
 
 /// `papermap export`.
@@ -37,15 +41,28 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let format = match args.format {
         Format::Npy => ExportFormat::Npy,
         Format::Jsonl => ExportFormat::Jsonl,
+        Format::Parquet => ExportFormat::Parquet,
     };
-    let files = papermap::export::export(&index, &args.out, format)?;
+    // Topic ids only from topics computed on exactly this index; stale ones would misname rows.
+    let topics = match format {
+        ExportFormat::Parquet => papermap::topics::load(&args.index)?
+            .filter(|t| t.is_current(&index))
+            .map(|t| t.assignment),
+        _ => None,
+    };
+    let files = papermap::export::export(&index, &args.out, format, topics.as_deref())?;
     if output.json {
         return super::output::print_json(&serde_json::json!({
             "papers": files.papers,
             "vectors": files.vectors,
             "rows": index.len(),
             "dim": dim,
-            "format": if args.format == Format::Npy { "npy" } else { "jsonl" },
+            "format": match args.format {
+                Format::Npy => "npy",
+                Format::Jsonl => "jsonl",
+                Format::Parquet => "parquet",
+            },
+            "topics": topics.is_some(),
         }));
     }
     match &files.vectors {
@@ -56,9 +73,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             files.papers.display()
         ),
         None => println!(
-            "wrote {} ({} papers with vectors)",
+            "wrote {} ({} papers with vectors{})",
             files.papers.display(),
-            index.len()
+            index.len(),
+            match (args.format, &topics) {
+                (Format::Parquet, None) => ", no topic column: no current topics",
+                _ => "",
+            }
         ),
     }
     Ok(())

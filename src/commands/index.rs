@@ -15,13 +15,17 @@ use super::options::DEFAULT_INDEX;
 /// `papermap index PATH...`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Digest files or directories (every *.md / *.txt below, recursively).
+    /// Digests and archives: files, or directories searched recursively (*.md, *.txt, *.json,
+    /// *.jsonl, *.csv, *.parquet, also .gz or .zst compressed).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    source: super::options::SourceOpts,
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
-    /// What is embedded per paper: `title+summary` or `summary` (the reference recipe).
+    /// What is embedded per paper: `title+summary` (a paper without a digest summary gives its
+    /// abstract), `title+abstract` (the abstract first), or `summary` (the reference recipe).
     #[arg(long, default_value = "title+summary")]
     text: TextRecipe,
     /// Re-embed everything, replacing an index built with another model or recipe (the old
@@ -52,11 +56,13 @@ pub struct Args {
 /// Runs `papermap index`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let start = Instant::now();
-    let corpus = papermap::corpus::load(&args.paths).context("reading digests")?;
+    let corpus = papermap::corpus::load_with(&args.paths, &args.source.read_options())
+        .context("reading sources")?;
     let read_s = start.elapsed().as_secs_f64();
     for w in &corpus.warnings {
         super::output::note!("warning: {}", super::output::one_line(&w.to_string()));
     }
+    super::options::report_tally(&corpus.tally);
     // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
     // Only the manifest is read here; a missing or broken one is the update's to report.
     let (files, mut encoder) = args.model.choice().following_index(&args.index).load()?;
@@ -113,7 +119,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         );
     }
     println!(
-        "indexed {} papers into {}: embedded {}, skipped {} unchanged, {} without summary, \
+        "indexed {} papers into {}: embedded {}, skipped {} unchanged, {} without text, \
          kept {} stored papers these paths do not include, removed {}; \
          {} tokens, {} truncated; {:.1}s embedding ({:.1} papers/s, {:.0} tokens/s), {:.1}s total",
         stats.papers,

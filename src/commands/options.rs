@@ -31,6 +31,82 @@ impl DeviceOpt {
     }
 }
 
+/// How the sources are read: shared by every command that reads digests or archives.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SourceOpts {
+    /// Read every PATH as this format instead of finding it by extension and content: digest,
+    /// arxiv (the metadata snapshot), hf-daily (Hugging Face Daily Papers JSON), jsonl, csv,
+    /// parquet.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<papermap::corpus::archive::Format>,
+    /// Keep only papers in these arXiv categories, comma-separated; one ending in `.` is a
+    /// prefix (`cs.`). Papers whose source names no categories (digests) are kept.
+    #[arg(long, value_name = "LIST")]
+    pub categories: Option<String>,
+    /// Keep only papers dated on or after this day (undated papers are kept).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+    pub since: Option<String>,
+    /// Tables: the column of the paper's id (default: id, arxiv_id, paper_id).
+    #[arg(long, value_name = "NAME")]
+    pub id_field: Option<String>,
+    /// Tables: the column of the title (default: title).
+    #[arg(long, value_name = "NAME")]
+    pub title_field: Option<String>,
+    /// Tables: the column of the text to embed, read as the abstract (default: abstract, text).
+    #[arg(long, value_name = "NAME")]
+    pub text_field: Option<String>,
+    /// Tables: the column of the date (default: date, published, publishedAt, published_at,
+    /// update_date, created).
+    #[arg(long, value_name = "NAME")]
+    pub date_field: Option<String>,
+}
+
+impl SourceOpts {
+    /// The library's reading options.
+    pub fn read_options(&self) -> papermap::corpus::archive::ReadOptions {
+        use papermap::corpus::archive::{Fields, ReadOptions, Selection};
+        ReadOptions {
+            format: self.format,
+            select: Selection {
+                categories: self
+                    .categories
+                    .as_deref()
+                    .map(Selection::categories_from)
+                    .unwrap_or_default(),
+                since: self.since.clone(),
+            },
+            fields: Fields {
+                id: self.id_field.clone(),
+                title: self.title_field.clone(),
+                text: self.text_field.clone(),
+                date: self.date_field.clone(),
+            },
+        }
+    }
+}
+
+/// A `YYYY-MM-DD` date.
+pub fn date(s: &str) -> Result<String, String> {
+    match papermap::corpus::dates::day_number(s) {
+        Some(_) if s.len() == 10 => Ok(s.to_string()),
+        _ => Err(format!("{s:?} is not a date (YYYY-MM-DD)")),
+    }
+}
+
+/// Prints what reading the archives did, when it read any: records, bad ones, the selection.
+pub fn report_tally(tally: &papermap::corpus::archive::Tally) {
+    if tally.records == 0 && tally.by_category == 0 && tally.by_date == 0 {
+        return;
+    }
+    super::output::note!(
+        "read {} archive records: {} bad (warned above), {} outside --categories, {} before --since",
+        tally.records,
+        tally.bad,
+        tally.by_category,
+        tally.by_date
+    );
+}
+
 /// Model options shared by every command that embeds.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ModelOpts {

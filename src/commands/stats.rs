@@ -3,14 +3,16 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use papermap::corpus::{self, Corpus};
+use papermap::corpus::{self, Census};
 
 /// Arguments of `papermap stats`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Digest files, or directories searched recursively for *.md and *.txt.
+    /// Digests and archives: files, or directories searched recursively.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub source: super::options::SourceOpts,
     /// Index directory: also list the papers whose summary does not describe them (summary
     /// check; embeds the titles with the index's model unless `papermap eval titles` cached them).
     #[arg(long, value_name = "DIR")]
@@ -19,9 +21,9 @@ pub struct Args {
     pub model: super::options::ModelOpts,
 }
 
-/// Parses the digests and prints a summary of what was found.
+/// Reads the sources as a stream and prints a summary of what was found.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
-    let corpus = corpus::load(&args.paths)?;
+    let corpus = corpus::census(&args.paths, &args.source.read_options())?;
     let check = match &args.index {
         Some(dir) => {
             let index = papermap::index::Index::open(dir)?;
@@ -48,17 +50,19 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             })
             .collect();
         let per_month: serde_json::Map<String, serde_json::Value> = corpus
-            .papers_per_month()
-            .into_iter()
-            .map(|(m, n)| (m.to_string(), n.into()))
+            .per_month
+            .iter()
+            .map(|(m, n)| (m.to_string(), (*n).into()))
             .collect();
         let warnings: Vec<String> = corpus.warnings.iter().map(ToString::to_string).collect();
         return super::output::print_json(&serde_json::json!({
             "files": corpus.files,
             "entries": corpus.entries,
-            "unique_papers": corpus.papers.len(),
+            "unique_papers": corpus.unique,
             "duplicates": duplicates,
-            "without_summary": corpus.without_summary(),
+            "without_summary": corpus.without_summary,
+            "without_text": corpus.without_text,
+            "archive": corpus.tally,
             "papers_per_month": per_month,
             "warnings": warnings,
             "summary_check": check,
@@ -73,18 +77,27 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     super::output::ignore_broken_pipe(written.and_then(|()| out.flush()))
 }
 
-fn write_stats(out: &mut impl Write, c: &Corpus) -> io::Result<()> {
+fn write_stats(out: &mut impl Write, c: &Census) -> io::Result<()> {
     writeln!(out, "files:            {}", c.files)?;
     writeln!(out, "entries:          {}", c.entries)?;
-    writeln!(out, "unique papers:    {}", c.papers.len())?;
+    writeln!(out, "unique papers:    {}", c.unique)?;
     writeln!(out, "duplicates:       {}", c.duplicates.len())?;
     for (id, locs) in &c.duplicates {
         let locs: Vec<String> = locs.iter().map(ToString::to_string).collect();
         writeln!(out, "  {id}: {}", locs.join(", "))?;
     }
-    writeln!(out, "without summary:  {}", c.without_summary())?;
+    writeln!(out, "without summary:  {}", c.without_summary)?;
+    if c.tally.records > 0 {
+        writeln!(out, "without text:     {}", c.without_text)?;
+        writeln!(out, "archive records:  {}", c.tally.records)?;
+        writeln!(out, "  bad:            {}", c.tally.bad)?;
+    }
+    if c.tally.by_category + c.tally.by_date > 0 {
+        writeln!(out, "left out by --categories: {}", c.tally.by_category)?;
+        writeln!(out, "left out by --since:      {}", c.tally.by_date)?;
+    }
     writeln!(out, "papers per month:")?;
-    for (month, n) in c.papers_per_month() {
+    for (month, n) in &c.per_month {
         writeln!(out, "  {month:<8} {n:>6}")?;
     }
     // The warnings themselves went to stderr, as every command's do; the count is a result.

@@ -22,6 +22,35 @@ pub fn day_number(date: &str) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
+/// [`day_number`] of a date that exists: exactly `YYYY-MM-DD`, and a day its month has
+/// (archives carry `2007-02-31` and `2024-1-5`; digests' headings are checked by their parser).
+pub fn calendar_day(date: &str) -> Option<i64> {
+    let b = date.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    let y: i64 = date[..4].parse().ok()?;
+    let m: u32 = date[5..7].parse().ok()?;
+    let d: u32 = date[8..].parse().ok()?;
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if d > days {
+        return None;
+    }
+    day_number(date)
+}
+
 /// Today's day number (UTC), plus one day for digests dated in a time zone ahead of UTC.
 fn latest_day() -> i64 {
     let secs = std::time::SystemTime::now()
@@ -53,6 +82,16 @@ mod tests {
             Some(2)
         );
         assert_eq!(day_number("2024-13-01"), None);
+        assert!(calendar_day("2024-02-29").is_some());
+        for bad in [
+            "2023-02-29",
+            "2007-02-31",
+            "2024-04-31",
+            "2024-1-05",
+            "2024-01-0x",
+        ] {
+            assert_eq!(calendar_day(bad), None, "{bad}");
+        }
         assert!(plausible_day("2024-09-26").is_some());
         assert!(plausible_day(FIRST_DAY).is_some());
         for bad in ["9999-12-31", "1900-01-01", "1991-08-13", "soon"] {

@@ -33,6 +33,8 @@
 //! The same arXiv id on several days is one paper (see [`load`]); every location is
 //! reported in [`Corpus::duplicates`].
 
+pub mod archive;
+mod census;
 pub mod dates;
 mod parse;
 
@@ -44,6 +46,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use census::{census, Census};
 pub use parse::{is_web_link, parse_bytes, parse_digest};
 
 /// At most this many warnings of one kind are listed per file; the rest are counted in one
@@ -96,8 +99,16 @@ pub struct Paper {
     pub technical_details: Option<String>,
     /// Text of the `Performance Highlights` section.
     pub performance_highlights: Option<String>,
-    /// Summary text as defined by the reference (bullet lines, labels removed, `\n`-joined).
+    /// Summary text as defined by the reference (bullet lines, labels removed, `\n`-joined);
+    /// the digest's, empty for a paper only an archive names.
     pub summary: String,
+    /// The paper's own abstract (arXiv's metadata, Hugging Face's feed, a table's text field),
+    /// whitespace normalised; a paper found in a digest and an archive carries both texts.
+    #[serde(rename = "abstract", default, skip_serializing_if = "Option::is_none")]
+    pub abstract_text: Option<String>,
+    /// arXiv categories (`cs.CL`, `hep-th`), primary first, when the source names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
     /// Where the (kept) entry was found.
     pub source: SourceLoc,
 }
@@ -106,6 +117,20 @@ impl Paper {
     /// Whether the paper has summary text; later stages skip papers without one.
     pub fn has_summary(&self) -> bool {
         !self.summary.is_empty()
+    }
+
+    /// Whether the paper has any text of its own: a digest summary or an abstract.
+    pub fn has_text(&self) -> bool {
+        self.has_summary() || self.abstract_text.as_deref().is_some_and(|a| !a.is_empty())
+    }
+
+    /// The digest summary, or the abstract of a paper no digest summarised.
+    pub fn text(&self) -> &str {
+        if self.has_summary() {
+            &self.summary
+        } else {
+            self.abstract_text.as_deref().unwrap_or("")
+        }
     }
 
     /// The month (`YYYY-MM`) of the first appearance, if the date is known.
@@ -150,6 +175,15 @@ pub enum WarningKind {
     /// A date no paper can bear (before arXiv began, or after today): the papers keep it, but
     /// trends and the brief's default day leave them out.
     ImplausibleDate,
+    /// An archive record that is not a paper (invalid JSON, no id or title, a wrong type); it
+    /// was skipped.
+    BadRecord,
+    /// An archive record's optional field that could not be read (a date, votes, authors); the
+    /// paper is kept without it.
+    BadField,
+    /// A file that ends early (a gzip, zstd or Parquet file cut short) or cannot be read past a
+    /// point; the records before it are kept.
+    CutShort,
 }
 
 /// A problem found in the input that did not stop parsing.
@@ -236,6 +270,8 @@ pub struct Corpus {
     pub entries: usize,
     /// Ids seen more than once, with every location (the kept one first).
     pub duplicates: Vec<(String, Vec<SourceLoc>)>,
+    /// Archive records read, skipped as bad, and left out by the selection.
+    pub tally: archive::Tally,
 }
 
 impl Corpus {
@@ -255,11 +291,9 @@ impl Corpus {
     }
 }
 
-/// Whether a file found while walking a directory is a digest candidate.
-fn is_digest_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("txt"))
+/// Whether a directory is a papermap index (its papers file is JSON Lines, not a source).
+fn is_index_dir(dir: &Path) -> bool {
+    dir.join("manifest.json").is_file() && dir.join("vectors").is_dir()
 }
 
 /// Expands `paths` into the list of files to parse.
@@ -287,7 +321,7 @@ fn collect_files(
                     file: path.clone(),
                     line: 0,
                     kind: WarningKind::NoDigestFiles,
-                    message: "directory holds no .md or .txt digest files".to_string(),
+                    message: "directory holds no digest (.md, .txt) or archive (.json, .jsonl, .csv, .parquet) files".to_string(),
                 });
             }
         } else if meta.is_file() {
@@ -334,8 +368,10 @@ fn walk_dir(
             source,
         })?;
         if meta.is_dir() {
-            walk_dir(&child, files, visited, warnings)?;
-        } else if is_digest_name(&child) {
+            if !is_index_dir(&child) {
+                walk_dir(&child, files, visited, warnings)?;
+            }
+        } else if archive::is_source_name(&child) {
             if meta.is_file() {
                 files.push(child);
             } else {
@@ -363,36 +399,101 @@ fn walk_dir(
 /// [`CorpusError`] when a path, a directory entry or a file cannot be read; the error
 /// names the path. Files that can be read never cause an error, only warnings.
 pub fn load(paths: &[PathBuf]) -> Result<Corpus, CorpusError> {
-    let mut warnings = Vec::new();
-    let files = collect_files(paths, &mut warnings)?;
-    // Files are independent, so parse them in parallel; `collect` keeps the input order.
-    let parsed: Vec<(Vec<Paper>, Vec<Warning>)> = files
-        .par_iter()
-        .map(|file| {
-            let bytes = read_digest(file)?;
-            Ok(parse_bytes(&bytes, file))
-        })
-        .collect::<Result<_, CorpusError>>()?;
+    load_with(paths, &archive::ReadOptions::default())
+}
 
+/// [`load`] of digests and archives alike (see [`archive`]): each file's format is found by
+/// extension and content unless `opts.format` names it, and `opts.select` takes a slice. A paper
+/// several sources name is one paper, carrying what each gave (see [`absorb`]).
+pub fn load_with(paths: &[PathBuf], opts: &archive::ReadOptions) -> Result<Corpus, CorpusError> {
     let mut entries = Vec::new();
-    for (papers, file_warnings) in parsed {
-        entries.extend(papers);
-        warnings.extend(file_warnings);
-    }
+    let read = stream(paths, opts, &mut |batch| entries.extend(batch))?;
     let entry_count = entries.len();
     let (papers, duplicates) = dedup(entries);
     Ok(Corpus {
         papers,
-        warnings,
-        files: files.len(),
+        warnings: read.warnings,
+        files: read.files,
         entries: entry_count,
         duplicates,
+        tally: read.tally,
     })
+}
+
+/// What [`stream`] read, besides the papers it handed on.
+#[derive(Debug, Default)]
+pub struct Streamed {
+    /// Files read.
+    pub files: usize,
+    /// Every warning, in file order.
+    pub warnings: Vec<Warning>,
+    /// Archive records read, skipped and selected out.
+    pub tally: archive::Tally,
+    /// Whether every file was a digest (so the whole input is small and may be held).
+    pub only_digests: bool,
+}
+
+/// Digests parsed in parallel at a time: a whole archive of days in a few steps, in bounded
+/// memory however many there are.
+const DIGESTS_PER_STEP: usize = 256;
+
+/// Reads `paths` in order, handing each file's papers (selected, not deduplicated) to `sink` in
+/// batches: never more than a batch of one archive, or a step of digests, held at once.
+pub fn stream(
+    paths: &[PathBuf],
+    opts: &archive::ReadOptions,
+    sink: &mut dyn FnMut(Vec<Paper>),
+) -> Result<Streamed, CorpusError> {
+    let mut read = Streamed {
+        only_digests: true,
+        ..Streamed::default()
+    };
+    let files = collect_files(paths, &mut read.warnings)?;
+    read.files = files.len();
+    let formats: Vec<archive::Format> = match opts.format {
+        Some(f) => vec![f; files.len()],
+        None => files
+            .par_iter()
+            .map(|f| archive::detect(f))
+            .collect::<Result<_, _>>()?,
+    };
+    let mut i = 0;
+    while i < files.len() {
+        if formats[i] != archive::Format::Digest {
+            read.only_digests = false;
+            let (tally, warnings) = archive::read_file(&files[i], formats[i], opts, sink)?;
+            read.tally.add(tally);
+            read.warnings.extend(warnings);
+            i += 1;
+            continue;
+        }
+        // A run of digests, a step at a time, parsed in parallel; `collect` keeps the order.
+        let mut end = i;
+        while end < files.len()
+            && end - i < DIGESTS_PER_STEP
+            && formats[end] == archive::Format::Digest
+        {
+            end += 1;
+        }
+        let parsed: Vec<(Vec<Paper>, Vec<Warning>)> = files[i..end]
+            .par_iter()
+            .map(|file| Ok(parse_bytes(&read_digest(file)?, file)))
+            .collect::<Result<_, CorpusError>>()?;
+        for (papers, warnings) in parsed {
+            read.warnings.extend(warnings);
+            let papers = opts.select.apply(papers, &mut read.tally);
+            if !papers.is_empty() {
+                sink(papers);
+            }
+        }
+        i = end;
+    }
+    Ok(read)
 }
 
 /// Reads one digest, at most [`MAX_DIGEST_BYTES`] (checked before reading, and again while
 /// reading for files whose reported size is not their length).
-fn read_digest(file: &Path) -> Result<Vec<u8>, CorpusError> {
+pub(crate) fn read_digest(file: &Path) -> Result<Vec<u8>, CorpusError> {
     use std::io::Read;
     let read_err = |source| CorpusError::Read {
         path: file.to_path_buf(),
@@ -438,32 +539,61 @@ pub fn dedup(entries: Vec<Paper>) -> (Vec<Paper>, Vec<(String, Vec<SourceLoc>)>)
     }
 
     let mut duplicates = Vec::new();
-    let mut merged: Vec<(usize, Vec<String>)> = Vec::with_capacity(groups.len());
     for group in &groups {
-        let kept = group[0];
-        let mut dates: Vec<String> = group
-            .iter()
-            .flat_map(|&i| entries[i].dates.iter().cloned())
-            .collect();
-        dates.sort();
-        dates.dedup();
         if group.len() > 1 {
             let locs = group.iter().map(|&i| entries[i].source.clone()).collect();
-            duplicates.push((entries[kept].arxiv_id.clone(), locs));
+            duplicates.push((entries[group[0]].arxiv_id.clone(), locs));
         }
-        merged.push((kept, dates));
     }
-    merged.sort_by_key(|(kept, _)| *kept);
+    // Groups in order of their kept entry, as the papers come out.
+    groups.sort_by_key(|g| g[0]);
 
     let mut slots: Vec<Option<Paper>> = entries.into_iter().map(Some).collect();
-    let papers = merged
-        .into_iter()
-        .filter_map(|(kept, dates)| {
-            let mut paper = slots.get_mut(kept)?.take()?;
-            paper.date = dates.first().cloned();
-            paper.dates = dates;
+    let papers = groups
+        .iter()
+        .filter_map(|group| {
+            let mut paper = slots.get_mut(group[0])?.take()?;
+            for &other in &group[1..] {
+                if let Some(other) = slots.get_mut(other).and_then(Option::take) {
+                    absorb(&mut paper, other);
+                }
+            }
+            paper.dates.sort();
+            paper.dates.dedup();
+            paper.date = paper.dates.first().cloned();
             Some(paper)
         })
         .collect();
     (papers, duplicates)
+}
+
+/// Folds a later entry of the same paper into the kept one: every date, and what the kept one
+/// lacks (a digest entry gains arXiv's abstract and categories; an arXiv record gains a digest's
+/// summary, votes and thumbnail). The kept entry's own fields win.
+pub fn absorb(paper: &mut Paper, mut other: Paper) {
+    paper.dates.append(&mut other.dates);
+    paper.dates.sort();
+    paper.dates.dedup();
+    paper.date = paper.dates.first().cloned();
+    if !paper.has_summary() && other.has_summary() {
+        paper.summary = other.summary;
+        paper.whats_new = other.whats_new;
+        paper.technical_details = other.technical_details;
+        paper.performance_highlights = other.performance_highlights;
+    }
+    if paper.abstract_text.is_none() {
+        paper.abstract_text = other.abstract_text;
+    }
+    if paper.categories.is_empty() {
+        paper.categories = other.categories;
+    }
+    if paper.authors.is_empty() {
+        paper.authors = other.authors;
+    }
+    if paper.votes.is_none() {
+        paper.votes = other.votes;
+    }
+    if paper.thumbnail.is_none() {
+        paper.thumbnail = other.thumbnail;
+    }
 }

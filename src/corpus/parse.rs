@@ -315,6 +315,8 @@ impl<'a> Parser<'a> {
             technical_details,
             performance_highlights,
             summary: e.summary,
+            abstract_text: None,
+            categories: Vec::new(),
             source: SourceLoc {
                 file: self.path.to_path_buf(),
                 line: e.line,

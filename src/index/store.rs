@@ -12,30 +12,57 @@ use crate::corpus::Paper;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// How a paper becomes the text that is embedded.
+///
+/// A paper can carry two texts: a digest's summary and its own abstract (see
+/// [`Paper::abstract_text`]). Each recipe names the one it prefers and falls back to the other,
+/// except `summary`, the reference recipe, which embeds the digest's summary or nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum TextRecipe {
-    /// `passage: ` + title + `\n` + summary (default: titles carry the English terms).
+    /// `passage: ` + title + `\n` + summary (default: titles carry the English terms); a paper
+    /// no digest summarised gives its abstract instead.
     #[default]
     #[serde(rename = "title+summary")]
     TitleSummary,
-    /// `passage: ` + summary — the reference recipe of the golden vectors.
+    /// `passage: ` + summary — the reference recipe of the golden vectors; papers without a
+    /// digest summary are not embedded.
     #[serde(rename = "summary")]
     Summary,
+    /// `passage: ` + title + `\n` + abstract, for archives read in English; a paper without an
+    /// abstract gives its digest summary instead.
+    #[serde(rename = "title+abstract")]
+    TitleAbstract,
 }
 
 impl TextRecipe {
     /// The embedded text of `paper`, without the `passage: ` prefix (the encoder adds it).
     pub fn text(self, paper: &Paper) -> String {
         match self {
-            TextRecipe::TitleSummary => format!("{}\n{}", paper.title, paper.summary),
+            TextRecipe::TitleSummary => format!("{}\n{}", paper.title, paper.text()),
             TextRecipe::Summary => paper.summary.clone(),
+            TextRecipe::TitleAbstract => {
+                let body = match paper.abstract_text.as_deref() {
+                    Some(a) if !a.is_empty() => a,
+                    _ => &paper.summary,
+                };
+                format!("{}\n{body}", paper.title)
+            }
         }
     }
+
+    /// Whether the recipe embeds `paper` at all: it has the text the recipe reads.
+    pub fn embeds(self, paper: &Paper) -> bool {
+        match self {
+            TextRecipe::Summary => paper.has_summary(),
+            TextRecipe::TitleSummary | TextRecipe::TitleAbstract => paper.has_text(),
+        }
+    }
+
     /// Name as written in the manifest and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             TextRecipe::TitleSummary => "title+summary",
             TextRecipe::Summary => "summary",
+            TextRecipe::TitleAbstract => "title+abstract",
         }
     }
 }
@@ -46,8 +73,9 @@ impl std::str::FromStr for TextRecipe {
         match s {
             "title+summary" => Ok(TextRecipe::TitleSummary),
             "summary" => Ok(TextRecipe::Summary),
+            "title+abstract" => Ok(TextRecipe::TitleAbstract),
             _ => Err(format!(
-                "unknown text recipe {s:?}: use title+summary or summary"
+                "unknown text recipe {s:?}: use title+summary, title+abstract or summary"
             )),
         }
     }

@@ -496,7 +496,7 @@ pub fn update_from(
     let keyed: Vec<Option<(String, [u8; 32])>> = papers
         .par_iter()
         .map(|p| {
-            p.has_summary().then(|| {
+            opts.recipe.embeds(p).then(|| {
                 let text = opts.recipe.text(p);
                 let input = format!("{}{}", Prefix::Passage.as_str(), text);
                 let key = crate::text::input_key(&opts.model_fingerprint, opts.quant, &input);
@@ -644,7 +644,14 @@ fn merge<'a>(
         match index_of.get(p.arxiv_id.as_str()) {
             Some(&i) => {
                 if !std::mem::replace(&mut placed[i], true) {
-                    out.push(papers[i].clone());
+                    let mut paper = papers[i].clone();
+                    // A paper read from another source keeps what that source gave it (a
+                    // digest's summary beside arXiv's abstract); from the same file, the new
+                    // reading replaces the old one (an edited digest).
+                    if p.source.file != paper.source.file {
+                        crate::corpus::absorb(&mut paper, p);
+                    }
+                    out.push(paper);
                 }
             }
             None if opts.prune || roots.lost(&p.source.file) => removed += 1,

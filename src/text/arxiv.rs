@@ -10,9 +10,11 @@ static ARXIV_URL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("arxiv regex")
 });
 
-/// A new-style arXiv id with a version suffix, which is dropped so versions dedup.
-static VERSIONED_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{4}\.\d{4,5})v\d+$").expect("version regex"));
+/// An arXiv id, new-style or old-style (`hep-th/9901001`, `math.AG/0101001`), with a version
+/// suffix, which is dropped so versions dedup.
+static VERSIONED_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})v\d+$").expect("version regex")
+});
 
 /// The id in an `arxiv.org/abs|pdf/` link, without version or `.pdf`; `None` for other links.
 pub fn id_from_url(url: &str) -> Option<String> {
@@ -77,6 +79,8 @@ mod tests {
         ] {
             assert_eq!(normalise(s), "2407.17398", "{s}");
         }
+        assert_eq!(normalise("hep-th/9901001v2"), "hep-th/9901001");
+        assert_eq!(normalise("math.AG/0101001v1"), "math.AG/0101001");
         assert_eq!(
             normalise("http://arxiv.org/abs/hep-th/9901001"),
             "hep-th/9901001"
