@@ -115,8 +115,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let out = out.ok_or("--out DIR is required")?;
+    write(n, &out, &archive, &vectors, fingerprint)
+}
 
-    let bytes = std::fs::read(&vectors)?;
+/// Writes the index of `n` papers into `out` (see the module doc); `archive` gives the papers,
+/// `vectors` their stored summary vectors.
+pub fn write(
+    n: usize,
+    out: &std::path::Path,
+    archive: &std::path::Path,
+    vectors: &std::path::Path,
+    fingerprint: Option<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(vectors)?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)?;
     let meta = meta
         .metadata()
@@ -137,7 +148,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(i, s)| (s.as_str(), i))
         .collect();
 
-    let corpus = papermap::corpus::load(&[archive])?;
+    let corpus = papermap::corpus::load(&[archive.to_path_buf()])?;
     let sources: Vec<(&papermap::corpus::Paper, usize)> = corpus
         .papers
         .iter()
@@ -190,7 +201,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prune: false,
         roots: Vec::new(),
     };
-    let stats = update_from(&out, &papers, &source, &opts, &mut |_, _, _| {})?;
+    let stats = update_from(out, &papers, &source, &opts, &mut |_, _, _| {})?;
     eprintln!(
         "wrote {} papers ({} copies of {m} archive papers) into {} in {:.1}s",
         stats.papers,

@@ -26,10 +26,23 @@
 //! `ef`, and recall@10 against the exact top 10 of 1,000 evenly spaced vectors (computed by
 //! brute force in the same run), with peak memory. `--mix` generates the vectors by [`mixed`]
 //! (points between neighbouring archive papers) instead of noisy copies.
+//!
+//! `--index-papers N` measures the large-archive targets on a real index of N papers instead,
+//! end to end through the binary (search, related, check, serve, topics, report): see
+//! `benches/common/index_targets.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+#[path = "common/http.rs"]
+#[allow(dead_code)]
+mod http;
+#[path = "common/index_targets.rs"]
+mod index_targets;
+#[path = "large_index.rs"]
+#[allow(dead_code)]
+mod large_index;
 
 use papermap::index::Index;
 use papermap::topics::kmeans::{self, KMeansConfig, Rows};
@@ -379,6 +392,14 @@ fn ann_params() -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--index-papers") {
+        if let Err(e) = index_targets::main(&args) {
+            eprintln!("scale bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let o = match parse() {
         Ok(o) => o,
         Err(e) => {

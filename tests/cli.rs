@@ -220,6 +220,16 @@ fn exit_codes_tell_usage_from_not_found_from_damage() {
     bytes[at] ^= 0x55;
     std::fs::write(&chunk, &bytes).expect("write");
     assert_eq!(code(&["check"]), Some(4), "damaged index");
+    // What readers read: the matrix of vectors in paper order.
+    let matrix = std::fs::read_dir(&f.index)
+        .expect("index")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".f32"))
+        .expect("a matrix");
+    let mut bytes = std::fs::read(&matrix).expect("read");
+    bytes[8] ^= 0x55;
+    std::fs::write(&matrix, &bytes).expect("write");
     assert_eq!(code(&["related", "2409.17146"]), Some(4));
     let help = stdout(&clean(f.tmp.path()).arg("--help").output().expect("help"));
     assert!(help.contains("Exit status: 0 ok"), "{help}");

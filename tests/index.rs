@@ -206,6 +206,7 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
         "chunk-written",
         "chunk-committed",
         "papers-written",
+        "matrix-written",
         "manifest-committed",
     ] {
         let f = Fixture::new();

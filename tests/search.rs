@@ -498,6 +498,8 @@ fn reference_index() -> (Index, Vec<f32>) {
         papers: papers.len(),
         chunks: Vec::new(),
         papers_crc32: None,
+        rows: None,
+        matrix: None,
         checksum: None,
     };
     let index =

@@ -98,13 +98,22 @@ pub fn report_tally(tally: &papermap::corpus::archive::Tally) {
     if tally.records == 0 && tally.by_category == 0 && tally.by_date == 0 {
         return;
     }
-    super::output::note!(
-        "read {} archive records: {} bad (warned above), {} outside --categories, {} before --since",
-        tally.records,
-        tally.bad,
-        tally.by_category,
-        tally.by_date
-    );
+    let mut parts = Vec::new();
+    if tally.bad > 0 {
+        parts.push(format!("{} bad, skipped with a warning", tally.bad));
+    }
+    if tally.by_category > 0 {
+        parts.push(format!("{} outside --categories", tally.by_category));
+    }
+    if tally.by_date > 0 {
+        parts.push(format!("{} before --since", tally.by_date));
+    }
+    let rest = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(", "))
+    };
+    super::output::note!("read {} archive records{rest}", tally.records);
 }
 
 /// Model options shared by every command that embeds.

@@ -274,9 +274,9 @@ pub fn write_hits(
             "{:>3}  {:.4}  {:<10}  {:<12}  {}",
             h.rank,
             h.score,
-            one_line(h.date.unwrap_or("-")),
-            one_line(h.arxiv_id),
-            one_line(h.title)
+            one_line(h.date.as_deref().unwrap_or("-")),
+            one_line(&h.arxiv_id),
+            one_line(&h.title)
         )?;
     }
     Ok(())

@@ -198,7 +198,8 @@ fn write_table(
     row: usize,
     hits: &[Hit],
 ) -> std::io::Result<()> {
-    let p = &index.paper(row);
+    let record = index.record(row);
+    let p = &record.paper;
     writeln!(
         out,
         "related to {}  {}  {}",
@@ -215,7 +216,8 @@ fn write_json(
     row: usize,
     hits: &[Hit],
 ) -> std::io::Result<()> {
-    let p = &index.paper(row);
+    let record = index.record(row);
+    let p = &record.paper;
     let v = serde_json::json!({
         "paper": {"arxiv_id": p.arxiv_id, "title": p.title, "date": p.date, "url": p.url},
         "k": hits.len(),

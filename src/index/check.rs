@@ -119,6 +119,12 @@ pub fn check(dir: &Path) -> Result<CheckReport, IndexError> {
                         .filter(|p| !keys_in_chunks.contains(&p.key))
                         .count();
                     r.files.push(ok(&path));
+                    if let Some(rows) = &manifest.rows {
+                        r.files.push(check_rows(dir, rows, &path, manifest.papers));
+                    }
+                    if let Some(matrix) = &manifest.matrix {
+                        r.files.push(check_matrix(dir, matrix, manifest.dim));
+                    }
                 }
                 Err(e) => r.files.push(Checked {
                     path,
@@ -155,6 +161,68 @@ pub fn check(dir: &Path) -> Result<CheckReport, IndexError> {
     }
     check_strays(dir, &live, &mut r);
     Ok(r)
+}
+
+/// A derived file's bytes, when they are its manifest's length and CRC.
+fn derived_bytes(dir: &Path, f: &super::FileRef) -> (std::path::PathBuf, Result<Vec<u8>, Verdict>) {
+    let path = dir.join(&f.file);
+    let bytes = match read_regular(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (path, Err(Verdict::Missing)),
+        Err(e) => return (path, Err(Verdict::Damaged(e.to_string()))),
+    };
+    if bytes.len() as u64 != f.bytes || crc32fast::hash(&bytes) != f.crc32 {
+        return (path, Err(Verdict::Damaged("checksum mismatch".into())));
+    }
+    (path, Ok(bytes))
+}
+
+/// The rows file: its checksum, and each offset at the start of a line of the papers file.
+fn check_rows(dir: &Path, rows: &super::FileRef, papers_path: &Path, papers: usize) -> Checked {
+    let (path, bytes) = derived_bytes(dir, rows);
+    let verdict = match (bytes, read_regular(papers_path)) {
+        (Err(v), _) => v,
+        (Ok(_), Err(e)) => Verdict::Damaged(format!("papers file unreadable: {e}")),
+        (Ok(b), Ok(text)) => {
+            let offsets: Vec<u64> = b
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect();
+            let at_line = |o: u64| o == 0 || text.get(o as usize - 1) == Some(&b'\n');
+            if offsets.len() != papers + 1
+                || offsets.last() != Some(&(text.len() as u64))
+                || !offsets.iter().all(|&o| at_line(o))
+            {
+                Verdict::Damaged("its offsets are not the papers file's lines".into())
+            } else {
+                Verdict::Ok
+            }
+        }
+    };
+    Checked { path, verdict }
+}
+
+/// The matrix: its checksum, and every row a finite unit vector.
+fn check_matrix(dir: &Path, matrix: &super::FileRef, dim: usize) -> Checked {
+    let (path, bytes) = derived_bytes(dir, matrix);
+    let verdict = match bytes {
+        Err(v) => v,
+        Ok(b) => {
+            let bad = b.chunks_exact(4 * dim.max(1)).position(|row| {
+                let n: f32 = row
+                    .chunks_exact(4)
+                    .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+                    .map(|x| x * x)
+                    .sum();
+                !n.is_finite() || (n - 1.0).abs() > 1e-3
+            });
+            match bad {
+                Some(r) => Verdict::Damaged(format!("row {r} is not a unit vector")),
+                None => Verdict::Ok,
+            }
+        }
+    };
+    Checked { path, verdict }
 }
 
 fn ok(path: &Path) -> Checked {

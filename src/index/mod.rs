@@ -18,7 +18,9 @@ mod store;
 mod update;
 
 pub use check::{check, CheckReport, Checked, Verdict};
-pub use store::{read_manifest, Index, IndexedPaper, Manifest, Stamp, TextRecipe, FORMAT_VERSION};
+pub use store::{
+    read_manifest, FileRef, Index, IndexedPaper, Manifest, Stamp, TextRecipe, FORMAT_VERSION,
+};
 pub use update::{
     update, update_from, UpdateOptions, UpdateStats, VectorSource, MAX_SILENT_REMOVAL,
 };

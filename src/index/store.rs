@@ -166,9 +166,29 @@ pub struct Manifest {
     /// CRC-32 of the papers file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub papers_crc32: Option<u32>,
+    /// Where each paper's line starts in the papers file (`papers-N.rows`, `u64` little-endian,
+    /// one more than there are papers), so a paper is read by row without parsing the others.
+    /// Absent in indexes written before it, which are read whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<FileRef>,
+    /// The vectors in paper order (`matrix-N.f32`, `f32` little-endian `[papers, dim]`), mapped
+    /// at open instead of gathered from the chunks. Absent in indexes written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<FileRef>,
     /// CRC-32 of this manifest as written with this field absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<u32>,
+}
+
+/// A file derived from the papers file and the chunks at a commit, with its length and CRC-32.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// File name in the index directory.
+    pub file: String,
+    /// Length in bytes.
+    pub bytes: u64,
+    /// CRC-32 of the whole file (verified by `papermap check`; the rows file also at open).
+    pub crc32: u32,
 }
 
 impl Manifest {
@@ -202,14 +222,139 @@ pub struct IndexedPaper {
     pub key: String,
 }
 
-/// A loaded index: papers and their vectors, row `i` belonging to paper `i`.
+/// An opened index: papers and their vectors, row `i` belonging to paper `i`.
+///
+/// An index with a rows file and a matrix ([`Manifest::rows`], [`Manifest::matrix`]) opens
+/// without reading its papers: the vectors are mapped, a paper is parsed when a row is asked for
+/// ([`Index::record`], [`Index::row_of`]), and all of them the first time [`Index::papers`] is
+/// called. An older index is read whole at open, as before.
 #[derive(Debug, Clone)]
 pub struct Index {
     dir: PathBuf,
     manifest: Manifest,
-    papers: Vec<IndexedPaper>,
+    papers: Papers,
     /// Row-major `[papers, dim]`.
-    vectors: Vec<f32>,
+    vectors: Vectors,
+}
+
+/// The papers of an index: parsed at open, or parsed by row from the mapped papers file.
+#[derive(Debug, Clone)]
+enum Papers {
+    Loaded(Vec<IndexedPaper>),
+    Lazy(std::sync::Arc<LazyPapers>),
+}
+
+/// A papers file mapped, with its rows' offsets; every paper parsed on first demand for all.
+struct LazyPapers {
+    path: PathBuf,
+    text: crate::embed::kernels::mapped::Mapped,
+    /// Start of each line, and the file's length last.
+    offsets: Vec<u64>,
+    all: std::sync::OnceLock<Vec<IndexedPaper>>,
+}
+
+impl std::fmt::Debug for LazyPapers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LazyPapers({}, {} rows)",
+            self.path.display(),
+            self.len()
+        )
+    }
+}
+
+impl LazyPapers {
+    fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    fn line(&self, i: usize) -> &[u8] {
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        let line = self.text.get(a..b).unwrap_or(&[]);
+        line.strip_suffix(b"\n").unwrap_or(line)
+    }
+
+    /// Paper `i`; a line that does not parse (the file was damaged after it was written, which
+    /// `papermap check` reports) becomes a paper that says so instead of a panic.
+    fn parse(&self, i: usize) -> IndexedPaper {
+        serde_json::from_slice(self.line(i)).unwrap_or_else(|e| damaged_record(&self.path, i, &e))
+    }
+
+    fn all(&self) -> &[IndexedPaper] {
+        self.all.get_or_init(|| {
+            use rayon::prelude::*;
+            (0..self.len())
+                .into_par_iter()
+                .map(|i| self.parse(i))
+                .collect()
+        })
+    }
+
+    /// The row whose paper has id `id`: its line starts with `{"arxiv_id":"ID",` (the field
+    /// comes first, and a `{"` inside a string is escaped), found without parsing any line.
+    fn row_of(&self, id: &str) -> Option<usize> {
+        let mut needle = b"{\"arxiv_id\":".to_vec();
+        needle.extend(serde_json::to_vec(id).ok()?);
+        needle.push(b',');
+        let at = memchr::memmem::find(&self.text, &needle)? as u64;
+        self.offsets.binary_search(&at).ok()
+    }
+}
+
+/// The paper shown for a stored line that no longer parses.
+fn damaged_record(path: &Path, i: usize, e: &serde_json::Error) -> IndexedPaper {
+    let mut paper = blank_paper();
+    paper.arxiv_id = format!("damaged-line-{}", i + 1);
+    paper.title = format!(
+        "(damaged record: {} line {}: {e}; run papermap check)",
+        path.display(),
+        i + 1
+    );
+    IndexedPaper {
+        paper,
+        key: String::new(),
+    }
+}
+
+fn blank_paper() -> Paper {
+    Paper {
+        arxiv_id: String::new(),
+        title: String::new(),
+        url: String::new(),
+        date: None,
+        dates: Vec::new(),
+        votes: None,
+        authors: Vec::new(),
+        thumbnail: None,
+        whats_new: None,
+        technical_details: None,
+        performance_highlights: None,
+        summary: String::new(),
+        abstract_text: None,
+        categories: Vec::new(),
+        source: crate::corpus::SourceLoc {
+            file: PathBuf::new(),
+            line: 0,
+        },
+    }
+}
+
+/// Vectors held in memory, or mapped from the matrix file.
+#[derive(Debug, Clone)]
+enum Vectors {
+    Owned(Vec<f32>),
+    Mapped(crate::embed::kernels::mapped::Mapped),
+}
+
+impl Vectors {
+    fn as_slice(&self) -> &[f32] {
+        match self {
+            Vectors::Owned(v) => v,
+            // Open checked the length and alignment (a mapping is page-aligned).
+            Vectors::Mapped(m) => bytemuck::try_cast_slice(&m[..]).unwrap_or(&[]),
+        }
+    }
 }
 
 pub(crate) const MANIFEST: &str = "manifest.json";
@@ -382,6 +527,139 @@ pub(crate) fn hex(key: &[u8; 32]) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The vectors of `papers` in their order, gathered from the manifest's chunks by key (papers
+/// with identical inputs share one vector). Every chunk is verified as it is read.
+pub(crate) fn gather_vectors(
+    dir: &Path,
+    manifest: &Manifest,
+    papers: &[IndexedPaper],
+) -> Result<Vec<f32>, IndexError> {
+    let mut by_key: HashMap<&str, usize> = HashMap::with_capacity(papers.len());
+    for (i, p) in papers.iter().enumerate() {
+        by_key.entry(p.key.as_str()).or_insert(i);
+    }
+    let dim = manifest.dim;
+    let mut vectors = vec![0f32; papers.len() * dim];
+    let mut filled = vec![false; papers.len()];
+    for c in &manifest.chunks {
+        let chunk = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), dim, c.crc32)?;
+        for (r, k) in chunk.keys.iter().enumerate() {
+            if let Some(&i) = by_key.get(hex(k).as_str()) {
+                vectors[i * dim..(i + 1) * dim]
+                    .copy_from_slice(&chunk.vectors[r * dim..(r + 1) * dim]);
+                filled[i] = true;
+            }
+        }
+    }
+    for i in 0..papers.len() {
+        if !filled[i] {
+            let j = by_key[papers[i].key.as_str()];
+            if !filled[j] {
+                return Err(IndexError::Damaged {
+                    path: dir.join(&manifest.papers_file),
+                    what: format!(
+                        "line {}: no stored vector for paper {}",
+                        i + 1,
+                        papers[i].paper.arxiv_id
+                    ),
+                });
+            }
+            vectors.copy_within(j * dim..(j + 1) * dim, i * dim);
+        }
+    }
+    Ok(vectors)
+}
+
+/// Maps the papers file and reads its rows file, checking both files' CRCs and that the rows
+/// span the papers file exactly. Nothing is parsed.
+fn open_rows(dir: &Path, manifest: &Manifest, rows: &FileRef) -> Result<LazyPapers, IndexError> {
+    let path = dir.join(&manifest.papers_file);
+    let rows_path = dir.join(&rows.file);
+    let bytes = read_regular(&rows_path).map_err(io_err(&rows_path))?;
+    let damaged = |path: &Path, what: String| IndexError::Damaged {
+        path: path.to_path_buf(),
+        what,
+    };
+    if crc32fast::hash(&bytes) != rows.crc32 || bytes.len() as u64 != rows.bytes {
+        return Err(damaged(&rows_path, "checksum mismatch".into()));
+    }
+    let offsets: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        .collect();
+    let file = std::fs::File::open(&path).map_err(io_err(&path))?;
+    let text = crate::embed::kernels::mapped::map(&file).map_err(io_err(&path))?;
+    if manifest.papers_crc32 != Some(parallel_crc32(&text)) {
+        return Err(damaged(&path, "checksum mismatch".into()));
+    }
+    let sorted = offsets.first() == Some(&0) && offsets.windows(2).all(|w| w[0] < w[1]);
+    if offsets.len() != manifest.papers + 1
+        || !sorted
+        || offsets.last() != Some(&(text.len() as u64))
+    {
+        return Err(damaged(
+            &rows_path,
+            format!(
+                "{} rows for {} papers in a file of {} bytes",
+                offsets.len().saturating_sub(1),
+                manifest.papers,
+                text.len()
+            ),
+        ));
+    }
+    Ok(LazyPapers {
+        path,
+        text,
+        offsets,
+        all: std::sync::OnceLock::new(),
+    })
+}
+
+/// Maps the matrix file, checking its length and CRC (the unit norms are `papermap check`'s: the
+/// writer gathered the vectors from chunks that were verified one by one).
+fn open_matrix(
+    dir: &Path,
+    manifest: &Manifest,
+    matrix: &FileRef,
+) -> Result<crate::embed::kernels::mapped::Mapped, IndexError> {
+    let path = dir.join(&matrix.file);
+    let file = std::fs::File::open(&path).map_err(io_err(&path))?;
+    let map = crate::embed::kernels::mapped::map(&file).map_err(io_err(&path))?;
+    let want = manifest.papers * manifest.dim * 4;
+    if map.len() != want || bytemuck::try_cast_slice::<u8, f32>(&map[..]).is_err() {
+        return Err(IndexError::Damaged {
+            path,
+            what: format!("{} bytes, {want} expected", map.len()),
+        });
+    }
+    if parallel_crc32(&map) != matrix.crc32 {
+        return Err(IndexError::Damaged {
+            path,
+            what: "checksum mismatch".into(),
+        });
+    }
+    Ok(map)
+}
+
+/// CRC-32 of `bytes`, blocks hashed in parallel and combined: a million papers' files (4.4 GB)
+/// are verified at memory speed instead of one core's.
+pub(crate) fn parallel_crc32(bytes: &[u8]) -> u32 {
+    use rayon::prelude::*;
+    let parts: Vec<crc32fast::Hasher> = bytes
+        .par_chunks(16 << 20)
+        .map(|block| {
+            let mut h = crc32fast::Hasher::new();
+            h.update(block);
+            h
+        })
+        .collect();
+    let mut whole = crc32fast::Hasher::new();
+    for part in &parts {
+        whole.combine(part);
+    }
+    whole.finalize()
+}
+
 impl Index {
     /// Opens the index in `dir` as its manifest last committed it, verifying every file.
     ///
@@ -412,50 +690,30 @@ impl Index {
                 chunks: manifest.chunks.len(),
             });
         }
+        // Read by row only when every file it reads has a checksum to verify.
+        if let (Some(rows), Some(matrix), Some(_)) =
+            (&manifest.rows, &manifest.matrix, manifest.papers_crc32)
+        {
+            let papers = open_rows(dir, &manifest, rows)?;
+            let vectors = open_matrix(dir, &manifest, matrix)?;
+            return Ok(Index {
+                dir: dir.to_path_buf(),
+                manifest,
+                papers: Papers::Lazy(std::sync::Arc::new(papers)),
+                vectors: Vectors::Mapped(vectors),
+            });
+        }
         let papers = read_papers(
             &dir.join(&manifest.papers_file),
             manifest.papers_crc32,
             Some(manifest.papers),
         )?;
-        let mut by_key: HashMap<String, usize> = HashMap::with_capacity(papers.len());
-        for (i, p) in papers.iter().enumerate() {
-            by_key.entry(p.key.clone()).or_insert(i);
-        }
-        let dim = manifest.dim;
-        let mut vectors = vec![0f32; papers.len() * dim];
-        let mut filled = vec![false; papers.len()];
-        for c in &manifest.chunks {
-            let chunk = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), dim, c.crc32)?;
-            for (r, k) in chunk.keys.iter().enumerate() {
-                if let Some(&i) = by_key.get(&hex(k)) {
-                    vectors[i * dim..(i + 1) * dim]
-                        .copy_from_slice(&chunk.vectors[r * dim..(r + 1) * dim]);
-                    filled[i] = true;
-                }
-            }
-        }
-        // Papers with identical inputs share one vector.
-        for i in 0..papers.len() {
-            if !filled[i] {
-                let j = by_key[&papers[i].key];
-                if !filled[j] {
-                    return Err(IndexError::Damaged {
-                        path: dir.join(&manifest.papers_file),
-                        what: format!(
-                            "line {}: no stored vector for paper {}",
-                            i + 1,
-                            papers[i].paper.arxiv_id
-                        ),
-                    });
-                }
-                vectors.copy_within(j * dim..(j + 1) * dim, i * dim);
-            }
-        }
+        let vectors = gather_vectors(dir, &manifest, &papers)?;
         Ok(Index {
             dir: dir.to_path_buf(),
             manifest,
-            papers,
-            vectors,
+            papers: Papers::Loaded(papers),
+            vectors: Vectors::Owned(vectors),
         })
     }
 
@@ -480,8 +738,8 @@ impl Index {
         Ok(Index {
             dir,
             manifest,
-            papers,
-            vectors,
+            papers: Papers::Loaded(papers),
+            vectors: Vectors::Owned(vectors),
         })
     }
 
@@ -503,7 +761,7 @@ impl Index {
             model_fingerprint: m.model_fingerprint.clone(),
             quant: m.quant,
             text_recipe: m.text_recipe,
-            papers: self.papers.len(),
+            papers: self.len(),
             papers_crc32: m.papers_crc32,
         }
     }
@@ -513,41 +771,73 @@ impl Index {
         self.manifest.dim
     }
 
-    /// Papers in corpus order, row `i` of the vectors belonging to paper `i`.
+    /// Papers in corpus order, row `i` of the vectors belonging to paper `i` (all of them parsed
+    /// on the first call, for an index opened by row).
     pub fn papers(&self) -> &[IndexedPaper] {
-        &self.papers
+        match &self.papers {
+            Papers::Loaded(p) => p,
+            Papers::Lazy(l) => l.all(),
+        }
     }
 
     /// Paper `i`.
     pub fn paper(&self, i: usize) -> &crate::corpus::Paper {
-        &self.papers[i].paper
+        &self.papers()[i].paper
+    }
+
+    /// Record `i` without parsing the others: the way to show a few papers of a large index.
+    pub fn record(&self, i: usize) -> std::borrow::Cow<'_, IndexedPaper> {
+        match &self.papers {
+            Papers::Loaded(p) => std::borrow::Cow::Borrowed(&p[i]),
+            Papers::Lazy(l) => match l.all.get() {
+                Some(all) => std::borrow::Cow::Borrowed(&all[i]),
+                None => std::borrow::Cow::Owned(l.parse(i)),
+            },
+        }
+    }
+
+    /// The row of the paper with arXiv id `id`, without parsing the papers of an index opened
+    /// by row.
+    pub fn row_of(&self, id: &str) -> Option<usize> {
+        match &self.papers {
+            Papers::Lazy(l) if l.all.get().is_none() => l.row_of(id),
+            _ => self.papers().iter().position(|p| p.paper.arxiv_id == id),
+        }
+    }
+
+    /// Whether the papers are read by row (the index has a rows file and a matrix).
+    pub fn is_lazy(&self) -> bool {
+        matches!(self.papers, Papers::Lazy(_))
     }
 
     /// All vectors, row-major `[papers, dim]`.
     pub fn vectors(&self) -> &[f32] {
-        &self.vectors
+        self.vectors.as_slice()
     }
 
     /// All vectors as an ndarray matrix `[papers, dim]`, the type they cross module seams in.
     pub fn rows(&self) -> ndarray::ArrayView2<'_, f32> {
-        ndarray::ArrayView2::from_shape((self.papers.len(), self.manifest.dim), &self.vectors)
+        ndarray::ArrayView2::from_shape((self.len(), self.manifest.dim), self.vectors())
             .expect("open and from_parts check papers × dim")
     }
 
     /// Number of papers.
     pub fn len(&self) -> usize {
-        self.papers.len()
+        match &self.papers {
+            Papers::Loaded(p) => p.len(),
+            Papers::Lazy(l) => l.len(),
+        }
     }
 
     /// True when the index holds no papers.
     pub fn is_empty(&self) -> bool {
-        self.papers.is_empty()
+        self.len() == 0
     }
 
     /// Vector of paper `i`.
     pub fn vector(&self, i: usize) -> &[f32] {
         let d = self.manifest.dim;
-        &self.vectors[i * d..(i + 1) * d]
+        &self.vectors()[i * d..(i + 1) * d]
     }
 }
 

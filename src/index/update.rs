@@ -286,9 +286,16 @@ fn collect_garbage(dir: &Path, m: &Manifest, previous: Option<&Manifest>) {
         .chain(previous.into_iter().flat_map(|p| p.chunks.iter()))
         .map(|c| c.file.as_str())
         .collect();
-    let live_papers: HashSet<&str> = std::iter::once(m.papers_file.as_str())
-        .chain(previous.map(|p| p.papers_file.as_str()))
+    let named = |m: &'_ Manifest| -> Vec<String> {
+        let mut names = vec![m.papers_file.clone()];
+        names.extend(m.rows.iter().chain(&m.matrix).map(|f| f.file.clone()));
+        names
+    };
+    let live_names: Vec<String> = named(m)
+        .into_iter()
+        .chain(previous.map(named).unwrap_or_default())
         .collect();
+    let live_papers: HashSet<&str> = live_names.iter().map(String::as_str).collect();
     if let Ok(rd) = std::fs::read_dir(dir.join(VECTORS_DIR)) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -300,9 +307,10 @@ fn collect_garbage(dir: &Path, m: &Manifest, previous: Option<&Manifest>) {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let stale_papers = name.starts_with("papers-")
-                && name.ends_with(".jsonl")
-                && !live_papers.contains(name.as_str());
+            let derived = (name.starts_with("papers-")
+                && (name.ends_with(".jsonl") || name.ends_with(".rows")))
+                || (name.starts_with("matrix-") && name.ends_with(".f32"));
+            let stale_papers = derived && !live_papers.contains(name.as_str());
             // Another process's temporary file (a `topics` run saving, say) is not garbage.
             if stale_papers || crate::atomic::abandoned(&e.path()) {
                 let _ = std::fs::remove_file(e.path());
@@ -410,6 +418,8 @@ pub fn update_from(
         papers: 0,
         chunks: Vec::new(),
         papers_crc32: None,
+        rows: None,
+        matrix: None,
         checksum: None,
     };
     let mut stored: HashSet<[u8; 32]> = HashSet::new();
@@ -442,6 +452,8 @@ pub fn update_from(
                 m.papers_file = old.papers_file.clone();
                 m.papers = old.papers;
                 m.papers_crc32 = old.papers_crc32;
+                m.rows = old.rows.clone();
+                m.matrix = old.matrix.clone();
             }
             Err(e) if !opts.rebuild => return Err(e),
             Err(_) => rebuilding = true,
@@ -602,9 +614,32 @@ pub fn update_from(
     drop(blocks);
     crate::atomic::write(&path, text.as_bytes()).map_err(io_err(&path))?;
     crash_point("papers-written");
+    // The rows file and the matrix let the next open map the index instead of reading it.
+    let mut offsets: Vec<u64> = Vec::with_capacity(records.len() + 1);
+    offsets.push(0);
+    offsets.extend(
+        text.bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i as u64 + 1),
+    );
+    let rows_bytes: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+    let rows = write_derived(dir, format!("papers-{:06}.rows", m.generation), &rows_bytes)?;
+    drop(rows_bytes);
+    let vectors = super::store::gather_vectors(dir, &m, &records)?;
+    // Little-endian f32, as the chunks hold them (every platform papermap builds for is).
+    let matrix = write_derived(
+        dir,
+        format!("matrix-{:06}.f32", m.generation),
+        bytemuck::cast_slice(&vectors),
+    )?;
+    drop(vectors);
+    crash_point("matrix-written");
     m.papers_file = papers_file;
     m.papers = records.len();
     m.papers_crc32 = Some(crc32fast::hash(text.as_bytes()));
+    m.rows = Some(rows);
+    m.matrix = Some(matrix);
     write_manifest(dir, &m)?;
     crash_point("manifest-committed");
     // The staging manifest is done with (or, after a plain update, names only garbage).
@@ -613,6 +648,21 @@ pub fn update_from(
     stats.papers = records.len();
     stats.stages = stats_stages;
     Ok(stats)
+}
+
+/// Writes a file derived at a commit (rows, matrix) under its final name, atomically.
+fn write_derived(
+    dir: &Path,
+    name: String,
+    bytes: &[u8],
+) -> Result<super::store::FileRef, IndexError> {
+    let path = dir.join(&name);
+    crate::atomic::write(&path, bytes).map_err(io_err(&path))?;
+    Ok(super::store::FileRef {
+        file: name,
+        bytes: bytes.len() as u64,
+        crc32: crc32fast::hash(bytes),
+    })
 }
 
 /// This run's papers joined with the `previous` ones: a stored paper this run also read is

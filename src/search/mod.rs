@@ -20,6 +20,8 @@ pub mod lexical_store;
 
 use std::path::PathBuf;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::embed::Encoder;
@@ -154,26 +156,42 @@ pub struct HitRecord<'a> {
     /// Score of the mode that ranked it.
     pub score: f32,
     /// arXiv id.
-    pub arxiv_id: &'a str,
+    pub arxiv_id: Cow<'a, str>,
     /// Title.
-    pub title: &'a str,
+    pub title: Cow<'a, str>,
     /// Digest date.
-    pub date: Option<&'a str>,
+    pub date: Option<Cow<'a, str>>,
     /// Link.
-    pub url: &'a str,
+    pub url: Cow<'a, str>,
 }
 
 impl<'a> HitRecord<'a> {
-    /// The record of `hit`, ranked `rank` (1-based).
+    /// The record of `hit`, ranked `rank` (1-based); only its row is read from an index opened
+    /// by row.
     pub fn of(index: &'a Index, rank: usize, hit: &Hit) -> HitRecord<'a> {
-        let p = index.paper(hit.row);
-        HitRecord {
-            rank,
-            score: hit.score,
-            arxiv_id: &p.arxiv_id,
-            title: &p.title,
-            date: p.date.as_deref(),
-            url: &p.url,
+        match index.record(hit.row) {
+            Cow::Borrowed(r) => {
+                let p = &r.paper;
+                HitRecord {
+                    rank,
+                    score: hit.score,
+                    arxiv_id: Cow::Borrowed(&p.arxiv_id),
+                    title: Cow::Borrowed(&p.title),
+                    date: p.date.as_deref().map(Cow::Borrowed),
+                    url: Cow::Borrowed(&p.url),
+                }
+            }
+            Cow::Owned(r) => {
+                let p = r.paper;
+                HitRecord {
+                    rank,
+                    score: hit.score,
+                    arxiv_id: Cow::Owned(p.arxiv_id),
+                    title: Cow::Owned(p.title),
+                    date: p.date.map(Cow::Owned),
+                    url: Cow::Owned(p.url),
+                }
+            }
         }
     }
 }
@@ -352,10 +370,14 @@ pub fn find_paper(index: &Index, query: &str) -> Result<usize, SearchError> {
         return Err(SearchError::EmptyQuery);
     }
     let id = crate::text::arxiv::normalise(query);
+    if let Some(i) = index.row_of(&id) {
+        return Ok(i);
+    }
+    // A link that is not arXiv's is its paper's id too, unless the id was normalised from it.
     if let Some(i) = index
         .papers()
         .iter()
-        .position(|p| p.paper.arxiv_id == id || p.paper.url == query.trim())
+        .position(|p| p.paper.url == query.trim())
     {
         return Ok(i);
     }

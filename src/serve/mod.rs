@@ -21,7 +21,6 @@ mod guard;
 use embedder::{Job, Lane, Vectors};
 pub use embedder::{BATCH_TEXTS, MAX_REQUEST_TOKENS};
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -85,8 +84,9 @@ struct Loaded {
     index: Index,
     bm25: Bm25,
     topics: Option<Topics>,
-    map_svg: Option<String>,
-    row_of: HashMap<String, usize>,
+    /// Drawn on the first visit of `/map`: at a million papers it reads every paper, which a
+    /// server start should not wait for.
+    map_svg: std::sync::OnceLock<Option<String>>,
 }
 
 impl Loaded {
@@ -103,21 +103,11 @@ impl Loaded {
             .ok()
             .flatten()
             .filter(|t| t.is_current(&index));
-        let map_svg = topics
-            .as_ref()
-            .and_then(|t| crate::report::map_svg(&index, t).ok());
-        let row_of = index
-            .papers()
-            .iter()
-            .enumerate()
-            .map(|(r, p)| (p.paper.arxiv_id.clone(), r))
-            .collect();
         Ok(Loaded {
             index,
             bm25,
             topics,
-            map_svg,
-            row_of,
+            map_svg: std::sync::OnceLock::new(),
         })
     }
 
@@ -329,14 +319,14 @@ async fn api_search(
 }
 
 fn row_of(l: &Loaded, id: &str) -> Result<usize, ApiError> {
-    l.row_of
-        .get(id.trim())
-        .copied()
+    l.index
+        .row_of(id.trim())
         .ok_or_else(|| ApiError::not_found(format!("no paper {id:?} in the index")))
 }
 
 fn paper_json(l: &Loaded, row: usize) -> serde_json::Value {
-    let p = &l.index.paper(row);
+    let record = l.index.record(row);
+    let p = &record.paper;
     json!({
         "arxiv_id": p.arxiv_id,
         "title": p.title,
@@ -419,8 +409,8 @@ async fn api_topic(
         o.remove("centroid");
         let ids = |rows: &[usize]| -> Vec<String> {
             rows.iter()
-                .filter_map(|&r| l.index.papers().get(r))
-                .map(|p| p.paper.arxiv_id.clone())
+                .filter(|&&r| r < l.index.len())
+                .map(|&r| l.index.record(r).paper.arxiv_id.clone())
                 .collect()
         };
         o.insert("representative".into(), json!(ids(&topic.representative)));
@@ -522,7 +512,8 @@ fn page(title: &str, body: &str) -> Html<String> {
 fn hit_items(l: &Loaded, hits: &[Hit]) -> String {
     let mut s = String::new();
     for h in hits {
-        let p = &l.index.paper(h.row);
+        let record = l.index.record(h.row);
+        let p = &record.paper;
         let topic = l
             .topic_of(h.row)
             .map(|t| format!(" · <a href=\"/topics/{}\">{}</a>", t.id, esc(&t.label)))
@@ -650,7 +641,8 @@ async fn page_paper(
     let Ok(row) = row_of(&l, &id) else {
         return not_found_page(&format!("no paper {id:?} in the index"));
     };
-    let p = &l.index.paper(row);
+    let record = l.index.record(row);
+    let p = &record.paper;
     let link = web_link(&p.url)
         .map(|u| format!(" · <a href=\"{}\">arXiv</a>", esc(u)))
         .unwrap_or_default();
@@ -769,7 +761,12 @@ async fn page_topic(
 
 async fn page_map(State(app): State<Arc<App>>) -> Response {
     let l = app.now();
-    match &l.map_svg {
+    let svg = l.map_svg.get_or_init(|| {
+        l.topics
+            .as_ref()
+            .and_then(|t| crate::report::map_svg(&l.index, t).ok())
+    });
+    match svg {
         Some(svg) => page("Map", &format!("<h1>Map</h1>{svg}")).into_response(),
         None => not_found_page("no current topics for this index: run `papermap topics` on it"),
     }

@@ -1,14 +1,13 @@
 //! Token embeddings read from the memory-mapped weights file: word + position + token type 0.
 
 use std::path::Path;
-use std::sync::Arc;
 
 /// The word-embedding table, left in the memory-mapped weights file and decoded on lookup.
 ///
 /// It is 3/4 of the model (250k × 384) but a batch reads a few hundred rows, so it costs page
 /// cache instead of 380 MB of private memory.
 pub(crate) struct WordTable {
-    map: Arc<memmap2::Mmap>,
+    map: super::mapped::Mapped,
     /// Byte offset of the tensor's data in the file.
     offset: usize,
     dtype: safetensors::Dtype,
@@ -22,9 +21,7 @@ impl WordTable {
     /// Maps `path` and finds tensor `name` (`[vocab, h]`, f32, f16 or bf16) in it.
     pub(crate) fn open(path: &Path, name: &str, h: usize) -> Result<Self, String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        // SAFETY: mapped read-only; papermap never rewrites a model file in place (imports write
-        // a temporary file and rename it), so the mapping cannot change under us.
-        let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?);
+        let map = super::mapped::map(&file).map_err(|e| e.to_string())?;
         let st = safetensors::SafeTensors::deserialize(&map).map_err(|e| e.to_string())?;
         let t = st.tensor(name).map_err(|e| format!("{name}: {e}"))?;
         let vocab = t.shape().first().copied().unwrap_or(0);

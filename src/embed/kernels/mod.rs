@@ -16,6 +16,7 @@ pub(crate) mod attention;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
 pub(crate) mod linear;
+pub(crate) mod mapped;
 pub(crate) mod q8;
 
 /// The widest SIMD instruction set the kernels use on this CPU.
