@@ -63,8 +63,14 @@ fn main() {
     };
     let (p0, v0) = subset(&from);
     let t = Instant::now();
-    let mut current = topics::compute(&p0, Rows::new(&v0, dim).expect("rows"), &params, None, None)
-        .expect("first fit");
+    let mut current = topics::compute(
+        &p0.iter().collect::<Vec<_>>(),
+        Rows::new(&v0, dim).expect("rows"),
+        &params,
+        None,
+        None,
+    )
+    .expect("first fit");
     println!(
         "full fit on {} papers dated before {from}: k = {k}, {:.2} s, objective per paper {:.5}\n",
         p0.len(),
@@ -81,10 +87,12 @@ fn main() {
         let rows = Rows::new(&v, dim).expect("rows");
         let new = p.len() - current.papers.len();
         let t = Instant::now();
-        current = topics::update(&p, rows, &params, &current, None).expect("update");
+        current = topics::update(&p.iter().collect::<Vec<_>>(), rows, &params, &current, None)
+            .expect("update");
         let upd_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let full = topics::compute(&p, rows, &params, None, None).expect("refit");
+        let full = topics::compute(&p.iter().collect::<Vec<_>>(), rows, &params, None, None)
+            .expect("refit");
         let full_s = t.elapsed().as_secs_f64();
         let (a, b) = (
             current.objective / p.len() as f64,

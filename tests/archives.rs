@@ -513,3 +513,35 @@ fn export_parquet_holds_every_paper_with_its_topic_and_vector() {
     }
     assert_eq!(rows, index.len());
 }
+
+#[test]
+fn a_hugging_face_day_is_indexed_and_briefed_like_a_digest() {
+    let f = common::Sample::new();
+    f.build_index();
+    let day = fixture("hf-daily/2024-09-26.json");
+    // The feed's papers of that day are the seed digest's: they gain the feed's abstracts.
+    f.papermap_ok(&["index", day.to_str().expect("utf-8")]);
+    let index = papermap::index::Index::open(&f.index).expect("open");
+    assert_eq!(index.len(), 68);
+    let with_abstract = index
+        .papers()
+        .iter()
+        .filter(|p| p.paper.abstract_text.is_some())
+        .count();
+    assert_eq!(with_abstract, 11);
+    f.papermap_ok(&["topics", "--k", "4"]);
+    let out = f.root().join("brief");
+    let o = run(&[
+        "brief",
+        day.to_str().expect("utf-8"),
+        "--index",
+        f.index.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&o.stdout).expect("brief json");
+    assert_eq!(b["date"], "2024-09-26");
+    assert_eq!(b["papers"].as_array().map(Vec::len), Some(11));
+}

@@ -89,7 +89,7 @@ fn compute(
     previous: Option<&Topics>,
 ) -> Topics {
     topics::compute(
-        papers,
+        &papers.iter().collect::<Vec<_>>(),
         Rows::new(vectors, DIM).expect("rows"),
         params,
         previous,
@@ -284,7 +284,7 @@ fn mmr_puts_the_term_nearest_the_centroid_first() {
         ..fixed(3, 0)
     };
     let t = topics::compute(
-        &papers,
+        &papers.iter().collect::<Vec<_>>(),
         Rows::new(&vectors, DIM).expect("rows"),
         &params,
         None,
@@ -333,7 +333,7 @@ fn bad_input_is_rejected_with_clear_errors() {
     let rows = Rows::new(&vectors, DIM).expect("rows");
     let err = |p: &[Paper], r: Rows<'_>, k: KChoice| {
         topics::compute(
-            p,
+            &p.iter().collect::<Vec<_>>(),
             r,
             &Params {
                 k,
@@ -701,7 +701,14 @@ fn an_update_adds_new_papers_to_the_stored_topics_and_keeps_everything_else() {
         .collect();
     let before = compute(&old_papers, &old_vectors, &fixed(4, 3), None);
     let rows = Rows::new(&vectors, DIM).expect("rows");
-    let after = topics::update(&papers, rows, &fixed(4, 3), &before, None).expect("update");
+    let after = topics::update(
+        &papers.iter().collect::<Vec<_>>(),
+        rows,
+        &fixed(4, 3),
+        &before,
+        None,
+    )
+    .expect("update");
     assert_eq!(
         after
             .topics

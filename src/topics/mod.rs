@@ -477,7 +477,8 @@ pub fn compute_index_with(
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
-    let papers: Vec<Paper> = index.papers().iter().map(|p| p.paper.clone()).collect();
+    // References, not copies: a million papers' texts are gigabytes.
+    let papers: Vec<&Paper> = index.papers().iter().map(|p| &p.paper).collect();
     let rows = Rows::from_view(index.rows())?;
     let mut t = compute_with(&papers, rows, params, previous, embedder, assign)?;
     t.stamp = index.stamp();
@@ -488,7 +489,7 @@ pub fn compute_index_with(
 /// `previous`, matching topics keep their ids and labels; with `embedder`, keywords are
 /// diversified by MMR against the centroids.
 pub fn compute(
-    papers: &[Paper],
+    papers: &[&Paper],
     vectors: Rows<'_>,
     params: &Params,
     previous: Option<&Topics>,
@@ -506,7 +507,7 @@ pub fn compute(
 
 /// [`compute`] with the k-means distance work done by `assign` (e.g. on a GPU).
 pub fn compute_with(
-    papers: &[Paper],
+    papers: &[&Paper],
     vectors: Rows<'_>,
     params: &Params,
     previous: Option<&Topics>,
@@ -740,7 +741,8 @@ pub fn update_index(
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
-    let papers: Vec<Paper> = index.papers().iter().map(|p| p.paper.clone()).collect();
+    // References, not copies: a million papers' texts are gigabytes.
+    let papers: Vec<&Paper> = index.papers().iter().map(|p| &p.paper).collect();
     let vectors = Rows::from_view(index.rows())?;
     let mut t = update(&papers, vectors, params, previous, embedder)?;
     t.stamp = index.stamp();
@@ -749,7 +751,7 @@ pub fn update_index(
 
 /// [`update_index`] on papers and their vectors (row `i` belongs to `papers[i]`).
 pub fn update(
-    papers: &[Paper],
+    papers: &[&Paper],
     vectors: Rows<'_>,
     params: &Params,
     previous: &Topics,
@@ -893,7 +895,7 @@ pub(crate) fn lap(start: Instant, stage: &str) {
 /// [`labels`]), keywords over time, representative and most-voted papers, months, trends, the
 /// hierarchy and the outliers.
 fn summarise(
-    papers: &[Paper],
+    papers: &[&Paper],
     vectors: Rows<'_>,
     row_topic: &[usize],
     centroids: &[f32],
