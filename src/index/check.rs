@@ -177,27 +177,22 @@ fn derived_bytes(dir: &Path, f: &super::FileRef) -> (std::path::PathBuf, Result<
     (path, Ok(bytes))
 }
 
-/// The rows file: its checksum, and each offset at the start of a line of the papers file.
+/// The rows file: its checksum, and its content the one the writer makes of the papers file
+/// (line offsets, block checksums, id table).
 fn check_rows(dir: &Path, rows: &super::FileRef, papers_path: &Path, papers: usize) -> Checked {
     let (path, bytes) = derived_bytes(dir, rows);
-    let verdict = match (bytes, read_regular(papers_path)) {
+    let text =
+        std::fs::File::open(papers_path).and_then(|f| crate::embed::kernels::mapped::map(&f));
+    let verdict = match (bytes, text) {
         (Err(v), _) => v,
         (Ok(_), Err(e)) => Verdict::Damaged(format!("papers file unreadable: {e}")),
-        (Ok(b), Ok(text)) => {
-            let offsets: Vec<u64> = b
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                .collect();
-            let at_line = |o: u64| o == 0 || text.get(o as usize - 1) == Some(&b'\n');
-            if offsets.len() != papers + 1
-                || offsets.last() != Some(&(text.len() as u64))
-                || !offsets.iter().all(|&o| at_line(o))
-            {
-                Verdict::Damaged("its offsets are not the papers file's lines".into())
-            } else {
-                Verdict::Ok
-            }
-        }
+        (Ok(b), Ok(text)) => match super::store::split_rows(&b, papers, text.len()) {
+            Err(what) => Verdict::Damaged(what),
+            Ok(_) if b != super::store::rows_file(&text) => Verdict::Damaged(
+                "its offsets, block checksums or ids are not the papers file's".into(),
+            ),
+            Ok(_) => Verdict::Ok,
+        },
     };
     Checked { path, verdict }
 }

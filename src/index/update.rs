@@ -615,15 +615,7 @@ pub fn update_from(
     crate::atomic::write(&path, text.as_bytes()).map_err(io_err(&path))?;
     crash_point("papers-written");
     // The rows file and the matrix let the next open map the index instead of reading it.
-    let mut offsets: Vec<u64> = Vec::with_capacity(records.len() + 1);
-    offsets.push(0);
-    offsets.extend(
-        text.bytes()
-            .enumerate()
-            .filter(|&(_, b)| b == b'\n')
-            .map(|(i, _)| i as u64 + 1),
-    );
-    let rows_bytes: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+    let rows_bytes = super::store::rows_file(text.as_bytes());
     let rows = write_derived(dir, format!("papers-{:06}.rows", m.generation), &rows_bytes)?;
     drop(rows_bytes);
     let vectors = super::store::gather_vectors(dir, &m, &records)?;

@@ -82,6 +82,13 @@ impl TopK {
         }
     }
 
+    /// Takes in another heap's candidates (ties still go to the lower row: [`Cand`]'s order).
+    fn absorb(&mut self, other: TopK) {
+        for Reverse(c) in other.heap {
+            self.push(c.score, c.row);
+        }
+    }
+
     fn into_sorted(self) -> Vec<Hit> {
         let mut v: Vec<Cand> = self.heap.into_iter().map(|r| r.0).collect();
         v.sort_by(|a, b| b.cmp(a));
@@ -136,22 +143,8 @@ pub fn top_k(
     if n == 0 || nq == 0 {
         return Ok(vec![Vec::new(); nq]);
     }
-    if nq == 1 {
-        // One query (a search): a pass over the rows in place. The blocked product below
-        // would first copy every vector into a tensor, which for one query costs more than
-        // the arithmetic (and is what a server answering hundreds of searches a second pays).
-        let skip = exclude.map_or(usize::MAX, |e| e[0]);
-        let mut heap = TopK::new(k);
-        let mut floor = heap.floor();
-        for (r, row) in vectors.chunks_exact(dim).enumerate() {
-            let s = dot(row, queries);
-            // Rows arrive in increasing order, so an equal score never displaces a kept one.
-            if s > floor && r != skip {
-                heap.push(s, r);
-                floor = heap.floor();
-            }
-        }
-        return Ok(vec![heap.into_sorted()]);
+    if nq <= SCAN_QUERIES {
+        return scan_top_k(vectors, dim, queries, k, exclude);
     }
     let index = Tensor::from_slice(vectors, (n, dim), &Device::Cpu)?;
     let blocks: Vec<Vec<Vec<Hit>>> = queries
@@ -164,6 +157,83 @@ pub fn top_k(
         })
         .collect::<Result<_, _>>()?;
     Ok(blocks.into_iter().flatten().collect())
+}
+
+/// Most queries answered by [`scan_top_k`] rather than the blocked product.
+pub const SCAN_QUERIES: usize = 32;
+
+/// Rows per task of [`scan_top_k`].
+const SCAN_ROWS: usize = 16_384;
+/// Rows multiplied at once by [`scan_top_k`] (1.5 MB at 384 dimensions: they stay in cache).
+const SCAN_BLOCK: usize = 1024;
+
+/// Top-k of a few queries by one pass over the rows in place, ranges of rows on rayon's
+/// threads, each row's dot products with every query taken while it is in cache.
+///
+/// For a search or a server's concurrent searches this is the cheaper path: the blocked
+/// product would first copy every vector into a tensor (1.5 GB at a million papers), and a
+/// pass over a mapped matrix is bound by memory, so queries that share it cost little more
+/// than one.
+fn scan_top_k(
+    vectors: &[f32],
+    dim: usize,
+    queries: &[f32],
+    k: usize,
+    exclude: Option<&[usize]>,
+) -> Result<Vec<Vec<Hit>>, SearchError> {
+    let nq = queries.len() / dim;
+    let skip: Vec<usize> = (0..nq)
+        .map(|qi| exclude.map_or(usize::MAX, |e| e[qi]))
+        .collect();
+    // Several queries: each slice of rows is copied into a tensor (it is read once either way)
+    // and multiplied with them all (candle's gemm, SIMD chosen at run time); one query is a
+    // dot product per row, bound by memory.
+    let q = (nq > 1)
+        .then(|| Tensor::from_slice(queries, (nq, dim), &Device::Cpu))
+        .transpose()?;
+    let parts: Vec<Vec<TopK>> = vectors
+        .par_chunks(SCAN_ROWS * dim)
+        .enumerate()
+        .map(|(c, rows)| -> Result<Vec<TopK>, SearchError> {
+            let mut heaps: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+            let mut floors: Vec<f32> = heaps.iter().map(TopK::floor).collect();
+            let mut offer = |qi: usize, s: f32, r: usize| {
+                // Rows arrive in increasing order, so an equal score never displaces a kept one.
+                if s > floors[qi] && r != skip[qi] {
+                    heaps[qi].push(s, r);
+                    floors[qi] = heaps[qi].floor();
+                }
+            };
+            for (b, block) in rows.chunks(SCAN_BLOCK * dim).enumerate() {
+                let first = c * SCAN_ROWS + b * SCAN_BLOCK;
+                let len = block.len() / dim;
+                match &q {
+                    None => {
+                        for (j, row) in block.chunks_exact(dim).enumerate() {
+                            offer(0, dot(row, queries), first + j);
+                        }
+                    }
+                    Some(q) => {
+                        let t = Tensor::from_slice(block, (len, dim), &Device::Cpu)?;
+                        let scores = q.matmul(&t.t()?)?.flatten_all()?.to_vec1::<f32>()?;
+                        for (qi, row_scores) in scores.chunks_exact(len).enumerate() {
+                            for (j, &s) in row_scores.iter().enumerate() {
+                                offer(qi, s, first + j);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(heaps)
+        })
+        .collect::<Result<_, _>>()?;
+    let mut merged: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+    for part in parts {
+        for (m, h) in merged.iter_mut().zip(part) {
+            m.absorb(h);
+        }
+    }
+    Ok(merged.into_iter().map(TopK::into_sorted).collect())
 }
 
 pub(crate) use crate::text::vector::dot;

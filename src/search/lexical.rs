@@ -8,8 +8,10 @@
 //! frequency of any form) with `k1 = 1.2`, `b = 0.75` and the non-negative IDF
 //! `ln(1 + (N − df + 0.5) / (df + 0.5))`; each distinct query token counts once.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+use super::lexical_store::StoredPostings;
 use super::Hit;
 use crate::embed::{EmbedError, Encoder, Prefix};
 use crate::index::Index;
@@ -83,7 +85,7 @@ fn idf(n: usize, df: usize) -> f32 {
 #[derive(Debug, Clone, Default)]
 pub struct Bm25 {
     /// Token → (document, term frequency), documents ascending.
-    postings: HashMap<String, Vec<(u32, u32)>>,
+    postings: Postings,
     /// Tokens per document.
     doc_len: Vec<u32>,
     /// Mean document length.
@@ -121,7 +123,7 @@ impl Bm25 {
             total as f32 / doc_len.len() as f32
         };
         Bm25 {
-            postings,
+            postings: Postings::Built(postings),
             doc_len,
             avgdl,
             lexicon: Lexicon::default(),
@@ -162,26 +164,48 @@ impl Bm25 {
         &self.lexicon
     }
 
-    /// The statistics, for storing them ([`super::lexical_store`]).
+    /// The statistics, for storing them ([`super::lexical_store`]); `None` for statistics read
+    /// from a file (they are stored already).
     #[allow(clippy::type_complexity)]
-    pub(crate) fn parts(&self) -> (&HashMap<String, Vec<(u32, u32)>>, &[u32], f32, &Lexicon) {
-        (&self.postings, &self.doc_len, self.avgdl, &self.lexicon)
+    pub(crate) fn parts(
+        &self,
+    ) -> Option<(&HashMap<String, Vec<(u32, u32)>>, &[u32], f32, &Lexicon)> {
+        match &self.postings {
+            Postings::Built(p) => Some((p, &self.doc_len, self.avgdl, &self.lexicon)),
+            Postings::Stored(_) => None,
+        }
     }
 
-    /// Statistics read back from [`Bm25::parts`] (with the glossary).
-    pub(crate) fn from_parts(
-        postings: HashMap<String, Vec<(u32, u32)>>,
+    /// Statistics whose posting lists stay in the file and are read by term (with the glossary).
+    pub(crate) fn from_stored(
+        postings: StoredPostings,
         doc_len: Vec<u32>,
         avgdl: f32,
         lexicon: Lexicon,
     ) -> Bm25 {
         Bm25 {
-            postings,
+            postings: Postings::Stored(postings),
             doc_len,
             avgdl,
             lexicon,
             glossary: true,
         }
+    }
+
+    /// True once a posting list read from the file failed its checksum (that term then
+    /// matched nothing): the caller searches again on statistics built anew
+    /// ([`super::lexical_store::with_repair`]).
+    pub fn damaged(&self) -> bool {
+        match &self.postings {
+            Postings::Built(_) => false,
+            Postings::Stored(s) => s.damaged(),
+        }
+    }
+
+    /// `token`'s posting list (for tests of the stored form).
+    #[cfg(test)]
+    pub(crate) fn list(&self, token: &str) -> Cow<'_, [(u32, u32)]> {
+        self.postings.list(token)
     }
 
     /// Number of documents.
@@ -196,9 +220,10 @@ impl Bm25 {
 
     /// Inverse document frequency of a token (0 when no document holds it).
     pub fn idf(&self, token: &str) -> f32 {
-        self.postings
-            .get(token)
-            .map_or(0.0, |p| idf(self.doc_len.len(), p.len()))
+        match self.postings.df(token) {
+            0 => 0.0,
+            df => idf(self.doc_len.len(), df),
+        }
     }
 
     /// Translations of a token: the glossary's (when used) and the lexicon's.
@@ -228,7 +253,7 @@ impl Bm25 {
         let mut seen = HashSet::new();
         toks.retain(|t| seen.insert(t.clone()));
         let mut claimed: HashSet<String> = toks.iter().cloned().collect();
-        let df = |t: &str| self.postings.get(t).map_or(0, Vec::len);
+        let df = |t: &str| self.postings.df(t);
         let mut by_df: Vec<usize> = (0..toks.len()).collect();
         by_df.sort_by_key(|&i| std::cmp::Reverse(df(&toks[i])));
         let mut out: Vec<Vec<String>> = toks.iter().map(|t| vec![t.clone()]).collect();
@@ -255,7 +280,7 @@ impl Bm25 {
         for forms in self.concepts(query) {
             tfs.clear();
             for t in &forms {
-                for &(d, tf) in self.postings.get(t).map_or(&[][..], Vec::as_slice) {
+                for &(d, tf) in self.postings.list(t).iter() {
                     *tfs.entry(d).or_insert(0) += tf;
                 }
             }
@@ -288,6 +313,37 @@ impl Bm25 {
         hits.sort_by(by_rank);
         hits.truncate(k);
         hits
+    }
+}
+
+/// Posting lists built in memory, or kept in `lexical.bin` and read by term.
+#[derive(Debug, Clone)]
+enum Postings {
+    Built(HashMap<String, Vec<(u32, u32)>>),
+    Stored(StoredPostings),
+}
+
+impl Default for Postings {
+    fn default() -> Self {
+        Postings::Built(HashMap::new())
+    }
+}
+
+impl Postings {
+    /// Documents holding `token`.
+    fn df(&self, token: &str) -> usize {
+        match self {
+            Postings::Built(p) => p.get(token).map_or(0, Vec::len),
+            Postings::Stored(s) => s.df(token),
+        }
+    }
+
+    /// `token`'s (document, term frequency) pairs, documents ascending.
+    fn list(&self, token: &str) -> Cow<'_, [(u32, u32)]> {
+        match self {
+            Postings::Built(p) => Cow::Borrowed(p.get(token).map_or(&[][..], Vec::as_slice)),
+            Postings::Stored(s) => Cow::Owned(s.list(token)),
+        }
     }
 }
 

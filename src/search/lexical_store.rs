@@ -5,22 +5,38 @@
 //! [`crate::text::Alignment::lexicon`]) or else by the first search after the index changed
 //! (atomically, and only when the directory is writable), read when its stamp matches (see
 //! [`stamp`]). It holds the postings and the lexicon learned from the index's papers, so the
-//! lexicon is recomputed whenever the index changes. The whole file carries a CRC32; anything
-//! wrong with it means "build again", never an error.
+//! lexicon is recomputed whenever the index changes. The file is mapped and a search reads
+//! only its query terms' posting lists. Its small sections carry one CRC32, checked when the
+//! file is opened, and each posting list its own, checked when read; anything wrong with it
+//! means "build again" ([`with_repair`]), never an error.
 
-use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::lexical::{tokenize, Bm25};
+use crate::embed::kernels::mapped::Mapped;
 use crate::embed::{EmbedError, Encoder};
 use crate::index::Index;
 use crate::text::Lexicon;
 
 /// File name inside the index directory.
 pub const FILE: &str = "lexical.bin";
-const MAGIC: &[u8; 8] = b"PMLEX\x00\x00\x02";
+const MAGIC: &[u8; 8] = b"PMLEX\x00\x00\x03";
+/// Bytes of one term's entry in the dictionary: postings offset (u64), count, CRC32, and the
+/// term's offset and length in the strings (u32 each).
+const ENTRY: usize = 24;
 
-/// What the stored statistics were built from: the index's stamp
+// Layout: MAGIC, stamp (u32 length + bytes), documents n (u32), avgdl (f32), terms (u32),
+// meta length (u64), postings length (u64); then the meta section: n document lengths (u32),
+// the dictionary (terms × ENTRY, sorted by term bytes), the strings (u32 length + bytes) and
+// the lexicon (u32 pairs, then length-prefixed strings); a CRC32 of everything so far; then
+// the posting lists, (document, tf) as u32 pairs, each list checked by its entry's CRC32 when
+// it is read. A search thus reads the small sections and the lists of its query's terms: at a
+// million papers 4 MB of lengths and the dictionary instead of 775 MB of postings.
+
+/// Stamp of what the stored statistics were built from: the index's stamp
 /// ([`crate::index::Stamp`]), a probe of the analyser (the tokens of a fixed sentence, so a
 /// changed tokenizer invalidates the file without anyone remembering to), the lexicon rule's
 /// version and whether the model `checked` the lexicon.
@@ -54,20 +70,40 @@ pub fn load_or_build(index: &Index, encoder: Option<&Encoder>) -> Result<Bm25, E
         return Ok(b);
     }
     let bm25 = Bm25::from_index(index, encoder)?;
-    // A read-only index still searches; it only rebuilds each time.
-    let _ = crate::atomic::write(&path, &encode(&bm25, &stamp(index, encoder.is_some())));
+    if let Some(bytes) = encode(&bm25, &stamp(index, encoder.is_some())) {
+        // A read-only index still searches; it only rebuilds each time.
+        let _ = crate::atomic::write(&path, &bytes);
+    }
     Ok(bm25)
 }
 
-/// The stored statistics, when the file is whole and `current` accepts its stamp.
-fn read(path: &Path, current: impl Fn(&[u8]) -> bool) -> Option<Bm25> {
-    let bytes = std::fs::read(path).ok()?;
-    let body_len = bytes.len().checked_sub(4)?;
-    let (body, crc) = bytes.split_at(body_len);
-    if crc32fast::hash(body).to_le_bytes() != crc {
-        return None;
+/// Runs `f` on `stored`; if `f` read a posting list that failed its checksum, removes the file
+/// and runs `f` again on statistics built anew, which are kept in `repaired` (and used
+/// directly by later calls) and stored for the next search.
+pub fn with_repair<T>(
+    index: &Index,
+    stored: &Bm25,
+    repaired: &OnceLock<Bm25>,
+    f: impl Fn(&Bm25) -> T,
+) -> Result<T, EmbedError> {
+    if let Some(b) = repaired.get() {
+        return Ok(f(b));
     }
-    let mut r = Reader { b: body, at: 0 };
+    let out = f(stored);
+    if !stored.damaged() {
+        return Ok(out);
+    }
+    let _ = std::fs::remove_file(index.dir().join(FILE));
+    let fresh = load_or_build(index, None)?;
+    Ok(f(repaired.get_or_init(|| fresh)))
+}
+
+/// The stored statistics, when the file's header and meta section are whole and `current`
+/// accepts its stamp; the posting lists stay in the mapped file.
+fn read(path: &Path, current: impl Fn(&[u8]) -> bool) -> Option<Bm25> {
+    let file = std::fs::File::open(path).ok()?;
+    let map = crate::embed::kernels::mapped::map(&file).ok()?;
+    let mut r = Reader { b: &map[..], at: 0 };
     if r.take(MAGIC.len())? != MAGIC {
         return None;
     }
@@ -75,68 +111,215 @@ fn read(path: &Path, current: impl Fn(&[u8]) -> bool) -> Option<Bm25> {
     if !current(r.take(stamp_len)?) {
         return None;
     }
-    decode(&mut r)
+    let n = r.u32()? as usize;
+    let avgdl = f32::from_le_bytes(r.take(4)?.try_into().ok()?);
+    let terms = r.u32()? as usize;
+    let meta_len = usize::try_from(r.u64()?).ok()?;
+    let postings_len = usize::try_from(r.u64()?).ok()?;
+    let meta_start = r.at;
+    let meta = r.take(meta_len)?;
+    let crc = r.u32()?;
+    let postings_start = r.at;
+    if r.left() != postings_len
+        || crc32fast::hash(&map[..meta_start + meta_len]) != crc
+        || postings_len % 8 != 0
+    {
+        return None;
+    }
+    let mut m = Reader { b: meta, at: 0 };
+    let doc_len: Vec<u32> = m
+        .take(n.checked_mul(4)?)?
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let dict_start = meta_start + m.at;
+    let dict = m.take(terms.checked_mul(ENTRY)?)?;
+    let strings_len = m.u32()? as usize;
+    let strings_start = meta_start + m.at;
+    m.take(strings_len)?;
+    let pairs = m.u32()? as usize;
+    let mut lexicon = Vec::with_capacity(pairs.min(m.left() / 8));
+    for _ in 0..pairs {
+        lexicon.push((m.str()?, m.str()?));
+    }
+    if m.left() != 0 {
+        return None;
+    }
+    // Every entry points inside its sections, so a lookup never reads out of the file.
+    for e in dict.chunks_exact(ENTRY) {
+        let e = Entry::parse(e);
+        let list_end = e.offset.checked_add(e.count.checked_mul(8)?)?;
+        if list_end > postings_len || e.term_end()? > strings_len {
+            return None;
+        }
+    }
+    let stored = StoredPostings {
+        map,
+        dict: dict_start..dict_start + terms * ENTRY,
+        strings: strings_start..strings_start + strings_len,
+        postings: postings_start,
+        docs: n as u32,
+        damaged: Arc::new(AtomicBool::new(false)),
+    };
+    Some(Bm25::from_stored(
+        stored,
+        doc_len,
+        avgdl,
+        Lexicon::from_pairs(lexicon),
+    ))
 }
 
-fn encode(b: &Bm25, stamp: &[u8]) -> Vec<u8> {
-    let (postings, doc_len, avgdl, lexicon) = b.parts();
-    let mut w = Vec::with_capacity(16 * 1024 * 1024);
+/// One dictionary entry.
+struct Entry {
+    offset: usize,
+    count: usize,
+    crc: u32,
+    term_at: usize,
+    term_len: usize,
+}
+
+impl Entry {
+    fn parse(e: &[u8]) -> Entry {
+        let u32_at = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
+        let mut offset = [0u8; 8];
+        offset.copy_from_slice(&e[..8]);
+        Entry {
+            offset: u64::from_le_bytes(offset) as usize,
+            count: u32_at(8) as usize,
+            crc: u32_at(12),
+            term_at: u32_at(16) as usize,
+            term_len: u32_at(20) as usize,
+        }
+    }
+
+    fn term_end(&self) -> Option<usize> {
+        self.term_at.checked_add(self.term_len)
+    }
+}
+
+/// Posting lists left in the mapped `lexical.bin`, found by binary search in its sorted
+/// dictionary and checked by CRC32 when read.
+#[derive(Clone)]
+pub(crate) struct StoredPostings {
+    map: Mapped,
+    dict: Range<usize>,
+    strings: Range<usize>,
+    /// Where the posting lists begin.
+    postings: usize,
+    docs: u32,
+    /// Set when a list failed its checksum.
+    damaged: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for StoredPostings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredPostings")
+            .field("terms", &(self.dict.len() / ENTRY))
+            .field("damaged", &self.damaged())
+            .finish()
+    }
+}
+
+impl StoredPostings {
+    /// The dictionary entry of `token`.
+    fn entry(&self, token: &str) -> Option<Entry> {
+        let dict = &self.map[self.dict.clone()];
+        let strings = &self.map[self.strings.clone()];
+        let term = |i: usize| {
+            let e = Entry::parse(&dict[i * ENTRY..(i + 1) * ENTRY]);
+            let t = &strings[e.term_at..e.term_at + e.term_len];
+            (e, t)
+        };
+        let (mut lo, mut hi) = (0, dict.len() / ENTRY);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (e, t) = term(mid);
+            match t.cmp(token.as_bytes()) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(e),
+            }
+        }
+        None
+    }
+
+    /// Documents holding `token`.
+    pub(crate) fn df(&self, token: &str) -> usize {
+        self.entry(token).map_or(0, |e| e.count)
+    }
+
+    /// `token`'s (document, tf) pairs; empty, and the postings marked damaged, when the list
+    /// fails its checksum or names a document past the end.
+    pub(crate) fn list(&self, token: &str) -> Vec<(u32, u32)> {
+        let Some(e) = self.entry(token) else {
+            return Vec::new();
+        };
+        let start = self.postings + e.offset;
+        let bytes = &self.map[start..start + e.count * 8];
+        let u32_at = |c: &[u8], i: usize| u32::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
+        let list: Vec<(u32, u32)> = bytes
+            .chunks_exact(8)
+            .map(|c| (u32_at(c, 0), u32_at(c, 4)))
+            .collect();
+        if crc32fast::hash(bytes) != e.crc || list.iter().any(|&(d, _)| d >= self.docs) {
+            self.damaged.store(true, Ordering::Relaxed);
+            return Vec::new();
+        }
+        list
+    }
+
+    /// True once a list failed its checksum.
+    pub(crate) fn damaged(&self) -> bool {
+        self.damaged.load(Ordering::Relaxed)
+    }
+}
+
+/// The file's bytes for freshly built statistics (`None` for statistics read from a file).
+fn encode(b: &Bm25, stamp: &[u8]) -> Option<Vec<u8>> {
+    let (postings, doc_len, avgdl, lexicon) = b.parts()?;
+    let mut terms: Vec<(&String, &Vec<(u32, u32)>)> = postings.iter().collect();
+    terms.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut meta = Vec::with_capacity(doc_len.len() * 4 + terms.len() * (ENTRY + 12));
+    for &l in doc_len {
+        put_u32(&mut meta, l);
+    }
+    let mut lists = Vec::new();
+    let mut strings = Vec::new();
+    for (term, list) in &terms {
+        let offset = lists.len();
+        for &(d, tf) in list.iter() {
+            put_u32(&mut lists, d);
+            put_u32(&mut lists, tf);
+        }
+        meta.extend_from_slice(&(offset as u64).to_le_bytes());
+        put_u32(&mut meta, list.len() as u32);
+        put_u32(&mut meta, crc32fast::hash(&lists[offset..]));
+        put_u32(&mut meta, strings.len() as u32);
+        put_u32(&mut meta, term.len() as u32);
+        strings.extend_from_slice(term.as_bytes());
+    }
+    put_u32(&mut meta, strings.len() as u32);
+    meta.extend_from_slice(&strings);
+    let pairs = lexicon.pairs();
+    put_u32(&mut meta, pairs.len() as u32);
+    for (a, b) in pairs {
+        put_str(&mut meta, a);
+        put_str(&mut meta, b);
+    }
+    let mut w = Vec::with_capacity(64 + stamp.len() + meta.len() + lists.len());
     w.extend_from_slice(MAGIC);
     put_u32(&mut w, stamp.len() as u32);
     w.extend_from_slice(stamp);
     put_u32(&mut w, doc_len.len() as u32);
-    for &l in doc_len {
-        put_u32(&mut w, l);
-    }
     w.extend_from_slice(&avgdl.to_le_bytes());
-    put_u32(&mut w, postings.len() as u32);
-    for (term, list) in postings {
-        put_str(&mut w, term);
-        put_u32(&mut w, list.len() as u32);
-        for &(d, tf) in list {
-            put_u32(&mut w, d);
-            put_u32(&mut w, tf);
-        }
-    }
-    let pairs = lexicon.pairs();
-    put_u32(&mut w, pairs.len() as u32);
-    for (a, b) in pairs {
-        put_str(&mut w, a);
-        put_str(&mut w, b);
-    }
+    put_u32(&mut w, terms.len() as u32);
+    w.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+    w.extend_from_slice(&(lists.len() as u64).to_le_bytes());
+    w.extend_from_slice(&meta);
     let crc = crc32fast::hash(&w);
-    w.extend_from_slice(&crc.to_le_bytes());
-    w
-}
-
-fn decode(r: &mut Reader<'_>) -> Option<Bm25> {
-    let n = r.u32()? as usize;
-    let mut doc_len = Vec::with_capacity(n.min(r.left() / 4));
-    for _ in 0..n {
-        doc_len.push(r.u32()?);
-    }
-    let avgdl = f32::from_le_bytes(r.take(4)?.try_into().ok()?);
-    let terms = r.u32()? as usize;
-    let mut postings = HashMap::with_capacity(terms.min(r.left() / 8));
-    for _ in 0..terms {
-        let term = r.str()?;
-        let len = r.u32()? as usize;
-        let mut list = Vec::with_capacity(len.min(r.left() / 8));
-        for _ in 0..len {
-            let d = r.u32()?;
-            if d as usize >= n {
-                return None;
-            }
-            list.push((d, r.u32()?));
-        }
-        postings.insert(term, list);
-    }
-    let m = r.u32()? as usize;
-    let mut pairs = Vec::with_capacity(m.min(r.left() / 8));
-    for _ in 0..m {
-        pairs.push((r.str()?, r.str()?));
-    }
-    (r.left() == 0).then(|| Bm25::from_parts(postings, doc_len, avgdl, Lexicon::from_pairs(pairs)))
+    put_u32(&mut w, crc);
+    w.extend_from_slice(&lists);
+    Some(w)
 }
 
 fn put_u32(w: &mut Vec<u8>, v: u32) {
@@ -165,6 +348,9 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
     fn str(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
         String::from_utf8(self.take(n)?.to_vec()).ok()
@@ -183,19 +369,29 @@ mod tests {
             "",
         ];
         let b = Bm25::new(&docs);
-        let bytes = encode(&b, b"stamp");
+        let bytes = encode(&b, b"stamp").expect("built statistics encode");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
         std::fs::write(&path, &bytes).unwrap();
         let back = read(&path, |s| s == b"stamp").expect("reads back");
-        let sorted = |b: &Bm25| {
-            let (p, l, a, m) = b.parts();
-            let mut p: Vec<_> = p.iter().collect();
-            p.sort();
-            format!("{p:?} {l:?} {a} {:?}", m.pairs())
-        };
-        assert_eq!(sorted(&back), sorted(&b));
-        assert!(!b.parts().0.is_empty());
+        assert!(back.parts().is_none() && encode(&back, b"stamp").is_none());
+        let (postings, lens, avgdl, lexicon) = b.parts().expect("built");
+        assert!(!postings.is_empty());
+        for (term, list) in postings {
+            assert_eq!(back.idf(term), b.idf(term), "{term}");
+            assert_eq!(back.list(term).as_ref(), list.as_slice(), "{term}");
+        }
+        assert_eq!(back.idf("absent"), 0.0);
+        assert_eq!(back.len(), lens.len());
+        assert!(avgdl > 0.0);
+        assert_eq!(back.lexicon().pairs(), lexicon.pairs());
+        for q in ["멀티모달 models", "확산 비디오", "nothing"] {
+            assert_eq!(
+                format!("{:?}", back.search(q, 3, None)),
+                format!("{:?}", b.search(q, 3, None))
+            );
+        }
+        assert!(!back.damaged());
         assert!(
             read(&path, |s| s == b"other").is_none(),
             "a stale stamp is not read"
@@ -212,5 +408,14 @@ mod tests {
             read(&path, |s| s == b"stamp").is_none(),
             "a truncated file is not read"
         );
+        // A flipped bit in the last posting list opens, and is caught when that list is read.
+        let mut bad = bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        let back = read(&path, |s| s == b"stamp").expect("meta is whole");
+        let damaged = postings.keys().filter(|t| back.list(t).is_empty()).count();
+        assert_eq!(damaged, 1);
+        assert!(back.damaged());
     }
 }

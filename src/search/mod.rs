@@ -257,6 +257,8 @@ impl std::str::FromStr for Mode {
 pub struct Searcher<'a> {
     index: &'a Index,
     bm25: Bm25,
+    /// Statistics built anew after a damaged posting list was read from `lexical.bin`.
+    repaired: std::sync::OnceLock<Bm25>,
 }
 
 impl<'a> Searcher<'a> {
@@ -269,12 +271,13 @@ impl<'a> Searcher<'a> {
         Ok(Searcher {
             index,
             bm25: lexical_store::load_or_build(index, encoder)?,
+            repaired: std::sync::OnceLock::new(),
         })
     }
 
     /// The BM25 model.
     pub fn bm25(&self) -> &Bm25 {
-        &self.bm25
+        self.repaired.get().unwrap_or(&self.bm25)
     }
 
     /// Top `k` papers for `text` (and its `query: ` embedding, needed by dense and hybrid).
@@ -285,7 +288,9 @@ impl<'a> Searcher<'a> {
         mode: Mode,
         k: usize,
     ) -> Result<Vec<Hit>, SearchError> {
-        search_with(self.index, &self.bm25, text, vector, mode, k)
+        lexical_store::with_repair(self.index, &self.bm25, &self.repaired, |bm25| {
+            search_with(self.index, bm25, text, vector, mode, k)
+        })?
     }
 }
 
@@ -299,6 +304,28 @@ pub fn search_with(
     mode: Mode,
     k: usize,
 ) -> Result<Vec<Hit>, SearchError> {
+    check_query(index, text, k)?;
+    let dense = match dense_depth(mode, k) {
+        Some(depth) => {
+            let v = vector.ok_or(SearchError::NeedsVector(mode))?;
+            let dim = index.dim();
+            if v.len() != dim {
+                return Err(SearchError::Mismatch {
+                    what: "query vector dimension",
+                    expected: dim,
+                    found: v.len(),
+                });
+            }
+            let mut hits = top_k(index.vectors(), dim, v, depth, None)?;
+            Some(hits.pop().unwrap_or_default())
+        }
+        None => None,
+    };
+    search_ranked(index, bm25, text, dense, mode, k)
+}
+
+/// Refuses a search that cannot run: an empty index, `k` 0, a blank query.
+pub fn check_query(index: &Index, text: &str, k: usize) -> Result<(), SearchError> {
     if index.is_empty() {
         return Err(SearchError::EmptyIndex);
     }
@@ -308,18 +335,33 @@ pub fn search_with(
     if text.trim().is_empty() {
         return Err(SearchError::EmptyQuery);
     }
+    Ok(())
+}
+
+/// How many dense hits a `mode` search for `k` papers reads: `None` when it reads none.
+pub fn dense_depth(mode: Mode, k: usize) -> Option<usize> {
+    match mode {
+        Mode::Dense => Some(k),
+        Mode::Lexical => None,
+        Mode::Hybrid => Some(k.max(FUSION_DEPTH)),
+    }
+}
+
+/// A search's answer given its dense ranking ([`dense_depth`] deep, best first), found by the
+/// caller (a server answers many queries' dense parts in one pass).
+pub fn search_ranked(
+    index: &Index,
+    bm25: &Bm25,
+    text: &str,
+    dense: Option<Vec<Hit>>,
+    mode: Mode,
+    k: usize,
+) -> Result<Vec<Hit>, SearchError> {
+    check_query(index, text, k)?;
     let dense = |depth: usize| -> Result<Vec<Hit>, SearchError> {
-        let v = vector.ok_or(SearchError::NeedsVector(mode))?;
-        let dim = index.dim();
-        if v.len() != dim {
-            return Err(SearchError::Mismatch {
-                what: "query vector dimension",
-                expected: dim,
-                found: v.len(),
-            });
-        }
-        let mut hits = top_k(index.vectors(), dim, v, depth, None)?;
-        Ok(hits.pop().unwrap_or_default())
+        let mut d = dense.clone().ok_or(SearchError::NeedsVector(mode))?;
+        d.truncate(depth);
+        Ok(d)
     };
     match mode {
         Mode::Dense => dense(k),

@@ -17,6 +17,7 @@
 
 mod embedder;
 mod guard;
+mod scanner;
 
 use embedder::{Job, Lane, Vectors};
 pub use embedder::{BATCH_TEXTS, MAX_REQUEST_TOKENS};
@@ -39,7 +40,7 @@ use serde_json::json;
 use crate::embed::{Encoder, Prefix};
 use crate::index::{read_manifest, Index, IndexError};
 use crate::report::{esc, web_link};
-use crate::search::{self, lexical_store, related, search_with, Bm25, Hit, Mode, SearchError};
+use crate::search::{self, lexical_store, related, Bm25, Hit, Mode, SearchError};
 use crate::topics::Topics;
 
 /// Largest `k` a request may ask for.
@@ -83,6 +84,8 @@ pub enum ServeError {
 struct Loaded {
     index: Index,
     bm25: Bm25,
+    /// Statistics built anew after a damaged posting list was read from `lexical.bin`.
+    bm25_repaired: std::sync::OnceLock<Bm25>,
     topics: Option<Topics>,
     /// Drawn on the first visit of `/map`: at a million papers it reads every paper, which a
     /// server start should not wait for.
@@ -106,6 +109,7 @@ impl Loaded {
         Ok(Loaded {
             index,
             bm25,
+            bm25_repaired: std::sync::OnceLock::new(),
             topics,
             map_svg: std::sync::OnceLock::new(),
         })
@@ -125,6 +129,8 @@ struct App {
     /// Which hosts requests may name (set once the port is bound).
     guard: std::sync::OnceLock<guard::Guard>,
     jobs: Arc<embedder::Queue>,
+    /// Dense top-k requests, answered together ([`scanner`]).
+    scans: std::sync::mpsc::Sender<scanner::Request>,
     model_id: String,
     fingerprint: String,
 }
@@ -135,6 +141,28 @@ impl App {
             .read()
             .map(|g| Arc::clone(&g))
             .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    /// The dense top `depth` for `vector`, from the scanning thread's next pass.
+    async fn dense(
+        &self,
+        loaded: &Arc<Loaded>,
+        vector: Vec<f32>,
+        depth: usize,
+    ) -> Result<Vec<Hit>, ApiError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let stopped = || ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "scanner stopped");
+        self.scans
+            .send(scanner::Request {
+                loaded: Arc::clone(loaded),
+                vector,
+                depth,
+                reply: tx,
+            })
+            .map_err(|_| stopped())?;
+        rx.await
+            .map_err(|_| stopped())?
+            .map_err(|m| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m))
     }
 
     async fn embed(&self, texts: Vec<String>, lane: Lane) -> Result<Vectors, ApiError> {
@@ -274,16 +302,23 @@ async fn run_search(
     mode: Mode,
     k: usize,
 ) -> Result<(Arc<Loaded>, Vec<Hit>), ApiError> {
-    let vector = if mode.needs_vector() {
-        let (mut v, _) = app
-            .embed(vec![format!("{}{q}", Prefix::Query.as_str())], Lane::Query)
-            .await?;
-        v.pop()
-    } else {
-        None
-    };
     let loaded = app.now();
-    let hits = search_with(&loaded.index, &loaded.bm25, q, vector.as_deref(), mode, k)?;
+    search::check_query(&loaded.index, q, k)?;
+    let dense = match search::dense_depth(mode, k) {
+        Some(depth) => {
+            let (mut v, _) = app
+                .embed(vec![format!("{}{q}", Prefix::Query.as_str())], Lane::Query)
+                .await?;
+            let vector = v.pop().unwrap_or_default();
+            Some(app.dense(&loaded, vector, depth).await?)
+        }
+        None => None,
+    };
+    let hits =
+        lexical_store::with_repair(&loaded.index, &loaded.bm25, &loaded.bm25_repaired, |bm25| {
+            search::search_ranked(&loaded.index, bm25, q, dense.clone(), mode, k)
+        })
+        .map_err(SearchError::from)??;
     Ok((loaded, hits))
 }
 
@@ -861,12 +896,18 @@ pub fn serve(
         .name("papermap-embed".into())
         .spawn(move || embedder::run(encoder, &worker))
         .map_err(ServeError::Runtime)?;
+    let (scans, requests) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("papermap-scan".into())
+        .spawn(move || scanner::run(requests))
+        .map_err(ServeError::Runtime)?;
     let app = Arc::new(App {
         dir: opts.dir.clone(),
         seen: std::sync::Mutex::new(Some(loaded.index.manifest().clone())),
         guard: std::sync::OnceLock::new(),
         current: RwLock::new(Arc::new(loaded)),
         jobs: queue,
+        scans,
         model_id,
         fingerprint,
     });

@@ -37,6 +37,13 @@ use kmeans::{AutoK, KMeansConfig, Rows};
 /// File name of the saved topics inside the index directory.
 pub const FILE: &str = "topics.json";
 
+/// Most papers whose words the keywords, labels and keywords over time are counted from; a
+/// larger index is read at an even sample of this many. Every paper keeps its topic (the
+/// clustering uses all the vectors); only the word statistics are sampled, as they settle long
+/// before a million papers, and the terms of a million papers took more memory than the
+/// two-core, 24 GB machine has.
+pub const KEYWORD_SAMPLE: usize = 200_000;
+
 /// Version of the `topics.json` layout; bumped on incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -913,17 +920,20 @@ fn summarise(
     }
 
     // Keywords read the title too, whatever the index embeds: titles carry the English names.
+    // Above KEYWORD_SAMPLE papers they are read from an even sample (see there).
     let kw_start = Instant::now();
-    let texts: Vec<String> = papers
+    let sample: Vec<usize> = (0..n).step_by(n.div_ceil(KEYWORD_SAMPLE).max(1)).collect();
+    let texts: Vec<String> = sample
         .iter()
-        .map(|p| TextRecipe::TitleSummary.text(p))
+        .map(|&r| TextRecipe::TitleSummary.text(papers[r]))
         .collect();
     let docs: Vec<Vec<keywords::Term>> = {
         use rayon::prelude::*;
         texts.par_iter().map(|t| keywords::terms(t)).collect()
     };
     lap(kw_start, "keywords: terms");
-    let candidates = keywords::ctfidf(&docs, row_topic, k, params.keywords.candidates);
+    let sample_topic: Vec<usize> = sample.iter().map(|&r| row_topic[r]).collect();
+    let candidates = keywords::ctfidf(&docs, &sample_topic, k, params.keywords.candidates);
     lap(kw_start, "keywords: ctfidf");
     let picked = keywords::select(&candidates, new_rows, embedder, &params.keywords)?;
     // The selection's order first, then the other candidates, for the cross-topic pass.
@@ -939,23 +949,27 @@ fn summarise(
         })
         .collect();
     lap(kw_start, "keywords: select");
-    let topic_rows: Vec<Vec<u32>> = members
-        .iter()
-        .map(|m| m.iter().map(|&r| r as u32).collect())
-        .collect();
+    // Rows of the sample (all the papers below KEYWORD_SAMPLE) by topic.
+    let mut topic_rows: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for (i, &t) in sample_topic.iter().enumerate() {
+        topic_rows[t].push(i as u32);
+    }
     let corpus = labels::Corpus::new(&docs, &texts, k);
     lap(kw_start, "keywords: corpus");
     let (kws, new_labels) = labels::refine(&corpus, &ranked, &topic_rows, params.keywords.keep);
     lap(kw_start, "keywords: refine");
     let display = keywords::display_forms(&docs);
     lap(kw_start, "keywords: display");
-    let months: Vec<Option<&str>> = papers
-        .iter()
-        .map(|p| p.month().filter(|_| days_ok(p)))
-        .collect();
-    let periods = over_time::over_time(&docs, &months, &topic_rows, &corpus, &|key: &str| {
+    let month_of = |r: usize| papers[r].month().filter(|_| days_ok(papers[r]));
+    let months: Vec<Option<&str>> = sample.iter().map(|&r| month_of(r)).collect();
+    let mut periods = over_time::over_time(&docs, &months, &topic_rows, &corpus, &|key: &str| {
         display.get(key).cloned().unwrap_or_else(|| key.to_string())
     });
+    if sample.len() < n {
+        // A period's paper count is the topic's, not the sample's.
+        let all: Vec<Option<&str>> = (0..n).map(month_of).collect();
+        over_time::count_papers(&mut periods, &all, &members);
+    }
     lap(kw_start, "keywords: over_time");
     let keywords_s = kw_start.elapsed().as_secs_f64();
 

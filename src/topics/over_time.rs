@@ -59,6 +59,30 @@ pub fn use_quarters(months: &[&str]) -> bool {
     }
 }
 
+/// Sets each listed period's paper count to the topic's whole count, for keywords read from a
+/// sample: `months[i]` is paper `i`'s month, `members[c]` the papers of topic `c`.
+pub fn count_papers(
+    periods: &mut [Vec<PeriodKeywords>],
+    months: &[Option<&str>],
+    members: &[Vec<usize>],
+) {
+    let mut all: Vec<&str> = months.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    let quarters = use_quarters(&all);
+    for (listed, rows) in periods.iter_mut().zip(members) {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for &r in rows {
+            if let Some(Some(m)) = months.get(r) {
+                *counts.entry(period_of(m, quarters)).or_insert(0) += 1;
+            }
+        }
+        for p in listed.iter_mut() {
+            p.papers = counts.get(&p.period).copied().unwrap_or(p.papers);
+        }
+    }
+}
+
 /// Keywords per period of every topic. `docs[i]`: terms of paper `i`, `months[i]` its month,
 /// `topic_rows[c]`: the papers of topic `c`; `display` maps a term key to its display form.
 pub fn over_time(
@@ -159,6 +183,27 @@ pub fn over_time(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_from_a_sample_become_the_topics_counts() {
+        let months = [
+            Some("2024-01"),
+            Some("2024-01"),
+            None,
+            Some("2024-02"),
+            Some("2024-01"),
+        ];
+        let members = vec![vec![0, 1, 2, 3], vec![4]];
+        let listed = |period: &str, papers| PeriodKeywords {
+            period: period.into(),
+            papers,
+            keywords: vec!["x".into()],
+        };
+        let mut periods = vec![vec![listed("2024-01", 1), listed("2024-02", 1)], vec![]];
+        count_papers(&mut periods, &months, &members);
+        assert_eq!(periods[0], vec![listed("2024-01", 2), listed("2024-02", 1)]);
+        assert!(periods[1].is_empty());
+    }
 
     #[test]
     fn periods_are_months_or_quarters() {
