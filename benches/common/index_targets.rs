@@ -38,6 +38,9 @@ struct Opts {
     repeat: usize,
     serve_secs: u64,
     topics: bool,
+    /// Only write the index (the child that writes it, so its memory is gone before the
+    /// commands are measured).
+    write_only: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -51,6 +54,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         repeat: 3,
         serve_secs: 10,
         topics: true,
+        write_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -61,6 +65,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--repeat" => o.repeat = val()?.parse().map_err(|e| format!("{e}"))?,
             "--serve-secs" => o.serve_secs = val()?.parse().map_err(|e| format!("{e}"))?,
             "--no-topics" => o.topics = false,
+            "--write-only" => o.write_only = true,
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
         }
@@ -82,23 +87,36 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .ok()
         .flatten()
         .is_some_and(|m| m.papers == o.papers && m.matrix.is_some());
-    if !have {
+    if o.write_only {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let start = Instant::now();
-        eprintln!(
-            "writing an index of {} papers into {}",
-            o.papers,
-            o.dir.display()
-        );
         let _ = std::fs::remove_dir_all(&o.dir);
-        super::large_index::write(
+        return super::large_index::write(
             o.papers,
             &o.dir,
             &root.join("../shared/data/archive"),
             &root.join("tests/data/archive-summary-vectors.safetensors"),
             None,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string());
+    }
+    if !have {
+        // Written by a child process: the writer's gigabytes (papers and vectors of a million
+        // papers) would otherwise stay in this process's heap while the commands run beside it.
+        let start = Instant::now();
+        eprintln!(
+            "writing an index of {} papers into {}",
+            o.papers,
+            o.dir.display()
+        );
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let status = Command::new(exe)
+            .args(args)
+            .arg("--write-only")
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("writing the index failed: {status}"));
+        }
         eprintln!("written in {:.0} s", start.elapsed().as_secs_f64());
     }
     let dir = o.dir.to_string_lossy().into_owned();

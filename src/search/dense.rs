@@ -144,7 +144,7 @@ pub fn top_k(
         return Ok(vec![Vec::new(); nq]);
     }
     if nq <= SCAN_QUERIES {
-        return scan_top_k(vectors, dim, queries, k, exclude);
+        return Ok(scan_top_k(vectors, dim, queries, k, exclude));
     }
     let index = Tensor::from_slice(vectors, (n, dim), &Device::Cpu)?;
     let blocks: Vec<Vec<Vec<Hit>>> = queries
@@ -164,7 +164,7 @@ pub const SCAN_QUERIES: usize = 32;
 
 /// Rows per task of [`scan_top_k`].
 const SCAN_ROWS: usize = 16_384;
-/// Rows multiplied at once by [`scan_top_k`] (1.5 MB at 384 dimensions: they stay in cache).
+/// Rows scored at once by [`scan_top_k`] (their scores for every query, then the heaps).
 const SCAN_BLOCK: usize = 1024;
 
 /// Top-k of a few queries by one pass over the rows in place, ranges of rows on rayon's
@@ -180,63 +180,43 @@ fn scan_top_k(
     queries: &[f32],
     k: usize,
     exclude: Option<&[usize]>,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
+) -> Vec<Vec<Hit>> {
     let nq = queries.len() / dim;
     let skip: Vec<usize> = (0..nq)
         .map(|qi| exclude.map_or(usize::MAX, |e| e[qi]))
         .collect();
-    // Several queries: each slice of rows is copied into a tensor (it is read once either way)
-    // and multiplied with them all (candle's gemm, SIMD chosen at run time); one query is a
-    // dot product per row, bound by memory.
-    let q = (nq > 1)
-        .then(|| Tensor::from_slice(queries, (nq, dim), &Device::Cpu))
-        .transpose()?;
     let parts: Vec<Vec<TopK>> = vectors
         .par_chunks(SCAN_ROWS * dim)
         .enumerate()
-        .map(|(c, rows)| -> Result<Vec<TopK>, SearchError> {
+        .map(|(c, rows)| {
             let mut heaps: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
             let mut floors: Vec<f32> = heaps.iter().map(TopK::floor).collect();
-            let mut offer = |qi: usize, s: f32, r: usize| {
-                // Rows arrive in increasing order, so an equal score never displaces a kept one.
-                if s > floors[qi] && r != skip[qi] {
-                    heaps[qi].push(s, r);
-                    floors[qi] = heaps[qi].floor();
-                }
-            };
+            let mut scores = vec![0f32; SCAN_BLOCK * nq];
             for (b, block) in rows.chunks(SCAN_BLOCK * dim).enumerate() {
                 let first = c * SCAN_ROWS + b * SCAN_BLOCK;
-                let len = block.len() / dim;
-                match &q {
-                    None => {
-                        for (j, row) in block.chunks_exact(dim).enumerate() {
-                            offer(0, dot(row, queries), first + j);
-                        }
-                    }
-                    Some(q) => {
-                        let t = Tensor::from_slice(block, (len, dim), &Device::Cpu)?;
-                        let scores = q.matmul(&t.t()?)?.flatten_all()?.to_vec1::<f32>()?;
-                        for (qi, row_scores) in scores.chunks_exact(len).enumerate() {
-                            for (j, &s) in row_scores.iter().enumerate() {
-                                offer(qi, s, first + j);
-                            }
+                crate::embed::kernels::scan::dots(block, queries, dim, &mut scores);
+                for (j, row_scores) in scores.chunks_exact(nq).take(block.len() / dim).enumerate() {
+                    for (qi, &s) in row_scores.iter().enumerate() {
+                        // Rows arrive in increasing order, so an equal score never displaces
+                        // a kept one.
+                        if s > floors[qi] && first + j != skip[qi] {
+                            heaps[qi].push(s, first + j);
+                            floors[qi] = heaps[qi].floor();
                         }
                     }
                 }
             }
-            Ok(heaps)
+            heaps
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
     let mut merged: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
     for part in parts {
         for (m, h) in merged.iter_mut().zip(part) {
             m.absorb(h);
         }
     }
-    Ok(merged.into_iter().map(TopK::into_sorted).collect())
+    merged.into_iter().map(TopK::into_sorted).collect()
 }
-
-pub(crate) use crate::text::vector::dot;
 
 /// Top-k of one query block against every index block.
 fn block_top_k(

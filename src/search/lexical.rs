@@ -276,16 +276,20 @@ impl Bm25 {
     /// against many common words matched in two languages.
     pub fn scores(&self, query: &str) -> Vec<f32> {
         let mut scores = vec![0f32; self.doc_len.len()];
-        let mut tfs: HashMap<u32, u32> = HashMap::new();
         for forms in self.concepts(query) {
-            tfs.clear();
+            // The forms' lists are ordered by document, so they merge without hashing: at a
+            // million papers a common word's list is half the index.
+            let mut tfs: Cow<'_, [(u32, u32)]> = Cow::Borrowed(&[]);
             for t in &forms {
-                for &(d, tf) in self.postings.list(t).iter() {
-                    *tfs.entry(d).or_insert(0) += tf;
-                }
+                let list = self.postings.list(t);
+                tfs = if tfs.is_empty() {
+                    list
+                } else {
+                    Cow::Owned(merge_sum(&tfs, &list))
+                };
             }
             let idf = idf(self.doc_len.len(), tfs.len());
-            for (&d, &tf) in &tfs {
+            for &(d, tf) in tfs.iter() {
                 let tf = tf as f32;
                 let dl = self.doc_len[d as usize] as f32;
                 let norm = K1 * (1.0 - B + B * dl / self.avgdl.max(1e-9));
@@ -314,6 +318,33 @@ impl Bm25 {
         hits.truncate(k);
         hits
     }
+}
+
+/// Two posting lists (ordered by document) as one, term frequencies of a document in both
+/// summed.
+fn merge_sum(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((a[i].0, a[i].1 + b[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Posting lists built in memory, or kept in `lexical.bin` and read by term.

@@ -18,6 +18,7 @@ pub(crate) mod embedding;
 pub(crate) mod linear;
 pub(crate) mod mapped;
 pub(crate) mod q8;
+pub(crate) mod scan;
 
 /// The widest SIMD instruction set the kernels use on this CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
