@@ -1,6 +1,7 @@
 //! Writing the index: embed only what is new or changed, commit crash-safely.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::Path;
 
 use super::store::{
@@ -594,28 +595,41 @@ pub fn update_from(
 
     let papers_file = format!("papers-{:06}.jsonl", m.generation);
     let path = dir.join(&papers_file);
-    // Lines are written in parallel blocks (a million papers is gigabytes of JSON), in order.
-    let blocks: Vec<String> = records
-        .par_chunks(4096)
-        .map(|block| {
-            let mut out = String::new();
-            for r in block {
-                out.push_str(&serde_json::to_string(r)?);
-                out.push('\n');
+    // Lines are serialised in parallel blocks and written in order, a group of blocks at a
+    // time: a million papers are gigabytes of JSON, which are not held in memory at once.
+    let mut crc = crc32fast::Hasher::new();
+    crate::atomic::write_with(&path, |tmp| {
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp)?);
+        for group in records.chunks(WRITE_GROUP) {
+            let blocks: Vec<String> = group
+                .par_chunks(4096)
+                .map(|block| {
+                    let mut out = String::new();
+                    for r in block {
+                        out.push_str(&serde_json::to_string(r)?);
+                        out.push('\n');
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<_, serde_json::Error>>()
+                .map_err(std::io::Error::other)?;
+            for b in &blocks {
+                crc.update(b.as_bytes());
+                f.write_all(b.as_bytes())?;
             }
-            Ok(out)
-        })
-        .collect::<Result<_, serde_json::Error>>()
-        .map_err(|e| IndexError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-    let text = blocks.concat();
-    drop(blocks);
-    crate::atomic::write(&path, text.as_bytes()).map_err(io_err(&path))?;
+        }
+        f.flush()?;
+        f.get_ref().sync_all()
+    })
+    .map_err(io_err(&path))?;
+    let papers_crc32 = crc.finalize();
     crash_point("papers-written");
     // The rows file and the matrix let the next open map the index instead of reading it.
-    let rows_bytes = super::store::rows_file(text.as_bytes());
+    let text = std::fs::File::open(&path)
+        .and_then(|f| crate::embed::kernels::mapped::map(&f))
+        .map_err(io_err(&path))?;
+    let rows_bytes = super::store::rows_file(&text);
+    drop(text);
     let rows = write_derived(dir, format!("papers-{:06}.rows", m.generation), &rows_bytes)?;
     drop(rows_bytes);
     let vectors = super::store::gather_vectors(dir, &m, &records)?;
@@ -629,7 +643,7 @@ pub fn update_from(
     crash_point("matrix-written");
     m.papers_file = papers_file;
     m.papers = records.len();
-    m.papers_crc32 = Some(crc32fast::hash(text.as_bytes()));
+    m.papers_crc32 = Some(papers_crc32);
     m.rows = Some(rows);
     m.matrix = Some(matrix);
     write_manifest(dir, &m)?;
@@ -641,6 +655,9 @@ pub fn update_from(
     stats.stages = stats_stages;
     Ok(stats)
 }
+
+/// Papers serialised and written at a time by a commit (about 200 MB of JSON at most).
+const WRITE_GROUP: usize = 65_536;
 
 /// Writes a file derived at a commit (rows, matrix) under its final name, atomically.
 fn write_derived(
