@@ -383,6 +383,27 @@ impl std::fmt::Debug for LazyPapers {
 }
 
 impl LazyPapers {
+    /// The papers file `text` at `path` with its rows file's content; no block verified yet.
+    fn new(path: PathBuf, text: crate::embed::kernels::mapped::Mapped, rows: RowsFile) -> Self {
+        let RowsFile {
+            offsets,
+            block_crc,
+            ids,
+        } = rows;
+        LazyPapers {
+            path,
+            text,
+            offsets,
+            block_state: block_crc
+                .iter()
+                .map(|_| std::sync::atomic::AtomicU8::new(UNVERIFIED))
+                .collect(),
+            block_crc,
+            ids,
+            all: std::sync::OnceLock::new(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.offsets.len().saturating_sub(1)
     }
@@ -760,23 +781,9 @@ fn open_rows(dir: &Path, manifest: &Manifest, rows: &FileRef) -> Result<LazyPape
     }
     let file = std::fs::File::open(&path).map_err(io_err(&path))?;
     let text = crate::embed::kernels::mapped::map(&file).map_err(io_err(&path))?;
-    let RowsFile {
-        offsets,
-        block_crc,
-        ids,
-    } = split_rows(&bytes, manifest.papers, text.len()).map_err(|w| damaged(&rows_path, w))?;
-    let papers = LazyPapers {
-        path,
-        ids,
-        block_state: block_crc
-            .iter()
-            .map(|_| std::sync::atomic::AtomicU8::new(UNVERIFIED))
-            .collect(),
-        block_crc,
-        text,
-        offsets,
-        all: std::sync::OnceLock::new(),
-    };
+    let rows =
+        split_rows(&bytes, manifest.papers, text.len()).map_err(|w| damaged(&rows_path, w))?;
+    let papers = LazyPapers::new(path, text, rows);
     if papers.text.len() <= VERIFY_WHOLE_UP_TO && papers.verify_all().is_some() {
         return Err(damaged(&papers.path, "checksum mismatch".into()));
     }
@@ -1088,23 +1095,7 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         let file = std::fs::File::open(&path).expect("open");
         let map = crate::embed::kernels::mapped::map(&file).expect("map");
-        let RowsFile {
-            offsets,
-            block_crc,
-            ids,
-        } = split_rows(rows, n, text.len()).expect("rows");
-        LazyPapers {
-            path,
-            ids,
-            block_state: block_crc
-                .iter()
-                .map(|_| std::sync::atomic::AtomicU8::new(UNVERIFIED))
-                .collect(),
-            block_crc,
-            text: map,
-            offsets,
-            all: std::sync::OnceLock::new(),
-        }
+        LazyPapers::new(path, map, split_rows(rows, n, text.len()).expect("rows"))
     }
 
     #[test]

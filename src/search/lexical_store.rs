@@ -130,7 +130,7 @@ fn read(path: &Path, current: impl Fn(&[u8]) -> bool) -> Option<Bm25> {
     let doc_len: Vec<u32> = m
         .take(n.checked_mul(4)?)?
         .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .map(|c| le_u32(c, 0))
         .collect();
     let dict_start = meta_start + m.at;
     let dict = m.take(terms.checked_mul(ENTRY)?)?;
@@ -180,15 +180,14 @@ struct Entry {
 
 impl Entry {
     fn parse(e: &[u8]) -> Entry {
-        let u32_at = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
         let mut offset = [0u8; 8];
         offset.copy_from_slice(&e[..8]);
         Entry {
             offset: u64::from_le_bytes(offset) as usize,
-            count: u32_at(8) as usize,
-            crc: u32_at(12),
-            term_at: u32_at(16) as usize,
-            term_len: u32_at(20) as usize,
+            count: le_u32(e, 8) as usize,
+            crc: le_u32(e, 12),
+            term_at: le_u32(e, 16) as usize,
+            term_len: le_u32(e, 20) as usize,
         }
     }
 
@@ -256,10 +255,9 @@ impl StoredPostings {
         };
         let start = self.postings + e.offset;
         let bytes = &self.map[start..start + e.count * 8];
-        let u32_at = |c: &[u8], i: usize| u32::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
         let list: Vec<(u32, u32)> = bytes
             .chunks_exact(8)
-            .map(|c| (u32_at(c, 0), u32_at(c, 4)))
+            .map(|c| (le_u32(c, 0), le_u32(c, 4)))
             .collect();
         if crc32fast::hash(bytes) != e.crc || list.iter().any(|&(d, _)| d >= self.docs) {
             self.damaged.store(true, Ordering::Relaxed);
@@ -320,6 +318,11 @@ fn encode(b: &Bm25, stamp: &[u8]) -> Option<Vec<u8>> {
     put_u32(&mut w, crc);
     w.extend_from_slice(&lists);
     Some(w)
+}
+
+/// The little-endian `u32` at byte `i` of `b` (the caller has checked the length).
+fn le_u32(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
 fn put_u32(w: &mut Vec<u8>, v: u32) {

@@ -321,7 +321,7 @@ pub fn search_with(
         }
         None => None,
     };
-    search_ranked(index, bm25, text, dense, mode, k)
+    search_ranked(index, bm25, text, dense.as_deref(), mode, k)
 }
 
 /// Refuses a search that cannot run: an empty index, `k` 0, a blank query.
@@ -353,26 +353,21 @@ pub fn search_ranked(
     index: &Index,
     bm25: &Bm25,
     text: &str,
-    dense: Option<Vec<Hit>>,
+    dense: Option<&[Hit]>,
     mode: Mode,
     k: usize,
 ) -> Result<Vec<Hit>, SearchError> {
     check_query(index, text, k)?;
-    let dense = |depth: usize| -> Result<Vec<Hit>, SearchError> {
-        let mut d = dense.clone().ok_or(SearchError::NeedsVector(mode))?;
-        d.truncate(depth);
-        Ok(d)
+    let Some(depth) = dense_depth(mode, k) else {
+        return Ok(bm25.search(text, k, None));
     };
-    match mode {
-        Mode::Dense => dense(k),
-        Mode::Lexical => Ok(bm25.search(text, k, None)),
-        Mode::Hybrid => {
-            let depth = k.max(FUSION_DEPTH);
-            let d = dense(depth)?;
-            let l = bm25.search(text, depth, None);
-            Ok(fuse(&d, &l, k))
-        }
+    let dense = dense.ok_or(SearchError::NeedsVector(mode))?;
+    let dense = &dense[..dense.len().min(depth)];
+    if mode == Mode::Dense {
+        return Ok(dense.to_vec());
     }
+    let lexical = bm25.search(text, depth, None);
+    Ok(fuse(dense, &lexical, k))
 }
 
 /// The `k` papers nearest to paper `row` by cosine, the paper itself excluded.

@@ -316,7 +316,7 @@ async fn run_search(
     };
     let hits =
         lexical_store::with_repair(&loaded.index, &loaded.bm25, &loaded.bm25_repaired, |bm25| {
-            search::search_ranked(&loaded.index, bm25, q, dense.clone(), mode, k)
+            search::search_ranked(&loaded.index, bm25, q, dense.as_deref(), mode, k)
         })
         .map_err(SearchError::from)??;
     Ok((loaded, hits))

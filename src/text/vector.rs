@@ -1,21 +1,9 @@
 //! Vector helpers shared by search, topics and the report.
 
 /// Dot product in 8 lanes, so the loop vectorises.
+#[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    crate::embed::kernels::scan::dot::<8>(a, b)
 }
 
 /// Squared Euclidean distance (8 lanes, so the loop vectorises).

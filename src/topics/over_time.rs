@@ -59,6 +59,14 @@ pub fn use_quarters(months: &[&str]) -> bool {
     }
 }
 
+/// Whether the papers' `months` (any order, some unknown) are shown by quarter.
+fn quarters_for(months: &[Option<&str>]) -> bool {
+    let mut all: Vec<&str> = months.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    use_quarters(&all)
+}
+
 /// Sets each listed period's paper count to the topic's whole count, for keywords read from a
 /// sample: `months[i]` is paper `i`'s month, `members[c]` the papers of topic `c`.
 pub fn count_papers(
@@ -66,10 +74,7 @@ pub fn count_papers(
     months: &[Option<&str>],
     members: &[Vec<usize>],
 ) {
-    let mut all: Vec<&str> = months.iter().flatten().copied().collect();
-    all.sort_unstable();
-    all.dedup();
-    let quarters = use_quarters(&all);
+    let quarters = quarters_for(months);
     for (listed, rows) in periods.iter_mut().zip(members) {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for &r in rows {
@@ -92,10 +97,7 @@ pub fn over_time(
     corpus: &Corpus<'_>,
     display: &(dyn Fn(&str) -> String + Sync),
 ) -> Vec<Vec<PeriodKeywords>> {
-    let mut all: Vec<&str> = months.iter().flatten().copied().collect();
-    all.sort_unstable();
-    all.dedup();
-    let quarters = use_quarters(&all);
+    let quarters = quarters_for(months);
     // Archive-wide term counts and the mean class size, as in the topic c-TF-IDF.
     use rayon::prelude::*;
     let total: HashMap<&str, u64> = docs

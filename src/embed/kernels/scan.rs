@@ -8,14 +8,15 @@
 
 use super::multiversion;
 
-/// Lanes summed separately (one AVX-512 register).
+/// Lanes summed separately by the scan (one AVX-512 register).
 const LANES: usize = 16;
 
-/// `a · b` in [`LANES`] partial sums.
+/// `a · b` in `L` partial sums, so the loop vectorises `L` wide (inlined into each caller, so
+/// it is compiled with the caller's instruction set).
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+pub(crate) fn dot<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
     let tail: f32 = ca
         .remainder()
         .iter()
@@ -23,15 +24,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
+        for i in 0..L {
             acc[i] += x[i] * y[i];
         }
     }
-    let mut s = 0f32;
-    for v in acc {
-        s += v;
-    }
-    s + tail
+    acc.iter().sum::<f32>() + tail
 }
 
 multiversion! {
@@ -44,7 +41,7 @@ multiversion! {
         let nq = queries.len() / dim;
         for (row, scores) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(nq.max(1))) {
             for (q, s) in queries.chunks_exact(dim).zip(scores.iter_mut()) {
-                *s = dot(row, q);
+                *s = dot::<LANES>(row, q);
             }
         }
     }
