@@ -6,7 +6,7 @@
 //! ` (rR)` after its summary; its vector is paper `j`'s stored summary vector
 //! (`tests/data/archive-summary-vectors.safetensors`) plus Gaussian noise (σ = 0.02 per
 //! coordinate, seeded by the copy), re-normalised. The index goes through the library's own
-//! writer ([`papermap::index::update_from`]), so it is what `papermap index` would store.
+//! writer ([`papermap::index::update`]), so it is what `papermap index` would store.
 //!
 //! ```text
 //! cargo bench --bench large_index -- --papers 1000000 --out DIR [--archive DIR]
@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use papermap::embed::{Embedded, Precision, StageTimes};
-use papermap::index::{update_from, IndexError, TextRecipe, UpdateOptions, VectorSource};
+use papermap::index::{update, IndexError, TextFetch, TextRecipe, UpdateOptions, VectorSource};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
@@ -30,16 +30,26 @@ use rayon::prelude::*;
 /// Noise per coordinate of a copy's vector.
 const SIGMA: f32 = 0.02;
 
-/// Vectors of the copies: each text maps to its source paper's vector and its copy number.
+/// Vectors of the copies: a text is its source paper's text with ` (rR)` after it, which gives
+/// the source paper and the copy number without a map of a million texts.
 struct Copies<'a> {
     dim: usize,
     base: &'a [f32],
-    of_text: HashMap<&'a str, (usize, u64)>,
+    of_text: HashMap<String, usize>,
 }
 
 impl Copies<'_> {
+    /// The source paper and copy number of `text`.
+    fn source(&self, text: &str) -> (usize, u64) {
+        let parsed = text.strip_suffix(')').and_then(|t| {
+            let (base, r) = t.rsplit_once(" (r")?;
+            Some((*self.of_text.get(base)?, r.parse().ok()?))
+        });
+        parsed.unwrap_or((0, u64::MAX))
+    }
+
     fn vector(&self, text: &str) -> Vec<f32> {
-        let (j, r) = self.of_text.get(text).copied().unwrap_or((0, u64::MAX));
+        let (j, r) = self.source(text);
         let mut rng = Xoshiro256Plus::seed_from_u64(r.wrapping_mul(1_000_003) ^ j as u64);
         let mut v: Vec<f32> = self.base[j * self.dim..(j + 1) * self.dim].to_vec();
         // Box-Muller pairs.
@@ -66,16 +76,18 @@ impl VectorSource for Copies<'_> {
 
     fn stream(
         &self,
-        texts: &[&str],
+        n: usize,
+        texts: &TextFetch<'_>,
         window: usize,
         progress: &mut dyn FnMut(usize, usize),
         sink: &mut (dyn FnMut(Range<usize>, Embedded) -> Result<(), IndexError> + Send),
     ) -> Result<StageTimes, IndexError> {
         let start = Instant::now();
         let mut done = 0;
-        for (w, chunk) in texts.chunks(window.max(1)).enumerate() {
+        let window = window.max(1);
+        for first in (0..n).step_by(window) {
+            let chunk = texts(first..(first + window).min(n))?;
             let vectors: Vec<f32> = chunk.par_iter().flat_map(|t| self.vector(t)).collect();
-            let first = w * window.max(1);
             sink(
                 first..first + chunk.len(),
                 Embedded {
@@ -115,13 +127,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let out = out.ok_or("--out DIR is required")?;
-    write(n, &out, &archive, &vectors, fingerprint)
+    write(0..n, &out, &archive, &vectors, fingerprint)
 }
 
-/// Writes the index of `n` papers into `out` (see the module doc); `archive` gives the papers,
-/// `vectors` their stored summary vectors.
+/// Writes the index of papers `papers` into `out` (see the module doc); `archive` gives the
+/// papers, `vectors` their stored summary vectors. From paper 0 the index is built anew;
+/// otherwise the papers are added to the index in `out`, as a day's `papermap index` adds.
 pub fn write(
-    n: usize,
+    papers: Range<usize>,
     out: &std::path::Path,
     archive: &std::path::Path,
     vectors: &std::path::Path,
@@ -160,27 +173,34 @@ pub fn write(
     }
     let m = sources.len();
     let start = Instant::now();
-    let papers: Vec<papermap::corpus::Paper> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let (r, j) = (i / m, i % m);
-            let mut p = sources[j].0.clone();
-            p.arxiv_id = format!("10{:02}.{:05}", i / 100_000, i % 100_000);
-            p.url = format!("https://arxiv.org/abs/{}", p.arxiv_id);
-            p.summary.push_str(&format!(" (r{r})"));
-            p
-        })
-        .collect();
     let recipe = TextRecipe::TitleSummary;
-    let texts: Vec<String> = papers.par_iter().map(|p| recipe.text(p)).collect();
+    // Papers are made a group at a time into the run's scratch file, as `papermap index` reads
+    // an archive: this process holds what the writer holds, not a million papers beside it.
+    std::fs::create_dir_all(out)?;
+    let mut spill = papermap::corpus::Spill::create(out)?;
+    for group in papers.clone().step_by(65_536) {
+        let batch: Vec<papermap::corpus::Paper> = (group..(group + 65_536).min(papers.end))
+            .into_par_iter()
+            .map(|i| {
+                let (r, j) = (i / m, i % m);
+                let mut p = sources[j].0.clone();
+                p.arxiv_id = format!("10{:02}.{:05}", i / 100_000, i % 100_000);
+                p.url = format!("https://arxiv.org/abs/{}", p.arxiv_id);
+                p.summary.push_str(&format!(" (r{r})"));
+                p
+            })
+            .collect();
+        spill.push(batch);
+    }
+    let run = spill.finish()?;
     let base: Vec<f32> = sources
         .iter()
         .flat_map(|&(_, row)| stored[row * dim..(row + 1) * dim].iter().copied())
         .collect();
-    let of_text: HashMap<&str, (usize, u64)> = texts
+    let of_text: HashMap<String, usize> = sources
         .iter()
         .enumerate()
-        .map(|(i, t)| (t.as_str(), (i % m, (i / m) as u64)))
+        .map(|(j, &(p, _))| (recipe.text(p), j))
         .collect();
     let source = Copies {
         dim,
@@ -189,7 +209,7 @@ pub fn write(
     };
     let opts = UpdateOptions {
         recipe,
-        rebuild: true,
+        rebuild: papers.start == 0,
         chunk_rows: 65_536,
         model_id: "intfloat/multilingual-e5-small".into(),
         model_fingerprint: fingerprint.unwrap_or_else(|| {
@@ -201,12 +221,13 @@ pub fn write(
         prune: false,
         roots: Vec::new(),
     };
-    let stats = update_from(out, &papers, &source, &opts, &mut |_, _, _| {})?;
+    let stats = update(out, &run, &source, &opts, &mut |_, _, _| {})?;
     eprintln!(
-        "wrote {} papers ({} copies of {m} archive papers) into {} in {:.1}s",
-        stats.papers,
-        n.div_ceil(m),
+        "wrote papers {papers:?} ({} copies of {m} archive papers) into {}: {} papers, {} embedded, in {:.1}s",
+        papers.end.div_ceil(m),
         out.display(),
+        stats.papers,
+        stats.embedded,
         start.elapsed().as_secs_f64()
     );
     Ok(())

@@ -47,6 +47,68 @@ pub fn write_with(
     result
 }
 
+/// A file being written under its temporary name over a long piece of work (an index's papers
+/// file, written before its papers are embedded): [`Pending::commit`] syncs it and renames it
+/// into place; dropped uncommitted (an error, a panic), it is removed. A kill leaves an
+/// [`abandoned`] temporary file that a later cleanup takes.
+#[derive(Debug)]
+pub struct Pending {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: std::fs::File,
+    committed: bool,
+}
+
+impl Pending {
+    /// Creates the temporary file of `path`, opened for reading and writing.
+    pub fn create(path: &Path) -> std::io::Result<Pending> {
+        let tmp = tmp_path(path);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        Ok(Pending {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+            committed: false,
+        })
+    }
+
+    /// The open temporary file.
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
+    }
+
+    /// Where the temporary file lies until it is committed.
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Syncs the file and renames it into place (and syncs the directory, best effort).
+    pub fn commit(mut self) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        if let Some(dir) = self.path.parent() {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Whether a `NAME.PID.tmp` file is left over from a process that is gone (or, when its PID
 /// cannot be read or checked, is more than an hour old): the only temporary files a cleanup may
 /// take, since a live process may be about to rename its own.

@@ -215,6 +215,16 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
         let added = add_archive_digest(&f);
         let o = index_cmd(&f, &f.model, &["--quiet"], &[("PAPERMAP_CRASH_AT", point)]);
         assert!(!o.status.success(), "{point}: process should have died");
+        let scratch_left = std::fs::read_dir(&f.index).expect("index dir").any(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .starts_with("run-papers")
+        });
+        assert!(
+            scratch_left,
+            "{point}: the killed run's scratch file is there to clean"
+        );
         let after =
             Index::open(&f.index).unwrap_or_else(|e| panic!("{point}: index unreadable: {e}"));
         if point == "manifest-committed" {
@@ -241,6 +251,13 @@ fn a_kill_at_any_commit_point_keeps_the_previous_index_and_a_rerun_completes() {
             done.manifest().chunks.len(),
             "{point}: {files:?}"
         );
+        // So are its scratch file of the papers read and its papers file not yet committed.
+        let temporary: Vec<String> = std::fs::read_dir(&f.index)
+            .expect("index dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(temporary.is_empty(), "{point}: {temporary:?}");
     }
 }
 

@@ -13,6 +13,10 @@
 //! `papermap serve`'s start (until its first search answers) and its latency at 8 clients; and
 //! once, `papermap topics --k 200` and `papermap report` with the report's size. Every figure
 //! printed is the median of the runs.
+//!
+//! `--write-only` only writes the index (under `/usr/bin/time -v`, the writer's peak RSS);
+//! `--write-only --add K` adds K new papers to the index of N already written, as a day's
+//! `papermap index` does.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -41,6 +45,7 @@ struct Opts {
     /// Only write the index (the child that writes it, so its memory is gone before the
     /// commands are measured).
     write_only: bool,
+    add: usize,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -55,6 +60,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         serve_secs: 10,
         topics: true,
         write_only: false,
+        add: 0,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -66,6 +72,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--serve-secs" => o.serve_secs = val()?.parse().map_err(|e| format!("{e}"))?,
             "--no-topics" => o.topics = false,
             "--write-only" => o.write_only = true,
+            "--add" => o.add = val()?.parse().map_err(|e| format!("{e}"))?,
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
         }
@@ -89,9 +96,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .is_some_and(|m| m.papers == o.papers && m.matrix.is_some());
     if o.write_only {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let _ = std::fs::remove_dir_all(&o.dir);
+        // `--add K`: a day's update of the written index, K new papers beside the N stored.
+        let papers = if o.add > 0 {
+            o.papers..o.papers + o.add
+        } else {
+            let _ = std::fs::remove_dir_all(&o.dir);
+            0..o.papers
+        };
         return super::large_index::write(
-            o.papers,
+            papers,
             &o.dir,
             &root.join("../shared/data/archive"),
             &root.join("tests/data/archive-summary-vectors.safetensors"),

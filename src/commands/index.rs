@@ -56,13 +56,16 @@ pub struct Args {
 /// Runs `papermap index`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let start = Instant::now();
-    let corpus = papermap::corpus::load_with(&args.paths, &args.source.read_options())
-        .context("reading sources")?;
+    // The papers read wait in a scratch file in the index directory (gone when the run ends),
+    // so that an archive of millions is held a batch at a time.
+    let (run, read) =
+        papermap::corpus::spill(&args.paths, &args.source.read_options(), &args.index)
+            .context("reading sources")?;
     let read_s = start.elapsed().as_secs_f64();
-    for w in &corpus.warnings {
+    for w in &read.warnings {
         super::output::note!("warning: {}", super::output::one_line(&w.to_string()));
     }
-    super::options::report_tally(&corpus.tally);
+    super::options::report_tally(&read.tally);
     // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
     // Only the manifest is read here; a missing or broken one is the update's to report.
     let (files, mut encoder) = args.model.choice().following_index(&args.index).load()?;
@@ -80,13 +83,9 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     };
     let embed_start = Instant::now();
     let mut reporter = Reporter::new(output.quiet);
-    let stats = update(
-        &args.index,
-        &corpus.papers,
-        &encoder,
-        &opts,
-        &mut |d, t, tok| reporter.update(d, t, tok),
-    )
+    let stats = update(&args.index, &run, &encoder, &opts, &mut |d, t, tok| {
+        reporter.update(d, t, tok)
+    })
     .with_context(|| format!("updating index {}", args.index.display()))?;
     reporter.finish();
     // Repairs are printed even under --quiet: damage was found, and someone should know.

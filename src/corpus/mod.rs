@@ -37,6 +37,7 @@ pub mod archive;
 mod census;
 pub mod dates;
 mod parse;
+mod spill;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -48,6 +49,7 @@ use serde::{Deserialize, Serialize};
 
 pub use census::{census, Census};
 pub use parse::{is_web_link, parse_bytes, parse_digest};
+pub use spill::{Spill, SpilledCorpus};
 
 /// At most this many warnings of one kind are listed per file; the rest are counted in one
 /// summary warning of the same kind, so a damaged file cannot flood memory or the terminal.
@@ -243,6 +245,14 @@ pub enum CorpusError {
         /// The path.
         path: PathBuf,
     },
+    /// The scratch file holding a run's papers could not be written or read back.
+    #[error("cannot write or read back the papers of this run in {}", path.display())]
+    Scratch {
+        /// The scratch file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// A digest larger than [`MAX_DIGEST_BYTES`]: refused without reading it.
     #[error("{} is {size} bytes, larger than a digest can be ({} bytes)", path.display(), MAX_DIGEST_BYTES)]
     TooLarge {
@@ -418,6 +428,18 @@ pub fn load_with(paths: &[PathBuf], opts: &archive::ReadOptions) -> Result<Corpu
         duplicates,
         tally: read.tally,
     })
+}
+
+/// [`load_with`] into a [`SpilledCorpus`] whose scratch file lies in `dir`: the papers wait on
+/// disk, so that reading all of arXiv holds a batch at a time, not the archive.
+pub fn spill(
+    paths: &[PathBuf],
+    opts: &archive::ReadOptions,
+    dir: &Path,
+) -> Result<(SpilledCorpus, Streamed), CorpusError> {
+    let mut spill = Spill::create(dir)?;
+    let read = stream(paths, opts, &mut |batch| spill.push(batch))?;
+    Ok((spill.finish()?, read))
 }
 
 /// What [`stream`] read, besides the papers it handed on.

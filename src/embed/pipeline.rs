@@ -161,20 +161,41 @@ impl Encoder {
     where
         E: From<EmbedError> + Send,
     {
+        let fetch = |r: Range<usize>| Ok(texts[r].iter().map(|t| t.to_string()).collect());
+        self.embed_fetched(texts.len(), &fetch, prefix, max_window, progress, sink)
+    }
+
+    /// [`Encoder::embed_stream`] of `n` texts fetched a window at a time (`fetch(range)` gives
+    /// texts `range`), so that a million texts read from a file are never held at once.
+    pub fn embed_fetched<E>(
+        &self,
+        n: usize,
+        fetch: &(dyn Fn(Range<usize>) -> Result<Vec<String>, E> + Sync),
+        prefix: Prefix,
+        max_window: usize,
+        progress: &mut dyn FnMut(usize, usize),
+        sink: &mut (dyn FnMut(Range<usize>, Embedded) -> Result<(), E> + Send),
+    ) -> Result<StageTimes, E>
+    where
+        E: From<EmbedError> + Send,
+    {
         let start = Instant::now();
-        let windows = plan_windows(texts.len(), max_window);
+        let windows = plan_windows(n, max_window);
         let mut times = StageTimes {
             sync: self.sync_stages,
             ..StageTimes::default()
         };
-        let (ready_tx, ready_rx) = sync_channel::<Result<ReadyWindow, EmbedError>>(1);
+        let (ready_tx, ready_rx) = sync_channel::<Result<ReadyWindow, E>>(1);
         let (done_tx, done_rx) = sync_channel::<(Range<usize>, Embedded)>(1);
         let (device_result, tokenize_s, (write_result, write_s)) = std::thread::scope(|s| {
             let tokenizer = s.spawn(move || {
                 let mut busy = 0.0;
                 for range in windows {
                     let t0 = Instant::now();
-                    let ready = self.prepare_window(texts, range, prefix);
+                    let ready = fetch(range.clone()).and_then(|texts| {
+                        let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                        Ok(self.prepare_window(&strs, range, prefix)?)
+                    });
                     busy += t0.elapsed().as_secs_f64();
                     let failed = ready.is_err();
                     if ready_tx.send(ready).is_err() || failed {
@@ -195,7 +216,7 @@ impl Encoder {
                 }
                 (Ok(()), busy)
             });
-            let device_result = (|| -> Result<(), EmbedError> {
+            let device_result = (|| -> Result<(), E> {
                 let (mut done, mut tokens) = (0, 0);
                 loop {
                     let t0 = Instant::now();
@@ -228,14 +249,14 @@ impl Encoder {
         Ok(times)
     }
 
-    /// Tokenises `texts[range]`, sorts it by length and cuts it into batches.
+    /// Tokenises `texts` (window `range`), sorts them by length and cuts them into batches.
     fn prepare_window(
         &self,
         texts: &[&str],
         range: Range<usize>,
         prefix: Prefix,
     ) -> Result<ReadyWindow, EmbedError> {
-        let (ids, truncated) = self.tokenize_strs(&texts[range.clone()], prefix)?;
+        let (ids, truncated) = self.tokenize_strs(texts, prefix)?;
         let batches = self
             .length_sorted_batches(&ids)
             .into_iter()

@@ -21,9 +21,7 @@ pub use check::{check, CheckReport, Checked, Verdict};
 pub use store::{
     read_manifest, FileRef, Index, IndexedPaper, Manifest, Stamp, TextRecipe, FORMAT_VERSION,
 };
-pub use update::{
-    update, update_from, UpdateOptions, UpdateStats, VectorSource, MAX_SILENT_REMOVAL,
-};
+pub use update::{update, TextFetch, UpdateOptions, UpdateStats, VectorSource, MAX_SILENT_REMOVAL};
 
 use std::path::PathBuf;
 
@@ -91,6 +89,9 @@ pub enum IndexError {
     /// Embedding failed.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
+    /// This run's papers could not be read back from their scratch file.
+    #[error(transparent)]
+    Corpus(#[from] crate::corpus::CorpusError),
 }
 
 impl IndexError {
@@ -105,7 +106,7 @@ impl IndexError {
 }
 
 /// `Io` error constructor for closures.
-pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+pub(crate) fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> IndexError + '_ {
     move |source| IndexError::Io {
         path: path.to_path_buf(),
         source,

@@ -347,7 +347,7 @@ pub(crate) fn rows_file(text: &[u8]) -> Vec<u8> {
     if text.last().is_some_and(|&b| b != b'\n') {
         offsets.push(text.len() as u64);
     }
-    let mut ids: Vec<(u64, u32)> = offsets
+    let ids: Vec<(u64, u32)> = offsets
         .par_windows(2)
         .enumerate()
         .map(|(row, w)| {
@@ -355,8 +355,14 @@ pub(crate) fn rows_file(text: &[u8]) -> Vec<u8> {
             (line_id(line).map_or(0, |id| id_hash(&id)), row as u32)
         })
         .collect();
-    ids.par_sort_unstable();
     let crcs: Vec<u32> = text.par_chunks(PAPERS_BLOCK).map(crc32fast::hash).collect();
+    encode_rows(offsets, crcs, ids)
+}
+
+/// The rows file's bytes (see [`rows_file`]); sorts `ids`.
+fn encode_rows(offsets: Vec<u64>, crcs: Vec<u32>, mut ids: Vec<(u64, u32)>) -> Vec<u8> {
+    use rayon::prelude::*;
+    ids.par_sort_unstable();
     let mut out = Vec::with_capacity(offsets.len() * 20 + crcs.len() * 4);
     for o in offsets {
         out.extend_from_slice(&o.to_le_bytes());
@@ -369,6 +375,72 @@ pub(crate) fn rows_file(text: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&r.to_le_bytes());
     }
     out
+}
+
+/// A papers file's rows file made while the papers file is written, line by line, so that
+/// neither is ever held or mapped whole: the same bytes as [`rows_file`] of the finished file.
+#[derive(Debug)]
+pub(crate) struct RowsBuilder {
+    offsets: Vec<u64>,
+    ids: Vec<(u64, u32)>,
+    crcs: Vec<u32>,
+    block: crc32fast::Hasher,
+    in_block: usize,
+    whole: crc32fast::Hasher,
+}
+
+impl RowsBuilder {
+    pub(crate) fn new() -> Self {
+        RowsBuilder {
+            offsets: vec![0],
+            ids: Vec::new(),
+            crcs: Vec::new(),
+            block: crc32fast::Hasher::new(),
+            in_block: 0,
+            whole: crc32fast::Hasher::new(),
+        }
+    }
+
+    /// Rows so far.
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Each row's start, and the end of the last.
+    pub(crate) fn offsets(&self) -> &[u64] {
+        &self.offsets
+    }
+
+    /// Adds a line (ending in `\n`) of the paper with id `id`.
+    pub(crate) fn push(&mut self, line: &[u8], id: &str) {
+        self.ids.push((id_hash(id), self.len() as u32));
+        self.whole.update(line);
+        let mut rest = line;
+        while !rest.is_empty() {
+            let take = (PAPERS_BLOCK - self.in_block).min(rest.len());
+            self.block.update(&rest[..take]);
+            self.in_block += take;
+            rest = &rest[take..];
+            if self.in_block == PAPERS_BLOCK {
+                let full = std::mem::replace(&mut self.block, crc32fast::Hasher::new());
+                self.crcs.push(full.finalize());
+                self.in_block = 0;
+            }
+        }
+        let end = self.offsets.last().copied().unwrap_or(0) + line.len() as u64;
+        self.offsets.push(end);
+    }
+
+    /// The CRC-32 of the whole papers file, and its rows file's bytes.
+    pub(crate) fn finish(mut self) -> (u32, Vec<u8>) {
+        if self.in_block > 0 {
+            self.crcs.push(self.block.finalize());
+        }
+        (
+            self.whole.finalize(),
+            encode_rows(self.offsets, self.crcs, self.ids),
+        )
+    }
 }
 
 impl std::fmt::Debug for LazyPapers {
@@ -1096,6 +1168,20 @@ mod tests {
         let file = std::fs::File::open(&path).expect("open");
         let map = crate::embed::kernels::mapped::map(&file).expect("map");
         LazyPapers::new(path, map, split_rows(rows, n, text.len()).expect("rows"))
+    }
+
+    #[test]
+    fn rows_built_while_writing_match_rows_of_the_finished_file() {
+        let (text, rows) = papers_file(9_000);
+        let mut b = RowsBuilder::new();
+        for line in text.split_inclusive(|&c| c == b'\n') {
+            let id = line_id(line).expect("id first");
+            b.push(line, &id);
+        }
+        assert_eq!(b.len(), 9_000);
+        let (crc, built) = b.finish();
+        assert_eq!(crc, crc32fast::hash(&text));
+        assert_eq!(built, rows);
     }
 
     #[test]

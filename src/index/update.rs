@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::Path;
 
 use super::store::{
-    hex, read_chunk, read_manifest, read_manifest_file, read_papers, ChunkMeta, ChunkRef,
-    IndexedPaper, Manifest, TextRecipe, MANIFEST, STAGING, VECTORS_DIR,
+    hex, read_chunk, read_manifest, read_manifest_file, ChunkMeta, ChunkRef, IndexedPaper,
+    Manifest, TextRecipe, MANIFEST, STAGING, VECTORS_DIR,
 };
 use super::{io_err, IndexError, FORMAT_VERSION};
-use crate::corpus::Paper;
+use crate::corpus::{Paper, SpilledCorpus};
 use crate::embed::{Embedded, Encoder, Prefix, StageTimes};
 
 /// How to update an index.
@@ -320,16 +320,21 @@ fn collect_garbage(dir: &Path, m: &Manifest, previous: Option<&Manifest>) {
     }
 }
 
+/// Texts `range` of an update's inputs, fetched when the embedding reaches them.
+pub type TextFetch<'a> =
+    dyn Fn(std::ops::Range<usize>) -> Result<Vec<String>, IndexError> + Sync + 'a;
+
 /// Where the vectors of new inputs come from: the [`Encoder`], or (benches that need an index
 /// of a million papers without embedding them) vectors made some other way.
 pub trait VectorSource: Sync {
     /// Vector dimension.
     fn dim(&self) -> usize;
-    /// Vectors of `texts` (passages), handed to `sink` window by window in order (windows of
-    /// at most `window` texts); `progress(done, tokens)` follows the work.
+    /// Vectors of `n` texts (passages) given by `texts`, handed to `sink` window by window in
+    /// order (windows of at most `window` texts); `progress(done, tokens)` follows the work.
     fn stream(
         &self,
-        texts: &[&str],
+        n: usize,
+        texts: &TextFetch<'_>,
         window: usize,
         progress: &mut dyn FnMut(usize, usize),
         sink: &mut (dyn FnMut(std::ops::Range<usize>, Embedded) -> Result<(), IndexError> + Send),
@@ -343,38 +348,32 @@ impl VectorSource for Encoder {
 
     fn stream(
         &self,
-        texts: &[&str],
+        n: usize,
+        texts: &TextFetch<'_>,
         window: usize,
         progress: &mut dyn FnMut(usize, usize),
         sink: &mut (dyn FnMut(std::ops::Range<usize>, Embedded) -> Result<(), IndexError> + Send),
     ) -> Result<StageTimes, IndexError> {
-        self.embed_stream(texts, Prefix::Passage, window, progress, sink)
+        self.embed_fetched(n, texts, Prefix::Passage, window, progress, sink)
     }
 }
 
-/// Brings the index in `dir` up to date with `papers`: embeds what is new or changed, keeps the
-/// rest, and commits. `progress(done, total, tokens)` follows the embedding.
+/// Brings the index in `dir` up to date with the papers of `run`: embeds what is new or changed,
+/// keeps the rest, and commits. `progress(done, total, tokens)` follows the embedding.
+///
+/// Nothing grows with the corpus but a few dozen bytes per paper (keys, offsets, row numbers):
+/// the stored papers and this run's are read a group at a time and written to the new papers
+/// file at once, the texts to embed are read back from it a window at a time, and the matrix is
+/// written chunk by chunk.
 pub fn update(
     dir: &Path,
-    papers: &[Paper],
-    encoder: &Encoder,
-    opts: &UpdateOptions,
-    progress: &mut dyn FnMut(usize, usize, usize),
-) -> Result<UpdateStats, IndexError> {
-    update_from(dir, papers, encoder, opts, progress)
-}
-
-/// [`update`] with the vectors of new papers from `source`.
-pub fn update_from(
-    dir: &Path,
-    papers: &[Paper],
+    run: &SpilledCorpus,
     source: &dyn VectorSource,
     opts: &UpdateOptions,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<UpdateStats, IndexError> {
     let dim = source.dim();
     let mut stats = UpdateStats::default();
-    let mut stats_stages = crate::embed::StageTimes::default();
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let vectors_dir = dir.join(VECTORS_DIR);
     if opts.rebuild {
@@ -480,69 +479,87 @@ pub fn update_from(
             }
         }
     }
-    // The papers already stored join this run's (see `merge`).
-    let previous: Vec<Paper> = match &old {
-        Some(o) if !o.papers_file.is_empty() => {
-            let path = dir.join(&o.papers_file);
-            match read_papers(&path, o.papers_crc32, Some(o.papers)) {
-                Ok(ps) => ps.into_iter().map(|p| p.paper).collect(),
-                Err(e @ IndexError::Damaged { .. }) => {
-                    stats.repairs.push(format!(
-                        "{e}: the papers it listed are not kept (only this run's papers are)"
-                    ));
-                    Vec::new()
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        _ => Vec::new(),
-    };
-    let merged = merge(dir, previous, papers, opts, &mut stats)?;
-    let papers: &[Paper] = &merged;
 
-    let mut records = Vec::with_capacity(papers.len());
-    let mut live: HashSet<[u8; 32]> = HashSet::with_capacity(papers.len());
-    let mut todo: Vec<([u8; 32], String)> = Vec::new();
-    let mut queued: HashSet<[u8; 32]> = HashSet::new();
-    // Texts and their keys (a SHA-256 each) in parallel; the bookkeeping below stays in order.
-    use rayon::prelude::*;
-    let keyed: Vec<Option<(String, [u8; 32])>> = papers
-        .par_iter()
-        .map(|p| {
-            opts.recipe.embeds(p).then(|| {
-                let text = opts.recipe.text(p);
-                let input = format!("{}{}", Prefix::Passage.as_str(), text);
-                let key = crate::text::input_key(&opts.model_fingerprint, opts.quant, &input);
-                (text, key)
-            })
-        })
-        .collect();
-    for (p, keyed) in papers.iter().zip(keyed) {
-        let Some((text, key)) = keyed else {
-            stats.without_summary += 1;
-            continue;
-        };
-        live.insert(key);
-        if stored.contains(&key) {
-            stats.skipped += 1;
-        } else if queued.insert(key) {
-            todo.push((key, text));
-        } else {
-            stats.skipped += 1; // identical input already queued: shares its vector
-        }
-        records.push(IndexedPaper {
-            paper: p.clone(),
-            key: hex(&key),
-        });
+    // The papers already stored join this run's (see `Merge`), once their file is known whole.
+    let previous = match &old {
+        Some(o) if !o.papers_file.is_empty() => previous_papers(dir, o, run, opts, &mut stats)?,
+        _ => None,
+    };
+
+    // The new papers file is written first, under its temporary name; the texts to embed are
+    // read back from it, and it is renamed into place at the commit.
+    let papers_file = format!("papers-{:06}.jsonl", m.generation);
+    let papers_path = dir.join(&papers_file);
+    let pending = crate::atomic::Pending::create(&papers_path).map_err(io_err(&papers_path))?;
+    let mut out = PapersOut {
+        file: std::io::BufWriter::with_capacity(1 << 20, pending.file()),
+        rows: super::store::RowsBuilder::new(),
+        keys: Vec::new(),
+        live: HashSet::new(),
+        todo: Vec::new(),
+        stored: &stored,
+        opts,
+    };
+    let mut placed = vec![false; run.len()];
+    let write_err = io_err(pending.tmp_path());
+    if let Some(path) = &previous {
+        let roots = Roots::new(&opts.roots);
+        for_each_line_group(path, &mut |lines| {
+            let stored_papers: Vec<Paper> = parse_lines(path, lines)?;
+            let mut group = Vec::with_capacity(stored_papers.len());
+            for p in stored_papers {
+                match run.find(&p.arxiv_id) {
+                    Some(i) => {
+                        if !std::mem::replace(&mut placed[i], true) {
+                            let mut paper = run.paper(i)?;
+                            // A paper read from another source keeps what that source gave it
+                            // (a digest's summary beside arXiv's abstract); from the same file,
+                            // the new reading replaces the old one (an edited digest).
+                            if p.source.file != paper.source.file {
+                                crate::corpus::absorb(&mut paper, p);
+                            }
+                            group.push(paper);
+                        }
+                    }
+                    None if opts.prune || roots.lost(&p.source.file) => {}
+                    None => group.push(p),
+                }
+            }
+            out.write(group, &mut stats).map_err(&write_err)
+        })?;
     }
+    let mut at = 0;
+    while at < run.len() {
+        let end = (at + WRITE_GROUP).min(run.len());
+        let group: Vec<Paper> = run
+            .papers(at..end)?
+            .into_iter()
+            .zip(&placed[at..end])
+            .filter(|(_, &done)| !done)
+            .map(|(p, _)| p)
+            .collect();
+        out.write(group, &mut stats).map_err(&write_err)?;
+        at = end;
+    }
+    drop(placed);
+    let (rows_builder, row_keys, live, todo) = out.finish().map_err(&write_err)?;
+    let offsets = rows_builder.offsets().to_vec();
 
     let total = todo.len();
-    let texts: Vec<&str> = todo.iter().map(|(_, t)| t.as_str()).collect();
+    let recipe = opts.recipe;
+    let tmp_path = pending.tmp_path().to_path_buf();
+    let fetch = |range: std::ops::Range<usize>| -> Result<Vec<String>, IndexError> {
+        read_rows(&tmp_path, &offsets, &todo[range])
+            .map(|papers| papers.iter().map(|p| recipe.text(&p.paper)).collect())
+    };
     let mut n = 0;
     let generation = m.generation;
     let mut commit =
         |range: std::ops::Range<usize>, emb: crate::embed::Embedded| -> Result<(), IndexError> {
-            let keys: Vec<[u8; 32]> = todo[range.clone()].iter().map(|(k, _)| *k).collect();
+            let keys: Vec<[u8; 32]> = todo[range.clone()]
+                .iter()
+                .map(|&r| row_keys[r as usize])
+                .collect();
             let file = format!("{generation:06}-{n:05}.safetensors");
             n += 1;
             let path = vectors_dir.join(&file);
@@ -582,67 +599,39 @@ pub fn update_from(
             Ok(())
         };
     if total > 0 {
-        stats_stages = source.stream(
-            &texts,
+        stats.stages = source.stream(
+            total,
+            &fetch,
             opts.chunk_rows.max(1),
             &mut |done, tokens| progress(done, total, tokens),
             &mut commit,
         )?;
     }
+    drop(todo);
+    drop(offsets);
 
     // Chunks whose vectors no paper uses any more are dropped once they are mostly garbage.
     m.chunks = compact(dir, &m, &chunk_keys, &live)?;
+    drop(live);
+    drop(chunk_keys);
 
-    let papers_file = format!("papers-{:06}.jsonl", m.generation);
-    let path = dir.join(&papers_file);
-    // Lines are serialised in parallel blocks and written in order, a group of blocks at a
-    // time: a million papers are gigabytes of JSON, which are not held in memory at once.
-    let mut crc = crc32fast::Hasher::new();
-    crate::atomic::write_with(&path, |tmp| {
-        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp)?);
-        for group in records.chunks(WRITE_GROUP) {
-            let blocks: Vec<String> = group
-                .par_chunks(4096)
-                .map(|block| {
-                    let mut out = String::new();
-                    for r in block {
-                        out.push_str(&serde_json::to_string(r)?);
-                        out.push('\n');
-                    }
-                    Ok(out)
-                })
-                .collect::<Result<_, serde_json::Error>>()
-                .map_err(std::io::Error::other)?;
-            for b in &blocks {
-                crc.update(b.as_bytes());
-                f.write_all(b.as_bytes())?;
-            }
-        }
-        f.flush()?;
-        f.get_ref().sync_all()
-    })
-    .map_err(io_err(&path))?;
-    let papers_crc32 = crc.finalize();
+    let papers = rows_builder.len();
+    let (papers_crc32, rows_bytes) = rows_builder.finish();
+    drop(write_err);
+    pending.commit().map_err(io_err(&papers_path))?;
     crash_point("papers-written");
     // The rows file and the matrix let the next open map the index instead of reading it.
-    let text = std::fs::File::open(&path)
-        .and_then(|f| crate::embed::kernels::mapped::map(&f))
-        .map_err(io_err(&path))?;
-    let rows_bytes = super::store::rows_file(&text);
-    drop(text);
     let rows = write_derived(dir, format!("papers-{:06}.rows", m.generation), &rows_bytes)?;
     drop(rows_bytes);
-    let vectors = super::store::gather_vectors(dir, &m, &records)?;
-    // Little-endian f32, as the chunks hold them (every platform papermap builds for is).
-    let matrix = write_derived(
+    let matrix = write_matrix(
         dir,
         format!("matrix-{:06}.f32", m.generation),
-        bytemuck::cast_slice(&vectors),
+        &m,
+        &row_keys,
     )?;
-    drop(vectors);
     crash_point("matrix-written");
     m.papers_file = papers_file;
-    m.papers = records.len();
+    m.papers = papers;
     m.papers_crc32 = Some(papers_crc32);
     m.rows = Some(rows);
     m.matrix = Some(matrix);
@@ -651,15 +640,378 @@ pub fn update_from(
     // The staging manifest is done with (or, after a plain update, names only garbage).
     let _ = std::fs::remove_file(dir.join(STAGING));
     collect_garbage(dir, &m, old.as_ref());
-    stats.papers = records.len();
-    stats.stages = stats_stages;
+    stats.papers = papers;
     Ok(stats)
 }
 
-/// Papers serialised and written at a time by a commit (about 200 MB of JSON at most).
+/// Papers serialised and written at a time by an update (about 200 MB of JSON at most).
 const WRITE_GROUP: usize = 65_536;
 
-/// Writes a file derived at a commit (rows, matrix) under its final name, atomically.
+/// Bytes of a stored papers file read and parsed at a time.
+const READ_GROUP_BYTES: usize = 64 << 20;
+
+/// A stored paper's line, its vector key and its id.
+type KeyedLine = (Vec<u8>, [u8; 32], String);
+
+/// What [`for_each_line_group`] hands each group of whole lines to.
+type LineGroupFn<'a> = dyn FnMut(&[&[u8]]) -> Result<(), IndexError> + 'a;
+
+/// The new papers file as it is written, with what the embedding and the matrix need of it.
+struct PapersOut<'a> {
+    file: std::io::BufWriter<&'a std::fs::File>,
+    rows: super::store::RowsBuilder,
+    /// Each row's vector key.
+    keys: Vec<[u8; 32]>,
+    /// Every key a row uses.
+    live: HashSet<[u8; 32]>,
+    /// Rows whose input is embedded by this run (the first row of each new input).
+    todo: Vec<u32>,
+    stored: &'a HashSet<[u8; 32]>,
+    opts: &'a UpdateOptions,
+}
+
+impl PapersOut<'_> {
+    /// Flushes the file; the rows, each row's key, the live keys and the rows to embed.
+    #[allow(clippy::type_complexity)]
+    fn finish(
+        mut self,
+    ) -> std::io::Result<(
+        super::store::RowsBuilder,
+        Vec<[u8; 32]>,
+        HashSet<[u8; 32]>,
+        Vec<u32>,
+    )> {
+        self.file.flush()?;
+        Ok((self.rows, self.keys, self.live, self.todo))
+    }
+
+    /// Writes a group of papers as rows (those the recipe has no text for are counted and left
+    /// out), keying each input.
+    fn write(&mut self, group: Vec<Paper>, stats: &mut UpdateStats) -> std::io::Result<()> {
+        use rayon::prelude::*;
+        let opts = self.opts;
+        let lines: Vec<Option<KeyedLine>> = group
+            .into_par_iter()
+            .map(|p| {
+                if !opts.recipe.embeds(&p) {
+                    return Ok(None);
+                }
+                let input = format!("{}{}", Prefix::Passage.as_str(), opts.recipe.text(&p));
+                let key = crate::text::input_key(&opts.model_fingerprint, opts.quant, &input);
+                let id = p.arxiv_id.clone();
+                let record = IndexedPaper {
+                    paper: p,
+                    key: hex(&key),
+                };
+                let mut line = serde_json::to_vec(&record)?;
+                line.push(b'\n');
+                Ok(Some((line, key, id)))
+            })
+            .collect::<Result<_, serde_json::Error>>()
+            .map_err(std::io::Error::other)?;
+        for entry in lines {
+            let Some((line, key, id)) = entry else {
+                stats.without_summary += 1;
+                continue;
+            };
+            let row = self.rows.len();
+            let new = self.live.insert(key);
+            if self.stored.contains(&key) || !new {
+                // Stored, or an identical input already queued: shares its vector.
+                stats.skipped += 1;
+            } else {
+                self.todo.push(u32::try_from(row).map_err(|_| {
+                    std::io::Error::other("more than 4,294,967,295 papers in one index")
+                })?);
+            }
+            self.keys.push(key);
+            self.rows.push(&line, &id);
+            self.file.write_all(&line)?;
+        }
+        Ok(())
+    }
+}
+
+/// The stored papers file of `old`, if it reads whole (a damaged one is reported in `stats`
+/// and its papers are not kept), having counted what this run keeps and removes of it. Without
+/// `opts.prune`, refuses a run that would remove more than [`MAX_SILENT_REMOVAL`] of the index
+/// ([`IndexError::WouldRemove`]) before anything is written.
+fn previous_papers(
+    dir: &Path,
+    old: &Manifest,
+    run: &SpilledCorpus,
+    opts: &UpdateOptions,
+    stats: &mut UpdateStats,
+) -> Result<Option<std::path::PathBuf>, IndexError> {
+    /// What the count needs of a stored line.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        arxiv_id: String,
+        source: Option<crate::corpus::SourceLoc>,
+    }
+    let path = dir.join(&old.papers_file);
+    let roots = Roots::new(&opts.roots);
+    let mut crc = crc32fast::Hasher::new();
+    let (mut count, mut kept, mut removed) = (0usize, 0usize, 0usize);
+    let mut bad: Option<String> = None;
+    let scanned = for_each_line_group(&path, &mut |lines| {
+        use rayon::prelude::*;
+        for l in lines {
+            crc.update(l);
+        }
+        let heads: Vec<Result<Option<Head>, String>> = lines
+            .par_iter()
+            .map(|l| {
+                if l.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(None);
+                }
+                serde_json::from_slice::<Head>(l)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+        for (n, h) in heads.into_iter().enumerate() {
+            match h {
+                Ok(Some(h)) => {
+                    count += 1;
+                    if run.find(&h.arxiv_id).is_none() {
+                        let lost = h.source.is_some_and(|s| roots.lost(&s.file));
+                        if opts.prune || lost {
+                            removed += 1;
+                        } else {
+                            kept += 1;
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    if bad.is_none() {
+                        bad = Some(format!("line {}: {e}", count + n + 1));
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+    let what = match scanned {
+        Err(IndexError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Some("missing".to_string())
+        }
+        Err(e) => return Err(e),
+        Ok(())
+            if old
+                .papers_crc32
+                .is_some_and(|w| w != crc.clone().finalize()) =>
+        {
+            Some("checksum mismatch".into())
+        }
+        Ok(()) if bad.is_some() => bad,
+        Ok(()) if count != old.papers => {
+            Some(format!("{count} papers, the manifest says {}", old.papers))
+        }
+        Ok(()) => None,
+    };
+    if let Some(what) = what {
+        stats.repairs.push(format!(
+            "{}: damaged: {what}: the papers it listed are not kept (only this run's papers are)",
+            path.display()
+        ));
+        return Ok(None);
+    }
+    if !opts.prune && removed as f64 > MAX_SILENT_REMOVAL * count as f64 {
+        return Err(IndexError::WouldRemove {
+            dir: dir.to_path_buf(),
+            removing: removed,
+            papers: count,
+        });
+    }
+    stats.kept = kept;
+    stats.removed = removed;
+    Ok(Some(path))
+}
+
+/// Reads the file at `path` in groups of whole lines (about [`READ_GROUP_BYTES`] each), each
+/// line with its `\n`, handing each group to `f`.
+fn for_each_line_group(path: &Path, f: &mut LineGroupFn<'_>) -> Result<(), IndexError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut eof = false;
+    while !eof {
+        let have = buf.len();
+        buf.resize(have + READ_GROUP_BYTES, 0);
+        let mut filled = have;
+        while filled < buf.len() {
+            let n = file.read(&mut buf[filled..]).map_err(io_err(path))?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            filled += n;
+        }
+        buf.truncate(filled);
+        // Whole lines now; the tail of a line cut by the read waits for the next group.
+        let cut = if eof {
+            buf.len()
+        } else {
+            buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+        };
+        let lines: Vec<&[u8]> = buf[..cut].split_inclusive(|&b| b == b'\n').collect();
+        if !lines.is_empty() {
+            f(&lines)?;
+        }
+        buf.drain(..cut);
+    }
+    Ok(())
+}
+
+/// The stored papers of `lines` (blank lines skipped), or the first that does not parse.
+fn parse_lines(path: &Path, lines: &[&[u8]]) -> Result<Vec<Paper>, IndexError> {
+    use rayon::prelude::*;
+    lines
+        .par_iter()
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .map(|l| {
+            serde_json::from_slice::<IndexedPaper>(l)
+                .map(|r| r.paper)
+                .map_err(|e| IndexError::Damaged {
+                    path: path.to_path_buf(),
+                    what: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Rows `rows` (increasing) of the papers file at `path`, whose rows start at `offsets`: runs
+/// of consecutive rows are read with one read each.
+fn read_rows(path: &Path, offsets: &[u64], rows: &[u32]) -> Result<Vec<IndexedPaper>, IndexError> {
+    use rayon::prelude::*;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut i = 0;
+    while i < rows.len() {
+        let mut j = i + 1;
+        while j < rows.len() && rows[j] == rows[j - 1] + 1 {
+            j += 1;
+        }
+        let (a, b) = (offsets[rows[i] as usize], offsets[rows[j - 1] as usize + 1]);
+        let mut buf = vec![0u8; (b - a) as usize];
+        file.seek(SeekFrom::Start(a))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(io_err(path))?;
+        let parsed: Vec<IndexedPaper> = rows[i..j]
+            .par_iter()
+            .map(|&r| {
+                let (x, y) = (offsets[r as usize] - a, offsets[r as usize + 1] - a);
+                serde_json::from_slice(&buf[x as usize..y as usize]).map_err(|e| {
+                    IndexError::Damaged {
+                        path: path.to_path_buf(),
+                        what: format!("row {r}: {e}"),
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        out.extend(parsed);
+        i = j;
+    }
+    Ok(out)
+}
+
+/// Writes the matrix (row `r` the vector of key `row_keys[r]`) chunk by chunk, each vector
+/// written in place, so that neither the matrix nor a map of it is ever held whole.
+fn write_matrix(
+    dir: &Path,
+    name: String,
+    m: &Manifest,
+    row_keys: &[[u8; 32]],
+) -> Result<super::store::FileRef, IndexError> {
+    use std::collections::hash_map::Entry;
+    use std::io::{Read, Seek, SeekFrom};
+    let path = dir.join(&name);
+    let err = io_err(&path);
+    let dim = m.dim;
+    let row_bytes = (dim * 4) as u64;
+    // The first row of each key; rows repeating a key copy that row's vector at the end.
+    let mut first: std::collections::HashMap<[u8; 32], u32> =
+        std::collections::HashMap::with_capacity(row_keys.len());
+    let mut again: Vec<(u32, u32)> = Vec::new();
+    for (r, k) in row_keys.iter().enumerate() {
+        match first.entry(*k) {
+            Entry::Vacant(v) => {
+                v.insert(r as u32);
+            }
+            Entry::Occupied(o) => again.push((r as u32, *o.get())),
+        }
+    }
+    let pending = crate::atomic::Pending::create(&path).map_err(&err)?;
+    let mut file = pending.file();
+    file.set_len(row_keys.len() as u64 * row_bytes)
+        .map_err(&err)?;
+    let mut filled = vec![false; row_keys.len()];
+    for c in &m.chunks {
+        let chunk = read_chunk(&dir.join(VECTORS_DIR).join(&c.file), dim, c.crc32)?;
+        let mut targets: Vec<(u32, usize)> = chunk
+            .keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| first.get(k).map(|&r| (r, i)))
+            .filter(|&(r, _)| !std::mem::replace(&mut filled[r as usize], true))
+            .collect();
+        targets.sort_unstable();
+        // Runs of consecutive rows are one write.
+        let mut i = 0;
+        while i < targets.len() {
+            let mut j = i + 1;
+            while j < targets.len() && targets[j].0 == targets[j - 1].0 + 1 {
+                j += 1;
+            }
+            let bytes: Vec<u8> = targets[i..j]
+                .iter()
+                .flat_map(|&(_, at)| bytemuck::cast_slice(&chunk.vectors[at * dim..(at + 1) * dim]))
+                .copied()
+                .collect();
+            file.seek(SeekFrom::Start(u64::from(targets[i].0) * row_bytes))
+                .and_then(|_| file.write_all(&bytes))
+                .map_err(&err)?;
+            i = j;
+        }
+    }
+    let missing = |r: usize| IndexError::Damaged {
+        path: dir.join(&m.papers_file),
+        what: format!("row {}: no stored vector for its input", r + 1),
+    };
+    if let Some(r) = (0..row_keys.len()).find(|&r| !filled[r] && first[&row_keys[r]] == r as u32) {
+        return Err(missing(r));
+    }
+    let mut v = vec![0u8; row_bytes as usize];
+    for (r, f) in again {
+        file.seek(SeekFrom::Start(u64::from(f) * row_bytes))
+            .and_then(|_| file.read_exact(&mut v))
+            .and_then(|_| file.seek(SeekFrom::Start(u64::from(r) * row_bytes)))
+            .and_then(|_| file.write_all(&v))
+            .map_err(&err)?;
+    }
+    // The checksum is read back in order, a few MiB at a time.
+    file.seek(SeekFrom::Start(0)).map_err(&err)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 8 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(&err)?;
+        if n == 0 {
+            break;
+        }
+        crc.update(&buf[..n]);
+    }
+    pending.commit().map_err(&err)?;
+    Ok(super::store::FileRef {
+        file: name,
+        bytes: row_keys.len() as u64 * row_bytes,
+        crc32: crc.finalize(),
+    })
+}
+
+/// Writes a file derived at a commit (the rows file), under its final name, atomically.
 fn write_derived(
     dir: &Path,
     name: String,
@@ -672,71 +1024,6 @@ fn write_derived(
         bytes: bytes.len() as u64,
         crc32: crc32fast::hash(bytes),
     })
-}
-
-/// This run's papers joined with the `previous` ones: a stored paper this run also read is
-/// replaced by this run's version in its place, the others are kept, and new papers follow.
-/// A stored paper leaves only with `opts.prune`, or when its digest file is gone from one of
-/// `opts.roots`; without `prune`, a run that would remove more than [`MAX_SILENT_REMOVAL`] of
-/// the index that way is refused ([`IndexError::WouldRemove`]).
-/// A first build, with nothing stored, takes `papers` as they are (no copy of the corpus).
-fn merge<'a>(
-    dir: &Path,
-    previous: Vec<Paper>,
-    papers: &'a [Paper],
-    opts: &UpdateOptions,
-    stats: &mut UpdateStats,
-) -> Result<std::borrow::Cow<'a, [Paper]>, IndexError> {
-    if previous.is_empty() {
-        return Ok(std::borrow::Cow::Borrowed(papers));
-    }
-    let index_of: std::collections::HashMap<&str, usize> = papers
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.arxiv_id.as_str(), i))
-        .collect();
-    let roots = Roots::new(&opts.roots);
-    let mut placed = vec![false; papers.len()];
-    let mut out = Vec::with_capacity(previous.len() + papers.len());
-    let (stored, mut kept, mut removed) = (previous.len(), 0, 0);
-    for p in previous {
-        match index_of.get(p.arxiv_id.as_str()) {
-            Some(&i) => {
-                if !std::mem::replace(&mut placed[i], true) {
-                    let mut paper = papers[i].clone();
-                    // A paper read from another source keeps what that source gave it (a
-                    // digest's summary beside arXiv's abstract); from the same file, the new
-                    // reading replaces the old one (an edited digest).
-                    if p.source.file != paper.source.file {
-                        crate::corpus::absorb(&mut paper, p);
-                    }
-                    out.push(paper);
-                }
-            }
-            None if opts.prune || roots.lost(&p.source.file) => removed += 1,
-            None => {
-                kept += 1;
-                out.push(p);
-            }
-        }
-    }
-    if !opts.prune && removed as f64 > MAX_SILENT_REMOVAL * stored as f64 {
-        return Err(IndexError::WouldRemove {
-            dir: dir.to_path_buf(),
-            removing: removed,
-            papers: stored,
-        });
-    }
-    out.extend(
-        papers
-            .iter()
-            .zip(&placed)
-            .filter(|(_, &done)| !done)
-            .map(|(p, _)| p.clone()),
-    );
-    stats.kept = kept;
-    stats.removed = removed;
-    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// The directories a run read, as given and resolved.
