@@ -36,11 +36,17 @@ pub const B: f32 = 0.75;
 pub fn learn_lexicon(index: &Index, encoder: Option<&Encoder>) -> Result<Lexicon, EmbedError> {
     let n = index.len();
     let step = n.div_ceil(LEXICON_SAMPLE).max(1);
-    let papers: Vec<(&str, &str)> = index
-        .papers()
-        .iter()
+    // Only the sampled rows are parsed (an index opened by row is not read whole).
+    let owned: Vec<(String, String)> = (0..n)
         .step_by(step)
-        .map(|p| (p.paper.title.as_str(), p.paper.summary.as_str()))
+        .map(|i| {
+            let r = index.record(i);
+            (r.paper.title.clone(), r.paper.summary.clone())
+        })
+        .collect();
+    let papers: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(t, s)| (t.as_str(), s.as_str()))
         .collect();
     let summaries: Vec<&str> = papers.iter().map(|&(_, s)| s).collect();
     lexicon_from_parts(&Lexicon::mined(&summaries), &papers, encoder)
@@ -75,6 +81,30 @@ pub fn lexicon_from_parts(
     Ok(brackets.clone().union(&alignment.lexicon(vectors.as_ref())))
 }
 
+/// Papers whose texts are tokenised at a time when statistics are built from an index.
+const TEXT_GROUP: usize = 65_536;
+
+/// The posting lists (term → (document, term frequency), in document order) and lengths of
+/// `docs`, numbered from `first`.
+#[allow(clippy::type_complexity)]
+fn term_lists<S: AsRef<str> + Sync>(
+    docs: &[S],
+    first: u32,
+) -> (HashMap<String, Vec<(u32, u32)>>, Vec<u32>) {
+    crate::text::postings::build(docs, |d, doc| {
+        let toks = tokenize(doc.as_ref());
+        let len = toks.len() as u32;
+        let mut tf: HashMap<String, u32> = HashMap::new();
+        for t in toks {
+            *tf.entry(t).or_insert(0) += 1;
+        }
+        (
+            tf.into_iter().map(|(t, n)| (t, (first + d, n))).collect(),
+            len,
+        )
+    })
+}
+
 /// BM25's non-negative inverse document frequency: `ln(1 + (N − df + 0.5) / (df + 0.5))`.
 fn idf(n: usize, df: usize) -> f32 {
     let (n, df) = (n as f32, df as f32);
@@ -107,15 +137,12 @@ impl Bm25 {
 
     /// Postings and lengths of `docs`, with the glossary and no learned lexicon.
     fn statistics<S: AsRef<str> + Sync>(docs: &[S]) -> Bm25 {
-        let (postings, doc_len) = crate::text::postings::build(docs, |d, doc| {
-            let toks = tokenize(doc.as_ref());
-            let len = toks.len() as u32;
-            let mut tf: HashMap<String, u32> = HashMap::new();
-            for t in toks {
-                *tf.entry(t).or_insert(0) += 1;
-            }
-            (tf.into_iter().map(|(t, n)| (t, (d, n))).collect(), len)
-        });
+        let (postings, doc_len) = term_lists(docs, 0);
+        Bm25::from_lists(postings, doc_len)
+    }
+
+    /// BM25 of posting lists and document lengths.
+    fn from_lists(postings: HashMap<String, Vec<(u32, u32)>>, doc_len: Vec<u32>) -> Bm25 {
         let total: u64 = doc_len.iter().map(|&l| l as u64).sum();
         let avgdl = if doc_len.is_empty() {
             0.0
@@ -144,13 +171,26 @@ impl Bm25 {
     /// BM25 over the text the index embeds, with the glossary and no learned lexicon (set one
     /// with [`Bm25::set_translations`]).
     pub fn from_index_text(index: &Index) -> Bm25 {
+        use rayon::prelude::*;
         let recipe = index.manifest().text_recipe;
-        let docs: Vec<String> = index
-            .papers()
-            .iter()
-            .map(|p| recipe.text(&p.paper))
-            .collect();
-        Bm25::statistics(&docs)
+        let n = index.len();
+        // A group of papers is parsed at a time and its lists appended: a million papers' texts
+        // (and their parsed records) are never held at once, only the lists.
+        let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+        let mut doc_len = Vec::with_capacity(n);
+        for start in (0..n).step_by(TEXT_GROUP) {
+            let end = (start + TEXT_GROUP).min(n);
+            let docs: Vec<String> = (start..end)
+                .into_par_iter()
+                .map(|i| recipe.text(&index.record(i).paper))
+                .collect();
+            let (lists, lens) = term_lists(&docs, start as u32);
+            for (term, mut list) in lists {
+                postings.entry(term).or_default().append(&mut list);
+            }
+            doc_len.extend(lens);
+        }
+        Bm25::from_lists(postings, doc_len)
     }
 
     /// Replaces the query translations: `lexicon`'s pairs, and the glossary's when `glossary`.

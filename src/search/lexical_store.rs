@@ -70,10 +70,14 @@ pub fn load_or_build(index: &Index, encoder: Option<&Encoder>) -> Result<Bm25, E
         return Ok(b);
     }
     let bm25 = Bm25::from_index(index, encoder)?;
-    if let Some(bytes) = encode(&bm25, &stamp(index, encoder.is_some())) {
-        // A read-only index still searches; it only rebuilds each time.
-        let _ = crate::atomic::write(&path, &bytes);
-    }
+    let stamp = stamp(index, encoder.is_some());
+    // A read-only index still searches; it only rebuilds each time.
+    let _ = crate::atomic::write_with(&path, |tmp| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp)?);
+        encode_into(&bm25, &stamp, &mut w)
+            .unwrap_or_else(|| Err(std::io::Error::other("statistics read from a file")))?;
+        std::io::Write::flush(&mut w)
+    });
     Ok(bm25)
 }
 
@@ -272,52 +276,77 @@ impl StoredPostings {
     }
 }
 
-/// The file's bytes for freshly built statistics (`None` for statistics read from a file).
+/// The file's bytes for built statistics (`None` for statistics read from a file).
+#[cfg(test)]
 fn encode(b: &Bm25, stamp: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    encode_into(b, stamp, &mut out)?.ok()?;
+    Some(out)
+}
+
+/// Writes the file for built statistics to `w` (`None` for statistics read from a file). The
+/// posting lists are written from the map as they are, a list at a time, after the section that
+/// indexes them (whose checksums take a first pass over each list): a million papers' lists
+/// are gigabytes, and were held twice more as bytes.
+fn encode_into(b: &Bm25, stamp: &[u8], w: &mut impl std::io::Write) -> Option<std::io::Result<()>> {
     let (postings, doc_len, avgdl, lexicon) = b.parts()?;
     let mut terms: Vec<(&String, &Vec<(u32, u32)>)> = postings.iter().collect();
     terms.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let list_bytes = |list: &[(u32, u32)], out: &mut Vec<u8>| {
+        out.clear();
+        for &(d, tf) in list {
+            put_u32(out, d);
+            put_u32(out, tf);
+        }
+    };
     let mut meta = Vec::with_capacity(doc_len.len() * 4 + terms.len() * (ENTRY + 12));
     for &l in doc_len {
         put_u32(&mut meta, l);
     }
-    let mut lists = Vec::new();
+    let mut buf = Vec::new();
+    let mut offset = 0u64;
     let mut strings = Vec::new();
     for (term, list) in &terms {
-        let offset = lists.len();
-        for &(d, tf) in list.iter() {
-            put_u32(&mut lists, d);
-            put_u32(&mut lists, tf);
-        }
-        meta.extend_from_slice(&(offset as u64).to_le_bytes());
+        list_bytes(list, &mut buf);
+        meta.extend_from_slice(&offset.to_le_bytes());
         put_u32(&mut meta, list.len() as u32);
-        put_u32(&mut meta, crc32fast::hash(&lists[offset..]));
+        put_u32(&mut meta, crc32fast::hash(&buf));
         put_u32(&mut meta, strings.len() as u32);
         put_u32(&mut meta, term.len() as u32);
         strings.extend_from_slice(term.as_bytes());
+        offset += buf.len() as u64;
     }
     put_u32(&mut meta, strings.len() as u32);
     meta.extend_from_slice(&strings);
+    drop(strings);
     let pairs = lexicon.pairs();
     put_u32(&mut meta, pairs.len() as u32);
     for (a, b) in pairs {
         put_str(&mut meta, a);
         put_str(&mut meta, b);
     }
-    let mut w = Vec::with_capacity(64 + stamp.len() + meta.len() + lists.len());
-    w.extend_from_slice(MAGIC);
-    put_u32(&mut w, stamp.len() as u32);
-    w.extend_from_slice(stamp);
-    put_u32(&mut w, doc_len.len() as u32);
-    w.extend_from_slice(&avgdl.to_le_bytes());
-    put_u32(&mut w, terms.len() as u32);
-    w.extend_from_slice(&(meta.len() as u64).to_le_bytes());
-    w.extend_from_slice(&(lists.len() as u64).to_le_bytes());
-    w.extend_from_slice(&meta);
-    let crc = crc32fast::hash(&w);
-    put_u32(&mut w, crc);
-    w.extend_from_slice(&lists);
-    Some(w)
+    let mut head = Vec::with_capacity(64 + stamp.len() + meta.len());
+    head.extend_from_slice(MAGIC);
+    put_u32(&mut head, stamp.len() as u32);
+    head.extend_from_slice(stamp);
+    put_u32(&mut head, doc_len.len() as u32);
+    head.extend_from_slice(&avgdl.to_le_bytes());
+    put_u32(&mut head, terms.len() as u32);
+    head.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+    head.extend_from_slice(&offset.to_le_bytes());
+    head.extend_from_slice(&meta);
+    drop(meta);
+    let crc = crc32fast::hash(&head);
+    put_u32(&mut head, crc);
+    let written = (|| {
+        w.write_all(&head)?;
+        for (_, list) in &terms {
+            list_bytes(list, &mut buf);
+            w.write_all(&buf)?;
+        }
+        Ok(())
+    })();
+    Some(written)
 }
 
 /// The little-endian `u32` at byte `i` of `b` (the caller has checked the length).
