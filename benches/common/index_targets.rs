@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench scale -- --index-papers 1000000 [--index-dir DIR] [--repeat 3]
-//!                              [--serve-secs 10] [--no-topics]
+//!                              [--serve-secs 10] [--no-topics] [--serve-only]
 //! ```
 //!
 //! The index is written once by `large_index`'s writer (the archive's papers copied, their
@@ -13,6 +13,8 @@
 //! `papermap serve`'s start (until its first search answers) and its latency at 8 clients; and
 //! once, `papermap topics --k 200` and `papermap report` with the report's size. Every figure
 //! printed is the median of the runs.
+//!
+//! `--serve-only` measures only `papermap serve` (start and latency, `--repeat` times).
 //!
 //! `--write-only` only writes the index (under `/usr/bin/time -v`, the writer's peak RSS);
 //! `--write-only --add K` adds K new papers to the index of N already written, as a day's
@@ -46,6 +48,7 @@ struct Opts {
     /// commands are measured).
     write_only: bool,
     add: usize,
+    serve_only: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -61,6 +64,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         topics: true,
         write_only: false,
         add: 0,
+        serve_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -72,6 +76,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--serve-secs" => o.serve_secs = val()?.parse().map_err(|e| format!("{e}"))?,
             "--no-topics" => o.topics = false,
             "--write-only" => o.write_only = true,
+            "--serve-only" => o.serve_only = true,
             "--add" => o.add = val()?.parse().map_err(|e| format!("{e}"))?,
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -147,6 +152,19 @@ pub fn main(args: &[String]) -> Result<(), String> {
     // does while its model is loaded); timed on its own.
     let first = timed(&["search", QUERIES[0], "--index", &dir])?;
     eprintln!("first search: {:.2} s", first.0);
+    if o.serve_only {
+        let (mut starts, mut p50, mut p99) = serve_runs(&o)?;
+        println!(
+            "serve on {} papers, median of {} runs: start {:.2} s, /api/search at 8 clients \
+             p50 / p99 {:.0} / {:.0} ms",
+            o.papers,
+            o.repeat,
+            pct(&mut starts, 0.5),
+            pct(&mut p50, 0.5),
+            pct(&mut p99, 0.5)
+        );
+        return Ok(());
+    }
     let ids = [
         id_at(0),
         id_at(o.papers / 2),
@@ -175,20 +193,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             check[round]
         );
     }
-    let mut starts = Vec::new();
-    let mut p99 = Vec::new();
-    let mut p50 = Vec::new();
-    for _ in 0..o.repeat {
-        let (start, lat) = serve(&o.dir, o.serve_secs)?;
-        starts.push(start);
-        let mut lat = lat;
-        p50.push(pct(&mut lat, 0.5));
-        p99.push(pct(&mut lat, 0.99));
-        eprintln!(
-            "serve: started in {start:.2} s, p99 {:.0} ms",
-            p99[p99.len() - 1]
-        );
-    }
+    let (mut starts, mut p50, mut p99) = serve_runs(&o)?;
     let med = |v: &mut [f64]| pct(v, 0.5);
     println!(
         "index of {} papers ({dir}): papers file {papers_mib:.0} MiB, matrix {matrix_mib:.0} MiB; \
@@ -297,6 +302,27 @@ fn timed(args: &[&str]) -> Result<(f64, Option<f64>), String> {
         .map(|kb| kb / 1024.0);
     let _ = std::fs::remove_file(&rss_file);
     Ok((secs, rss))
+}
+
+/// Start times, p50s and p99s of server runs (s, ms, ms).
+type ServeRuns = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// `--repeat` server runs: their start times, p50s and p99s.
+fn serve_runs(o: &Opts) -> Result<ServeRuns, String> {
+    let (mut starts, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..o.repeat {
+        let (start, mut lat) = serve(&o.dir, o.serve_secs)?;
+        starts.push(start);
+        p50.push(pct(&mut lat, 0.5));
+        p99.push(pct(&mut lat, 0.99));
+        eprintln!(
+            "serve: started in {start:.2} s, p50 / p99 {:.0} / {:.0} ms, {} answers",
+            p50[p50.len() - 1],
+            p99[p99.len() - 1],
+            lat.len()
+        );
+    }
+    Ok((starts, p50, p99))
 }
 
 /// Starts `papermap serve`, times it to its first search answer, then runs 8 clients for

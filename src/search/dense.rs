@@ -44,13 +44,13 @@ impl PartialOrd for Cand {
 }
 
 /// The best `k` candidates seen so far; the worst of them sits on top.
-struct TopK {
+pub(crate) struct TopK {
     k: usize,
     heap: BinaryHeap<Reverse<Cand>>,
 }
 
 impl TopK {
-    fn new(k: usize) -> Self {
+    pub(crate) fn new(k: usize) -> Self {
         TopK {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
@@ -58,7 +58,7 @@ impl TopK {
     }
 
     #[inline]
-    fn push(&mut self, score: f32, row: usize) {
+    pub(crate) fn push(&mut self, score: f32, row: usize) {
         if score.is_nan() {
             return;
         }
@@ -74,7 +74,7 @@ impl TopK {
 
     /// Smallest score that can still enter, or -inf while the heap is not full.
     #[inline]
-    fn floor(&self) -> f32 {
+    pub(crate) fn floor(&self) -> f32 {
         if self.heap.len() < self.k {
             f32::NEG_INFINITY
         } else {
@@ -83,13 +83,13 @@ impl TopK {
     }
 
     /// Takes in another heap's candidates (ties still go to the lower row: [`Cand`]'s order).
-    fn absorb(&mut self, other: TopK) {
+    pub(crate) fn absorb(&mut self, other: TopK) {
         for Reverse(c) in other.heap {
             self.push(c.score, c.row);
         }
     }
 
-    fn into_sorted(self) -> Vec<Hit> {
+    pub(crate) fn into_sorted(self) -> Vec<Hit> {
         let mut v: Vec<Cand> = self.heap.into_iter().map(|r| r.0).collect();
         v.sort_by(|a, b| b.cmp(a));
         v.into_iter()

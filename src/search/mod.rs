@@ -15,6 +15,7 @@ pub mod dense;
 pub mod device_topk;
 pub mod eval;
 pub mod hybrid;
+pub mod int8_scan;
 pub mod lexical;
 pub mod lexical_store;
 

@@ -40,6 +40,7 @@ use serde_json::json;
 use crate::embed::{Encoder, Prefix};
 use crate::index::{read_manifest, Index, IndexError};
 use crate::report::{esc, web_link};
+use crate::search::int8_scan::Int8Matrix;
 use crate::search::{self, lexical_store, related, Bm25, Hit, Mode, SearchError};
 use crate::topics::Topics;
 
@@ -83,6 +84,8 @@ pub enum ServeError {
 /// One generation of the index, ready to answer.
 struct Loaded {
     index: Index,
+    /// The matrix's int8 copy, which the scanner's passes read (a quarter of the bytes).
+    int8: Int8Matrix,
     bm25: Bm25,
     /// Statistics built anew after a damaged posting list was read from `lexical.bin`.
     bm25_repaired: std::sync::OnceLock<Bm25>,
@@ -100,6 +103,7 @@ impl Loaded {
         }
         // The stored lexicon (`papermap index` learns it with the model), else one learned now.
         let bm25 = lexical_store::load_or_build(&index, None).map_err(SearchError::from)?;
+        let int8 = Int8Matrix::build(index.vectors(), index.dim())?;
         // Topics of another generation would put papers in the wrong topics: left out until
         // `papermap topics` runs again.
         let topics = crate::topics::load(dir)
@@ -108,6 +112,7 @@ impl Loaded {
             .filter(|t| t.is_current(&index));
         Ok(Loaded {
             index,
+            int8,
             bm25,
             bm25_repaired: std::sync::OnceLock::new(),
             topics,

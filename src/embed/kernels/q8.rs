@@ -335,6 +335,14 @@ fn add_outlier(y: &mut [f32], col: &[i8], scale: &[f32], v: f32) {
 }
 }
 
+/// Whether the int8 kernels may use AVX-512 VNNI (`PAPERMAP_NO_VNNI` turns it off).
+pub(crate) fn vnni_available() -> bool {
+    // Cached: the int8 scan asks once per block of 16 rows, and reading the environment
+    // each time cost 6 % of its pass.
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(vnni::available)
+}
+
 super::multiversion! {
 /// `Σ x·w` over one row pair (the caller subtracts `comp` for the +128 offset).
 fn dot_u8_i8(x: &[u8], w: &[i8]) -> i32 {
