@@ -124,6 +124,10 @@ pub struct Bm25 {
     lexicon: Lexicon,
     /// Whether the glossary's translations are added to the lexicon's.
     glossary: bool,
+    /// Each document's length term `K1 · (1 − B + B · len / avgdl)`, made on the first
+    /// query: at a million papers a query scores millions of postings, and the division per
+    /// posting was a third of it.
+    norms: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl Bm25 {
@@ -155,6 +159,7 @@ impl Bm25 {
             avgdl,
             lexicon: Lexicon::default(),
             glossary: true,
+            norms: std::sync::OnceLock::new(),
         }
     }
 
@@ -229,6 +234,7 @@ impl Bm25 {
             avgdl,
             lexicon,
             glossary: true,
+            norms: std::sync::OnceLock::new(),
         }
     }
 
@@ -315,25 +321,56 @@ impl Bm25 {
     /// counts one matched concept, not two, and a rare name in the query keeps its weight
     /// against many common words matched in two languages.
     pub fn scores(&self, query: &str) -> Vec<f32> {
-        let mut scores = vec![0f32; self.doc_len.len()];
+        let n = self.doc_len.len();
+        let mut scores = vec![0f32; n];
+        let norms = self.norms.get_or_init(|| {
+            let avgdl = self.avgdl.max(1e-9);
+            self.doc_len
+                .iter()
+                .map(|&dl| K1 * (1.0 - B + B * dl as f32 / avgdl))
+                .collect()
+        });
+        // A concept's summed term frequencies, by document; zero again after each concept.
+        // Summing into it replaced a merge of the forms' lists (ordered by document), whose
+        // branches took most of a query's time at a million papers, where a common word's
+        // list is half the index.
+        let mut tf_sum: Vec<u32> = Vec::new();
         for forms in self.concepts(query) {
-            // The forms' lists are ordered by document, so they merge without hashing: at a
-            // million papers a common word's list is half the index.
-            let mut tfs: Cow<'_, [(u32, u32)]> = Cow::Borrowed(&[]);
-            for t in &forms {
-                let list = self.postings.list(t);
-                tfs = if tfs.is_empty() {
-                    list
-                } else {
-                    Cow::Owned(merge_sum(&tfs, &list))
-                };
-            }
-            let idf = idf(self.doc_len.len(), tfs.len());
-            for &(d, tf) in tfs.iter() {
-                let tf = tf as f32;
-                let dl = self.doc_len[d as usize] as f32;
-                let norm = K1 * (1.0 - B + B * dl / self.avgdl.max(1e-9));
-                scores[d as usize] += idf * tf * (K1 + 1.0) / (tf + norm);
+            let lists: Vec<Cow<'_, [(u32, u32)]>> = forms
+                .iter()
+                .map(|t| self.postings.list(t))
+                .filter(|l| !l.is_empty())
+                .collect();
+            match lists.as_slice() {
+                [] => {}
+                [list] => {
+                    let idf = idf(n, list.len());
+                    for &(d, tf) in list.iter() {
+                        scores[d as usize] += term_score(idf, tf, norms[d as usize]);
+                    }
+                }
+                _ => {
+                    if tf_sum.is_empty() {
+                        tf_sum = vec![0u32; n];
+                    }
+                    let mut df = 0;
+                    for list in &lists {
+                        for &(d, tf) in list.iter() {
+                            let t = &mut tf_sum[d as usize];
+                            df += usize::from(*t == 0);
+                            *t += tf;
+                        }
+                    }
+                    let idf = idf(n, df);
+                    for list in &lists {
+                        for &(d, _) in list.iter() {
+                            let t = std::mem::take(&mut tf_sum[d as usize]);
+                            if t != 0 {
+                                scores[d as usize] += term_score(idf, t, norms[d as usize]);
+                            }
+                        }
+                    }
+                }
             }
         }
         scores
@@ -342,49 +379,30 @@ impl Bm25 {
     /// Top `k` documents with a positive score, best first (ties: lower row); `exclude` is left
     /// out.
     pub fn search(&self, query: &str, k: usize, exclude: Option<usize>) -> Vec<Hit> {
-        let scores = self.scores(query);
-        let mut hits: Vec<Hit> = scores
-            .iter()
-            .enumerate()
-            .filter(|&(i, &s)| s > 0.0 && Some(i) != exclude)
-            .map(|(row, &score)| Hit { row, score })
-            .collect();
-        let by_rank = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row));
-        if hits.len() > k && k > 0 {
-            hits.select_nth_unstable_by(k - 1, by_rank);
-            hits.truncate(k);
+        if k == 0 {
+            return Vec::new();
         }
-        hits.sort_by(by_rank);
-        hits.truncate(k);
-        hits
+        let scores = self.scores(query);
+        // A bounded heap over the scores: at a million papers most of them can be positive,
+        // and collecting them all to select from took more than scoring.
+        let mut top = super::dense::TopK::new(k);
+        let mut floor = 0f32;
+        for (row, &s) in scores.iter().enumerate() {
+            if s > floor && Some(row) != exclude {
+                top.push(s, row);
+                floor = top.floor().max(0.0);
+            }
+        }
+        top.into_sorted()
     }
 }
 
-/// Two posting lists (ordered by document) as one, term frequencies of a document in both
-/// summed.
-fn merge_sum(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push((a[i].0, a[i].1 + b[j].1));
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
+/// One concept's share of a document's score: BM25 of term frequency `tf` in a document
+/// whose length term is `norm`.
+#[inline]
+fn term_score(idf: f32, tf: u32, norm: f32) -> f32 {
+    let tf = tf as f32;
+    idf * tf * (K1 + 1.0) / (tf + norm)
 }
 
 /// Posting lists built in memory, or kept in `lexical.bin` and read by term.
