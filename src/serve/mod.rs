@@ -136,6 +136,8 @@ struct App {
     jobs: Arc<embedder::Queue>,
     /// Dense top-k requests, answered together ([`scanner`]).
     scans: std::sync::mpsc::Sender<scanner::Request>,
+    /// Searches whose query is being embedded (the scanner waits for them).
+    coming: Arc<scanner::Coming>,
     model_id: String,
     fingerprint: String,
 }
@@ -311,9 +313,11 @@ async fn run_search(
     search::check_query(&loaded.index, q, k)?;
     let dense = match search::dense_depth(mode, k) {
         Some(depth) => {
+            let embedding = app.coming.announce();
             let (mut v, _) = app
                 .embed(vec![format!("{}{q}", Prefix::Query.as_str())], Lane::Query)
                 .await?;
+            drop(embedding);
             let vector = v.pop().unwrap_or_default();
             Some(app.dense(&loaded, vector, depth).await?)
         }
@@ -902,9 +906,11 @@ pub fn serve(
         .spawn(move || embedder::run(encoder, &worker))
         .map_err(ServeError::Runtime)?;
     let (scans, requests) = std::sync::mpsc::channel();
+    let coming = Arc::new(scanner::Coming::default());
+    let counted = Arc::clone(&coming);
     std::thread::Builder::new()
         .name("papermap-scan".into())
-        .spawn(move || scanner::run(requests))
+        .spawn(move || scanner::run(requests, &counted))
         .map_err(ServeError::Runtime)?;
     let app = Arc::new(App {
         dir: opts.dir.clone(),
@@ -913,6 +919,7 @@ pub fn serve(
         current: RwLock::new(Arc::new(loaded)),
         jobs: queue,
         scans,
+        coming,
         model_id,
         fingerprint,
     });

@@ -8,8 +8,10 @@
 //! ([`Int8Matrix`](crate::search::int8_scan::Int8Matrix), 384 MB at a million papers) and scores again in f32 only the rows that
 //! could be in a top k, so its answers are [`dense::top_k`]'s exactly.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::Loaded;
 use crate::search::{dense, Hit, SearchError};
@@ -29,13 +31,60 @@ pub struct Request {
     pub reply: tokio::sync::oneshot::Sender<Result<Vec<Hit>, String>>,
 }
 
-/// Answers requests until every sender is gone: each pass takes all that wait, grouped by
-/// generation (a reload may leave two for a moment).
-pub fn run(requests: mpsc::Receiver<Request>) {
+/// Longest a pass waits for queries still being embedded.
+const GATHER: Duration = Duration::from_millis(12);
+
+/// How many searches are embedding their query, so will ask for a pass within milliseconds.
+#[derive(Default)]
+pub struct Coming(AtomicUsize);
+
+impl Coming {
+    /// Counts one search until the guard is dropped (after its query is embedded, whether or
+    /// not that succeeded).
+    pub fn announce(&self) -> Announced<'_> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Announced(self)
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// One search counted by [`Coming`].
+pub struct Announced<'a>(&'a Coming);
+
+impl Drop for Announced<'_> {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Answers requests until every sender is gone: each pass takes all that wait, and those
+/// being embedded (up to [`GATHER`]), grouped by generation (a reload may leave two for a
+/// moment).
+///
+/// A pass costs about the same for one query as for eight (it is bound by memory), so at 8
+/// clients a pass that waits the few milliseconds a query's embedding takes serves more of
+/// them, and fewer passes compete with the embedder and BM25 for the cores.
+pub fn run(requests: mpsc::Receiver<Request>, coming: &Coming) {
     while let Ok(first) = requests.recv() {
         let mut batch = vec![first];
+        let deadline = Instant::now() + GATHER;
         while batch.len() < BATCH {
             match requests.try_recv() {
+                Ok(r) => {
+                    batch.push(r);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !coming.any() || left.is_zero() {
+                break;
+            }
+            match requests.recv_timeout(left) {
                 Ok(r) => batch.push(r),
                 Err(_) => break,
             }
