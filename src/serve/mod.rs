@@ -553,7 +553,8 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn hit_items(l: &Loaded, hits: &[Hit]) -> String {
+/// List items of `hits`; with `scored`, each shows its score (a topic's lists have none).
+fn hit_items(l: &Loaded, hits: &[Hit], scored: bool) -> String {
     let mut s = String::new();
     for h in hits {
         let record = l.index.record(h.row);
@@ -562,12 +563,16 @@ fn hit_items(l: &Loaded, hits: &[Hit]) -> String {
             .topic_of(h.row)
             .map(|t| format!(" · <a href=\"/topics/{}\">{}</a>", t.id, esc(&t.label)))
             .unwrap_or_default();
+        let score = if scored {
+            format!(" · {:.4}", h.score)
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "<li><a class=\"paper\" href=\"/papers/{}\">{}</a><div class=\"meta\">{} · {:.4}{topic}</div></li>",
+            "<li><a class=\"paper\" href=\"/papers/{}\">{}</a><div class=\"meta\">{}{score}{topic}</div></li>",
             esc(&url_segment(&p.arxiv_id)),
             esc(&p.title),
             esc(p.date.as_deref().unwrap_or("-")),
-            h.score
         ));
     }
     s
@@ -625,7 +630,7 @@ async fn page_search(
             &q,
             &format!(
                 "<h1>Search</h1>{form}<ol id=\"results\">{}</ol>",
-                hit_items(&l, &hits)
+                hit_items(&l, &hits, true)
             ),
         )
         .into_response(),
@@ -711,7 +716,7 @@ async fn page_paper(
         row,
         10.min(l.index.len().saturating_sub(1)).max(1),
     )
-    .map(|h| hit_items(&l, &h))
+    .map(|h| hit_items(&l, &h, true))
     .unwrap_or_default();
     let authors = if p.authors.is_empty() {
         String::new()
@@ -778,7 +783,7 @@ async fn page_topic(
             .filter(|&&r| r < l.index.len())
             .map(|&r| Hit { row: r, score: 0.0 })
             .collect();
-        hit_items(&l, &hits)
+        hit_items(&l, &hits, false)
     };
     let months: String = topic
         .per_month
