@@ -754,3 +754,61 @@ fn an_update_adds_new_papers_to_the_stored_topics_and_keeps_everything_else() {
         assert_eq!(map.xy[i], old_map.xy[r], "old papers keep their place");
     }
 }
+
+/// Vectors of labels: along blob `b`'s axis when the label holds one of blob `b`'s title
+/// words, else along the last axis (near no topic).
+struct LabelEmbedder;
+impl TermEmbedder for LabelEmbedder {
+    fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+        let mut out = Vec::new();
+        for t in terms {
+            let mut v = vec![0f32; DIM];
+            let lower = t.to_lowercase();
+            match BLOB_WORDS.iter().position(|w| {
+                w.split(' ')
+                    .any(|word| lower.contains(&word.to_lowercase()))
+            }) {
+                Some(b) => v[b] = 1.0,
+                None => v[DIM - 1] = 1.0,
+            }
+            out.extend(v);
+        }
+        Ok(out)
+    }
+}
+
+#[test]
+fn the_label_check_finds_labels_that_land_in_another_topic() {
+    let (papers, vectors) = synthetic(3, 12, 6);
+    let mut t = compute(&papers, &vectors, &fixed(3, 0), None);
+    let blob_of = |topic: &topics::Topic| {
+        let row = topic.representative[0];
+        BLOB_WORDS
+            .iter()
+            .position(|w| papers[row].title.starts_with(*w))
+            .expect("blob")
+    };
+    // Labels that name their own blob all land.
+    for topic in &mut t.topics {
+        topic.label = BLOB_WORDS[blob_of(topic)].to_string();
+    }
+    let check = topics::label_check::check(&t, &LabelEmbedder).expect("check");
+    assert_eq!((check.landed, check.total), (3, 3), "{check:?}");
+    assert!(check.misses.is_empty());
+    // Two labels swapped: both land in the other's topic, and the check names it.
+    let (a, b) = (t.topics[0].label.clone(), t.topics[1].label.clone());
+    t.topics[0].label = b;
+    t.topics[1].label = a;
+    let check = topics::label_check::check(&t, &LabelEmbedder).expect("check");
+    assert_eq!((check.landed, check.total), (1, 3), "{check:?}");
+    let misses: Vec<(u32, u32)> = check.misses.iter().map(|m| (m.topic, m.nearest)).collect();
+    assert_eq!(
+        misses,
+        vec![
+            (t.topics[0].id, t.topics[1].id),
+            (t.topics[1].id, t.topics[0].id)
+        ]
+    );
+    assert!(check.misses.iter().all(|m| m.best > m.own));
+    assert!((check.share() - 1.0 / 3.0).abs() < 1e-9);
+}

@@ -136,9 +136,17 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         Some(topics::save(&args.index, &result)?)
     };
     let coarse = args.merge_to.map(|n| result.coarse(n));
+    // Whether each label, searched for with the index's own model, finds its topic.
+    let label_check = match embedder {
+        Some(e) => Some(topics::label_check::check(&result, e)?),
+        None => None,
+    };
     if output.json {
         let mut v = serde_json::to_value(&result)?;
         v["timing"] = serde_json::to_value(result.timing)?;
+        if let Some(c) = &label_check {
+            v["label_check"] = serde_json::to_value(c)?;
+        }
         if let Some(c) = &coarse {
             v["coarse"] = serde_json::to_value(c)?;
         }
@@ -161,11 +169,34 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                 );
             }
         }
+        if let Some(c) = &label_check {
+            print_label_check(c);
+        }
         if let Some(p) = saved {
             println!("saved {}", p.display());
         }
     }
     Ok(())
+}
+
+/// The label check's line, and one per label that landed in another topic.
+fn print_label_check(c: &topics::label_check::LabelCheck) {
+    println!(
+        "\nlabel check: {} of {} labels, searched for, land nearest their own topic ({:.0} %)",
+        c.landed,
+        c.total,
+        100.0 * c.share()
+    );
+    for m in &c.misses {
+        println!(
+            "  topic {:>3} {}  -> nearer topic {} ({:.3} against {:.3})",
+            m.topic,
+            super::output::one_line(&m.label),
+            m.nearest,
+            m.best,
+            m.own
+        );
+    }
 }
 
 /// At most `n` characters of `s`, with an ellipsis when cut.

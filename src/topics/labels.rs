@@ -1,4 +1,4 @@
-//! Keywords a reader can tell apart and labels that name their topic.
+//! Keywords a reader can tell apart, and the term statistics labels are chosen from.
 //!
 //! c-TF-IDF and MMR ([`super::keywords`]) rank each topic's terms on their own, so the same
 //! strong terms (`LLM`, `벤치마크`, `추론`) top several topics, and a concept shows up in both
@@ -14,10 +14,12 @@
 //! - **Coherence.** Among a topic's candidates, keywords are picked greedily by their c-TF-IDF
 //!   rank and their co-occurrence (NPMI over the topic's papers) with the keywords already
 //!   picked, so a topic is described by terms its papers use together.
-//! - **Labels.** Three keywords, none of them a concept of another topic's label, each at least
-//!   [`LABEL_LIFT`] times more frequent in the topic than overall, and none generic (a term in
-//!   more than [`GENERIC_DF`] of all papers, or on the generic word lists) unless the topic is
-//!   about it (its share of the topic's papers at least [`ABOUT_RATIO`] times its share of all).
+//! - **Generic terms** (in more than [`GENERIC_DF`] of all papers, or on the generic word lists)
+//!   are listed only by a topic about them (its share of the topic's papers at least
+//!   [`ABOUT_RATIO`] times its share of all).
+//!
+//! Labels are chosen apart from keywords, by how well they retrieve their topic's papers
+//! ([`super::naming`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,9 +30,6 @@ use super::keywords::{Scored, Term};
 pub const GENERIC_DF: f64 = 0.08;
 /// A generic term may label a topic whose papers use it this many times more often than all.
 pub const ABOUT_RATIO: f64 = 3.0;
-/// Any label word must be at least this many times more frequent in its topic than overall: a
-/// word spread evenly over the archive says nothing about one topic.
-pub const LABEL_LIFT: f64 = 2.0;
 /// A keyword is listed by a second topic only when it scores this share of its best there.
 const SECOND_OWNER: f64 = 0.8;
 /// Weight of co-occurrence against c-TF-IDF rank when keywords are picked.
@@ -115,6 +114,11 @@ impl<'a> Corpus<'a> {
         }
     }
 
+    /// The papers holding `key`, sorted (empty for a term no paper holds).
+    pub(super) fn holders(&self, key: &str) -> &[u32] {
+        self.holders.get(key).map_or(&[], Vec::as_slice)
+    }
+
     /// The papers among `rows` (sorted) that hold `key`, sorted; `None` for a term no paper
     /// holds.
     fn holders_in(&self, key: &str, rows: &[u32]) -> Option<Vec<u32>> {
@@ -155,12 +159,6 @@ impl<'a> Corpus<'a> {
         out.dedup();
         out
     }
-
-    /// Whether `key` (with display form `term`) may label a topic of papers `rows`.
-    fn labels_well(&self, key: &str, term: &str, rows: &[u32]) -> bool {
-        self.df_in(key, rows) >= LABEL_LIFT * self.df(key)
-            && (!self.is_generic(key, term) || self.about(key, rows))
-    }
 }
 
 /// NPMI of two terms within a topic of `n` papers, from the topic's papers holding each (`None`
@@ -183,7 +181,7 @@ fn npmi_in(ia: Option<&[u32]>, ib: Option<&[u32]>, n: usize) -> f64 {
 
 /// Words of every paper in this field: the keyword module's generic lists and a few more that
 /// the labels showed (`텍스트`, `벤치마크`...).
-fn is_generic_word(w: &str) -> bool {
+pub(super) fn is_generic_word(w: &str) -> bool {
     const MORE: &[&str] = &[
         "텍스트",
         "벤치마크",
@@ -262,7 +260,7 @@ fn gallop<'a>(short: &'a [u32], long: &'a [u32]) -> impl Iterator<Item = u32> + 
 }
 
 /// Common elements of two sorted lists.
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+pub(super) fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if long.len() > GALLOP_RATIO * short.len() {
         return gallop(short, long).collect();
@@ -282,18 +280,16 @@ fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
     out
 }
 
-/// Final keywords (at most `keep`) and label of every topic.
+/// Final keywords (at most `keep`) of every topic.
 ///
 /// `ranked[c]` are topic `c`'s candidates, best first (MMR order or c-TF-IDF order), with their
-/// c-TF-IDF scores; `rows[c]` are its papers (sorted); topics are labelled largest first, so a
-/// large topic gets first claim on a label word.
+/// c-TF-IDF scores; `rows[c]` are its papers (sorted).
 pub fn refine(
     corpus: &Corpus<'_>,
     ranked: &[Vec<Scored>],
     rows: &[Vec<u32>],
     keep: usize,
-) -> (Vec<Vec<String>>, Vec<String>) {
-    let k = ranked.len();
+) -> Vec<Vec<String>> {
     // The best score of every key over all topics.
     let mut best: HashMap<&str, f64> = HashMap::new();
     for cands in ranked {
@@ -364,60 +360,10 @@ pub fn refine(
         })
         .collect();
 
-    let mut by_size: Vec<usize> = (0..k).collect();
-    by_size.sort_by_key(|&c| (std::cmp::Reverse(rows[c].len()), c));
-    let mut claimed: HashSet<String> = HashSet::new();
-    let mut labels = vec![String::new(); k];
-    for &c in &by_size {
-        let mut parts: Vec<&str> = Vec::new();
-        let mut len = 0;
-        let mut mine: Vec<String> = Vec::new();
-        // The topic's keywords first, then its other candidates when those run out.
-        let pool = keywords[c]
-            .iter()
-            .map(|(key, term)| (key.as_str(), term.as_str()))
-            .chain(ranked[c].iter().map(|s| (s.key.as_str(), s.term.as_str())));
-        for (key, term) in pool {
-            if parts.len() == 3 {
-                break;
-            }
-            if parts.contains(&term) {
-                continue;
-            }
-            let concept = corpus.concept(term);
-            if concept
-                .iter()
-                .any(|w| claimed.contains(w) || mine.contains(w))
-                || !corpus.labels_well(key, term, &rows[c])
-            {
-                continue;
-            }
-            let l = term.chars().count();
-            if !parts.is_empty() && len + l > 40 {
-                continue;
-            }
-            len += l + 3;
-            parts.push(term);
-            mine.extend(concept);
-        }
-        if parts.is_empty() {
-            // Every candidate is claimed or generic: the first keyword, whatever it is.
-            if let Some((_, t)) = keywords[c].first() {
-                parts.push(t);
-            }
-        }
-        claimed.extend(mine);
-        labels[c] = if parts.is_empty() {
-            "(no keywords)".to_string()
-        } else {
-            parts.join(" · ")
-        };
-    }
-    let keywords = keywords
+    keywords
         .into_iter()
         .map(|ks| ks.into_iter().map(|(_, t)| t).collect())
-        .collect();
-    (keywords, labels)
+        .collect()
 }
 
 #[cfg(test)]
@@ -434,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn translations_are_one_concept_and_labels_do_not_share_words() {
+    fn translations_are_one_concept_and_keywords_have_one_owner() {
         let texts: Vec<String> = [
             "비디오 생성 video generation 확산 모델 diffusion",
             "비디오 video 확산 diffusion 편집",
@@ -468,15 +414,12 @@ mod tests {
             ],
         ];
         let rows = vec![vec![0, 1], vec![2, 3]];
-        let (kw, labels) = refine(&corpus, &ranked, &rows, 3);
+        let kw = refine(&corpus, &ranked, &rows, 3);
         // One language per concept within a topic.
         assert!(!(kw[0].contains(&"video".to_string()) && kw[0].contains(&"비디오".to_string())));
         assert!(!(kw[1].contains(&"음성".to_string()) && kw[1].contains(&"speech".to_string())));
         // The second topic does not list `video` while it has terms of its own: the first owns it.
         assert!(!kw[1].contains(&"video".to_string()), "{kw:?}");
         assert_eq!(kw[1].len(), 3, "{kw:?}");
-        let words: Vec<&str> = labels.iter().flat_map(|l| l.split(" · ")).collect();
-        let unique: HashSet<&&str> = words.iter().collect();
-        assert_eq!(unique.len(), words.len(), "{labels:?}");
     }
 }

@@ -17,8 +17,10 @@ pub mod hierarchy;
 pub mod incremental;
 pub mod keywords;
 pub mod kmeans;
+pub mod label_check;
 pub mod labels;
 pub mod map;
+pub mod naming;
 pub mod over_time;
 pub mod stable;
 
@@ -960,10 +962,23 @@ fn summarise(
     }
     let corpus = labels::Corpus::new(&docs, &texts, k);
     lap(kw_start, "keywords: corpus");
-    let (kws, new_labels) = labels::refine(&corpus, &ranked, &topic_rows, params.keywords.keep);
+    let kws = labels::refine(&corpus, &ranked, &topic_rows, params.keywords.keep);
     lap(kw_start, "keywords: refine");
     let display = keywords::display_forms(&docs);
     lap(kw_start, "keywords: display");
+    let phrases: Vec<Vec<keywords::Term>> = {
+        use rayon::prelude::*;
+        texts.par_iter().map(|t| naming::title_phrases(t)).collect()
+    };
+    let sources = naming::Sources {
+        corpus: &corpus,
+        docs: &docs,
+        titles: &phrases,
+        display: &display,
+        keywords: &kws,
+    };
+    let new_labels = naming::name(&sources, &topic_rows, new_rows, embedder)?.labels;
+    lap(kw_start, "keywords: labels");
     let month_of = |r: usize| papers[r].month().filter(|_| days_ok(papers[r]));
     let months: Vec<Option<&str>> = sample.iter().map(|&r| month_of(r)).collect();
     let mut periods = over_time::over_time(&docs, &months, &topic_rows, &corpus, &|key: &str| {

@@ -1,0 +1,797 @@
+//! Topic labels that name what a topic's papers share.
+//!
+//! Keywords ([`super::labels`]) are scored on their own statistics (c-TF-IDF, co-occurrence);
+//! a label answers another question: from the label alone, would a reader predict what the
+//! topic's papers are about? So a label is scored as a search for the topic would be:
+//!
+//! - **Candidates** are the topic's terms (summary and title words, bigrams) and its English
+//!   title phrases ([`title_phrases`]: `Mixture of Experts`, `Large Reconstruction Model`),
+//!   where the research vocabulary readers search for lives.
+//! - **Score.** A label's parts, read as one query (a paper matches when it holds any part),
+//!   retrieve the topic's papers: its F1, `2 |H ∩ C| / (|H| + |C|)`, is high when most papers
+//!   holding the label are in the topic (precision) and most of the topic's papers hold it
+//!   (recall). A broad head term (`추론`) then earns its place only beside a second part that
+//!   makes it specific, and a part is added only when it raises the F1.
+//! - **The model decides between close labels.** A few labels are built (one from each of the
+//!   best first parts); with the index's model at hand each is embedded as a query, and the
+//!   best-scoring one that lands nearest its own topic's centroid is taken, so a search for the
+//!   label finds the topic (the check of [`super::label_check`]).
+//! - **Distinct.** Topics are named easiest first (by the best F1 they could reach), so a mixed
+//!   topic does not take a subject that is another topic's whole; a part that says what a part
+//!   of an earlier label says (see [`candidates`]) is not used again, and within a label no two
+//!   parts say one thing (a shared word or translation, or mostly the same papers).
+//! - **Honest.** A topic whose best label retrieves it poorly (F1 below [`MIXED_F1`]) is
+//!   labelled `기타: …`, so the map does not pretend a mixed topic is one subject.
+
+use std::collections::{HashMap, HashSet};
+
+use super::keywords::Term;
+use super::keywords::{english_word, TermEmbedder};
+use super::kmeans::Rows;
+use super::labels::{intersect, is_generic_word, Corpus};
+use super::TopicsError;
+use crate::text::vector::{dot, normalise};
+use crate::text::words::pieces;
+
+/// Below this F1 the best label describes too few of the topic's papers, or too many of other
+/// topics', to name it: the topic is labelled as mixed.
+pub const MIXED_F1: f64 = 0.2;
+/// Prefix of a mixed topic's label.
+pub const MIXED_PREFIX: &str = "기타: ";
+/// At most this many parts in a label, and about this many characters.
+const MAX_PARTS: usize = 3;
+const MAX_CHARS: usize = 40;
+/// A part longer than this reads as a sentence, not a name.
+const MAX_PART_CHARS: usize = 32;
+/// Labels built per topic, one from each of its best first parts.
+const ALTERNATIVES: usize = 8;
+/// A label lands when it is nearer its own centroid than any other's by this much cosine: a
+/// closer call can flip with the batch a label is embedded in (quantised activations are
+/// scaled per batch), and the check embeds all labels in one.
+const LAND_MARGIN: f32 = 0.002;
+/// Two candidates held by this share of the same papers (of the rarer one) say one thing.
+const SAME_PAPERS: f64 = 0.5;
+/// The best candidates paired with each other (and with the topic's keywords) when no greedy
+/// label lands.
+const PAIRED: usize = 12;
+/// Candidates a label's parts are drawn from.
+const POOL: usize = 20;
+/// A second or third part must raise the label's F1 by this much.
+const MIN_GAIN: f64 = 0.03;
+/// A lone Korean word that is not a keyword is a candidate when its own F1 reaches this.
+const NAMES_ALONE: f64 = 0.45;
+/// A term gives way to a longer phrase holding it whose F1 is at least this share of the word's.
+const PHRASE_OVER_WORD: f64 = 0.5;
+/// A candidate must be held by this share of the topic's papers (and by two at least, in a
+/// topic of two or more).
+const MIN_SHARE: f64 = 0.04;
+
+/// The labels of a run, with how well each names its topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Naming {
+    /// One label per topic, in the order of the topics given.
+    pub labels: Vec<String>,
+    /// F1 of each label as a query for its topic's papers.
+    pub fit: Vec<f64>,
+}
+
+/// English phrases of a title that the word terms miss: three or four adjacent words
+/// (`Large Reconstruction Model`, `Multimodal Large Language Models`), inner `of` included
+/// (`Mixture of Experts`, `Chain of Thought`). Not all generic, no stop or stock word at either
+/// end.
+pub fn title_phrases(title: &str) -> Vec<Term> {
+    let mut out = Vec::new();
+    // Runs of adjacent English pieces (separated by one space), as (piece text, word).
+    let mut run: Vec<(&str, Option<super::keywords::Word>)> = Vec::new();
+    let mut last_end: Option<usize> = None;
+    let mut flush = |run: &mut Vec<(&str, Option<super::keywords::Word>)>| {
+        for n in [3, 4] {
+            for w in run.windows(n) {
+                let (Some(first), Some(last)) = (&w[0].1, &w[n - 1].1) else {
+                    continue;
+                };
+                // Inner pieces: words, or `of`.
+                let inner: Option<Vec<(&str, &str, bool)>> = w[1..n - 1]
+                    .iter()
+                    .map(|(text, word)| match word {
+                        Some(b) => Some((b.key.as_str(), b.surface.as_str(), b.generic)),
+                        None if text.eq_ignore_ascii_case("of") => Some(("of", *text, true)),
+                        None => None,
+                    })
+                    .collect();
+                let Some(inner) = inner else {
+                    continue;
+                };
+                if first.generic && last.generic && inner.iter().all(|x| x.2) {
+                    continue;
+                }
+                let mut key = first.key.clone();
+                let mut surface = first.surface.clone();
+                for (k, sf, _) in &inner {
+                    key = format!("{key} {k}");
+                    surface = format!("{surface} {sf}");
+                }
+                out.push(Term {
+                    key: format!("{key} {}", last.key),
+                    surface: format!("{surface} {}", last.surface),
+                });
+            }
+        }
+        run.clear();
+    };
+    for p in pieces(title) {
+        let adjacent = last_end.is_some_and(|e| title.get(e..p.start) == Some(" "));
+        if p.hangul || !adjacent {
+            flush(&mut run);
+        }
+        last_end = Some(p.end);
+        if p.hangul {
+            continue;
+        }
+        run.push((p.text, english_word(p.text)));
+    }
+    flush(&mut run);
+    out
+}
+
+/// A label candidate of one topic.
+struct Candidate<'a> {
+    /// The text shown.
+    term: &'a str,
+    /// Every paper holding it, sorted.
+    all: Vec<u32>,
+    /// The topic's papers holding it, sorted.
+    inside: Vec<u32>,
+    /// Its content words and their translations.
+    concept: Vec<String>,
+    /// All its words, generic ones too, and their translations.
+    full: Vec<String>,
+}
+
+/// Every word of `term` with its translations, generic words included.
+fn full_concept(corpus: &Corpus<'_>, term: &str) -> Vec<String> {
+    let mut out: Vec<String> = crate::text::words::tokenize(term)
+        .iter()
+        .flat_map(|w| corpus.concept(w))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a Korean term's last word still carries an ending the stemmer left (`벤치마크인`,
+/// `평가할`, `모달리티 간의`): read as a label, it is a fragment of a sentence.
+fn ends_inflected(term: &str) -> bool {
+    const ENDINGS: &[char] = &[
+        '할', '인', '의', '을', '를', '은', '는', '된', '한', '운', '적', '와', '과', '로',
+    ];
+    let last = term.rsplit(' ').next().unwrap_or(term);
+    last.chars().count() >= 3 && last.ends_with(ENDINGS)
+}
+
+/// Whether `term` names something out of context: a phrase, or an English word written as a
+/// name (`NeRF`, `LoRA`, `RLHF`, `GPT-4o`, `Text-to-3D`). A lone title word
+/// (`Long`, `Vision`, `Context`) or a fragment (`ision` of `GPT-4V(ision)`) is not.
+fn reads_as_name(term: &str) -> bool {
+    term.contains(' ')
+        || term.chars().any(|c| c.is_ascii_digit() || c == '-')
+        || term.chars().skip(1).any(char::is_uppercase)
+}
+
+/// F1 of a query that retrieves `all` papers, `inside` of them in a topic of `size`.
+fn f1(inside: usize, all: usize, size: usize) -> f64 {
+    if inside == 0 {
+        0.0
+    } else {
+        2.0 * inside as f64 / (all + size) as f64
+    }
+}
+
+/// Union of two sorted lists.
+fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// What a topic is named from: every paper's terms and title phrases, and the display form of
+/// each key.
+pub struct Sources<'a> {
+    /// Term statistics of the papers (`docs`' holders, concepts, translations).
+    pub corpus: &'a Corpus<'a>,
+    /// The terms of each paper (title and summary).
+    pub docs: &'a [Vec<Term>],
+    /// The title phrases of each paper ([`title_phrases`]).
+    pub titles: &'a [Vec<Term>],
+    /// Display form of each term key.
+    pub display: &'a HashMap<String, String>,
+    /// Each topic's keywords (display forms), by topic position.
+    pub keywords: &'a [Vec<String>],
+}
+
+/// Labels of the topics whose papers are `rows[c]` (sorted rows of `sources.docs`) and whose
+/// centroids are `centroids`, named largest first; with `embedder`, the label chosen among
+/// close ones is one that, searched for, lands nearest its own centroid.
+pub fn name(
+    sources: &Sources<'_>,
+    rows: &[Vec<u32>],
+    centroids: Rows<'_>,
+    embedder: Option<&dyn TermEmbedder>,
+) -> Result<Naming, TopicsError> {
+    let k = rows.len();
+    // Holders of the title phrases, and their display forms (most frequent spelling).
+    let mut phrase_holders: HashMap<&str, Vec<u32>> = HashMap::new();
+    let mut phrase_forms: HashMap<&str, HashMap<&str, u32>> = HashMap::new();
+    for (r, phrases) in sources.titles.iter().enumerate() {
+        for t in phrases {
+            let h = phrase_holders.entry(t.key.as_str()).or_default();
+            if h.last() != Some(&(r as u32)) {
+                h.push(r as u32);
+            }
+            *phrase_forms
+                .entry(t.key.as_str())
+                .or_default()
+                .entry(t.surface.as_str())
+                .or_default() += 1;
+        }
+    }
+    let phrase_display: HashMap<&str, &str> = phrase_forms
+        .iter()
+        .filter_map(|(&k, forms)| {
+            let best = forms
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+            Some((k, *best.0))
+        })
+        .collect();
+    let centroids: Vec<Vec<f32>> = (0..centroids.len())
+        .map(|c| {
+            let mut v = centroids.row(c).to_vec();
+            normalise(&mut v);
+            v
+        })
+        .collect();
+
+    // The topics easiest to name claim their words first: a mixed topic must not take the
+    // name of a subject that is another topic's whole (`Mixture of Experts`).
+    let ease: Vec<f64> = (0..k)
+        .map(|c| {
+            let cands = candidates(sources, &phrase_holders, &phrase_display, c, &rows[c], &[]);
+            build(&cands, rows[c].len())
+                .iter()
+                .map(|a| a.1)
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    let key_of: HashMap<&str, &str> = sources
+        .display
+        .iter()
+        .map(|(k, d)| (d.as_str(), k.as_str()))
+        .collect();
+    let mut by_ease: Vec<usize> = (0..k).collect();
+    by_ease.sort_by(|&a, &b| ease[b].total_cmp(&ease[a]).then(a.cmp(&b)));
+    // The full concepts of the parts of the labels made so far.
+    let mut claimed: Vec<Vec<String>> = Vec::new();
+    let mut labels = vec![String::new(); k];
+    let mut fit = vec![0.0; k];
+    for &c in &by_ease {
+        let size = rows[c].len();
+        let mut cands = candidates(
+            sources,
+            &phrase_holders,
+            &phrase_display,
+            c,
+            &rows[c],
+            &claimed,
+        );
+        let mut alternatives = build(&cands, size);
+        let mut pick = choose(&alternatives, &cands, c, &centroids, embedder)?;
+        if pick.is_some_and(|(_, landed)| !landed) && embedder.is_some() {
+            let first = pick.map(|(i, _)| alternatives[i].clone());
+            let extra = keyword_candidates(
+                sources,
+                &phrase_holders,
+                &key_of,
+                c,
+                &rows[c],
+                &claimed,
+                &cands,
+            );
+            let pool: Vec<usize> = (0..cands.len().min(PAIRED))
+                .chain(cands.len()..cands.len() + extra.len())
+                .collect();
+            cands.extend(extra);
+            alternatives = pairs(&cands, &pool, size);
+            // And the topic's first keywords together, the closest to its centroid.
+            let firsts: Vec<usize> = sources
+                .keywords
+                .get(c)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| cands.iter().position(|x| x.term == t.as_str()))
+                .take(3)
+                .collect();
+            for n in 2..=firsts.len() {
+                let parts = &firsts[..n];
+                let chars: usize = parts
+                    .iter()
+                    .map(|&i| cands[i].term.chars().count() + 3)
+                    .sum();
+                let clash = parts.iter().enumerate().any(|(i, &a)| {
+                    parts[i + 1..]
+                        .iter()
+                        .any(|&b| same_thing(&cands[a], &cands[b]))
+                });
+                if chars <= MAX_CHARS + 3 && !clash {
+                    alternatives.push((parts.to_vec(), label_f1(&cands, parts, size)));
+                }
+            }
+            pick = match choose(&alternatives, &cands, c, &centroids, embedder)? {
+                Some((i, true)) => Some((i, true)),
+                // Nothing lands: the closest of the greedy labels stays.
+                _ => first.map(|f| {
+                    alternatives.push(f);
+                    (alternatives.len() - 1, false)
+                }),
+            };
+        }
+        let Some((pick, _)) = pick else {
+            // No candidate is left (all claimed, or none held twice): the first keyword.
+            labels[c] = sources
+                .keywords
+                .get(c)
+                .and_then(|k| k.first())
+                .cloned()
+                .unwrap_or_else(|| "(no keywords)".to_string());
+            continue;
+        };
+        let (parts, score) = &alternatives[pick];
+        for &i in parts {
+            claimed.push(cands[i].full.clone());
+        }
+        let text = join(parts, &cands);
+        labels[c] = if *score < MIXED_F1 {
+            format!("{MIXED_PREFIX}{text}")
+        } else {
+            text
+        };
+        fit[c] = *score;
+    }
+    Ok(Naming { labels, fit })
+}
+
+/// The best [`POOL`] candidates of the topic of papers `topic` by their own F1, none of whose
+/// concepts an earlier label has claimed.
+///
+/// A part of an earlier label blocks a candidate that says the same thing, or a part of it:
+/// whose full concept (every word, generic ones too, with their translations) holds the
+/// other's or is held by it. `비디오 생성` blocks `비디오` and `video generation`, not
+/// `비디오 이해`: a topic's head word is not pushed out of its own label by a sibling's.
+fn candidates<'a>(
+    sources: &Sources<'a>,
+    phrase_holders: &HashMap<&str, Vec<u32>>,
+    phrase_display: &HashMap<&'a str, &'a str>,
+    c: usize,
+    topic: &[u32],
+    claimed: &[Vec<String>],
+) -> Vec<Candidate<'a>> {
+    let size = topic.len();
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for &r in topic {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let r = r as usize;
+        let terms = sources.docs.get(r).into_iter().flatten();
+        let phrases = sources.titles.get(r).into_iter().flatten();
+        for t in terms.chain(phrases) {
+            if seen.insert(t.key.as_str()) {
+                *count.entry(t.key.as_str()).or_default() += 1;
+            }
+        }
+    }
+    // A term of one paper names no topic, unless the topic is that one paper.
+    let min = ((MIN_SHARE * size as f64).ceil() as usize).clamp(2.min(size), usize::MAX);
+    let mut scored: Vec<(&str, f64)> = count
+        .into_iter()
+        .filter(|&(_, n)| n >= min)
+        .map(|(key, n)| {
+            let all = sources
+                .corpus
+                .holders(key)
+                .len()
+                .max(phrase_holders.get(key).map_or(0, Vec::len));
+            (key, f1(n, all, size))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let display = |key: &str| {
+        sources
+            .display
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| phrase_display.get(key).copied())
+    };
+    let phrases: Vec<(&str, f64)> = scored
+        .iter()
+        .filter(|(key, _)| key.contains(' '))
+        .copied()
+        .collect();
+    let mut out: Vec<Candidate<'a>> = Vec::new();
+    for &(key, score) in &scored {
+        if out.len() == POOL {
+            break;
+        }
+        let Some(term) = display(key) else {
+            continue;
+        };
+        let listed = sources
+            .keywords
+            .get(c)
+            .is_some_and(|k| k.iter().any(|k| k == term));
+        // A lone word is a label part when it reads as a name, when the topic's keywords
+        // (chosen for their closeness to the centroid and their co-occurrence) list it, or when
+        // it is a Korean noun that alone retrieves the topic well (`에이전트`; an English title word
+        // alone is often an adjective, `Multimodal`): the summaries' common words (`종합`,
+        // `반면`) and lone title words (`Long`) can retrieve a mixed topic's papers as well as
+        // a name can, without naming anything.
+        let strong_korean = score >= NAMES_ALONE && term.chars().any(crate::text::words::is_hangul);
+        let may_stand = key.contains(' ') || reads_as_name(term) || listed || strong_korean;
+        if term.chars().count() > MAX_PART_CHARS || is_generic_word(key) || !may_stand {
+            continue;
+        }
+        // A word or phrase is said better by a longer phrase holding it that describes the
+        // topic nearly as well (`Gaussian Splatting`, not `Splatting · Gaussian`; `Neural
+        // Radiance Fields`, not `Neural Radiance`).
+        let inner = format!(" {key} ");
+        if phrases.iter().any(|&(p, s)| {
+            s >= PHRASE_OVER_WORD * score
+                && p.len() > key.len()
+                && format!(" {p} ").contains(&inner)
+        }) {
+            continue;
+        }
+        let korean = term.chars().any(crate::text::words::is_hangul);
+        if korean && ends_inflected(term) {
+            continue;
+        }
+        let full = full_concept(sources.corpus, term);
+        let held = |a: &[String], b: &[String]| a.iter().all(|w| b.contains(w));
+        if claimed.iter().any(|p| held(p, &full) || held(&full, p)) {
+            continue;
+        }
+        out.push(candidate(sources, phrase_holders, key, term, topic, full));
+    }
+    out
+}
+
+/// The candidate of `key`, shown as `term`, for the topic of papers `topic`.
+fn candidate<'a>(
+    sources: &Sources<'_>,
+    phrase_holders: &HashMap<&str, Vec<u32>>,
+    key: &str,
+    term: &'a str,
+    topic: &[u32],
+    full: Vec<String>,
+) -> Candidate<'a> {
+    // A term and a phrase with the same key are one candidate, held by either.
+    let all = union(
+        sources.corpus.holders(key),
+        phrase_holders.get(key).map_or(&[][..], Vec::as_slice),
+    );
+    let inside = intersect(&all, topic);
+    Candidate {
+        term,
+        all,
+        inside,
+        concept: sources.corpus.concept(term),
+        full,
+    }
+}
+
+/// The topic's keywords as candidates (those no earlier label claimed and not already among
+/// `cands`): chosen for their closeness to the centroid, they widen the search when no label
+/// built from the best-retrieving terms lands.
+fn keyword_candidates<'a>(
+    sources: &Sources<'a>,
+    phrase_holders: &HashMap<&str, Vec<u32>>,
+    key_of: &HashMap<&str, &str>,
+    c: usize,
+    topic: &[u32],
+    claimed: &[Vec<String>],
+    cands: &[Candidate<'a>],
+) -> Vec<Candidate<'a>> {
+    let held = |a: &[String], b: &[String]| a.iter().all(|w| b.contains(w));
+    sources
+        .keywords
+        .get(c)
+        .into_iter()
+        .flatten()
+        .filter(|t| !cands.iter().any(|x| x.term == t.as_str()))
+        .filter_map(|t| {
+            let key = key_of.get(t.as_str())?;
+            let full = full_concept(sources.corpus, t);
+            if claimed.iter().any(|p| held(p, &full) || held(&full, p)) {
+                return None;
+            }
+            Some(candidate(sources, phrase_holders, key, t, topic, full))
+        })
+        .collect()
+}
+
+/// Up to [`ALTERNATIVES`] labels (candidate positions and F1), each started from one of the
+/// best candidates and grown greedily while a part raises the F1 by [`MIN_GAIN`].
+fn build(cands: &[Candidate<'_>], size: usize) -> Vec<(Vec<usize>, f64)> {
+    let mut out: Vec<(Vec<usize>, f64)> = Vec::new();
+    for start in 0..cands.len().min(ALTERNATIVES) {
+        let mut parts = vec![start];
+        let mut all = cands[start].all.clone();
+        let mut inside = cands[start].inside.clone();
+        let mut score = f1(inside.len(), all.len(), size);
+        let mut chars = cands[start].term.chars().count();
+        while parts.len() < MAX_PARTS {
+            let next = cands
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| {
+                    !parts.contains(i)
+                        && chars + 3 + c.term.chars().count() <= MAX_CHARS
+                        && !parts.iter().any(|&p| same_thing(&cands[p], c))
+                })
+                .map(|(i, c)| {
+                    let a = union(&all, &c.all).len();
+                    let n = union(&inside, &c.inside).len();
+                    (i, f1(n, a, size))
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            match next {
+                Some((i, s)) if s >= score + MIN_GAIN => {
+                    all = union(&all, &cands[i].all);
+                    inside = union(&inside, &cands[i].inside);
+                    chars += 3 + cands[i].term.chars().count();
+                    parts.push(i);
+                    score = s;
+                }
+                _ => break,
+            }
+        }
+        out.push((parts, score));
+    }
+    // Each label's shorter forms too (its first part, its first two): the model may find
+    // that fewer words name the topic better.
+    let grown = out.clone();
+    for (parts, _) in &grown {
+        for n in 1..parts.len() {
+            let head = parts[..n].to_vec();
+            let score = label_f1(cands, &head, size);
+            out.push((head, score));
+        }
+    }
+    let mut seen: Vec<Vec<usize>> = Vec::new();
+    out.retain(|(p, _)| {
+        let mut q = p.clone();
+        q.sort_unstable();
+        let new = !seen.contains(&q);
+        seen.push(q);
+        new
+    });
+    out
+}
+
+/// Whether two candidates say one thing: they share a word or its translation, or mostly the
+/// same papers of the topic hold them (`3DGS` and `가우시안 스플래팅`, `자연어 처리` and `Natural
+/// Language Processing`, whose words the lexicon does not pair).
+fn same_thing(a: &Candidate<'_>, b: &Candidate<'_>) -> bool {
+    let shared = intersect(&a.inside, &b.inside).len() as f64;
+    a.concept.iter().any(|w| b.concept.contains(w))
+        || shared >= SAME_PAPERS * a.inside.len().min(b.inside.len()) as f64
+}
+
+/// F1 of the label made of `parts`.
+fn label_f1(cands: &[Candidate<'_>], parts: &[usize], size: usize) -> f64 {
+    let mut all: Vec<u32> = Vec::new();
+    let mut inside: Vec<u32> = Vec::new();
+    for &p in parts {
+        all = union(&all, &cands[p].all);
+        inside = union(&inside, &cands[p].inside);
+    }
+    f1(inside.len(), all.len(), size)
+}
+
+/// The label shown for `parts`.
+fn join(parts: &[usize], cands: &[Candidate<'_>]) -> String {
+    parts
+        .iter()
+        .map(|&i| cands[i].term)
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Which alternative topic `c` takes, and whether it lands: the best-scoring one that,
+/// embedded as a query, lands nearest `centroids[c]`; when none lands, the one that comes
+/// closest; without an embedder, the best-scoring one.
+fn choose(
+    alternatives: &[(Vec<usize>, f64)],
+    cands: &[Candidate<'_>],
+    c: usize,
+    centroids: &[Vec<f32>],
+    embedder: Option<&dyn TermEmbedder>,
+) -> Result<Option<(usize, bool)>, TopicsError> {
+    let best_score = |set: &mut dyn Iterator<Item = usize>| {
+        set.max_by(|&a, &b| {
+            alternatives[a]
+                .1
+                .total_cmp(&alternatives[b].1)
+                .then(b.cmp(&a))
+        })
+    };
+    let Some(embedder) = embedder.filter(|_| !alternatives.is_empty()) else {
+        return Ok(best_score(&mut (0..alternatives.len())).map(|i| (i, false)));
+    };
+    let texts: Vec<String> = alternatives.iter().map(|(p, _)| join(p, cands)).collect();
+    let flat = embedder.embed_terms(&texts)?;
+    let dim = flat.len() / texts.len();
+    if dim == 0 || centroids.first().is_some_and(|v| v.len() != dim) {
+        return Ok(best_score(&mut (0..alternatives.len())).map(|i| (i, false)));
+    }
+    let margins: Vec<f32> = flat
+        .chunks_exact(dim)
+        .map(|v| {
+            let mut v = v.to_vec();
+            normalise(&mut v);
+            let own = dot(&v, &centroids[c]);
+            let other = centroids
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != c)
+                .map(|(_, w)| dot(&v, w))
+                .fold(f32::NEG_INFINITY, f32::max);
+            own - other
+        })
+        .collect();
+    let landing: Vec<usize> = (0..alternatives.len())
+        .filter(|&i| margins[i] > LAND_MARGIN)
+        .collect();
+    if let Some(i) = best_score(&mut landing.into_iter()) {
+        return Ok(Some((i, true)));
+    }
+    Ok((0..alternatives.len())
+        .max_by(|&a, &b| margins[a].total_cmp(&margins[b]).then(b.cmp(&a)))
+        .map(|i| (i, false)))
+}
+
+/// Every label of one or two of the candidates at `pool`: the wider search when none of the
+/// greedy labels lands.
+fn pairs(cands: &[Candidate<'_>], pool: &[usize], size: usize) -> Vec<(Vec<usize>, f64)> {
+    let mut out = Vec::new();
+    for (n, &a) in pool.iter().enumerate() {
+        out.push((vec![a], label_f1(cands, &[a], size)));
+        for &b in &pool[n + 1..] {
+            let clash = same_thing(&cands[a], &cands[b]);
+            let long = cands[a].term.chars().count() + 3 + cands[b].term.chars().count();
+            if !clash && long <= MAX_CHARS {
+                out.push((vec![a, b], label_f1(cands, &[a, b], size)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(title: &str) -> Vec<String> {
+        title_phrases(title).into_iter().map(|t| t.key).collect()
+    }
+
+    #[test]
+    fn title_phrases_are_three_words_or_joined_by_of() {
+        let k =
+            keys("Scaling Mixture of Experts with a Large Reconstruction Model: Chain of Thought");
+        assert!(k.contains(&"mixture of expert".to_string()), "{k:?}");
+        assert!(
+            k.contains(&"large reconstruction model".to_string()),
+            "{k:?}"
+        );
+        assert!(k.contains(&"chain of thought".to_string()), "{k:?}");
+        // Not across the colon, not through `with` or `a`.
+        assert!(
+            !k.iter()
+                .any(|t| t.contains("with") || t.ends_with(" chain")),
+            "{k:?}"
+        );
+        assert!(keys("Large Language Models").is_empty(), "all generic");
+    }
+
+    #[test]
+    fn f1_and_union() {
+        assert_eq!(union(&[1, 3, 5], &[2, 3, 6]), vec![1, 2, 3, 5, 6]);
+        assert_eq!(f1(0, 10, 10), 0.0);
+        assert!((f1(10, 10, 10) - 1.0).abs() < 1e-12);
+        // Held by all of a topic's 10 papers and 30 others: precision 0.25, recall 1.
+        assert!((f1(10, 40, 10) - 0.4).abs() < 1e-12);
+    }
+
+    /// Two topics of four papers each and two of mixed ones.
+    fn sample() -> (Vec<String>, Vec<String>) {
+        let titles = [
+            "Speculative Decoding with Draft Heads",
+            "Faster Speculative Decoding by Tree Drafts",
+            "Speculative Decoding for Long Context",
+            "Lossless Acceleration via Speculative Decoding",
+            "Mixture of Experts Routing at Scale",
+            "Sparse Mixture of Experts for Vision",
+            "Load Balancing in Mixture of Experts",
+            "Expert Pruning for Mixture of Experts",
+        ];
+        let summaries = [
+            "초안 모델이 토큰을 제안하고 검증합니다 (speculative decoding)",
+            "트리 초안으로 추론을 가속합니다",
+            "긴 문맥에서 초안 토큰을 검증합니다",
+            "손실 없는 추론 가속",
+            "전문가 라우팅 방법",
+            "희소 전문가 모델",
+            "전문가 부하 균형",
+            "전문가 가지치기",
+        ];
+        (
+            titles.iter().map(|s| s.to_string()).collect(),
+            summaries.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn labels_name_what_the_papers_share_and_stay_distinct() {
+        let (titles, summaries) = sample();
+        let texts: Vec<String> = titles
+            .iter()
+            .zip(&summaries)
+            .map(|(t, s)| format!("{t}\n{s}"))
+            .collect();
+        let docs: Vec<Vec<Term>> = texts
+            .iter()
+            .map(|t| super::super::keywords::terms(t))
+            .collect();
+        let phrases: Vec<Vec<Term>> = titles.iter().map(|t| title_phrases(t)).collect();
+        let corpus = Corpus::new(&docs, &texts, 2);
+        let display = super::super::keywords::display_forms(&docs);
+        let sources = Sources {
+            corpus: &corpus,
+            docs: &docs,
+            titles: &phrases,
+            display: &display,
+            keywords: &[],
+        };
+        let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]];
+        let centroids = [1.0f32, 0.0, 0.0, 1.0];
+        let named = name(&sources, &rows, Rows::new(&centroids, 2).unwrap(), None).unwrap();
+        let l = &named.labels;
+        assert!(
+            l[0].to_lowercase().contains("speculative decoding"),
+            "{l:?}"
+        );
+        assert!(l[1].to_lowercase().contains("mixture of experts"), "{l:?}");
+        assert!(named.fit.iter().all(|&f| f >= MIXED_F1), "{named:?}");
+        let words: Vec<&str> = l.iter().flat_map(|l| l.split(" · ")).collect();
+        let unique: HashSet<&&str> = words.iter().collect();
+        assert_eq!(unique.len(), words.len(), "{l:?}");
+    }
+}
