@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::keywords::TermEmbedder;
 use super::{Topics, TopicsError};
+use crate::text::vector::{dot, normalise};
 
 /// The check over every topic of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,7 +73,7 @@ pub fn check(topics: &Topics, embedder: &dyn TermEmbedder) -> Result<LabelCheck,
     }
     let vectors = embedder.embed_terms(&labels)?;
     let dim = vectors.len() / labels.len();
-    let centroids: Vec<Vec<f32>> = topics.topics.iter().map(|t| unit(&t.centroid)).collect();
+    let centroids = unit_rows(topics.topics.iter().map(|t| t.centroid.as_slice()));
     let mut misses = Vec::new();
     for (i, (topic, v)) in topics
         .topics
@@ -80,8 +81,7 @@ pub fn check(topics: &Topics, embedder: &dyn TermEmbedder) -> Result<LabelCheck,
         .zip(vectors.chunks_exact(dim))
         .enumerate()
     {
-        let v = unit(v);
-        let scores: Vec<f32> = centroids.iter().map(|c| dot(&v, c)).collect();
+        let scores = cosines(v, &centroids);
         // Ties go to the lower position, so a label tied with its own topic's twin misses
         // only when the twin comes first: the check does not flatter.
         let nearest = scores
@@ -105,16 +105,20 @@ pub fn check(topics: &Topics, embedder: &dyn TermEmbedder) -> Result<LabelCheck,
     })
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Each row scaled to unit length.
+pub(super) fn unit_rows<'a>(rows: impl Iterator<Item = &'a [f32]>) -> Vec<Vec<f32>> {
+    rows.map(|r| {
+        let mut v = r.to_vec();
+        normalise(&mut v);
+        v
+    })
+    .collect()
 }
 
-/// `v` scaled to length 1 (a zero vector stays zero).
-fn unit(v: &[f32]) -> Vec<f32> {
-    let n = dot(v, v).sqrt();
-    if n > 0.0 {
-        v.iter().map(|x| x / n).collect()
-    } else {
-        v.to_vec()
-    }
+/// Cosine of `v` to each of the unit `centroids`: how near a label, searched for, lands to
+/// each topic (the check here, and the choice between labels in [`super::naming`]).
+pub(super) fn cosines(v: &[f32], centroids: &[Vec<f32>]) -> Vec<f32> {
+    let mut v = v.to_vec();
+    normalise(&mut v);
+    centroids.iter().map(|c| dot(&v, c)).collect()
 }

@@ -51,18 +51,8 @@ impl<'a> Corpus<'a> {
     /// Statistics of `docs` (the terms of each paper) and `texts` (their text, for the mined
     /// translation pairs), for `k` topics.
     pub fn new(docs: &'a [Vec<Term>], texts: &[String], k: usize) -> Corpus<'a> {
-        // Each paper once per term it holds: every list comes out sorted.
-        let (holders, _) = crate::text::postings::build(docs, |d, terms| {
-            let mut seen = HashSet::new();
-            let keys = terms
-                .iter()
-                .filter(|t| seen.insert(t.key.as_str()))
-                .map(|t| (t.key.as_str(), d))
-                .collect();
-            (keys, ())
-        });
         Corpus {
-            holders,
+            holders: holders_of(docs),
             n: docs.len(),
             translations: crate::text::Lexicon::mined(texts),
             generic_df: GENERIC_DF.max(1.5 / k.max(1) as f64),
@@ -159,6 +149,21 @@ impl<'a> Corpus<'a> {
         out.dedup();
         out
     }
+}
+
+/// The documents holding each term key of `docs`, as sorted row lists (each document once per
+/// key).
+pub(super) fn holders_of(docs: &[Vec<Term>]) -> HashMap<&str, Vec<u32>> {
+    let (holders, _) = crate::text::postings::build(docs, |d, terms| {
+        let mut seen = HashSet::new();
+        let keys = terms
+            .iter()
+            .filter(|t| seen.insert(t.key.as_str()))
+            .map(|t| (t.key.as_str(), d))
+            .collect();
+        (keys, ())
+    });
+    holders
 }
 
 /// NPMI of two terms within a topic of `n` papers, from the topic's papers holding each (`None`

@@ -25,12 +25,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::keywords::display_forms;
 use super::keywords::Term;
 use super::keywords::{english_word, TermEmbedder};
 use super::kmeans::Rows;
-use super::labels::{intersect, is_generic_word, Corpus};
+use super::label_check::{cosines, unit_rows};
+use super::labels::{holders_of, intersect, is_generic_word, Corpus};
 use super::TopicsError;
-use crate::text::vector::{dot, normalise};
 use crate::text::words::pieces;
 
 /// Below this F1 the best label describes too few of the topic's papers, or too many of other
@@ -213,6 +214,12 @@ fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
     out
 }
 
+/// The title phrases of all papers: which papers hold each, and its most frequent spelling.
+struct Phrases<'a> {
+    holders: HashMap<&'a str, Vec<u32>>,
+    display: HashMap<String, String>,
+}
+
 /// What a topic is named from: every paper's terms and title phrases, and the display form of
 /// each key.
 pub struct Sources<'a> {
@@ -238,44 +245,23 @@ pub fn name(
     embedder: Option<&dyn TermEmbedder>,
 ) -> Result<Naming, TopicsError> {
     let k = rows.len();
-    // Holders of the title phrases, and their display forms (most frequent spelling).
-    let mut phrase_holders: HashMap<&str, Vec<u32>> = HashMap::new();
-    let mut phrase_forms: HashMap<&str, HashMap<&str, u32>> = HashMap::new();
-    for (r, phrases) in sources.titles.iter().enumerate() {
-        for t in phrases {
-            let h = phrase_holders.entry(t.key.as_str()).or_default();
-            if h.last() != Some(&(r as u32)) {
-                h.push(r as u32);
-            }
-            *phrase_forms
-                .entry(t.key.as_str())
-                .or_default()
-                .entry(t.surface.as_str())
-                .or_default() += 1;
-        }
-    }
-    let phrase_display: HashMap<&str, &str> = phrase_forms
+    let phrases = Phrases {
+        holders: holders_of(sources.titles),
+        display: display_forms(sources.titles),
+    };
+    // Each topic's terms by their own F1: what its candidates are drawn from, before and after
+    // the claims of earlier labels.
+    let ranked: Vec<Vec<(&str, f64)>> = rows
         .iter()
-        .filter_map(|(&k, forms)| {
-            let best = forms
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
-            Some((k, *best.0))
-        })
+        .map(|topic| rank(sources, &phrases, topic))
         .collect();
-    let centroids: Vec<Vec<f32>> = (0..centroids.len())
-        .map(|c| {
-            let mut v = centroids.row(c).to_vec();
-            normalise(&mut v);
-            v
-        })
-        .collect();
+    let centroids = unit_rows((0..centroids.len()).map(|c| centroids.row(c)));
 
     // The topics easiest to name claim their words first: a mixed topic must not take the
     // name of a subject that is another topic's whole (`Mixture of Experts`).
     let ease: Vec<f64> = (0..k)
         .map(|c| {
-            let cands = candidates(sources, &phrase_holders, &phrase_display, c, &rows[c], &[]);
+            let cands = candidates(sources, &phrases, c, &rows[c], &ranked[c], &[]);
             build(&cands, rows[c].len())
                 .iter()
                 .map(|a| a.1)
@@ -295,27 +281,13 @@ pub fn name(
     let mut fit = vec![0.0; k];
     for &c in &by_ease {
         let size = rows[c].len();
-        let mut cands = candidates(
-            sources,
-            &phrase_holders,
-            &phrase_display,
-            c,
-            &rows[c],
-            &claimed,
-        );
+        let mut cands = candidates(sources, &phrases, c, &rows[c], &ranked[c], &claimed);
         let mut alternatives = build(&cands, size);
         let mut pick = choose(&alternatives, &cands, c, &centroids, embedder)?;
         if pick.is_some_and(|(_, landed)| !landed) && embedder.is_some() {
             let first = pick.map(|(i, _)| alternatives[i].clone());
-            let extra = keyword_candidates(
-                sources,
-                &phrase_holders,
-                &key_of,
-                c,
-                &rows[c],
-                &claimed,
-                &cands,
-            );
+            let extra =
+                keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
             let pool: Vec<usize> = (0..cands.len().min(PAIRED))
                 .chain(cands.len()..cands.len() + extra.len())
                 .collect();
@@ -379,29 +351,17 @@ pub fn name(
     Ok(Naming { labels, fit })
 }
 
-/// The best [`POOL`] candidates of the topic of papers `topic` by their own F1, none of whose
-/// concepts an earlier label has claimed.
-///
-/// A part of an earlier label blocks a candidate that says the same thing, or a part of it:
-/// whose full concept (every word, generic ones too, with their translations) holds the
-/// other's or is held by it. `비디오 생성` blocks `비디오` and `video generation`, not
-/// `비디오 이해`: a topic's head word is not pushed out of its own label by a sibling's.
-fn candidates<'a>(
-    sources: &Sources<'a>,
-    phrase_holders: &HashMap<&str, Vec<u32>>,
-    phrase_display: &HashMap<&'a str, &'a str>,
-    c: usize,
-    topic: &[u32],
-    claimed: &[Vec<String>],
-) -> Vec<Candidate<'a>> {
+/// The terms and phrases of the topic of papers `topic` held by enough of its papers, with
+/// their own F1, best first.
+fn rank<'s>(sources: &Sources<'s>, phrases: &Phrases<'s>, topic: &[u32]) -> Vec<(&'s str, f64)> {
     let size = topic.len();
     let mut count: HashMap<&str, usize> = HashMap::new();
     for &r in topic {
         let mut seen: HashSet<&str> = HashSet::new();
         let r = r as usize;
         let terms = sources.docs.get(r).into_iter().flatten();
-        let phrases = sources.titles.get(r).into_iter().flatten();
-        for t in terms.chain(phrases) {
+        let titles = sources.titles.get(r).into_iter().flatten();
+        for t in terms.chain(titles) {
             if seen.insert(t.key.as_str()) {
                 *count.entry(t.key.as_str()).or_default() += 1;
             }
@@ -417,25 +377,47 @@ fn candidates<'a>(
                 .corpus
                 .holders(key)
                 .len()
-                .max(phrase_holders.get(key).map_or(0, Vec::len));
+                .max(phrases.holders.get(key).map_or(0, Vec::len));
             (key, f1(n, all, size))
         })
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    scored
+}
+
+/// Whether a part of an earlier label (their full concepts in `claimed`) blocks a candidate of
+/// full concept `full`: it says the same thing, or a part of it, when one's concept holds the
+/// other's. `비디오 생성` blocks `비디오` and `video generation`, not `비디오 이해`: a topic's
+/// head word is not pushed out of its own label by a sibling's.
+fn claimed_by(claimed: &[Vec<String>], full: &[String]) -> bool {
+    let held = |a: &[String], b: &[String]| a.iter().all(|w| b.contains(w));
+    claimed.iter().any(|p| held(p, full) || held(full, p))
+}
+
+/// The best [`POOL`] candidates of the topic of papers `topic` among its `ranked` terms
+/// ([`rank`]), none that an earlier label has claimed ([`claimed_by`]).
+fn candidates<'a>(
+    sources: &Sources<'a>,
+    phrases: &'a Phrases<'a>,
+    c: usize,
+    topic: &[u32],
+    ranked: &[(&str, f64)],
+    claimed: &[Vec<String>],
+) -> Vec<Candidate<'a>> {
     let display = |key: &str| {
         sources
             .display
             .get(key)
+            .or_else(|| phrases.display.get(key))
             .map(String::as_str)
-            .or_else(|| phrase_display.get(key).copied())
     };
-    let phrases: Vec<(&str, f64)> = scored
+    let longer: Vec<(&str, f64)> = ranked
         .iter()
         .filter(|(key, _)| key.contains(' '))
         .copied()
         .collect();
     let mut out: Vec<Candidate<'a>> = Vec::new();
-    for &(key, score) in &scored {
+    for &(key, score) in ranked {
         if out.len() == POOL {
             break;
         }
@@ -452,7 +434,8 @@ fn candidates<'a>(
         // alone is often an adjective, `Multimodal`): the summaries' common words (`종합`,
         // `반면`) and lone title words (`Long`) can retrieve a mixed topic's papers as well as
         // a name can, without naming anything.
-        let strong_korean = score >= NAMES_ALONE && term.chars().any(crate::text::words::is_hangul);
+        let korean = term.chars().any(crate::text::words::is_hangul);
+        let strong_korean = score >= NAMES_ALONE && korean;
         let may_stand = key.contains(' ') || reads_as_name(term) || listed || strong_korean;
         if term.chars().count() > MAX_PART_CHARS || is_generic_word(key) || !may_stand {
             continue;
@@ -461,23 +444,21 @@ fn candidates<'a>(
         // topic nearly as well (`Gaussian Splatting`, not `Splatting · Gaussian`; `Neural
         // Radiance Fields`, not `Neural Radiance`).
         let inner = format!(" {key} ");
-        if phrases.iter().any(|&(p, s)| {
+        if longer.iter().any(|&(p, s)| {
             s >= PHRASE_OVER_WORD * score
                 && p.len() > key.len()
                 && format!(" {p} ").contains(&inner)
         }) {
             continue;
         }
-        let korean = term.chars().any(crate::text::words::is_hangul);
         if korean && ends_inflected(term) {
             continue;
         }
         let full = full_concept(sources.corpus, term);
-        let held = |a: &[String], b: &[String]| a.iter().all(|w| b.contains(w));
-        if claimed.iter().any(|p| held(p, &full) || held(&full, p)) {
+        if claimed_by(claimed, &full) {
             continue;
         }
-        out.push(candidate(sources, phrase_holders, key, term, topic, full));
+        out.push(candidate(sources, phrases, key, term, topic, full));
     }
     out
 }
@@ -485,7 +466,7 @@ fn candidates<'a>(
 /// The candidate of `key`, shown as `term`, for the topic of papers `topic`.
 fn candidate<'a>(
     sources: &Sources<'_>,
-    phrase_holders: &HashMap<&str, Vec<u32>>,
+    phrases: &Phrases<'_>,
     key: &str,
     term: &'a str,
     topic: &[u32],
@@ -494,7 +475,7 @@ fn candidate<'a>(
     // A term and a phrase with the same key are one candidate, held by either.
     let all = union(
         sources.corpus.holders(key),
-        phrase_holders.get(key).map_or(&[][..], Vec::as_slice),
+        phrases.holders.get(key).map_or(&[][..], Vec::as_slice),
     );
     let inside = intersect(&all, topic);
     Candidate {
@@ -511,14 +492,13 @@ fn candidate<'a>(
 /// built from the best-retrieving terms lands.
 fn keyword_candidates<'a>(
     sources: &Sources<'a>,
-    phrase_holders: &HashMap<&str, Vec<u32>>,
+    phrases: &Phrases<'_>,
     key_of: &HashMap<&str, &str>,
     c: usize,
     topic: &[u32],
     claimed: &[Vec<String>],
     cands: &[Candidate<'a>],
 ) -> Vec<Candidate<'a>> {
-    let held = |a: &[String], b: &[String]| a.iter().all(|w| b.contains(w));
     sources
         .keywords
         .get(c)
@@ -528,10 +508,10 @@ fn keyword_candidates<'a>(
         .filter_map(|t| {
             let key = key_of.get(t.as_str())?;
             let full = full_concept(sources.corpus, t);
-            if claimed.iter().any(|p| held(p, &full) || held(&full, p)) {
+            if claimed_by(claimed, &full) {
                 return None;
             }
-            Some(candidate(sources, phrase_holders, key, t, topic, full))
+            Some(candidate(sources, phrases, key, t, topic, full))
         })
         .collect()
 }
@@ -654,16 +634,14 @@ fn choose(
     let margins: Vec<f32> = flat
         .chunks_exact(dim)
         .map(|v| {
-            let mut v = v.to_vec();
-            normalise(&mut v);
-            let own = dot(&v, &centroids[c]);
-            let other = centroids
+            let scores = cosines(v, centroids);
+            let other = scores
                 .iter()
                 .enumerate()
                 .filter(|&(j, _)| j != c)
-                .map(|(_, w)| dot(&v, w))
+                .map(|(_, &s)| s)
                 .fold(f32::NEG_INFINITY, f32::max);
-            own - other
+            scores[c] - other
         })
         .collect();
     let landing: Vec<usize> = (0..alternatives.len())
