@@ -760,26 +760,10 @@ fn archive_hybrid_recall_at_1_reaches_0_75() {
 /// `tests/data/make_summary_vectors.py`), as an in-memory index of the papers dated `from` on
 /// (all with `None`), and the title vectors of the same rows.
 fn archive_summary_index(from: Option<&str>) -> (Index, Vec<f32>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/archive-summary-vectors.safetensors");
-    let bytes = std::fs::read(&path).expect("summary vectors");
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
-    let meta = meta.metadata().clone().expect("metadata");
-    let ids: Vec<String> = serde_json::from_str(&meta["ids"]).expect("ids");
-    let dates: Vec<String> = serde_json::from_str(&meta["dates"]).expect("dates");
-    let st = safetensors::SafeTensors::deserialize(&bytes).expect("tensors");
-    let f32s = |name: &str| -> Vec<f32> {
-        st.tensor(name)
-            .expect(name)
-            .data()
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect()
-    };
-    let (docs, titles) = (f32s("summaries"), f32s("titles"));
+    let stored = common::archive_summary_vectors();
     let dim = 384;
     let (mut papers, mut vectors, mut queries) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, (id, date)) in ids.iter().zip(&dates).enumerate() {
+    for (i, (id, date)) in stored.ids.iter().zip(&stored.dates).enumerate() {
         if from.is_some_and(|f| date.as_str() < f) {
             continue;
         }
@@ -794,13 +778,8 @@ fn archive_summary_index(from: Option<&str>) -> (Index, Vec<f32>) {
             paper,
             key: format!("{i:064x}"),
         });
-        // f16 rows are renormalised so the index's unit-vector contract holds.
-        for (src, out) in [(&docs, &mut vectors), (&titles, &mut queries)] {
-            let mut row = src[i * dim..(i + 1) * dim].to_vec();
-            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            row.iter_mut().for_each(|x| *x /= n);
-            out.extend(row);
-        }
+        vectors.extend_from_slice(&stored.summaries[i * dim..(i + 1) * dim]);
+        queries.extend_from_slice(&stored.titles[i * dim..(i + 1) * dim]);
     }
     let (reference, _) = reference_index();
     let mut manifest = reference.manifest().clone();

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use common::real_model;
 use papermap::corpus::{self, Paper};
@@ -17,38 +16,22 @@ use papermap::topics::{self, naming, KChoice, Params};
 
 const DIM: usize = 384;
 
-/// The archive's papers that have a stored vector, and their vectors (renormalised from f16).
+/// The archive's papers that have a stored summary vector, and those vectors.
 fn archive() -> (Vec<Paper>, Vec<f32>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/archive-summary-vectors.safetensors");
-    let bytes = std::fs::read(&path).expect("summary vectors");
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
-    let meta = meta.metadata().clone().expect("metadata");
-    let ids: Vec<String> = serde_json::from_str(&meta["ids"]).expect("ids");
-    let st = safetensors::SafeTensors::deserialize(&bytes).expect("tensors");
-    let data: Vec<f32> = st
-        .tensor("summaries")
-        .expect("summaries")
-        .data()
-        .chunks_exact(2)
-        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-        .collect();
-    let row_of: HashMap<&str, usize> = ids
+    let stored = common::archive_summary_vectors();
+    let row_of: HashMap<&str, usize> = stored
+        .ids
         .iter()
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
         .collect();
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/archive");
-    let corpus = corpus::load(&[shared]).expect("archive loads");
+    let corpus = corpus::load(&[common::shared().join("data/archive")]).expect("archive loads");
     let (mut papers, mut vectors) = (Vec::new(), Vec::new());
     for p in corpus.papers {
         let Some(&r) = row_of.get(p.arxiv_id.as_str()) else {
             continue;
         };
-        let mut row = data[r * DIM..(r + 1) * DIM].to_vec();
-        let n = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|x| *x /= n);
-        vectors.extend(row);
+        vectors.extend_from_slice(&stored.summaries[r * DIM..(r + 1) * DIM]);
         papers.push(p);
     }
     (papers, vectors)

@@ -253,23 +253,28 @@ fn keywords_without_a_model_come_from_ctfidf() {
     }
 }
 
-/// Term vectors that point at blob `b`'s axis for the blob's first word, elsewhere otherwise.
+/// One vector per term: along blob `b`'s axis when `blob_of(term)` is `Some(b)`, else along the
+/// last axis (near no topic).
+fn blob_axes(terms: &[String], blob_of: impl Fn(&str) -> Option<usize>) -> Vec<f32> {
+    let mut out = Vec::new();
+    for t in terms {
+        let mut v = vec![0f32; DIM];
+        v[blob_of(t).unwrap_or(DIM - 1)] = 1.0;
+        out.extend(v);
+    }
+    out
+}
+
+/// Term vectors that point at blob `b`'s axis for the blob's *second* word (the one aligned),
+/// elsewhere otherwise.
 struct FakeEmbedder;
 impl TermEmbedder for FakeEmbedder {
     fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
-        let mut out = Vec::new();
-        for t in terms {
-            let mut v = vec![0f32; DIM];
-            match BLOB_WORDS
+        Ok(blob_axes(terms, |t| {
+            BLOB_WORDS
                 .iter()
-                .position(|w| w.split(' ').nth(1) == Some(t.as_str()))
-            {
-                Some(b) => v[b] = 1.0, // the blob's *second* word is the one aligned
-                None => v[DIM - 1] = 1.0,
-            }
-            out.extend(v);
-        }
-        Ok(out)
+                .position(|w| w.split(' ').nth(1) == Some(t))
+        }))
     }
 }
 
@@ -760,20 +765,13 @@ fn an_update_adds_new_papers_to_the_stored_topics_and_keeps_everything_else() {
 struct LabelEmbedder;
 impl TermEmbedder for LabelEmbedder {
     fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
-        let mut out = Vec::new();
-        for t in terms {
-            let mut v = vec![0f32; DIM];
+        Ok(blob_axes(terms, |t| {
             let lower = t.to_lowercase();
-            match BLOB_WORDS.iter().position(|w| {
+            BLOB_WORDS.iter().position(|w| {
                 w.split(' ')
                     .any(|word| lower.contains(&word.to_lowercase()))
-            }) {
-                Some(b) => v[b] = 1.0,
-                None => v[DIM - 1] = 1.0,
-            }
-            out.extend(v);
-        }
-        Ok(out)
+            })
+        }))
     }
 }
 

@@ -57,6 +57,52 @@ pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
         .map(|x| x.as_u64().expect("int") as u32)
         .collect()
 }
+/// The archive's stored vectors (`tests/data/make_summary_vectors.py`): every paper's summary
+/// vector and title query vector, rows in `ids` order, 384 each.
+pub struct SummaryVectors {
+    /// arXiv id of each row.
+    pub ids: Vec<String>,
+    /// Date of each row.
+    pub dates: Vec<String>,
+    /// Summary (passage) vectors, row-major.
+    pub summaries: Vec<f32>,
+    /// Title (query) vectors, row-major.
+    pub titles: Vec<f32>,
+}
+
+/// Reads `tests/data/archive-summary-vectors.safetensors`; the f16 rows are renormalised so the
+/// index's unit-vector contract holds.
+pub fn archive_summary_vectors() -> SummaryVectors {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/archive-summary-vectors.safetensors");
+    let bytes = std::fs::read(&path).expect("summary vectors");
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
+    let meta = meta.metadata().clone().expect("metadata");
+    let ids: Vec<String> = serde_json::from_str(&meta["ids"]).expect("ids");
+    let dates: Vec<String> = serde_json::from_str(&meta["dates"]).expect("dates");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("tensors");
+    let unit_rows = |name: &str| -> Vec<f32> {
+        let mut v: Vec<f32> = st
+            .tensor(name)
+            .expect(name)
+            .data()
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect();
+        for row in v.chunks_exact_mut(384) {
+            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            row.iter_mut().for_each(|x| *x /= n);
+        }
+        v
+    };
+    SummaryVectors {
+        ids,
+        dates,
+        summaries: unit_rows("summaries"),
+        titles: unit_rows("titles"),
+    }
+}
+
 pub mod fixture;
 pub mod oracle;
 pub mod rng;
