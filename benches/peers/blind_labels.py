@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
-from topics_vs_bertopic import kiwi_tokenizer  # noqa: E402
+from topics_vs_bertopic import fit_bertopic, top_words  # noqa: E402
 
 
 def nearest(vectors, rows, n=5):
@@ -50,22 +50,12 @@ def papermap_topics(binary, index, k, seed):
 
 
 def bertopic_topics(docs, vectors, k, seed):
-    from bertopic import BERTopic
-    from bertopic.dimensionality import BaseDimensionalityReduction
-    from sklearn.cluster import KMeans
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    vectorizer = CountVectorizer(tokenizer=kiwi_tokenizer(), lowercase=False, token_pattern=None,
-                                 min_df=2)
-    model = BERTopic(umap_model=BaseDimensionalityReduction(),
-                     hdbscan_model=KMeans(n_clusters=k, n_init=3, random_state=seed),
-                     vectorizer_model=vectorizer, top_n_words=10, calculate_probabilities=False)
-    assign, _ = model.fit_transform(docs, embeddings=vectors)
+    model, assign, _ = fit_bertopic(docs, vectors, k, seed)
     out = []
     for t in sorted(model.get_topics()):
         if t == -1:
             continue
-        words = [w for w, _ in model.get_topic(t)][:10]
+        words = top_words(model, t)
         rows = [i for i, a in enumerate(assign) if a == t]
         out.append((" · ".join(words[:3]), words, rows))
     return out

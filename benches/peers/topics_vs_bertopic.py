@@ -94,7 +94,8 @@ def kiwi_tokenizer():
     return tokenize
 
 
-def run_bertopic(docs, vectors, k, seed):
+def fit_bertopic(docs, vectors, k, seed):
+    """BERTopic as compared here, fitted: the model, each document's topic, and the fit's time."""
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
     from sklearn.cluster import KMeans
@@ -106,13 +107,18 @@ def run_bertopic(docs, vectors, k, seed):
                      hdbscan_model=KMeans(n_clusters=k, n_init=3, random_state=seed),
                      vectorizer_model=vectorizer, top_n_words=10, calculate_probabilities=False)
     t0 = time.perf_counter()
-    model.fit_transform(docs, embeddings=vectors)
-    secs = time.perf_counter() - t0
-    topics = []
-    for t in sorted(model.get_topics()):
-        if t == -1:
-            continue
-        topics.append([w for w, _ in model.get_topic(t)][:10])
+    assign, _ = model.fit_transform(docs, embeddings=vectors)
+    return model, assign, time.perf_counter() - t0
+
+
+def top_words(model, t):
+    """Topic `t`'s 10 keywords, best first."""
+    return [w for w, _ in model.get_topic(t)][:10]
+
+
+def run_bertopic(docs, vectors, k, seed):
+    model, _, secs = fit_bertopic(docs, vectors, k, seed)
+    topics = [top_words(model, t) for t in sorted(model.get_topics()) if t != -1]
     return topics, secs
 
 
