@@ -21,7 +21,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use papermap::embed::{Embedded, Precision, StageTimes};
+use papermap::embed::{Embedded, Mode, ModelIdentity, StageTimes};
 use papermap::index::{update, IndexError, TextFetch, TextRecipe, UpdateOptions, VectorSource};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
@@ -34,6 +34,7 @@ const SIGMA: f32 = 0.02;
 /// the source paper and the copy number without a map of a million texts.
 struct Copies<'a> {
     dim: usize,
+    identity: ModelIdentity,
     base: &'a [f32],
     of_text: HashMap<String, usize>,
 }
@@ -72,6 +73,10 @@ impl Copies<'_> {
 impl VectorSource for Copies<'_> {
     fn dim(&self) -> usize {
         self.dim
+    }
+
+    fn identity(&self) -> ModelIdentity {
+        self.identity.clone()
     }
 
     fn stream(
@@ -204,6 +209,15 @@ pub fn write(
         .collect();
     let source = Copies {
         dim,
+        identity: ModelIdentity {
+            id: "intfloat/multilingual-e5-small".into(),
+            fingerprint: fingerprint.unwrap_or_else(|| {
+                meta.get("model_fingerprint")
+                    .cloned()
+                    .unwrap_or_else(|| "synthetic".into())
+            }),
+            mode: Mode::F32,
+        },
         base: &base,
         of_text,
     };
@@ -211,13 +225,6 @@ pub fn write(
         recipe,
         rebuild: papers.start == 0,
         chunk_rows: 65_536,
-        model_id: "intfloat/multilingual-e5-small".into(),
-        model_fingerprint: fingerprint.unwrap_or_else(|| {
-            meta.get("model_fingerprint")
-                .cloned()
-                .unwrap_or_else(|| "synthetic".into())
-        }),
-        quant: Precision::F32,
         prune: false,
         roots: Vec::new(),
     };

@@ -188,7 +188,7 @@ fn embeddings(addr: &str, index: &Path, bin: &Path) -> Result<(), String> {
         .map(|t| serde_json::to_string(t).unwrap_or_default())
         .collect();
     std::fs::write(&input, lines.join("\n")).map_err(|e| e.to_string())?;
-    let quant = if idx.manifest().quant == papermap::embed::Precision::Q8 {
+    let quant = if idx.manifest().mode == papermap::embed::Mode::Q8 {
         "q8"
     } else {
         "none"

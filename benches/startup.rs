@@ -88,9 +88,8 @@ fn run(dir: &Path, runs: usize, query: &str, bin: &Path) -> Result<(), String> {
         let (s, _tok) =
             time(|| papermap::embed::tokenizer_file::load(&files.tokenizer).map_err(|e| err(&e)))?;
         stages[5].push(s);
-        let quant = index.manifest().quant.quant();
         let opts = EncoderOptions {
-            quant,
+            mode: index.manifest().mode,
             ..EncoderOptions::default()
         };
         let (s, _whole) =

@@ -1,18 +1,16 @@
-//! The library layer between the CLI and the stages: which model fits an index (one rule),
-//! loading it, and the inputs of the commands built as plain data.
+//! The library layer between the CLI and the stages: loading the model an index accepts (the
+//! rule itself is [`Index::accepts`]), and the inputs of the commands built as plain data.
 //!
 //! A command parses its arguments into these types, makes one call here (or into a stage), and
 //! prints. Everything a command would otherwise decide on its own — whether a model fits an index,
 //! which numeric mode an index's queries use, where the title vectors come from — is decided here
 //! once.
 
-use std::path::{Path, PathBuf};
-
-use candle_core::DType;
+use std::path::Path;
 
 use crate::embed::model::Resolver;
 use crate::embed::{
-    parse_device, EmbedError, Encoder, EncoderOptions, ModelFiles, Precision, Prefix, Quant,
+    DeviceSpec, EmbedError, Encoder, EncoderOptions, Mode, ModelFiles, ModelIdentity, Prefix,
 };
 use crate::index::{Index, IndexError};
 use crate::quality::{self, SummaryCheck, TitleProgress};
@@ -21,30 +19,11 @@ use crate::search::SearchError;
 /// Errors of opening an index with a model.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
-    /// The model in use did not build the index: its vectors and the index's are not comparable.
-    #[error(
-        "{}: the index was built with {index_model} ({index_fp}), not with {model} ({model_fp})",
-        dir.display()
-    )]
-    ModelMismatch {
-        /// Index directory.
-        dir: PathBuf,
-        /// Model id in the manifest.
-        index_model: String,
-        /// Fingerprint in the manifest.
-        index_fp: String,
-        /// Model id in use.
-        model: String,
-        /// Fingerprint of the model in use.
-        model_fp: String,
-    },
-    /// An unknown compute dtype.
-    #[error("unknown dtype {0:?}: use f32, f16 or bf16")]
-    Dtype(String),
-    /// The model could not be found or loaded.
+    /// The model could not be found or loaded, or the options name no runnable mode.
     #[error(transparent)]
     Embed(#[from] EmbedError),
-    /// The index could not be read.
+    /// The index could not be read, or its vectors are not comparable with the model's
+    /// ([`IndexError::NotComparable`]).
     #[error(transparent)]
     Index(#[from] IndexError),
     /// Searching or the quality checks failed.
@@ -53,26 +32,16 @@ pub enum WorkspaceError {
 }
 
 /// Which model to use and how to run it: what `--model`, `--device`, `--dtype` and `--quant`
-/// say, as plain data.
+/// say, parsed once into typed values.
 #[derive(Debug, Clone, Default)]
 pub struct ModelChoice {
     /// Where the model files are looked up.
     pub resolver: Resolver,
-    /// Device name: `cpu`, `cuda` or `cuda:N`.
-    pub device: String,
-    /// Compute dtype name (`f32`, `f16`, `bf16`); `None` is f32 on CPU, f16 on CUDA.
-    pub dtype: Option<String>,
-    /// Quantisation; `None` follows the index (a `q8` index stays `q8`), else none.
-    pub quant: Option<Quant>,
-}
-
-/// How a model relates to an index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fit {
-    /// The model built the index: its query vectors are comparable with the stored ones.
-    Same,
-    /// Another model: its vectors are not comparable.
-    Other,
+    /// Where the encoder runs.
+    pub device: DeviceSpec,
+    /// Numeric mode; `None` follows the index (a `q8` index stays `q8`, an `f16` one `f16`),
+    /// else the device's default ([`Mode::default_on`]).
+    pub mode: Option<Mode>,
 }
 
 impl ModelChoice {
@@ -81,12 +50,12 @@ impl ModelChoice {
         Ok(self.resolver.resolve()?)
     }
 
-    /// This choice with the quantisation an index's vectors were made with, unless one was
-    /// chosen: updates and queries of a `q8` index stay `q8` without repeating the option.
-    pub fn following(&self, stored: Option<Precision>) -> ModelChoice {
+    /// This choice in the numeric mode an index's vectors were made in, unless one was chosen:
+    /// updates and queries of a `q8` (or `f16`) index stay in that mode without repeating it.
+    pub fn following(&self, stored: Option<Mode>) -> ModelChoice {
         let mut c = self.clone();
-        if c.quant.is_none() {
-            c.quant = stored.map(Precision::quant);
+        if c.mode.is_none() {
+            c.mode = stored;
         }
         c
     }
@@ -97,8 +66,23 @@ impl ModelChoice {
         let stored = crate::index::read_manifest(dir)
             .ok()
             .flatten()
-            .map(|m| m.quant);
+            .map(|m| m.mode);
         self.following(stored)
+    }
+
+    /// The numeric mode an encoder of this choice runs in.
+    pub fn mode(&self) -> Mode {
+        self.mode.unwrap_or(Mode::default_on(self.device))
+    }
+
+    /// The identity an encoder of this choice will have, known before loading it (the
+    /// fingerprint is cached beside the model): an index can refuse it without the load.
+    pub fn identity(&self, files: &ModelFiles) -> Result<ModelIdentity, WorkspaceError> {
+        Ok(ModelIdentity {
+            id: files.id.clone(),
+            fingerprint: files.fingerprint()?,
+            mode: self.mode(),
+        })
     }
 
     /// Resolves the model and loads an encoder.
@@ -121,23 +105,9 @@ impl ModelChoice {
         only: Option<(&[String], Prefix)>,
     ) -> Result<(ModelFiles, Encoder), WorkspaceError> {
         let files = self.resolve()?;
-        let device = parse_device(if self.device.is_empty() {
-            "cpu"
-        } else {
-            &self.device
-        })?;
-        let dtype = match self.dtype.as_deref() {
-            None if device.is_cpu() => DType::F32,
-            None => DType::F16,
-            Some("f32") => DType::F32,
-            Some("f16") => DType::F16,
-            Some("bf16") => DType::BF16,
-            Some(d) => return Err(WorkspaceError::Dtype(d.to_string())),
-        };
         let opts = EncoderOptions {
-            device,
-            dtype,
-            quant: self.quant.unwrap_or_default(),
+            device: self.device.open()?,
+            mode: self.mode(),
             kernels: None,
         };
         let encoder = match only {
@@ -148,42 +118,13 @@ impl ModelChoice {
     }
 }
 
-/// The one compatibility rule: a model fits an index when its fingerprint is the one recorded
-/// in the manifest.
-pub fn fit(index: &Index, files: &ModelFiles) -> Result<Fit, WorkspaceError> {
-    Ok(fit_of(index, &files.fingerprint()?))
-}
-
-fn fit_of(index: &Index, fingerprint: &str) -> Fit {
-    if fingerprint == index.manifest().model_fingerprint {
-        Fit::Same
-    } else {
-        Fit::Other
-    }
-}
-
-/// [`fit`] as a requirement: [`WorkspaceError::ModelMismatch`] unless the model fits.
-pub fn require_fit(index: &Index, files: &ModelFiles) -> Result<(), WorkspaceError> {
-    let model_fp = files.fingerprint()?;
-    if fit_of(index, &model_fp) == Fit::Same {
-        return Ok(());
-    }
-    let m = index.manifest();
-    Err(WorkspaceError::ModelMismatch {
-        dir: index.dir().to_path_buf(),
-        index_model: m.model_id.clone(),
-        index_fp: m.model_fingerprint.clone(),
-        model: files.id.clone(),
-        model_fp,
-    })
-}
-
-/// The encoder of `index`'s model: the model `choice` names, refused unless it built the index,
-/// in the index's numeric mode.
+/// The encoder of `index`'s model: the model `choice` names in the index's numeric mode (unless
+/// the choice names another), refused before loading unless the index accepts its vectors.
 pub fn index_encoder(index: &Index, choice: &ModelChoice) -> Result<Encoder, WorkspaceError> {
+    let choice = choice.following(Some(index.manifest().mode));
     let files = choice.resolve()?;
-    require_fit(index, &files)?;
-    let (_, encoder) = choice.following(Some(index.manifest().quant)).load()?;
+    index.accepts(&choice.identity(&files)?)?;
+    let (_, encoder) = choice.load()?;
     Ok(encoder)
 }
 
@@ -195,18 +136,16 @@ pub fn optional_index_encoder(
     choice: &ModelChoice,
     explicit: bool,
 ) -> Result<Result<Encoder, String>, WorkspaceError> {
+    let choice = choice.following(Some(index.manifest().mode));
     let files = match choice.resolve() {
         Ok(f) => f,
         Err(e) if !explicit => return Ok(Err(format!("no model ({e})"))),
         Err(e) => return Err(e),
     };
-    if fit(index, &files)? == Fit::Other {
-        return Ok(Err(format!(
-            "the model {} is not the one that built the index",
-            files.dir().display()
-        )));
+    if let Err(e) = index.accepts(&choice.identity(&files)?) {
+        return Ok(Err(e.to_string()));
     }
-    let (_, encoder) = choice.following(Some(index.manifest().quant)).load()?;
+    let (_, encoder) = choice.load()?;
     Ok(Ok(encoder))
 }
 
@@ -235,7 +174,7 @@ pub fn summary_check(
     progress: &mut TitleProgress<'_>,
 ) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
     let tq = title_vectors(index, choice, progress)?;
-    let device = crate::embed::parse_device(&choice.device)?;
+    let device = choice.device.open()?;
     let check = quality::summary_outliers(index, &tq.vectors, &device)?;
     Ok((check, tq.cache_error))
 }

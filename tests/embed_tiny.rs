@@ -5,7 +5,7 @@ mod common;
 use common::cosine;
 use common::oracle::oracle_vectors;
 use common::tiny::{write_tiny_model, TINY_MAX_LEN};
-use papermap::embed::{Encoder, EncoderOptions, Kernels, ModelFiles, ModelSource, Prefix};
+use papermap::embed::{Encoder, EncoderOptions, Kernels, Mode, ModelFiles, ModelSource, Prefix};
 
 fn tiny_encoder(dir: &std::path::Path) -> Encoder {
     write_tiny_model(dir, 1);
@@ -125,9 +125,9 @@ fn candle_ops_path_matches_kernels_in_f32_and_f16_and_the_oracle() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let embed = |kernels, dtype| {
+    let embed = |kernels, mode| {
         let opts = EncoderOptions {
-            dtype,
+            mode,
             kernels: Some(kernels),
             ..Default::default()
         };
@@ -135,9 +135,9 @@ fn candle_ops_path_matches_kernels_in_f32_and_f16_and_the_oracle() {
         enc.embed(&texts, Prefix::Passage, &mut |_, _| {})
             .expect("embed")
     };
-    let native = embed(Kernels::Native, candle_core::DType::F32);
-    let c32 = embed(Kernels::Candle, candle_core::DType::F32);
-    let c16 = embed(Kernels::Candle, candle_core::DType::F16);
+    let native = embed(Kernels::Native, Mode::F32);
+    let c32 = embed(Kernels::Candle, Mode::F32);
+    let c16 = embed(Kernels::Candle, Mode::F16);
     let enc = Encoder::load(&files, &EncoderOptions::default()).expect("load");
     let (ids, _) = enc.tokenize(&texts, Prefix::Passage).expect("ids");
     let oracle = oracle_vectors(&files, &ids);
@@ -147,13 +147,28 @@ fn candle_ops_path_matches_kernels_in_f32_and_f16_and_the_oracle() {
         let c = cosine(native.row(i), c16.row(i));
         assert!(c > 0.999 && c.is_finite(), "f16 row {i}: {c}");
     }
-    // papermap's kernels are f32 (or q8) on the CPU only.
+    // papermap's kernels are f32 (or q8) on the CPU only: asked for f16 they refuse, and by
+    // default an f16 encoder on the CPU (a query against a GPU-built f16 index) runs candle's
+    // ops in f16, the index's own mode, not f32 without a word.
     let f16 = EncoderOptions {
-        dtype: candle_core::DType::F16,
+        mode: Mode::F16,
         ..Default::default()
     };
-    let err = Encoder::load(&files, &f16).err().expect("refused");
+    let forced = EncoderOptions {
+        kernels: Some(Kernels::Native),
+        ..f16.clone()
+    };
+    let err = Encoder::load(&files, &forced).err().expect("refused");
     assert!(err.to_string().contains("f32"), "{err}");
+    let enc = Encoder::load(&files, &f16).expect("f16 on the CPU");
+    assert_eq!((enc.kernels(), enc.mode()), (Kernels::Candle, Mode::F16));
+    let v = enc
+        .embed(&texts, Prefix::Passage, &mut |_, _| {})
+        .expect("embed");
+    assert_eq!(
+        v.vectors, c16.vectors,
+        "the default f16 path is the candle f16 path"
+    );
 }
 
 #[test]

@@ -5,11 +5,9 @@
 
 mod common;
 
-#[cfg(feature = "cuda")]
-use candle_core::DType;
 use common::oracle::oracle_vectors;
 use common::*;
-use papermap::embed::{Encoder, EncoderOptions, Kernels, Prefix, Quant};
+use papermap::embed::{Encoder, EncoderOptions, Kernels, Mode, Prefix};
 
 /// The seeds' reference inputs of one kind (`doc` or `query`) and their reference vectors.
 fn seeds(kind: &str) -> (Vec<String>, Vec<Vec<f32>>) {
@@ -147,10 +145,10 @@ fn imported_tokenizer_matches_reference_tokenizer_on_whole_archive() {
 fn q8_stays_within_bound_of_reference_on_all_seeds() {
     // cosine >= 0.999 to the f32 vectors on all 68 seeds, docs and queries.
     let enc = encoder(EncoderOptions {
-        quant: Quant::Q8,
+        mode: Mode::Q8,
         ..Default::default()
     });
-    assert_eq!(enc.precision(), papermap::embed::Precision::Q8);
+    assert_eq!(enc.mode(), Mode::Q8);
     for kind in ["doc", "query"] {
         let (inputs, want) = seeds(kind);
         let emb = enc
@@ -176,22 +174,18 @@ fn cuda_matches_reference_when_a_gpu_is_present() {
         return;
     };
     let (inputs, want) = seeds("doc");
-    for (dtype, min) in [
-        (DType::F32, 0.9999),
-        (DType::F16, 0.999),
-        (DType::BF16, 0.999),
-    ] {
+    for (mode, min) in [(Mode::F32, 0.9999), (Mode::F16, 0.999), (Mode::Bf16, 0.999)] {
         let enc = encoder(EncoderOptions {
             device: dev.clone(),
-            dtype,
+            mode,
             ..Default::default()
         });
         let emb = enc
             .embed(&inputs, Prefix::None, &mut |_, _| {})
             .expect("embed");
         let c = min_cosine(&emb, &want);
-        println!("cuda {dtype:?}: min cosine to reference over 68 seeds {c:.7}");
-        assert!(c >= min, "{dtype:?}: {c}");
+        println!("cuda {mode}: min cosine to reference over 68 seeds {c:.7}");
+        assert!(c >= min, "{mode}: {c}");
     }
 }
 

@@ -135,13 +135,15 @@ fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
     assert!(index_cmd(&f, &f.model, &["--quiet"], &[]).status.success());
     let f32_vecs: Vec<Vec<f32>> = {
         let idx = Index::open(&f.index).expect("open");
-        assert_eq!(idx.manifest().quant, papermap::embed::Precision::F32);
+        assert_eq!(idx.manifest().mode, papermap::embed::Mode::F32);
         (0..idx.len()).map(|i| idx.vector(i).to_vec()).collect()
     };
     let o = index_cmd(&f, &f.model, &["--quiet", "--quant", "q8"], &[]);
     assert!(!o.status.success(), "q8 over an f32 index must be refused");
     assert!(
-        stderr(&o).contains("quant") && stderr(&o).contains("--rebuild"),
+        stderr(&o).contains("another numeric mode")
+            && stderr(&o).contains("in f32, not with")
+            && stderr(&o).contains("--rebuild"),
         "{}",
         stderr(&o)
     );
@@ -154,7 +156,7 @@ fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(embedded_count(&o), 68, "every vector is recomputed in q8");
     let idx = Index::open(&f.index).expect("open");
-    assert_eq!(idx.manifest().quant, papermap::embed::Precision::Q8);
+    assert_eq!(idx.manifest().mode, papermap::embed::Mode::Q8);
     let mut differ = 0;
     for (i, v) in f32_vecs.iter().enumerate() {
         let q = idx.vector(i);
@@ -172,6 +174,27 @@ fn quantised_vectors_are_recorded_and_never_mixed_with_f32() {
     assert_eq!(embedded_count(&o), 0);
     let o = index_cmd(&f, &f.model, &["--quiet", "--quant", "none"], &[]);
     assert!(!o.status.success(), "f32 over a q8 index must be refused");
+    assert!(
+        stderr(&o).contains("in q8, not with") && stderr(&o).contains("mode (q8)"),
+        "{}",
+        stderr(&o)
+    );
+    // Queries follow the index's mode the same way: a search names no mode and works.
+    let o = Command::new(BIN)
+        .args(["search", "diffusion", "--mode", "dense", "-q", "--index"])
+        .arg(&f.index)
+        .arg("--model")
+        .arg(&f.model)
+        .output()
+        .expect("search");
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A mode that makes no sense is refused before anything loads, as a usage error.
+    let o = Command::new(BIN)
+        .args(["search", "x", "--dtype", "f16", "--quant", "q8", "--index"])
+        .arg(&f.index)
+        .output()
+        .expect("search");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]

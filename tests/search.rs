@@ -492,7 +492,7 @@ fn reference_index() -> (Index, Vec<f32>) {
         passage_prefix: "passage: ".into(),
         query_prefix: "query: ".into(),
         text_recipe: TextRecipe::Summary,
-        quant: papermap::embed::Precision::F32,
+        mode: papermap::embed::Mode::F32,
         generation: 1,
         papers_file: "papers.jsonl".into(),
         papers: papers.len(),

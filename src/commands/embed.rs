@@ -67,7 +67,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         texts.push(text);
     }
     let read_s = read_start.elapsed().as_secs_f64();
-    let (_, mut encoder) = args.model.choice().load()?;
+    let (_, mut encoder) = args.model.choice()?.load()?;
     if args.one_by_one {
         return one_by_one(&args, output, &encoder, &texts, prefix);
     }
@@ -111,7 +111,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             "texts_per_second": e.len() as f64 / secs.max(1e-9),
             "tokens_per_second": e.tokens as f64 / secs.max(1e-9),
             "kernels": encoder.kernels().to_string(),
-            "precision": encoder.precision(),
+            "precision": encoder.mode(),
             "stages": stages,
         }));
     }
@@ -126,7 +126,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         e.tokens as f64 / secs.max(1e-9),
         e.flops / secs.max(1e-9) / 1e9,
         encoder.kernels(),
-        encoder.precision()
+        encoder.mode()
     );
     super::output::note!("{}", super::output::stage_line(&stages));
     Ok(())
@@ -161,7 +161,7 @@ fn one_by_one(
             "median_ms": median,
             "p90_ms": p90,
             "kernels": encoder.kernels().to_string(),
-            "precision": encoder.precision(),
+            "precision": encoder.mode(),
         }));
     }
     println!(
@@ -170,7 +170,7 @@ fn one_by_one(
         median,
         p90,
         encoder.kernels(),
-        encoder.precision()
+        encoder.mode()
     );
     Ok(())
 }

@@ -148,7 +148,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
 
 /// Every paper's title query vector, with progress, and a warning when they could not be cached.
 fn title_vectors(idx: &Index, model: &ModelOpts) -> anyhow::Result<Vec<f32>> {
-    let tq = workspace::title_vectors(idx, &model.choice(), &mut super::output::title_progress())?;
+    let tq = workspace::title_vectors(idx, &model.choice()?, &mut super::output::title_progress())?;
     super::output::warn_uncached(tq.cache_error.as_deref());
     Ok(tq.vectors)
 }
@@ -163,7 +163,7 @@ fn run_queries(
 ) -> anyhow::Result<()> {
     let judged = papermap::search::eval::read_judged(queries, judgments)?;
     let index = Index::open(dir)?;
-    let (metrics, judged) = workspace::evaluate_queries(&index, &model.choice(), judged)?;
+    let (metrics, judged) = workspace::evaluate_queries(&index, &model.choice()?, judged)?;
     if json {
         return super::output::print_json(&serde_json::json!({
             "index": dir,
@@ -199,7 +199,7 @@ fn run_lexicon(
     let idx = Index::open(dir)?;
     let vectors = title_vectors(&idx, model)?;
     // The learned rows are confirmed by the model's word vectors, as `papermap index` does.
-    let encoder = workspace::index_encoder(&idx, &model.choice())?;
+    let encoder = workspace::index_encoder(&idx, &model.choice()?)?;
     let table =
         papermap::search::eval::translation_table(&idx, &vectors, learn_before, Some(&encoder))?;
     if json {

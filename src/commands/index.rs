@@ -66,18 +66,15 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         super::output::note!("warning: {}", super::output::one_line(&w.to_string()));
     }
     super::options::report_tally(&read.tally);
-    // An existing q8 index stays q8 unless --quant says otherwise (then --rebuild is needed).
-    // Only the manifest is read here; a missing or broken one is the update's to report.
-    let (files, mut encoder) = args.model.choice().following_index(&args.index).load()?;
-    let fingerprint = files.fingerprint()?;
+    // An existing index keeps its mode (q8, f16…) unless --dtype/--quant say otherwise (then
+    // --rebuild is needed). Only the manifest is read here; a missing or broken one is the
+    // update's to report.
+    let (_, mut encoder) = args.model.choice()?.following_index(&args.index).load()?;
     let chunk = super::options::pipeline(&mut encoder, args.batch_tokens, args.profile, args.chunk);
     let opts = UpdateOptions {
         recipe: args.text,
         rebuild: args.rebuild,
         chunk_rows: chunk,
-        model_id: files.id.clone(),
-        model_fingerprint: fingerprint,
-        quant: encoder.precision(),
         prune: args.prune,
         roots: args.paths.iter().filter(|p| p.is_dir()).cloned().collect(),
     };

@@ -59,7 +59,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Info { model } => {
-            let files = model.choice().resolve()?;
+            let files = model.choice()?.resolve()?;
             let cfg = read_config(&files.config)?;
             if output.json {
                 return super::output::print_json(&serde_json::json!({

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use papermap::embed::model::Resolver;
-use papermap::embed::parse_device;
+use papermap::embed::{DeviceSpec, Mode, Quant};
 use papermap::workspace::ModelChoice;
 
 /// Index directory used when `--index` is not given.
@@ -14,20 +14,27 @@ pub const DEFAULT_INDEX: &str = "papermap-index";
 pub struct DeviceOpt {
     /// Device for embedding, k-means and related-for-all: cpu, cuda or cuda:N (cuda needs a
     /// `--features cuda` build).
-    #[arg(long = "device", global = true, default_value = "cpu")]
-    pub name: String,
+    #[arg(
+        long = "device",
+        global = true,
+        default_value = "cpu",
+        value_name = "NAME"
+    )]
+    pub spec: DeviceSpec,
 }
 
 impl Default for DeviceOpt {
     fn default() -> Self {
-        DeviceOpt { name: "cpu".into() }
+        DeviceOpt {
+            spec: DeviceSpec::Cpu,
+        }
     }
 }
 
 impl DeviceOpt {
-    /// The candle device it names.
-    pub fn parse(&self) -> anyhow::Result<candle_core::Device> {
-        Ok(parse_device(&self.name)?)
+    /// Opens the candle device it names.
+    pub fn open(&self) -> anyhow::Result<candle_core::Device> {
+        Ok(self.spec.open()?)
     }
 }
 
@@ -130,19 +137,21 @@ pub struct ModelOpts {
     pub offline: bool,
     #[command(flatten)]
     pub device: DeviceOpt,
-    /// Compute dtype: f32, f16 or bf16 (default f32 on CPU, f16 on CUDA).
-    #[arg(long, global = true)]
-    pub dtype: Option<String>,
+    /// Compute dtype: f32, f16 or bf16 (default: the index's mode, else f32 on CPU, f16 on
+    /// CUDA).
+    #[arg(long, global = true, value_name = "f32|f16|bf16")]
+    pub dtype: Option<Mode>,
     /// `q8`: int8 projections on the CPU (about 2x faster, cosine ≥ 0.999 to f32).
     /// Recorded in the index manifest; an index is never mixed across modes.
     #[arg(long, global = true, value_name = "q8|none")]
-    pub quant: Option<papermap::embed::Quant>,
+    pub quant: Option<Quant>,
 }
 
 impl ModelOpts {
-    /// The library's description of this choice.
-    pub fn choice(&self) -> ModelChoice {
-        ModelChoice {
+    /// The library's description of this choice: device and numeric mode typed once here.
+    pub fn choice(&self) -> anyhow::Result<ModelChoice> {
+        let device = self.device.spec;
+        Ok(ModelChoice {
             resolver: Resolver {
                 dir: self.model.clone(),
                 model_id: self.model_id.clone(),
@@ -150,10 +159,9 @@ impl ModelOpts {
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr())
                     && !super::output::quiet(),
             },
-            device: self.device.name.clone(),
-            dtype: self.dtype.clone(),
-            quant: self.quant,
-        }
+            device,
+            mode: Mode::from_flags(self.dtype, self.quant, device)?,
+        })
     }
 
     /// Whether a model was named explicitly (`--model` or `--model-id`).

@@ -128,8 +128,6 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
                 WorkspaceError::Embed(e) => embed_code(e),
                 WorkspaceError::Index(e) => index_code(e),
                 WorkspaceError::Search(e) => search_code(e),
-                WorkspaceError::Dtype(_) => Some(exit::USAGE),
-                WorkspaceError::ModelMismatch { .. } => None,
             }
         } else if let Some(e) = c.downcast_ref::<papermap::index::IndexError>() {
             index_code(e)
@@ -177,7 +175,12 @@ fn search_code(e: &papermap::search::SearchError) -> Option<u8> {
 }
 
 fn embed_code(e: &papermap::embed::EmbedError) -> Option<u8> {
-    matches!(e, papermap::embed::EmbedError::NotFound(_)).then_some(exit::NOT_FOUND)
+    use papermap::embed::EmbedError;
+    match e {
+        EmbedError::NotFound(_) => Some(exit::NOT_FOUND),
+        EmbedError::Mode(_) => Some(exit::USAGE),
+        _ => None,
+    }
 }
 
 /// What the user can do about an error, when the library's error says what went wrong: the
@@ -212,6 +215,19 @@ pub fn advice(e: &anyhow::Error) -> Option<String> {
                     "pass --rebuild to re-embed everything, or use another --index directory"
                         .into(),
                 ),
+                IndexError::NotComparable {
+                    stored, differs, ..
+                } => Some(if differs.contains(&papermap::embed::Difference::Model) {
+                    "pass --model with the index's model, or rebuild the index with this one \
+                     (`papermap index PATH... --rebuild`)"
+                        .into()
+                } else {
+                    format!(
+                        "leave out --dtype and --quant to use the index's mode ({}), or \
+                         re-embed it in this one (`papermap index PATH... --rebuild`)",
+                        stored.mode
+                    )
+                }),
                 IndexError::WouldRemove { .. } => Some(
                     "pass --prune to remove them, or give the directory where those digests are \
                      now"
@@ -231,13 +247,6 @@ pub fn advice(e: &anyhow::Error) -> Option<String> {
             return Some(
                 "give --out a file path without extension, in an existing directory (OUT.npy \
                  and OUT.jsonl are written beside each other)"
-                    .into(),
-            );
-        }
-        if let Some(WorkspaceError::ModelMismatch { .. }) = c.downcast_ref::<WorkspaceError>() {
-            return Some(
-                "pass --model with the index's model, or rebuild the index with this one \
-                 (`papermap index PATH... --rebuild`)"
                     .into(),
             );
         }

@@ -73,7 +73,7 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
     if args.k == 0 {
         return Err(search::SearchError::ZeroK.into());
     }
-    let device = args.device.parse()?;
+    let device = args.device.open()?;
     let dim = index.dim();
     let start = std::time::Instant::now();
     #[cfg(feature = "ann")]
@@ -128,7 +128,7 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
         all.len(),
         args.k,
         if ann { "approximate" } else { "exact" },
-        args.device.name
+        args.device.spec
     );
     Ok(())
 }

@@ -49,7 +49,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     // Only the papers the report gives a related list (all of a small archive, the 10,000 most
     // voted of a large one) are searched: a million papers would otherwise cost a product of
     // every paper with every other.
-    let device = args.model.device.parse()?;
+    let device = args.model.device.open()?;
     let rows = related_rows(&index);
     let queries: Vec<f32> = rows
         .iter()
@@ -72,7 +72,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     } else {
         let (check, cache_error) = papermap::workspace::summary_check(
             &index,
-            &args.model.choice(),
+            &args.model.choice()?,
             &mut super::output::title_progress(),
         )?;
         super::output::warn_uncached(cache_error.as_deref());

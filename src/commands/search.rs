@@ -7,7 +7,6 @@ use anyhow::Context;
 use papermap::embed::Prefix;
 use papermap::index::Index;
 use papermap::search::{self, Mode, Searcher};
-use papermap::workspace;
 
 use super::options::ModelOpts;
 use super::options::DEFAULT_INDEX;
@@ -42,7 +41,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     }
     // The model loads on a second thread while this one reads the index and its lexical side:
     // the two take about as long, and a person waits for their sum otherwise.
-    let choice = args.model.choice().following_index(&args.index);
+    let choice = args.model.choice()?.following_index(&args.index);
     let query = [text.clone()];
     let (index, loaded) = std::thread::scope(|s| {
         let model = args
@@ -68,8 +67,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     }
     let vector = match loaded {
         Some(Ok(loaded)) => {
-            let (files, encoder) = loaded?;
-            workspace::require_fit(&index, &files)?;
+            let (_, encoder) = loaded?;
+            index.accepts(encoder.identity())?;
             Some(encoder.embed_one(&text, Prefix::Query)?)
         }
         Some(Err(panic)) => std::panic::resume_unwind(panic),

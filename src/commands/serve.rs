@@ -35,14 +35,9 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             args.addr
         );
     }
-    // The index's own model and quantisation, checked as every command that embeds does.
+    // The index's own model and numeric mode, checked as every command that embeds does.
     let index = Index::open(&args.index)?;
-    let encoder = papermap::workspace::index_encoder(&index, &args.model.choice())?;
-    // The model passed the index's fingerprint check: the manifest names it.
-    let (model_id, fingerprint) = (
-        index.manifest().model_id.clone(),
-        index.manifest().model_fingerprint.clone(),
-    );
+    let encoder = papermap::workspace::index_encoder(&index, &args.model.choice()?)?;
     drop(index);
     serve(
         ServeOptions {
@@ -51,8 +46,6 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             allow_hosts: args.allow_host.clone(),
         },
         encoder,
-        model_id,
-        fingerprint,
         |addr| {
             if output.json {
                 println!(

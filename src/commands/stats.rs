@@ -29,7 +29,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             let index = papermap::index::Index::open(dir)?;
             let (check, cache_error) = papermap::workspace::summary_check(
                 &index,
-                &args.model.choice(),
+                &args.model.choice()?,
                 &mut super::output::title_progress(),
             )?;
             super::output::warn_uncached(cache_error.as_deref());

@@ -81,7 +81,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     } else {
         match workspace::optional_index_encoder(
             &index,
-            &args.model.choice(),
+            &args.model.choice()?,
             args.model.explicit(),
         )? {
             Ok(e) => Some(e),
@@ -110,7 +110,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     };
     let embedder = encoder.as_ref().map(|e| e as &dyn TermEmbedder);
     // k-means on the device of --device: a GPU does the distance work as matrix products.
-    let device = args.model.device.parse()?;
+    let device = args.model.device.open()?;
     let on_device;
     let assign: &dyn topics::kmeans::Assign = if device.is_cpu() {
         topics::kmeans::default_assign()

@@ -1,11 +1,11 @@
 //! Tokenise, batch under a token budget, run the graph, collect the pooled vectors.
 
-use candle_core::{DType, Device};
+use candle_core::Device;
 use tokenizers::Tokenizer;
 
 use super::graph::{BertGraph, Kernels};
 use super::model::read_config;
-use super::{no_panic, EmbedError, ModelFiles};
+use super::{no_panic, EmbedError, Mode, ModelFiles, ModelIdentity};
 
 /// Which E5 prefix an input gets: documents are passages, search text is a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,81 +59,16 @@ impl Embedded {
     }
 }
 
-/// Weight quantisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Quant {
-    /// Full-precision weights and activations.
-    #[default]
-    None,
-    /// Int8 weights (per output row) and activations (per token) in the projections; attention,
-    /// LayerNorm and pooling stay f32. CPU only.
-    Q8,
-}
-
-impl std::str::FromStr for Quant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" | "f32" => Ok(Quant::None),
-            "q8" => Ok(Quant::Q8),
-            _ => Err(format!("unknown quantisation {s:?}: use q8 or none")),
-        }
-    }
-}
-
-/// Numeric mode of stored vectors, as recorded in an index manifest (`f32`, `f16`, `bf16`, `q8`):
-/// vectors of different modes are never mixed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// f32 weights and activations.
-    F32,
-    /// f16 (CUDA).
-    F16,
-    /// bf16 (CUDA).
-    Bf16,
-    /// int8 projections ([`Quant::Q8`]).
-    Q8,
-}
-
-impl Precision {
-    /// The name written in manifests and hashed into vector keys.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::F16 => "f16",
-            Precision::Bf16 => "bf16",
-            Precision::Q8 => "q8",
-        }
-    }
-
-    /// The quantisation that produces vectors of this mode.
-    pub fn quant(self) -> Quant {
-        if self == Precision::Q8 {
-            Quant::Q8
-        } else {
-            Quant::None
-        }
-    }
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// How to load an encoder.
 #[derive(Debug, Clone)]
 pub struct EncoderOptions {
     /// Where the graph runs.
     pub device: Device,
-    /// Compute dtype: f32 on CPU; f16, bf16 or f32 on CUDA (pooling is always f32).
-    pub dtype: DType,
-    /// Int8 projections (CPU).
-    pub quant: Quant,
-    /// The layers' implementation; by default papermap's kernels on CPU, candle's ops elsewhere.
-    /// Forcing [`Kernels::Candle`] on CPU runs the CUDA code path there (tests).
+    /// Numeric mode (pooling is always f32).
+    pub mode: Mode,
+    /// The layers' implementation; by default papermap's kernels for the modes they implement
+    /// on the CPU ([`Mode::native_on_cpu`]), candle's ops otherwise. Forcing
+    /// [`Kernels::Candle`] on CPU runs the CUDA code path there (tests).
     pub kernels: Option<Kernels>,
 }
 
@@ -141,8 +76,7 @@ impl Default for EncoderOptions {
     fn default() -> Self {
         EncoderOptions {
             device: Device::Cpu,
-            dtype: DType::F32,
-            quant: Quant::None,
+            mode: Mode::F32,
             kernels: None,
         }
     }
@@ -176,8 +110,7 @@ pub struct Encoder {
     /// Synchronise the device after each stage of a forward pass, so that
     /// [`super::StageTimes`] gives each stage's own run time (`--profile`).
     pub sync_stages: bool,
-    dtype: DType,
-    quant: Quant,
+    identity: ModelIdentity,
 }
 
 impl Encoder {
@@ -209,32 +142,36 @@ impl Encoder {
         only: Option<Vec<String>>,
     ) -> Result<Self, EmbedError> {
         let config = read_config(&files.config)?;
-        let kernels = opts.kernels.unwrap_or(if opts.device.is_cpu() {
-            Kernels::Native
-        } else {
-            Kernels::Candle
-        });
+        let kernels =
+            opts.kernels
+                .unwrap_or(if opts.device.is_cpu() && opts.mode.native_on_cpu() {
+                    Kernels::Native
+                } else {
+                    Kernels::Candle
+                });
         // The tokenizer and the weights are read on two threads: each is a few hundred
         // milliseconds of a search's start-up, and they share nothing.
         std::thread::scope(|s| {
             let tokenizer = s.spawn(|| Encoder::read_tokenizer(files, only));
+            // The fingerprint is cached beside the model; the first one hashes the files while
+            // the weights load.
+            let fingerprint = s.spawn(|| files.fingerprint());
             let graph = no_panic(
                 || format!("reading {}", files.weights.display()),
-                || {
-                    BertGraph::load(
-                        &files.weights,
-                        &config,
-                        kernels,
-                        &opts.device,
-                        opts.dtype,
-                        opts.quant,
-                    )
-                },
+                || BertGraph::load(&files.weights, &config, kernels, &opts.device, opts.mode),
             );
             let tokenizer = tokenizer
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            Encoder::assemble(opts, &config, tokenizer?, graph?)
+            let fingerprint = fingerprint
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let identity = ModelIdentity {
+                id: files.id.clone(),
+                fingerprint: fingerprint?,
+                mode: opts.mode,
+            };
+            Encoder::assemble(opts, &config, tokenizer?, graph?, identity)
         })
     }
 
@@ -267,6 +204,7 @@ impl Encoder {
         config: &super::model::Config,
         tokenizer: Vocab,
         graph: BertGraph,
+        identity: ModelIdentity,
     ) -> Result<Self, EmbedError> {
         // On CPU a few thousand tokens already give every core whole tiles of every projection
         // (and keep the reused activation buffers near 70 MB); a GPU wants large batches to
@@ -285,8 +223,7 @@ impl Encoder {
             token_budget,
             max_batch,
             sync_stages: false,
-            dtype: opts.dtype,
-            quant: opts.quant,
+            identity,
         })
     }
 
@@ -440,16 +377,14 @@ impl Encoder {
         plan_batches(&order, ids, self.token_budget, self.max_batch)
     }
 
-    /// Numeric mode of the vectors, as recorded in index manifests (`f32`, `f16`, `bf16`, `q8`).
-    pub fn precision(&self) -> Precision {
-        if self.quant == Quant::Q8 {
-            return Precision::Q8;
-        }
-        match self.dtype {
-            DType::F16 => Precision::F16,
-            DType::BF16 => Precision::Bf16,
-            _ => Precision::F32,
-        }
+    /// Which vectors this encoder makes: its model and numeric mode, as an index records them.
+    pub fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+
+    /// Numeric mode of the vectors (f32, f16, bf16, q8).
+    pub fn mode(&self) -> Mode {
+        self.identity.mode
     }
 }
 

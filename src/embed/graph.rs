@@ -24,7 +24,7 @@ use super::kernels::{embedding::WordTable, linear::Epilogue, linear::PackedLinea
 use super::model::Config;
 use super::ops::{AttentionOp, EmbedOp, LinearOp, LinearWeights, MeanPoolOp, NormOp};
 use super::pipeline::{StageClock, StageTimes};
-use super::{EmbedError, Quant};
+use super::{EmbedError, Mode};
 
 /// Which implementation the graph's layers use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,25 +262,25 @@ fn host(t: &Tensor) -> candle_core::Result<Vec<f32>> {
 
 impl BertGraph {
     /// Loads a transformers BERT checkpoint (`model.safetensors`, names optionally under `bert.`)
-    /// for `kernels` on `device` in `dtype`; `quant` selects int8 projections (native only).
+    /// for `kernels` on `device` in `mode` (int8 projections run on papermap's kernels only).
     pub fn load(
         weights: &std::path::Path,
         config: &Config,
         kernels: Kernels,
         device: &Device,
-        dtype: DType,
-        quant: Quant,
+        mode: Mode,
     ) -> Result<Self, EmbedError> {
+        let dtype = mode.dtype();
         let model_err = |e: candle_core::Error| EmbedError::Weights {
             path: weights.to_path_buf(),
             source: Box::new(e),
         };
-        if kernels == Kernels::Native && (!device.is_cpu() || dtype != DType::F32) {
+        if kernels == Kernels::Native && (!device.is_cpu() || !mode.native_on_cpu()) {
             return Err(EmbedError::Device(format!(
-                "papermap's kernels run on the CPU in f32 (or q8), not {dtype:?} on {device:?}"
+                "papermap's kernels run on the CPU in f32 (or q8), not {mode} on {device:?}"
             )));
         }
-        if quant == Quant::Q8 && kernels != Kernels::Native {
+        if mode.int8_projections() && kernels != Kernels::Native {
             return Err(EmbedError::Device(
                 "q8 runs on papermap's CPU kernels only".into(),
             ));
@@ -319,9 +319,10 @@ impl BertGraph {
                 Ok(match kernels {
                     Kernels::Native => {
                         let (w, b) = (host(&w)?, host(&b)?);
-                        let weights = match quant {
-                            Quant::None => LinearWeights::F32(PackedLinear::new(&w, &b, out, inp)),
-                            Quant::Q8 => LinearWeights::Q8(QLinear::new(&w, &b, out, inp)),
+                        let weights = if mode.int8_projections() {
+                            LinearWeights::Q8(QLinear::new(&w, &b, out, inp))
+                        } else {
+                            LinearWeights::F32(PackedLinear::new(&w, &b, out, inp))
                         };
                         Linear::Native(LinearOp::new(weights, epilogue))
                     }

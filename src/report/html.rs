@@ -248,7 +248,7 @@ pub(crate) fn render(v: &View<'_>) -> String {
         index.dim(),
         esc(&index.manifest().model_id),
         esc(index.manifest().text_recipe.name()),
-        esc(index.manifest().quant.as_str()),
+        esc(index.manifest().mode.as_str()),
         esc(&topics.keyword_method)
     );
     if let Some(a) = &topics.auto {

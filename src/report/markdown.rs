@@ -71,7 +71,7 @@ pub(crate) fn render(v: &View<'_>) -> String {
         index.dim(),
         index.manifest().model_id,
         index.manifest().text_recipe.name(),
-        index.manifest().quant,
+        index.manifest().mode,
         topics.keyword_method,
         topics.recent_days
     );

@@ -303,7 +303,7 @@ mod tests {
         let stamp = crate::index::Stamp {
             generation: None,
             model_fingerprint: "sha256:m".into(),
-            quant: crate::embed::Precision::F32,
+            mode: crate::embed::Mode::F32,
             text_recipe: crate::index::TextRecipe::Summary,
             papers: n,
             papers_crc32: Some(1),

@@ -138,8 +138,8 @@ struct App {
     scans: std::sync::mpsc::Sender<scanner::Request>,
     /// Searches whose query is being embedded (the scanner waits for them).
     coming: Arc<scanner::Coming>,
-    model_id: String,
-    fingerprint: String,
+    /// Which vectors the encoder makes: a new generation is served only if it accepts them.
+    identity: crate::embed::ModelIdentity,
 }
 
 impl App {
@@ -199,10 +199,9 @@ fn watch(app: &App) {
     if &m == app.now().index.manifest() {
         return;
     }
-    if m.model_fingerprint != app.fingerprint {
+    if let Err(e) = m.accepts(&app.dir, &app.identity) {
         eprintln!(
-            "warning: {} generation {} was built with another model; still serving generation {now}",
-            app.dir.display(),
+            "warning: not serving generation {} ({e}); still serving generation {now}",
             m.generation
         );
         return;
@@ -532,7 +531,7 @@ async fn v1_embeddings(
     Ok(Json(json!({
         "object": "list",
         "data": data,
-        "model": app.model_id,
+        "model": app.identity.id,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }))
     .into_response())
@@ -894,16 +893,16 @@ async fn guard_requests(
     next.run(req).await
 }
 
-/// Serves until interrupted; `ready` gets the bound address once the server accepts
-/// connections (the CLI prints it).
+/// Serves until interrupted with `encoder`, which the index must accept; `ready` gets the bound
+/// address once the server accepts connections (the CLI prints it).
 pub fn serve(
     opts: ServeOptions,
     encoder: Encoder,
-    model_id: String,
-    fingerprint: String,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let loaded = Loaded::open(&opts.dir)?;
+    let identity = encoder.identity().clone();
+    loaded.index.accepts(&identity)?;
     let queue = Arc::new(embedder::Queue::default());
     let worker = Arc::clone(&queue);
     std::thread::Builder::new()
@@ -925,8 +924,7 @@ pub fn serve(
         jobs: queue,
         scans,
         coming,
-        model_id,
-        fingerprint,
+        identity,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

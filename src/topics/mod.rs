@@ -1113,7 +1113,7 @@ fn summarise(
         stamp: crate::index::Stamp {
             generation: None,
             model_fingerprint: String::new(),
-            quant: crate::embed::Precision::F32,
+            mode: crate::embed::Mode::F32,
             text_recipe: TextRecipe::default(),
             papers: 0,
             papers_crc32: None,
