@@ -337,6 +337,21 @@ fn an_index_updated_under_a_running_server_is_picked_up_whole() {
         after > 68,
         "the new generation was not picked up: {after} papers"
     );
+    // Its topics were computed on the old generation: the topic pages say so and what to run,
+    // instead of placing papers in the wrong topics or vanishing without a word.
+    let (st, body) = get(a, "/api/topics");
+    assert_eq!(st, 404, "{body}");
+    let why = json(&body)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        why.contains("another version of the index") && why.contains("papermap topics"),
+        "{why}"
+    );
+    let (st, page) = get(a, "/topics");
+    assert_eq!(st, 404);
+    assert!(page.contains("another version of the index"), "{page}");
 }
 
 #[test]

@@ -96,12 +96,9 @@ pub enum BriefError {
         /// Their ids not found in the index.
         missing: Vec<String>,
     },
-    /// The topics were computed on another version of the index.
-    #[error("the topics in {} were computed on another version of the index", dir.display())]
-    StaleTopics {
-        /// Index directory.
-        dir: PathBuf,
-    },
+    /// The topics are not current for the index.
+    #[error(transparent)]
+    Topics(#[from] crate::topics::TopicsError),
     /// The topics name a topic id they do not define.
     #[error("{}: paper row {row} is assigned to topic {id}, which topics.json does not define", dir.display())]
     UnknownTopic {
@@ -395,12 +392,14 @@ impl Brief {
     }
 }
 
-/// Builds the brief of `day` from the index and its topics (which must be current).
+/// Builds the brief of `day` from the index and its topics (which must be current: see
+/// [`crate::topics::load_current`]).
 pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefError> {
-    if !topics.is_current(index) || topics.assignment.len() != index.len() {
-        return Err(BriefError::StaleTopics {
+    if !topics.is_current(index) {
+        return Err(crate::topics::TopicsError::Stale {
             dir: index.dir().to_path_buf(),
-        });
+        }
+        .into());
     }
     let position: HashMap<u32, usize> = topics
         .topics

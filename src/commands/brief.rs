@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use papermap::brief::{self, Brief, BriefError, BriefFiles};
 use papermap::index::Index;
 
@@ -43,9 +42,7 @@ struct Printed<'a> {
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = Index::open(&args.index)?;
     let dir = args.index.display();
-    let topics = papermap::topics::load(&args.index)?.with_context(|| {
-        format!("no topics in {dir}: run `papermap topics --index {dir}` first")
-    })?;
+    let topics = papermap::topics::load_current(&index)?;
     let day = match (&args.digest, &args.date) {
         (Some(digest), _) => brief::day_of_digest(&index, digest, &args.source.read_options()),
         (None, Some(date)) => brief::day_of_date(&index, date),
@@ -58,9 +55,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                 "{e}; run `papermap index {} --index {dir}` first",
                 digest.display()
             )),
-            BriefError::StaleTopics { .. } => {
-                anyhow::anyhow!("{e}: run `papermap topics --index {dir}` again")
-            }
+            // Its own error, so that the CLI's advice for topics finds it.
+            BriefError::Topics(t) => t.into(),
             other => other.into(),
         }
     };

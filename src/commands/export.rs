@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use papermap::export::ExportFormat;
 use papermap::index::Index;
+use papermap::topics::TopicsError;
 
 use super::options::DEFAULT_INDEX;
 
@@ -45,9 +46,11 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     };
     // Topic ids only from topics computed on exactly this index; stale ones would misname rows.
     let topics = match format {
-        ExportFormat::Parquet => papermap::topics::load(&args.index)?
-            .filter(|t| t.is_current(&index))
-            .map(|t| t.assignment),
+        ExportFormat::Parquet => match papermap::topics::load_current(&index) {
+            Ok(t) => Some(t.assignment),
+            Err(TopicsError::NoTopics { .. } | TopicsError::Stale { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
         _ => None,
     };
     let files = papermap::export::export(&index, &args.out, format, topics.as_deref())?;

@@ -252,6 +252,14 @@ pub fn advice(e: &anyhow::Error) -> Option<String> {
         }
         match c.downcast_ref::<TopicsError>()? {
             TopicsError::Empty => Some("index some digests first: `papermap index PATH...`".into()),
+            TopicsError::NoTopics { dir } => Some(format!(
+                "run `papermap topics --index {}` first",
+                dir.display()
+            )),
+            TopicsError::Stale { dir } => Some(format!(
+                "run `papermap topics --index {}` again",
+                dir.display()
+            )),
             TopicsError::NonFinite => {
                 Some("rebuild the index: `papermap index PATH... --rebuild`".into())
             }

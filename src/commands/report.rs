@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use papermap::index::Index;
 use papermap::report::{related_rows, write, ReportInput, RELATED_PER_PAPER};
 
@@ -33,19 +32,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         "index {} holds no papers: nothing to report",
         args.index.display()
     );
-    let topics = papermap::topics::load(&args.index)?.with_context(|| {
-        format!(
-            "no topics in {}: run `papermap topics --index {}` first",
-            args.index.display(),
-            args.index.display()
-        )
-    })?;
-    anyhow::ensure!(
-        topics.is_current(&index),
-        "topics in {} were computed on another version of the index: run `papermap topics --index {}` again",
-        args.index.display(),
-        args.index.display()
-    );
+    let topics = papermap::topics::load_current(&index)?;
     // Only the papers the report gives a related list (all of a small archive, the 10,000 most
     // voted of a large one) are searched: a million papers would otherwise cost a product of
     // every paper with every other.

@@ -89,7 +89,8 @@ struct Loaded {
     bm25: Bm25,
     /// Statistics built anew after a damaged posting list was read from `lexical.bin`.
     bm25_repaired: std::sync::OnceLock<Bm25>,
-    topics: Option<Topics>,
+    /// The index's topics if current, else why not (shown on the topic pages and the API).
+    topics: Result<Topics, String>,
     /// Drawn on the first visit of `/map`: at a million papers it reads every paper, which a
     /// server start should not wait for.
     map_svg: std::sync::OnceLock<Option<String>>,
@@ -105,11 +106,13 @@ impl Loaded {
         let bm25 = lexical_store::load_or_build(&index, None).map_err(SearchError::from)?;
         let int8 = Int8Matrix::build(index.vectors(), index.dim())?;
         // Topics of another generation would put papers in the wrong topics: left out until
-        // `papermap topics` runs again.
-        let topics = crate::topics::load(dir)
-            .ok()
-            .flatten()
-            .filter(|t| t.is_current(&index));
+        // `papermap topics` runs again, and said so once per generation.
+        let topics = crate::topics::load_current(&index).map_err(|e| {
+            if !matches!(e, crate::topics::TopicsError::NoTopics { .. }) {
+                eprintln!("warning: topic pages are off: {e}");
+            }
+            format!("{e}: run `papermap topics` on it")
+        });
         Ok(Loaded {
             index,
             int8,
@@ -121,7 +124,7 @@ impl Loaded {
     }
 
     fn topic_of(&self, row: usize) -> Option<&crate::topics::Topic> {
-        let t = self.topics.as_ref()?;
+        let t = self.topics.as_ref().ok()?;
         t.topic(*t.assignment.get(row)?)
     }
 }
@@ -418,9 +421,7 @@ async fn api_paper(
 }
 
 fn topics_of(l: &Loaded) -> Result<&Topics, ApiError> {
-    l.topics.as_ref().ok_or_else(|| {
-        ApiError::not_found("no current topics for this index: run `papermap topics` on it")
-    })
+    l.topics.as_ref().map_err(ApiError::not_found)
 }
 
 async fn api_topics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
@@ -738,8 +739,9 @@ async fn page_paper(
 
 async fn page_topics(State(app): State<Arc<App>>) -> Response {
     let l = app.now();
-    let Some(t) = &l.topics else {
-        return not_found_page("no current topics for this index: run `papermap topics` on it");
+    let t = match &l.topics {
+        Ok(t) => t,
+        Err(why) => return not_found_page(why),
     };
     let items: String = t
         .topics
@@ -770,8 +772,9 @@ async fn page_topic(
         Err(page) => return *page,
     };
     let l = app.now();
-    let Some(t) = &l.topics else {
-        return not_found_page("no current topics for this index: run `papermap topics` on it");
+    let t = match &l.topics {
+        Ok(t) => t,
+        Err(why) => return not_found_page(why),
     };
     let Some(topic) = id.parse::<u32>().ok().and_then(|id| t.topic(id)) else {
         return not_found_page(&format!("no topic {id:?}"));
@@ -809,14 +812,16 @@ async fn page_topic(
 
 async fn page_map(State(app): State<Arc<App>>) -> Response {
     let l = app.now();
-    let svg = l.map_svg.get_or_init(|| {
-        l.topics
-            .as_ref()
-            .and_then(|t| crate::report::map_svg(&l.index, t).ok())
-    });
+    let t = match &l.topics {
+        Ok(t) => t,
+        Err(why) => return not_found_page(why),
+    };
+    let svg = l
+        .map_svg
+        .get_or_init(|| crate::report::map_svg(&l.index, t).ok());
     match svg {
         Some(svg) => page("Map", &format!("<h1>Map</h1>{svg}")).into_response(),
-        None => not_found_page("no current topics for this index: run `papermap topics` on it"),
+        None => not_found_page("the map could not be drawn from these topics"),
     }
 }
 

@@ -136,6 +136,19 @@ pub enum TopicsError {
         #[source]
         source: std::io::Error,
     },
+    /// No topics were saved for the index.
+    #[error("no topics in {}", dir.display())]
+    NoTopics {
+        /// Index directory.
+        dir: PathBuf,
+    },
+    /// The saved topics were computed on another version of the index: they would put papers
+    /// in the wrong topics.
+    #[error("the topics in {} were computed on another version of the index", dir.display())]
+    Stale {
+        /// Index directory.
+        dir: PathBuf,
+    },
     /// A stored topics file is malformed or of another version.
     #[error("{path}: {msg}")]
     Corrupt {
@@ -364,6 +377,7 @@ impl Topics {
     pub fn is_current(&self, index: &Index) -> bool {
         self.stamp == index.stamp()
             && self.papers.len() == index.len()
+            && self.assignment.len() == index.len()
             && (index.is_lazy()
                 || self
                     .papers
@@ -1188,7 +1202,20 @@ pub fn path(index_dir: &Path) -> PathBuf {
     index_dir.join(FILE)
 }
 
-/// The saved topics of the index in `index_dir`, or `None` when none were saved.
+/// The saved topics of `index`, required current: the one way report, brief, export and serve
+/// read topics. [`TopicsError::NoTopics`] when none were saved, [`TopicsError::Stale`] when the
+/// index changed since they were computed.
+pub fn load_current(index: &Index) -> Result<Topics, TopicsError> {
+    let dir = || index.dir().to_path_buf();
+    let topics = load(index.dir())?.ok_or_else(|| TopicsError::NoTopics { dir: dir() })?;
+    if !topics.is_current(index) {
+        return Err(TopicsError::Stale { dir: dir() });
+    }
+    Ok(topics)
+}
+
+/// The saved topics of the index in `index_dir`, or `None` when none were saved (current or
+/// not: [`load_current`] is for readers; this is for `papermap topics`, which updates them).
 pub fn load(index_dir: &Path) -> Result<Option<Topics>, TopicsError> {
     let p = path(index_dir);
     let text = match std::fs::read_to_string(&p) {
