@@ -6,8 +6,10 @@
 //! - [`eval`] — title → own-paper retrieval quality, the title query cache, and the summary check
 //!   that flags papers whose summary does not describe them.
 //!
-//! Everything here works on vectors that are already embedded: the caller turns query text into a
-//! vector (with the `query: ` prefix) and passes it in, so this module needs no model.
+//! Rankings work on vectors that are already embedded: the caller turns query text into a vector
+//! (with the `query: ` prefix) and passes it in. The model is used here only to learn the search
+//! lexicon when no current one is stored ([`Searcher::new`] with an encoder: its word vectors
+//! confirm the translations); without one, the stored lexicon or the glossary serves.
 
 #[cfg(feature = "ann")]
 pub mod ann;
