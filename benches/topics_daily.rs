@@ -69,6 +69,7 @@ fn main() {
         &params,
         None,
         None,
+        &papermap::vectors::VectorBackend::Cpu,
     )
     .expect("first fit");
     println!(
@@ -91,8 +92,15 @@ fn main() {
             .expect("update");
         let upd_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let full = topics::compute(&p.iter().collect::<Vec<_>>(), rows, &params, None, None)
-            .expect("refit");
+        let full = topics::compute(
+            &p.iter().collect::<Vec<_>>(),
+            rows,
+            &params,
+            None,
+            None,
+            &papermap::vectors::VectorBackend::Cpu,
+        )
+        .expect("refit");
         let full_s = t.elapsed().as_secs_f64();
         let (a, b) = (
             current.objective / p.len() as f64,

@@ -1,7 +1,8 @@
 //! papermap: turn Daily Papers digests into a map of research.
 //!
 //! Data flows one way: [`corpus`] (parse digests) → [`embed`] (strings to vectors) →
-//! [`index`] (on-disk store) → topics / search → report.
+//! [`index`] (on-disk store) → [`vectors`] (top-k, assignment, projection on a backend) →
+//! topics / search → report.
 
 pub mod atomic;
 pub mod brief;
@@ -17,4 +18,5 @@ pub mod serve;
 pub(crate) mod test_rng;
 pub mod text;
 pub mod topics;
+pub mod vectors;
 pub mod workspace;

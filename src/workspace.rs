@@ -174,8 +174,8 @@ pub fn summary_check(
     progress: &mut TitleProgress<'_>,
 ) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
     let tq = title_vectors(index, choice, progress)?;
-    let device = choice.device.open()?;
-    let check = quality::summary_outliers(index, &tq.vectors, &device)?;
+    let backend = crate::vectors::VectorBackend::on(choice.device.open()?);
+    let check = quality::summary_outliers(index, &tq.vectors, &backend)?;
     Ok((check, tq.cache_error))
 }
 
@@ -199,7 +199,7 @@ pub fn topics(
     params: &crate::topics::Params,
     fresh: bool,
     embedder: Option<&dyn crate::topics::keywords::TermEmbedder>,
-    assign: &dyn crate::topics::kmeans::Assign,
+    backend: &crate::vectors::VectorBackend,
 ) -> Result<(crate::topics::Topics, TopicsRun), crate::topics::TopicsError> {
     use crate::topics::{self as t, KChoice};
     let mut run = TopicsRun::default();
@@ -233,7 +233,7 @@ pub fn topics(
             run.updated = true;
             t::update_index(index, params, prev, embedder)?
         }
-        _ => t::compute_index_with(index, params, previous.as_ref(), embedder, assign)?,
+        _ => t::compute_index(index, params, previous.as_ref(), embedder, backend)?,
     };
     Ok((result, run))
 }

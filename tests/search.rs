@@ -539,8 +539,12 @@ fn reference_vectors_titles_find_their_summaries() {
 #[test]
 fn summary_check_flags_a_summary_of_another_paper() {
     let (index, queries) = reference_index();
-    let clean = papermap::quality::summary_outliers(&index, &queries, &candle_core::Device::Cpu)
-        .expect("check");
+    let clean = papermap::quality::summary_outliers(
+        &index,
+        &queries,
+        &papermap::vectors::VectorBackend::Cpu,
+    )
+    .expect("check");
     assert_eq!(clean.papers, 68);
     assert!(clean.outliers.is_empty(), "{:?}", clean.outliers);
     assert!(clean.median > 0.8 && clean.mad > 0.0, "{clean:?}");
@@ -571,8 +575,12 @@ fn summary_check_flags_a_summary_of_another_paper() {
         vectors,
     )
     .expect("index");
-    let c = papermap::quality::summary_outliers(&index, &queries, &candle_core::Device::Cpu)
-        .expect("check");
+    let c = papermap::quality::summary_outliers(
+        &index,
+        &queries,
+        &papermap::vectors::VectorBackend::Cpu,
+    )
+    .expect("check");
     let flagged: Vec<&str> = c.outliers.iter().map(|o| o.arxiv_id.as_str()).collect();
     assert_eq!(flagged, vec![index.paper(10).arxiv_id.as_str()], "{c:?}");
     // It carries `far`'s summary, which fits `far`'s own title.
@@ -584,7 +592,11 @@ fn summary_check_flags_a_summary_of_another_paper() {
     );
     // Wrong sizes are errors, not panics.
     assert!(matches!(
-        papermap::quality::summary_outliers(&index, &queries[..dim], &candle_core::Device::Cpu),
+        papermap::quality::summary_outliers(
+            &index,
+            &queries[..dim],
+            &papermap::vectors::VectorBackend::Cpu
+        ),
         Err(SearchError::Mismatch { .. })
     ));
 }
@@ -686,8 +698,12 @@ fn probe_archive_with_vectors() {
         );
     }
     println!("ranked in {:.1}s", t.elapsed().as_secs_f64());
-    let c = papermap::quality::summary_outliers(&index, &queries, &candle_core::Device::Cpu)
-        .expect("check");
+    let c = papermap::quality::summary_outliers(
+        &index,
+        &queries,
+        &papermap::vectors::VectorBackend::Cpu,
+    )
+    .expect("check");
     println!(
         "median {:.4} mad {:.4} threshold {:.4}: {} flagged",
         c.median,
@@ -800,8 +816,12 @@ fn summary_check_holds_on_papers_read_by_hand() {
     .collect();
     let (index, titles) = archive_summary_index(None);
     assert_eq!(index.len(), 4342);
-    let check = papermap::quality::summary_outliers(&index, &titles, &candle_core::Device::Cpu)
-        .expect("check");
+    let check = papermap::quality::summary_outliers(
+        &index,
+        &titles,
+        &papermap::vectors::VectorBackend::Cpu,
+    )
+    .expect("check");
     let flagged: std::collections::HashSet<&str> =
         check.outliers.iter().map(|o| o.arxiv_id.as_str()).collect();
     let wrong = |l: &serde_json::Value| l["describes"] == false;
@@ -829,8 +849,12 @@ fn summary_check_holds_on_papers_read_by_hand() {
     // The last three months, which hold no wrong summary, indexed alone: under 0.3 % flagged.
     let (recent, titles) = archive_summary_index(Some("2024-12-01"));
     assert_eq!(recent.len(), 1129);
-    let c = papermap::quality::summary_outliers(&recent, &titles, &candle_core::Device::Cpu)
-        .expect("check");
+    let c = papermap::quality::summary_outliers(
+        &recent,
+        &titles,
+        &papermap::vectors::VectorBackend::Cpu,
+    )
+    .expect("check");
     let share = c.outliers.len() as f64 / recent.len() as f64;
     println!(
         "2024-12..2025-02 alone: {} of {} flagged",

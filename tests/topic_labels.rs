@@ -55,6 +55,7 @@ fn labels_searched_for_land_in_their_own_topic_on_the_archive() {
             &params,
             None,
             Some(&encoder),
+            &papermap::vectors::VectorBackend::Cpu,
         )
         .expect("topics");
         let check = topics::label_check::check(&t, &encoder).expect("check");

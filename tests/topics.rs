@@ -94,6 +94,7 @@ fn compute(
         params,
         previous,
         None,
+        &papermap::vectors::VectorBackend::Cpu,
     )
     .expect("topics")
 }
@@ -294,6 +295,7 @@ fn mmr_puts_the_term_nearest_the_centroid_first() {
         &params,
         None,
         Some(&FakeEmbedder),
+        &papermap::vectors::VectorBackend::Cpu,
     )
     .expect("topics");
     assert_eq!(t.keyword_method, "c-tf-idf+mmr, read across topics");
@@ -346,6 +348,7 @@ fn bad_input_is_rejected_with_clear_errors() {
             },
             None,
             None,
+            &papermap::vectors::VectorBackend::Cpu,
         )
         .expect_err("must fail")
         .to_string()

@@ -442,7 +442,8 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
         .flat_map(|&r| index.vector(r).iter().copied())
         .collect();
     let related =
-        crate::search::top_k_among(index.vectors(), dim, &queries, &earlier, RELATED_PER_PAPER)?;
+        crate::search::top_k_among(index.vectors(), dim, &queries, &earlier, RELATED_PER_PAPER)
+            .map_err(SearchError::from)?;
 
     let outlier_of: HashMap<usize, &crate::topics::Outlier> =
         topics.outliers.iter().map(|o| (o.row, o)).collect();

@@ -92,7 +92,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let t = Instant::now();
     let ranks = title_ranks(&idx, &vectors)?;
     let metrics = metrics_from_ranks(&ranks);
-    let check = summary_outliers(&idx, &vectors, &candle_core::Device::Cpu)?;
+    let check = summary_outliers(&idx, &vectors, &papermap::vectors::VectorBackend::Cpu)?;
     let secs = t.elapsed().as_secs_f64();
     let recipe = idx.manifest().text_recipe;
     let out = std::io::stdout();

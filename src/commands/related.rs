@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use papermap::index::Index;
 use papermap::search::{self, Hit};
+use papermap::vectors::VectorBackend;
 
 use super::options::DEFAULT_INDEX;
 
@@ -68,32 +69,47 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))
 }
 
+/// The backend `--device` and `--ann` (with `--ef`) name, built once.
+fn backend(args: &Args) -> anyhow::Result<VectorBackend> {
+    let device = args.device.open()?;
+    #[cfg(feature = "ann")]
+    {
+        let ann = args.ann.then(|| {
+            let mut p = papermap::vectors::ann::AnnParams::default();
+            if let Some(ef) = args.ef {
+                p.expansion_search = ef;
+            }
+            p
+        });
+        Ok(VectorBackend::new(device, ann)?)
+    }
+    #[cfg(not(feature = "ann"))]
+    Ok(VectorBackend::on(device))
+}
+
 /// `--all`: every paper's `k` nearest, written as JSON Lines; timing on stderr.
 fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
     if args.k == 0 {
         return Err(search::SearchError::ZeroK.into());
     }
-    let device = args.device.open()?;
-    let dim = index.dim();
+    let backend = backend(args)?;
     let start = std::time::Instant::now();
-    #[cfg(feature = "ann")]
-    let ann = args.ann;
-    #[cfg(not(feature = "ann"))]
-    let ann = false;
-    let all = if ann {
-        anyhow::ensure!(device.is_cpu(), "--ann runs on the CPU; drop --device");
-        approximate(args, index)?
-    } else {
-        let exclude: Vec<usize> = (0..index.len()).collect();
-        search::top_k_on(
-            &device,
-            index.vectors(),
-            dim,
-            index.vectors(),
-            args.k,
-            Some(&exclude),
-        )?
-    };
+    let found = backend.related_all(
+        index.vectors(),
+        index.dim(),
+        args.k,
+        &args.index,
+        &index.stamp(),
+    )?;
+    if let Some((graph, built)) = &found.graph {
+        super::output::note!(
+            "{} the HNSW graph of {} papers ({})",
+            if *built { "built" } else { "loaded" },
+            index.len(),
+            graph.display()
+        );
+    }
+    let all = found.hits;
     let secs = start.elapsed().as_secs_f64();
     // Lines are formatted in parallel, a block of rows at a time, and written in order:
     // at a million papers one thread formatting JSON values would take longer than the search.
@@ -127,7 +143,11 @@ fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
         "related papers of {} papers (top {}, {}) in {secs:.2}s on {}",
         all.len(),
         args.k,
-        if ann { "approximate" } else { "exact" },
+        if backend.is_exact() {
+            "exact"
+        } else {
+            "approximate"
+        },
         args.device.spec
     );
     Ok(())
@@ -158,38 +178,6 @@ fn related_line(index: &Index, row: usize, hits: &[Hit]) -> std::io::Result<Vec<
     let mut v = serde_json::to_vec(&line)?;
     v.push(b'\n');
     Ok(v)
-}
-
-#[cfg(not(feature = "ann"))]
-fn approximate(_: &Args, _: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
-    anyhow::bail!("this papermap was built without the `ann` feature")
-}
-
-/// `--all --ann`: the saved HNSW graph (built or rebuilt when the vectors changed), searched.
-#[cfg(feature = "ann")]
-fn approximate(args: &Args, index: &Index) -> anyhow::Result<Vec<Vec<Hit>>> {
-    use papermap::search::ann::{Ann, AnnParams};
-    let mut params = AnnParams::default();
-    if let Some(ef) = args.ef {
-        anyhow::ensure!(ef > 0, "--ef must be at least 1");
-        params.expansion_search = ef;
-    }
-    let start = std::time::Instant::now();
-    let (graph, built) = Ann::open_or_build(
-        &args.index,
-        &index.stamp(),
-        index.vectors(),
-        index.dim(),
-        &params,
-    )?;
-    super::output::note!(
-        "{} the HNSW graph of {} papers in {:.2}s ({})",
-        if built { "built" } else { "loaded" },
-        index.len(),
-        start.elapsed().as_secs_f64(),
-        args.index.join("ann.usearch").display()
-    );
-    Ok(graph.related_all(index.vectors(), args.k)?)
 }
 
 fn write_table(

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use papermap::index::Index;
 use papermap::report::{related_rows, write, ReportInput, RELATED_PER_PAPER};
+use papermap::vectors::VectorBackend;
 
 use super::options::ModelOpts;
 use super::options::DEFAULT_INDEX;
@@ -36,14 +37,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     // Only the papers the report gives a related list (all of a small archive, the 10,000 most
     // voted of a large one) are searched: a million papers would otherwise cost a product of
     // every paper with every other.
-    let device = args.model.device.open()?;
+    let backend = VectorBackend::on(args.model.device.open()?);
     let rows = related_rows(&index);
     let queries: Vec<f32> = rows
         .iter()
         .flat_map(|&r| index.vector(r).iter().copied())
         .collect();
-    let hits = papermap::search::top_k_on(
-        &device,
+    let hits = backend.top_k(
         index.vectors(),
         index.dim(),
         &queries,

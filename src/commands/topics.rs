@@ -6,6 +6,7 @@ use anyhow::Context;
 use papermap::index::Index;
 use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
 use papermap::topics::{self, KChoice, Params, Topics, Trend};
+use papermap::vectors::VectorBackend;
 use papermap::workspace;
 
 use super::options::ModelOpts;
@@ -110,15 +111,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     };
     let embedder = encoder.as_ref().map(|e| e as &dyn TermEmbedder);
     // k-means on the device of --device: a GPU does the distance work as matrix products.
-    let device = args.model.device.open()?;
-    let on_device;
-    let assign: &dyn topics::kmeans::Assign = if device.is_cpu() {
-        topics::kmeans::default_assign()
-    } else {
-        on_device = topics::device_assign::DeviceAssign::new(device);
-        &on_device
-    };
-    let (result, run) = workspace::topics(&index, &params, args.fresh, embedder, assign)
+    let backend = VectorBackend::on(args.model.device.open()?);
+    let (result, run) = workspace::topics(&index, &params, args.fresh, embedder, &backend)
         .with_context(|| format!("computing topics of {}", args.index.display()))?;
     if run.previous_other_model {
         super::output::note!(

@@ -102,11 +102,11 @@ fn median(sorted: &[f32]) -> f32 {
 /// with a wrong summary) this has precision 0.95 and recall 0.92; the rule before it (z < −3,
 /// or z < −2.5 with the title not finding its paper) had 0.88 and 0.62.
 ///
-/// The nearest-summary search of the suspects runs on `device`.
+/// The nearest-summary search of the suspects runs on `backend`.
 pub fn summary_outliers(
     index: &Index,
     title_vectors: &[f32],
-    device: &candle_core::Device,
+    backend: &crate::vectors::VectorBackend,
 ) -> Result<SummaryCheck, SearchError> {
     let dim = index.dim();
     check_title_vectors(index, title_vectors)?;
@@ -129,7 +129,7 @@ pub fn summary_outliers(
     let suspects: Vec<usize> = (0..index.len())
         .filter(|&i| sims[i] < suspect_threshold)
         .collect();
-    let neighbourhood = neighbourhood_z(index, &suspects, &sims, &z, device)?;
+    let neighbourhood = neighbourhood_z(index, &suspects, &sims, &z, backend)?;
     let mut outliers: Vec<SummaryOutlier> = suspects
         .iter()
         .zip(neighbourhood)
@@ -170,7 +170,7 @@ fn neighbourhood_z(
     rows: &[usize],
     sims: &[f32],
     z: &dyn Fn(f32) -> f32,
-    device: &candle_core::Device,
+    backend: &crate::vectors::VectorBackend,
 ) -> Result<Vec<(f32, Option<usize>)>, SearchError> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -179,8 +179,7 @@ fn neighbourhood_z(
         .iter()
         .flat_map(|&i| index.vector(i).iter().copied())
         .collect();
-    let near = crate::search::top_k_on(
-        device,
+    let near = backend.top_k(
         index.vectors(),
         index.dim(),
         &queries,

@@ -9,7 +9,6 @@
 //! archive (measured on 100,000 papers: 17.6 MB before these caps, most of it related lists).
 
 mod html;
-mod map;
 mod markdown;
 
 use std::collections::HashMap;
@@ -20,8 +19,8 @@ use crate::quality::SummaryCheck;
 use crate::search::Hit;
 use crate::topics::Topics;
 
+pub use crate::vectors::project::project_2d;
 pub(crate) use html::CSS;
-pub use map::project_2d;
 pub(crate) use markdown::md;
 
 /// Most papers drawn on the map.

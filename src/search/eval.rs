@@ -49,13 +49,13 @@ fn title_dense(index: &Index, title_vectors: &[f32]) -> Result<Vec<Vec<super::Hi
         return Err(SearchError::EmptyIndex);
     }
     check_title_vectors(index, title_vectors)?;
-    dense::top_k(
+    Ok(dense::top_k(
         index.vectors(),
         index.dim(),
         title_vectors,
         FUSION_DEPTH,
         None,
-    )
+    )?)
 }
 
 /// Ranks (as [`title_ranks`]) of the titles of `rows`, with dense results `dense` (one list per

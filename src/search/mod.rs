@@ -11,10 +11,6 @@
 //! lexicon when no current one is stored ([`Searcher::new`] with an encoder: its word vectors
 //! confirm the translations); without one, the stored lexicon or the glossary serves.
 
-#[cfg(feature = "ann")]
-pub mod ann;
-pub mod dense;
-pub mod device_topk;
 pub mod eval;
 pub mod hybrid;
 pub mod int8_scan;
@@ -29,25 +25,12 @@ use serde::Serialize;
 
 use crate::embed::Encoder;
 use crate::index::Index;
+#[cfg(feature = "ann")]
+pub use crate::vectors::ann;
+pub use crate::vectors::{dense, device_topk, Hit, VectorError};
 
 pub use dense::{related_all, top_k, top_k_among};
 
-/// [`top_k`] on `device`: the heap search on the CPU, [`device_topk::top_k_on_device`] on a GPU
-/// (same rows, ties included).
-pub fn top_k_on(
-    device: &candle_core::Device,
-    vectors: &[f32],
-    dim: usize,
-    queries: &[f32],
-    k: usize,
-    exclude: Option<&[usize]>,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
-    if device.is_cpu() {
-        top_k(vectors, dim, queries, k, exclude)
-    } else {
-        device_topk::top_k_on_device(device, vectors, dim, queries, k, exclude)
-    }
-}
 pub use eval::{evaluate_titles, Metrics};
 pub use hybrid::{fuse, DENSE_WEIGHT, FUSION_DEPTH};
 pub use lexical::{tokenize, Bm25};
@@ -142,13 +125,26 @@ pub enum SearchError {
     Index(#[from] crate::index::IndexError),
 }
 
-/// One result: an index row and its score (cosine, BM25 or fused, by mode).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Hit {
-    /// Row of the paper in the index.
-    pub row: usize,
-    /// Score; higher is better.
-    pub score: f32,
+/// Vector errors keep their kind as search errors (a zero `k` is the same usage error whichever
+/// layer finds it).
+impl From<VectorError> for SearchError {
+    fn from(e: VectorError) -> Self {
+        match e {
+            VectorError::ZeroK => SearchError::ZeroK,
+            VectorError::Shape { what, len, dim } => SearchError::Shape { what, len, dim },
+            VectorError::Mismatch {
+                what,
+                expected,
+                found,
+            } => SearchError::Mismatch {
+                what,
+                expected,
+                found,
+            },
+            VectorError::Ann { what, source } => SearchError::Ann { what, source },
+            VectorError::Compute(e) => SearchError::Compute(e),
+        }
+    }
 }
 
 /// A hit as people and programs read it: rank, score and the paper's id, title, date and link.

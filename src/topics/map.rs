@@ -54,7 +54,7 @@ pub fn layout(vectors: Rows<'_>, seed: u64) -> Result<Option<Layout>, TopicsErro
     for &r in &sample {
         rows.extend_from_slice(vectors.row(r));
     }
-    let reduced = pca(&rows, dim, PCA_DIMS.min(dim));
+    let reduced = crate::vectors::project::principal_components(&rows, dim, PCA_DIMS.min(dim));
     let out_dim = reduced.len() / sample.len().max(1);
     let data = Array2::from_shape_vec((sample.len(), out_dim), reduced)
         .map_err(|e| TopicsError::BadParam(format!("map: {e}")))?;
@@ -196,96 +196,6 @@ fn place(
                     (r, [(x / w) as f32, (y / w) as f32])
                 })
                 .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-/// The rows (`n × dim`, row-major) projected on their `out` principal components, centred, as
-/// f64: subspace iteration on the covariance (30 rounds of multiply and Gram-Schmidt), which
-/// converges for the leading components of these spectra and costs milliseconds.
-fn pca(rows: &[f32], dim: usize, out: usize) -> Vec<f64> {
-    let n = rows.len() / dim.max(1);
-    if n == 0 || out == 0 {
-        return Vec::new();
-    }
-    let mut mean = vec![0f64; dim];
-    for r in rows.chunks_exact(dim) {
-        for (m, &v) in mean.iter_mut().zip(r) {
-            *m += v as f64;
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    let centred: Vec<f32> = rows
-        .chunks_exact(dim)
-        .flat_map(|r| r.iter().zip(&mean).map(|(&v, m)| (v as f64 - m) as f32))
-        .collect();
-    // Covariance (unnormalised): Xᵀ X by blocks of rows, in f64.
-    let cov = centred
-        .par_chunks(dim * 256)
-        .map(|block| {
-            let mut c = vec![0f64; dim * dim];
-            for r in block.chunks_exact(dim) {
-                for i in 0..dim {
-                    let ri = r[i] as f64;
-                    for (o, &rj) in c[i * dim..(i + 1) * dim].iter_mut().zip(r) {
-                        *o += ri * rj as f64;
-                    }
-                }
-            }
-            c
-        })
-        .reduce(
-            || vec![0f64; dim * dim],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    // Deterministic start: a fixed pattern, then rounds of V ← orth(C V).
-    let mut v: Vec<f64> = (0..out * dim)
-        .map(|i| (((i * 2_654_435_761) % 1000) as f64 / 1000.0) - 0.5)
-        .collect();
-    for _ in 0..30 {
-        let mut w = vec![0f64; out * dim];
-        for c in 0..out {
-            let vc = &v[c * dim..(c + 1) * dim];
-            let wc = &mut w[c * dim..(c + 1) * dim];
-            for i in 0..dim {
-                wc[i] = cov[i * dim..(i + 1) * dim]
-                    .iter()
-                    .zip(vc)
-                    .map(|(a, b)| a * b)
-                    .sum();
-            }
-        }
-        for c in 0..out {
-            for p in 0..c {
-                let dot: f64 = (0..dim).map(|i| w[c * dim + i] * w[p * dim + i]).sum();
-                for i in 0..dim {
-                    w[c * dim + i] -= dot * w[p * dim + i];
-                }
-            }
-            let norm = (0..dim)
-                .map(|i| w[c * dim + i].powi(2))
-                .sum::<f64>()
-                .sqrt()
-                .max(1e-30);
-            for i in 0..dim {
-                w[c * dim + i] /= norm;
-            }
-        }
-        v = w;
-    }
-    centred
-        .chunks_exact(dim)
-        .flat_map(|r| {
-            let v = &v;
-            (0..out).map(move |c| {
-                r.iter()
-                    .zip(&v[c * dim..(c + 1) * dim])
-                    .map(|(&x, &a)| x as f64 * a)
-                    .sum::<f64>()
-            })
         })
         .collect()
 }

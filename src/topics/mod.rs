@@ -12,7 +12,6 @@
 //! The same papers, vectors and parameters always give the same [`Topics`] (seeded starts,
 //! deterministic ties, order-independent parallel steps).
 
-pub mod device_assign;
 pub mod hierarchy;
 pub mod incremental;
 pub mod keywords;
@@ -33,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::Paper;
 use crate::index::{Index, TextRecipe};
+use crate::vectors::VectorBackend;
 use keywords::{KeywordOptions, TermEmbedder};
 use kmeans::{AutoK, KMeansConfig, Rows};
 
@@ -163,6 +163,25 @@ pub enum TopicsError {
     /// Embedding keywords failed.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
+}
+
+/// Vector errors as topics errors: a shape error stays one; the rest is the k-means step that
+/// failed on its backend.
+impl From<crate::vectors::VectorError> for TopicsError {
+    fn from(e: crate::vectors::VectorError) -> Self {
+        use crate::vectors::VectorError;
+        match e {
+            VectorError::Shape { len, dim, .. } => TopicsError::Shape { len, dim },
+            VectorError::Compute(e) => TopicsError::KMeans {
+                what: "on the device",
+                source: Some(Box::new(e)),
+            },
+            other => TopicsError::KMeans {
+                what: "vector work",
+                source: Some(Box::new(other)),
+            },
+        }
+    }
 }
 
 /// Direction of a topic's share in the recent window against before it.
@@ -489,17 +508,7 @@ pub fn compute_index(
     params: &Params,
     previous: Option<&Topics>,
     embedder: Option<&dyn TermEmbedder>,
-) -> Result<Topics, TopicsError> {
-    compute_index_with(index, params, previous, embedder, kmeans::default_assign())
-}
-
-/// [`compute_index`] with the k-means distance work done by `assign` (e.g. on a GPU).
-pub fn compute_index_with(
-    index: &Index,
-    params: &Params,
-    previous: Option<&Topics>,
-    embedder: Option<&dyn TermEmbedder>,
-    assign: &dyn kmeans::Assign,
+    backend: &VectorBackend,
 ) -> Result<Topics, TopicsError> {
     if index.is_empty() {
         return Err(TopicsError::Empty);
@@ -507,40 +516,23 @@ pub fn compute_index_with(
     // References, not copies: a million papers' texts are gigabytes.
     let papers: Vec<&Paper> = index.papers().iter().map(|p| &p.paper).collect();
     let rows = Rows::from_view(index.rows())?;
-    let mut t = compute_with(&papers, rows, params, previous, embedder, assign)?;
+    let mut t = compute(&papers, rows, params, previous, embedder, backend)?;
     t.stamp = index.stamp();
     Ok(t)
 }
 
-/// Clusters `vectors` (row `i` belongs to `papers[i]`) and summarises the topics; with
-/// `previous`, matching topics keep their ids and labels; with `embedder`, keywords are
-/// diversified by MMR against the centroids.
+/// Clusters `vectors` (row `i` belongs to `papers[i]`) with k-means on `backend` and summarises
+/// the topics; with `previous`, matching topics keep their ids and labels; with `embedder`,
+/// keywords are diversified by MMR against the centroids.
 pub fn compute(
     papers: &[&Paper],
     vectors: Rows<'_>,
     params: &Params,
     previous: Option<&Topics>,
     embedder: Option<&dyn TermEmbedder>,
+    backend: &VectorBackend,
 ) -> Result<Topics, TopicsError> {
-    compute_with(
-        papers,
-        vectors,
-        params,
-        previous,
-        embedder,
-        kmeans::default_assign(),
-    )
-}
-
-/// [`compute`] with the k-means distance work done by `assign` (e.g. on a GPU).
-pub fn compute_with(
-    papers: &[&Paper],
-    vectors: Rows<'_>,
-    params: &Params,
-    previous: Option<&Topics>,
-    embedder: Option<&dyn TermEmbedder>,
-    assign: &dyn kmeans::Assign,
-) -> Result<Topics, TopicsError> {
+    let assign = backend.assigner();
     let start = Instant::now();
     let n = papers.len();
     if n == 0 {

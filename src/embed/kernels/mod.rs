@@ -199,3 +199,39 @@ pub(crate) fn projection_tiles(
         })
         .collect()
 }
+
+/// `out[r, c] = a[r] · b[c]` for row-major `a` (`rows × dim`) and `b` (`cols × dim`).
+pub(crate) fn matmul_t(
+    a: &[f32],
+    rows: usize,
+    b: &[f32],
+    cols: usize,
+    dim: usize,
+    out: &mut [f32],
+) {
+    assert!(a.len() >= rows * dim && b.len() >= cols * dim && out.len() >= rows * cols);
+    // SAFETY: the assert above bounds every access gemm makes with these strides.
+    unsafe {
+        gemm::gemm(
+            rows,
+            cols,
+            dim,
+            out.as_mut_ptr(),
+            1,
+            cols as isize,
+            false,
+            a.as_ptr(),
+            1,
+            dim as isize,
+            b.as_ptr(),
+            dim as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use usearch::{Index as Hnsw, IndexOptions, MetricKind, ScalarKind};
 
-use super::{Hit, SearchError};
+use super::{Hit, VectorError};
 
 /// HNSW parameters. The defaults reach recall@10 0.994 at 1M archive-like vectors
 /// (`benches/scale.rs --ann --mix`; see the README). Degree 32 with `expansion_add` 128 builds
@@ -58,16 +58,16 @@ pub struct Ann {
     dim: usize,
 }
 
-fn ann_err(what: &str, e: impl std::fmt::Display) -> SearchError {
+fn ann_err(what: &str, e: impl std::fmt::Display) -> VectorError {
     // usearch's errors are C++ exceptions carried as text: kept as the cause.
-    SearchError::Ann {
+    VectorError::Ann {
         what: what.to_string(),
         source: Some(e.to_string().into()),
     }
 }
 
-fn ann_fail(what: String) -> SearchError {
-    SearchError::Ann { what, source: None }
+fn ann_fail(what: String) -> VectorError {
+    VectorError::Ann { what, source: None }
 }
 
 fn options(dim: usize, p: &AnnParams) -> IndexOptions {
@@ -85,7 +85,7 @@ fn options(dim: usize, p: &AnnParams) -> IndexOptions {
 
 impl Ann {
     /// Builds the graph over `vectors` (`rows × dim`, row-major), inserting on all rayon threads.
-    pub fn build(vectors: &[f32], dim: usize, params: &AnnParams) -> Result<Ann, SearchError> {
+    pub fn build(vectors: &[f32], dim: usize, params: &AnnParams) -> Result<Ann, VectorError> {
         let rows = super::dense::rows("index vectors", vectors, dim)?;
         let hnsw =
             Hnsw::new(&options(dim, params)).map_err(|e| ann_err("creating the graph", e))?;
@@ -108,7 +108,7 @@ impl Ann {
         vectors: &[f32],
         dim: usize,
         params: &AnnParams,
-    ) -> Result<(Ann, bool), SearchError> {
+    ) -> Result<(Ann, bool), VectorError> {
         let rows = super::dense::rows("index vectors", vectors, dim)?;
         let stamp = Stamp {
             index: index.clone(),
@@ -133,7 +133,7 @@ impl Ann {
         Ok((ann, true))
     }
 
-    fn load(path: &Path, rows: usize, dim: usize, params: &AnnParams) -> Result<Ann, SearchError> {
+    fn load(path: &Path, rows: usize, dim: usize, params: &AnnParams) -> Result<Ann, VectorError> {
         let hnsw =
             Hnsw::new(&options(dim, params)).map_err(|e| ann_err("creating the graph", e))?;
         hnsw.load(&path_str(path)?)
@@ -151,7 +151,7 @@ impl Ann {
     }
 
     /// Writes the graph to `path` (through a temporary file, so a crash leaves the old one).
-    pub fn save(&self, path: &Path) -> Result<(), SearchError> {
+    pub fn save(&self, path: &Path) -> Result<(), VectorError> {
         let tmp: PathBuf = path.with_extension("usearch.tmp");
         self.hnsw
             .save(&path_str(&tmp)?)
@@ -165,13 +165,13 @@ impl Ann {
     }
 
     /// The `k` approximate nearest other rows of every row, best first, with exact cosine scores.
-    pub fn related_all(&self, vectors: &[f32], k: usize) -> Result<Vec<Vec<Hit>>, SearchError> {
+    pub fn related_all(&self, vectors: &[f32], k: usize) -> Result<Vec<Vec<Hit>>, VectorError> {
         if k == 0 {
-            return Err(SearchError::ZeroK);
+            return Err(VectorError::ZeroK);
         }
         let rows = super::dense::rows("index vectors", vectors, self.dim)?;
         if rows != self.rows {
-            return Err(SearchError::Mismatch {
+            return Err(VectorError::Mismatch {
                 what: "vectors in the approximate index",
                 expected: self.rows,
                 found: rows,
@@ -216,7 +216,7 @@ fn exact_dot(a: &[f32], b: &[f32]) -> f32 {
         .sum::<f64>() as f32
 }
 
-fn path_str(p: &Path) -> Result<String, SearchError> {
+fn path_str(p: &Path) -> Result<String, VectorError> {
     p.to_str()
         .map(str::to_string)
         .ok_or_else(|| ann_fail(format!("{}: path is not UTF-8", p.display())))
@@ -262,7 +262,7 @@ mod tests {
     fn approximate_related_finds_the_exact_neighbours() {
         let (n, dim, k) = (3000, 48, 10);
         let v = clustered(n, dim);
-        let exact = super::super::related_all(&v, dim, k).unwrap();
+        let exact = super::super::dense::related_all(&v, dim, k).unwrap();
         let ann = Ann::build(&v, dim, &AnnParams::default()).unwrap();
         let approx = ann.related_all(&v, k).unwrap();
         assert_eq!(approx.len(), n);

@@ -13,7 +13,7 @@
 
 use candle_core::{DType, Device, Tensor, D};
 
-use super::{Hit, SearchError};
+use super::{Hit, VectorError};
 
 /// Columns per chunk of the chunk-maximum filter.
 pub const CHUNK: usize = 1024;
@@ -35,7 +35,7 @@ pub fn top_k_on_device(
     queries: &[f32],
     k: usize,
     exclude: Option<&[usize]>,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
+) -> Result<Vec<Vec<Hit>>, VectorError> {
     top_k_chunked(device, vectors, dim, queries, k, exclude, CHUNK)
 }
 
@@ -45,7 +45,7 @@ pub fn related_all_on_device(
     vectors: &[f32],
     dim: usize,
     k: usize,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
+) -> Result<Vec<Vec<Hit>>, VectorError> {
     let n = vectors.len().checked_div(dim).unwrap_or(0);
     let exclude: Vec<usize> = (0..n).collect();
     top_k_on_device(device, vectors, dim, vectors, k, Some(&exclude))
@@ -59,16 +59,16 @@ fn top_k_chunked(
     k: usize,
     exclude: Option<&[usize]>,
     chunk: usize,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
+) -> Result<Vec<Vec<Hit>>, VectorError> {
     if dim == 0 || !vectors.len().is_multiple_of(dim) || !queries.len().is_multiple_of(dim) {
-        return Err(SearchError::Shape {
+        return Err(VectorError::Shape {
             what: "vectors",
             len: vectors.len(),
             dim,
         });
     }
     if k == 0 {
-        return Err(SearchError::ZeroK);
+        return Err(VectorError::ZeroK);
     }
     let (n, nq) = (vectors.len() / dim, queries.len() / dim);
     if n == 0 || nq == 0 {
@@ -140,7 +140,7 @@ fn top_k_chunked(
 
 /// The `m` largest entries of each row of a 2-D tensor, best first: `(columns u32, values)`.
 /// `m` rounds of argmax, each masking exactly the chosen column (so equal scores are kept).
-fn select_top(x: &Tensor, m: usize) -> Result<(Tensor, Tensor), SearchError> {
+fn select_top(x: &Tensor, m: usize) -> Result<(Tensor, Tensor), VectorError> {
     let (rows, cols) = x.dims2()?;
     let device = x.device();
     let ids = Tensor::arange(0u32, cols as u32, device)?.reshape((1, cols))?;

@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
-use super::{Hit, SearchError};
+use super::{Hit, VectorError};
 
 /// Queries multiplied together against one index block.
 pub const QUERY_BLOCK: usize = 256;
@@ -102,9 +102,9 @@ impl TopK {
 }
 
 /// Checks that `buf` holds whole rows of `dim` and returns the row count.
-pub(crate) fn rows(what: &'static str, buf: &[f32], dim: usize) -> Result<usize, SearchError> {
+pub(crate) fn rows(what: &'static str, buf: &[f32], dim: usize) -> Result<usize, VectorError> {
     if dim == 0 || !buf.len().is_multiple_of(dim) {
-        return Err(SearchError::Shape {
+        return Err(VectorError::Shape {
             what,
             len: buf.len(),
             dim,
@@ -125,15 +125,15 @@ pub fn top_k(
     queries: &[f32],
     k: usize,
     exclude: Option<&[usize]>,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
+) -> Result<Vec<Vec<Hit>>, VectorError> {
     let n = rows("index vectors", vectors, dim)?;
     let nq = rows("query vectors", queries, dim)?;
     if k == 0 {
-        return Err(SearchError::ZeroK);
+        return Err(VectorError::ZeroK);
     }
     if let Some(ex) = exclude {
         if ex.len() != nq {
-            return Err(SearchError::Mismatch {
+            return Err(VectorError::Mismatch {
                 what: "excluded rows (one per query)",
                 expected: nq,
                 found: ex.len(),
@@ -226,7 +226,7 @@ fn block_top_k(
     qblock: &[f32],
     k: usize,
     exclude: Option<&[usize]>,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
+) -> Result<Vec<Vec<Hit>>, VectorError> {
     let nq = qblock.len() / dim;
     let q = Tensor::from_slice(qblock, (nq, dim), &Device::Cpu)?;
     let mut heaps: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
@@ -256,7 +256,7 @@ fn block_top_k(
 ///
 /// Runs [`top_k`] with the vectors as their own queries: `O(N²·d)` work in blocks, `O(N·k)`
 /// memory for the result.
-pub fn related_all(vectors: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>>, SearchError> {
+pub fn related_all(vectors: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>>, VectorError> {
     let n = rows("index vectors", vectors, dim)?;
     let exclude: Vec<usize> = (0..n).collect();
     top_k(vectors, dim, vectors, k, Some(&exclude))
@@ -268,21 +268,21 @@ pub fn related_all(vectors: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>
 /// The candidates' vectors are gathered once into a contiguous buffer (`O(m·d)` for `m`
 /// candidates) and searched with [`top_k`], so blocking, parallelism and ties (lower row first)
 /// are the same. Candidates may come in any order and repeat; a row outside the index is a
-/// [`SearchError::Mismatch`].
+/// [`VectorError::Mismatch`].
 pub fn top_k_among(
     vectors: &[f32],
     dim: usize,
     queries: &[f32],
     candidates: &[usize],
     k: usize,
-) -> Result<Vec<Vec<Hit>>, SearchError> {
+) -> Result<Vec<Vec<Hit>>, VectorError> {
     let n = rows("index vectors", vectors, dim)?;
     let mut rows_kept = candidates.to_vec();
     rows_kept.sort_unstable();
     rows_kept.dedup();
     if let Some(&last) = rows_kept.last() {
         if last >= n {
-            return Err(SearchError::Mismatch {
+            return Err(VectorError::Mismatch {
                 what: "candidate row (index rows)",
                 expected: n,
                 found: last,
@@ -355,15 +355,15 @@ mod tests {
         assert_eq!(hits[0].len(), 2);
         assert!(matches!(
             top_k(&v, 5, &v[..4], 1, None),
-            Err(SearchError::Shape { .. })
+            Err(VectorError::Shape { .. })
         ));
         assert!(matches!(
             top_k(&v, 4, &v[..4], 0, None),
-            Err(SearchError::ZeroK)
+            Err(VectorError::ZeroK)
         ));
         assert!(matches!(
             top_k(&v, 4, &v[..4], 1, Some(&[])),
-            Err(SearchError::Mismatch { .. })
+            Err(VectorError::Mismatch { .. })
         ));
         assert!(top_k(&[], 4, &v[..4], 3, None).expect("empty")[0].is_empty());
     }
@@ -417,7 +417,7 @@ mod tests {
         assert!(top_k_among(&v, dim, &q, &[], 3).expect("empty")[0].is_empty());
         assert!(matches!(
             top_k_among(&v, dim, &q, &[n], 3),
-            Err(SearchError::Mismatch { .. })
+            Err(VectorError::Mismatch { .. })
         ));
     }
 

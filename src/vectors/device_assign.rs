@@ -16,8 +16,8 @@ use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::kmeans::{Assign, Rows};
-use super::TopicsError;
+use super::assign::{first_lowest, Assign, Rows};
+use super::VectorError;
 
 /// Floats of one `rows × k` product block on the device (1 GiB).
 const BLOCK_FLOATS: usize = 1 << 28;
@@ -48,8 +48,13 @@ impl DeviceAssign {
         }
     }
 
+    /// The device it runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// The device copy of `data` and its squared row norms, uploaded on first use.
-    fn upload(&self, data: Rows<'_>) -> Result<(Tensor, Tensor), TopicsError> {
+    fn upload(&self, data: Rows<'_>) -> Result<(Tensor, Tensor), VectorError> {
         let key = (data.as_slice().as_ptr() as usize, data.as_slice().len());
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = cache.as_ref().filter(|c| c.key == key) {
@@ -74,7 +79,7 @@ impl DeviceAssign {
     }
 
     /// Squared distances of every row of `data` to every point, `[rows, points]` on the device.
-    fn distance_tensor(&self, data: Rows<'_>, points: Rows<'_>) -> Result<Tensor, TopicsError> {
+    fn distance_tensor(&self, data: Rows<'_>, points: Rows<'_>) -> Result<Tensor, VectorError> {
         let (x, _) = self.upload(data)?;
         let p = self.points(points, true)?;
         x.matmul(&p.t().map_err(dev)?)
@@ -84,7 +89,7 @@ impl DeviceAssign {
 
     /// `[−2p | ‖p‖² | 1 | 0 …]` per point (`with_row_norm`), else `[−2p | ‖p‖² | 0 | 0 …]`, on
     /// the device: times the uploaded rows, `‖x‖² − 2x·p + ‖p‖²` or `‖p‖² − 2x·p`.
-    fn points(&self, points: Rows<'_>, with_row_norm: bool) -> Result<Tensor, TopicsError> {
+    fn points(&self, points: Rows<'_>, with_row_norm: bool) -> Result<Tensor, VectorError> {
         let d = points.dim();
         let mut out = Vec::with_capacity(points.len() * (d + EXTRA));
         for i in 0..points.len() {
@@ -102,11 +107,8 @@ impl DeviceAssign {
     }
 }
 
-fn dev(e: candle_core::Error) -> TopicsError {
-    TopicsError::KMeans {
-        what: "on the device",
-        source: Some(Box::new(e)),
-    }
+fn dev(e: candle_core::Error) -> VectorError {
+    VectorError::Compute(e)
 }
 
 impl Assign for DeviceAssign {
@@ -116,7 +118,7 @@ impl Assign for DeviceAssign {
         centroids: Rows<'_>,
         labels: &mut [u32],
         dist2: &mut [f32],
-    ) -> Result<(), TopicsError> {
+    ) -> Result<(), VectorError> {
         let (n, k) = (data.len(), centroids.len());
         if n == 0 || k == 0 {
             return Ok(());
@@ -157,7 +159,7 @@ impl Assign for DeviceAssign {
         data: Rows<'_>,
         closest: &mut [f32],
         points: Rows<'_>,
-    ) -> Result<usize, TopicsError> {
+    ) -> Result<usize, VectorError> {
         let (n, m) = (data.len(), points.len());
         if n == 0 || m == 0 {
             return Ok(0);
@@ -171,7 +173,7 @@ impl Assign for DeviceAssign {
             Ok::<_, candle_core::Error>((potentials, (c, d)))
         })()
         .map_err(dev)?;
-        let best = super::kmeans::first_lowest(&potentials);
+        let best = first_lowest(&potentials);
         let (c, d) = d;
         let lowered = (|| {
             c.to_dtype(DType::F64)?
@@ -185,7 +187,7 @@ impl Assign for DeviceAssign {
         Ok(best)
     }
 
-    fn distances(&self, data: Rows<'_>, points: Rows<'_>) -> Result<Vec<f32>, TopicsError> {
+    fn distances(&self, data: Rows<'_>, points: Rows<'_>) -> Result<Vec<f32>, VectorError> {
         let (n, m) = (data.len(), points.len());
         if n == 0 || m == 0 {
             return Ok(vec![0.0; n * m]);
@@ -199,8 +201,9 @@ impl Assign for DeviceAssign {
 
 #[cfg(test)]
 mod tests {
-    use super::super::kmeans::{kmeans_plus_plus, lloyd, Blocked, Direct};
+    use super::super::assign::{Blocked, Direct};
     use super::*;
+    use crate::topics::kmeans::{kmeans_plus_plus, lloyd};
     use rand_xoshiro::rand_core::{RngCore, SeedableRng};
     use rand_xoshiro::Xoshiro256Plus;
 
