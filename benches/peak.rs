@@ -1,5 +1,5 @@
 //! The CPU's arithmetic peak, measured: f32 FMA and int8 VNNI throughput on every core, the
-//! yardsticks for the "fraction of peak" figures of `papermap embed` (README, Speed).
+//! yardsticks for the "fraction of peak" figures of `papermap embed` (docs/performance.md).
 //!
 //! Each thread runs 24 independent accumulator chains (enough to cover the FMA latency of every
 //! core of this decade) of the widest instruction the CPU has: `vfmadd231ps` on 512 or 256 bits,

@@ -1,6 +1,6 @@
 //! Faults, tried as a careless disk, a hostile digest, a broken download and a careless user
 //! would: every case ends in a clear error naming the file (exit 1, or 4 for a damaged index), a warning, or a repair;
-//! never a panic, a hang, a silent wrong answer or lost data. One test per case of the README's
+//! never a panic, a hang, a silent wrong answer or lost data. One test per case of docs/reliability.md's
 //! "Reliability" table.
 
 mod common;

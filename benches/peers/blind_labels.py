@@ -5,7 +5,7 @@
 topic, its label, its 10 keywords and the titles of the 5 papers nearest its centre (cosine to
 the mean of its vectors, the same rule for both systems). The key (item -> system) goes to a
 separate file the reader never sees. `score` reads the grades back and prints the table of the
-README. The protocol is in benches/peers/BLIND_READING.md.
+docs/topics.md. The protocol is in benches/peers/BLIND_READING.md.
 
 BERTopic runs as in topics_vs_bertopic.py (same vectors, KMeans with the same k, Kiwi nouns);
 its label is its first three keywords, as BERTopic's own `topic_labels_` shows them.

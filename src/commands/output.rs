@@ -61,7 +61,7 @@ pub fn ignore_broken_pipe(r: std::io::Result<()>) -> anyhow::Result<()> {
     }
 }
 
-/// Exit statuses scripts can rely on (also in `papermap --help` and the README).
+/// Exit statuses scripts can rely on (also in `papermap --help` and docs/cli.md).
 pub mod exit {
     /// Success.
     pub const OK: u8 = 0;

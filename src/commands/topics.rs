@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
     /// Number of topics, or `auto`: the k of --k-range with the highest reader score (coherence ×
-    /// diversity of the keywords × papers in topics of readable size; see the README).
+    /// diversity of the keywords × papers in topics of readable size; see docs/topics.md).
     #[arg(long, default_value = "auto")]
     k: String,
     /// Range `--k auto` scans, both ends included.

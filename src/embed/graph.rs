@@ -426,7 +426,7 @@ impl BertGraph {
 
     /// Arithmetic of one sequence of `len` tokens through the encoder: two operations per
     /// multiply-add of the projections and of attention's two products (the yardstick of the
-    /// README's fraction-of-peak figures; element-wise work is not counted).
+    /// fraction-of-peak figures of docs/performance.md; element-wise work is not counted).
     pub fn flops(&self, len: usize) -> f64 {
         let (h, f, n) = (self.hidden as f64, self.ffn as f64, len as f64);
         self.layers.len() as f64 * (2.0 * n * (4.0 * h * h + 2.0 * h * f) + 4.0 * n * n * h)

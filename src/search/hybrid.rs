@@ -6,7 +6,7 @@
 //! weights [`DENSE_WEIGHT`] and `1 − DENSE_WEIGHT`; a paper missing from a list gets 0 from it.
 //! Reciprocal rank fusion (`Σ 1 / (60 + rank)`), the previous rule, ignores how far ahead the
 //! leader of a list is; on the 50 judged queries of `tests/data` it scored nDCG@10 0.852 against
-//! lexical's 0.889, below its better half, while this fusion scores above both (README, Search).
+//! lexical's 0.889, below its better half, while this fusion scores above both (docs/search.md).
 
 use std::collections::HashMap;
 

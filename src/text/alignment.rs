@@ -18,7 +18,7 @@
 //! candidates (each side's six best either way) are also put to the index's own model: a pair
 //! whose two words are each other's most similar candidate in the model's query embedding is
 //! added. On the archive's time split this raises title hybrid Recall@1 from 0.853 to 0.865,
-//! past the hand-picked glossary's 0.859 (README, "Query translation").
+//! past the hand-picked glossary's 0.859 (docs/search.md).
 
 use std::collections::HashMap;
 

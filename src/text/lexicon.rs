@@ -11,7 +11,7 @@
 //! never saw (`benchmarking`) gets its class's (`benchmark`). Snowball's classes are derivational
 //! as well as inflectional, so a few unrelated words share one (`position`/`positive`,
 //! `experiment`/`experience`, `relation`/`relative`) and so their translations: the price of
-//! `robotic`, `editable` and `benchmarking` finding theirs, which measured worth it (README).
+//! `robotic`, `editable` and `benchmarking` finding theirs, which measured worth it (docs/search.md).
 
 use std::collections::HashMap;
 

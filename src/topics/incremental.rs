@@ -7,7 +7,7 @@
 //! and (at a k-means fixed point) the same centroids; one more `fit_with` over the new papers
 //! moves each centroid by the running mean of the papers it receives. Old papers keep their
 //! topic, new ones take the nearest refined centroid. A full refit (`--fresh`) is suggested by
-//! [`drift`] (the rule and its measurement are in the README).
+//! [`drift`] (the rule and its measurement are in docs/topics.md).
 
 use linfa::prelude::*;
 use linfa_clustering::{IncrKMeansError, KMeans, KMeansInit};

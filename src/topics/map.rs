@@ -6,7 +6,7 @@
 //! fitted on at most [`FIT_SAMPLE`] papers (a seeded sample, with the sample's perplexity);
 //! every other paper is placed at the similarity-weighted mean of its [`PLACE_NEIGHBOURS`]
 //! nearest sampled papers (cosine of the unit vectors), which is linear in the archive
-//! (measured in the README: trustworthiness against PCA, time at 5,000 and 100,000 papers).
+//! (measured in docs/topics.md: trustworthiness against PCA, time at 5,000 and 100,000 papers).
 //! Coordinates are scaled to [0, 1] on both axes. Two runs on the same vectors do not give the
 //! same map (see [`layout`]); the stored one is what every page draws.
 

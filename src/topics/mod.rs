@@ -686,7 +686,7 @@ pub fn compute(
     Ok(t)
 }
 
-/// How `--k auto` chooses k, in words (the README explains why).
+/// How `--k auto` chooses k, in words (docs/topics.md explains why).
 pub const READER_CRITERION: &str = "highest reader score: mean NPMI of each topic's 10 c-TF-IDF \
      keywords over all papers × keyword diversity across topics × share of papers in topics of at \
      least 0.5 % of the archive";

@@ -19,7 +19,7 @@ use usearch::{Index as Hnsw, IndexOptions, MetricKind, ScalarKind};
 use super::{Hit, VectorError};
 
 /// HNSW parameters. The defaults reach recall@10 0.994 at 1M archive-like vectors
-/// (`benches/scale.rs --ann --mix`; see the README). Degree 32 with `expansion_add` 128 builds
+/// (`benches/scale.rs --ann --mix`; see docs/performance.md, Scaling). Degree 32 with `expansion_add` 128 builds
 /// 2-3x faster but gets 0.967 there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnnParams {
