@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{colour, esc, View};
+use super::{colour, esc, ReportLayout};
 use crate::topics::Trend;
 
 /// The report's stylesheet (the daily brief uses it too).
@@ -21,7 +21,7 @@ nav ol{columns:2;font-size:14px}table{border-collapse:collapse;font-size:14px}td
 .map circle{stroke:#fff;stroke-width:.3}.map circle:hover{stroke:#000;stroke-width:1.5}
 "#;
 
-fn paper_link(v: &View<'_>, row: usize) -> String {
+fn paper_link(v: &ReportLayout<'_>, row: usize) -> String {
     let p = &v.input.index.paper(row);
     let mut s = match super::web_link(&p.url) {
         Some(url) => format!("<a href=\"{}\">{}</a>", esc(url), esc(&p.title)),
@@ -43,7 +43,7 @@ fn trend_html(t: Trend, ratio: f64) -> String {
 }
 
 /// The map as SVG; `standalone` adds the XML namespace header for a separate `.svg` file.
-pub(crate) fn map_svg(v: &View<'_>, standalone: bool) -> String {
+pub(crate) fn map_svg(v: &ReportLayout<'_>, standalone: bool) -> String {
     let (w, h, pad) = (1000.0f32, 640.0f32, 20.0f32);
     let mut s = String::new();
     let _ = write!(
@@ -107,7 +107,7 @@ pub(crate) fn map_svg(v: &View<'_>, standalone: bool) -> String {
     s
 }
 
-fn sizes_svg(v: &View<'_>) -> String {
+fn sizes_svg(v: &ReportLayout<'_>) -> String {
     let topics = &v.input.topics.topics;
     let max = topics.iter().map(|t| t.size).max().unwrap_or(1).max(1) as f32;
     let (row_h, label_w, bar_w) = (22.0f32, 330.0f32, 560.0f32);
@@ -153,7 +153,7 @@ fn timeline_note(k: usize) -> String {
 }
 
 /// Papers per month per topic as a heat map: one row per topic, one column per month.
-fn timeline_svg(v: &View<'_>) -> String {
+fn timeline_svg(v: &ReportLayout<'_>) -> String {
     let topics = &v.input.topics.topics;
     let months = &v.months;
     let (cell_w, cell_h, label_w, top) = (
@@ -216,7 +216,7 @@ fn timeline_svg(v: &View<'_>) -> String {
 }
 
 /// The whole page.
-pub(crate) fn render(v: &View<'_>) -> String {
+pub(crate) fn render(v: &ReportLayout<'_>) -> String {
     let input = v.input;
     let topics = &input.topics;
     let index = input.index;

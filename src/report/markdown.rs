@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::View;
+use super::ReportLayout;
 use crate::topics::Trend;
 
 /// Markdown-safe inline text from a digest: Markdown punctuation is backslash-escaped and HTML
@@ -30,7 +30,7 @@ pub(crate) fn md(s: &str) -> String {
 
 /// The paper's title as a link when it has a web link (the parser keeps no other), as plain
 /// text otherwise.
-fn link(v: &View<'_>, row: usize) -> String {
+fn link(v: &ReportLayout<'_>, row: usize) -> String {
     let p = &v.input.index.paper(row);
     let mut s = match super::web_link(&p.url) {
         Some(url) => format!("[{}](<{url}>)", md(&p.title)),
@@ -51,7 +51,7 @@ fn trend_word(t: Trend) -> &'static str {
 }
 
 /// The whole Markdown report.
-pub(crate) fn render(v: &View<'_>) -> String {
+pub(crate) fn render(v: &ReportLayout<'_>) -> String {
     let topics = &v.input.topics;
     let index = v.input.index;
     let mut s = String::new();

@@ -85,8 +85,9 @@ pub struct ReportInput<'a> {
     pub summary_check: Option<&'a SummaryCheck>,
 }
 
-/// Derived view shared by the Markdown and HTML writers.
-pub(crate) struct View<'a> {
+/// What the Markdown and HTML writers both draw from the input: each row's topic, the map's
+/// points and labels, the rows with related lists, the nearest topics.
+pub(crate) struct ReportLayout<'a> {
     pub input: &'a ReportInput<'a>,
     /// Topic position (in `topics.topics`) of every paper row.
     pub topic_of_row: Vec<usize>,
@@ -108,7 +109,7 @@ pub(crate) struct View<'a> {
 
 use crate::text::vector::cosine;
 
-impl<'a> View<'a> {
+impl<'a> ReportLayout<'a> {
     fn new(input: &'a ReportInput<'a>) -> Result<Self, ReportError> {
         let index = input.index;
         let topics = input.topics;
@@ -230,7 +231,7 @@ impl<'a> View<'a> {
             .filter(plausible)
             .filter_map(|p| p.paper.date.clone())
             .max();
-        Ok(View {
+        Ok(ReportLayout {
             input,
             topic_of_row,
             map_rows,
@@ -254,7 +255,7 @@ pub fn map_svg(index: &Index, topics: &Topics) -> Result<String, ReportError> {
         related: &related,
         summary_check: None,
     };
-    let view = View::new(&input)?;
+    let view = ReportLayout::new(&input)?;
     Ok(html::map_svg(&view, true))
 }
 
@@ -289,7 +290,7 @@ pub fn write(out: &Path, input: &ReportInput<'_>) -> Result<ReportFiles, ReportE
     std::fs::create_dir_all(out).map_err(io(out))?;
     // Temporaries of a killed earlier run.
     crate::atomic::clean_abandoned(out);
-    let view = View::new(input)?;
+    let view = ReportLayout::new(input)?;
     let files = ReportFiles {
         markdown: out.join("report.md"),
         map_svg: out.join("map.svg"),
@@ -333,7 +334,7 @@ pub(crate) fn date_votes(date: Option<&str>, votes: Option<u32>) -> Option<Strin
 }
 
 /// How the map places its points, in words.
-pub(crate) fn map_method(v: &View<'_>) -> String {
+pub(crate) fn map_method(v: &ReportLayout<'_>) -> String {
     match &v.input.topics.map {
         Some(layout) if layout.xy.len() == v.input.index.len() => layout.method.clone(),
         _ => "a PCA projection of its vector (run `papermap topics` for the t-SNE map)".into(),

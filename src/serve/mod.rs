@@ -129,7 +129,9 @@ impl Loaded {
     }
 }
 
-struct App {
+/// What every request handler shares: the served generation, the reload watch, the embedding
+/// queue and the scanner, and the identity of the vectors the encoder makes.
+struct ServerState {
     dir: PathBuf,
     current: RwLock<Arc<Loaded>>,
     /// The last manifest the watcher acted on (served, or found unservable).
@@ -145,7 +147,7 @@ struct App {
     identity: crate::embed::ModelIdentity,
 }
 
-impl App {
+impl ServerState {
     fn now(&self) -> Arc<Loaded> {
         self.current
             .read()
@@ -187,7 +189,7 @@ impl App {
 }
 
 /// Watches the manifest; swaps in each committed change once it opens whole.
-fn watch(app: &App) {
+fn watch(app: &ServerState) {
     let now = app.now().index.manifest().generation;
     let Ok(Some(m)) = read_manifest(&app.dir) else {
         return;
@@ -306,7 +308,7 @@ fn query_of(p: &SearchParams) -> Result<String, ApiError> {
 }
 
 async fn run_search(
-    app: &App,
+    app: &ServerState,
     q: &str,
     mode: Mode,
     k: usize,
@@ -340,7 +342,7 @@ fn hit_json(l: &Loaded, rank: usize, h: &Hit) -> serde_json::Value {
 }
 
 async fn api_search(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad(e.body_text()))?;
@@ -392,7 +394,7 @@ struct KParam {
 }
 
 async fn api_related(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     id: Result<UrlPath<String>, PathRejection>,
     params: Result<Query<KParam>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -411,7 +413,7 @@ async fn api_related(
 }
 
 async fn api_paper(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     id: Result<UrlPath<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_param(id)?;
@@ -424,7 +426,7 @@ fn topics_of(l: &Loaded) -> Result<&Topics, ApiError> {
     l.topics.as_ref().map_err(ApiError::not_found)
 }
 
-async fn api_topics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+async fn api_topics(State(app): State<Arc<ServerState>>) -> Result<Response, ApiError> {
     let l = app.now();
     let t = topics_of(&l)?;
     let list: Vec<_> = t
@@ -436,7 +438,7 @@ async fn api_topics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
 }
 
 async fn api_topic(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     id: Result<UrlPath<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_param(id)?;
@@ -483,7 +485,7 @@ struct EmbeddingsRequest {
 }
 
 async fn v1_embeddings(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
@@ -589,7 +591,7 @@ fn url_segment(id: &str) -> String {
 }
 
 async fn page_search(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Response {
     let p = params.map(|Query(p)| p).unwrap_or(SearchParams {
@@ -679,7 +681,7 @@ fn not_found_page(what: &str) -> Response {
 }
 
 async fn page_paper(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     id: Result<UrlPath<String>, PathRejection>,
 ) -> Response {
     let id = match page_param(id) {
@@ -737,7 +739,7 @@ async fn page_paper(
     .into_response()
 }
 
-async fn page_topics(State(app): State<Arc<App>>) -> Response {
+async fn page_topics(State(app): State<Arc<ServerState>>) -> Response {
     let l = app.now();
     let t = match &l.topics {
         Ok(t) => t,
@@ -764,7 +766,7 @@ async fn page_topics(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn page_topic(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     id: Result<UrlPath<String>, PathRejection>,
 ) -> Response {
     let id = match page_param(id) {
@@ -810,7 +812,7 @@ async fn page_topic(
     .into_response()
 }
 
-async fn page_map(State(app): State<Arc<App>>) -> Response {
+async fn page_map(State(app): State<Arc<ServerState>>) -> Response {
     let l = app.now();
     let t = match &l.topics {
         Ok(t) => t,
@@ -862,7 +864,7 @@ pub struct ServeOptions {
 
 /// Refuses requests a web page could have sent behind the user's back (see [`guard`]).
 async fn guard_requests(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<ServerState>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -921,7 +923,7 @@ pub fn serve(
         .name("papermap-scan".into())
         .spawn(move || scanner::run(requests, &counted))
         .map_err(ServeError::Runtime)?;
-    let app = Arc::new(App {
+    let app = Arc::new(ServerState {
         dir: opts.dir.clone(),
         seen: std::sync::Mutex::new(Some(loaded.index.manifest().clone())),
         guard: std::sync::OnceLock::new(),
