@@ -7,6 +7,7 @@
 //! once.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::embed::model::Resolver;
 use crate::embed::{
@@ -15,6 +16,7 @@ use crate::embed::{
 use crate::index::{Index, IndexError};
 use crate::quality::{self, SummaryCheck, TitleProgress};
 use crate::search::SearchError;
+use crate::vectors::VectorBackend;
 
 /// Errors of opening an index with a model.
 #[derive(Debug, thiserror::Error)]
@@ -118,68 +120,166 @@ impl ModelChoice {
     }
 }
 
-/// The encoder of `index`'s model: the model `choice` names in the index's numeric mode (unless
-/// the choice names another), refused before loading unless the index accepts its vectors.
-pub fn index_encoder(index: &Index, choice: &ModelChoice) -> Result<Encoder, WorkspaceError> {
-    let choice = choice.following(Some(index.manifest().mode));
-    let files = choice.resolve()?;
-    index.accepts(&choice.identity(&files)?)?;
-    let (_, encoder) = choice.load()?;
-    Ok(encoder)
+/// An index directory opened once, with everything a command reads through it: the index, the
+/// vector backend, the index's model (loaded on first use, in the index's numeric mode, and only
+/// if the index accepts its vectors) and the topics (only if current). Every command that reads
+/// an index, and serve, open one; none checks a model or loads topics by itself.
+pub struct Workspace {
+    index: Index,
+    choice: ModelChoice,
+    backend: VectorBackend,
+    encoder: OnceLock<Encoder>,
 }
 
-/// The encoder of `index`'s model when one is available and fits, else why not (for callers
-/// that can do without: topic keywords fall back to c-TF-IDF alone). An explicitly named model
-/// that cannot be loaded is an error.
-pub fn optional_index_encoder(
-    index: &Index,
-    choice: &ModelChoice,
-    explicit: bool,
-) -> Result<Result<Encoder, String>, WorkspaceError> {
-    let choice = choice.following(Some(index.manifest().mode));
-    let files = match choice.resolve() {
-        Ok(f) => f,
-        Err(e) if !explicit => return Ok(Err(format!("no model ({e})"))),
-        Err(e) => return Err(e),
-    };
-    if let Err(e) = index.accepts(&choice.identity(&files)?) {
-        return Ok(Err(e.to_string()));
+impl Workspace {
+    /// Opens the index in `dir` for `choice` (which follows the index's numeric mode unless it
+    /// names one), with the exact backend of its device. Nothing is loaded yet.
+    pub fn open(dir: &Path, choice: &ModelChoice) -> Result<Workspace, WorkspaceError> {
+        let index = Index::open(dir)?;
+        let choice = choice.following(Some(index.manifest().mode));
+        let backend = VectorBackend::on(choice.device.open()?);
+        Ok(Workspace {
+            index,
+            choice,
+            backend,
+            encoder: OnceLock::new(),
+        })
     }
-    let (_, encoder) = choice.load()?;
-    Ok(Ok(encoder))
-}
 
-/// Title query vectors of every paper: from the index's cache, or embedded with the index's
-/// model (then cached). `progress(done, total)` follows any embedding.
-pub fn title_vectors(
-    index: &Index,
-    choice: &ModelChoice,
-    progress: &mut TitleProgress<'_>,
-) -> Result<quality::TitleQueries, WorkspaceError> {
-    if let Some(v) = quality::cached_title_queries(index) {
-        return Ok(quality::TitleQueries {
-            cached: index.len(),
-            vectors: v,
-            ..Default::default()
-        });
+    /// This workspace with another backend (`related --all --ann`).
+    pub fn with_backend(mut self, backend: VectorBackend) -> Workspace {
+        self.backend = backend;
+        self
     }
-    let encoder = index_encoder(index, choice)?;
-    Ok(quality::title_queries(index, &encoder, progress)?)
+
+    /// The index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Where vector work runs.
+    pub fn backend(&self) -> &VectorBackend {
+        &self.backend
+    }
+
+    /// The index's model: the one the choice names, refused before loading unless the index
+    /// accepts its vectors, loaded once.
+    pub fn encoder(&self) -> Result<&Encoder, WorkspaceError> {
+        if let Some(e) = self.encoder.get() {
+            return Ok(e);
+        }
+        let files = self.choice.resolve()?;
+        self.index.accepts(&self.choice.identity(&files)?)?;
+        let (_, encoder) = self.choice.load()?;
+        Ok(self.encoder.get_or_init(|| encoder))
+    }
+
+    /// The index's model when one is available and accepted, else why not (for callers that can
+    /// do without: topic keywords fall back to c-TF-IDF alone). An explicitly named model that
+    /// cannot be found is an error.
+    pub fn optional_encoder(
+        &self,
+        explicit: bool,
+    ) -> Result<Result<&Encoder, String>, WorkspaceError> {
+        if self.encoder.get().is_none() {
+            let files = match self.choice.resolve() {
+                Ok(f) => f,
+                Err(e) if !explicit => return Ok(Err(format!("no model ({e})"))),
+                Err(e) => return Err(e),
+            };
+            if let Err(e) = self.index.accepts(&self.choice.identity(&files)?) {
+                return Ok(Err(e.to_string()));
+            }
+        }
+        self.encoder().map(Ok)
+    }
+
+    /// Takes an encoder loaded elsewhere (a search loads the model while the index opens), if
+    /// the index accepts its vectors.
+    pub fn adopt(&self, encoder: Encoder) -> Result<&Encoder, WorkspaceError> {
+        self.index.accepts(encoder.identity())?;
+        Ok(self.encoder.get_or_init(|| encoder))
+    }
+
+    /// The index's model, owned (serve's embedding thread), loaded if it was not.
+    pub fn into_encoder(self) -> Result<Encoder, WorkspaceError> {
+        self.encoder()?;
+        self.encoder
+            .into_inner()
+            .ok_or_else(|| WorkspaceError::Embed(EmbedError::NotFound("no encoder".into())))
+    }
+
+    /// The index's topics, required current ([`crate::topics::load_current`]).
+    pub fn topics(&self) -> Result<crate::topics::Topics, crate::topics::TopicsError> {
+        crate::topics::load_current(&self.index)
+    }
+
+    /// Title query vectors of every paper: from the index's cache, or embedded with the index's
+    /// model (then cached). `progress(done, total)` follows any embedding.
+    pub fn title_vectors(
+        &self,
+        progress: &mut TitleProgress<'_>,
+    ) -> Result<quality::TitleQueries, WorkspaceError> {
+        if let Some(v) = quality::cached_title_queries(&self.index) {
+            return Ok(quality::TitleQueries {
+                cached: self.index.len(),
+                vectors: v,
+                ..Default::default()
+            });
+        }
+        Ok(quality::title_queries(
+            &self.index,
+            self.encoder()?,
+            progress,
+        )?)
+    }
+
+    /// The summary check of the index (title vectors as [`Workspace::title_vectors`] gets them),
+    /// and why the title vectors could not be cached, if they could not.
+    pub fn summary_check(
+        &self,
+        progress: &mut TitleProgress<'_>,
+    ) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
+        let tq = self.title_vectors(progress)?;
+        let check = quality::summary_outliers(&self.index, &tq.vectors, &self.backend)?;
+        Ok((check, tq.cache_error))
+    }
+
+    /// nDCG@10 per mode of judged queries (see [`crate::search::eval::evaluate_queries`]), each
+    /// query embedded with the index's model; also the number of queries.
+    pub fn evaluate_queries(
+        &self,
+        queries: Vec<crate::search::eval::JudgedQuery>,
+    ) -> Result<(Vec<crate::search::eval::QueryMetrics>, usize), WorkspaceError> {
+        let encoder = self.encoder()?;
+        let texts: Vec<String> = queries.iter().map(|q| q.query.clone()).collect();
+        let vectors = encoder.embed(&texts, Prefix::Query, &mut |_, _| {})?;
+        let searcher = crate::search::Searcher::new(&self.index, Some(encoder))?;
+        let metrics = crate::search::eval::evaluate_queries(
+            &self.index,
+            searcher.bm25(),
+            &queries,
+            &vectors.vectors,
+        )?;
+        Ok((metrics, queries.len()))
+    }
+
+    /// Topics of the index: while the index only grows (and the same k is asked for, or auto),
+    /// the saved topics are updated: new papers join them, nothing already assigned moves, and a
+    /// rerun without new papers gives the same topics. Anything else (`fresh`, another k, papers
+    /// gone, another model) is a full fit on the backend, whose topics keep the ids of the
+    /// saved ones they match.
+    pub fn fit_topics(
+        &self,
+        params: &crate::topics::Params,
+        fresh: bool,
+        embedder: Option<&dyn crate::topics::keywords::TermEmbedder>,
+    ) -> Result<(crate::topics::Topics, TopicsRun), crate::topics::TopicsError> {
+        topics(&self.index, params, fresh, embedder, &self.backend)
+    }
 }
 
-/// The summary check of `index` (title vectors as [`title_vectors`] gets them).
-pub fn summary_check(
-    index: &Index,
-    choice: &ModelChoice,
-    progress: &mut TitleProgress<'_>,
-) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
-    let tq = title_vectors(index, choice, progress)?;
-    let backend = crate::vectors::VectorBackend::on(choice.device.open()?);
-    let check = quality::summary_outliers(index, &tq.vectors, &backend)?;
-    Ok((check, tq.cache_error))
-}
-
-/// What [`topics`] did besides computing the topics, for the caller to tell.
+/// What [`Workspace::fit_topics`] did besides computing the topics, for the caller to tell.
 #[derive(Debug, Clone, Default)]
 pub struct TopicsRun {
     /// Saved topics were found and used (their ids kept, or updated in place).
@@ -190,11 +290,8 @@ pub struct TopicsRun {
     pub updated: bool,
 }
 
-/// Topics of `index`: while the index only grows (and the same k is asked for, or auto), the
-/// saved topics are updated: new papers join them, nothing already assigned moves, and a rerun
-/// without new papers gives the same topics. Anything else (`fresh`, another k, papers gone,
-/// another model) is a full fit, whose topics keep the ids of the saved ones they match.
-pub fn topics(
+/// [`Workspace::fit_topics`].
+fn topics(
     index: &Index,
     params: &crate::topics::Params,
     fresh: bool,
@@ -246,20 +343,4 @@ pub fn prepare_lexical(dir: &Path, encoder: &Encoder) -> Result<(), WorkspaceErr
         crate::search::lexical_store::load_or_build(&index, Some(encoder))?;
     }
     Ok(())
-}
-
-/// nDCG@10 per mode of judged queries (see [`crate::search::eval::evaluate_queries`]), each
-/// query embedded with the index's model; also the number of queries.
-pub fn evaluate_queries(
-    index: &Index,
-    choice: &ModelChoice,
-    queries: Vec<crate::search::eval::JudgedQuery>,
-) -> Result<(Vec<crate::search::eval::QueryMetrics>, usize), WorkspaceError> {
-    let encoder = index_encoder(index, choice)?;
-    let texts: Vec<String> = queries.iter().map(|q| q.query.clone()).collect();
-    let vectors = encoder.embed(&texts, Prefix::Query, &mut |_, _| {})?;
-    let searcher = crate::search::Searcher::new(index, Some(&encoder))?;
-    let metrics =
-        crate::search::eval::evaluate_queries(index, searcher.bm25(), &queries, &vectors.vectors)?;
-    Ok((metrics, queries.len()))
 }

@@ -597,7 +597,9 @@ fn summary_check_flags_a_summary_of_another_paper() {
             &queries[..dim],
             &papermap::vectors::VectorBackend::Cpu
         ),
-        Err(SearchError::Mismatch { .. })
+        Err(SearchError::Vectors(
+            papermap::vectors::VectorError::Mismatch { .. }
+        ))
     ));
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use papermap::brief::{self, Brief, BriefError, BriefFiles};
-use papermap::index::Index;
+use papermap::workspace::{ModelChoice, Workspace};
 
 use super::options::DEFAULT_INDEX;
 use super::output::Failure;
@@ -40,13 +40,14 @@ struct Printed<'a> {
 
 /// Runs `papermap brief`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
-    let index = Index::open(&args.index)?;
+    let ws = Workspace::open(&args.index, &ModelChoice::default())?;
+    let index = ws.index();
     let dir = args.index.display();
-    let topics = papermap::topics::load_current(&index)?;
+    let topics = ws.topics()?;
     let day = match (&args.digest, &args.date) {
-        (Some(digest), _) => brief::day_of_digest(&index, digest, &args.source.read_options()),
-        (None, Some(date)) => brief::day_of_date(&index, date),
-        (None, None) => brief::latest_day(&index),
+        (Some(digest), _) => brief::day_of_digest(index, digest, &args.source.read_options()),
+        (None, Some(date)) => brief::day_of_date(index, date),
+        (None, None) => brief::latest_day(index),
     };
     let advice = |e: BriefError| -> anyhow::Error {
         match e {
@@ -61,7 +62,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         }
     };
     let day = day.map_err(advice)?;
-    let b = brief::build(&index, &topics, &day).map_err(advice)?;
+    let b = brief::build(index, &topics, &day).map_err(advice)?;
     let files = brief::write(&args.out, &b)?;
     if output.json {
         return super::output::print_json(&Printed {

@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use papermap::index::{Index, TextRecipe};
+use papermap::index::TextRecipe;
 use papermap::quality::summary_outliers;
 use papermap::search::eval::{metrics_from_ranks, title_ranks};
-use papermap::workspace;
+use papermap::workspace::Workspace;
 
 use super::options::ModelOpts;
 use super::options::DEFAULT_INDEX;
@@ -84,15 +84,16 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             model,
         } => return run_lexicon(&index, learn_before.as_deref(), &model, json),
     };
-    let idx = Index::open(&index)?;
+    let ws = Workspace::open(&index, &model.choice()?)?;
+    let idx = ws.index();
     if idx.is_empty() {
         return Err(papermap::search::SearchError::EmptyIndex.into());
     }
-    let vectors = title_vectors(&idx, &model)?;
+    let vectors = title_vectors(&ws)?;
     let t = Instant::now();
-    let ranks = title_ranks(&idx, &vectors)?;
+    let ranks = title_ranks(idx, &vectors)?;
     let metrics = metrics_from_ranks(&ranks);
-    let check = summary_outliers(&idx, &vectors, &papermap::vectors::VectorBackend::Cpu)?;
+    let check = summary_outliers(idx, &vectors, ws.backend())?;
     let secs = t.elapsed().as_secs_f64();
     let recipe = idx.manifest().text_recipe;
     let out = std::io::stdout();
@@ -147,8 +148,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
 }
 
 /// Every paper's title query vector, with progress, and a warning when they could not be cached.
-fn title_vectors(idx: &Index, model: &ModelOpts) -> anyhow::Result<Vec<f32>> {
-    let tq = workspace::title_vectors(idx, &model.choice()?, &mut super::output::title_progress())?;
+fn title_vectors(ws: &Workspace) -> anyhow::Result<Vec<f32>> {
+    let tq = ws.title_vectors(&mut super::output::title_progress())?;
     super::output::warn_uncached(tq.cache_error.as_deref());
     Ok(tq.vectors)
 }
@@ -162,8 +163,9 @@ fn run_queries(
     json: bool,
 ) -> anyhow::Result<()> {
     let judged = papermap::search::eval::read_judged(queries, judgments)?;
-    let index = Index::open(dir)?;
-    let (metrics, judged) = workspace::evaluate_queries(&index, &model.choice()?, judged)?;
+    let ws = Workspace::open(dir, &model.choice()?)?;
+    let index = ws.index();
+    let (metrics, judged) = ws.evaluate_queries(judged)?;
     if json {
         return super::output::print_json(&serde_json::json!({
             "index": dir,
@@ -196,12 +198,15 @@ fn run_lexicon(
     model: &ModelOpts,
     json: bool,
 ) -> anyhow::Result<()> {
-    let idx = Index::open(dir)?;
-    let vectors = title_vectors(&idx, model)?;
+    let ws = Workspace::open(dir, &model.choice()?)?;
+    let vectors = title_vectors(&ws)?;
     // The learned rows are confirmed by the model's word vectors, as `papermap index` does.
-    let encoder = workspace::index_encoder(&idx, &model.choice()?)?;
-    let table =
-        papermap::search::eval::translation_table(&idx, &vectors, learn_before, Some(&encoder))?;
+    let table = papermap::search::eval::translation_table(
+        ws.index(),
+        &vectors,
+        learn_before,
+        Some(ws.encoder()?),
+    )?;
     if json {
         return super::output::print_json(&serde_json::json!({
             "index": dir,

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use papermap::export::ExportFormat;
-use papermap::index::Index;
 use papermap::topics::TopicsError;
+use papermap::workspace::{ModelChoice, Workspace};
 
 use super::options::DEFAULT_INDEX;
 
@@ -37,7 +37,8 @@ pub struct Args {
 
 /// Runs `papermap export`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
-    let index = Index::open(&args.index)?;
+    let ws = Workspace::open(&args.index, &ModelChoice::default())?;
+    let index = ws.index();
     let dim = index.dim();
     let format = match args.format {
         Format::Npy => ExportFormat::Npy,
@@ -46,14 +47,14 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     };
     // Topic ids only from topics computed on exactly this index; stale ones would misname rows.
     let topics = match format {
-        ExportFormat::Parquet => match papermap::topics::load_current(&index) {
+        ExportFormat::Parquet => match ws.topics() {
             Ok(t) => Some(t.assignment),
             Err(TopicsError::NoTopics { .. } | TopicsError::Stale { .. }) => None,
             Err(e) => return Err(e.into()),
         },
         _ => None,
     };
-    let files = papermap::export::export(&index, &args.out, format, topics.as_deref())?;
+    let files = papermap::export::export(index, &args.out, format, topics.as_deref())?;
     if output.json {
         return super::output::print_json(&serde_json::json!({
             "papers": files.papers,

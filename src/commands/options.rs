@@ -31,13 +31,6 @@ impl Default for DeviceOpt {
     }
 }
 
-impl DeviceOpt {
-    /// Opens the candle device it names.
-    pub fn open(&self) -> anyhow::Result<candle_core::Device> {
-        Ok(self.spec.open()?)
-    }
-}
-
 /// How the sources are read: shared by every command that reads digests or archives.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SourceOpts {

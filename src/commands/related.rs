@@ -8,6 +8,7 @@ use anyhow::Context;
 use papermap::index::Index;
 use papermap::search::{self, Hit};
 use papermap::vectors::VectorBackend;
+use papermap::workspace::{ModelChoice, Workspace};
 
 use super::options::DEFAULT_INDEX;
 
@@ -44,13 +45,14 @@ pub struct Args {
 
 /// Runs `papermap related`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
-    let index = Index::open(&args.index)?;
     if args.all {
-        return run_all(&args, &index);
+        return run_all(&args);
     }
+    let ws = Workspace::open(&args.index, &ModelChoice::default())?;
+    let index = ws.index();
     let query = args.query.join(" ");
     let row =
-        search::find_paper(&index, &query).with_context(|| args.index.display().to_string())?;
+        search::find_paper(index, &query).with_context(|| args.index.display().to_string())?;
     let others = index.len() - 1;
     if args.k > others && args.k > 0 {
         super::output::note!(
@@ -58,41 +60,43 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             args.k
         );
     }
-    let hits = search::related(&index, row, args.k)?;
+    let hits = search::related(index, row, args.k)?;
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     let r = if output.json {
-        write_json(&mut out, &index, row, &hits)
+        write_json(&mut out, index, row, &hits)
     } else {
-        write_table(&mut out, &index, row, &hits)
+        write_table(&mut out, index, row, &hits)
     };
     super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))
 }
 
-/// The backend `--device` and `--ann` (with `--ef`) name, built once.
-fn backend(args: &Args) -> anyhow::Result<VectorBackend> {
-    let device = args.device.open()?;
+/// The index with the backend `--device` and `--ann` (with `--ef`) name, built once.
+fn workspace(args: &Args) -> anyhow::Result<Workspace> {
+    let choice = ModelChoice {
+        device: args.device.spec,
+        ..ModelChoice::default()
+    };
+    let ws = Workspace::open(&args.index, &choice)?;
     #[cfg(feature = "ann")]
-    {
-        let ann = args.ann.then(|| {
-            let mut p = papermap::vectors::ann::AnnParams::default();
-            if let Some(ef) = args.ef {
-                p.expansion_search = ef;
-            }
-            p
-        });
-        Ok(VectorBackend::new(device, ann)?)
+    if args.ann {
+        let mut p = papermap::vectors::ann::AnnParams::default();
+        if let Some(ef) = args.ef {
+            p.expansion_search = ef;
+        }
+        let graph = VectorBackend::new(ws.backend().device(), Some(p))?;
+        return Ok(ws.with_backend(graph));
     }
-    #[cfg(not(feature = "ann"))]
-    Ok(VectorBackend::on(device))
+    Ok(ws)
 }
 
 /// `--all`: every paper's `k` nearest, written as JSON Lines; timing on stderr.
-fn run_all(args: &Args, index: &Index) -> anyhow::Result<()> {
+fn run_all(args: &Args) -> anyhow::Result<()> {
     if args.k == 0 {
         return Err(search::SearchError::ZeroK.into());
     }
-    let backend = backend(args)?;
+    let ws = workspace(args)?;
+    let (index, backend) = (ws.index(), ws.backend());
     let start = std::time::Instant::now();
     let found = backend.related_all(
         index.vectors(),

@@ -2,9 +2,8 @@
 
 use std::path::PathBuf;
 
-use papermap::index::Index;
 use papermap::report::{related_rows, write, ReportInput, RELATED_PER_PAPER};
-use papermap::vectors::VectorBackend;
+use papermap::workspace::Workspace;
 
 use super::options::ModelOpts;
 use super::options::DEFAULT_INDEX;
@@ -27,23 +26,23 @@ pub struct Args {
 
 /// Runs `papermap report`.
 pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
-    let index = Index::open(&args.index)?;
+    let ws = Workspace::open(&args.index, &args.model.choice()?)?;
+    let index = ws.index();
     anyhow::ensure!(
         !index.is_empty(),
         "index {} holds no papers: nothing to report",
         args.index.display()
     );
-    let topics = papermap::topics::load_current(&index)?;
+    let topics = ws.topics()?;
     // Only the papers the report gives a related list (all of a small archive, the 10,000 most
     // voted of a large one) are searched: a million papers would otherwise cost a product of
     // every paper with every other.
-    let backend = VectorBackend::on(args.model.device.open()?);
-    let rows = related_rows(&index);
+    let rows = related_rows(index);
     let queries: Vec<f32> = rows
         .iter()
         .flat_map(|&r| index.vector(r).iter().copied())
         .collect();
-    let hits = backend.top_k(
+    let hits = ws.backend().top_k(
         index.vectors(),
         index.dim(),
         &queries,
@@ -57,18 +56,14 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let check = if args.no_summary_check {
         None
     } else {
-        let (check, cache_error) = papermap::workspace::summary_check(
-            &index,
-            &args.model.choice()?,
-            &mut super::output::title_progress(),
-        )?;
+        let (check, cache_error) = ws.summary_check(&mut super::output::title_progress())?;
         super::output::warn_uncached(cache_error.as_deref());
         Some(check)
     };
     let files = write(
         &args.out,
         &ReportInput {
-            index: &index,
+            index,
             topics: &topics,
             related: &related,
             summary_check: check.as_ref(),

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use papermap::embed::Prefix;
-use papermap::index::Index;
 use papermap::search::{self, Mode, Searcher};
+use papermap::workspace::Workspace;
 
 use super::options::ModelOpts;
 use super::options::DEFAULT_INDEX;
@@ -43,19 +43,20 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     // the two take about as long, and a person waits for their sum otherwise.
     let choice = args.model.choice()?.following_index(&args.index);
     let query = [text.clone()];
-    let (index, loaded) = std::thread::scope(|s| {
+    let (ws, loaded) = std::thread::scope(|s| {
         let model = args
             .mode
             .needs_vector()
             .then(|| s.spawn(|| anyhow::Ok(choice.load_for(&query, Prefix::Query)?)));
-        let index = Index::open(&args.index);
+        let ws = Workspace::open(&args.index, &choice);
         let loaded = model.map(|h| h.join());
-        (index, loaded)
+        (ws, loaded)
     });
-    let index = index?;
+    let ws = ws?;
+    let index = ws.index();
     // The stored lexicon serves: relearning it with this encoder (loaded for the query's pieces
     // only) would load the whole model and take ~11 s on the archive, for each search.
-    let searcher = Searcher::new(&index, None)
+    let searcher = Searcher::new(index, None)
         .with_context(|| format!("searching {}", args.index.display()))?;
     if args.k > index.len() {
         super::output::note!(
@@ -68,8 +69,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let vector = match loaded {
         Some(Ok(loaded)) => {
             let (_, encoder) = loaded?;
-            index.accepts(encoder.identity())?;
-            Some(encoder.embed_one(&text, Prefix::Query)?)
+            Some(ws.adopt(encoder)?.embed_one(&text, Prefix::Query)?)
         }
         Some(Err(panic)) => std::panic::resume_unwind(panic),
         None => None,
@@ -83,13 +83,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             "query": text,
             "mode": args.mode,
             "k": hits.len(),
-            "results": search::hit_records(&index, &hits),
+            "results": search::hit_records(index, &hits),
         });
         serde_json::to_writer_pretty(&mut out, &v)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        super::output::write_hits(&mut out, &index, &hits)
+        super::output::write_hits(&mut out, index, &hits)
     };
     super::output::ignore_broken_pipe(r.and_then(|()| out.flush()))?;
     if hits.is_empty() {

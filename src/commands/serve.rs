@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use papermap::index::Index;
 use papermap::serve::{serve, ServeOptions};
 
 use super::options::ModelOpts;
@@ -36,9 +35,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         );
     }
     // The index's own model and numeric mode, checked as every command that embeds does.
-    let index = Index::open(&args.index)?;
-    let encoder = papermap::workspace::index_encoder(&index, &args.model.choice()?)?;
-    drop(index);
+    let encoder =
+        papermap::workspace::Workspace::open(&args.index, &args.model.choice()?)?.into_encoder()?;
     serve(
         ServeOptions {
             dir: args.index.clone(),

@@ -26,12 +26,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let corpus = corpus::census(&args.paths, &args.source.read_options())?;
     let check = match &args.index {
         Some(dir) => {
-            let index = papermap::index::Index::open(dir)?;
-            let (check, cache_error) = papermap::workspace::summary_check(
-                &index,
-                &args.model.choice()?,
-                &mut super::output::title_progress(),
-            )?;
+            let ws = papermap::workspace::Workspace::open(dir, &args.model.choice()?)?;
+            let (check, cache_error) = ws.summary_check(&mut super::output::title_progress())?;
             super::output::warn_uncached(cache_error.as_deref());
             Some(check)
         }

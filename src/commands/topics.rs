@@ -6,8 +6,7 @@ use anyhow::Context;
 use papermap::index::Index;
 use papermap::topics::keywords::{KeywordOptions, TermEmbedder};
 use papermap::topics::{self, KChoice, Params, Topics, Trend};
-use papermap::vectors::VectorBackend;
-use papermap::workspace;
+use papermap::workspace::Workspace;
 
 use super::options::ModelOpts;
 use super::options::DEFAULT_INDEX;
@@ -73,18 +72,16 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     if let KChoice::Auto(_) = k {
         k = KChoice::Auto(topics::parse_k_range(&args.k_range)?);
     }
-    let index = Index::open(&args.index)?;
+    // k-means on the device of --device: a GPU does the distance work as matrix products.
+    let ws = Workspace::open(&args.index, &args.model.choice()?)?;
+    let index = ws.index();
     if index.is_empty() {
         return Err(topics::TopicsError::Empty.into());
     }
     let encoder = if args.no_model {
         None
     } else {
-        match workspace::optional_index_encoder(
-            &index,
-            &args.model.choice()?,
-            args.model.explicit(),
-        )? {
+        match ws.optional_encoder(args.model.explicit())? {
             Ok(e) => Some(e),
             Err(why) => {
                 super::output::note!("note: {why}; keywords by c-TF-IDF only");
@@ -109,10 +106,9 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         map: !args.no_map,
         ..Params::default()
     };
-    let embedder = encoder.as_ref().map(|e| e as &dyn TermEmbedder);
-    // k-means on the device of --device: a GPU does the distance work as matrix products.
-    let backend = VectorBackend::on(args.model.device.open()?);
-    let (result, run) = workspace::topics(&index, &params, args.fresh, embedder, &backend)
+    let embedder = encoder.map(|e| e as &dyn TermEmbedder);
+    let (result, run) = ws
+        .fit_topics(&params, args.fresh, embedder)
         .with_context(|| format!("computing topics of {}", args.index.display()))?;
     if run.previous_other_model {
         super::output::note!(
@@ -146,7 +142,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         }
         super::output::print_json(&v)?;
     } else {
-        print_table(&result, &index, run.had_previous);
+        print_table(&result, index, run.had_previous);
         if let Some(groups) = &coarse {
             println!(
                 "\n{} groups (the hierarchy cut at {}):",

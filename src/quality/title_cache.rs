@@ -152,11 +152,12 @@ pub fn title_queries(
     let m = &index.manifest();
     let dim = m.dim;
     if encoder.dim != dim {
-        return Err(SearchError::Mismatch {
+        return Err(crate::vectors::VectorError::Mismatch {
             what: "model dimension vs index dimension",
             expected: dim,
             found: encoder.dim,
-        });
+        }
+        .into());
     }
     let path = index.dir().join(TITLE_QUERIES_FILE);
     let mut cache = read_cache(&path, &m.model_fingerprint, dim);

@@ -224,14 +224,15 @@ pub fn metrics_from_ranks(ranks: &[[Option<usize>; 3]]) -> Vec<Metrics> {
         .collect()
 }
 
-/// One title vector per paper, or a [`SearchError::Mismatch`].
+/// One title vector per paper, or a [`crate::vectors::VectorError::Mismatch`].
 pub(crate) fn check_title_vectors(index: &Index, title_vectors: &[f32]) -> Result<(), SearchError> {
     if title_vectors.len() != index.vectors().len() {
-        return Err(SearchError::Mismatch {
+        return Err(crate::vectors::VectorError::Mismatch {
             what: "title query values (papers × dim)",
             expected: index.vectors().len(),
             found: title_vectors.len(),
-        });
+        }
+        .into());
     }
     Ok(())
 }

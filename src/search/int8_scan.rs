@@ -126,11 +126,12 @@ impl Int8Matrix {
     ) -> Result<(Vec<Vec<Hit>>, usize), SearchError> {
         let n = dense::rows("index vectors", vectors, self.dim)?;
         if n != self.rows {
-            return Err(SearchError::Mismatch {
+            return Err(crate::vectors::VectorError::Mismatch {
                 what: "rows of the int8 copy",
                 expected: n,
                 found: self.rows,
-            });
+            }
+            .into());
         }
         let nq = dense::rows("query vectors", queries, self.dim)?;
         if k == 0 {
@@ -635,7 +636,9 @@ mod tests {
         assert!(got[0].iter().all(|h| h.row != 5));
         assert!(matches!(
             int8.top_k(&vectors[..dim * 49], &queries, 5),
-            Err(SearchError::Mismatch { .. })
+            Err(SearchError::Vectors(
+                crate::vectors::VectorError::Mismatch { .. }
+            ))
         ));
     }
 }

@@ -63,35 +63,6 @@ pub enum SearchError {
         /// `id  title` lines of the matching papers (at most 20).
         candidates: Vec<String>,
     },
-    /// A flat vector buffer does not hold whole rows of the expected dimension.
-    #[error("{what}: {len} values are not whole rows of dimension {dim}")]
-    Shape {
-        /// Which buffer.
-        what: &'static str,
-        /// Its length.
-        len: usize,
-        /// Expected dimension.
-        dim: usize,
-    },
-    /// Two inputs that must agree in size do not.
-    #[error("{what}: expected {expected}, found {found}")]
-    Mismatch {
-        /// What disagrees.
-        what: &'static str,
-        /// Expected count.
-        expected: usize,
-        /// Found count.
-        found: usize,
-    },
-    /// The approximate (HNSW) index could not be built, saved, loaded or searched.
-    #[error("approximate index: {what}")]
-    Ann {
-        /// What was being done, naming the file where one is involved.
-        what: String,
-        /// What usearch reported, when it reported something.
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    },
     /// A dense or hybrid search was asked for without a query vector.
     #[error("mode {0} needs the query embedded by the model")]
     NeedsVector(Mode),
@@ -114,35 +85,23 @@ pub enum SearchError {
         /// What went wrong.
         msg: String,
     },
-    /// The matrix product failed.
-    #[error("matrix product")]
-    Compute(#[from] candle_core::Error),
     /// Embedding failed.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
     /// Reading the index failed.
     #[error(transparent)]
     Index(#[from] crate::index::IndexError),
+    /// Vector work failed: shapes that disagree, the HNSW graph, a device product.
+    #[error(transparent)]
+    Vectors(VectorError),
 }
 
-/// Vector errors keep their kind as search errors (a zero `k` is the same usage error whichever
-/// layer finds it).
+/// A zero `k` is the same usage error whichever layer finds it; the rest are vector errors.
 impl From<VectorError> for SearchError {
     fn from(e: VectorError) -> Self {
         match e {
             VectorError::ZeroK => SearchError::ZeroK,
-            VectorError::Shape { what, len, dim } => SearchError::Shape { what, len, dim },
-            VectorError::Mismatch {
-                what,
-                expected,
-                found,
-            } => SearchError::Mismatch {
-                what,
-                expected,
-                found,
-            },
-            VectorError::Ann { what, source } => SearchError::Ann { what, source },
-            VectorError::Compute(e) => SearchError::Compute(e),
+            other => SearchError::Vectors(other),
         }
     }
 }
@@ -309,11 +268,12 @@ pub fn search_with(
             let v = vector.ok_or(SearchError::NeedsVector(mode))?;
             let dim = index.dim();
             if v.len() != dim {
-                return Err(SearchError::Mismatch {
+                return Err(crate::vectors::VectorError::Mismatch {
                     what: "query vector dimension",
                     expected: dim,
                     found: v.len(),
-                });
+                }
+                .into());
             }
             let mut hits = top_k(index.vectors(), dim, v, depth, None)?;
             Some(hits.pop().unwrap_or_default())
@@ -378,11 +338,12 @@ pub fn related(index: &Index, row: usize, k: usize) -> Result<Vec<Hit>, SearchEr
         return Err(SearchError::ZeroK);
     }
     if row >= index.len() {
-        return Err(SearchError::Mismatch {
+        return Err(crate::vectors::VectorError::Mismatch {
             what: "paper row",
             expected: index.len(),
             found: row,
-        });
+        }
+        .into());
     }
     let dim = index.dim();
     let mut hits = top_k(index.vectors(), dim, index.vector(row), k, Some(&[row]))?;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Loaded;
-use crate::search::{dense, Hit, SearchError};
+use crate::search::{dense, Hit};
 
 /// Most queries answered by one pass.
 pub const BATCH: usize = dense::SCAN_QUERIES;
@@ -108,7 +108,7 @@ fn answer(loaded: &Loaded, batch: Vec<Request>) {
         batch.into_iter().partition(|r| r.vector.len() == dim);
     for r in bad {
         let found = r.vector.len();
-        let e = SearchError::Mismatch {
+        let e = crate::vectors::VectorError::Mismatch {
             what: "query vector dimension",
             expected: dim,
             found,
