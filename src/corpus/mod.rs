@@ -619,3 +619,59 @@ pub fn absorb(paper: &mut Paper, mut other: Paper) {
         paper.thumbnail = other.thumbnail;
     }
 }
+
+/// Warnings of one file, at most [`MAX_WARNINGS_PER_KIND`] of a kind listed, the rest counted.
+pub(crate) struct Notes {
+    path: PathBuf,
+    warnings: Vec<Warning>,
+    issued: HashMap<WarningKind, usize>,
+    suppressed: Vec<(WarningKind, usize, usize)>,
+}
+
+impl Notes {
+    /// No warnings yet, for the file at `path`.
+    pub(crate) fn new(path: &Path) -> Notes {
+        Notes {
+            path: path.to_path_buf(),
+            warnings: Vec::new(),
+            issued: HashMap::new(),
+            suppressed: Vec::new(),
+        }
+    }
+
+    /// Lists a warning, or counts it when its kind is past the cap.
+    pub(crate) fn warn(&mut self, line: usize, kind: WarningKind, message: String) {
+        // A pathological file (millions of bad headings) must not produce millions of
+        // warnings; past the cap they are counted and reported as one summary warning.
+        let issued = self.issued.entry(kind).or_insert(0);
+        *issued += 1;
+        if *issued > MAX_WARNINGS_PER_KIND {
+            match self.suppressed.iter_mut().find(|(k, _, _)| *k == kind) {
+                Some((_, n, _)) => *n += 1,
+                None => self.suppressed.push((kind, 1, line)),
+            }
+            return;
+        }
+        self.warnings.push(Warning {
+            file: self.path.clone(),
+            line,
+            kind,
+            message,
+        });
+    }
+
+    /// The warnings, with one summary per kind past the cap.
+    pub(crate) fn finish(mut self) -> Vec<Warning> {
+        for (kind, n, first) in std::mem::take(&mut self.suppressed) {
+            self.warnings.push(Warning {
+                file: self.path.clone(),
+                line: first,
+                kind,
+                message: format!(
+                    "{n} more warning(s) of this kind in this file, from line {first} on, not listed"
+                ),
+            });
+        }
+        self.warnings
+    }
+}

@@ -3,13 +3,12 @@
 //! One pass over the lines, constant work per byte apart from the anchored label regex, so
 //! a file of any size parses in linear time.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Paper, SourceLoc, Warning, WarningKind, MAX_WARNINGS_PER_KIND};
+use super::{Notes, Paper, SourceLoc, Warning, WarningKind};
 
 /// The bold label removed from the start of a bullet (reference definition, verbatim).
 static LABEL: LazyLock<Regex> = LazyLock::new(|| {
@@ -60,7 +59,7 @@ pub fn parse_digest(text: &str, path: &Path) -> (Vec<Paper>, Vec<Warning>) {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     if text.is_empty() {
         parser.warn(0, WarningKind::EmptyFile, "empty file".to_string());
-        return (parser.papers, parser.warnings);
+        return parser.into_parts();
     }
     let mut line_count = 0;
     for (idx, raw) in text.split('\n').enumerate() {
@@ -68,7 +67,7 @@ pub fn parse_digest(text: &str, path: &Path) -> (Vec<Paper>, Vec<Warning>) {
         parser.line(raw.strip_suffix('\r').unwrap_or(raw), idx + 1);
     }
     parser.finish(line_count);
-    (parser.papers, parser.warnings)
+    parser.into_parts()
 }
 
 /// Which labelled section a bullet belongs to.
@@ -124,11 +123,8 @@ struct Parser<'a> {
     first_stray: usize,
     undated_first: Option<usize>,
     undated: usize,
-    /// Warnings issued per kind, and (kind, count, first line) of those past the cap.
-    issued: HashMap<WarningKind, usize>,
-    suppressed: Vec<(WarningKind, usize, usize)>,
     papers: Vec<Paper>,
-    warnings: Vec<Warning>,
+    notes: Notes,
 }
 
 impl<'a> Parser<'a> {
@@ -145,31 +141,20 @@ impl<'a> Parser<'a> {
             first_stray: 0,
             undated_first: None,
             undated: 0,
-            issued: HashMap::new(),
-            suppressed: Vec::new(),
             papers: Vec::new(),
-            warnings: Vec::new(),
+            notes: Notes::new(path),
         }
     }
 
     fn warn(&mut self, line: usize, kind: WarningKind, message: String) {
-        // A pathological file (millions of bad headings) must not produce millions of
-        // warnings; past the cap they are counted and reported as one summary warning.
-        let issued = self.issued.entry(kind).or_insert(0);
-        *issued += 1;
-        if *issued > MAX_WARNINGS_PER_KIND {
-            match self.suppressed.iter_mut().find(|(k, _, _)| *k == kind) {
-                Some((_, n, _)) => *n += 1,
-                None => self.suppressed.push((kind, 1, line)),
-            }
-            return;
-        }
-        self.warnings.push(Warning {
-            file: self.path.to_path_buf(),
-            line,
-            kind,
-            message,
-        });
+        self.notes.warn(line, kind, message);
+    }
+
+    /// The papers and the warnings, in line order.
+    fn into_parts(self) -> (Vec<Paper>, Vec<Warning>) {
+        let mut warnings = self.notes.finish();
+        warnings.sort_by_key(|w| w.line);
+        (self.papers, warnings)
     }
 
     fn line(&mut self, line: &str, lineno: usize) {
@@ -347,18 +332,6 @@ impl<'a> Parser<'a> {
             );
             self.warn(line, WarningKind::NoDate, msg);
         }
-        for (kind, n, line) in std::mem::take(&mut self.suppressed) {
-            self.warnings.push(Warning {
-                file: self.path.to_path_buf(),
-                line,
-                kind,
-                message: format!(
-                    "{n} more warning(s) of this kind in this file not shown (first at this line)"
-                ),
-            });
-        }
-        // Warnings were pushed per event; report them in line order.
-        self.warnings.sort_by_key(|w| w.line);
     }
 }
 

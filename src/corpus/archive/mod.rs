@@ -16,7 +16,6 @@ mod hf_daily;
 pub mod input;
 mod table;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -25,7 +24,7 @@ use std::sync::mpsc;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{CorpusError, Paper, Warning, WarningKind, MAX_WARNINGS_PER_KIND};
+use super::{CorpusError, Notes, Paper, Warning, WarningKind};
 
 pub use table::Fields;
 
@@ -299,57 +298,6 @@ fn sniff_json(head: &[u8]) -> Format {
         }
     }
     Format::Jsonl
-}
-
-/// Warnings of one file, at most [`MAX_WARNINGS_PER_KIND`] of a kind listed, the rest counted.
-pub(crate) struct Notes {
-    path: PathBuf,
-    warnings: Vec<Warning>,
-    issued: HashMap<WarningKind, usize>,
-    suppressed: Vec<(WarningKind, usize, usize)>,
-}
-
-impl Notes {
-    pub(crate) fn new(path: &Path) -> Notes {
-        Notes {
-            path: path.to_path_buf(),
-            warnings: Vec::new(),
-            issued: HashMap::new(),
-            suppressed: Vec::new(),
-        }
-    }
-
-    pub(crate) fn warn(&mut self, line: usize, kind: WarningKind, message: String) {
-        let issued = self.issued.entry(kind).or_insert(0);
-        *issued += 1;
-        if *issued > MAX_WARNINGS_PER_KIND {
-            match self.suppressed.iter_mut().find(|(k, _, _)| *k == kind) {
-                Some((_, n, _)) => *n += 1,
-                None => self.suppressed.push((kind, 1, line)),
-            }
-            return;
-        }
-        self.warnings.push(Warning {
-            file: self.path.clone(),
-            line,
-            kind,
-            message,
-        });
-    }
-
-    pub(crate) fn finish(mut self) -> Vec<Warning> {
-        for (kind, n, first) in std::mem::take(&mut self.suppressed) {
-            self.warnings.push(Warning {
-                file: self.path.clone(),
-                line: first,
-                kind,
-                message: format!(
-                    "{n} more warning(s) of this kind in this file, from line {first} on, not listed"
-                ),
-            });
-        }
-        self.warnings
-    }
 }
 
 /// Where a file's papers go: the selection is applied and counted here.
