@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models/provision.sh
-cargo test --release "$@"
+cargo test --release --workspace "$@"

@@ -4,10 +4,11 @@
 //! [`index`] (on-disk store) → [`vectors`] (top-k, assignment, projection on a backend) →
 //! topics / search → report.
 
-pub mod atomic;
+pub use papermap_embed::atomic;
 pub mod brief;
 pub mod corpus;
-pub mod embed;
+/// The embedding engine, a crate of its own ([`papermap_embed`]).
+pub use papermap_embed as embed;
 pub mod export;
 pub mod index;
 pub mod quality;
@@ -15,7 +16,7 @@ pub mod report;
 pub mod search;
 pub mod serve;
 #[cfg(test)]
-pub(crate) mod test_rng;
+pub(crate) use papermap_embed::test_rng;
 pub mod text;
 pub mod topics;
 pub mod vectors;

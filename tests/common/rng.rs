@@ -1,7 +1,7 @@
 //! The one seeded generator of the integration tests: an LCG (Knuth's MMIX constants), so a
 //! seed gives the same numbers on every machine and no test depends on a crate's stream.
 //!
-//! It is the stream `src/test_rng.rs` gives the unit tests, and the one the tests had before
+//! It is the stream `crates/papermap-embed/src/test_rng.rs` gives the unit tests, and the one the tests had before
 //! (the tiny model's weights and the synthetic topic blobs are bit for bit what they were).
 
 /// Deterministic pseudo-random numbers from a seed.

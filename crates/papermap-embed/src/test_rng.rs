@@ -3,16 +3,16 @@
 //! tests have the same stream in `tests/common/rng.rs`.
 
 /// Deterministic pseudo-random numbers from a seed.
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
     /// A generator whose first number is one step after `seed`.
-    pub(crate) fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
     /// The next 64-bit state.
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -21,13 +21,13 @@ impl Rng {
     }
 
     /// Uniform in [lo, hi), from the state's top 24 bits (every step an exact f32).
-    pub(crate) fn f32_in(&mut self, lo: f32, hi: f32) -> f32 {
+    pub fn f32_in(&mut self, lo: f32, hi: f32) -> f32 {
         lo + (hi - lo) * ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
     }
 
     /// `n` unit vectors of `dim` values, row after row: each uniform in [-0.5, 0.5)^dim, then
     /// scaled to length 1.
-    pub(crate) fn unit_vectors(&mut self, n: usize, dim: usize) -> Vec<f32> {
+    pub fn unit_vectors(&mut self, n: usize, dim: usize) -> Vec<f32> {
         let mut v: Vec<f32> = (0..n * dim).map(|_| self.f32_in(-0.5, 0.5)).collect();
         for r in v.chunks_mut(dim) {
             let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -38,6 +38,6 @@ impl Rng {
 }
 
 /// `n` seeded unit vectors of `dim` values (see [`Rng::unit_vectors`]).
-pub(crate) fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+pub fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     Rng::new(seed).unit_vectors(n, dim)
 }

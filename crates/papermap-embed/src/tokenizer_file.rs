@@ -259,7 +259,8 @@ mod tests {
     use super::*;
 
     fn reference() -> Option<std::path::PathBuf> {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/tokenizer.json");
+        let p =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/tokenizer.json");
         p.is_file().then_some(p)
     }
 
@@ -308,8 +309,11 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let file = parse(&bytes).unwrap();
         let whole = file.build(None).unwrap();
-        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/seeds");
-        let corpus = crate::corpus::load(&[seeds]).unwrap();
+        // The seed papers' exact inputs, as the reference file gives them.
+        let seeds: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(path.with_file_name("seeds_e5_small.json")).unwrap(),
+        )
+        .unwrap();
         let mut inputs: Vec<String> = vec![
             "query: 확산 모델  GPT-4o   <mask> ０１２ ｱｲｳ ﬁ café".into(),
             "query: <s>raw specials</s> and <unk>x".into(),
@@ -317,10 +321,12 @@ mod tests {
             "query: \u{E000} private use, emoji 🤗 and tabs\tnewlines\n".into(),
             "query: ".into(),
         ];
-        for p in &corpus.papers {
-            inputs.push(format!("query: {}", p.title));
-            inputs.push(format!("passage: {}\n{}", p.title, p.summary));
+        for p in seeds["papers"].as_array().unwrap() {
+            for kind in ["query_input", "doc_input"] {
+                inputs.push(p[kind].as_str().unwrap().to_string());
+            }
         }
+        assert!(inputs.len() > 100, "{} inputs", inputs.len());
         for input in &inputs {
             let only = file.build(Some(std::slice::from_ref(input))).unwrap();
             let a = only.encode(input.as_str(), true).unwrap();

@@ -16,9 +16,9 @@ pub(crate) mod attention;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
 pub(crate) mod linear;
-pub(crate) mod mapped;
+pub mod mapped;
 pub(crate) mod q8;
-pub(crate) mod scan;
+pub mod scan;
 
 /// The widest SIMD instruction set the kernels use on this CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,14 +73,14 @@ impl Isa {
 /// Whether the CPU has AVX2 and FMA (std caches the answer after the first call).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) fn has_avx2_fma() -> bool {
+pub fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// Whether the CPU has AVX-512 F besides AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) fn has_avx512() -> bool {
+pub fn has_avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f") && has_avx2_fma()
 }
 
@@ -89,6 +89,8 @@ pub(crate) fn has_avx512() -> bool {
 /// loops over `exp`, `round` and lane sums otherwise compile to 4-wide code with a libm call per
 /// rounding, without a `-C target-cpu` build that would not run elsewhere. Everything the body
 /// calls should be `#[inline(always)]` so it is compiled with the same features.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
@@ -107,11 +109,11 @@ macro_rules! multiversion {
             }
             #[cfg(target_arch = "x86_64")]
             {
-                if $crate::embed::kernels::has_avx512() {
+                if $crate::kernels::has_avx512() {
                     // SAFETY: the CPU has avx512f, avx2 and fma, checked just above.
                     return unsafe { avx512($($arg),*) };
                 }
-                if $crate::embed::kernels::has_avx2_fma() {
+                if $crate::kernels::has_avx2_fma() {
                     // SAFETY: the CPU has avx2 and fma, checked just above.
                     return unsafe { avx2($($arg),*) };
                 }
@@ -120,7 +122,8 @@ macro_rules! multiversion {
         }
     };
 }
-pub(crate) use multiversion;
+#[doc(hidden)]
+pub use multiversion;
 
 /// A mutable f32 buffer shared by rayon tasks that each write a region no other task touches
 /// (attention heads, projection tiles). It keeps the buffer's length so that every access can
@@ -201,14 +204,7 @@ pub(crate) fn projection_tiles(
 }
 
 /// `out[r, c] = a[r] · b[c]` for row-major `a` (`rows × dim`) and `b` (`cols × dim`).
-pub(crate) fn matmul_t(
-    a: &[f32],
-    rows: usize,
-    b: &[f32],
-    cols: usize,
-    dim: usize,
-    out: &mut [f32],
-) {
+pub fn matmul_t(a: &[f32], rows: usize, b: &[f32], cols: usize, dim: usize, out: &mut [f32]) {
     assert!(a.len() >= rows * dim && b.len() >= cols * dim && out.len() >= rows * cols);
     // SAFETY: the assert above bounds every access gemm makes with these strides.
     unsafe {

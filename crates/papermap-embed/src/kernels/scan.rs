@@ -14,7 +14,7 @@ const LANES: usize = 16;
 /// `a · b` in `L` partial sums, so the loop vectorises `L` wide (inlined into each caller, so
 /// it is compiled with the caller's instruction set).
 #[inline(always)]
-pub(crate) fn dot<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; L];
     let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
     let tail: f32 = ca
@@ -34,7 +34,7 @@ pub(crate) fn dot<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
 multiversion! {
     /// `out[j * q + i]` = row `j` of `rows` · query `i` of `queries` (`q` queries, both `dim`
     /// wide); `out` holds at least rows × queries values.
-    pub(crate) fn dots(rows: &[f32], queries: &[f32], dim: usize, out: &mut [f32]) {
+    pub fn dots(rows: &[f32], queries: &[f32], dim: usize, out: &mut [f32]) {
         if dim == 0 {
             return;
         }
@@ -48,7 +48,7 @@ multiversion! {
 }
 
 /// Rows per int8 block: one 16-lane register of i32 sums per query.
-pub(crate) const I8_BLOCK: usize = 16;
+pub const I8_BLOCK: usize = 16;
 
 /// `out[i * 16 + r]` = `Σ_d queries[i][d] · block[r][d]`: one block of [`I8_BLOCK`] int8
 /// rows against every query (`u8`, stored offset by +128; `width` bytes each).
@@ -58,7 +58,7 @@ pub(crate) const I8_BLOCK: usize = 16;
 /// columns of 16 rows for one query and the sums need no horizontal reduction. Integer sums
 /// are exact, so the VNNI body and the portable one give the same numbers. `width` is a
 /// multiple of 4, `block` holds `16 · width` bytes and `out` at least `16 ·` queries values.
-pub(crate) fn block_dots(block: &[i8], queries: &[u8], width: usize, out: &mut [i32]) {
+pub fn block_dots(block: &[i8], queries: &[u8], width: usize, out: &mut [i32]) {
     if width == 0 {
         return;
     }
