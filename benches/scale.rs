@@ -216,7 +216,8 @@ fn run_one(o: &Opts, n: usize) -> Result<(), String> {
     let rows = Rows::new(&data, dim).map_err(|e| e.to_string())?;
     if o.map {
         let t = Instant::now();
-        let layout = papermap::topics::map::layout(rows, 0).map_err(|e| e.to_string())?;
+        let layout = papermap::topics::map::layout(rows, 0, &papermap::vectors::VectorBackend::Cpu)
+            .map_err(|e| e.to_string())?;
         println!(
             "map {n} {:.2} {}",
             t.elapsed().as_secs_f64(),

@@ -8,7 +8,7 @@
 //! ([`render`], with the report's escaping, safe links and stylesheet).
 //!
 //! Everything is computed elsewhere and only read here:
-//! - related papers are an exact cosine top-k ([`crate::search::top_k_among`]) among the papers
+//! - related papers are an exact cosine top-k ([`VectorBackend::top_k_among`]) among the papers
 //!   dated strictly before the day, so a brief never points forward in time;
 //! - topics, trends and outliers are those of `topics.json` ([`crate::topics`]): a paper that
 //!   "fits no topic" is one the topics stage listed as an outlier (robust z of its distance to
@@ -29,6 +29,7 @@ use crate::corpus::{CorpusError, Paper};
 use crate::index::Index;
 use crate::search::SearchError;
 use crate::topics::{day_number, Topic, Topics, Trend};
+use crate::vectors::VectorBackend;
 
 /// Related earlier papers listed per paper of the day.
 pub const RELATED_PER_PAPER: usize = 3;
@@ -393,8 +394,13 @@ impl Brief {
 }
 
 /// Builds the brief of `day` from the index and its topics (which must be current: see
-/// [`crate::topics::load_current`]).
-pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefError> {
+/// [`crate::topics::load_current`]), the related papers found on `backend`.
+pub fn build(
+    index: &Index,
+    topics: &Topics,
+    day: &Day,
+    backend: &VectorBackend,
+) -> Result<Brief, BriefError> {
     if !topics.is_current(index) {
         return Err(crate::topics::TopicsError::Stale {
             dir: index.dir().to_path_buf(),
@@ -441,9 +447,9 @@ pub fn build(index: &Index, topics: &Topics, day: &Day) -> Result<Brief, BriefEr
         .iter()
         .flat_map(|&r| index.vector(r).iter().copied())
         .collect();
-    let related =
-        crate::search::top_k_among(index.vectors(), dim, &queries, &earlier, RELATED_PER_PAPER)
-            .map_err(SearchError::from)?;
+    let related = backend
+        .top_k_among(index.vectors(), dim, &queries, &earlier, RELATED_PER_PAPER)
+        .map_err(SearchError::from)?;
 
     let outlier_of: HashMap<usize, &crate::topics::Outlier> =
         topics.outliers.iter().map(|o| (o.row, o)).collect();

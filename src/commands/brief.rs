@@ -62,7 +62,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         }
     };
     let day = day.map_err(advice)?;
-    let b = brief::build(index, &topics, &day).map_err(advice)?;
+    let b = brief::build(index, &topics, &day, ws.backend()).map_err(advice)?;
     let files = brief::write(&args.out, &b)?;
     if output.json {
         return super::output::print_json(&Printed {

@@ -43,7 +43,11 @@ pub struct Layout {
 
 /// The t-SNE layout of `vectors` (unit rows); `None` when there are too few papers for
 /// t-SNE to mean anything (fewer than 12), where the report's PCA serves.
-pub fn layout(vectors: Rows<'_>, seed: u64) -> Result<Option<Layout>, TopicsError> {
+pub fn layout(
+    vectors: Rows<'_>,
+    seed: u64,
+    backend: &crate::vectors::VectorBackend,
+) -> Result<Option<Layout>, TopicsError> {
     let n = vectors.len();
     let dim = vectors.dim();
     if n < 12 {
@@ -54,7 +58,7 @@ pub fn layout(vectors: Rows<'_>, seed: u64) -> Result<Option<Layout>, TopicsErro
     for &r in &sample {
         rows.extend_from_slice(vectors.row(r));
     }
-    let reduced = crate::vectors::project::principal_components(&rows, dim, PCA_DIMS.min(dim));
+    let reduced = backend.project(&rows, dim, PCA_DIMS.min(dim));
     let out_dim = reduced.len() / sample.len().max(1);
     let data = Array2::from_shape_vec((sample.len(), out_dim), reduced)
         .map_err(|e| TopicsError::BadParam(format!("map: {e}")))?;

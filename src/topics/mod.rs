@@ -654,7 +654,7 @@ pub fn compute(
     }
     let map_start = Instant::now();
     let layout = if params.map {
-        map::layout(vectors, params.seed)?
+        map::layout(vectors, params.seed, backend)?
     } else {
         None
     };
@@ -883,7 +883,7 @@ pub fn update(
                 .collect();
             Some(map::extend(vectors, &kept, &old_map.method)?)
         }
-        _ if params.map => map::layout(vectors, params.seed)?,
+        _ if params.map => map::layout(vectors, params.seed, &VectorBackend::Cpu)?,
         _ => None,
     };
     t.timing.fit_s = fit_s;

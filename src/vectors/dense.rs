@@ -276,6 +276,19 @@ pub fn top_k_among(
     candidates: &[usize],
     k: usize,
 ) -> Result<Vec<Vec<Hit>>, VectorError> {
+    let (rows_kept, sub) = gather(vectors, dim, candidates)?;
+    let mut all = top_k(&sub, dim, queries, k, None)?;
+    renumber(&mut all, &rows_kept);
+    Ok(all)
+}
+
+/// The distinct `candidates` (sorted) and their rows copied out of `vectors`, for a top-k over
+/// them alone; [`VectorError::Mismatch`] for a candidate past the last row.
+pub(crate) fn gather(
+    vectors: &[f32],
+    dim: usize,
+    candidates: &[usize],
+) -> Result<(Vec<usize>, Vec<f32>), VectorError> {
     let n = rows("index vectors", vectors, dim)?;
     let mut rows_kept = candidates.to_vec();
     rows_kept.sort_unstable();
@@ -293,13 +306,16 @@ pub fn top_k_among(
     for &r in &rows_kept {
         sub.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
     }
-    let mut all = top_k(&sub, dim, queries, k, None)?;
-    for hits in &mut all {
+    Ok((rows_kept, sub))
+}
+
+/// Hits over gathered rows renamed to the rows they were gathered from.
+pub(crate) fn renumber(all: &mut [Vec<Hit>], rows_kept: &[usize]) {
+    for hits in all {
         for h in hits.iter_mut() {
             h.row = rows_kept[h.row];
         }
     }
-    Ok(all)
 }
 
 #[cfg(test)]

@@ -155,6 +155,22 @@ impl VectorBackend {
         }
     }
 
+    /// [`VectorBackend::top_k`] among `candidates` only (rows of `vectors`), hits naming those
+    /// rows: the brief's related papers, which must be dated before the day.
+    pub fn top_k_among(
+        &self,
+        vectors: &[f32],
+        dim: usize,
+        queries: &[f32],
+        candidates: &[usize],
+        k: usize,
+    ) -> Result<Vec<Vec<Hit>>, VectorError> {
+        let (rows_kept, sub) = dense::gather(vectors, dim, candidates)?;
+        let mut all = self.top_k(&sub, dim, queries, k, None)?;
+        dense::renumber(&mut all, &rows_kept);
+        Ok(all)
+    }
+
     /// Every row's `k` nearest other rows; with [`VectorBackend::Hnsw`], from the graph saved in
     /// `dir` for the index of `stamp` (rebuilt when the index changed).
     #[cfg_attr(not(feature = "ann"), allow(unused_variables))]
@@ -225,6 +241,17 @@ mod tests {
                 assert!((p.score - q.score).abs() < 1e-5);
             }
         }
+        // Among candidates: the same on both, and only candidates come back.
+        let cands: Vec<usize> = (0..n).filter(|r| r % 3 == 0).collect();
+        let a = cpu.top_k_among(&v, dim, q, &cands, 5).unwrap();
+        let b = dev.top_k_among(&v, dim, q, &cands, 5).unwrap();
+        let rows = |h: &[Vec<Hit>]| -> Vec<Vec<usize>> {
+            h.iter()
+                .map(|x| x.iter().map(|h| h.row).collect())
+                .collect()
+        };
+        assert_eq!(rows(&a), rows(&b));
+        assert!(a.iter().flatten().all(|h| h.row % 3 == 0));
         let stamp_dir = std::env::temp_dir();
         let stamp = crate::index::Stamp {
             generation: None,
