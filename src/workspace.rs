@@ -107,16 +107,27 @@ impl ModelChoice {
         only: Option<(&[String], Prefix)>,
     ) -> Result<(ModelFiles, Encoder), WorkspaceError> {
         let files = self.resolve()?;
+        let encoder = self.load_files(&files, self.device.open()?, only)?;
+        Ok((files, encoder))
+    }
+
+    /// An encoder of this choice's mode from `files` (already resolved) on `device` (already
+    /// opened).
+    fn load_files(
+        &self,
+        files: &ModelFiles,
+        device: candle_core::Device,
+        only: Option<(&[String], Prefix)>,
+    ) -> Result<Encoder, WorkspaceError> {
         let opts = EncoderOptions {
-            device: self.device.open()?,
+            device,
             mode: self.mode(),
             kernels: None,
         };
-        let encoder = match only {
-            None => Encoder::load(&files, &opts)?,
-            Some((texts, prefix)) => Encoder::load_for(&files, &opts, texts, prefix)?,
-        };
-        Ok((files, encoder))
+        Ok(match only {
+            None => Encoder::load(files, &opts)?,
+            Some((texts, prefix)) => Encoder::load_for(files, &opts, texts, prefix)?,
+        })
     }
 }
 
@@ -168,10 +179,21 @@ impl Workspace {
         if let Some(e) = self.encoder.get() {
             return Ok(e);
         }
+        let encoder = self.load_encoder()?;
+        Ok(self.encoder.get_or_init(|| encoder))
+    }
+
+    /// Resolves the choice's model, refuses it unless the index accepts its vectors, loads it.
+    fn load_encoder(&self) -> Result<Encoder, WorkspaceError> {
         let files = self.choice.resolve()?;
         self.index.accepts(&self.choice.identity(&files)?)?;
-        let (_, encoder) = self.choice.load()?;
-        Ok(self.encoder.get_or_init(|| encoder))
+        self.load_accepted(&files)
+    }
+
+    /// The encoder of `files`, which the index accepted, on the backend's device (opened once,
+    /// in [`Workspace::open`]).
+    fn load_accepted(&self, files: &ModelFiles) -> Result<Encoder, WorkspaceError> {
+        self.choice.load_files(files, self.backend.device(), None)
     }
 
     /// The index's model when one is available and accepted, else why not (for callers that can
@@ -181,17 +203,19 @@ impl Workspace {
         &self,
         explicit: bool,
     ) -> Result<Result<&Encoder, String>, WorkspaceError> {
-        if self.encoder.get().is_none() {
-            let files = match self.choice.resolve() {
-                Ok(f) => f,
-                Err(e) if !explicit => return Ok(Err(format!("no model ({e})"))),
-                Err(e) => return Err(e),
-            };
-            if let Err(e) = self.index.accepts(&self.choice.identity(&files)?) {
-                return Ok(Err(e.to_string()));
-            }
+        if let Some(e) = self.encoder.get() {
+            return Ok(Ok(e));
         }
-        self.encoder().map(Ok)
+        let files = match self.choice.resolve() {
+            Ok(f) => f,
+            Err(e) if !explicit => return Ok(Err(format!("no model ({e})"))),
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = self.index.accepts(&self.choice.identity(&files)?) {
+            return Ok(Err(e.to_string()));
+        }
+        let encoder = self.load_accepted(&files)?;
+        Ok(Ok(self.encoder.get_or_init(|| encoder)))
     }
 
     /// Takes an encoder loaded elsewhere (a search loads the model while the index opens), if
@@ -202,11 +226,11 @@ impl Workspace {
     }
 
     /// The index's model, owned (serve's embedding thread), loaded if it was not.
-    pub fn into_encoder(self) -> Result<Encoder, WorkspaceError> {
-        self.encoder()?;
-        self.encoder
-            .into_inner()
-            .ok_or_else(|| WorkspaceError::Embed(EmbedError::NotFound("no encoder".into())))
+    pub fn into_encoder(mut self) -> Result<Encoder, WorkspaceError> {
+        match self.encoder.take() {
+            Some(e) => Ok(e),
+            None => self.load_encoder(),
+        }
     }
 
     /// The index's topics, required current ([`crate::topics::load_current`]).

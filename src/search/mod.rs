@@ -29,7 +29,7 @@ use crate::index::Index;
 pub use crate::vectors::ann;
 pub use crate::vectors::{dense, device_topk, Hit, VectorError};
 
-pub use dense::{related_all, top_k, top_k_among};
+pub use dense::{related_all, top_k};
 
 pub use eval::{evaluate_titles, Metrics};
 pub use hybrid::{fuse, DENSE_WEIGHT, FUSION_DEPTH};

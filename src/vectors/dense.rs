@@ -262,26 +262,6 @@ pub fn related_all(vectors: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>
     top_k(vectors, dim, vectors, k, Some(&exclude))
 }
 
-/// Exact top-`k` rows by dot product for every query, searched only among `candidates` (index
-/// rows, e.g. the papers dated before a day), best first; the hits name index rows.
-///
-/// The candidates' vectors are gathered once into a contiguous buffer (`O(m·d)` for `m`
-/// candidates) and searched with [`top_k`], so blocking, parallelism and ties (lower row first)
-/// are the same. Candidates may come in any order and repeat; a row outside the index is a
-/// [`VectorError::Mismatch`].
-pub fn top_k_among(
-    vectors: &[f32],
-    dim: usize,
-    queries: &[f32],
-    candidates: &[usize],
-    k: usize,
-) -> Result<Vec<Vec<Hit>>, VectorError> {
-    let (rows_kept, sub) = gather(vectors, dim, candidates)?;
-    let mut all = top_k(&sub, dim, queries, k, None)?;
-    renumber(&mut all, &rows_kept);
-    Ok(all)
-}
-
 /// The distinct `candidates` (sorted) and their rows copied out of `vectors`, for a top-k over
 /// them alone; [`VectorError::Mismatch`] for a candidate past the last row.
 pub(crate) fn gather(
@@ -393,7 +373,9 @@ mod tests {
         // Every third row, given out of order and with a repeat.
         let mut cands: Vec<usize> = (0..n).filter(|r| r % 3 == 1).rev().collect();
         cands.push(4);
-        let got = top_k_among(&v, dim, &q, &cands, 4).expect("top_k_among");
+        let got = crate::vectors::VectorBackend::Cpu
+            .top_k_among(&v, dim, &q, &cands, 4)
+            .expect("top_k_among");
         let mut differs = false;
         for (i, hits) in got.iter().enumerate() {
             let qi = &q[i * dim..(i + 1) * dim];
@@ -430,9 +412,12 @@ mod tests {
             differs,
             "the whole index gives the same rows: the test shows nothing"
         );
-        assert!(top_k_among(&v, dim, &q, &[], 3).expect("empty")[0].is_empty());
+        assert!(crate::vectors::VectorBackend::Cpu
+            .top_k_among(&v, dim, &q, &[], 3)
+            .expect("empty")[0]
+            .is_empty());
         assert!(matches!(
-            top_k_among(&v, dim, &q, &[n], 3),
+            crate::vectors::VectorBackend::Cpu.top_k_among(&v, dim, &q, &[n], 3),
             Err(VectorError::Mismatch { .. })
         ));
     }

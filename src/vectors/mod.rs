@@ -155,8 +155,13 @@ impl VectorBackend {
         }
     }
 
-    /// [`VectorBackend::top_k`] among `candidates` only (rows of `vectors`), hits naming those
-    /// rows: the brief's related papers, which must be dated before the day.
+    /// [`VectorBackend::top_k`] among `candidates` only (rows of `vectors`, e.g. the papers
+    /// dated before a day: the brief's related papers), best first; the hits name those rows.
+    ///
+    /// The candidates' vectors are gathered once into a contiguous buffer (`O(m·d)` for `m`
+    /// candidates) and searched with [`VectorBackend::top_k`], so blocking, parallelism and ties
+    /// (lower row first) are the same. Candidates may come in any order and repeat; a row
+    /// outside the index is a [`VectorError::Mismatch`].
     pub fn top_k_among(
         &self,
         vectors: &[f32],
