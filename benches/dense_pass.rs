@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use papermap::index::Index;
 use papermap::search::dense;
-use papermap::search::int8_scan::Int8Matrix;
+use papermap::vectors::int8_scan::Int8Matrix;
 
 fn main() {
     if let Err(e) = run() {

@@ -78,7 +78,9 @@ fn run(dir: &Path, runs: usize, query: &str, bin: &Path) -> Result<(), String> {
         let (s, _bm25) =
             time(|| papermap::search::Bm25::from_index(&index, None).map_err(|e| err(&e)))?;
         stages[1].push(s);
-        let (s, searcher) = time(|| Searcher::new(&index, None).map_err(|e| err(&e)))?;
+        let (s, searcher) = time(|| {
+            Searcher::new(&index, &papermap::vectors::VectorBackend::Cpu, None).map_err(|e| err(&e))
+        })?;
         stages[2].push(s);
         let (s, files) = time(|| Resolver::default().resolve().map_err(|e| err(&e)))?;
         stages[3].push(s);

@@ -163,7 +163,7 @@ impl Workspace {
         self
     }
 
-    /// The index.
+    /// The index opened by [`Workspace::open`]: its papers, vectors and manifest.
     pub fn index(&self) -> &Index {
         &self.index
     }
@@ -225,12 +225,14 @@ impl Workspace {
         Ok(self.encoder.get_or_init(|| encoder))
     }
 
-    /// The index's model, owned (serve's embedding thread), loaded if it was not.
-    pub fn into_encoder(mut self) -> Result<Encoder, WorkspaceError> {
-        match self.encoder.take() {
-            Some(e) => Ok(e),
-            None => self.load_encoder(),
-        }
+    /// The index's model, owned (serve's embedding thread) and loaded if it was not, with the
+    /// backend (serve's dense passes).
+    pub fn into_encoder(mut self) -> Result<(Encoder, VectorBackend), WorkspaceError> {
+        let encoder = match self.encoder.take() {
+            Some(e) => e,
+            None => self.load_encoder()?,
+        };
+        Ok((encoder, self.backend))
     }
 
     /// The index's topics, required current ([`crate::topics::load_current`]).
@@ -278,10 +280,11 @@ impl Workspace {
         let encoder = self.encoder()?;
         let texts: Vec<String> = queries.iter().map(|q| q.query.clone()).collect();
         let vectors = encoder.embed(&texts, Prefix::Query, &mut |_, _| {})?;
-        let searcher = crate::search::Searcher::new(&self.index, Some(encoder))?;
+        let searcher = crate::search::Searcher::new(&self.index, &self.backend, Some(encoder))?;
         let metrics = crate::search::eval::evaluate_queries(
             &self.index,
             searcher.bm25(),
+            &self.backend,
             &queries,
             &vectors.vectors,
         )?;
@@ -314,7 +317,8 @@ pub struct TopicsRun {
     pub updated: bool,
 }
 
-/// [`Workspace::fit_topics`].
+/// The body of [`Workspace::fit_topics`]: updates the saved topics when the index only grew
+/// (and k still fits), else refits, and records in a [`TopicsRun`] which it did.
 fn topics(
     index: &Index,
     params: &crate::topics::Params,

@@ -10,6 +10,7 @@ use common::Sample as Fixture;
 use papermap::corpus::Paper;
 use papermap::index::{Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
 use papermap::search::{self, eval, Mode, SearchError, Searcher};
+use papermap::vectors::VectorBackend;
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
 
@@ -78,7 +79,7 @@ fn related_all_writes_every_papers_neighbours_as_json_lines() {
         .collect();
     assert_eq!(lines.len(), index.len());
     for (row, v) in lines.iter().enumerate() {
-        let lib = search::related(&index, row, 4).expect("related");
+        let lib = search::related(&index, &VectorBackend::Cpu, row, 4).expect("related");
         assert_eq!(v["arxiv_id"], index.paper(row).arxiv_id.as_str());
         let got: Vec<&str> = v["related"]
             .as_array()
@@ -161,7 +162,7 @@ fn related_and_search_on_the_sample() {
         .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     // ... and the same as the library's exact top-k.
-    let lib = search::related(&index, 5, 7).expect("related");
+    let lib = search::related(&index, &VectorBackend::Cpu, 5, 7).expect("related");
     let ids: Vec<&str> = res
         .iter()
         .map(|r| r["arxiv_id"].as_str().expect("id"))
@@ -425,7 +426,7 @@ fn eval_titles_reports_three_modes_and_caches_title_vectors() {
     assert_eq!(v["metrics"].as_array().expect("metrics").len(), 3);
     let index = Index::open(&idx).expect("open");
     let cached = papermap::quality::cached_title_queries(&index).expect("cached");
-    let m = search::evaluate_titles(&index, &cached).expect("eval");
+    let m = search::evaluate_titles(&index, &VectorBackend::Cpu, &cached).expect("eval");
     assert!((v["metrics"][2]["recall_at_1"].as_f64().expect("r1") - m[2].recall_at_1).abs() < 1e-9);
     // Lexical uses only the summary in a `summary` index: a title query cannot match itself.
     assert!(m[1].recall_at_1 < 1.0);
@@ -510,7 +511,7 @@ fn reference_index() -> (Index, Vec<f32>) {
 #[test]
 fn reference_vectors_titles_find_their_summaries() {
     let (index, queries) = reference_index();
-    let m = search::evaluate_titles(&index, &queries).expect("eval");
+    let m = search::evaluate_titles(&index, &VectorBackend::Cpu, &queries).expect("eval");
     assert_eq!(
         m.iter().map(|x| x.mode).collect::<Vec<_>>(),
         Mode::ALL.to_vec()
@@ -527,7 +528,7 @@ fn reference_vectors_titles_find_their_summaries() {
     assert!(m[0].recall_at_1 > 0.9, "{m:?}");
     assert!(m[0].recall_at_10 > 0.99, "{m:?}");
     // The dense search of one title agrees with the batched evaluation.
-    let s = Searcher::new(&index, None).expect("searcher");
+    let s = Searcher::new(&index, &VectorBackend::Cpu, None).expect("searcher");
     let hits = s
         .search(&index.paper(0).title, Some(&queries[..384]), Mode::Dense, 3)
         .expect("search");
@@ -609,7 +610,7 @@ fn related_all_matches_single_related_and_finds_papers_by_title() {
     let all = search::related_all(index.vectors(), 384, 5).expect("related_all");
     assert_eq!(all.len(), 68);
     for (i, hits) in all.iter().enumerate() {
-        let one = search::related(&index, i, 5).expect("related");
+        let one = search::related(&index, &VectorBackend::Cpu, i, 5).expect("related");
         assert_eq!(
             hits.iter().map(|h| h.row).collect::<Vec<_>>(),
             one.iter().map(|h| h.row).collect::<Vec<_>>()
@@ -636,10 +637,10 @@ fn related_all_matches_single_related_and_finds_papers_by_title() {
         Err(SearchError::UnknownPaper { .. })
     ));
     assert!(matches!(
-        search::related(&index, 0, 0),
+        search::related(&index, &VectorBackend::Cpu, 0, 0),
         Err(SearchError::ZeroK)
     ));
-    let s = Searcher::new(&index, None).expect("searcher");
+    let s = Searcher::new(&index, &VectorBackend::Cpu, None).expect("searcher");
     assert!(matches!(
         s.search("x", None, Mode::Dense, 3),
         Err(SearchError::NeedsVector(Mode::Dense))
@@ -689,7 +690,7 @@ fn probe_archive_with_vectors() {
     let queries = read_npy(&dir.join("titles.npy"));
     assert_eq!(index.vectors().len(), index.len() * 384);
     let t = std::time::Instant::now();
-    let ranks = eval::title_ranks(&index, &queries).expect("ranks");
+    let ranks = eval::title_ranks(&index, &VectorBackend::Cpu, &queries).expect("ranks");
     for m in eval::metrics_from_ranks(&ranks) {
         println!(
             "{:<8} R@1 {:.3} R@10 {:.3} MRR {:.3}",
@@ -928,7 +929,7 @@ fn a_damaged_posting_list_is_rebuilt_and_the_search_answers_as_before() {
     let index = Index::open(&f.index).expect("open");
     let path = f.index.join(search::lexical_store::FILE);
     let query = "diffusion 모델 video generation";
-    let before = Searcher::new(&index, None)
+    let before = Searcher::new(&index, &VectorBackend::Cpu, None)
         .expect("searcher")
         .search(query, None, Mode::Lexical, 10)
         .expect("search");
@@ -942,7 +943,8 @@ fn a_damaged_posting_list_is_rebuilt_and_the_search_answers_as_before() {
         *b ^= 0x55;
     }
     std::fs::write(&path, &bad).expect("write");
-    let searcher = Searcher::new(&index, None).expect("the damaged file still opens");
+    let searcher =
+        Searcher::new(&index, &VectorBackend::Cpu, None).expect("the damaged file still opens");
     let after = searcher
         .search(query, None, Mode::Lexical, 10)
         .expect("search");

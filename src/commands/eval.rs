@@ -91,7 +91,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     }
     let vectors = title_vectors(&ws)?;
     let t = Instant::now();
-    let ranks = title_ranks(idx, &vectors)?;
+    let ranks = title_ranks(idx, ws.backend(), &vectors)?;
     let metrics = metrics_from_ranks(&ranks);
     let check = summary_outliers(idx, &vectors, ws.backend())?;
     let secs = t.elapsed().as_secs_f64();
@@ -203,6 +203,7 @@ fn run_lexicon(
     // The learned rows are confirmed by the model's word vectors, as `papermap index` does.
     let table = papermap::search::eval::translation_table(
         ws.index(),
+        ws.backend(),
         &vectors,
         learn_before,
         Some(ws.encoder()?),

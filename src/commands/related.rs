@@ -48,7 +48,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     if args.all {
         return run_all(&args);
     }
-    let ws = Workspace::open(&args.index, &ModelChoice::default())?;
+    let ws = workspace(&args)?;
     let index = ws.index();
     let query = args.query.join(" ");
     let row =
@@ -60,7 +60,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             args.k
         );
     }
-    let hits = search::related(index, row, args.k)?;
+    let hits = search::related(index, ws.backend(), row, args.k)?;
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     let r = if output.json {

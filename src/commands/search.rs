@@ -56,7 +56,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let index = ws.index();
     // The stored lexicon serves: relearning it with this encoder (loaded for the query's pieces
     // only) would load the whole model and take ~11 s on the archive, for each search.
-    let searcher = Searcher::new(index, None)
+    let searcher = Searcher::new(index, ws.backend(), None)
         .with_context(|| format!("searching {}", args.index.display()))?;
     if args.k > index.len() {
         super::output::note!(

@@ -35,13 +35,14 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         );
     }
     // The index's own model and numeric mode, checked as every command that embeds does.
-    let encoder =
+    let (encoder, backend) =
         papermap::workspace::Workspace::open(&args.index, &args.model.choice()?)?.into_encoder()?;
     serve(
         ServeOptions {
             dir: args.index.clone(),
             addr: args.addr,
             allow_hosts: args.allow_host.clone(),
+            backend,
         },
         encoder,
         |addr| {

@@ -10,13 +10,13 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{dense, fuse, Bm25, Mode, SearchError, FUSION_DEPTH};
+use super::{fuse, Bm25, Mode, SearchError, VectorBackend, FUSION_DEPTH};
 use crate::index::Index;
 
 /// Retrieval quality of one mode.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
-    /// The mode measured.
+    /// The ranking measured: dense, lexical (BM25) or the two fused.
     pub mode: Mode,
     /// Number of title queries.
     pub queries: usize,
@@ -34,9 +34,10 @@ pub struct Metrics {
 /// papers).
 pub fn title_ranks(
     index: &Index,
+    backend: &VectorBackend,
     title_vectors: &[f32],
 ) -> Result<Vec<[Option<usize>; 3]>, SearchError> {
-    let dense = title_dense(index, title_vectors)?;
+    let dense = title_dense(index, backend, title_vectors)?;
     let bm25 = super::lexical_store::load_or_build(index, None)?;
     let rows: Vec<usize> = (0..index.len()).collect();
     Ok(ranks_with(index, &dense, &bm25, &rows))
@@ -44,12 +45,16 @@ pub fn title_ranks(
 
 /// The dense ranking of every paper's title, read to [`FUSION_DEPTH`]; an empty index or title
 /// vectors of the wrong shape are errors.
-fn title_dense(index: &Index, title_vectors: &[f32]) -> Result<Vec<Vec<super::Hit>>, SearchError> {
+fn title_dense(
+    index: &Index,
+    backend: &VectorBackend,
+    title_vectors: &[f32],
+) -> Result<Vec<Vec<super::Hit>>, SearchError> {
     if index.is_empty() {
         return Err(SearchError::EmptyIndex);
     }
     check_title_vectors(index, title_vectors)?;
-    Ok(dense::top_k(
+    Ok(backend.top_k(
         index.vectors(),
         index.dim(),
         title_vectors,
@@ -107,7 +112,7 @@ impl Translations {
         Translations::LearnedGlossary,
     ];
 
-    /// Name as printed.
+    /// The source's name in the first column of the translations table (`learned + glossary`).
     pub fn name(self) -> &'static str {
         match self {
             Translations::None => "none",
@@ -138,6 +143,7 @@ pub struct TranslationRow {
 /// candidates to the learned lexicon, as for the index's own ([`super::lexical::learn_lexicon`]).
 pub fn translation_table(
     index: &Index,
+    backend: &VectorBackend,
     title_vectors: &[f32],
     learn_before: Option<&str>,
     encoder: Option<&crate::embed::Encoder>,
@@ -150,7 +156,7 @@ pub fn translation_table(
     if rows.is_empty() {
         return Err(SearchError::EmptyIndex);
     }
-    let dense = title_dense(index, title_vectors)?;
+    let dense = title_dense(index, backend, title_vectors)?;
     let mut bm25 = Bm25::from_index_text(index);
     let papers: Vec<(&str, &str)> = (0..index.len())
         .filter(|&r| learn(r))
@@ -189,8 +195,12 @@ pub fn translation_table(
 }
 
 /// Recall@1, Recall@10 and MRR@100 of title → own-paper retrieval for each mode.
-pub fn evaluate_titles(index: &Index, title_vectors: &[f32]) -> Result<Vec<Metrics>, SearchError> {
-    let ranks = title_ranks(index, title_vectors)?;
+pub fn evaluate_titles(
+    index: &Index,
+    backend: &VectorBackend,
+    title_vectors: &[f32],
+) -> Result<Vec<Metrics>, SearchError> {
+    let ranks = title_ranks(index, backend, title_vectors)?;
     Ok(metrics_from_ranks(&ranks))
 }
 
@@ -240,7 +250,7 @@ pub(crate) fn check_title_vectors(index: &Index, title_vectors: &[f32]) -> Resul
 /// A query people type, with graded judgments of papers read for it.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct JudgedQuery {
-    /// Query id (`q01`).
+    /// Query id (`q01`), which judgment lines name in their `qid` field.
     pub id: String,
     /// The text as typed.
     pub query: String,
@@ -255,9 +265,9 @@ pub struct JudgedQuery {
 /// nDCG@10 of one mode over a set of judged queries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueryMetrics {
-    /// The mode measured.
+    /// The ranking measured: dense, lexical (BM25) or the two fused.
     pub mode: Mode,
-    /// Queries.
+    /// Queries averaged over, all of them (a query with no judgments scores 0).
     pub queries: usize,
     /// Mean nDCG@10 (gain `2^grade − 1`, log2 discount, unjudged papers count 0).
     pub ndcg_at_10: f64,
@@ -346,6 +356,7 @@ pub fn ndcg(ranked: &[&str], grades: &std::collections::HashMap<String, u8>, k: 
 pub fn evaluate_queries(
     index: &Index,
     bm25: &Bm25,
+    backend: &VectorBackend,
     queries: &[JudgedQuery],
     vectors: &[f32],
 ) -> Result<Vec<QueryMetrics>, SearchError> {
@@ -356,7 +367,7 @@ pub fn evaluate_queries(
             let (mut total, mut judged) = (0.0, 0usize);
             for (i, q) in queries.iter().enumerate() {
                 let v = &vectors[i * dim..(i + 1) * dim];
-                let hits = super::search_with(index, bm25, &q.query, Some(v), mode, 10)?;
+                let hits = super::search_with(index, bm25, backend, &q.query, Some(v), mode, 10)?;
                 let ids: Vec<&str> = hits
                     .iter()
                     .map(|h| index.paper(h.row).arxiv_id.as_str())

@@ -13,7 +13,6 @@
 
 pub mod eval;
 pub mod hybrid;
-pub mod int8_scan;
 pub mod lexical;
 pub mod lexical_store;
 
@@ -27,7 +26,7 @@ use crate::embed::Encoder;
 use crate::index::Index;
 #[cfg(feature = "ann")]
 pub use crate::vectors::ann;
-pub use crate::vectors::{dense, device_topk, Hit, VectorError};
+pub use crate::vectors::{dense, device_topk, Hit, VectorBackend, VectorError};
 
 pub use dense::{related_all, top_k};
 
@@ -41,7 +40,7 @@ pub enum SearchError {
     /// The index has no papers to search.
     #[error("the index holds no papers (every digest entry lacked a summary?); nothing to search")]
     EmptyIndex,
-    /// `k` was zero.
+    /// A search asked for no results (`k` = 0), found by the CLI or by a vector layer.
     #[error("-k must be at least 1")]
     ZeroK,
     /// The query text is empty or only whitespace.
@@ -69,23 +68,23 @@ pub enum SearchError {
     /// A queries or judgments file is unreadable or has a malformed line.
     #[error("{}:{line}", path.display())]
     Judgments {
-        /// The file.
+        /// The queries or judgments file, as given.
         path: PathBuf,
         /// 1-based line, 0 for the whole file.
         line: usize,
-        /// What was wrong.
+        /// The I/O error of reading the file, or the JSON error of the line.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The title query cache could not be written or is malformed.
     #[error("{path}: {msg}")]
     Cache {
-        /// The cache file.
+        /// `title-queries.safetensors` in the index directory.
         path: PathBuf,
-        /// What went wrong.
+        /// The serialising or writing error, or a title left without a vector after embedding.
         msg: String,
     },
-    /// Embedding failed.
+    /// The model failed: embedding the titles as queries, or words for the learned lexicon.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
     /// Reading the index failed.
@@ -113,13 +112,13 @@ pub struct HitRecord<'a> {
     pub rank: usize,
     /// Score of the mode that ranked it.
     pub score: f32,
-    /// arXiv id.
+    /// arXiv id without its version, or the link itself for a paper not on arXiv.
     pub arxiv_id: Cow<'a, str>,
-    /// Title.
+    /// Title exactly as written, LaTeX included.
     pub title: Cow<'a, str>,
-    /// Digest date.
+    /// Date of first appearance (`YYYY-MM-DD`); `None` when no date is known.
     pub date: Option<Cow<'a, str>>,
-    /// Link.
+    /// The paper's link: a digest heading's target, or one made from an archive record.
     pub url: Cow<'a, str>,
 }
 
@@ -214,6 +213,8 @@ impl std::str::FromStr for Mode {
 /// An index ready for free-text search: the index plus its BM25 statistics.
 pub struct Searcher<'a> {
     index: &'a Index,
+    /// Where the dense ranking runs.
+    backend: &'a VectorBackend,
     bm25: Bm25,
     /// Statistics built anew after a damaged posting list was read from `lexical.bin`.
     repaired: std::sync::OnceLock<Bm25>,
@@ -222,18 +223,24 @@ pub struct Searcher<'a> {
 impl<'a> Searcher<'a> {
     /// Builds the lexical side over the fields the index's text recipe embeds (see
     /// [`lexical_store::load_or_build`] for what `encoder` changes).
-    pub fn new(index: &'a Index, encoder: Option<&Encoder>) -> Result<Self, SearchError> {
+    pub fn new(
+        index: &'a Index,
+        backend: &'a VectorBackend,
+        encoder: Option<&Encoder>,
+    ) -> Result<Self, SearchError> {
         if index.is_empty() {
             return Err(SearchError::EmptyIndex);
         }
         Ok(Searcher {
             index,
+            backend,
             bm25: lexical_store::load_or_build(index, encoder)?,
             repaired: std::sync::OnceLock::new(),
         })
     }
 
-    /// The BM25 model.
+    /// The BM25 statistics searched: those rebuilt after a damaged posting list, if any,
+    /// else those loaded or built when the searcher was made.
     pub fn bm25(&self) -> &Bm25 {
         self.repaired.get().unwrap_or(&self.bm25)
     }
@@ -247,7 +254,7 @@ impl<'a> Searcher<'a> {
         k: usize,
     ) -> Result<Vec<Hit>, SearchError> {
         lexical_store::with_repair(self.index, &self.bm25, &self.repaired, |bm25| {
-            search_with(self.index, bm25, text, vector, mode, k)
+            search_with(self.index, bm25, self.backend, text, vector, mode, k)
         })?
     }
 }
@@ -257,6 +264,7 @@ impl<'a> Searcher<'a> {
 pub fn search_with(
     index: &Index,
     bm25: &Bm25,
+    backend: &VectorBackend,
     text: &str,
     vector: Option<&[f32]>,
     mode: Mode,
@@ -275,7 +283,7 @@ pub fn search_with(
                 }
                 .into());
             }
-            let mut hits = top_k(index.vectors(), dim, v, depth, None)?;
+            let mut hits = backend.top_k(index.vectors(), dim, v, depth, None)?;
             Some(hits.pop().unwrap_or_default())
         }
         None => None,
@@ -329,8 +337,14 @@ pub fn search_ranked(
     Ok(fuse(dense, &lexical, k))
 }
 
-/// The `k` papers nearest to paper `row` by cosine, the paper itself excluded.
-pub fn related(index: &Index, row: usize, k: usize) -> Result<Vec<Hit>, SearchError> {
+/// The `k` papers nearest to paper `row` by cosine, the paper itself excluded, found on
+/// `backend` (exactly, whichever it is).
+pub fn related(
+    index: &Index,
+    backend: &VectorBackend,
+    row: usize,
+    k: usize,
+) -> Result<Vec<Hit>, SearchError> {
     if index.is_empty() {
         return Err(SearchError::EmptyIndex);
     }
@@ -346,7 +360,7 @@ pub fn related(index: &Index, row: usize, k: usize) -> Result<Vec<Hit>, SearchEr
         .into());
     }
     let dim = index.dim();
-    let mut hits = top_k(index.vectors(), dim, index.vector(row), k, Some(&[row]))?;
+    let mut hits = backend.top_k(index.vectors(), dim, index.vector(row), k, Some(&[row]))?;
     Ok(hits.pop().unwrap_or_default())
 }
 

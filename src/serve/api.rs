@@ -179,7 +179,12 @@ pub(super) async fn api_related(
     let k = parse_k(p.k.as_deref(), 10)?;
     let l = app.now();
     let row = row_of(&l, &id)?;
-    let hits = related(&l.index, row, k.min(l.index.len().saturating_sub(1)).max(1))?;
+    let hits = related(
+        &l.index,
+        &app.backend,
+        row,
+        k.min(l.index.len().saturating_sub(1)).max(1),
+    )?;
     let results: Vec<_> = hits
         .iter()
         .enumerate()

@@ -51,7 +51,6 @@ use serde_json::json;
 use crate::embed::{Encoder, Prefix};
 use crate::index::{read_manifest, Index, IndexError};
 use crate::report::{esc, web_link};
-use crate::search::int8_scan::Int8Matrix;
 use crate::search::{self, lexical_store, related, Bm25, Hit, Mode, SearchError};
 use crate::topics::Topics;
 
@@ -78,9 +77,9 @@ pub enum ServeError {
     /// The address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
-        /// The address.
+        /// The address asked for (`--addr`), before any port 0 is given a real one.
         addr: SocketAddr,
-        /// The underlying error.
+        /// The I/O error of binding, e.g. the port is in use or the address is not this machine's.
         #[source]
         source: std::io::Error,
     },
@@ -94,12 +93,14 @@ pub enum ServeError {
 
 /// What `papermap serve` needs.
 pub struct ServeOptions {
-    /// Index directory.
+    /// Index directory, whose manifest is watched so new generations are served.
     pub dir: PathBuf,
-    /// Address to bind.
+    /// Address to listen on; port 0 takes a free port, reported to the `ready` callback.
     pub addr: SocketAddr,
     /// Host names requests may use besides IP addresses and `localhost` (see [`guard`]).
     pub allow_hosts: Vec<String>,
+    /// Where the dense passes run (the int8 scan on the CPU, the device's top-k on a GPU).
+    pub backend: crate::vectors::VectorBackend,
 }
 
 /// Refuses requests a web page could have sent behind the user's back (see [`guard`]).
@@ -147,7 +148,7 @@ pub fn serve(
     encoder: Encoder,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let loaded = Loaded::open(&opts.dir)?;
+    let loaded = Loaded::open(&opts.dir, &opts.backend)?;
     let identity = encoder.identity().clone();
     loaded.index.accepts(&identity)?;
     let queue = Arc::new(embedder::Queue::default());
@@ -172,6 +173,7 @@ pub fn serve(
         scans,
         coming,
         identity,
+        backend: opts.backend,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -174,6 +174,7 @@ pub(super) async fn page_paper(
         .unwrap_or_default();
     let related = related(
         &l.index,
+        &app.backend,
         row,
         10.min(l.index.len().saturating_sub(1)).max(1),
     )

@@ -4,9 +4,10 @@
 //! the runtime's threads, eight concurrent searches made eight passes that fought for the same
 //! memory bandwidth (p99 562 ms at a million papers). Here one thread takes every query that
 //! is waiting, up to [`BATCH`], and answers them all with one pass, so a search waits for at
-//! most the pass under way and its own. The pass reads the matrix's int8 copy
-//! ([`Int8Matrix`](crate::search::int8_scan::Int8Matrix), 384 MB at a million papers) and scores again in f32 only the rows that
-//! could be in a top k, so its answers are [`dense::top_k`]'s exactly.
+//! most the pass under way and its own. On the CPU the pass reads the matrix's int8 copy
+//! ([`Int8Matrix`](crate::vectors::int8_scan::Int8Matrix), 384 MB at a million papers) and
+//! scores again in f32 only the rows that could be in a top k, so its answers are
+//! [`dense::top_k`]'s exactly; on a device, the device's exact top-k answers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -23,9 +24,9 @@ pub const BATCH: usize = dense::SCAN_QUERIES;
 pub struct Request {
     /// The generation the query is answered from.
     pub loaded: Arc<Loaded>,
-    /// The query's vector.
+    /// The query's embedding; one not of the index's dimension is answered with an error.
     pub vector: Vec<f32>,
-    /// How many hits.
+    /// Hits wanted, best first; a pass scans to the deepest request of its batch.
     pub depth: usize,
     /// Where the hits go.
     pub reply: tokio::sync::oneshot::Sender<Result<Vec<Hit>, String>>,
@@ -119,7 +120,7 @@ fn answer(loaded: &Loaded, batch: Vec<Request>) {
         return;
     };
     let queries: Vec<f32> = ok.iter().flat_map(|r| r.vector.iter().copied()).collect();
-    match loaded.int8.top_k(index.vectors(), &queries, depth) {
+    match loaded.scan.top_k(index.vectors(), dim, &queries, depth) {
         Ok(all) => {
             for (r, mut hits) in ok.into_iter().zip(all) {
                 hits.truncate(r.depth);

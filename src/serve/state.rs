@@ -2,12 +2,14 @@
 //! ([`ServerState`]), and the watcher that swaps in each committed generation.
 
 use super::*;
+use crate::vectors::{DenseScan, VectorBackend};
 
 /// One generation of the index, ready to answer.
 pub(super) struct Loaded {
     pub(super) index: Index,
-    /// The matrix's int8 copy, which the scanner's passes read (a quarter of the bytes).
-    pub(super) int8: Int8Matrix,
+    /// The matrix prepared for the scanner's passes (on the CPU its int8 copy, a quarter of
+    /// the bytes).
+    pub(super) scan: DenseScan,
     pub(super) bm25: Bm25,
     /// Statistics built anew after a damaged posting list was read from `lexical.bin`.
     pub(super) bm25_repaired: std::sync::OnceLock<Bm25>,
@@ -19,14 +21,16 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    pub(super) fn open(dir: &Path) -> Result<Loaded, ServeError> {
+    pub(super) fn open(dir: &Path, backend: &VectorBackend) -> Result<Loaded, ServeError> {
         let index = Index::open(dir)?;
         if index.is_empty() {
             return Err(SearchError::EmptyIndex.into());
         }
         // The stored lexicon (`papermap index` learns it with the model), else one learned now.
         let bm25 = lexical_store::load_or_build(&index, None).map_err(SearchError::from)?;
-        let int8 = Int8Matrix::build(index.vectors(), index.dim())?;
+        let scan = backend
+            .dense_scan(index.vectors(), index.dim())
+            .map_err(SearchError::from)?;
         // Topics of another generation would put papers in the wrong topics: left out until
         // `papermap topics` runs again, and said so once per generation.
         let topics = crate::topics::load_current(&index).map_err(|e| {
@@ -37,7 +41,7 @@ impl Loaded {
         });
         Ok(Loaded {
             index,
-            int8,
+            scan,
             bm25,
             bm25_repaired: std::sync::OnceLock::new(),
             topics,
@@ -67,6 +71,8 @@ pub(super) struct ServerState {
     pub(super) coming: Arc<scanner::Coming>,
     /// Which vectors the encoder makes: a new generation is served only if it accepts them.
     pub(super) identity: crate::embed::ModelIdentity,
+    /// Where each generation's dense passes run.
+    pub(super) backend: VectorBackend,
 }
 
 impl ServerState {
@@ -133,7 +139,7 @@ pub(super) fn watch(app: &ServerState) {
         );
         return;
     }
-    match Loaded::open(&app.dir) {
+    match Loaded::open(&app.dir, &app.backend) {
         Ok(l) => {
             let generation = l.index.manifest().generation;
             if let Ok(mut g) = app.current.write() {

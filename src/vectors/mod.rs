@@ -14,6 +14,7 @@ pub mod assign;
 pub mod dense;
 pub mod device_assign;
 pub mod device_topk;
+pub mod int8_scan;
 pub mod project;
 
 use std::path::{Path, PathBuf};
@@ -35,27 +36,27 @@ pub struct Hit {
 /// Errors of vector work.
 #[derive(Debug, thiserror::Error)]
 pub enum VectorError {
-    /// `k` was zero.
+    /// A top-k search asked for no results (`k` = 0); the message names the CLI's `-k`.
     #[error("-k must be at least 1")]
     ZeroK,
     /// A flat vector buffer does not hold whole rows of the expected dimension.
     #[error("{what}: {len} values are not whole rows of dimension {dim}")]
     Shape {
-        /// Which buffer.
+        /// The buffer's name, printed first (`index vectors`, `query vectors`).
         what: &'static str,
-        /// Its length.
+        /// Its length in f32 values, not rows.
         len: usize,
-        /// Expected dimension.
+        /// The row dimension it should divide into (zero is refused as well).
         dim: usize,
     },
     /// Two inputs that must agree in size do not.
     #[error("{what}: expected {expected}, found {found}")]
     Mismatch {
-        /// What disagrees.
+        /// What disagrees, printed first (`query vector dimension`, `paper row`).
         what: &'static str,
-        /// Expected count.
+        /// The size required, or the number of rows when a row index is out of range.
         expected: usize,
-        /// Found count.
+        /// The size found, or the out-of-range row index itself.
         found: usize,
     },
     /// The approximate (HNSW) index could not be built, saved, loaded or searched.
@@ -207,6 +208,16 @@ impl VectorBackend {
         }
     }
 
+    /// `vectors` prepared for many dense passes (a server's searches): on the CPU their int8
+    /// copy ([`int8_scan::Int8Matrix`], a quarter of the bytes per pass, exact answers); on a
+    /// device, its exact top-k.
+    pub fn dense_scan(&self, vectors: &[f32], dim: usize) -> Result<DenseScan, VectorError> {
+        Ok(match self {
+            VectorBackend::Device(d) => DenseScan::Device(d.device().clone()),
+            _ => DenseScan::Int8(int8_scan::Int8Matrix::build(vectors, dim)?),
+        })
+    }
+
     /// The assignment step of k-means on this backend.
     pub fn assigner(&self) -> &dyn Assign {
         match self {
@@ -220,6 +231,31 @@ impl VectorBackend {
     /// backend.
     pub fn project(&self, rows: &[f32], dim: usize, out: usize) -> Vec<f64> {
         project::principal_components(rows, dim, out)
+    }
+}
+
+/// A matrix prepared by [`VectorBackend::dense_scan`] for repeated exact top-k passes.
+pub enum DenseScan {
+    /// The CPU's int8 copy with its exact re-rank.
+    Int8(int8_scan::Int8Matrix),
+    /// Exact top-k on a candle device.
+    Device(Device),
+}
+
+impl DenseScan {
+    /// Exact top-`k` rows of `vectors` (the matrix this scan was prepared from) for each query,
+    /// best first: [`VectorBackend::top_k`]'s answer.
+    pub fn top_k(
+        &self,
+        vectors: &[f32],
+        dim: usize,
+        queries: &[f32],
+        k: usize,
+    ) -> Result<Vec<Vec<Hit>>, VectorError> {
+        match self {
+            DenseScan::Int8(m) => m.top_k(vectors, queries, k),
+            DenseScan::Device(d) => device_topk::top_k_on_device(d, vectors, dim, queries, k, None),
+        }
     }
 }
 
@@ -257,6 +293,18 @@ mod tests {
         };
         assert_eq!(rows(&a), rows(&b));
         assert!(a.iter().flatten().all(|h| h.row % 3 == 0));
+        // A server's prepared scan: the CPU's int8 copy gives the heap search's answer exactly,
+        // the device's scan the device's top-k.
+        let want = cpu.top_k(&v, dim, q, 9, None).unwrap();
+        let int8 = cpu.dense_scan(&v, dim).unwrap();
+        assert!(matches!(int8, DenseScan::Int8(_)));
+        assert_eq!(int8.top_k(&v, dim, q, 9).unwrap(), want);
+        let on_dev = dev.dense_scan(&v, dim).unwrap();
+        assert!(matches!(on_dev, DenseScan::Device(_)));
+        assert_eq!(
+            rows(&on_dev.top_k(&v, dim, q, 9).unwrap()),
+            rows(&dev.top_k(&v, dim, q, 9, None).unwrap())
+        );
         let stamp_dir = std::env::temp_dir();
         let stamp = crate::index::Stamp {
             generation: None,

@@ -1,4 +1,4 @@
-//! An int8 copy of the matrix for the server's dense pass: a quarter of the bytes read per
+//! An int8 copy of the matrix for the CPU's many-query dense pass (the server's): a quarter of the bytes read per
 //! pass, and the same answers as the f32 scan.
 //!
 //! A pass over the f32 matrix is bound by memory (1.5 GB at a million papers, ~90 ms here),
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use rayon::prelude::*;
 
 use super::dense::{self, TopK};
-use super::{Hit, SearchError};
+use super::{Hit, VectorError};
 use crate::embed::kernels::scan::{self, I8_BLOCK};
 
 /// Fewest rows per task of the pass (a multiple of [`I8_BLOCK`]).
@@ -55,7 +55,7 @@ struct RowCode {
 
 impl Int8Matrix {
     /// Quantises every row of the row-major `[n, dim]` `vectors`, on rayon's threads.
-    pub fn build(vectors: &[f32], dim: usize) -> Result<Int8Matrix, SearchError> {
+    pub fn build(vectors: &[f32], dim: usize) -> Result<Int8Matrix, VectorError> {
         let n = dense::rows("index vectors", vectors, dim)?;
         let width = dim.div_ceil(4) * 4;
         let padded = n.div_ceil(I8_BLOCK) * I8_BLOCK;
@@ -96,7 +96,7 @@ impl Int8Matrix {
         })
     }
 
-    /// Rows held.
+    /// Rows encoded: those of the matrix the codes were built from.
     pub fn len(&self) -> usize {
         self.rows
     }
@@ -113,7 +113,7 @@ impl Int8Matrix {
         vectors: &[f32],
         queries: &[f32],
         k: usize,
-    ) -> Result<Vec<Vec<Hit>>, SearchError> {
+    ) -> Result<Vec<Vec<Hit>>, VectorError> {
         Ok(self.top_k_counted(vectors, queries, k)?.0)
     }
 
@@ -123,19 +123,18 @@ impl Int8Matrix {
         vectors: &[f32],
         queries: &[f32],
         k: usize,
-    ) -> Result<(Vec<Vec<Hit>>, usize), SearchError> {
+    ) -> Result<(Vec<Vec<Hit>>, usize), VectorError> {
         let n = dense::rows("index vectors", vectors, self.dim)?;
         if n != self.rows {
             return Err(crate::vectors::VectorError::Mismatch {
                 what: "rows of the int8 copy",
                 expected: n,
                 found: self.rows,
-            }
-            .into());
+            });
         }
         let nq = dense::rows("query vectors", queries, self.dim)?;
         if k == 0 {
-            return Err(SearchError::ZeroK);
+            return Err(VectorError::ZeroK);
         }
         if n == 0 || nq == 0 {
             return Ok((vec![Vec::new(); nq], 0));
@@ -636,9 +635,7 @@ mod tests {
         assert!(got[0].iter().all(|h| h.row != 5));
         assert!(matches!(
             int8.top_k(&vectors[..dim * 49], &queries, 5),
-            Err(SearchError::Vectors(
-                crate::vectors::VectorError::Mismatch { .. }
-            ))
+            Err(VectorError::Mismatch { .. })
         ));
     }
 }
