@@ -15,16 +15,16 @@ pub enum ExportError {
     /// A file could not be written.
     #[error("writing {}", path.display())]
     Write {
-        /// The file.
+        /// The file being written, by its final name (not the temporary file it is filled through).
         path: PathBuf,
-        /// What went wrong.
+        /// The I/O, JSON, NumPy or Parquet error that stopped the write.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The output path cannot name the files (a directory, a device, a missing directory).
     #[error("{}: {why}", path.display())]
     BadOutput {
-        /// The path given.
+        /// The `OUT` path as given, or a derived `OUT.<ext>` that exists but is not a regular file.
         path: PathBuf,
         /// Why it cannot be used.
         why: &'static str,
@@ -39,7 +39,7 @@ pub fn write_npy(path: &Path, rows: ArrayView2<'_, f32>) -> Result<(), ExportErr
     })
 }
 
-/// What [`export`] writes.
+/// Which files [`export`] makes of `OUT` (the command's `--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     /// `OUT.npy` (float32 `[papers, dim]`) and `OUT.jsonl` (one paper per line, same order).
@@ -56,7 +56,7 @@ const PARQUET_ROWS: usize = 65_536;
 /// The files an export wrote.
 #[derive(Debug, Clone)]
 pub struct ExportFiles {
-    /// The papers (`OUT.jsonl`).
+    /// The papers: `OUT.jsonl`, or `OUT.parquet` (vectors included) for [`ExportFormat::Parquet`].
     pub papers: PathBuf,
     /// The vectors (`OUT.npy`), for [`ExportFormat::Npy`].
     pub vectors: Option<PathBuf>,

@@ -44,7 +44,7 @@ pub enum BriefError {
     /// The index holds no (dated) papers.
     #[error("the index in {} holds no dated papers", dir.display())]
     NoDates {
-        /// Index directory.
+        /// Index directory, none of whose papers has a plausible first-appearance date.
         dir: PathBuf,
     },
     /// Not a `YYYY-MM-DD` date.
@@ -57,7 +57,7 @@ pub enum BriefError {
         nearest.join(", ")
     )]
     UnknownDate {
-        /// Index directory.
+        /// Index directory that was searched for papers of `date`.
         dir: PathBuf,
         /// The date asked for.
         date: String,
@@ -67,15 +67,15 @@ pub enum BriefError {
     /// The digest has no dated paper (no date heading, none in its file name).
     #[error("{}: no dated paper in this digest (no `## Daily Papers (YYYY-MM-DD)` heading or date in the file name)", digest.display())]
     DigestWithoutDate {
-        /// The digest.
+        /// The digest (or archive day) given: no paper of it that the index embeds is dated.
         digest: PathBuf,
     },
     /// The digest holds papers of several days.
     #[error("{} holds papers of {} days ({}); a brief is of one day", digest.display(), dates.len(), dates.join(", "))]
     DigestDates {
-        /// The digest.
+        /// The digest (or archive day) given.
         digest: PathBuf,
-        /// Its dates, sorted.
+        /// The distinct dates of its papers, sorted: two or more.
         dates: Vec<String>,
     },
     /// Papers of the digest (with summaries) are not in the index.
@@ -88,9 +88,9 @@ pub enum BriefError {
         missing.join(", ")
     )]
     NotIndexed {
-        /// The digest.
+        /// The digest (or archive day) given.
         digest: PathBuf,
-        /// Index directory.
+        /// Index directory the papers were looked up in.
         dir: PathBuf,
         /// Papers with a summary in the digest.
         papers: usize,
@@ -103,9 +103,9 @@ pub enum BriefError {
     /// The topics name a topic id they do not define.
     #[error("{}: paper row {row} is assigned to topic {id}, which topics.json does not define", dir.display())]
     UnknownTopic {
-        /// Index directory.
+        /// Index directory, whose `topics.json` holds the assignment.
         dir: PathBuf,
-        /// Paper row.
+        /// Index row of the paper whose assigned topic is missing.
         row: usize,
         /// The undefined topic id.
         id: u32,
@@ -119,9 +119,9 @@ pub enum BriefError {
     /// A file could not be written.
     #[error("{}", path.display())]
     Io {
-        /// The file concerned.
+        /// The output directory, or `brief.md` or `brief.html` in it.
         path: PathBuf,
-        /// The underlying error.
+        /// The I/O error of creating the directory or writing the file atomically.
         #[source]
         source: std::io::Error,
     },
@@ -130,7 +130,7 @@ pub enum BriefError {
 /// The day a brief is about: its date and its papers (index rows, ascending).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Day {
-    /// `YYYY-MM-DD`.
+    /// The day's date, `YYYY-MM-DD`: the one asked for, the index's latest, or the digest's.
     pub date: String,
     /// Index rows of the day's papers, ascending.
     pub rows: Vec<usize>,
@@ -257,15 +257,16 @@ pub fn day_of_digest(
 pub struct PaperRef {
     /// Row in the index.
     pub row: usize,
-    /// arXiv id.
+    /// arXiv id without its version, or the link itself for a paper not on arXiv.
     pub arxiv_id: String,
     /// Title as written in the digest.
     pub title: String,
     /// The digest's link (rendered as a link only when it is a safe web link).
     pub url: String,
-    /// First-appearance date.
+    /// First-appearance date in the index (`YYYY-MM-DD`), for a digest's paper possibly earlier
+    /// than the day; `None` when unknown.
     pub date: Option<String>,
-    /// Votes.
+    /// Upvotes as the source gives them (`Vote: N` in a digest); `None` when it gives none.
     pub votes: Option<u32>,
 }
 
@@ -288,7 +289,7 @@ impl PaperRef {
 pub struct TopicRef {
     /// Stable topic id (`topics.json`).
     pub id: u32,
-    /// Its label.
+    /// Its label as stored in `topics.json`.
     pub label: String,
     /// Its position in `topics.json` (largest first): the colour the report gives it.
     pub position: usize,
@@ -297,7 +298,7 @@ pub struct TopicRef {
 /// An earlier paper related to one of the day's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Related {
-    /// The earlier paper.
+    /// The earlier paper, dated strictly before the day.
     #[serde(flatten)]
     pub paper: PaperRef,
     /// Cosine of the two papers' vectors.
@@ -307,10 +308,10 @@ pub struct Related {
 /// One paper of the day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DayPaper {
-    /// The paper.
+    /// The paper, one of [`Day::rows`].
     #[serde(flatten)]
     pub paper: PaperRef,
-    /// Its topic.
+    /// The topic `topics.json` assigns it to.
     pub topic: TopicRef,
     /// Its [`RELATED_PER_PAPER`] nearest papers dated before the day, nearest first.
     pub related: Vec<Related>,
@@ -321,7 +322,7 @@ pub struct DayPaper {
 /// A topic whose share has grown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RisingTopic {
-    /// The topic.
+    /// The topic, one whose stored trend is [`Trend::Rising`].
     #[serde(flatten)]
     pub topic: TopicRef,
     /// Its keywords, most representative first.
@@ -343,21 +344,21 @@ pub struct RisingTopic {
 /// A paper of the day that fits no topic well.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outlier {
-    /// The paper.
+    /// The paper, one of the day's and among the topics' stored outliers.
     #[serde(flatten)]
     pub paper: PaperRef,
     /// The topic it was put in (its nearest centroid).
     pub topic: TopicRef,
     /// Robust z of its squared distance to that centroid among the topic's papers.
     pub z: f32,
-    /// That squared distance.
+    /// That squared Euclidean distance, as stored in `topics.json`.
     pub distance: f32,
 }
 
 /// The brief of one day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Brief {
-    /// The day, `YYYY-MM-DD`.
+    /// The day, `YYYY-MM-DD`: the one asked for, the index's latest, or the digest's.
     pub date: String,
     /// Papers in the index.
     pub index_papers: usize,
@@ -548,9 +549,9 @@ pub fn build(
 /// Paths of a written brief.
 #[derive(Debug, Clone, Serialize)]
 pub struct BriefFiles {
-    /// `brief.md`.
+    /// `brief.md` in the output directory: the brief as Markdown.
     pub markdown: PathBuf,
-    /// `brief.html`.
+    /// `brief.html` in the output directory: the same brief as one self-contained page.
     pub html: PathBuf,
 }
 

@@ -78,7 +78,8 @@ fn topic_md(t: &TopicRef) -> String {
     format!("{} (topic {})", md(&t.label), t.id)
 }
 
-/// The whole `brief.md`.
+/// The whole `brief.md`: overview, rising topics, papers fitting no topic, then the day's
+/// papers by topic.
 pub fn markdown(b: &Brief) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Daily brief: {}\n", md(&b.date));
@@ -205,7 +206,8 @@ fn day_paper_html(s: &mut String, p: &DayPaper) {
     s.push_str("</div></li>");
 }
 
-/// The whole `brief.html`.
+/// The whole `brief.html`: the sections of [`markdown`] as one page, the report's stylesheet
+/// inlined.
 pub fn html(b: &Brief) -> String {
     let groups = b.by_topic();
     let mut s = String::with_capacity(64 << 10);

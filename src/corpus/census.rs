@@ -10,11 +10,11 @@ use super::{CorpusError, Paper, SourceLoc, Warning};
 /// What [`census`] found: the numbers of [`super::Corpus`] without its papers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Census {
-    /// Files read.
+    /// Files read: those given plus the digests and archives found in the directories given.
     pub files: usize,
     /// Paper entries and records kept by the selection, before deduplication.
     pub entries: usize,
-    /// Unique ids.
+    /// Distinct arXiv ids among the entries: the number of papers a load would keep.
     pub unique: usize,
     /// Ids seen more than once, with every location (the first one first).
     pub duplicates: Vec<(String, Vec<SourceLoc>)>,

@@ -196,9 +196,9 @@ pub struct Warning {
     pub file: PathBuf,
     /// 1-based line; 0 when the warning concerns the whole file or directory.
     pub line: usize,
-    /// Machine-readable category.
+    /// The category, for code and tests to match on rather than the message's wording.
     pub kind: WarningKind,
-    /// Human-readable explanation.
+    /// The explanation printed after `FILE:LINE: `, in plain English.
     pub message: String,
 }
 
@@ -218,7 +218,7 @@ pub enum CorpusError {
     /// A file could not be read.
     #[error("cannot read {}", path.display())]
     Read {
-        /// The unreadable file.
+        /// The digest or archive file that could not be opened or read.
         path: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
@@ -226,7 +226,7 @@ pub enum CorpusError {
     /// A directory could not be listed.
     #[error("cannot list directory {}", path.display())]
     ReadDir {
-        /// The unreadable directory.
+        /// The directory, given or met while walking one, whose entries could not be listed.
         path: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
@@ -234,7 +234,7 @@ pub enum CorpusError {
     /// A path does not exist or its type cannot be determined.
     #[error("cannot access {}", path.display())]
     Access {
-        /// The inaccessible path.
+        /// The argument, or an entry met while walking a directory (a dangling symlink).
         path: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
@@ -242,13 +242,13 @@ pub enum CorpusError {
     /// A path given as an argument is neither a regular file nor a directory.
     #[error("{} is not a regular file or a directory", path.display())]
     NotAFile {
-        /// The path.
+        /// The argument as given: a FIFO, a socket or a device.
         path: PathBuf,
     },
     /// The scratch file holding a run's papers could not be written or read back.
     #[error("cannot write or read back the papers of this run in {}", path.display())]
     Scratch {
-        /// The scratch file.
+        /// `run-papers.jsonl` in the scratch directory, or the `.PID.tmp` file it is written as.
         path: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
@@ -256,9 +256,9 @@ pub enum CorpusError {
     /// A digest larger than [`MAX_DIGEST_BYTES`]: refused without reading it.
     #[error("{} is {size} bytes, larger than a digest can be ({} bytes)", path.display(), MAX_DIGEST_BYTES)]
     TooLarge {
-        /// The file.
+        /// The digest file that was refused.
         path: PathBuf,
-        /// Its size.
+        /// Its size in bytes as reported, or the bytes read (one past the limit) if that was wrong.
         size: u64,
     },
 }
@@ -445,7 +445,7 @@ pub fn spill(
 /// What [`stream`] read, besides the papers it handed on.
 #[derive(Debug, Default)]
 pub struct Streamed {
-    /// Files read.
+    /// Files read: those given plus the digests and archives found in the directories given.
     pub files: usize,
     /// Every warning, in file order.
     pub warnings: Vec<Warning>,

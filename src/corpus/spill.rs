@@ -211,7 +211,7 @@ impl SpilledCorpus {
         spill.finish()
     }
 
-    /// Papers (unique ids).
+    /// Papers after deduplication: one per distinct id, fewer than [`Self::entries`] if any repeat.
     pub fn len(&self) -> usize {
         self.order.len()
     }
@@ -270,7 +270,7 @@ impl SpilledCorpus {
         Ok(papers)
     }
 
-    /// Paper `i`.
+    /// The paper at position `i` (input order), merged with its other entries.
     pub fn paper(&self, i: usize) -> Result<Paper, CorpusError> {
         self.papers(i..i + 1)?
             .pop()

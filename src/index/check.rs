@@ -10,7 +10,7 @@ use super::IndexError;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase", tag = "status", content = "detail")]
 pub enum Verdict {
-    /// Reads and verifies.
+    /// Read, and passed every check its kind of file has.
     Ok,
     /// Fails its checksum, does not parse, holds bad vectors, or is not a regular file.
     Damaged(String),
@@ -20,17 +20,17 @@ pub enum Verdict {
     Stray,
 }
 
-/// One checked file.
+/// One file of the index with its verdict: an entry of `papermap check --json`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Checked {
-    /// The file.
+    /// The file's path: the index directory joined with its name.
     pub path: PathBuf,
-    /// What was found.
+    /// Its verdict, written inline in JSON as `status` and `detail`.
     #[serde(flatten)]
     pub verdict: Verdict,
 }
 
-/// Everything `check` found.
+/// Everything [`check`] found: a verdict per file and the paper counts; nothing is repaired.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct CheckReport {
     /// Every file looked at, in the order checked.

@@ -31,9 +31,9 @@ pub enum IndexError {
     /// A file could not be read or written.
     #[error("{}", path.display())]
     Io {
-        /// The file concerned.
+        /// The file (or directory) the operation failed on.
         path: PathBuf,
-        /// The underlying error.
+        /// The I/O error (or safetensors' error, wrapped, when a chunk could not be serialised).
         #[source]
         source: std::io::Error,
     },
@@ -43,7 +43,7 @@ pub enum IndexError {
     /// A first build was interrupted: some chunks are stored, no papers file yet.
     #[error("{}: partial index ({chunks} chunk(s) stored, the first build did not finish)", dir.display())]
     Partial {
-        /// Index directory.
+        /// Index directory, whose manifest lists chunks but no papers file yet.
         dir: PathBuf,
         /// Chunks committed so far.
         chunks: usize,
@@ -52,7 +52,7 @@ pub enum IndexError {
     /// not finite unit vectors.
     #[error("{}: damaged: {what}", path.display())]
     Damaged {
-        /// The file.
+        /// The damaged file, or the index directory when papers and vectors disagree in number.
         path: PathBuf,
         /// What is wrong with it.
         what: String,
@@ -60,13 +60,13 @@ pub enum IndexError {
     /// The index was built with another model, text recipe or format.
     #[error("{}: index was built with {field} = {stored}, this run uses {wanted}", dir.display())]
     Incompatible {
-        /// Index directory.
+        /// Index directory, whose manifest holds the other value.
         dir: PathBuf,
         /// The manifest field that differs.
         field: &'static str,
-        /// The stored value.
+        /// The manifest's value of `field`, as text.
         stored: String,
-        /// This run's value.
+        /// This run's value of `field` (for `format_version`, the version this papermap reads).
         wanted: String,
     },
     /// Vectors of another model or numeric mode than the stored ones: not comparable with them.
@@ -76,7 +76,7 @@ pub enum IndexError {
         differs_text(differs)
     )]
     NotComparable {
-        /// Index directory.
+        /// Index directory the offered vectors were refused for.
         dir: PathBuf,
         /// The identity of the stored vectors.
         stored: Box<crate::embed::ModelIdentity>,
@@ -92,17 +92,17 @@ pub enum IndexError {
         dir.display()
     )]
     WouldRemove {
-        /// Index directory.
+        /// Index directory, left unchanged.
         dir: PathBuf,
         /// Papers it would remove.
         removing: usize,
-        /// Papers stored.
+        /// Papers in the live index; over [`MAX_SILENT_REMOVAL`] of them go only with `--prune`.
         papers: usize,
     },
     /// Another process holds the write lock.
     #[error("{0}: another papermap is writing this index (lock held on index.lock); wait for it to finish")]
     Locked(PathBuf),
-    /// Embedding failed.
+    /// The encoder failed while embedding this run's new inputs.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
     /// This run's papers could not be read back from their scratch file.

@@ -87,7 +87,7 @@ impl std::str::FromStr for TextRecipe {
 pub struct ChunkRef {
     /// File name under `vectors/`.
     pub file: String,
-    /// Rows in it.
+    /// Vectors in it, one per distinct embedded input (papers with the same input share one).
     pub rows: usize,
     /// CRC-32 of the whole file, checked on every read (absent in indexes written before
     /// checksums, which still load).
@@ -121,7 +121,7 @@ pub struct Stamp {
     /// What was embedded per paper.
     #[serde(rename = "index_text_recipe", default)]
     pub text_recipe: TextRecipe,
-    /// Number of papers.
+    /// Papers in the index ([`Index::len`]) when the file was derived.
     #[serde(rename = "index_papers", default)]
     pub papers: usize,
     /// CRC-32 of the papers file.
@@ -138,11 +138,11 @@ fn default_mode() -> Mode {
 pub struct Manifest {
     /// [`FORMAT_VERSION`] of the writer.
     pub format_version: u32,
-    /// Model id.
+    /// The model's Hub id, or its directory name for a local model; reports name the model by it.
     pub model_id: String,
     /// Model fingerprint (hash of config, tokenizer and weights).
     pub model_fingerprint: String,
-    /// Vector dimension.
+    /// Vector dimension: values per vector in every chunk and in the matrix file.
     pub dim: usize,
     /// Pooling of token states (`mean`).
     pub pooling: String,
@@ -164,7 +164,8 @@ pub struct Manifest {
     pub papers_file: String,
     /// Number of papers in it.
     pub papers: usize,
-    /// Live vector chunks.
+    /// The chunk files under `vectors/` holding this generation's vectors; others there are
+    /// not read.
     pub chunks: Vec<ChunkRef>,
     /// CRC-32 of the papers file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +191,7 @@ pub struct Manifest {
 pub struct FileRef {
     /// File name in the index directory.
     pub file: String,
-    /// Length in bytes.
+    /// Length in bytes, compared with the file's at open (rows file) and by `papermap check`.
     pub bytes: u64,
     /// CRC-32 of the whole file (verified by `papermap check`; the rows file also at open).
     pub crc32: u32,
@@ -245,7 +246,7 @@ impl Manifest {
 /// A paper as stored: the corpus record plus the key of its vector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexedPaper {
-    /// The parsed paper.
+    /// The paper as the corpus gave it, deduplicated; its fields stand inline in each JSON line.
     #[serde(flatten)]
     pub paper: Paper,
     /// Hex SHA-256 of model fingerprint and embedded input.
@@ -429,7 +430,7 @@ impl RowsBuilder {
         }
     }
 
-    /// Rows so far.
+    /// Lines pushed so far: the row the next [`RowsBuilder::push`] gets.
     pub(crate) fn len(&self) -> usize {
         self.offsets.len() - 1
     }
@@ -714,7 +715,7 @@ pub(crate) struct ChunkMeta {
     /// Numeric mode (written as `quant`).
     #[serde(rename = "quant")]
     pub(crate) mode: Mode,
-    /// Vector dimension.
+    /// Values per vector as the chunk records it; read with another `dim`, the chunk is damaged.
     pub(crate) dim: usize,
     /// CRC-32 of the keys' bytes followed by the vectors' bytes.
     pub(crate) data_crc32: u32,
@@ -1019,7 +1020,7 @@ impl Index {
         })
     }
 
-    /// Index directory.
+    /// The directory the index was opened from, as the caller gave it.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -1048,7 +1049,7 @@ impl Index {
         }
     }
 
-    /// Vector dimension.
+    /// Vector dimension from the manifest: values per row of [`Index::vectors`].
     pub fn dim(&self) -> usize {
         self.manifest.dim
     }
@@ -1062,7 +1063,8 @@ impl Index {
         }
     }
 
-    /// Paper `i`.
+    /// Paper `i` as the corpus gave it; for an index opened by row, the first call parses every
+    /// paper (see [`Index::record`] for one alone).
     pub fn paper(&self, i: usize) -> &crate::corpus::Paper {
         &self.papers()[i].paper
     }
@@ -1103,7 +1105,7 @@ impl Index {
             .expect("open and from_parts check papers × dim")
     }
 
-    /// Number of papers.
+    /// Number of papers, and of vector rows; known without parsing for an index opened by row.
     pub fn len(&self) -> usize {
         match &self.papers {
             Papers::Loaded(p) => p.len(),

@@ -309,7 +309,7 @@ pub type TextFetch<'a> =
 /// Where the vectors of new inputs come from: the [`Encoder`], or (benches that need an index
 /// of a million papers without embedding them) vectors made some other way.
 pub trait VectorSource: Sync {
-    /// Vector dimension.
+    /// Values per vector it makes: the manifest's `dim`, which an update may not change.
     fn dim(&self) -> usize;
     /// Which vectors it makes (model and numeric mode): recorded in the manifest and hashed
     /// into every key, and refused beside vectors of another identity.

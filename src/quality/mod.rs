@@ -37,9 +37,9 @@ const MAD_TO_SIGMA: f32 = 1.4826;
 pub struct SummaryOutlier {
     /// Row in the index.
     pub row: usize,
-    /// arXiv id.
+    /// arXiv id of the paper at `row`, as stored in the index.
     pub arxiv_id: String,
-    /// Title.
+    /// Title of that paper, whose query vector the similarity was measured with.
     pub title: String,
     /// Cosine between the title query and the paper's vector.
     pub similarity: f32,
@@ -55,9 +55,9 @@ pub struct SummaryOutlier {
 /// Result of the summary check over an index.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SummaryCheck {
-    /// Papers checked.
+    /// Papers in the index: every one is checked, flagged or not.
     pub papers: usize,
-    /// Median title-to-summary similarity.
+    /// Median of the papers' similarities (non-finite ones left out); 0 for an empty index.
     pub median: f32,
     /// Median absolute deviation from it.
     pub mad: f32,

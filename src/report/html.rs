@@ -215,7 +215,7 @@ fn timeline_svg(v: &ReportLayout<'_>) -> String {
     s
 }
 
-/// The whole page.
+/// The whole of `report.html`: one self-contained document, stylesheet and charts inline.
 pub(crate) fn render(v: &ReportLayout<'_>) -> String {
     let input = v.input;
     let topics = &input.topics;

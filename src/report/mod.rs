@@ -58,9 +58,9 @@ pub enum ReportError {
     /// A file could not be written.
     #[error("{}", path.display())]
     Io {
-        /// The file concerned.
+        /// The output directory, or the report file whose write or rename failed.
         path: PathBuf,
-        /// The underlying error.
+        /// The I/O error of making the directory or writing or renaming the file.
         #[source]
         source: std::io::Error,
     },
@@ -262,11 +262,11 @@ pub fn map_svg(index: &Index, topics: &Topics) -> Result<String, ReportError> {
 /// Paths of a written report.
 #[derive(Debug, Clone)]
 pub struct ReportFiles {
-    /// `report.md`.
+    /// `report.md` in the output directory: the Markdown report, which shows `map.svg`.
     pub markdown: PathBuf,
     /// `map.svg` (referenced by the Markdown).
     pub map_svg: PathBuf,
-    /// `report.html`.
+    /// `report.html` in the output directory: the report as one self-contained page.
     pub html: PathBuf,
 }
 

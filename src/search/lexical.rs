@@ -116,9 +116,9 @@ fn idf(n: usize, df: usize) -> f32 {
 pub struct Bm25 {
     /// Token → (document, term frequency), documents ascending.
     postings: Postings,
-    /// Tokens per document.
+    /// Tokens per document, in index row order; its length is the number of documents.
     doc_len: Vec<u32>,
-    /// Mean document length.
+    /// Mean of `doc_len` in tokens: BM25's `avgdl`, which lengths are normalised by.
     avgdl: f32,
     /// Translations learned from the documents (see [`Lexicon`]).
     lexicon: Lexicon,
@@ -204,7 +204,7 @@ impl Bm25 {
         self.glossary = glossary;
     }
 
-    /// The learned translations.
+    /// The translations learned from the documents, without the glossary's.
     pub fn lexicon(&self) -> &Lexicon {
         &self.lexicon
     }
@@ -254,7 +254,7 @@ impl Bm25 {
         self.postings.list(token)
     }
 
-    /// Number of documents.
+    /// Number of documents: one per index row the statistics were built from.
     pub fn len(&self) -> usize {
         self.doc_len.len()
     }
@@ -419,7 +419,7 @@ impl Default for Postings {
 }
 
 impl Postings {
-    /// Documents holding `token`.
+    /// Documents holding `token` (its document frequency); 0 for a token no document has.
     fn df(&self, token: &str) -> usize {
         match self {
             Postings::Built(p) => p.get(token).map_or(0, Vec::len),

@@ -173,7 +173,8 @@ fn read(path: &Path, current: impl Fn(&[u8]) -> bool) -> Option<Bm25> {
     ))
 }
 
-/// One dictionary entry.
+/// A term's [`ENTRY`] bytes in the dictionary: where its posting list lies and how long it
+/// is, the list's CRC32, and where the term's bytes are in the strings.
 struct Entry {
     offset: usize,
     count: usize,
@@ -246,7 +247,8 @@ impl StoredPostings {
         None
     }
 
-    /// Documents holding `token`.
+    /// Documents holding `token`, from its dictionary entry alone (the list is not read or
+    /// checked); 0 for a term not in the file.
     pub(crate) fn df(&self, token: &str) -> usize {
         self.entry(token).map_or(0, |e| e.count)
     }

@@ -190,7 +190,8 @@ pub fn stem_class(token: &str) -> Option<String> {
 /// (text after a comma or semicolon inside them, e.g. an acronym, is ignored).
 const KO_EN: &str =
     r"([가-힣]+(?:[ \-][가-힣]+){0,3}) ?\(([A-Za-z][A-Za-z \-]{1,60}?)(?:[,;][^)]*)?\)";
-/// `English (Korean)`.
+/// `English (Korean)`: an English phrase of up to four words, then a Korean one of up to four
+/// words in parentheses.
 const EN_KO: &str =
     r"([A-Za-z][A-Za-z\-]*(?: [A-Za-z][A-Za-z\-]*){0,3}) ?\(([가-힣]+(?: [가-힣]+){0,3})\)";
 

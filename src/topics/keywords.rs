@@ -100,9 +100,9 @@ pub fn is_generic(word: &str) -> bool {
 /// A word that survived the function-word filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
-    /// Normalised key.
+    /// What counts match on: English lower-cased, plurals folded; Korean with particles stripped.
     pub key: String,
-    /// Display form.
+    /// The English token as written, or the stripped Korean word.
     pub surface: String,
     /// A generic research word: no term alone, but part of phrases.
     pub generic: bool,
@@ -240,9 +240,10 @@ fn surface_counts<'a>(
 pub struct Scored {
     /// Display form: the most frequent spelling of the key over the whole corpus.
     pub term: String,
-    /// Normalised key.
+    /// The term's [`Term::key`], by which c-TF-IDF counted it.
     pub key: String,
-    /// c-TF-IDF weight.
+    /// c-TF-IDF weight `tf · ln(1 + A / f)`: `tf` its share of the topic's words, `A` the
+    /// mean words per topic, `f` its count over all topics.
     pub score: f64,
 }
 

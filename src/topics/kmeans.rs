@@ -38,7 +38,7 @@ pub fn objective(
 /// Settings of one k-means fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansConfig {
-    /// Number of clusters.
+    /// Number of clusters, from 1 to the number of distinct rows ([`check_k`] refuses others).
     pub k: usize,
     /// Independent k-means++ starts; the lowest objective wins.
     pub runs: usize,
@@ -64,7 +64,7 @@ impl KMeansConfig {
     }
 }
 
-/// A fitted clustering.
+/// A fitted clustering: the centroids, each row's cluster, and which start won.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clustering {
     /// Row-major `[k, dim]` centroids, each the mean of its members.
@@ -77,17 +77,17 @@ pub struct Clustering {
     pub best_run: usize,
     /// Lloyd iterations of the winning start.
     pub iterations: usize,
-    /// Number of clusters.
+    /// Number of clusters: the rows of `centroids`, and the range of `labels`.
     k: usize,
 }
 
 impl Clustering {
-    /// Number of clusters.
+    /// Number of clusters: the `k` the fit was asked for.
     pub fn k(&self) -> usize {
         self.k
     }
 
-    /// Members per cluster.
+    /// Rows labelled with each cluster, indexed by cluster; they sum to the number of rows.
     pub fn sizes(&self) -> Vec<usize> {
         let mut sizes = vec![0; self.k];
         for &l in &self.labels {
@@ -378,7 +378,7 @@ pub const DEFAULT_SILHOUETTE_SAMPLE: usize = 1000;
 /// One point of the curve `--k auto` chose from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
-    /// Number of clusters.
+    /// The k this point was fitted with, within the range scanned.
     pub k: usize,
     /// Mean silhouette on the sample (−1..1, higher is better).
     pub silhouette: f64,

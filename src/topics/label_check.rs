@@ -18,7 +18,7 @@ use crate::text::vector::{dot, normalise};
 pub struct LabelCheck {
     /// Topics whose label landed nearest their own centroid.
     pub landed: usize,
-    /// Topics checked.
+    /// Topics checked: every topic of the run, so `landed + misses.len()`.
     pub total: usize,
     /// The topics whose label landed elsewhere.
     pub misses: Vec<Miss>,
@@ -29,7 +29,7 @@ pub struct LabelCheck {
 pub struct Miss {
     /// The topic whose label it is.
     pub topic: u32,
-    /// Its label.
+    /// Its label as stored (a mixed topic's prefix kept), though embedded without the prefix.
     pub label: String,
     /// The topic it landed nearest.
     pub nearest: u32,

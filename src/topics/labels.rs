@@ -39,7 +39,7 @@ const COHERENCE_WEIGHT: f64 = 0.5;
 pub struct Corpus<'a> {
     /// Documents (papers) holding each term key, as sorted row lists.
     holders: HashMap<&'a str, Vec<u32>>,
-    /// Papers in all.
+    /// Papers in all (`docs.len()`): the denominator of document shares and NPMI.
     n: usize,
     /// Translation pairs: word → its translations (both directions).
     translations: crate::text::Lexicon,

@@ -24,7 +24,7 @@ pub const FIT_SAMPLE: usize = 5_000;
 pub const PLACE_NEIGHBOURS: usize = 5;
 /// t-SNE perplexity (scikit-learn's default), lowered for small archives.
 pub const PERPLEXITY: f64 = 30.0;
-/// Gradient iterations.
+/// Gradient-descent iterations of each t-SNE fit (its `max_iter`).
 pub const ITERATIONS: usize = 500;
 /// Dimensions the vectors are reduced to (PCA) before t-SNE, as is usual: the neighbour search
 /// of Barnes-Hut t-SNE degrades towards all pairs in 384 dimensions.

@@ -60,7 +60,7 @@ pub enum TopicsError {
         "k = {k} is larger than the number of papers ({papers}); k must be between 1 and {papers}"
     )]
     TooManyTopics {
-        /// Requested k.
+        /// The number of topics asked for, more than `papers`.
         k: usize,
         /// Papers in the index.
         papers: usize,
@@ -71,9 +71,9 @@ pub enum TopicsError {
          k must be at most {distinct}"
     )]
     TooFewDistinct {
-        /// Requested k.
+        /// The number of topics asked for, more than `distinct`.
         k: usize,
-        /// Distinct vectors.
+        /// Distinct vectors (bitwise-equal rows counted once), fewer than `k`.
         distinct: usize,
         /// Papers in the index.
         papers: usize,
@@ -90,13 +90,14 @@ pub enum TopicsError {
         hi: usize,
         /// Papers in the index.
         papers: usize,
-        /// Distinct vectors.
+        /// Distinct vectors, counted only up to `2 · hi`; fewer than `2 · lo`.
         distinct: usize,
     },
     /// A malformed k or k range.
     #[error("bad k: {0}")]
     BadK(String),
-    /// Another malformed parameter.
+    /// Any other setting or input the run cannot use (zero runs, saved topics of another
+    /// dimension, keyword vectors of another model, a failed t-SNE); the message says which.
     #[error("{0}")]
     BadParam(String),
     /// The vectors contain NaN or infinity.
@@ -107,21 +108,21 @@ pub enum TopicsError {
     Shape {
         /// Values in the buffer.
         len: usize,
-        /// Row dimension.
+        /// The row dimension the values should divide into.
         dim: usize,
     },
     /// Vectors and papers disagree in number.
     #[error("{rows} vectors for {papers} papers")]
     Mismatch {
-        /// Vector rows.
+        /// Vector rows given, which should have been one per paper.
         rows: usize,
-        /// Papers.
+        /// Papers given; row `i` of the vectors was to belong to paper `i`.
         papers: usize,
     },
     /// The k-means computation failed (a device error, or a shape it cannot work with).
     #[error("k-means: {what}")]
     KMeans {
-        /// What failed.
+        /// The failed step, printed after `k-means: ` (`no run finished`, `incremental update`).
         what: &'static str,
         /// The underlying error (candle's on a device, linfa's in an update), if any.
         #[source]
@@ -130,37 +131,37 @@ pub enum TopicsError {
     /// A file could not be read or written.
     #[error("{}", path.display())]
     Io {
-        /// The file concerned.
+        /// The index's `topics.json`, which could not be read or written.
         path: PathBuf,
-        /// The underlying error.
+        /// The I/O error of reading it (other than its absence) or of replacing it atomically.
         #[source]
         source: std::io::Error,
     },
     /// No topics were saved for the index.
     #[error("no topics in {}", dir.display())]
     NoTopics {
-        /// Index directory.
+        /// Index directory, which has no `topics.json`.
         dir: PathBuf,
     },
     /// The saved topics were computed on another version of the index: they would put papers
     /// in the wrong topics.
     #[error("the topics in {} were computed on another version of the index", dir.display())]
     Stale {
-        /// Index directory.
+        /// Index directory, whose `topics.json` is stamped for another generation or other papers.
         dir: PathBuf,
     },
     /// A stored topics file is malformed or of another version.
     #[error("{path}: {msg}")]
     Corrupt {
-        /// The file concerned.
+        /// The index's `topics.json`.
         path: PathBuf,
-        /// What was wrong.
+        /// The JSON error, the unknown format version, or papers and assignments not pairing up.
         msg: String,
     },
     /// Reading the index failed.
     #[error(transparent)]
     Index(#[from] crate::index::IndexError),
-    /// Embedding keywords failed.
+    /// Embedding keywords (or labels, for the label check) with the model failed.
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
 }
@@ -196,7 +197,7 @@ pub enum Trend {
     Steady,
 }
 
-/// One topic.
+/// One topic of a run as saved in `topics.json`: its label, keywords, papers and trend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Topic {
     /// Stable id: kept across runs while the topic matches a previous one.
@@ -205,7 +206,7 @@ pub struct Topic {
     pub label: String,
     /// Keywords, most representative first.
     pub keywords: Vec<String>,
-    /// Number of papers.
+    /// Papers assigned to it: the entries of [`Topics::assignment`] that hold its id.
     pub size: usize,
     /// Rows (index order) of the papers nearest the centroid, nearest first.
     pub representative: Vec<usize>,
@@ -258,7 +259,7 @@ pub struct FitInfo {
     pub papers: usize,
     /// Its objective per paper.
     pub objective_per_paper: f64,
-    /// Incremental updates since.
+    /// Incremental updates applied since that full fit; 0 right after it.
     pub updates: usize,
 }
 
@@ -267,7 +268,7 @@ pub struct FitInfo {
 pub struct Coarse {
     /// Member topic ids, largest first.
     pub topics: Vec<u32>,
-    /// Papers in all.
+    /// Papers in all its member topics together.
     pub size: usize,
     /// The first label words of its largest members.
     pub label: String,
@@ -282,7 +283,7 @@ pub struct Timing {
     pub keywords_s: f64,
     /// The 2-D map (t-SNE).
     pub map_s: f64,
-    /// Everything in [`compute`].
+    /// The whole run, [`compute`] or [`update`], the stages above and what lies between them.
     pub total_s: f64,
 }
 
@@ -291,7 +292,7 @@ pub struct Timing {
 pub struct Topics {
     /// [`FORMAT_VERSION`] of the writer.
     pub format_version: u32,
-    /// Number of topics.
+    /// Number of topics, `topics.len()`: the fixed k, or the one `--k auto` chose.
     pub k: usize,
     /// Seed of the k-means starts.
     pub seed: u64,
@@ -304,7 +305,7 @@ pub struct Topics {
     /// The index the topics were computed on (its generation, model, papers).
     #[serde(flatten)]
     pub stamp: crate::index::Stamp,
-    /// Vector dimension.
+    /// Dimension of the index's vectors, and so of every centroid.
     pub dim: usize,
     /// How keywords were chosen: `c-tf-idf+mmr` or `c-tf-idf`.
     pub keyword_method: String,
@@ -456,10 +457,10 @@ pub fn parse_k_range(s: &str) -> Result<RangeInclusive<usize>, TopicsError> {
     Ok(lo..=hi)
 }
 
-/// Parameters of [`compute`].
+/// Settings of a topic run ([`compute`], [`update`]), as `papermap topics` takes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
-    /// Number of topics.
+    /// How many topics: a fixed k, or the range `--k auto` picks the best k from.
     pub k: KChoice,
     /// Seed of the k-means starts and of the silhouette sample.
     pub seed: u64,
@@ -467,7 +468,7 @@ pub struct Params {
     pub runs: usize,
     /// Rows in the silhouette sample of `--k auto`.
     pub silhouette_sample: usize,
-    /// Keyword selection.
+    /// How keywords are chosen: c-TF-IDF candidates, keywords kept, MMR diversity.
     pub keywords: KeywordOptions,
     /// Centred cosine above which a topic keeps a previous topic's id.
     pub match_threshold: f32,

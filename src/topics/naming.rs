@@ -137,7 +137,7 @@ pub fn title_phrases(title: &str) -> Vec<Term> {
 
 /// A label candidate of one topic.
 struct Candidate<'a> {
-    /// The text shown.
+    /// The candidate's display form (`Gaussian Splatting`), as it would appear in the label.
     term: &'a str,
     /// Every paper holding it, sorted.
     all: Vec<u32>,

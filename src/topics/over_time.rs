@@ -24,7 +24,8 @@ pub const MIN_PAPERS: usize = 3;
 /// One topic's keywords in one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodKeywords {
-    /// `YYYY-MM` or `YYYY-Qn`.
+    /// The month, `YYYY-MM`, or the quarter, `YYYY-Qn`, for archives longer than
+    /// [`MONTHS_BEFORE_QUARTERS`] months.
     pub period: String,
     /// Papers of the topic in the period.
     pub papers: usize,

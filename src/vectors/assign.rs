@@ -44,7 +44,7 @@ impl<'a> Rows<'a> {
         }
     }
 
-    /// Number of rows.
+    /// Number of rows: the buffer's length over [`Rows::dim`].
     pub fn len(&self) -> usize {
         self.data.len() / self.dim
     }
@@ -54,17 +54,17 @@ impl<'a> Rows<'a> {
         self.data.is_empty()
     }
 
-    /// Columns per row.
+    /// Columns per row, never zero ([`Rows::new`] refuses it).
     pub fn dim(&self) -> usize {
         self.dim
     }
 
-    /// Row `i`.
+    /// Row `i`, [`Rows::dim`] values; panics if `i` is not below [`Rows::len`].
     pub fn row(&self, i: usize) -> &'a [f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
-    /// The whole buffer.
+    /// All rows back to back, row-major: [`Rows::len`] × [`Rows::dim`] values.
     pub fn as_slice(&self) -> &'a [f32] {
         self.data
     }

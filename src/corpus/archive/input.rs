@@ -13,7 +13,7 @@ const BUF: usize = 1 << 20;
 /// How a file's bytes are packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Packing {
-    /// As written.
+    /// Not compressed: the file's bytes are the archive itself.
     Plain,
     /// gzip (`1f 8b`), also several members one after another, as `cat a.gz b.gz` writes.
     Gzip,

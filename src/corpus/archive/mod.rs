@@ -170,7 +170,7 @@ impl Selection {
 pub struct ReadOptions {
     /// `--format`: read every file as this.
     pub format: Option<Format>,
-    /// `--categories`, `--since`.
+    /// `--categories` and `--since`: which records are kept (all, when neither is given).
     pub select: Selection,
     /// `--id-field` and the others, for tables.
     pub fields: Fields,

@@ -338,7 +338,7 @@ pub(super) fn read_json(path: &Path, fields: &Fields, out: &mut Out) -> Result<(
     Ok(())
 }
 
-/// One JSON record.
+/// The paper of JSON record `n` of `path`, its columns found by name; a non-object is refused.
 fn record(v: &Value, fields: &Fields, path: &Path, n: usize) -> Parsed {
     let Value::Object(map) = v else {
         return Err(format!("record is {}, not an object", json_type(v)));
