@@ -20,7 +20,9 @@ use std::ops::Range;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::kernels::{embedding::WordTable, linear::Epilogue, linear::PackedLinear, q8::QLinear};
+use super::kernels::{
+    bf16::Bf16Linear, embedding::WordTable, linear::Epilogue, linear::PackedLinear, q8::QLinear,
+};
 use super::model::Config;
 use super::ops::{AttentionOp, EmbedOp, LinearOp, LinearWeights, MeanPoolOp, NormOp};
 use super::pipeline::{StageClock, StageTimes};
@@ -270,14 +272,19 @@ impl BertGraph {
         device: &Device,
         mode: Mode,
     ) -> Result<Self, EmbedError> {
-        let dtype = mode.dtype();
+        // papermap's kernels hold f32 tensors in every mode: q8 and bf16 round inside them.
+        let dtype = if kernels == Kernels::Native {
+            DType::F32
+        } else {
+            mode.dtype()
+        };
         let model_err = |e: candle_core::Error| EmbedError::Weights {
             path: weights.to_path_buf(),
             source: Box::new(e),
         };
         if kernels == Kernels::Native && (!device.is_cpu() || !mode.native_on_cpu()) {
             return Err(EmbedError::Device(format!(
-                "papermap's kernels run on the CPU in f32 (or q8), not {mode} on {device:?}"
+                "papermap's kernels run on the CPU in f32, bf16 or q8, not {mode} on {device:?}"
             )));
         }
         if mode.int8_projections() && kernels != Kernels::Native {
@@ -319,10 +326,10 @@ impl BertGraph {
                 Ok(match kernels {
                     Kernels::Native => {
                         let (w, b) = (host(&w)?, host(&b)?);
-                        let weights = if mode.int8_projections() {
-                            LinearWeights::Q8(QLinear::new(&w, &b, out, inp))
-                        } else {
-                            LinearWeights::F32(PackedLinear::new(&w, &b, out, inp))
+                        let weights = match mode {
+                            Mode::Q8 => LinearWeights::Q8(QLinear::new(&w, &b, out, inp)),
+                            Mode::Bf16 => LinearWeights::Bf16(Bf16Linear::new(&w, &b, out, inp)),
+                            _ => LinearWeights::F32(PackedLinear::new(&w, &b, out, inp)),
                         };
                         Linear::Native(LinearOp::new(weights, epilogue))
                     }

@@ -19,7 +19,8 @@ pub enum Mode {
     F32,
     /// f16 weights and activations (candle's ops; the CUDA default), pooling in f32.
     F16,
-    /// bf16 weights and activations (candle's ops), pooling in f32.
+    /// bf16 inputs to the products with f32 sums: on the CPU papermap's `vdpbf16ps` kernels
+    /// (the projections; LayerNorm, GELU, softmax and pooling in f32), on CUDA candle's bf16 ops.
     Bf16,
     /// Int8 projections (weights per output row, activations per token) with f32 attention,
     /// LayerNorm and pooling; papermap's CPU kernels only.
@@ -53,7 +54,7 @@ impl Mode {
 
     /// Whether papermap's own CPU kernels implement this mode (the others run on candle's ops).
     pub fn native_on_cpu(self) -> bool {
-        matches!(self, Mode::F32 | Mode::Q8)
+        matches!(self, Mode::F32 | Mode::Bf16 | Mode::Q8)
     }
 
     /// The mode used on `device` when neither the options nor an index name one: f32 on the

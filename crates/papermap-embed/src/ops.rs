@@ -20,7 +20,7 @@ fn check_dst(dst: &[f32], rows: usize, width: usize, op: &str) -> candle_core::R
     Ok(())
 }
 
-use super::kernels::{attention, elementwise, embedding, linear, q8};
+use super::kernels::{attention, bf16, elementwise, embedding, linear, q8};
 
 /// The contiguous f32 data of a CPU tensor.
 fn f32s<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a [f32]> {
@@ -47,6 +47,8 @@ pub(crate) enum LinearWeights {
     F32(linear::PackedLinear),
     /// int8 per output row, for the VNNI kernel.
     Q8(q8::QLinear),
+    /// bf16 input pairs, for `vdpbf16ps` (or its portable twin).
+    Bf16(bf16::Bf16Linear),
 }
 
 /// Scratch of a projection call (packed rows or quantised activations), shared by all layers:
@@ -55,6 +57,7 @@ pub(crate) enum LinearWeights {
 struct LinearScratch {
     panel: Vec<f32>,
     acts: q8::QActs,
+    pairs: Vec<u32>,
 }
 
 /// Scratch buffers free for the next call. A call takes one out and puts it back, holding no
@@ -78,6 +81,7 @@ impl LinearOp {
         match &self.weights {
             LinearWeights::F32(p) => (p.inp(), p.out()),
             LinearWeights::Q8(q) => (q.inp(), q.out()),
+            LinearWeights::Bf16(b) => (b.inp(), b.out()),
         }
     }
 }
@@ -112,6 +116,7 @@ impl InplaceOp2 for LinearOp {
         match &self.weights {
             LinearWeights::F32(p) => p.forward(x, t, y, self.epilogue, &mut sc.panel),
             LinearWeights::Q8(q) => q.forward(x, t, y, self.epilogue, &mut sc.acts),
+            LinearWeights::Bf16(b) => b.forward(x, t, y, self.epilogue, &mut sc.pairs),
         }
         pool().push(sc);
         Ok(())

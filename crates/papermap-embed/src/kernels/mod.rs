@@ -13,6 +13,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub(crate) mod attention;
+pub(crate) mod bf16;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
 pub(crate) mod linear;
