@@ -20,6 +20,7 @@ use std::ops::Range;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
+use super::kernels::attention::Products;
 use super::kernels::{
     bf16::Bf16Linear, embedding::WordTable, linear::Epilogue, linear::PackedLinear, q8::QLinear,
 };
@@ -244,6 +245,9 @@ pub struct BertGraph {
     dtype: DType,
     heads: usize,
     head_dim: usize,
+    /// What attention's products multiply on papermap's kernels: bf16 in the bf16 and q8
+    /// modes (within their fidelity floors, and a third of q8's time was f32 attention).
+    attention_products: Products,
     hidden: usize,
     max_len: usize,
     vocab: usize,
@@ -417,6 +421,10 @@ impl BertGraph {
             dtype,
             heads: config.num_attention_heads,
             head_dim: h / config.num_attention_heads,
+            attention_products: match mode {
+                Mode::Bf16 | Mode::Q8 => Products::bf16(),
+                _ => Products::F32,
+            },
             hidden: h,
             max_len,
             vocab,
@@ -642,6 +650,7 @@ impl BertGraph {
                     seqs: &packing.seqs,
                     heads: nh,
                     head_dim: hd,
+                    products: self.attention_products,
                 },
             )?;
             return Ok(out.clone());

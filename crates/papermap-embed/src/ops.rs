@@ -131,6 +131,8 @@ pub(crate) struct AttentionOp<'a> {
     pub(crate) heads: usize,
     /// Width of one head.
     pub(crate) head_dim: usize,
+    /// f32 or bf16 products.
+    pub(crate) products: attention::Products,
 }
 
 impl InplaceOp2 for AttentionOp<'_> {
@@ -154,7 +156,14 @@ impl InplaceOp2 for AttentionOp<'_> {
         let qkv = f32s(src, sl, self.name())?;
         let ctx = f32s_mut(dst, dl, self.name())?;
         check_dst(ctx, t, h, "papermap-attention")?;
-        attention::attention(qkv, self.seqs, self.heads, self.head_dim, ctx);
+        attention::attention(
+            self.products,
+            qkv,
+            self.seqs,
+            self.heads,
+            self.head_dim,
+            ctx,
+        );
         Ok(())
     }
 }

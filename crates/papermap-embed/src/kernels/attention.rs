@@ -13,13 +13,41 @@
 //! the keys, in index order, one FMA per step; the outputs then scaled by the reciprocal of the
 //! denominator), which the portable loop repeats exactly: the
 //! kernels give the same bits.
+//!
+//! In bf16 ([`Products::Bf16`]) both products take bf16 pairs with f32 sums (`vdpbf16ps`): Q and
+//! K paired along the head dimension, the probabilities and V along the keys, so each
+//! instruction does two steps of the sums above. Scaling, softmax and the sums stay f32. Where
+//! the CPU lacks AVX512_BF16 an AVX-512 F emulation (and the portable loop) round and sum in the
+//! instruction's order, so every path gives the same bits.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::bf16::{dot_pair, pair};
 use super::elementwise::exp_f32;
 use super::{Isa, SharedMut};
+
+/// What attention's two products multiply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Products {
+    /// f32 inputs, f32 sums.
+    F32,
+    /// bf16 inputs, f32 sums; `native` runs `vdpbf16ps`, which the CPU must have.
+    Bf16 {
+        /// Use AVX512_BF16 rather than its emulation.
+        native: bool,
+    },
+}
+
+impl Products {
+    /// bf16 products, native where this CPU has AVX512_BF16.
+    pub(crate) fn bf16() -> Products {
+        Products::Bf16 {
+            native: super::bf16::native_available(),
+        }
+    }
+}
 
 /// Query rows per block: one 512-bit register of f32 lanes.
 const QB: usize = 16;
@@ -48,18 +76,27 @@ pub(crate) struct Scratch {
     o: Vec<f32>,
     /// V of the sequence and head, `[len][hd]`.
     v: Vec<f32>,
+    /// bf16 only: K in pairs along d, laid out as `kt` with `hd / 2` rows per block.
+    kp: Vec<u32>,
+    /// bf16 only: Q of one block in pairs along d, `[hd / 2][16]`.
+    qp: Vec<u32>,
+    /// bf16 only: probabilities in pairs along the keys, `[len / 2][16]`.
+    pp: Vec<u32>,
+    /// bf16 only: V in pairs along the keys, `[len / 2][hd]`.
+    vp: Vec<u32>,
 }
 
 /// `ctx[T, heads·hd]` = attention of every sequence (a row range of `qkv`) over itself;
 /// `qkv` is `[T, 3·heads·hd]` with Q, K and V side by side in each row.
 pub(crate) fn attention(
+    products: Products,
     qkv: &[f32],
     seqs: &[Range<usize>],
     heads: usize,
     hd: usize,
     ctx: &mut [f32],
 ) {
-    attention_with(Isa::best(), qkv, seqs, heads, hd, ctx)
+    attention_with(Isa::best(), products, qkv, seqs, heads, hd, ctx)
 }
 
 /// [`attention`] on a given instruction set, which the CPU must have (checked: the SIMD bodies
@@ -68,6 +105,7 @@ pub(crate) fn attention(
 /// `seqs` must be in order and disjoint (checked): tasks write their rows of `ctx` in parallel.
 pub(crate) fn attention_with(
     isa: Isa,
+    products: Products,
     qkv: &[f32],
     seqs: &[Range<usize>],
     heads: usize,
@@ -81,6 +119,10 @@ pub(crate) fn attention_with(
     assert!(
         isa.available(),
         "attention: {isa:?} not available on this CPU"
+    );
+    assert!(
+        products != Products::Bf16 { native: true } || super::bf16::native_available(),
+        "attention: AVX512_BF16 not available on this CPU"
     );
     assert!(
         qkv.len() >= t * 3 * h && ctx.len() >= t * h,
@@ -107,6 +149,7 @@ pub(crate) fn attention_with(
             hd,
             h,
             scale,
+            products,
         };
         // SAFETY: `out` is ctx, which holds t × h ≥ rows.end × h floats (asserted); this job
         // writes rows `seqs[s]` × the columns of `head`, which no other job writes (sequences
@@ -135,6 +178,7 @@ struct Head<'a> {
     hd: usize,
     h: usize,
     scale: f32,
+    products: Products,
 }
 
 impl Head<'_> {
@@ -164,6 +208,14 @@ impl Head<'_> {
         sc.qt.resize(hd * QB, 0.0);
         sc.s.resize(lp * QB, 0.0);
         sc.o.resize(hd * QB, 0.0);
+        let bf16 = self.products != Products::F32;
+        if bf16 {
+            let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
+            sc.kp.resize(hp * lp, 0);
+            sc.qp.resize(hp * QB, 0);
+            sc.pp.resize(lq * QB, 0);
+            sc.vp.resize(lq * hd, 0);
+        }
         #[cfg(target_arch = "x86_64")]
         if isa == Isa::Avx512 {
             // SAFETY: the CPU has avx512f, avx2 and fma (`isa`, contract); the scratch buffers
@@ -183,6 +235,9 @@ impl Head<'_> {
             }
             sc.v[j * hd..(j + 1) * hd].copy_from_slice(row(j, 2));
         }
+        if bf16 {
+            pair_keys(sc, hd, len, lp);
+        }
         for q0 in (0..len).step_by(QB) {
             let n = (len - q0).min(QB);
             sc.qt.fill(0.0);
@@ -191,7 +246,11 @@ impl Head<'_> {
                     sc.qt[d * QB + i] = self.scale * q;
                 }
             }
-            portable_block(sc, hd, len, lp);
+            if bf16 {
+                portable_block_bf16(sc, hd, len, lp);
+            } else {
+                portable_block(sc, hd, len, lp);
+            }
             for i in 0..n {
                 // SAFETY: q0 + i < len, so this is row rows.start + q0 + i < rows.end of ctx,
                 // columns col..col + hd <= h: inside `out` and written by this task only
@@ -229,6 +288,76 @@ fn portable_block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
     }
 }
 
+/// Pairs K along d (layout of `kt_at` with `hd / 2` rows per block) and V along the keys, in
+/// bf16 (an odd last pair ends in zero).
+fn pair_keys(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
+    let hp = hd.div_ceil(2);
+    for j0 in (0..lp).step_by(KB) {
+        let w = KB.min(lp - j0);
+        for p in 0..hp {
+            for jj in 0..w {
+                let k = |d: usize| {
+                    if d < hd {
+                        sc.kt[j0 * hd + d * w + jj]
+                    } else {
+                        0.0
+                    }
+                };
+                sc.kp[j0 * hp + p * w + jj] = pair(k(2 * p), k(2 * p + 1));
+            }
+        }
+    }
+    for q in 0..len.div_ceil(2) {
+        for d in 0..hd {
+            let v = |j: usize| if j < len { sc.v[j * hd + d] } else { 0.0 };
+            sc.vp[q * hd + d] = pair(v(2 * q), v(2 * q + 1));
+        }
+    }
+}
+
+/// Pairs `n` rows of 16 columns (`src[row][16]`) two rows at a time into `dst[n / 2][16]`, in
+/// bf16; an odd last row pairs with zero.
+fn pair_rows(src: &[f32], n: usize, dst: &mut [u32]) {
+    for (r, out) in dst[..n.div_ceil(2) * QB].chunks_exact_mut(QB).enumerate() {
+        for (i, o) in out.iter_mut().enumerate() {
+            let hi = if 2 * r + 1 < n {
+                src[(2 * r + 1) * QB + i]
+            } else {
+                0.0
+            };
+            *o = pair(src[2 * r * QB + i], hi);
+        }
+    }
+}
+
+/// [`portable_block`] with bf16 products, in the order of `vdpbf16ps` and of the kernels.
+fn portable_block_bf16(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
+    let hp = hd.div_ceil(2);
+    pair_rows(&sc.qt, hd, &mut sc.qp);
+    for j in 0..len {
+        let (j0, jj) = (j / KB * KB, j % KB);
+        let w = KB.min(lp - j0);
+        for i in 0..QB {
+            let mut acc = 0f32;
+            for p in 0..hp {
+                acc = dot_pair(acc, sc.kp[j0 * hp + p * w + jj], sc.qp[p * QB + i]);
+            }
+            sc.s[j * QB + i] = acc;
+        }
+    }
+    let inv = softmax_columns(&mut sc.s, len);
+    pair_rows(&sc.s, len, &mut sc.pp);
+    for d in 0..hd {
+        for (i, &r) in inv.iter().enumerate() {
+            let mut acc = 0f32;
+            for q in 0..len.div_ceil(2) {
+                acc = dot_pair(acc, sc.vp[q * hd + d], sc.pp[q * QB + i]);
+            }
+            sc.o[d * QB + i] = acc * r;
+        }
+    }
+}
+
 /// Softmax numerators over the first `len` rows of `s` (`[len][16]`) for each of the 16
 /// columns, in place: `exp(s - max)`; returns the reciprocals of their sums (in row order), by
 /// which the outputs are scaled once instead of every probability.
@@ -252,7 +381,10 @@ fn softmax_columns(s: &mut [f32], len: usize) -> [f32; QB] {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{softmax_columns, Head, Scratch, SharedMut, KB, QB};
+    use super::avx512_bf16::{
+        block_emulated as block_bf16_emulated, block_native as block_bf16_native, pair_keys,
+    };
+    use super::{softmax_columns, Head, Products, Scratch, SharedMut, KB, QB};
     use std::arch::x86_64::*;
 
     /// One (sequence, head): K transposed and V copied by gathers and vector moves, then per
@@ -325,6 +457,9 @@ mod avx512 {
                     _mm512_mask_storeu_ps(dst.add(d), m, _mm512_maskz_loadu_ps(m, src.add(d)));
                 }
             }
+            if hd_.products != Products::F32 {
+                pair_keys(sc, hd, len, lp);
+            }
             let scale = _mm512_set1_ps(hd_.scale);
             for q0 in (0..len).step_by(QB) {
                 let m = tail(len - q0);
@@ -333,8 +468,13 @@ mod avx512 {
                     let q = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, qidx, qb.add(d));
                     _mm512_storeu_ps(sc.qt.as_mut_ptr().add(d * QB), _mm512_mul_ps(scale, q));
                 }
-                // SAFETY: the features and the scratch sizes as block() requires (contract).
-                block(sc, hd, len, lp);
+                // SAFETY: the features and the scratch sizes as the blocks require (contract;
+                // Products::Bf16 { native: true } was checked against the CPU by the caller).
+                match hd_.products {
+                    Products::F32 => block(sc, hd, len, lp),
+                    Products::Bf16 { native: true } => block_bf16_native(sc, hd, len, lp),
+                    Products::Bf16 { native: false } => block_bf16_emulated(sc, hd, len, lp),
+                }
                 let ob = out.ptr().add((hd_.rows.start + q0) * h + hd_.col);
                 for d in 0..hd {
                     let o = _mm512_loadu_ps(sc.o.as_ptr().add(d * QB));
@@ -485,6 +625,319 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512_bf16 {
+    //! The bf16 products of [`super::avx512`]: packing in bf16 pairs, and the two products with
+    //! `vdpbf16ps` or its AVX-512 F emulation (one body, written once by a macro, compiled
+    //! for each instruction).
+    use super::{softmax_columns, Scratch, KB, QB};
+    use std::arch::x86_64::*;
+
+    /// `x` rounded to bf16 as [`super::super::bf16::to_bf16`] does, in the low half of each lane.
+    ///
+    /// # Safety
+    /// The CPU has avx512f.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn bf16_bits(x: __m512) -> __m512i {
+        let b = _mm512_castps_si512(x);
+        let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
+        let bias = _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd);
+        let r = _mm512_srli_epi32::<16>(_mm512_add_epi32(b, bias));
+        let tiny = _mm512_testn_epi32_mask(b, _mm512_set1_epi32(0x7f80_0000));
+        let sign = _mm512_and_si512(b, _mm512_set1_epi32(0x8000_0000u32 as i32));
+        let r = _mm512_mask_mov_epi32(r, tiny, _mm512_srli_epi32::<16>(sign));
+        let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+        let quiet = _mm512_or_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(0x40));
+        _mm512_mask_mov_epi32(r, nan, quiet)
+    }
+
+    /// 16 bf16 pairs `(lo, hi)`, as [`super::super::bf16::pair`] makes them.
+    ///
+    /// # Safety
+    /// The CPU has avx512f.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pair16(lo: __m512, hi: __m512) -> __m512i {
+        // SAFETY: the CPU has avx512f (contract).
+        unsafe { _mm512_or_si512(bf16_bits(lo), _mm512_slli_epi32::<16>(bf16_bits(hi))) }
+    }
+
+    /// [`super::pair_rows`]: `n` rows of 16 floats into `n / 2` rows of 16 pairs.
+    ///
+    /// # Safety
+    /// The CPU has avx512f; `src` holds `n × 16` floats and `dst` `n.div_ceil(2) × 16` pairs.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pair_rows(src: *const f32, n: usize, dst: *mut u32) {
+        // SAFETY: rows 2r and 2r + 1 < n of src, row r < n / 2 rounded up of dst (contract).
+        unsafe {
+            for r in 0..n.div_ceil(2) {
+                let lo = _mm512_loadu_ps(src.add(2 * r * QB));
+                let hi = if 2 * r + 1 < n {
+                    _mm512_loadu_ps(src.add((2 * r + 1) * QB))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                _mm512_storeu_si512(dst.add(r * QB) as *mut __m512i, pair16(lo, hi));
+            }
+        }
+    }
+
+    /// [`super::pair_keys`] in vectors: K along d into `kp`, V along the keys into `vp`.
+    ///
+    /// # Safety
+    /// The CPU has avx512f; `lp == len.next_multiple_of(8)`; the scratch holds `kt: hd × lp`,
+    /// `v: len × hd`, `kp: hd / 2 × lp` and `vp: len / 2 × hd` (halves rounded up).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn pair_keys(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
+        let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
+        debug_assert!(sc.kt.len() >= hd * lp && sc.kp.len() >= hp * lp);
+        debug_assert!(sc.v.len() >= len * hd && sc.vp.len() >= lq * hd);
+        let tail = |n: usize| -> __mmask16 {
+            if n >= 16 {
+                0xffff
+            } else {
+                (1u16 << n) - 1
+            }
+        };
+        // SAFETY: block j0 of width w holds kt[j0·hd ..][d·w + jj] for d < hd, jj < w, and
+        // kp[j0·hp ..][p·w + jj] for p < hp: masked to jj < w, inside both (contract). V rows
+        // 2q, 2q + 1 < len and vp row q < lq, columns masked to d < hd.
+        unsafe {
+            let (kt, kp) = (sc.kt.as_ptr(), sc.kp.as_mut_ptr());
+            for j0 in (0..lp).step_by(KB) {
+                let w = KB.min(lp - j0);
+                for p in 0..hp {
+                    for s0 in (0..w).step_by(16) {
+                        let m = tail(w - s0);
+                        let at = |d: usize| kt.add(j0 * hd + d * w + s0);
+                        let lo = _mm512_maskz_loadu_ps(m, at(2 * p));
+                        let hi = if 2 * p + 1 < hd {
+                            _mm512_maskz_loadu_ps(m, at(2 * p + 1))
+                        } else {
+                            _mm512_setzero_ps()
+                        };
+                        let dst = kp.add(j0 * hp + p * w + s0) as *mut i32;
+                        _mm512_mask_storeu_epi32(dst, m, pair16(lo, hi));
+                    }
+                }
+            }
+            let (v, vp) = (sc.v.as_ptr(), sc.vp.as_mut_ptr());
+            for q in 0..lq {
+                for d in (0..hd).step_by(16) {
+                    let m = tail(hd - d);
+                    let lo = _mm512_maskz_loadu_ps(m, v.add(2 * q * hd + d));
+                    let hi = if 2 * q + 1 < len {
+                        _mm512_maskz_loadu_ps(m, v.add((2 * q + 1) * hd + d))
+                    } else {
+                        _mm512_setzero_ps()
+                    };
+                    _mm512_mask_storeu_epi32(vp.add(q * hd + d) as *mut i32, m, pair16(lo, hi));
+                }
+            }
+        }
+    }
+
+    /// `vdpbf16ps`: `acc + a.hi·b.hi + a.lo·b.lo`, each step rounded.
+    ///
+    /// # Safety
+    /// The CPU has avx512f and avx512bf16.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn dp_native(acc: __m512, a: __m512i, b: __m512i) -> __m512 {
+        // SAFETY: __m512i and __m512bh are both 64 bytes of lanes.
+        let (a, b) = unsafe {
+            (
+                std::mem::transmute::<__m512i, __m512bh>(a),
+                std::mem::transmute::<__m512i, __m512bh>(b),
+            )
+        };
+        _mm512_dpbf16_ps(acc, a, b)
+    }
+
+    /// [`dp_native`] in AVX-512 F: the high products first, then the low ones, each FMA's
+    /// subnormal result flushed to a signed zero as the instruction does (the products of two
+    /// bf16 values are exact in f32, so one FMA rounds as the instruction's step does).
+    ///
+    /// # Safety
+    /// The CPU has avx512f.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn dp_emulated(acc: __m512, a: __m512i, b: __m512i) -> __m512 {
+        let hi_mask = _mm512_set1_epi32(0xffff_0000u32 as i32);
+        let sign = _mm512_set1_epi32(0x8000_0000u32 as i32);
+        let ftz = |v: __m512| {
+            let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(
+                _mm512_abs_ps(v),
+                _mm512_set1_ps(f32::MIN_POSITIVE),
+            );
+            _mm512_mask_mov_ps(
+                v,
+                tiny,
+                _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), sign)),
+            )
+        };
+        let hi = |x: __m512i| _mm512_castsi512_ps(_mm512_and_si512(x, hi_mask));
+        let lo = |x: __m512i| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(x));
+        let acc = ftz(_mm512_fmadd_ps(hi(a), hi(b), acc));
+        ftz(_mm512_fmadd_ps(lo(a), lo(b), acc))
+    }
+
+    /// One block's scores, softmax and output with bf16 products, as `super::avx512::block`.
+    macro_rules! bf16_block {
+        ($block:ident, $scores:ident, $output:ident, $features:literal, $dp:ident) => {
+            /// One block of 16 queries with bf16 products: Q paired, scores, softmax, the
+            /// probabilities paired, output into `sc.o`.
+            ///
+            /// # Safety
+            /// The CPU has the features named here; `lp == len.next_multiple_of(8)`; the
+            /// scratch holds `qt` and `o: hd × 16`, `s: lp × 16`, `kp` and `vp` as
+            /// [`pair_keys`] filled them, `qp: hd / 2 × 16`, `pp: len / 2 × 16` (halves rounded
+            /// up).
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub unsafe fn $block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
+                let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
+                debug_assert!(lp == len.next_multiple_of(8));
+                debug_assert!(
+                    sc.kp.len() >= hp * lp
+                        && sc.vp.len() >= lq * hd
+                        && sc.qt.len() >= hd * QB
+                        && sc.qp.len() >= hp * QB
+                        && sc.pp.len() >= lq * QB
+                        && sc.o.len() >= hd * QB
+                        && sc.s.len() >= lp * QB,
+                    "attention scratch too small"
+                );
+                // SAFETY: the features (contract); qt holds hd rows and qp hp rows of 16; the
+                // widths tile 0..lp as the kp blocks do, so j + J <= lp.
+                unsafe {
+                    pair_rows(sc.qt.as_ptr(), hd, sc.qp.as_mut_ptr());
+                    let mut j = 0;
+                    while j < lp {
+                        let w = match lp - j {
+                            n if n >= KB => KB,
+                            n if n >= 16 => 16,
+                            _ => 8,
+                        };
+                        match w {
+                            KB => $scores::<KB>(sc, hp, j),
+                            16 => $scores::<16>(sc, hp, j),
+                            _ => $scores::<8>(sc, hp, j),
+                        }
+                        j += w;
+                    }
+                }
+                let inv = softmax_columns(&mut sc.s, len);
+                // SAFETY: s holds len rows and pp lq rows of 16; the widths tile 0..hd.
+                unsafe {
+                    pair_rows(sc.s.as_ptr(), len, sc.pp.as_mut_ptr());
+                    let inv = _mm512_loadu_ps(inv.as_ptr());
+                    let mut d = 0;
+                    while d < hd {
+                        let w = match hd - d {
+                            n if n >= 16 => 16,
+                            n if n >= 8 => 8,
+                            n if n >= 4 => 4,
+                            n if n >= 2 => 2,
+                            _ => 1,
+                        };
+                        match w {
+                            16 => $output::<16>(sc, hd, lq, d, inv),
+                            8 => $output::<8>(sc, hd, lq, d, inv),
+                            4 => $output::<4>(sc, hd, lq, d, inv),
+                            2 => $output::<2>(sc, hd, lq, d, inv),
+                            _ => $output::<1>(sc, hd, lq, d, inv),
+                        }
+                        d += w;
+                    }
+                }
+            }
+
+            /// Scores of keys `j..j+J` (one `kp` block) for the 16 queries, over `hp` pairs.
+            ///
+            /// # Safety
+            /// The features; `kp.len() >= (j + J) × hp`, `qp.len() >= hp × 16`,
+            /// `s.len() >= (j + J) × 16`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            unsafe fn $scores<const J: usize>(sc: &mut Scratch, hp: usize, j: usize) {
+                // SAFETY: k walks kp[j·hp .. (j + J)·hp], q walks qp[..hp·16], the stores fill
+                // s[j·16 .. (j + J)·16] (contract).
+                unsafe {
+                    let mut acc = [_mm512_setzero_ps(); J];
+                    let mut k = sc.kp.as_ptr().add(j * hp);
+                    let mut q = sc.qp.as_ptr();
+                    for _ in 0..hp {
+                        let qv = _mm512_loadu_si512(q as *const __m512i);
+                        for (jj, a) in acc.iter_mut().enumerate() {
+                            *a = $dp(*a, _mm512_set1_epi32(*k.add(jj) as i32), qv);
+                        }
+                        k = k.add(J);
+                        q = q.add(QB);
+                    }
+                    for (jj, a) in acc.iter().enumerate() {
+                        _mm512_storeu_ps(sc.s.as_mut_ptr().add((j + jj) * QB), *a);
+                    }
+                }
+            }
+
+            /// Output columns `d..d+D` for the 16 queries over `lq` key pairs, scaled by `inv`.
+            ///
+            /// # Safety
+            /// The features; `vp.len() >= lq × hd`, `d + D <= hd`, `pp.len() >= lq × 16`,
+            /// `o.len() >= (d + D) × 16`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            unsafe fn $output<const D: usize>(
+                sc: &mut Scratch,
+                hd: usize,
+                lq: usize,
+                d: usize,
+                inv: __m512,
+            ) {
+                // SAFETY: vr reads vp[q·hd + d .. + D] for q < lq, p walks pp[..lq·16], the
+                // stores fill o[d·16 .. (d + D)·16] (contract).
+                unsafe {
+                    let mut acc = [_mm512_setzero_ps(); D];
+                    let mut vr = sc.vp.as_ptr().add(d);
+                    let mut p = sc.pp.as_ptr();
+                    for _ in 0..lq {
+                        let pv = _mm512_loadu_si512(p as *const __m512i);
+                        for (dd, a) in acc.iter_mut().enumerate() {
+                            *a = $dp(*a, _mm512_set1_epi32(*vr.add(dd) as i32), pv);
+                        }
+                        vr = vr.add(hd);
+                        p = p.add(QB);
+                    }
+                    for (dd, a) in acc.iter().enumerate() {
+                        _mm512_storeu_ps(
+                            sc.o.as_mut_ptr().add((d + dd) * QB),
+                            _mm512_mul_ps(*a, inv),
+                        );
+                    }
+                }
+            }
+        };
+    }
+
+    bf16_block!(
+        block_native,
+        scores_native,
+        output_native,
+        "avx512f,avx512bf16",
+        dp_native
+    );
+    bf16_block!(
+        block_emulated,
+        scores_emulated,
+        output_emulated,
+        "avx512f",
+        dp_emulated
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,17 +964,35 @@ mod tests {
             }
             let qkv: Vec<f32> = (0..t * 3 * h).map(|_| rnd()).collect();
             let mut want = vec![0f32; t * h];
-            attention_with(Isa::Portable, &qkv, &seqs, nh, hd, &mut want);
+            attention_with(Isa::Portable, Products::F32, &qkv, &seqs, nh, hd, &mut want);
+            let mut want_bf16 = vec![0f32; t * h];
+            let emulated = Products::Bf16 { native: false };
+            attention_with(Isa::Portable, emulated, &qkv, &seqs, nh, hd, &mut want_bf16);
+            let mut runs = Vec::new();
             for isa in Isa::usable() {
+                runs.push((isa, Products::F32, &want));
+                runs.push((isa, emulated, &want_bf16));
+                if isa == Isa::Avx512 && super::super::bf16::native_available() {
+                    runs.push((isa, Products::Bf16 { native: true }, &want_bf16));
+                }
+            }
+            for (isa, products, want) in runs {
                 let mut got = vec![0f32; t * h];
-                attention_with(isa, &qkv, &seqs, nh, hd, &mut got);
+                attention_with(isa, products, &qkv, &seqs, nh, hd, &mut got);
                 assert!(
                     got.iter()
-                        .zip(&want)
+                        .zip(want.iter())
                         .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{isa:?} differs from the portable loop ({lens:?}, hd {hd})"
+                    "{isa:?} {products:?} differs from the portable loop ({lens:?}, hd {hd})"
                 );
             }
+            // bf16 keeps 8 bits of each input: near the f32 result, never equal to it.
+            let err = want_bf16
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(err > 0.0 && err < 0.05, "bf16 off f32 by {err}");
             let scale = 1.0 / (hd as f64).sqrt();
             let at = |r: usize, part: usize, head: usize, d: usize| {
                 qkv[r * 3 * h + part * h + head * hd + d] as f64
