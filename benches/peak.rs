@@ -1,9 +1,9 @@
-//! The CPU's arithmetic peak, measured: f32 FMA and int8 VNNI throughput on every core, the
+//! The CPU's arithmetic peak, measured: f32 FMA, bf16 dot and int8 VNNI throughput on every core, the
 //! yardsticks for the "fraction of peak" figures of `papermap embed` (docs/performance.md).
 //!
 //! Each thread runs 24 independent accumulator chains (enough to cover the FMA latency of every
 //! core of this decade) of the widest instruction the CPU has: `vfmadd231ps` on 512 or 256 bits,
-//! `vpdpbusd` on 512 bits. No memory is touched inside the loop, so this is the compute roof.
+//! `vdpbf16ps` and `vpdpbusd` on 512 bits. No memory is touched inside the loop, so this is the compute roof.
 //!
 //! `cargo bench --bench peak` (all cores) or `-- --threads N`.
 
@@ -63,6 +63,28 @@ mod x86 {
             .fold(0, |s, v| s.wrapping_add(_mm512_reduce_add_epi32(*v)))
     }
 
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub fn bf16dp512(iters: u64) -> f32 {
+        let mut a = [_mm512_set1_ps(1.0); CHAINS];
+        // SAFETY: __m512i and __m512bh are both 64 bytes of lanes.
+        let (x, y) = unsafe {
+            (
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi16(0x3f80)),
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi16(0x3380)),
+            )
+        };
+        for _ in 0..iters {
+            for v in a.iter_mut() {
+                *v = _mm512_dpbf16_ps(*v, x, y);
+            }
+        }
+        let mut s = _mm512_setzero_ps();
+        for v in a {
+            s = _mm512_add_ps(s, v);
+        }
+        _mm512_reduce_add_ps(s)
+    }
+
     /// A peak kernel: name, operations per iteration per thread, the loop.
     pub type Kernel = (&'static str, f64, fn(u64) -> f64);
 
@@ -70,7 +92,7 @@ mod x86 {
     pub fn kernels() -> Vec<Kernel> {
         let mut k: Vec<Kernel> = Vec::new();
         if is_x86_feature_detected!("avx512f") {
-            // SAFETY (all three): the CPU has the features, checked here.
+            // SAFETY (every kernel below): the CPU has its features, checked here.
             k.push(("f32 FMA, 512-bit", (CHAINS * 16 * 2) as f64, |n| unsafe {
                 fma512(n) as f64
             }));
@@ -78,6 +100,13 @@ mod x86 {
             k.push(("f32 FMA, 256-bit", (12 * 8 * 2) as f64, |n| unsafe {
                 fma256(n) as f64
             }));
+        }
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16") {
+            k.push((
+                "bf16 dot (vdpbf16ps)",
+                (CHAINS * 32 * 2) as f64,
+                |n| unsafe { bf16dp512(n) as f64 },
+            ));
         }
         if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512bw") {
             k.push((
