@@ -739,24 +739,43 @@ mod avx512_bf16 {
         }
     }
 
-    /// `vdpbf16ps`: `acc + a.hi·b.hi + a.lo·b.lo`, each step rounded.
+    /// `vdpbf16ps`: `acc + a.hi·b.hi + a.lo·b.lo`, each step rounded, with `a` one pair at `a`
+    /// broadcast to every lane inside the instruction:
+    /// LLVM does not fold a broadcast into `vdpbf16ps` as it does into an FMA, and the separate
+    /// broadcast load it emits instead doubles the instructions of both products.
     ///
     /// # Safety
-    /// The CPU has avx512f and avx512bf16.
+    /// The CPU has avx512f and avx512bf16; `a` points at 4 readable bytes.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn dp_native(acc: __m512, a: __m512i, b: __m512i) -> __m512 {
-        // SAFETY: __m512i and __m512bh are both 64 bytes of lanes.
-        let (a, b) = unsafe {
-            (
-                std::mem::transmute::<__m512i, __m512bh>(a),
-                std::mem::transmute::<__m512i, __m512bh>(b),
-            )
-        };
-        _mm512_dpbf16_ps(acc, a, b)
+    unsafe fn dp_native_at(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
+        let mut acc = acc;
+        // SAFETY: the CPU has the features; the instruction reads the 4 bytes at `a`
+        // (contract) and writes only `acc`.
+        unsafe {
+            std::arch::asm!(
+                "vdpbf16ps {acc}, {b}, dword ptr [{a}]{{1to16}}",
+                acc = inout(zmm_reg) acc,
+                b = in(zmm_reg) b,
+                a = in(reg) a,
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+        acc
     }
 
-    /// [`dp_native`] in AVX-512 F: the high products first, then the low ones, each FMA's
+    /// [`dp_emulated`] with `a` one pair at `a`, as [`dp_native_at`].
+    ///
+    /// # Safety
+    /// The CPU has avx512f; `a` points at 4 readable bytes.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn dp_emulated_at(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
+        // SAFETY: the CPU has avx512f and `a` is readable (contract).
+        unsafe { dp_emulated(acc, _mm512_set1_epi32(*a as i32), b) }
+    }
+
+    /// [`dp_native_at`] in AVX-512 F: the high products first, then the low ones, each FMA's
     /// subnormal result flushed to a signed zero as the instruction does (the products of two
     /// bf16 values are exact in f32, so one FMA rounds as the instruction's step does).
     ///
@@ -872,7 +891,7 @@ mod avx512_bf16 {
                     for _ in 0..hp {
                         let qv = _mm512_loadu_si512(q as *const __m512i);
                         for (jj, a) in acc.iter_mut().enumerate() {
-                            *a = $dp(*a, _mm512_set1_epi32(*k.add(jj) as i32), qv);
+                            *a = $dp(*a, k.add(jj), qv);
                         }
                         k = k.add(J);
                         q = q.add(QB);
@@ -906,7 +925,7 @@ mod avx512_bf16 {
                     for _ in 0..lq {
                         let pv = _mm512_loadu_si512(p as *const __m512i);
                         for (dd, a) in acc.iter_mut().enumerate() {
-                            *a = $dp(*a, _mm512_set1_epi32(*vr.add(dd) as i32), pv);
+                            *a = $dp(*a, vr.add(dd), pv);
                         }
                         vr = vr.add(hd);
                         p = p.add(QB);
@@ -927,14 +946,14 @@ mod avx512_bf16 {
         scores_native,
         output_native,
         "avx512f,avx512bf16",
-        dp_native
+        dp_native_at
     );
     bf16_block!(
         block_emulated,
         scores_emulated,
         output_emulated,
         "avx512f",
-        dp_emulated
+        dp_emulated_at
     );
 }
 

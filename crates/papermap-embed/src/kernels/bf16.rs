@@ -429,11 +429,17 @@ mod avx512 {
                     *v = std::mem::transmute::<__m512i, __m512bh>(ld);
                 }
                 for (i, s) in acc.iter_mut().enumerate() {
-                    let xv = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(
-                        *xs.add(i) as i32,
-                    ));
+                    let x = xs.add(i);
                     for (sj, &wj) in s.iter_mut().zip(&wv) {
-                        *sj = _mm512_dpbf16_ps(*sj, wj, xv);
+                        // The pair at x broadcast inside the instruction: LLVM does not fold
+                        // a broadcast into vdpbf16ps, and a separate one per row costs more.
+                        std::arch::asm!(
+                            "vdpbf16ps {acc}, {w}, dword ptr [{x}]{{1to16}}",
+                            acc = inout(zmm_reg) *sj,
+                            w = in(zmm_reg) std::mem::transmute::<__m512bh, __m512i>(wj),
+                            x = in(reg) x,
+                            options(pure, readonly, nostack, preserves_flags),
+                        );
                     }
                 }
                 xs = xs.add(M);
