@@ -18,7 +18,7 @@
 
 use rayon::prelude::*;
 
-use super::linear::{panel_rows, tasks, Epilogue, MR};
+use super::linear::{for_each_tile, panel_rows, Epilogue, MR};
 use super::SharedMut;
 
 /// Outputs per weight block: one 512-bit register of f32 lanes.
@@ -26,8 +26,6 @@ const NB: usize = 16;
 /// Input pairs per pass of the AVX-512 kernel: one block pair's slice of weights (24 KiB)
 /// stays in L1 across a task's panels.
 const KC: usize = 192;
-/// Panels per parallel task when the input is split by rows.
-const TASK_PANELS: usize = 8;
 
 /// `x` rounded to bf16 (round to nearest even; subnormals to signed zero, as `vdpbf16ps` reads
 /// them; NaN stays NaN), as the top 16 bits of its f32 pattern.
@@ -204,44 +202,30 @@ impl Bf16Linear {
             slots.par_iter_mut().enumerate().for_each(pack);
         }
         let panel: &[u32] = panel;
-        let blocks = self.blocks();
+        // vdpbf16ps runs the input pairs in slices of KC, so one block pair's slice of weights
+        // (24 KiB) stays in L1 across the task's panels.
+        let kc = if native { KC } else { pairs };
         let yp = SharedMut::new(y);
-        tasks(n, blocks, TASK_PANELS)
-            .into_par_iter()
-            .for_each(|(panels, bl)| {
-                let mut b = bl.start;
-                while b < bl.end {
-                    let pair = b + 1 < bl.end;
-                    let kc = if native { KC } else { pairs };
-                    for k0 in (0..pairs).step_by(kc) {
-                        let ks = k0..(k0 + kc).min(pairs);
-                        for c in panels.clone() {
-                            let rows = panel_rows(c, n, t);
-                            let a = &panel[rows.start * pairs..rows.end * pairs];
-                            // SAFETY: y holds t × out floats (asserted) and rows.end <= t;
-                            // tasks() hands each task its own panels × blocks, so no other
-                            // task writes this tile of y; `a` is this panel (m × pairs); b +
-                            // pair < blocks; ks ⊆ 0..pairs; `native` only if the CPU has
-                            // AVX512_BF16 (asserted).
-                            unsafe {
-                                self.run(native, a, rows.start, rows.len(), b, pair, ks.clone(), yp)
-                            };
-                        }
-                    }
-                    b += if pair { 2 } else { 1 };
-                }
-                if epilogue == Epilogue::BiasGelu {
-                    let cols = bl.start * NB..(bl.end * NB).min(out);
-                    for r in
-                        panel_rows(panels.start, n, t).start..panel_rows(panels.end - 1, n, t).end
-                    {
-                        // SAFETY: row r < t, columns of this task's blocks below `out`: inside
-                        // y, in this task's own region, whose kernel writes finished above.
-                        let row = unsafe { yp.slice_mut(r * out + cols.start, cols.len()) };
-                        super::elementwise::gelu_slice(row);
-                    }
-                }
-            });
+        for_each_tile(t, out, self.blocks(), pairs, kc, epilogue, yp, |tile| {
+            let rows = tile.rows;
+            let a = &panel[rows.start * pairs..rows.end * pairs];
+            // SAFETY: y holds t × out floats (asserted) and rows.end <= t; for_each_tile()
+            // gives this tile of y to no other thread; `a` is this panel (m × pairs); b + pair
+            // < blocks; ks ⊆ 0..pairs, all of it unless `native`; `native` only if the CPU has
+            // AVX512_BF16 (asserted).
+            unsafe {
+                self.run(
+                    native,
+                    a,
+                    rows.start,
+                    rows.len(),
+                    tile.block,
+                    tile.pair,
+                    tile.ks,
+                    yp,
+                )
+            };
+        });
     }
 
     /// Rows `r..r+m` (one panel, `a`) × block `b` (and `b + 1` when `pair`), over input pairs

@@ -53,6 +53,71 @@ pub(crate) fn panel_rows(c: usize, n: usize, t: usize) -> std::ops::Range<usize>
     c * t / n..(c + 1) * t / n
 }
 
+/// One tile of a projection for [`for_each_tile`]: the panel of token rows `rows` × block
+/// `block` (and `block + 1` when `pair`) over the input slice `ks`.
+pub(crate) struct Tile {
+    pub(crate) rows: std::ops::Range<usize>,
+    pub(crate) block: usize,
+    pub(crate) pair: bool,
+    pub(crate) ks: std::ops::Range<usize>,
+    /// The first panel of its task for this slice (the f32 kernel prefetches there).
+    pub(crate) first_panel: bool,
+}
+
+/// The schedule the f32 and bf16 projections share: the [`tasks`] split of `t` rows (in
+/// panels of [`panel_rows`]) × `blocks` output blocks runs in parallel; each task walks its
+/// blocks two at a time, the input `depth` in slices of `kc`, then its panels (so a block
+/// pair's slice of weights stays in L1 across the panels), calling `tile`; then, when
+/// `epilogue` asks, GELU over the task's own finished tile of `y` (`[t, out]`).
+///
+/// No two calls of `tile` on different threads share a (panel, block) tile, and a tile's
+/// input slices come in order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn for_each_tile(
+    t: usize,
+    out: usize,
+    blocks: usize,
+    depth: usize,
+    kc: usize,
+    epilogue: Epilogue,
+    y: SharedMut,
+    tile: impl Fn(Tile) + Sync,
+) {
+    assert!(y.len() >= t * out, "projection output too small");
+    let n = t.div_ceil(MR);
+    tasks(n, blocks, TASK_PANELS)
+        .into_par_iter()
+        .for_each(|(panels, bl)| {
+            let mut b = bl.start;
+            while b < bl.end {
+                let pair = b + 1 < bl.end;
+                for k0 in (0..depth).step_by(kc.max(1)) {
+                    let ks = k0..(k0 + kc).min(depth);
+                    for c in panels.clone() {
+                        tile(Tile {
+                            rows: panel_rows(c, n, t),
+                            block: b,
+                            pair,
+                            ks: ks.clone(),
+                            first_panel: c == panels.start,
+                        });
+                    }
+                }
+                b += if pair { 2 } else { 1 };
+            }
+            if epilogue == Epilogue::BiasGelu {
+                let cols = bl.start * NB..(bl.end * NB).min(out);
+                for r in panel_rows(panels.start, n, t).start..panel_rows(panels.end - 1, n, t).end
+                {
+                    // SAFETY: row r < t, columns of this task's blocks below `out`: inside y
+                    // (asserted), in this task's own region, whose tile writes finished above.
+                    let row = unsafe { y.slice_mut(r * out + cols.start, cols.len()) };
+                    super::elementwise::gelu_slice(row);
+                }
+            }
+        });
+}
+
 /// Work split of `panels` row panels × `blocks` output blocks into parallel tasks: a short input
 /// is split over its outputs so every core gets work, a long one over rows (4 block groups, for
 /// balance at the end). Block groups hold an even number of blocks so pairs stay together.
@@ -170,56 +235,31 @@ impl PackedLinear {
             (0..n).into_par_iter().for_each(pack);
         }
         let panel: &[f32] = panel;
-        let blocks = self.bias.len() / NB;
+        // The AVX-512 kernel runs the input index in slices of KC, so one block pair's slice of
+        // weights (24 KiB) stays in L1 across the task's panels.
+        let kc = if isa == Isa::Avx512 { KC } else { inp };
         let yp = SharedMut::new(y);
-        tasks(n, blocks, TASK_PANELS)
-            .into_par_iter()
-            .for_each(|(panels, bl)| {
-                let mut b = bl.start;
-                while b < bl.end {
-                    let pair = b + 1 < bl.end;
-                    // The AVX-512 kernel runs the input index in slices of KC, so one block
-                    // pair's slice of weights (24 KiB) stays in L1 across the task's panels.
-                    let kc = if isa == Isa::Avx512 { KC } else { inp };
-                    for k0 in (0..inp).step_by(kc) {
-                        let ks = k0..(k0 + kc).min(inp);
-                        for c in panels.clone() {
-                            let rows = panel_rows(c, n, t);
-                            let a = &panel[rows.start * inp..rows.end * inp];
-                            // SAFETY: the CPU has `isa` (asserted); y holds t × out floats
-                            // (asserted) and rows.end <= t; tasks() hands each task its own
-                            // panels × blocks, so no other task writes this tile of y; `a` is
-                            // this panel (m × inp) and b + pair < blocks, ks ⊆ 0..inp (whole
-                            // unless AVX-512), as run() requires.
-                            unsafe {
-                                self.run(
-                                    isa,
-                                    a,
-                                    rows.start,
-                                    rows.len(),
-                                    b,
-                                    pair,
-                                    ks.clone(),
-                                    c == panels.start,
-                                    yp,
-                                )
-                            };
-                        }
-                    }
-                    b += if pair { 2 } else { 1 };
-                }
-                if epilogue == Epilogue::BiasGelu {
-                    let cols = bl.start * NB..(bl.end * NB).min(out);
-                    for r in
-                        panel_rows(panels.start, n, t).start..panel_rows(panels.end - 1, n, t).end
-                    {
-                        // SAFETY: row r < t, columns of this task's blocks below `out`: inside
-                        // y, in this task's own region, whose kernel writes finished above.
-                        let row = unsafe { yp.slice_mut(r * out + cols.start, cols.len()) };
-                        super::elementwise::gelu_slice(row);
-                    }
-                }
-            });
+        for_each_tile(t, out, self.blocks(), inp, kc, epilogue, yp, |tile| {
+            let rows = tile.rows;
+            let a = &panel[rows.start * inp..rows.end * inp];
+            // SAFETY: the CPU has `isa` (asserted); y holds t × out floats (asserted) and
+            // rows.end <= t; for_each_tile() gives this tile of y to no other thread; `a` is
+            // this panel (m × inp) and b + pair < blocks, ks ⊆ 0..inp (whole unless AVX-512),
+            // as run() requires.
+            unsafe {
+                self.run(
+                    isa,
+                    a,
+                    rows.start,
+                    rows.len(),
+                    tile.block,
+                    tile.pair,
+                    tile.ks,
+                    tile.first_panel,
+                    yp,
+                )
+            };
+        });
     }
 
     /// Rows `r..r+m` (one panel, `a`) × block `b` (and `b + 1` when `pair`), over the input
