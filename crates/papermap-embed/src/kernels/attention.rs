@@ -63,6 +63,30 @@ fn kt_at(j: usize, d: usize, hd: usize, lp: usize) -> usize {
     j0 * hd + d * KB.min(lp - j0) + (j - j0)
 }
 
+/// Keys in the score pass at key `j` of `lp` (a multiple of 8): the [`kt_at`] block there, 24
+/// keys, the last one 16 or 8, so the passes tile `0..lp` exactly.
+#[inline(always)]
+fn key_pass(lp: usize, j: usize) -> usize {
+    match lp - j {
+        n if n >= KB => KB,
+        n if n >= 16 => 16,
+        _ => 8,
+    }
+}
+
+/// Columns in the output pass at column `d` of `hd`: the widest of 16, 8, 4, 2 and 1 that fits,
+/// so the passes tile `0..hd` exactly.
+#[inline(always)]
+fn column_pass(hd: usize, d: usize) -> usize {
+    match hd - d {
+        n if n >= 16 => 16,
+        n if n >= 8 => 8,
+        n if n >= 4 => 4,
+        n if n >= 2 => 2,
+        _ => 1,
+    }
+}
+
 /// Scratch of one attention task, kept per worker thread.
 #[derive(Default)]
 pub(crate) struct Scratch {
@@ -384,7 +408,9 @@ mod avx512 {
     use super::avx512_bf16::{
         block_emulated as block_bf16_emulated, block_native as block_bf16_native, pair_keys,
     };
-    use super::{softmax_columns, Head, Products, Scratch, SharedMut, KB, QB};
+    use super::{
+        column_pass, key_pass, softmax_columns, Head, Products, Scratch, SharedMut, KB, QB,
+    };
     use std::arch::x86_64::*;
 
     /// One (sequence, head): K transposed and V copied by gathers and vector moves, then per
@@ -506,12 +532,7 @@ mod avx512 {
         unsafe {
             let mut j = 0;
             while j < lp {
-                // lp is a multiple of 8, so these widths cover it exactly.
-                let w = match lp - j {
-                    n if n >= KB => KB,
-                    n if n >= 16 => 16,
-                    _ => 8,
-                };
+                let w = key_pass(lp, j);
                 match w {
                     KB => scores::<KB>(sc, hd, j),
                     16 => scores::<16>(sc, hd, j),
@@ -528,13 +549,7 @@ mod avx512 {
             let v = sc.v.as_ptr();
             let mut d = 0;
             while d < hd {
-                let w = match hd - d {
-                    n if n >= 16 => 16,
-                    n if n >= 8 => 8,
-                    n if n >= 4 => 4,
-                    n if n >= 2 => 2,
-                    _ => 1,
-                };
+                let w = column_pass(hd, d);
                 match w {
                     16 => output::<16>(sc, v, hd, len, d, inv),
                     8 => output::<8>(sc, v, hd, len, d, inv),
@@ -630,7 +645,7 @@ mod avx512_bf16 {
     //! The bf16 products of [`super::avx512`]: packing in bf16 pairs, and the two products with
     //! `vdpbf16ps` or its AVX-512 F emulation (one body, written once by a macro, compiled
     //! for each instruction).
-    use super::{softmax_columns, Scratch, KB, QB};
+    use super::{column_pass, key_pass, softmax_columns, Scratch, KB, QB};
     use std::arch::x86_64::*;
 
     /// `x` rounded to bf16 as [`super::super::bf16::to_bf16`] does, in the low half of each lane.
@@ -835,11 +850,7 @@ mod avx512_bf16 {
                     pair_rows(sc.qt.as_ptr(), hd, sc.qp.as_mut_ptr());
                     let mut j = 0;
                     while j < lp {
-                        let w = match lp - j {
-                            n if n >= KB => KB,
-                            n if n >= 16 => 16,
-                            _ => 8,
-                        };
+                        let w = key_pass(lp, j);
                         match w {
                             KB => $scores::<KB>(sc, hp, j),
                             16 => $scores::<16>(sc, hp, j),
@@ -855,13 +866,7 @@ mod avx512_bf16 {
                     let inv = _mm512_loadu_ps(inv.as_ptr());
                     let mut d = 0;
                     while d < hd {
-                        let w = match hd - d {
-                            n if n >= 16 => 16,
-                            n if n >= 8 => 8,
-                            n if n >= 4 => 4,
-                            n if n >= 2 => 2,
-                            _ => 1,
-                        };
+                        let w = column_pass(hd, d);
                         match w {
                             16 => $output::<16>(sc, hd, lq, d, inv),
                             8 => $output::<8>(sc, hd, lq, d, inv),
