@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use common::Sample as Fixture;
 use papermap::corpus::Paper;
-use papermap::index::{Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
+use papermap::index::{Index, IndexedPaper};
 use papermap::search::{self, eval, Mode, SearchError, Searcher};
 use papermap::vectors::VectorBackend;
 
@@ -483,26 +483,7 @@ fn reference_index() -> (Index, Vec<f32>) {
         vectors.extend(common::f32s(&r["doc_embedding"]));
         queries.extend(common::f32s(&r["query_embedding"]));
     }
-    let manifest = Manifest {
-        format_version: FORMAT_VERSION,
-        model_id: "reference".into(),
-        model_fingerprint: "reference".into(),
-        dim: 384,
-        pooling: "mean".into(),
-        normalized: true,
-        passage_prefix: "passage: ".into(),
-        query_prefix: "query: ".into(),
-        text_recipe: TextRecipe::Summary,
-        mode: papermap::embed::Mode::F32,
-        generation: 1,
-        papers_file: "papers.jsonl".into(),
-        papers: papers.len(),
-        chunks: Vec::new(),
-        papers_crc32: None,
-        rows: None,
-        matrix: None,
-        checksum: None,
-    };
+    let manifest = common::in_memory_manifest(papers.len());
     let index =
         Index::from_parts(PathBuf::from("/nonexistent"), manifest, papers, vectors).expect("index");
     (index, queries)
@@ -775,39 +756,6 @@ fn archive_hybrid_recall_at_1_reaches_0_75() {
 // ---------------------------------------------------------------------------------------------
 // The summary check against papers read by hand.
 
-/// The archive's summary vectors and title query vectors (see
-/// `tests/data/make_summary_vectors.py`), as an in-memory index of the papers dated `from` on
-/// (all with `None`), and the title vectors of the same rows.
-fn archive_summary_index(from: Option<&str>) -> (Index, Vec<f32>) {
-    let stored = common::archive_summary_vectors();
-    let dim = 384;
-    let (mut papers, mut vectors, mut queries) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, (id, date)) in stored.ids.iter().zip(&stored.dates).enumerate() {
-        if from.is_some_and(|f| date.as_str() < f) {
-            continue;
-        }
-        let paper: Paper = serde_json::from_value(serde_json::json!({
-            "arxiv_id": id, "title": id, "url": "", "date": date,
-            "dates": [], "votes": null, "authors": [], "thumbnail": null, "whats_new": null,
-            "technical_details": null, "performance_highlights": null, "summary": "",
-            "source": {"file": "archive", "line": i + 1},
-        }))
-        .expect("paper");
-        papers.push(IndexedPaper {
-            paper,
-            key: format!("{i:064x}"),
-        });
-        vectors.extend_from_slice(&stored.summaries[i * dim..(i + 1) * dim]);
-        queries.extend_from_slice(&stored.titles[i * dim..(i + 1) * dim]);
-    }
-    let (reference, _) = reference_index();
-    let mut manifest = reference.manifest().clone();
-    manifest.papers = papers.len();
-    let index =
-        Index::from_parts(PathBuf::from("/nonexistent"), manifest, papers, vectors).expect("index");
-    (index, queries)
-}
-
 #[test]
 fn summary_check_holds_on_papers_read_by_hand() {
     let labels: Vec<serde_json::Value> = std::fs::read_to_string(
@@ -817,7 +765,7 @@ fn summary_check_holds_on_papers_read_by_hand() {
     .lines()
     .map(|l| serde_json::from_str(l).expect("label"))
     .collect();
-    let (index, titles) = archive_summary_index(None);
+    let (index, titles) = common::archive_summary_index(None);
     assert_eq!(index.len(), 4342);
     let check = papermap::quality::summary_outliers(
         &index,
@@ -850,7 +798,7 @@ fn summary_check_holds_on_papers_read_by_hand() {
         assert!(!flagged.contains(good), "{good} flagged");
     }
     // The last three months, which hold no wrong summary, indexed alone: under 0.3 % flagged.
-    let (recent, titles) = archive_summary_index(Some("2024-12-01"));
+    let (recent, titles) = common::archive_summary_index(Some("2024-12-01"));
     assert_eq!(recent.len(), 1129);
     let c = papermap::quality::summary_outliers(
         &recent,

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
+use papermap::corpus::Paper;
 use papermap::embed::model::{ModelFiles, Resolver};
+use papermap::index::{Index, IndexedPaper, Manifest, TextRecipe, FORMAT_VERSION};
 
 /// `../shared` beside the checkout (CI has it there).
 pub fn shared() -> PathBuf {
@@ -101,6 +103,62 @@ pub fn archive_summary_vectors() -> SummaryVectors {
         summaries: unit_rows("summaries"),
         titles: unit_rows("titles"),
     }
+}
+
+/// The manifest of an in-memory index of `papers` reference vectors (384, mean-pooled,
+/// normalised, summary recipe, f32).
+pub fn in_memory_manifest(papers: usize) -> Manifest {
+    Manifest {
+        format_version: FORMAT_VERSION,
+        model_id: "reference".into(),
+        model_fingerprint: "reference".into(),
+        dim: 384,
+        pooling: "mean".into(),
+        normalized: true,
+        passage_prefix: "passage: ".into(),
+        query_prefix: "query: ".into(),
+        text_recipe: TextRecipe::Summary,
+        mode: papermap::embed::Mode::F32,
+        generation: 1,
+        papers_file: "papers.jsonl".into(),
+        papers,
+        chunks: Vec::new(),
+        papers_crc32: None,
+        rows: None,
+        matrix: None,
+        checksum: None,
+    }
+}
+
+/// The archive's summary vectors and title query vectors (see
+/// `tests/data/make_summary_vectors.py`), as an in-memory index of the papers dated `from` on
+/// (all with `None`), and the title vectors of the same rows.
+pub fn archive_summary_index(from: Option<&str>) -> (Index, Vec<f32>) {
+    let stored = archive_summary_vectors();
+    let dim = 384;
+    let (mut papers, mut vectors, mut queries) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (id, date)) in stored.ids.iter().zip(&stored.dates).enumerate() {
+        if from.is_some_and(|f| date.as_str() < f) {
+            continue;
+        }
+        let paper: Paper = serde_json::from_value(serde_json::json!({
+            "arxiv_id": id, "title": id, "url": "", "date": date,
+            "dates": [], "votes": null, "authors": [], "thumbnail": null, "whats_new": null,
+            "technical_details": null, "performance_highlights": null, "summary": "",
+            "source": {"file": "archive", "line": i + 1},
+        }))
+        .expect("paper");
+        papers.push(IndexedPaper {
+            paper,
+            key: format!("{i:064x}"),
+        });
+        vectors.extend_from_slice(&stored.summaries[i * dim..(i + 1) * dim]);
+        queries.extend_from_slice(&stored.titles[i * dim..(i + 1) * dim]);
+    }
+    let manifest = in_memory_manifest(papers.len());
+    let index =
+        Index::from_parts(PathBuf::from("/nonexistent"), manifest, papers, vectors).expect("index");
+    (index, queries)
 }
 
 pub mod fixture;
