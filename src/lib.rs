@@ -11,6 +11,7 @@ pub mod corpus;
 pub use papermap_embed as embed;
 pub mod export;
 pub mod index;
+pub mod library;
 pub mod quality;
 pub mod report;
 pub mod search;

@@ -36,6 +36,9 @@ enum Command {
     Topics(commands::topics::Args),
     /// The papers nearest to one paper (by arXiv id or title words), by cosine.
     Related(commands::related::Args),
+    /// A reader's library: like, save or hide papers, saved searches, followed authors, and
+    /// recommendations from them.
+    Library(commands::library::Args),
     /// Free-text search: dense, lexical (BM25) or hybrid (both, fused by normalised score).
     Search(commands::search::Args),
     /// Measure search quality (title -> own paper) and check summaries.
@@ -109,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topics(args) => commands::topics::run(args, out),
         Command::Related(args) => commands::related::run(args, out),
         Command::Search(args) => commands::search::run(args, out),
+        Command::Library(args) => commands::library::run(args, out),
         Command::Eval(args) => commands::eval::run(args, out),
         Command::Check(args) => commands::check::run(args, out),
         Command::Serve(args) => commands::serve::run(args, out),

@@ -54,6 +54,30 @@ pub enum Cmd {
         #[command(flatten)]
         model: ModelOpts,
     },
+    /// Recommendations from a library: each judged query is a reader who liked its papers
+    /// graded 2 before `--split`; how high do its later papers graded 2 rank (nDCG@10,
+    /// recall@20), for papermap's SVM, the liked papers' centroid and arxiv-sanity's tf-idf SVM?
+    Library {
+        /// Index directory.
+        #[arg(long, default_value = DEFAULT_INDEX)]
+        index: PathBuf,
+        /// Queries, JSON Lines with `id` and `query`.
+        #[arg(long, default_value = "tests/data/search_queries.jsonl")]
+        queries: PathBuf,
+        /// Judgments, JSON Lines with `qid`, `arxiv_id` and `rel` (0, 1 or 2).
+        #[arg(long, default_value = "tests/data/search_judgments.jsonl")]
+        judgments: PathBuf,
+        /// The day that splits each reader's liked papers (before) from those to find (on or
+        /// after).
+        #[arg(long, value_name = "DATE", value_parser = day, default_value = "2024-07-01")]
+        split: String,
+        /// The SVM's cost per class-balanced example.
+        #[arg(long, default_value_t = papermap::library::recommend::Options::default().c)]
+        c: f32,
+        /// Papers sampled evenly from the index as the SVM's examples of the rest.
+        #[arg(long, default_value_t = papermap::library::recommend::Options::default().negatives)]
+        negatives: usize,
+    },
 }
 
 /// `papermap eval`.
@@ -78,6 +102,21 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             judgments,
             model,
         } => return run_queries(&index, &queries, &judgments, &model, json),
+        Cmd::Library {
+            index,
+            queries,
+            judgments,
+            split,
+            c,
+            negatives,
+        } => {
+            let options = papermap::library::recommend::Options {
+                c,
+                negatives,
+                ..Default::default()
+            };
+            return run_library(&index, &queries, &judgments, &split, &options, json);
+        }
         Cmd::Lexicon {
             index,
             learn_before,
@@ -186,6 +225,45 @@ fn run_queries(
             m.mode.name(),
             m.ndcg_at_10,
             m.judged_at_10
+        );
+    }
+    Ok(())
+}
+
+/// `papermap eval library`.
+fn run_library(
+    dir: &std::path::Path,
+    queries: &std::path::Path,
+    judgments: &std::path::Path,
+    split: &str,
+    options: &papermap::library::recommend::Options,
+    json: bool,
+) -> anyhow::Result<()> {
+    let judged = papermap::search::eval::read_judged(queries, judgments)?;
+    let index = papermap::index::Index::open(dir)?;
+    let t = Instant::now();
+    let r = papermap::library::eval::evaluate(&index, &judged, split, options);
+    if json {
+        return super::output::print_json(&serde_json::json!({ "index": dir, "report": r }));
+    }
+    println!(
+        "{} readers over {} papers ({}); liked before {}: {:.1} papers each; to find among the \
+         {} papers from then on: {:.1} each ({:.1}s)\n",
+        r.readers,
+        index.len(),
+        dir.display(),
+        r.split,
+        r.liked,
+        r.candidates,
+        r.targets,
+        t.elapsed().as_secs_f64()
+    );
+    println!("| recommender | nDCG@10 | recall@20 |");
+    println!("|-------------|--------:|----------:|");
+    for s in &r.scores {
+        println!(
+            "| {:<11} | {:>7.3} | {:>9.3} |",
+            s.method, s.ndcg_at_10, s.recall_at_20
         );
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod embed;
 pub mod eval;
 pub mod export;
 pub mod index;
+pub mod library;
 pub mod model;
 pub mod options;
 pub mod output;
