@@ -432,3 +432,90 @@ fn hostile_fields_render_as_text() {
     // The unsafe links are text, not links.
     assert!(md.contains(". Script link") && !md.contains("[Script link]"));
 }
+
+#[test]
+fn a_library_puts_its_papers_of_the_day_first() {
+    let f = Fixture::with_topics();
+    let o = f.ok(&["papers", s(&sample("2025-02-21.md")), "--json"]);
+    let day: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let id = |i: usize| day[i]["arxiv_id"].as_str().expect("id").to_string();
+    let author = day[3]["authors"][0].as_str().expect("author").to_string();
+    let title_word = day[5]["title"]
+        .as_str()
+        .expect("title")
+        .split_whitespace()
+        .find(|w| w.len() > 6 && w.chars().all(char::is_alphabetic))
+        .expect("a long title word")
+        .to_string();
+    // Without a library, the brief has no "For you".
+    let b = json(&f.run(&["brief", "--date", DAY, "--out", s(&f.out("b0")), "--json"]));
+    assert!(b["library"].is_null() && b["alerts"].as_array().is_some_and(Vec::is_empty));
+    // An earlier paper liked, an author followed, a search saved.
+    let earlier = json(&f.run(&[
+        "search",
+        "diffusion",
+        "-k",
+        "30",
+        "--mode",
+        "lexical",
+        "--json",
+    ]));
+    let liked = earlier["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|h| h["date"].as_str().is_some_and(|d| d < DAY))
+        .expect("an earlier paper")["arxiv_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    f.ok(&["library", "mark", "like", &liked]);
+    f.ok(&["library", "mark", "hide", &id(0)]);
+    f.ok(&["library", "follow", &author]);
+    f.ok(&["library", "save-search", &title_word]);
+    let b = json(&f.run(&["brief", "--date", DAY, "--out", s(&f.out("b1")), "--json"]));
+    assert_eq!(b["library"], "default");
+    let alerts = b["alerts"].as_array().expect("alerts");
+    let listed: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["paper"]["arxiv_id"].as_str().expect("id"))
+        .collect();
+    let kinds = |i: &str| -> Vec<String> {
+        alerts
+            .iter()
+            .find(|a| a["paper"]["arxiv_id"] == i)
+            .map(|a| {
+                a["reasons"]
+                    .as_array()
+                    .expect("reasons")
+                    .iter()
+                    .map(|r| r["kind"].as_str().expect("kind").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(kinds(&id(3)).contains(&"author".to_string()), "{alerts:?}");
+    assert!(kinds(&id(5)).contains(&"search".to_string()), "{alerts:?}");
+    assert!(
+        !listed.contains(&id(0).as_str()),
+        "a hidden paper is never listed"
+    );
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["reasons"].as_array().is_some_and(|r| !r.is_empty())),
+        "{alerts:?}"
+    );
+    // More reasons first.
+    let counts: Vec<usize> = alerts
+        .iter()
+        .map(|a| a["reasons"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    let html = std::fs::read_to_string(f.out("b1").join("brief.html")).expect("html");
+    assert!(html.find("id=\"for-you\"") < html.find("id=\"rising\""));
+    assert!(html.contains(&esc(&author)), "the followed author is named");
+}

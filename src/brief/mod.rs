@@ -18,6 +18,7 @@
 //! Trends are the stored ones: they compare the last `recent_days` before the archive's last
 //! date with the time before, so a brief of an earlier day shows today's trends, not that day's.
 
+pub mod alerts;
 pub mod render;
 
 use std::collections::{BTreeSet, HashMap};
@@ -376,6 +377,10 @@ pub struct Brief {
     pub rising: Vec<RisingTopic>,
     /// The day's papers that fit no topic well, farthest first.
     pub outliers: Vec<Outlier>,
+    /// The library the alerts come from, when one was given.
+    pub library: Option<String>,
+    /// The day's papers the library points at, listed first ([`alerts::alerts`]).
+    pub alerts: Vec<alerts::Alert>,
 }
 
 impl Brief {
@@ -543,6 +548,8 @@ pub fn build(
         papers,
         rising,
         outliers,
+        library: None,
+        alerts: Vec::new(),
     })
 }
 

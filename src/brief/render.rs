@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use super::alerts::{Alert, Reason};
 use super::{Brief, DayPaper, PaperRef, TopicRef, RELATED_PER_PAPER};
 use crate::report::{colour, date_votes, esc, md, web_link, CSS};
 use crate::topics::OUTLIER_Z;
@@ -61,6 +62,34 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Why an alert is listed, as plain text with `title` rendering the paper it names.
+fn reasons(
+    a: &Alert,
+    title: impl Fn(&PaperRef) -> String,
+    text: impl Fn(&str) -> String,
+) -> String {
+    a.reasons
+        .iter()
+        .map(|r| match r {
+            Reason::Recommended { margin, near } => {
+                format!("recommended (margin {margin:.2}), near {}", title(near))
+            }
+            Reason::Search { query } => format!("saved search “{}”", text(query)),
+            Reason::Author { name } => format!("by {}", text(name)),
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// The line under "For you" when the library points at nothing of the day.
+fn no_alerts(b: &Brief) -> String {
+    format!(
+        "Nothing of {} matches library “{}”: no recommended paper, saved search or followed author.",
+        b.date,
+        b.library.as_deref().unwrap_or_default()
+    )
+}
+
 // ---------------------------------------------------------------- Markdown
 
 fn link_md(p: &PaperRef) -> String {
@@ -84,6 +113,20 @@ pub fn markdown(b: &Brief) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Daily brief: {}\n", md(&b.date));
     let _ = writeln!(s, "{}\n", md(&overview(b)));
+
+    if b.library.is_some() {
+        let _ = writeln!(s, "## For you\n");
+        if b.alerts.is_empty() {
+            let _ = writeln!(s, "{}\n", md(&no_alerts(b)));
+        }
+        for (i, a) in b.alerts.iter().enumerate() {
+            let why = reasons(a, |p| md(&p.title), md);
+            let _ = writeln!(s, "{}. {} — {why}", i + 1, link_md(&a.paper));
+        }
+        if !b.alerts.is_empty() {
+            s.push('\n');
+        }
+    }
 
     let _ = writeln!(s, "## Rising topics\n");
     if b.rising.is_empty() {
@@ -244,6 +287,24 @@ pub fn html(b: &Brief) -> String {
     }
     s.push_str("</ol></nav>");
 
+    if b.library.is_some() {
+        s.push_str("<h2 id=\"for-you\">For you</h2>");
+        if b.alerts.is_empty() {
+            let _ = write!(s, "<p class=\"muted\">{}</p>", esc(&no_alerts(b)));
+        } else {
+            s.push_str("<ol class=\"day\">");
+            for a in &b.alerts {
+                let why = reasons(a, link_html, esc);
+                let _ = write!(
+                    s,
+                    "<li>{}<div class=\"related\">{why}</div></li>",
+                    link_html(&a.paper)
+                );
+            }
+            s.push_str("</ol>");
+        }
+    }
+
     s.push_str("<h2 id=\"rising\">Rising topics</h2>");
     if b.rising.is_empty() {
         let _ = write!(
@@ -392,6 +453,22 @@ mod tests {
                 z: 4.0,
                 distance: 1.0,
             }],
+            library: Some("default".into()),
+            alerts: vec![Alert {
+                paper: bad.clone(),
+                reasons: vec![
+                    Reason::Recommended {
+                        margin: 0.5,
+                        near: quote.clone(),
+                    },
+                    Reason::Search {
+                        query: "<script>x</script>".into(),
+                    },
+                    Reason::Author {
+                        name: "<img src=x onerror=alert(2)>".into(),
+                    },
+                ],
+            }],
         }
     }
 
@@ -438,9 +515,31 @@ mod tests {
         assert_eq!(h.matches("far from its topic").count(), 2);
         assert_eq!(h.matches("cos 0.500").count(), 2);
         assert!(h.contains("class=\"rising\""));
+        assert!(h.contains("<h2 id=\"for-you\">For you</h2>"));
+        assert!(h.contains("recommended (margin 0.50), near "));
+        assert!(h.contains("saved search “&lt;script&gt;x&lt;/script&gt;”"));
+        assert!(
+            h.find("id=\"for-you\"") < h.find("id=\"rising\""),
+            "alerts come first"
+        );
         assert!(!h.contains("<script"));
         let m = markdown(&b);
         assert!(m.contains("### &lt;b&gt;label&lt;/b&gt; · &quot;x&quot; (topic 7): 2 papers"));
         assert_eq!(m.matches("   - earlier: [Fine]").count(), 2);
+        assert!(m.contains("## For you\n\n1. "));
+        assert!(
+            m.contains("by &lt;img src=x onerror=alert\\(2\\)&gt;"),
+            "{m}"
+        );
+        let quiet = Brief {
+            alerts: Vec::new(),
+            ..hostile()
+        };
+        assert!(markdown(&quiet).contains("Nothing of 2025-02-21 matches library “default”"));
+        let none = Brief {
+            library: None,
+            ..hostile()
+        };
+        assert!(!html(&none).contains("For you"));
     }
 }

@@ -27,6 +27,10 @@ pub struct Args {
     /// Output directory for brief.md and brief.html.
     #[arg(long, default_value = "brief")]
     out: PathBuf,
+    /// The library whose recommendations, saved searches and followed authors are listed
+    /// first ("For you"); left out when that library is empty.
+    #[arg(long, default_value = papermap::library::DEFAULT_LIBRARY, value_name = "NAME")]
+    library: String,
 }
 
 /// What `--json` prints: the files and the brief itself.
@@ -62,7 +66,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         }
     };
     let day = day.map_err(advice)?;
-    let b = brief::build(index, &topics, &day, ws.backend()).map_err(advice)?;
+    let mut b = brief::build(index, &topics, &day, ws.backend()).map_err(advice)?;
+    let library = papermap::library::load(&args.index, &args.library)?;
+    if library != papermap::library::Library::default() {
+        let bm25 = papermap::search::lexical_store::load_or_build(index, None)?;
+        b.alerts = brief::alerts::alerts(index, &day.rows, &library, &bm25);
+        b.library = Some(args.library.clone());
+    }
     let files = brief::write(&args.out, &b)?;
     if output.json {
         return super::output::print_json(&Printed {
@@ -83,6 +93,12 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         b.outliers.len(),
         files.markdown.display()
     );
+    if let Some(name) = &b.library {
+        println!(
+            "{} for you (library {name:?}): recommended, saved searches, followed authors",
+            plural(b.alerts.len(), "paper", "papers")
+        );
+    }
     if b.earlier_papers == 0 {
         super::output::note!(
             "note: no paper in the index is dated before {}, so no related papers are listed",
