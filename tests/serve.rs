@@ -466,6 +466,106 @@ fn a_web_page_cannot_drive_the_server() {
 }
 
 #[test]
+fn the_library_is_written_by_same_origin_posts_and_recommends() {
+    let f = Sample::with_index_and_topics(3);
+    let server = start(&f.index, &f.model);
+    let a = server.addr.as_str();
+    let port = a.rsplit(':').next().expect("port");
+    let (local, json_ct) = (
+        format!("Host: 127.0.0.1:{port}"),
+        "Content-Type: application/json",
+    );
+    let ids: Vec<String> = json(&get(a, "/api/search?q=diffusion&k=4").1)["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|h| h["arxiv_id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let post = "POST /api/library";
+    let like = format!(r#"{{"id": "{}", "mark": "like"}}"#, ids[0]);
+    // A page on another site cannot write it: foreign Origin, or a "simple" text/plain POST.
+    let (st, body) = raw(
+        a,
+        post,
+        &[&local, json_ct, "Origin: http://evil.example"],
+        like.as_bytes(),
+    );
+    assert_eq!(st, 403, "{body}");
+    let (st, _) = raw(
+        a,
+        post,
+        &[&local, "Content-Type: text/plain"],
+        like.as_bytes(),
+    );
+    assert_eq!(st, 415);
+    let (st, _) = raw(a, "GET /api/library", &["Host: evil.example"], b"");
+    assert_eq!(st, 403);
+    assert_eq!(
+        json(&get(a, "/api/library").1)["papers"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    // The page's own POSTs do.
+    let own = format!("Origin: http://127.0.0.1:{port}");
+    for body in [
+        like,
+        format!(r#"{{"id": "{}", "mark": "save"}}"#, ids[1]),
+        format!(r#"{{"id": "{}", "mark": "hide"}}"#, ids[2]),
+        r#"{"save_search": "video generation"}"#.to_string(),
+        r#"{"follow": "Tri Dao"}"#.to_string(),
+    ] {
+        let (st, out) = raw(a, post, &[&local, json_ct, &own], body.as_bytes());
+        assert_eq!(st, 200, "{body}: {out}");
+    }
+    let lib = json(&get(a, "/api/library").1);
+    assert_eq!(lib["papers"].as_array().map(Vec::len), Some(3), "{lib}");
+    assert_eq!(lib["papers"][0]["mark"], "like");
+    assert!(lib["papers"][0]["title"].is_string(), "{lib}");
+    assert_eq!(lib["searches"][0], "video generation");
+    assert_eq!(lib["authors"][0], "Tri Dao");
+    // Kept in the index directory, where `papermap library show` reads it.
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.index.join("library/default.json")).expect("file"))
+            .expect("json");
+    assert_eq!(stored["papers"].as_array().map(Vec::len), Some(3));
+    // Recommendations leave the library's papers out and name the liked ones near.
+    let recs = json(&get(a, "/api/recommend?k=5").1);
+    let recs = recs["recommendations"].as_array().expect("list").clone();
+    assert_eq!(recs.len(), 5);
+    for r in &recs {
+        let id = r["arxiv_id"].as_str().expect("id");
+        assert!(!ids[..3].iter().any(|i| i == id), "{r}");
+        let near = r["near"][0]["arxiv_id"].as_str().expect("near");
+        assert!(ids[..2].iter().any(|i| i == near), "{r}");
+    }
+    // Unmark with a null mark; bad changes are a JSON 400 or 404.
+    let unmark = format!(r#"{{"id": "{}", "mark": null}}"#, ids[2]);
+    let (st, _) = raw(a, post, &[&local, json_ct], unmark.as_bytes());
+    assert_eq!(st, 200);
+    assert_eq!(
+        json(&get(a, "/api/library").1)["papers"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    for (bad, want) in [
+        (r#"{"id": "0000.00000", "mark": "like"}"#, 404),
+        (r#"{"mark": "like"}"#, 400),
+        (r#"{"follow": "x", "forget": "y"}"#, 400),
+        (r#"{"library": "../x", "follow": "x"}"#, 400),
+        (r#"{"what": 1}"#, 400),
+    ] {
+        let (st, body) = raw(a, post, &[&local, json_ct], bad.as_bytes());
+        assert_eq!(st, want, "{bad}: {body}");
+        assert!(json(&body)["error"].is_string());
+    }
+    let (st, body) = get(a, "/api/recommend?library=empty");
+    assert_eq!(st, 400, "{body}");
+}
+
+#[test]
 fn embeddings_take_base64_name_the_model_and_refuse_oversized_requests() {
     let f = Sample::with_index_and_topics(3);
     let server = start(&f.index, &f.model);

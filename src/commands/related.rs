@@ -38,6 +38,9 @@ pub struct Args {
     /// Number of related papers.
     #[arg(short, long, default_value_t = 10, value_parser = super::options::at_least_one)]
     k: usize,
+    /// Order of the nearest `k`: by similarity, newest first, or most votes first.
+    #[arg(long, value_enum, default_value_t, conflicts_with = "all")]
+    sort: search::RelatedOrder,
     /// Index directory.
     #[arg(long, default_value = DEFAULT_INDEX)]
     index: PathBuf,
@@ -60,7 +63,8 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             args.k
         );
     }
-    let hits = search::related(index, ws.backend(), row, args.k)?;
+    let mut hits = search::related(index, ws.backend(), row, args.k)?;
+    search::order_related(index, &mut hits, args.sort);
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     let r = if output.json {

@@ -364,6 +364,46 @@ pub fn related(
     Ok(hits.pop().unwrap_or_default())
 }
 
+/// How related papers are listed: the nearest `k` by cosine, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelatedOrder {
+    /// Most similar first.
+    #[default]
+    Similarity,
+    /// Newest first (then most similar).
+    Date,
+    /// Most votes first (then most similar).
+    Votes,
+}
+
+impl std::str::FromStr for RelatedOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "similarity" => Ok(RelatedOrder::Similarity),
+            "date" => Ok(RelatedOrder::Date),
+            "votes" => Ok(RelatedOrder::Votes),
+            _ => Err(format!(
+                "unknown order {s:?}: use similarity, date or votes"
+            )),
+        }
+    }
+}
+
+/// Puts `hits` (most similar first) in `order`; ties keep their similarity order.
+pub fn order_related(index: &Index, hits: &mut [Hit], order: RelatedOrder) {
+    match order {
+        RelatedOrder::Similarity => {}
+        RelatedOrder::Date => {
+            hits.sort_by_cached_key(|h| std::cmp::Reverse(index.paper(h.row).date.clone()))
+        }
+        RelatedOrder::Votes => {
+            hits.sort_by_cached_key(|h| std::cmp::Reverse(index.paper(h.row).votes))
+        }
+    }
+}
+
 /// Lowercase alphanumeric words of a title, for matching title words.
 fn title_words(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_alphanumeric())

@@ -114,6 +114,8 @@ pub(super) async fn run_search(
 pub(super) fn hit_json(l: &Loaded, rank: usize, h: &Hit) -> serde_json::Value {
     let mut v = json!(search::HitRecord::of(&l.index, rank + 1, h));
     v["topic"] = json!(l.topic_of(h.row).map(|t| t.id));
+    // The map highlights search results by row: its points are in index order.
+    v["row"] = json!(h.row);
     v
 }
 
@@ -167,6 +169,8 @@ pub(super) fn paper_json(l: &Loaded, row: usize) -> serde_json::Value {
 #[derive(Deserialize)]
 pub(super) struct KParam {
     pub(super) k: Option<String>,
+    /// Related papers' order: `similarity` (default), `date` or `votes`.
+    pub(super) sort: Option<String>,
 }
 
 pub(super) async fn api_related(
@@ -177,14 +181,19 @@ pub(super) async fn api_related(
     let id = path_param(id)?;
     let Query(p) = params.map_err(|e| ApiError::bad(e.body_text()))?;
     let k = parse_k(p.k.as_deref(), 10)?;
+    let order: search::RelatedOrder = match p.sort.as_deref() {
+        None => Default::default(),
+        Some(s) => s.trim().parse().map_err(ApiError::bad)?,
+    };
     let l = app.now();
     let row = row_of(&l, &id)?;
-    let hits = related(
+    let mut hits = related(
         &l.index,
         &app.backend,
         row,
         k.min(l.index.len().saturating_sub(1)).max(1),
     )?;
+    search::order_related(&l.index, &mut hits, order);
     let results: Vec<_> = hits
         .iter()
         .enumerate()

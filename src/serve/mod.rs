@@ -2,7 +2,8 @@
 //!
 //! Pages (server-rendered HTML, no script, nothing from elsewhere): search, a paper, a topic,
 //! the topics, the map. API: `/api/search`, `/api/related/{id}`, `/api/papers/{id}`,
-//! `/api/topics`, `/api/topics/{id}`, and an OpenAI-style `POST /v1/embeddings` (as
+//! `/api/topics`, `/api/topics/{id}`, the reader's library (`/api/library`, `/api/recommend`,
+//! see [`library`]), and an OpenAI-style `POST /v1/embeddings` (as
 //! text-embeddings-inference offers) so other tools can use the model.
 //!
 //! Embedding requests from all connections go through one queue to one embedding thread, which
@@ -16,17 +17,21 @@
 //! tried (or reported) again until it changes.
 //!
 //! [`state`] holds the served generation and the watcher, [`api`] the JSON API, [`pages`] the
-//! HTML, [`embedder`] the embedding queue, [`scanner`] the shared dense pass, [`guard`] the
+//! HTML, [`library`] the library's API, [`embedder`] the embedding queue, [`scanner`] the shared dense pass, [`guard`] the
 //! checks that keep a web page from driving the server; this file binds them to routes.
 
 mod api;
 mod embedder;
 mod guard;
+mod library;
+mod map;
 mod pages;
 mod scanner;
 mod state;
 
 use api::*;
+use library::*;
+use map::*;
 use pages::*;
 use state::*;
 
@@ -205,11 +210,18 @@ pub fn serve(
             .route("/topics", get(page_topics))
             .route("/topics/{id}", get(page_topic))
             .route("/map", get(page_map))
+            .route("/map.svg", get(page_map_svg))
+            .route("/assets/{*name}", get(asset))
+            .route("/api/map", get(api_map))
+            .route("/api/map/points", get(api_map_points))
+            .route("/api/map/rows/{row}", get(api_map_row))
             .route("/api/search", get(api_search))
             .route("/api/related/{id}", get(api_related))
             .route("/api/papers/{id}", get(api_paper))
             .route("/api/topics", get(api_topics))
             .route("/api/topics/{id}", get(api_topic))
+            .route("/api/library", get(api_library).post(api_library_change))
+            .route("/api/recommend", get(api_recommend))
             .route("/v1/embeddings", post(v1_embeddings))
             .fallback(fallback)
             .method_not_allowed_fallback(method_not_allowed)

@@ -142,11 +142,18 @@ pub(super) fn not_found_page(what: &str) -> Response {
 pub(super) async fn page_paper(
     State(app): State<Arc<ServerState>>,
     id: Result<UrlPath<String>, PathRejection>,
+    params: Result<Query<KParam>, QueryRejection>,
 ) -> Response {
     let id = match page_param(id) {
         Ok(id) => id,
         Err(page) => return *page,
     };
+    // An order the page does not know is the default one: a page never fails on its links.
+    let order: search::RelatedOrder = params
+        .ok()
+        .and_then(|Query(p)| p.sort)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
     let l = app.now();
     let Ok(row) = row_of(&l, &id) else {
         return not_found_page(&format!("no paper {id:?} in the index"));
@@ -178,8 +185,32 @@ pub(super) async fn page_paper(
         row,
         10.min(l.index.len().saturating_sub(1)).max(1),
     )
-    .map(|h| hit_items(&l, &h, true))
+    .map(|mut h| {
+        search::order_related(&l.index, &mut h, order);
+        hit_items(&l, &h, true)
+    })
     .unwrap_or_default();
+    let sorts: Vec<String> = [
+        (search::RelatedOrder::Similarity, "similarity"),
+        (search::RelatedOrder::Date, "newest"),
+        (search::RelatedOrder::Votes, "votes"),
+    ]
+    .iter()
+    .map(|&(o, name)| {
+        if o == order {
+            format!("<b>{name}</b>")
+        } else {
+            let q = serde_json::to_value(o)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            format!(
+                "<a href=\"/papers/{}?sort={}\">{name}</a>",
+                url_segment(&p.arxiv_id),
+                q.unwrap_or_default()
+            )
+        }
+    })
+    .collect();
     let authors = if p.authors.is_empty() {
         String::new()
     } else {
@@ -189,11 +220,13 @@ pub(super) async fn page_paper(
         &p.title,
         &format!(
             "<h1>{}</h1><p class=\"meta\">{} · {}{votes}{dates}{link}</p>{authors}{topic}\
-             <p>{}</p><h2>Related papers</h2><ol id=\"related\">{related}</ol>",
+             <p>{}</p><h2>Related papers</h2><p class=\"meta\">sorted by {}</p>\
+             <ol id=\"related\">{related}</ol>",
             esc(&p.title),
             esc(&p.arxiv_id),
             esc(p.date.as_deref().unwrap_or("-")),
-            esc(&p.summary)
+            esc(&p.summary),
+            sorts.join(" · ")
         ),
     )
     .into_response()
@@ -270,21 +303,6 @@ pub(super) async fn page_topic(
         ),
     )
     .into_response()
-}
-
-pub(super) async fn page_map(State(app): State<Arc<ServerState>>) -> Response {
-    let l = app.now();
-    let t = match &l.topics {
-        Ok(t) => t,
-        Err(why) => return not_found_page(why),
-    };
-    let svg = l
-        .map_svg
-        .get_or_init(|| crate::report::map_svg(&l.index, t).ok());
-    match svg {
-        Some(svg) => page("Map", &format!("<h1>Map</h1>{svg}")).into_response(),
-        None => not_found_page("the map could not be drawn from these topics"),
-    }
 }
 
 pub(super) async fn fallback(uri: Uri) -> Response {

@@ -18,6 +18,8 @@ pub(super) struct Loaded {
     /// Drawn on the first visit of `/map`: at a million papers it reads every paper, which a
     /// server start should not wait for.
     pub(super) map_svg: std::sync::OnceLock<Option<String>>,
+    /// The interactive map's points and metadata, made on the first visit of `/map`.
+    pub(super) map_data: std::sync::OnceLock<Result<super::map::MapData, String>>,
 }
 
 impl Loaded {
@@ -46,6 +48,7 @@ impl Loaded {
             bm25_repaired: std::sync::OnceLock::new(),
             topics,
             map_svg: std::sync::OnceLock::new(),
+            map_data: std::sync::OnceLock::new(),
         })
     }
 

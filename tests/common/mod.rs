@@ -161,6 +161,7 @@ pub fn archive_summary_index(from: Option<&str>) -> (Index, Vec<f32>) {
     (index, queries)
 }
 
+pub mod cdp;
 pub mod fixture;
 pub mod oracle;
 pub mod rng;
