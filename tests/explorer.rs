@@ -5,46 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use common::cdp::{artifacts, Browser};
+use common::server::start;
 use common::Sample;
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(f: &Sample) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_papermap"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--index"])
-        .arg(&f.index)
-        .arg("--model")
-        .arg(&f.model)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .expect("address line")
-        .to_string();
-    Server { child, addr }
-}
 
 fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
     let mut c = TcpStream::connect(addr).expect("connect");
@@ -80,7 +47,7 @@ fn click(b: &mut Browser, selector: &str) {
 #[test]
 fn the_map_serves_compact_points_and_its_vendored_code_with_licences() {
     let f = Sample::with_index_and_topics(3);
-    let server = start(&f);
+    let server = start(&f.index, &f.model);
     let a = server.addr.as_str();
     let (st, points) = get(a, "/api/map/points");
     assert_eq!(st, 200);
@@ -167,7 +134,7 @@ fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
         return;
     };
     let f = Sample::with_index_and_topics(3);
-    let server = start(&f);
+    let server = start(&f.index, &f.model);
     let mut b = Browser::start(chromium, 1280, 800);
     b.navigate(&format!("http://{}/map", server.addr));
     b.wait_for(

@@ -4,56 +4,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::server::{start, start_with};
 use common::{chromium, Sample};
 
 const BIN: &str = env!("CARGO_BIN_EXE_papermap");
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(index: &Path, model: &Path) -> Server {
-    start_with(index, model, Stdio::null())
-}
-
-/// [`start`] with the server's stderr going to `stderr`.
-fn start_with(index: &Path, model: &Path, stderr: impl Into<Stdio>) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--index", s(index)])
-        .args(["--model", s(model)])
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("start server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Server { child, addr }
 }
 
 /// One HTTP/1.1 request; returns the status and the body.

@@ -45,12 +45,8 @@ pub enum Cmd {
         /// Index directory (the one people search: `title+summary` by default).
         #[arg(long, default_value = DEFAULT_INDEX)]
         index: PathBuf,
-        /// Queries, JSON Lines with `id` and `query`.
-        #[arg(long, default_value = "tests/data/search_queries.jsonl")]
-        queries: PathBuf,
-        /// Judgments, JSON Lines with `qid`, `arxiv_id` and `rel` (0, 1 or 2).
-        #[arg(long, default_value = "tests/data/search_judgments.jsonl")]
-        judgments: PathBuf,
+        #[command(flatten)]
+        judged: Judged,
         #[command(flatten)]
         model: ModelOpts,
     },
@@ -61,12 +57,8 @@ pub enum Cmd {
         /// Index directory.
         #[arg(long, default_value = DEFAULT_INDEX)]
         index: PathBuf,
-        /// Queries, JSON Lines with `id` and `query`.
-        #[arg(long, default_value = "tests/data/search_queries.jsonl")]
-        queries: PathBuf,
-        /// Judgments, JSON Lines with `qid`, `arxiv_id` and `rel` (0, 1 or 2).
-        #[arg(long, default_value = "tests/data/search_judgments.jsonl")]
-        judgments: PathBuf,
+        #[command(flatten)]
+        judged: Judged,
         /// The day that splits each reader's liked papers (before) from those to find (on or
         /// after).
         #[arg(long, value_name = "DATE", value_parser = day, default_value = "2024-07-01")]
@@ -78,6 +70,17 @@ pub enum Cmd {
         #[arg(long, default_value_t = papermap::library::recommend::Options::default().negatives)]
         negatives: usize,
     },
+}
+
+/// The judged queries: what people typed and the papers graded for it.
+#[derive(clap::Args, Debug)]
+pub struct Judged {
+    /// Queries, JSON Lines with `id` and `query`.
+    #[arg(long, default_value = "tests/data/search_queries.jsonl")]
+    queries: PathBuf,
+    /// Judgments, JSON Lines with `qid`, `arxiv_id` and `rel` (0, 1 or 2).
+    #[arg(long, default_value = "tests/data/search_judgments.jsonl")]
+    judgments: PathBuf,
 }
 
 /// `papermap eval`.
@@ -98,14 +101,12 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         } => (index, all_outliers, model),
         Cmd::Queries {
             index,
-            queries,
-            judgments,
+            judged,
             model,
-        } => return run_queries(&index, &queries, &judgments, &model, json),
+        } => return run_queries(&index, &judged, &model, json),
         Cmd::Library {
             index,
-            queries,
-            judgments,
+            judged,
             split,
             c,
             negatives,
@@ -115,7 +116,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                 negatives,
                 ..Default::default()
             };
-            return run_library(&index, &queries, &judgments, &split, &options, json);
+            return run_library(&index, &judged, &split, &options, json);
         }
         Cmd::Lexicon {
             index,
@@ -196,12 +197,11 @@ fn title_vectors(ws: &Workspace) -> anyhow::Result<Vec<f32>> {
 /// `papermap eval queries`.
 fn run_queries(
     dir: &std::path::Path,
-    queries: &std::path::Path,
-    judgments: &std::path::Path,
+    judged: &Judged,
     model: &ModelOpts,
     json: bool,
 ) -> anyhow::Result<()> {
-    let judged = papermap::search::eval::read_judged(queries, judgments)?;
+    let judged = papermap::search::eval::read_judged(&judged.queries, &judged.judgments)?;
     let ws = Workspace::open(dir, &model.choice()?)?;
     let index = ws.index();
     let (metrics, judged) = ws.evaluate_queries(judged)?;
@@ -233,13 +233,12 @@ fn run_queries(
 /// `papermap eval library`.
 fn run_library(
     dir: &std::path::Path,
-    queries: &std::path::Path,
-    judgments: &std::path::Path,
+    judged: &Judged,
     split: &str,
     options: &papermap::library::recommend::Options,
     json: bool,
 ) -> anyhow::Result<()> {
-    let judged = papermap::search::eval::read_judged(queries, judgments)?;
+    let judged = papermap::search::eval::read_judged(&judged.queries, &judged.judgments)?;
     let index = papermap::index::Index::open(dir)?;
     let t = Instant::now();
     let r = papermap::library::eval::evaluate(&index, &judged, split, options);
@@ -257,6 +256,10 @@ fn run_library(
         r.candidates,
         r.targets,
         t.elapsed().as_secs_f64()
+    );
+    println!(
+        "papermap's SVM trains in {:.1} ms a reader (liked papers against {} sampled)\n",
+        r.train_ms, options.negatives
     );
     println!("| recommender | nDCG@10 | recall@20 |");
     println!("|-------------|--------:|----------:|");

@@ -47,6 +47,9 @@ pub struct Report {
     pub targets: f64,
     /// One row per recommender.
     pub scores: Vec<Scores>,
+    /// Mean time to train papermap's SVM for one reader, in milliseconds (what a request for
+    /// recommendations waits before its dense pass).
+    pub train_ms: f64,
 }
 
 /// Evaluates the three recommenders on `index` with the readers of `judged`, split at `split`
@@ -79,6 +82,7 @@ pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options)
     };
     let mut sums = vec![(0f64, 0f64); methods.len()];
     let (mut readers, mut liked_sum, mut target_sum) = (0, 0, 0);
+    let mut train_s = 0f64;
     for q in judged {
         let mut liked = Vec::new();
         let mut targets: HashMap<String, u8> = HashMap::new();
@@ -105,7 +109,9 @@ pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options)
         liked_sum += liked.len();
         target_sum += targets.len();
         let vectors = index.vectors();
+        let t = std::time::Instant::now();
         let m = recommend::model(vectors, dim, &liked, &[], o.negatives, o.c);
+        train_s += t.elapsed().as_secs_f64();
         let svm_scores: Vec<f32> = later.iter().map(|&r| dot(&m.w, index.vector(r))).collect();
         let mut centroid = vec![0f32; dim];
         for &r in &liked {
@@ -165,6 +171,7 @@ pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options)
                 recall_at_20: per(rec),
             })
             .collect(),
+        train_ms: per(train_s * 1e3),
     }
 }
 

@@ -165,6 +165,7 @@ pub mod cdp;
 pub mod fixture;
 pub mod oracle;
 pub mod rng;
+pub mod server;
 pub mod tiny;
 
 // Every file that runs the binary on the sample says `common::Sample`; the few that do not
