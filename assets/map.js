@@ -81,12 +81,14 @@ async function main() {
     width: 'auto',
     height: 'auto',
     pointSize: pts.n > 200000 ? 2 : pts.n > 20000 ? 3 : 6,
-    pointSizeSelected: 3,
-    pointOutlineWidth: 1,
+    pointSizeSelected: 4,
+    pointOutlineWidth: 3,
     opacity: big ? 1 : 0.85,
     performanceMode: big,
     backgroundColor: [1, 1, 1, 1],
-    pointColorActive: [0.05, 0.05, 0.05, 1],
+    pointColorActive: [1, 0.55, 0, 1],
+    // With a selection (a lasso, a search), the other points fade so the selected ones stand out.
+    opacityInactiveScale: 0.25,
     pointColorHover: [0, 0, 0, 1],
     lassoColor: [0.1, 0.3, 0.8, 1],
   });
