@@ -1,7 +1,8 @@
 //! "For you": papers recommended from a library, as arxiv-sanity recommends them: a linear SVM
 //! over the papers' vectors, the liked and saved papers against the rest, trained when asked
 //! (milliseconds: the library's papers, those marked "not interested", and an even sample of
-//! the index as the rest), then every paper ranked by its margin, mixed with its recency.
+//! the index as the rest), then every paper ranked by its margin, mixed with its recency (a
+//! bonus in standard deviations of the candidates' margins).
 //! Each recommendation names the liked papers it is nearest to, so a reader sees why.
 
 use crate::corpus::dates::day_number;
@@ -20,8 +21,10 @@ pub struct Options {
     pub c: f32,
     /// Papers sampled evenly from the index as the examples of "the rest".
     pub negatives: usize,
-    /// Weight of recency beside the margin: a paper of today gains this much, one
-    /// `half_life` days older half of it.
+    /// Weight of recency beside the margin, in standard deviations of the candidates'
+    /// margins: a paper of today gains this many, one `half_life` days older half of it. The
+    /// margins' scale changes with the library (one liked paper gives margins near 0), so a
+    /// fixed bonus would outweigh the model.
     pub recency: f32,
     /// Days in which the recency bonus halves.
     pub half_life: f32,
@@ -44,7 +47,8 @@ impl Default for Options {
 pub struct Recommendation {
     /// Index row.
     pub row: usize,
-    /// The SVM's margin plus the recency bonus: what the list is sorted by.
+    /// The SVM's margin plus the recency bonus (scaled by the margins' spread): what the list
+    /// is sorted by.
     pub score: f32,
     /// The SVM's margin alone.
     pub margin: f32,
@@ -146,6 +150,11 @@ pub fn recommend(
         .map(|h| index.paper(h.row).date.as_deref().and_then(day_number))
         .collect();
     let newest = dates.iter().flatten().copied().max().unwrap_or(0);
+    let margins: Vec<f32> = hits.iter().map(|h| h.score * norm + m.bias).collect();
+    let mean = margins.iter().sum::<f32>() / margins.len().max(1) as f32;
+    let spread = (margins.iter().map(|x| (x - mean).powi(2)).sum::<f32>()
+        / margins.len().max(1) as f32)
+        .sqrt();
     let mut out: Vec<Recommendation> = hits
         .iter()
         .zip(&dates)
@@ -154,7 +163,7 @@ pub fn recommend(
             let margin = h.score * norm + m.bias;
             Recommendation {
                 row: h.row,
-                score: margin + recency(o, date, newest),
+                score: margin + spread * recency(o, date, newest),
                 margin,
                 near: Vec::new(),
             }
