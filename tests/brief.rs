@@ -503,6 +503,19 @@ fn a_library_puts_its_papers_of_the_day_first() {
         !listed.contains(&id(0).as_str()),
         "a hidden paper is never listed"
     );
+    // The liked paper's model recommends some of the day's papers, each near the liked one.
+    let recommended: Vec<&serde_json::Value> = alerts
+        .iter()
+        .flat_map(|a| a["reasons"].as_array().into_iter().flatten())
+        .filter(|r| r["kind"] == "recommended")
+        .collect();
+    assert!(!recommended.is_empty(), "{alerts:?}");
+    assert!(
+        recommended
+            .iter()
+            .all(|r| r["near"]["arxiv_id"] == liked.as_str()),
+        "{alerts:?}"
+    );
     assert!(
         alerts
             .iter()

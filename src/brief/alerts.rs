@@ -12,11 +12,16 @@ use crate::library::recommend::{library_rows, model, Options};
 use crate::library::Library;
 use crate::search::{tokenize, Bm25};
 
+/// Share of the index whose margins a recommended paper of the day must reach: the reader's
+/// top 5 %. A margin's sign is no rule: a library of one liked paper leaves every margin
+/// below 0 (the regulariser outweighs one example), where its ranking is already useful.
+pub const RECOMMENDED_SHARE: f64 = 0.05;
+
 /// Why a paper of the day is listed for the reader.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reason {
-    /// The library's SVM puts it on the liked side (a positive margin).
+    /// The library's SVM ranks it among the best [`RECOMMENDED_SHARE`] of the index.
     Recommended {
         /// The SVM's margin.
         margin: f32,
@@ -51,14 +56,26 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
     let (liked, hidden) = library_rows(index, library);
     let o = Options::default();
     let svm = (!liked.is_empty()).then(|| {
-        model(
+        let m = model(
             index.vectors(),
             index.dim(),
             &liked,
             &hidden,
             o.negatives,
             o.c,
-        )
+        );
+        // The bar: the margin at the top RECOMMENDED_SHARE of an even sample of the index.
+        let n = index.len();
+        let step = (n / o.negatives.max(1)).max(1);
+        let mut sample: Vec<f32> = (0..n)
+            .step_by(step)
+            .map(|r| margin_of(&m, index.vector(r)))
+            .collect();
+        sample.sort_by(|a, b| b.total_cmp(a));
+        let at = ((sample.len() as f64 * RECOMMENDED_SHARE) as usize)
+            .min(sample.len().saturating_sub(1));
+        let bar = sample.get(at).copied().unwrap_or(f32::INFINITY);
+        (m, bar)
     });
     let searches: Vec<(&String, Vec<Vec<String>>)> = library
         .searches
@@ -74,10 +91,10 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
         let paper = index.paper(row);
         let mut reasons = Vec::new();
         let mut margin = f32::NEG_INFINITY;
-        if let Some(m) = &svm {
+        if let Some((m, bar)) = &svm {
             let v = index.vector(row);
-            let s = m.w.iter().zip(v).map(|(a, b)| a * b).sum::<f32>() + m.bias;
-            if s > 0.0 {
+            let s = margin_of(m, v);
+            if s >= *bar {
                 margin = s;
                 let near = liked
                     .iter()
@@ -144,4 +161,9 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
             .then(a.2.cmp(&b.2))
     });
     out.into_iter().map(|(a, _, _)| a).collect()
+}
+
+/// The SVM's margin of vector `v`.
+fn margin_of(m: &crate::library::svm::Linear, v: &[f32]) -> f32 {
+    m.w.iter().zip(v).map(|(a, b)| a * b).sum::<f32>() + m.bias
 }
