@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::PaperRef;
 use crate::index::Index;
-use crate::library::recommend::{library_rows, model, Options};
+use crate::library::recommend::{library_rows, model, nearest, sample_rows, Options};
 use crate::library::Library;
 use crate::search::{tokenize, Bm25};
 
@@ -65,10 +65,7 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
             o.c,
         );
         // The bar: the margin at the top RECOMMENDED_SHARE of an even sample of the index.
-        let n = index.len();
-        let step = (n / o.negatives.max(1)).max(1);
-        let mut sample: Vec<f32> = (0..n)
-            .step_by(step)
+        let mut sample: Vec<f32> = sample_rows(index.len(), o.negatives)
             .map(|r| margin_of(&m, index.vector(r)))
             .collect();
         sample.sort_by(|a, b| b.total_cmp(a));
@@ -92,25 +89,10 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
         let mut reasons = Vec::new();
         let mut margin = f32::NEG_INFINITY;
         if let Some((m, bar)) = &svm {
-            let v = index.vector(row);
-            let s = margin_of(m, v);
+            let s = margin_of(m, index.vector(row));
             if s >= *bar {
                 margin = s;
-                let near = liked
-                    .iter()
-                    .map(|&l| {
-                        (
-                            l,
-                            index
-                                .vector(l)
-                                .iter()
-                                .zip(v)
-                                .map(|(a, b)| a * b)
-                                .sum::<f32>(),
-                        )
-                    })
-                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-                if let Some((l, _)) = near {
+                if let Some(&(l, _)) = nearest(index, &liked, row, 1).first() {
                     reasons.push(Reason::Recommended {
                         margin: s,
                         near: PaperRef::of(index, l),
@@ -165,5 +147,5 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
 
 /// The SVM's margin of vector `v`.
 fn margin_of(m: &crate::library::svm::Linear, v: &[f32]) -> f32 {
-    m.w.iter().zip(v).map(|(a, b)| a * b).sum::<f32>() + m.bias
+    crate::text::vector::dot(&m.w, v) + m.bias
 }

@@ -413,12 +413,7 @@ pub fn build(
         }
         .into());
     }
-    let position: HashMap<u32, usize> = topics
-        .topics
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id, i))
-        .collect();
+    let position = topics.positions();
     let topic_ref = |t: &Topic| TopicRef {
         id: t.id,
         label: t.label.clone(),

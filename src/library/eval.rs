@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use crate::index::Index;
 use crate::search::eval::{ndcg, JudgedQuery};
 use crate::search::tokenize;
+use crate::text::vector::dot;
 
 use super::recommend::{self, Options};
 use super::svm::{self, Sparse};
@@ -173,10 +174,6 @@ pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options)
             .collect(),
         train_ms: per(train_s * 1e3),
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn sparse_dot(w: &[f32], x: &[(u32, f32)]) -> f32 {

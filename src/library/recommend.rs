@@ -7,6 +7,7 @@
 
 use crate::corpus::dates::day_number;
 use crate::index::Index;
+use crate::text::vector::dot;
 use crate::vectors::{VectorBackend, VectorError};
 
 use super::svm::{self, Dense, Linear};
@@ -96,12 +97,7 @@ pub fn model(
     let n = vectors.len() / dim.max(1);
     let mut rows: Vec<usize> = liked.to_vec();
     rows.extend(hidden.iter().filter(|r| !liked.contains(r)));
-    let step = (n / negatives.max(1)).max(1);
-    rows.extend(
-        (0..n)
-            .step_by(step)
-            .filter(|r| !liked.contains(r) && !hidden.contains(r)),
-    );
+    rows.extend(sample_rows(n, negatives).filter(|r| !liked.contains(r) && !hidden.contains(r)));
     let positive: Vec<bool> = rows.iter().map(|r| liked.contains(r)).collect();
     let x = Dense {
         rows: rows
@@ -177,12 +173,17 @@ pub fn recommend(
     Ok(out)
 }
 
+/// About `count` rows spread evenly over `n`: the SVM's examples of "the rest".
+pub fn sample_rows(n: usize, count: usize) -> impl Iterator<Item = usize> {
+    (0..n).step_by((n / count.max(1)).max(1))
+}
+
 /// The `n` rows of `liked` nearest to `row` by cosine, nearest first.
-fn nearest(index: &Index, liked: &[usize], row: usize, n: usize) -> Vec<(usize, f32)> {
+pub fn nearest(index: &Index, liked: &[usize], row: usize, n: usize) -> Vec<(usize, f32)> {
     let v = index.vector(row);
     let mut near: Vec<(usize, f32)> = liked
         .iter()
-        .map(|&l| (l, index.vector(l).iter().zip(v).map(|(a, b)| a * b).sum()))
+        .map(|&l| (l, dot(index.vector(l), v)))
         .collect();
     near.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     near.truncate(n);

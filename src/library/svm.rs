@@ -39,22 +39,7 @@ impl Examples for Dense<'_> {
         self.rows.first().map_or(0, |r| r.len())
     }
     fn dot(&self, i: usize, w: &[f32]) -> f32 {
-        // Eight partial sums: a single running sum is a chain the compiler may not reorder.
-        let (x, w) = (self.rows[i], &w[..self.rows[i].len()]);
-        let mut acc = [0f32; 8];
-        let (xc, wc) = (x.chunks_exact(8), w.chunks_exact(8));
-        let tail: f32 = xc
-            .remainder()
-            .iter()
-            .zip(wc.remainder())
-            .map(|(a, b)| a * b)
-            .sum();
-        for (a, b) in xc.zip(wc) {
-            for k in 0..8 {
-                acc[k] += a[k] * b[k];
-            }
-        }
-        acc.iter().sum::<f32>() + tail
+        crate::text::vector::dot(self.rows[i], &w[..self.rows[i].len()])
     }
     fn axpy(&self, i: usize, a: f32, w: &mut [f32]) {
         for (w, x) in w.iter_mut().zip(self.rows[i]) {

@@ -11,7 +11,6 @@
 mod html;
 mod markdown;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::index::Index;
@@ -120,12 +119,7 @@ impl<'a> ReportLayout<'a> {
                 topics.assignment.len()
             )));
         }
-        let pos_of_id: HashMap<u32, usize> = topics
-            .topics
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id, i))
-            .collect();
+        let pos_of_id = topics.positions();
         let topic_of_row = topics
             .assignment
             .iter()

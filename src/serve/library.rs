@@ -108,7 +108,7 @@ pub(super) async fn api_library_change(
         ));
     }
     let dir = app.dir.clone();
-    let library = tokio::task::spawn_blocking(move || {
+    let library = blocking(move || {
         let _one = WRITES.lock().unwrap_or_else(|e| e.into_inner());
         lib::update(&dir, &name, |lib| {
             let changed = match (&id, c.mark) {
@@ -127,8 +127,7 @@ pub(super) async fn api_library_change(
             (changed, (name.clone(), lib.clone()))
         })
     })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    .await??;
     Ok(Json(library_json(&l, &library.0, &library.1)).into_response())
 }
 
@@ -153,15 +152,12 @@ pub(super) async fn api_recommend(
     let library = lib::load(&app.dir, &name)?;
     let l = app.now();
     let (a, served) = (Arc::clone(&app), Arc::clone(&l));
-    let recs = tokio::task::spawn_blocking(move || {
-        recommend::recommend(&served.index, &a.backend, &library, &o)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(|e| match e {
-        RecommendError::NoLikes => ApiError::bad(e.to_string()),
-        e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    })?;
+    let recs = blocking(move || recommend::recommend(&served.index, &a.backend, &library, &o))
+        .await?
+        .map_err(|e| match e {
+            RecommendError::NoLikes => ApiError::bad(e.to_string()),
+            e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        })?;
     let list: Vec<_> = recs
         .iter()
         .map(|r| {

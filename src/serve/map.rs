@@ -83,12 +83,7 @@ fn build(l: &Loaded) -> Result<MapData, String> {
     if layout.xy.len() != n {
         return Err("the topics' map does not cover every paper: run `papermap topics`".into());
     }
-    let position: HashMap<u32, usize> = t
-        .topics
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id, i))
-        .collect();
+    let position = t.positions();
     let month_of = |row: usize| -> Option<String> {
         let p = l.index.paper(row);
         p.date
@@ -225,9 +220,8 @@ pub(super) async fn page_map(State(app): State<Arc<ServerState>>) -> Response {
 
 pub(super) async fn api_map(State(app): State<Arc<ServerState>>) -> Result<Response, ApiError> {
     let l = app.now();
-    let data = tokio::task::spawn_blocking(move || map_data(&l).map(|d| d.meta.clone()))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    let data = blocking(move || map_data(&l).map(|d| d.meta.clone()))
+        .await?
         .map_err(ApiError::not_found)?;
     Ok(Json(data).into_response())
 }
@@ -236,9 +230,8 @@ pub(super) async fn api_map_points(
     State(app): State<Arc<ServerState>>,
 ) -> Result<Response, ApiError> {
     let l = app.now();
-    let points = tokio::task::spawn_blocking(move || map_data(&l).map(|d| d.points.clone()))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    let points = blocking(move || map_data(&l).map(|d| d.points.clone()))
+        .await?
         .map_err(ApiError::not_found)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], points).into_response())
 }

@@ -342,6 +342,15 @@ pub struct Topics {
 }
 
 impl Topics {
+    /// Each topic's position in `topics` (its colour in the report and the map), by id.
+    pub fn positions(&self) -> std::collections::HashMap<u32, usize> {
+        self.topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id, i))
+            .collect()
+    }
+
     /// The topic with id `id`.
     pub fn topic(&self, id: u32) -> Option<&Topic> {
         self.topics.iter().find(|t| t.id == id)
@@ -794,12 +803,7 @@ pub fn update(
             "the saved topics do not fit this index's vectors".into(),
         ));
     }
-    let pos_of: std::collections::HashMap<u32, usize> = previous
-        .topics
-        .iter()
-        .enumerate()
-        .map(|(p, t)| (t.id, p))
-        .collect();
+    let pos_of = previous.positions();
     let known: std::collections::HashMap<&str, usize> = previous
         .papers
         .iter()
