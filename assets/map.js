@@ -3,7 +3,9 @@
 // lassoes a set, the search box highlights its results, labels follow the zoom through the
 // topic hierarchy's levels, and the side panel keeps the reader's library and its
 // recommendations. Everything comes from this server: the points as 8 bytes each
-// (/api/map/points), the rest as JSON.
+// (/api/map/points), the rest as JSON. Past a budget of points (adapted to how fast this
+// browser draws), the map draws an even sample of the points in and around the view, chosen
+// again when the view settles: a software-rendered million points drew at 2 frames a second.
 import createScatterplot from '/assets/vendor/regl-scatterplot.esm.js';
 
 const $ = (id) => document.getElementById(id);
@@ -63,6 +65,66 @@ function decode(buf) {
   return { n, x, y, topic, month };
 }
 
+/** Points drawn at first: a hardware GPU draws this many at 60 frames a second. */
+const START_BUDGET = 250000;
+/** The fewest points a slow browser's budget falls to. */
+const MIN_BUDGET = 25000;
+/** Median frame intervals (ms) past which the budget shrinks, and under which it doubles. */
+const SLOW_FRAME_MS = 60;
+const FAST_FRAME_MS = 20;
+
+/** Point size (px) for `n` points drawn: smaller as they crowd. */
+const pointSize = (n) => (n > 200000 ? 2 : n > 20000 ? 3 : 6);
+
+/** A fixed pseudo-random order of `n` rows (xorshift32, Fisher-Yates): its prefixes are even samples. */
+function shuffled(n) {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let s = 0x9e3779b9;
+  for (let i = n - 1; i > 0; i--) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    const j = (s >>> 0) % (i + 1);
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+/** Rows whose point lies in `polygon` ([x, y, x, y, …], data space), by the non-zero winding rule. */
+function rowsInPolygon(pts, polygon) {
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (let i = 0; i < polygon.length; i += 2) {
+    x0 = Math.min(x0, polygon[i]);
+    x1 = Math.max(x1, polygon[i]);
+    y0 = Math.min(y0, polygon[i + 1]);
+    y1 = Math.max(y1, polygon[i + 1]);
+  }
+  const rows = [];
+  for (let r = 0; r < pts.n; r++) {
+    const px = pts.x[r];
+    const py = pts.y[r];
+    if (px < x0 || px > x1 || py < y0 || py > y1) continue;
+    let winding = 0;
+    for (let i = 0, j = polygon.length - 2; i < polygon.length; j = i, i += 2) {
+      const [ax, ay, bx, by] = [polygon[i], polygon[i + 1], polygon[j], polygon[j + 1]];
+      const cross = (bx - ax) * (py - ay) - (px - ax) * (by - ay);
+      if (ay <= py) {
+        if (by > py && cross > 0) winding++;
+      } else if (by <= py && cross < 0) {
+        winding--;
+      }
+    }
+    if (winding !== 0) rows.push(r);
+  }
+  return rows;
+}
+
+/** The median of `values` (not empty). */
+const median = (values) => values.slice().sort((a, b) => a - b)[values.length >> 1];
+
 async function main() {
   const state = window.papermapMap;
   status('loading the map…');
@@ -80,7 +142,7 @@ async function main() {
     canvas,
     width: 'auto',
     height: 'auto',
-    pointSize: pts.n > 200000 ? 2 : pts.n > 20000 ? 3 : 6,
+    pointSize: pointSize(pts.n),
     pointSizeSelected: 4,
     pointOutlineWidth: 3,
     opacity: big ? 1 : 0.85,
@@ -110,6 +172,79 @@ async function main() {
   };
   const pointScreen = (i) => screenOf(pts.x[i], pts.y[i]);
 
+  // ---- level of detail: at most `budget` points drawn, an even sample of those near the view
+  const fixedBudget = Number(new URLSearchParams(location.search).get('budget')) || 0;
+  const lod = { budget: fixedBudget || START_BUDGET, drawn: pts.n, frames: [], choices: 0, chooseMs: 0, settles: 0, moving: false };
+  let order = null;
+  /** The data-space box the canvas shows, widened by `margin` of its size on every side. */
+  const viewBox = (margin) => {
+    const v = sp.get('cameraView');
+    const { width, height } = canvas.getBoundingClientRect();
+    const [ax, ay] = [(1 + 2 * margin) * (width / height), 1 + 2 * margin];
+    const xs = [(-ax - v[12]) / v[0], (ax - v[12]) / v[0]];
+    const ys = [(-ay - v[13]) / v[5], (ay - v[13]) / v[5]];
+    return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  };
+  /** Draws the first `budget` rows of the fixed order that lie near the view, plus `keep` and the selection. */
+  const choose = async (keep = []) => {
+    if (pts.n <= lod.budget) {
+      if (lod.drawn < pts.n) await sp.unfilter({ preventEvent: true });
+      lod.drawn = pts.n;
+      sp.set({ pointSize: pointSize(pts.n) });
+      return;
+    }
+    const t0 = performance.now();
+    order ??= shuffled(pts.n);
+    const [x0, x1, y0, y1] = viewBox(0.5);
+    const extra = [...keep, ...sp.get('selectedPoints')];
+    const picked = new Uint32Array(lod.budget + extra.length);
+    let m = 0;
+    for (let k = 0; k < pts.n && m < lod.budget; k++) {
+      const r = order[k];
+      const x = pts.x[r];
+      const y = pts.y[r];
+      if (x >= x0 && x <= x1 && y >= y0 && y <= y1) picked[m++] = r;
+    }
+    for (const r of extra) picked[m++] = r;
+    const sorted = picked.subarray(0, m).sort();
+    const rows = [];
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) rows.push(sorted[i]);
+    await sp.filter(rows, { preventEvent: true });
+    lod.drawn = rows.length;
+    sp.set({ pointSize: pointSize(lod.drawn) });
+    lod.choices += 1;
+    lod.chooseMs = performance.now() - t0;
+  };
+  // Frame intervals while the view moves: a browser that draws slowly gets a smaller budget
+  // when the view settles, one that draws fast a larger one (up to every point).
+  let lastDraw = 0;
+  sp.subscribe('draw', () => {
+    const now = performance.now();
+    if (now - lastDraw < 1000) lod.frames.push(now - lastDraw);
+    if (lod.frames.length > 60) lod.frames.shift();
+    lastDraw = now;
+  });
+  let settling = 0;
+  sp.subscribe('view', () => {
+    lod.moving = true;
+    clearTimeout(settling);
+    settling = setTimeout(async () => {
+      if (!fixedBudget && lod.frames.length >= 10) {
+        const ms = median(lod.frames);
+        // Frame time is a fixed cost plus a cost per point, so shrink by the square of the excess.
+        const shrink = Math.max(0.25, (SLOW_FRAME_MS / ms) ** 2);
+        if (ms > SLOW_FRAME_MS && lod.drawn >= lod.budget)
+          lod.budget = Math.max(MIN_BUDGET, Math.round(lod.budget * shrink));
+        else if (ms < FAST_FRAME_MS && lod.budget < pts.n) lod.budget = Math.min(pts.n, lod.budget * 2);
+      }
+      lod.frames = [];
+      await choose();
+      lod.settles += 1;
+      lod.moving = false;
+    }, 250);
+  });
+  await choose();
+
   // ---- labels by zoom: the hierarchy's coarser levels when far, the topics when near
   const levels = [...meta.levels.map((l) => l.groups), meta.topics];
   const labels = $('labels');
@@ -124,12 +259,24 @@ async function main() {
         .join('');
     }
     const { width, height } = canvas.getBoundingClientRect();
-    for (const el of labels.children) {
+    // Largest groups first; a label that would overlap one already placed is hidden, so the
+    // labels shown stay legible however many groups crowd the view.
+    const placed = [];
+    const els = [...labels.children].sort(
+      (a, b) => levels[level][+b.dataset.i].size - levels[level][+a.dataset.i].size,
+    );
+    for (const el of els) {
       const g = levels[level][+el.dataset.i];
       const [sx, sy] = screenOf(g.x * 2 - 1, 1 - g.y * 2);
-      const inside = sx > -50 && sy > -20 && sx < width + 50 && sy < height + 20;
-      el.style.display = inside ? '' : 'none';
       el.style.transform = `translate(${sx}px, ${sy}px) translate(-50%, -50%)`;
+      el.dataset.w ||= el.offsetWidth;
+      el.dataset.h ||= el.offsetHeight;
+      const [w, h] = [+el.dataset.w / 2 + 2, +el.dataset.h / 2];
+      const box = [sx - w, sy - h, sx + w, sy + h];
+      const inside = sx > -50 && sy > -20 && sx < width + 50 && sy < height + 20;
+      const free = !placed.some((p) => box[0] < p[2] && p[0] < box[2] && box[1] < p[3] && p[1] < box[3]);
+      el.style.display = inside && free ? '' : 'none';
+      if (inside && free) placed.push(box);
     }
   };
   sp.subscribe('view', placeLabels);
@@ -169,9 +316,16 @@ async function main() {
     const shown = await Promise.all(rows.slice(0, 50).map((r) => json(`/api/map/rows/${r}`)));
     selected.innerHTML = shown.map(paperItem).join('');
   };
+  sp.subscribe('lassoEnd', async ({ coordinates }) => {
+    // The lasso catches only drawn points; with a sample drawn, it lists every paper inside.
+    if (lod.drawn === pts.n) return;
+    state.selected = rowsInPolygon(pts, coordinates.flat());
+    await listRows(state.selected);
+  });
   sp.subscribe('select', async ({ points }) => {
     const fromLasso = lasso;
     lasso = false;
+    if (fromLasso && lod.drawn < pts.n) return;
     state.selected = points;
     await listRows(points);
     if (!fromLasso && points.length === 1) {
@@ -199,6 +353,8 @@ async function main() {
       const k = Math.max(5, Math.min(100, Math.floor(pts.n / 10)));
       const r = await json(`/api/search?q=${encodeURIComponent(q)}&k=${k}`);
       state.highlighted = r.results.map((h) => h.row);
+      sp.deselect({ preventEvent: true });
+      await choose(state.highlighted);
       sp.select(state.highlighted, { preventEvent: true });
       await listRows(state.highlighted);
       status(`${state.highlighted.length} papers for “${q}” highlighted`);
@@ -254,8 +410,14 @@ async function main() {
       };
       requestAnimationFrame(step);
     });
-  Object.assign(state, { n: pts.n, scatterplot: sp, pointScreen, measureFrames, labelsShown: () => shownLevel });
-  status(`${pts.n.toLocaleString()} papers · ${meta.topics.length} topics`);
+  Object.assign(state, { n: pts.n, scatterplot: sp, pointScreen, measureFrames, labelsShown: () => shownLevel, lod, points: pts, rowsInPolygon });
+  const showCount = () =>
+    status(
+      `${pts.n.toLocaleString()} papers · ${meta.topics.length} topics` +
+        (lod.drawn < pts.n ? ` · drawing ${lod.drawn.toLocaleString()} near the view` : ''),
+    );
+  sp.subscribe('draw', showCount);
+  showCount();
   $('status').title = meta.method;
   state.ready = true;
 }

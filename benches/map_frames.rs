@@ -2,11 +2,15 @@
 //! software WebGL (SwiftShader): the page loads every paper of an index, then pans and zooms
 //! for `--frames` frames (`papermapMap.measureFrames`); each run prints the time to a drawn
 //! map and the median and 95th-percentile frame time, and the summary is the median of
-//! `--runs` runs, each in a fresh browser.
+//! `--runs` runs, each in a fresh browser. The settled map's screenshot goes to the artifacts
+//! directory (`map-frames-N.png`).
 //!
 //! ```text
-//! cargo bench --bench map_frames -- --index DIR [--frames 120] [--runs 3] [--chromium BIN]
+//! cargo bench --bench map_frames -- --index DIR [--frames 120] [--runs 3] [--budget N] [--chromium BIN]
 //! ```
+//! Each run measures three interactions: the first draws the page's starting budget of points,
+//! the next ones the budget the page chose from the frame times before (`--budget N` fixes it
+//! instead: `/map?budget=N`).
 //! The index needs current topics with a map (`papermap topics`). For the million-paper index
 //! of `cargo bench --bench scale -- --index-papers 1000000`, run `papermap topics --k 200` on
 //! it once.
@@ -33,6 +37,7 @@ fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let (mut index, mut frames, mut runs) = (PathBuf::new(), 120usize, 3usize);
     let mut chromium = "chromium".to_string();
+    let mut budget = None;
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -40,6 +45,13 @@ fn main() -> Result<(), String> {
             "--frames" => frames = val()?.parse().map_err(|e| format!("--frames: {e}"))?,
             "--runs" => runs = val()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--chromium" => chromium = val()?,
+            "--budget" => {
+                budget = Some(
+                    val()?
+                        .parse::<u64>()
+                        .map_err(|e| format!("--budget: {e}"))?,
+                )
+            }
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
         }
@@ -61,12 +73,18 @@ fn main() -> Result<(), String> {
         .strip_prefix("listening on http://")
         .ok_or_else(|| format!("server said {line:?}"))?
         .to_string();
-    let (mut loads, mut medians, mut p95s) = (Vec::new(), Vec::new(), Vec::new());
+    let page = match budget {
+        Some(n) => format!("http://{addr}/map?budget={n}"),
+        None => format!("http://{addr}/map"),
+    };
+    // Per interaction (three, the page adapting its budget after each): points drawn, median and p95 frame times, per run.
+    let mut loads = Vec::new();
+    let mut seen: [(Vec<f64>, Vec<f64>, Vec<f64>); 3] = Default::default();
     let mut papers = 0;
     for run in 0..runs {
         let mut b = cdp::Browser::start(&chromium, 1280, 800);
         let start = Instant::now();
-        b.navigate(&format!("http://{addr}/map"));
+        b.navigate(&page);
         b.wait_for(
             "window.papermapMap && (papermapMap.ready || papermapMap.error)",
             600,
@@ -75,37 +93,54 @@ fn main() -> Result<(), String> {
             return Err(format!("the map failed: {e}"));
         }
         let load = start.elapsed().as_secs_f64();
-        papers = b.eval("papermapMap.n").as_u64().unwrap_or(0);
-        let mut times: Vec<f64> = b
-            .eval(&format!("papermapMap.measureFrames({frames})"))
-            .as_array()
-            .ok_or("no frame times")?
-            .iter()
-            .filter_map(|v| v.as_f64())
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        let p95 = times[(times.len() * 95 / 100).min(times.len() - 1)];
-        println!(
-            "run {}: {papers} points, map drawn {load:.1} s after navigation, frame time median \
-             {median:.1} ms, p95 {p95:.1} ms ({:.0} fps)",
-            run + 1,
-            1000.0 / median
-        );
         loads.push(load);
-        medians.push(median);
-        p95s.push(p95);
+        papers = b.eval("papermapMap.n").as_u64().unwrap_or(0);
+        for (which, (drawn_all, medians, p95s)) in seen.iter_mut().enumerate() {
+            let settles = b.eval("papermapMap.lod.settles").as_u64().unwrap_or(0);
+            let drawn = b.eval("papermapMap.lod.drawn").as_f64().unwrap_or(0.0);
+            let mut times: Vec<f64> = b
+                .eval(&format!("papermapMap.measureFrames({frames})"))
+                .as_array()
+                .ok_or("no frame times")?
+                .iter()
+                .filter_map(|v| v.as_f64())
+                .collect();
+            times.sort_by(f64::total_cmp);
+            let median = times[times.len() / 2];
+            let p95 = times[(times.len() * 95 / 100).min(times.len() - 1)];
+            println!(
+                "run {} {}: {papers} points, {drawn} drawn, map drawn {load:.1} s after \
+                 navigation, frame time median {median:.1} ms, p95 {p95:.1} ms ({:.0} fps)",
+                run + 1,
+                ["first interaction", "second", "third"][which],
+                1000.0 / median
+            );
+            drawn_all.push(drawn);
+            medians.push(median);
+            p95s.push(p95);
+            // The page re-chooses its sample (and budget) when the view settles.
+            b.wait_for(&format!("papermapMap.lod.settles > {settles}"), 120);
+        }
+        let shot = cdp::artifacts().join(format!("map-frames-{papers}.png"));
+        b.screenshot(&shot);
+        println!("  screenshot: {}", shot.display());
     }
     let med = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     println!(
-        "{papers} points, median of {runs} runs: map drawn in {:.1} s, frame time median {:.1} \
-         ms, p95 {:.1} ms",
-        med(&mut loads),
-        med(&mut medians),
-        med(&mut p95s)
+        "{papers} points, median of {runs} runs: map drawn in {:.1} s",
+        med(&mut loads)
     );
+    for (which, (drawn, medians, p95s)) in seen.iter_mut().enumerate() {
+        println!(
+            "  {}: {} points drawn, frame time median {:.1} ms, p95 {:.1} ms",
+            ["first interaction", "second", "third"][which],
+            med(drawn),
+            med(medians),
+            med(p95s)
+        );
+    }
     Ok(())
 }

@@ -246,3 +246,153 @@ fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
         std::fs::read_to_string(f.index.join("library/default.json")).expect("library file");
     assert!(stored.contains("\"like\""));
 }
+
+#[test]
+fn past_its_budget_the_map_draws_a_sample_near_the_view_and_a_lasso_still_lists_every_paper() {
+    let Some(chromium) = common::chromium() else {
+        eprintln!("skipped: no chromium (CI installs it)");
+        return;
+    };
+    let f = Sample::with_index_and_topics(3);
+    let server = start(&f.index, &f.model);
+    let mut b = Browser::start(chromium, 1280, 800);
+    // A budget of 20 points makes the 68-paper sample behave as a million papers do.
+    b.navigate(&format!("http://{}/map?budget=20", server.addr));
+    b.wait_for(
+        "window.papermapMap && (window.papermapMap.ready || window.papermapMap.error)",
+        60,
+    );
+    assert_eq!(b.eval("papermapMap.error || ''"), "");
+    assert_eq!(b.eval("papermapMap.lod.drawn"), 20);
+    assert_eq!(
+        b.eval("papermapMap.scatterplot.get('filteredPoints').length"),
+        20
+    );
+    let status = b.eval("document.getElementById('status').textContent");
+    assert!(
+        status.as_str().is_some_and(|s| s.contains("drawing 20")),
+        "{status}"
+    );
+
+    // The lasso's test of every point, checked on two polygons against the points themselves.
+    assert_eq!(
+        b.eval(
+            "papermapMap.rowsInPolygon(papermapMap.points, [-2, -2, 2, -2, 2, 2, -2, 2]).length"
+        ),
+        68
+    );
+    assert_eq!(
+        b.eval(
+            "papermapMap.rowsInPolygon(papermapMap.points, [-2, -2, 0, -2, 0, 2, -2, 2]).join()"
+        ),
+        b.eval(
+            "[...papermapMap.points.x.keys()].filter((r) => papermapMap.points.x[r] < 0).join()"
+        )
+    );
+
+    // Zoom in: when the view settles, the sample is chosen again from the points near it.
+    let (cx, cy) = centre(&mut b, "#canvas");
+    let settles = b.eval("papermapMap.lod.settles").as_u64().expect("settles");
+    for _ in 0..4 {
+        b.wheel(cx, cy, -300.0);
+    }
+    b.wait_for(
+        &format!("papermapMap.lod.settles > {settles} && !papermapMap.lod.moving"),
+        10,
+    );
+    let near = "(i) => { const r = document.getElementById('canvas').getBoundingClientRect(); \
+                const [x, y] = papermapMap.pointScreen(i); \
+                return x >= -0.5 * r.width - 1 && x <= 1.5 * r.width + 1 \
+                    && y >= -0.5 * r.height - 1 && y <= 1.5 * r.height + 1; }";
+    let drawn = b.eval("papermapMap.scatterplot.get('filteredPoints').length");
+    let in_view = b.eval(&format!(
+        "[...Array(papermapMap.n).keys()].filter({near}).length"
+    ));
+    assert_eq!(drawn.as_u64(), in_view.as_u64().map(|n| n.min(20)));
+    assert_eq!(
+        b.eval(&format!(
+            "papermapMap.scatterplot.get('filteredPoints').every({near})"
+        )),
+        true
+    );
+
+    // Search: every result is drawn and highlighted, sample or not.
+    click(&mut b, "#q");
+    b.type_text("diffusion");
+    click(&mut b, "#search button");
+    b.wait_for("papermapMap.highlighted.length", 30);
+    // (The page draws the results a moment after it has them.)
+    b.wait_for(
+        "(() => { const sp = papermapMap.scatterplot; const drawn = new Set(sp.get('filteredPoints')); \
+         const sel = new Set(sp.get('selectedPoints')); \
+         return papermapMap.highlighted.every((r) => drawn.has(r) && sel.has(r)); })()",
+        10,
+    );
+
+    // Zoom back out, then lasso a box: the list counts every paper inside it, drawn or not.
+    for _ in 0..4 {
+        b.wheel(cx, cy, 300.0);
+    }
+    let settles = b.eval("papermapMap.lod.settles").as_u64().expect("settles");
+    b.wait_for(
+        &format!("papermapMap.lod.settles > {settles} && !papermapMap.lod.moving"),
+        10,
+    );
+    let rect = b.eval(
+        "(() => { const r = document.getElementById('canvas').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()",
+    );
+    let [left, top, width, height] =
+        [0, 1, 2, 3].map(|i| rect[i].as_f64().expect("canvas rectangle"));
+    let (x0, y0, x1, y1) = (
+        left + width * 0.2,
+        top + height * 0.2,
+        left + width * 0.8,
+        top + height * 0.8,
+    );
+    let inside = b
+        .eval(&format!(
+            "[...Array(papermapMap.n).keys()].filter((i) => {{ const [x, y] = papermapMap.pointScreen(i); \
+             return x > {} && x < {} && y > {} && y < {}; }}).length",
+            x0 - left,
+            x1 - left,
+            y0 - top,
+            y1 - top
+        ))
+        .as_u64()
+        .expect("count");
+    let drawn_inside = b
+        .eval(&format!(
+            "papermapMap.scatterplot.get('filteredPoints').filter((i) => {{ const [x, y] = papermapMap.pointScreen(i); \
+             return x > {} && x < {} && y > {} && y < {}; }}).length",
+            x0 - left,
+            x1 - left,
+            y0 - top,
+            y1 - top
+        ))
+        .as_u64()
+        .expect("count");
+    assert!(
+        inside > drawn_inside,
+        "the box should hold papers that are not drawn ({inside} in it, {drawn_inside} drawn)"
+    );
+    let steps = 10;
+    let mut path = Vec::new();
+    for (a, c) in [
+        ((x0, y0), (x1, y0)),
+        ((x1, y0), (x1, y1)),
+        ((x1, y1), (x0, y1)),
+        ((x0, y1), (x0, y0)),
+    ] {
+        for s in 0..steps {
+            let t = s as f64 / steps as f64;
+            path.push((a.0 + (c.0 - a.0) * t, a.1 + (c.1 - a.1) * t));
+        }
+    }
+    path.push((x0, y0));
+    let count = "document.getElementById('selected-count').textContent";
+    let before = b.eval(count);
+    b.shift_drag(&path);
+    let listed = b.wait_for(&format!("{count} !== {before} && {count}"), 10);
+    assert_eq!(listed.as_str(), Some(inside.to_string().as_str()));
+    b.screenshot(&artifacts().join("explorer-map-sample.png"));
+}

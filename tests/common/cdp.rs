@@ -147,6 +147,26 @@ impl Browser {
         );
     }
 
+    /// A drag along `path` with Shift held (a lasso on the map), pausing between moves as a
+    /// hand would, since the lasso ignores moves closer together than a few milliseconds.
+    pub fn shift_drag(&mut self, path: &[(f64, f64)]) {
+        const SHIFT: u32 = 8;
+        let event = |kind: &str, (x, y): (f64, f64)| {
+            json!({"type": kind, "x": x, "y": y, "modifiers": SHIFT,
+                   "button": if kind == "mouseMoved" { "none" } else { "left" },
+                   "buttons": if kind == "mouseReleased" { 0 } else { 1 }, "clickCount": 1})
+        };
+        let (Some(&first), Some(&last)) = (path.first(), path.last()) else {
+            return;
+        };
+        self.call("Input.dispatchMouseEvent", event("mousePressed", first));
+        for &p in path {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            self.call("Input.dispatchMouseEvent", event("mouseMoved", p));
+        }
+        self.call("Input.dispatchMouseEvent", event("mouseReleased", last));
+    }
+
     /// A scroll of the wheel at (`x`, `y`): negative `dy` zooms in on a map.
     pub fn wheel(&mut self, x: f64, y: f64, dy: f64) {
         self.call(
