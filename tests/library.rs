@@ -8,6 +8,7 @@ use std::process::Command;
 
 use papermap::library::eval::evaluate;
 use papermap::library::recommend::{recommend, Options};
+use papermap::library::words::Words;
 use papermap::library::{Library, Mark};
 use papermap::search::eval::read_judged;
 use papermap::vectors::VectorBackend;
@@ -26,7 +27,8 @@ fn recommendations_find_readers_later_papers_ahead_of_the_centroid() {
     // The archive's stored summary vectors; the index has no titles or summaries, so the
     // tf-idf recommender has nothing to read here (`papermap eval library` measures it).
     let (index, _) = common::archive_summary_index(None);
-    let r = evaluate(&index, &judged(), "2024-07-01", &Options::default());
+    let bm25 = papermap::search::Bm25::from_index_text(&index);
+    let r = evaluate(&index, &bm25, &judged(), "2024-07-01", &Options::default());
     eprintln!("{r:?}");
     assert!(r.readers >= 30, "{r:?}");
     let score = |m: &str| r.scores.iter().find(|s| s.method == m).expect(m).clone();
@@ -63,6 +65,7 @@ fn recommend_leaves_out_marked_papers_and_names_the_liked_ones_near() {
             k: 10,
             ..Default::default()
         },
+        None,
     )
     .expect("recommendations");
     assert_eq!(recs.len(), 10);
@@ -93,7 +96,8 @@ fn recommend_leaves_out_marked_papers_and_names_the_liked_ones_near() {
         &index,
         &VectorBackend::Cpu,
         &Library::default(),
-        &Options::default()
+        &Options::default(),
+        None
     )
     .is_err());
 }
@@ -166,4 +170,87 @@ fn the_library_command_marks_shows_and_recommends() {
             .expect("json");
     assert_eq!(other["papers"].as_array().map(Vec::len), Some(0));
     assert!(f.index.join("library/default.json").exists());
+}
+
+#[test]
+fn with_words_the_recommendations_find_what_the_liked_papers_say_when_vectors_cannot() {
+    // 200 papers whose vectors carry no signal (random unit vectors), 20 of which are about
+    // quokkas: only their words tell them apart.
+    let mut rng = common::rng::Rng::new(7);
+    let filler = [
+        "model",
+        "training",
+        "data",
+        "benchmark",
+        "language",
+        "vision",
+        "robot",
+        "graph",
+        "agent",
+        "reasoning",
+        "retrieval",
+        "speech",
+        "video",
+        "diffusion",
+        "policy",
+        "memory",
+    ];
+    let (mut papers, mut vectors) = (Vec::new(), Vec::new());
+    for i in 0..200 {
+        let mut words: Vec<&str> = (0..30)
+            .map(|_| filler[(rng.next_u64() >> 33) as usize % filler.len()])
+            .collect();
+        if i % 10 == 3 {
+            words.extend(["quokka", "marsupial", "quokka"]);
+        }
+        let paper: papermap::corpus::Paper = serde_json::from_value(serde_json::json!({
+            "arxiv_id": format!("2401.{i:05}"), "title": format!("Paper {i}"), "url": "",
+            "date": "2024-01-01", "dates": [], "votes": null, "authors": [], "thumbnail": null,
+            "whats_new": null, "technical_details": null, "performance_highlights": null,
+            "summary": words.join(" "), "source": {"file": "synthetic", "line": i + 1},
+        }))
+        .expect("paper");
+        papers.push(papermap::index::IndexedPaper {
+            paper,
+            key: format!("{i:064x}"),
+        });
+        let v: Vec<f32> = (0..384).map(|_| rng.unit() - 0.5).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        vectors.extend(v.iter().map(|x| x / norm));
+    }
+    let manifest = common::in_memory_manifest(papers.len());
+    let index = papermap::index::Index::from_parts(
+        std::path::PathBuf::from("/nonexistent"),
+        manifest,
+        papers,
+        vectors,
+    )
+    .expect("index");
+    let bm25 = papermap::search::Bm25::from_index_text(&index);
+    let mut lib = Library::default();
+    for id in ["2401.00003", "2401.00013", "2401.00023"] {
+        lib.mark(id, Mark::Like, 0);
+    }
+    let o = Options {
+        k: 10,
+        ..Default::default()
+    };
+    let quokkas = |recs: &[papermap::library::recommend::Recommendation]| {
+        recs.iter().filter(|r| r.row % 10 == 3).count()
+    };
+    let mut words = Words::default();
+    let with = recommend(
+        &index,
+        &VectorBackend::Cpu,
+        &lib,
+        &o,
+        Some((&bm25, &mut words)),
+    )
+    .expect("recommendations");
+    let without = recommend(&index, &VectorBackend::Cpu, &lib, &o, None).expect("recommendations");
+    assert_eq!(with.len(), 10);
+    assert_eq!(quokkas(&with), 10, "{with:?}");
+    assert!(quokkas(&without) <= 4, "{without:?}");
+    // Liked papers are never recommended back.
+    assert!(with.iter().all(|r| ![3, 13, 23].contains(&r.row)));
 }

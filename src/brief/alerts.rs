@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::PaperRef;
 use crate::index::Index;
-use crate::library::recommend::{library_rows, model, nearest, sample_rows, Options};
+use crate::library::recommend::{library_rows, nearest, sample_rows, Options};
+use crate::library::words::{self, Words};
 use crate::library::Library;
 use crate::search::{tokenize, Bm25};
 
@@ -55,19 +56,15 @@ pub struct Alert {
 pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> Vec<Alert> {
     let (liked, hidden) = library_rows(index, library);
     let o = Options::default();
+    // The recommendations' joint model (vector and words), as `papermap library recommend`
+    // ranks with it.
+    let mut words = Words::default();
     let svm = (!liked.is_empty()).then(|| {
-        let m = model(
-            index.vectors(),
-            index.dim(),
-            &liked,
-            &hidden,
-            o.negatives,
-            o.c,
-        );
+        let rest = sample_rows(index.len(), o.negatives);
+        let m = words::model(&mut words, index, bm25, &liked, &hidden, rest, o.c);
         // The bar: the margin at the top RECOMMENDED_SHARE of an even sample of the index.
-        let mut sample: Vec<f32> = sample_rows(index.len(), o.negatives)
-            .map(|r| margin_of(&m, index.vector(r)))
-            .collect();
+        let sample: Vec<usize> = sample_rows(index.len(), o.negatives).collect();
+        let mut sample = words::margins(&mut words, index, bm25, &m, &sample);
         sample.sort_by(|a, b| b.total_cmp(a));
         let at = ((sample.len() as f64 * RECOMMENDED_SHARE) as usize)
             .min(sample.len().saturating_sub(1));
@@ -85,11 +82,12 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
         if liked.contains(&row) || hidden.contains(&row) {
             continue;
         }
-        let paper = index.paper(row);
+        let record = index.record(row);
+        let paper = &record.paper;
         let mut reasons = Vec::new();
         let mut margin = f32::NEG_INFINITY;
         if let Some((m, bar)) = &svm {
-            let s = margin_of(m, index.vector(row));
+            let s = words::margins(&mut words, index, bm25, m, &[row])[0];
             if s >= *bar {
                 margin = s;
                 if let Some(&(l, _)) = nearest(index, &liked, row, 1).first() {
@@ -143,9 +141,4 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
             .then(a.2.cmp(&b.2))
     });
     out.into_iter().map(|(a, _, _)| a).collect()
-}
-
-/// The SVM's margin of vector `v`.
-fn margin_of(m: &crate::library::svm::Linear, v: &[f32]) -> f32 {
-    crate::text::vector::dot(&m.w, v) + m.bias
 }

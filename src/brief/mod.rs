@@ -273,7 +273,7 @@ pub struct PaperRef {
 
 impl PaperRef {
     fn of(index: &Index, row: usize) -> Self {
-        let p = &index.paper(row);
+        let p = &index.record(row).paper;
         PaperRef {
             row,
             arxiv_id: p.arxiv_id.clone(),

@@ -241,7 +241,8 @@ fn run_library(
     let judged = papermap::search::eval::read_judged(&judged.queries, &judged.judgments)?;
     let index = papermap::index::Index::open(dir)?;
     let t = Instant::now();
-    let r = papermap::library::eval::evaluate(&index, &judged, split, options);
+    let bm25 = papermap::search::lexical_store::load_or_build(&index, None)?;
+    let r = papermap::library::eval::evaluate(&index, &bm25, &judged, split, options);
     if json {
         return super::output::print_json(&serde_json::json!({ "index": dir, "report": r }));
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use papermap::library::recommend::{self, Options};
+use papermap::library::words::Words;
 use papermap::library::{self, Mark, DEFAULT_LIBRARY};
 use papermap::search;
 use papermap::workspace::{ModelChoice, Workspace};
@@ -81,7 +82,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             .iter()
             .map(|p| {
                 let row = search::find_paper(ws.index(), p).with_context(|| p.clone())?;
-                Ok(ws.index().paper(row).arxiv_id.clone())
+                Ok(ws.index().record(row).paper.arxiv_id.clone())
             })
             .collect()
     };
@@ -144,7 +145,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                     .index()
                     .row_of(&e.id)
                     .map_or("(not in this index)".to_string(), |r| {
-                        ws.index().paper(r).title.clone()
+                        ws.index().record(r).paper.title.clone()
                     });
                 println!(
                     "{:<5} {:<12} {title}",
@@ -167,18 +168,26 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                 recency: *recency,
                 ..Default::default()
             };
-            let recs = recommend::recommend(ws.index(), ws.backend(), &lib, &o)?;
+            let bm25 = papermap::search::lexical_store::load_or_build(ws.index(), None)?;
+            let mut words = Words::default();
+            let recs = recommend::recommend(
+                ws.index(),
+                ws.backend(),
+                &lib,
+                &o,
+                Some((&bm25, &mut words)),
+            )?;
             let index = ws.index();
             if output.json {
                 let v: Vec<serde_json::Value> = recs
                     .iter()
                     .map(|r| {
-                        let p = index.paper(r.row);
+                        let p = &index.record(r.row).paper;
                         serde_json::json!({
                             "id": p.arxiv_id, "title": p.title, "date": p.date,
                             "score": r.score, "margin": r.margin,
                             "near": r.near.iter().map(|&(row, cos)| serde_json::json!({
-                                "id": index.paper(row).arxiv_id, "cosine": cos,
+                                "id": index.record(row).paper.arxiv_id, "cosine": cos,
                             })).collect::<Vec<_>>(),
                         })
                     })
@@ -186,7 +195,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                 return super::output::print_json(&v);
             }
             for (i, r) in recs.iter().enumerate() {
-                let p = index.paper(r.row);
+                let p = &index.record(r.row).paper;
                 println!(
                     "{:>3}. {:.3}  {:<12} {}  {}",
                     i + 1,
@@ -196,7 +205,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
                     p.title
                 );
                 if let Some(&(row, cos)) = r.near.first() {
-                    println!("       near {} ({cos:.3})", index.paper(row).title);
+                    println!("       near {} ({cos:.3})", index.record(row).paper.title);
                 }
             }
         }

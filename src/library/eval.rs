@@ -2,13 +2,17 @@
 //!
 //! Each judged query is one reader. The reader likes the papers graded 2 for it dated before a
 //! split day; the papers graded 2 from that day on are the ones a good recommender puts first
-//! among all the papers of that day on. Three recommenders rank those papers:
+//! among all the papers of that day on. Five recommenders rank those papers:
 //!
-//! - `svm` — papermap's ([`super::recommend`]): a linear SVM over the index's vectors;
+//! - `svm` — the first stage of papermap's ([`super::recommend`]): a linear SVM over the
+//!   index's vectors;
 //! - `centroid` — the mean of the liked papers' vectors, ranked by cosine;
 //! - `tfidf-svm` — arxiv-sanity's recipe: tf-idf of title and summary (unigrams and bigrams,
 //!   sublinear tf, `min_df` 5, `max_df` 0.1, 20,000 features, l2-normalised) and a linear SVM
-//!   with `C` = 0.01 and balanced classes, the liked papers against every other paper.
+//!   with `C` = 0.01 and balanced classes, the liked papers against every other paper;
+//! - `hybrid-svm` — that tf-idf row and the vector side by side in one such SVM;
+//! - `svm+words` — what papermap serves: `svm`'s best [`recommend::RERANK`] ranked again by
+//!   the SVM over vector and words of [`super::words`].
 //!
 //! Scored by nDCG@10 (the later graded-2 papers as the relevant ones) and recall@20.
 
@@ -16,11 +20,12 @@ use std::collections::HashMap;
 
 use crate::index::Index;
 use crate::search::eval::{ndcg, JudgedQuery};
-use crate::search::tokenize;
+use crate::search::{tokenize, Bm25};
 use crate::text::vector::dot;
 
 use super::recommend::{self, Options};
 use super::svm::{self, Sparse};
+use super::words;
 
 /// One recommender's scores, averaged over the readers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -55,7 +60,13 @@ pub struct Report {
 
 /// Evaluates the three recommenders on `index` with the readers of `judged`, split at `split`
 /// (`YYYY-MM-DD`).
-pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options) -> Report {
+pub fn evaluate(
+    index: &Index,
+    bm25: &Bm25,
+    judged: &[JudgedQuery],
+    split: &str,
+    o: &Options,
+) -> Report {
     let n = index.len();
     let dim = index.dim();
     let dates: Vec<Option<String>> = (0..n).map(|i| index.paper(i).date.clone()).collect();
@@ -63,7 +74,7 @@ pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options)
         .filter(|&i| dates[i].as_deref().is_some_and(|d| d >= split))
         .collect();
     let tfidf = tfidf(index);
-    let methods = ["svm", "centroid", "tfidf-svm", "hybrid-svm"];
+    let methods = ["svm", "centroid", "tfidf-svm", "hybrid-svm", "svm+words"];
     // Both views in one model: the tf-idf row and the unit vector side by side.
     let hybrid = Sparse {
         rows: (0..n)
@@ -82,6 +93,7 @@ pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options)
         dim: tfidf.dim + dim,
     };
     let mut sums = vec![(0f64, 0f64); methods.len()];
+    let mut word_rows = words::Words::default();
     let (mut readers, mut liked_sum, mut target_sum) = (0, 0, 0);
     let mut train_s = 0f64;
     for q in judged {
@@ -135,10 +147,32 @@ pub fn evaluate(index: &Index, judged: &[JudgedQuery], split: &str, o: &Options)
             .iter()
             .map(|&r| sparse_dot(&h.w, &hybrid.rows[r]))
             .collect();
-        for (s, scores) in
-            sums.iter_mut()
-                .zip([svm_scores, centroid_scores, tfidf_scores, hybrid_scores])
-        {
+        // The product's path: the vector SVM's best candidates, re-ranked by the joint model.
+        let mut by_svm: Vec<usize> = (0..later.len()).collect();
+        by_svm.sort_by(|&a, &b| svm_scores[b].total_cmp(&svm_scores[a]).then(a.cmp(&b)));
+        by_svm.truncate(recommend::RERANK);
+        let jm = words::model(
+            &mut word_rows,
+            index,
+            bm25,
+            &liked,
+            &[],
+            recommend::sample_rows(n, o.negatives),
+            o.c,
+        );
+        let rows: Vec<usize> = by_svm.iter().map(|&i| later[i]).collect();
+        let joint = words::margins(&mut word_rows, index, bm25, &jm, &rows);
+        let mut words_scores = vec![f32::NEG_INFINITY; later.len()];
+        for (&i, m) in by_svm.iter().zip(joint) {
+            words_scores[i] = m;
+        }
+        for (s, scores) in sums.iter_mut().zip([
+            svm_scores,
+            centroid_scores,
+            tfidf_scores,
+            hybrid_scores,
+            words_scores,
+        ]) {
             let ranked = rank(index, &later, &scores);
             let ids: Vec<&str> = ranked.iter().map(String::as_str).collect();
             s.0 += ndcg(&ids, &targets, 10);

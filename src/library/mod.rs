@@ -9,6 +9,7 @@
 pub mod eval;
 pub mod recommend;
 pub mod svm;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 

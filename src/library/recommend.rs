@@ -1,9 +1,11 @@
 //! "For you": papers recommended from a library, as arxiv-sanity recommends them: a linear SVM
 //! over the papers' vectors, the liked and saved papers against the rest, trained when asked
 //! (milliseconds: the library's papers, those marked "not interested", and an even sample of
-//! the index as the rest), then every paper ranked by its margin, mixed with its recency (a
-//! bonus in standard deviations of the candidates' margins).
-//! Each recommendation names the liked papers it is nearest to, so a reader sees why.
+//! the index as the rest), then every paper ranked by its margin. With the index's BM25 at
+//! hand, the best [`RERANK`] are ranked again by one SVM over the vector and the words
+//! ([`super::words`]). The ranking mixes in recency (a bonus in standard deviations of the
+//! candidates' margins). Each recommendation names the liked papers it is nearest to, so a
+//! reader sees why.
 
 use crate::corpus::dates::day_number;
 use crate::index::Index;
@@ -11,7 +13,12 @@ use crate::text::vector::dot;
 use crate::vectors::{VectorBackend, VectorError};
 
 use super::svm::{self, Dense, Linear};
+use super::words::{self, Words};
 use super::Library;
+use crate::search::Bm25;
+
+/// Candidates of the vector SVM that the joint model (vector and words) ranks again.
+pub const RERANK: usize = 1_000;
 
 /// How recommendations are made.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +58,7 @@ pub struct Recommendation {
     /// The SVM's margin plus the recency bonus (scaled by the margins' spread): what the list
     /// is sorted by.
     pub score: f32,
-    /// The SVM's margin alone.
+    /// The SVM's margin alone (the joint model's, when words were used).
     pub margin: f32,
     /// The liked papers it is nearest to (row, cosine), nearest first.
     pub near: Vec<(usize, f32)>,
@@ -66,6 +73,9 @@ pub enum RecommendError {
     /// The dense pass failed.
     #[error(transparent)]
     Vectors(#[from] VectorError),
+    /// The index's word statistics (BM25) could neither be read nor built.
+    #[error("the index's word statistics: {0}")]
+    Words(#[from] crate::embed::EmbedError),
 }
 
 /// Index rows of the library's papers: (wanted, not interested); ids not in the index are
@@ -115,13 +125,15 @@ fn recency(o: &Options, date: Option<i64>, newest: i64) -> f32 {
     })
 }
 
-/// Recommendations for `library` over `index`, the dense pass on `backend`; papers the library
-/// has marked are never recommended.
+/// Recommendations for `library` over `index`, the dense pass on `backend`; with `words` (the
+/// index's BM25 and the word rows kept between calls), re-ranked by the joint model. Papers
+/// the library has marked are never recommended.
 pub fn recommend(
     index: &Index,
     backend: &VectorBackend,
     library: &Library,
     o: &Options,
+    words: Option<(&Bm25, &mut Words)>,
 ) -> Result<Vec<Recommendation>, RecommendError> {
     let (liked, hidden) = library_rows(index, library);
     if liked.is_empty() {
@@ -136,17 +148,35 @@ pub fn recommend(
     let q: Vec<f32> = m.w.iter().map(|x| x / norm).collect();
     // The margin's best candidates, deep enough that recency can reorder them and the
     // library's own papers can be dropped.
-    let depth = (o.k * 5 + liked.len() + hidden.len()).min(index.len());
+    let mut depth = o.k * 5 + liked.len() + hidden.len();
+    if words.is_some() {
+        depth = depth.max(RERANK);
+    }
     let hits = backend
-        .top_k(index.vectors(), dim, &q, depth, None)?
+        .top_k(index.vectors(), dim, &q, depth.min(index.len()), None)?
         .pop()
         .unwrap_or_default();
     let dates: Vec<Option<i64>> = hits
         .iter()
-        .map(|h| index.paper(h.row).date.as_deref().and_then(day_number))
+        .map(|h| {
+            index
+                .record(h.row)
+                .paper
+                .date
+                .as_deref()
+                .and_then(day_number)
+        })
         .collect();
     let newest = dates.iter().flatten().copied().max().unwrap_or(0);
-    let margins: Vec<f32> = hits.iter().map(|h| h.score * norm + m.bias).collect();
+    let margins: Vec<f32> = match words {
+        Some((bm25, w)) => {
+            let rest = sample_rows(index.len(), o.negatives);
+            let joint = words::model(w, index, bm25, &liked, &hidden, rest, o.c);
+            let rows: Vec<usize> = hits.iter().map(|h| h.row).collect();
+            words::margins(w, index, bm25, &joint, &rows)
+        }
+        None => hits.iter().map(|h| h.score * norm + m.bias).collect(),
+    };
     let mean = margins.iter().sum::<f32>() / margins.len().max(1) as f32;
     let spread = (margins.iter().map(|x| (x - mean).powi(2)).sum::<f32>()
         / margins.len().max(1) as f32)
@@ -154,15 +184,13 @@ pub fn recommend(
     let mut out: Vec<Recommendation> = hits
         .iter()
         .zip(&dates)
-        .filter(|(h, _)| !liked.contains(&h.row) && !hidden.contains(&h.row))
-        .map(|(h, &date)| {
-            let margin = h.score * norm + m.bias;
-            Recommendation {
-                row: h.row,
-                score: margin + spread * recency(o, date, newest),
-                margin,
-                near: Vec::new(),
-            }
+        .zip(&margins)
+        .filter(|((h, _), _)| !liked.contains(&h.row) && !hidden.contains(&h.row))
+        .map(|((h, &date), &margin)| Recommendation {
+            row: h.row,
+            score: margin + spread * recency(o, date, newest),
+            margin,
+            near: Vec::new(),
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));

@@ -396,10 +396,10 @@ pub fn order_related(index: &Index, hits: &mut [Hit], order: RelatedOrder) {
     match order {
         RelatedOrder::Similarity => {}
         RelatedOrder::Date => {
-            hits.sort_by_cached_key(|h| std::cmp::Reverse(index.paper(h.row).date.clone()))
+            hits.sort_by_cached_key(|h| std::cmp::Reverse(index.record(h.row).paper.date.clone()))
         }
         RelatedOrder::Votes => {
-            hits.sort_by_cached_key(|h| std::cmp::Reverse(index.paper(h.row).votes))
+            hits.sort_by_cached_key(|h| std::cmp::Reverse(index.record(h.row).paper.votes))
         }
     }
 }
@@ -466,7 +466,10 @@ pub fn find_paper(index: &Index, query: &str) -> Result<usize, SearchError> {
             candidates: many
                 .iter()
                 .take(20)
-                .map(|&i| format!("  {}  {}", index.paper(i).arxiv_id, index.paper(i).title))
+                .map(|&i| {
+                    let p = &index.record(i).paper;
+                    format!("  {}  {}", p.arxiv_id, p.title)
+                })
                 .collect(),
         }),
     }

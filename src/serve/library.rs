@@ -152,12 +152,18 @@ pub(super) async fn api_recommend(
     let library = lib::load(&app.dir, &name)?;
     let l = app.now();
     let (a, served) = (Arc::clone(&app), Arc::clone(&l));
-    let recs = blocking(move || recommend::recommend(&served.index, &a.backend, &library, &o))
-        .await?
-        .map_err(|e| match e {
-            RecommendError::NoLikes => ApiError::bad(e.to_string()),
-            e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        })?;
+    let recs = blocking(move || {
+        let (index, bm25, repaired) = (&served.index, &served.bm25, &served.bm25_repaired);
+        lexical_store::with_repair(index, bm25, repaired, |bm25| {
+            let mut words = served.words.lock().unwrap_or_else(|e| e.into_inner());
+            recommend::recommend(index, &a.backend, &library, &o, Some((bm25, &mut words)))
+        })?
+    })
+    .await?
+    .map_err(|e| match e {
+        RecommendError::NoLikes => ApiError::bad(e.to_string()),
+        e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    })?;
     let list: Vec<_> = recs
         .iter()
         .map(|r| {

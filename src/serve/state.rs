@@ -18,6 +18,8 @@ pub(super) struct Loaded {
     /// Drawn on the first visit of `/map`: at a million papers it reads every paper, which a
     /// server start should not wait for.
     pub(super) map_svg: std::sync::OnceLock<Option<String>>,
+    /// Papers' word rows for the recommendations' joint model, kept between requests.
+    pub(super) words: std::sync::Mutex<crate::library::words::Words>,
     /// The interactive map's points and metadata, made on the first visit of `/map`.
     pub(super) map_data: std::sync::OnceLock<Result<super::map::MapData, String>>,
 }
@@ -48,6 +50,7 @@ impl Loaded {
             bm25_repaired: std::sync::OnceLock::new(),
             topics,
             map_svg: std::sync::OnceLock::new(),
+            words: Default::default(),
             map_data: std::sync::OnceLock::new(),
         })
     }
