@@ -80,6 +80,7 @@ fn an_index_read_by_row_answers_as_one_read_whole() {
     as_old_layout(&copy);
     let whole = Index::open(&copy).expect("open old layout");
     assert!(!whole.is_lazy());
+    assert_eq!(lazy.dates(), whole.dates());
     assert_eq!(whole.papers(), lazy.papers());
     assert_eq!(whole.vectors(), lazy.vectors());
     assert_eq!(whole.stamp(), lazy.stamp());

@@ -139,11 +139,10 @@ pub struct Day {
 
 /// The dated papers' distinct first-appearance dates that a paper can bear, sorted (a digest
 /// dated 9999-12-31 is not "the latest day").
-fn dates(index: &Index) -> BTreeSet<&str> {
-    index
-        .papers()
+fn dates(dates: &[Option<String>]) -> BTreeSet<&str> {
+    dates
         .iter()
-        .filter_map(|p| p.paper.date.as_deref())
+        .filter_map(|d| d.as_deref())
         .filter(|d| crate::corpus::dates::plausible_day(d).is_some())
         .collect()
 }
@@ -153,15 +152,15 @@ pub fn day_of_date(index: &Index, date: &str) -> Result<Day, BriefError> {
     let asked = day_number(date)
         .filter(|_| date.len() == 10)
         .ok_or_else(|| BriefError::BadDate(date.to_string()))?;
-    let rows: Vec<usize> = index
-        .papers()
+    let by_row = index.dates();
+    let rows: Vec<usize> = by_row
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.paper.date.as_deref() == Some(date))
+        .filter(|(_, d)| d.as_deref() == Some(date))
         .map(|(r, _)| r)
         .collect();
     if rows.is_empty() {
-        let all = dates(index);
+        let all = dates(&by_row);
         if all.is_empty() {
             return Err(BriefError::NoDates {
                 dir: index.dir().to_path_buf(),
@@ -185,7 +184,7 @@ pub fn day_of_date(index: &Index, date: &str) -> Result<Day, BriefError> {
 
 /// The latest date of the index and its papers.
 pub fn latest_day(index: &Index) -> Result<Day, BriefError> {
-    let last = dates(index)
+    let last = dates(&index.dates())
         .last()
         .map(|d| d.to_string())
         .ok_or_else(|| BriefError::NoDates {
@@ -226,17 +225,11 @@ pub fn day_of_digest(
             })
         }
     };
-    let row_of: HashMap<&str, usize> = index
-        .papers()
-        .iter()
-        .enumerate()
-        .map(|(r, p)| (p.paper.arxiv_id.as_str(), r))
-        .collect();
     let mut rows = Vec::with_capacity(papers.len());
     let mut missing = Vec::new();
     for p in &papers {
-        match row_of.get(p.arxiv_id.as_str()) {
-            Some(&r) => rows.push(r),
+        match index.row_of(&p.arxiv_id) {
+            Some(r) => rows.push(r),
             None => missing.push(p.arxiv_id.clone()),
         }
     }
@@ -431,12 +424,12 @@ pub fn build(
     };
 
     // Related: nearest among the papers dated strictly before the day.
-    let earlier: Vec<usize> = index
-        .papers()
+    let by_row = index.dates();
+    let earlier: Vec<usize> = by_row
         .iter()
         .enumerate()
-        .filter(|(_, p)| {
-            p.paper.date.as_deref().is_some_and(|d| {
+        .filter(|(_, d)| {
+            d.as_deref().is_some_and(|d| {
                 crate::corpus::dates::plausible_day(d).is_some() && d < day.date.as_str()
             })
         })
@@ -496,20 +489,21 @@ pub fn build(
         .map(|t| {
             let mut rows: Vec<usize> = (0..index.len())
                 .filter(|&r| topics.assignment[r] == t.id)
-                .filter(|&r| {
-                    index.papers()[r]
-                        .paper
-                        .date
-                        .as_deref()
-                        .is_some_and(|d| d <= day.date.as_str())
-                })
+                .filter(|&r| by_row[r].as_deref().is_some_and(|d| d <= day.date.as_str()))
                 .collect();
-            rows.sort_by(|&a, &b| {
-                let (pa, pb) = (&index.paper(a), &index.paper(b));
-                pb.date
-                    .cmp(&pa.date)
-                    .then(pb.votes.cmp(&pa.votes))
-                    .then(a.cmp(&b))
+            // Newest first, then most votes: the votes are read (by row) only for the papers
+            // that tie with the last one shown.
+            rows.sort_by(|&a, &b| by_row[b].cmp(&by_row[a]).then(a.cmp(&b)));
+            if let Some(cut) = rows.get(PAPERS_PER_RISING_TOPIC.saturating_sub(1)) {
+                let cut = by_row[*cut].clone();
+                rows.retain(|&r| by_row[r] >= cut);
+            }
+            rows.sort_by_cached_key(|&r| {
+                (
+                    std::cmp::Reverse(by_row[r].clone()),
+                    std::cmp::Reverse(index.record(r).paper.votes),
+                    r,
+                )
             });
             RisingTopic {
                 topic: topic_ref(t),

@@ -303,6 +303,8 @@ struct LazyPapers {
     /// Each paper's id hash and row, sorted.
     ids: Vec<(u64, u32)>,
     all: std::sync::OnceLock<Vec<IndexedPaper>>,
+    /// Every paper's date, read without parsing the rest of its line.
+    dates: std::sync::OnceLock<Vec<Option<String>>>,
 }
 
 /// What a rows file holds: each line's start and the file's length, each block's CRC-32, and
@@ -502,6 +504,7 @@ impl LazyPapers {
             block_crc,
             ids,
             all: std::sync::OnceLock::new(),
+            dates: std::sync::OnceLock::new(),
         }
     }
 
@@ -566,6 +569,30 @@ impl LazyPapers {
             }
             Err(what) => damaged_record(&self.path, i, &what),
         }
+    }
+
+    /// Every paper's date. The field follows `arxiv_id`, `title` and `url`, whose JSON strings
+    /// cannot hold the bytes `,"date":` (a quote inside a string is escaped), so its first
+    /// occurrence in a line is the field; a line where it is missing or does not parse is
+    /// parsed whole. A million dates take a fraction of a second this way, against seconds and
+    /// gigabytes for every paper.
+    fn dates(&self) -> &[Option<String>] {
+        self.dates.get_or_init(|| {
+            use rayon::prelude::*;
+            const FIELD: &[u8] = b",\"date\":";
+            (0..self.len())
+                .into_par_iter()
+                .map(|i| {
+                    let quick = self.line(i).ok().and_then(|line| {
+                        let at = line.windows(FIELD.len()).position(|w| w == FIELD)?;
+                        let mut de =
+                            serde_json::Deserializer::from_slice(&line[at + FIELD.len()..]);
+                        <Option<String> as serde::Deserialize>::deserialize(&mut de).ok()
+                    });
+                    quick.unwrap_or_else(|| self.parse(i).paper.date)
+                })
+                .collect()
+        })
     }
 
     fn all(&self) -> &[IndexedPaper] {
@@ -1063,6 +1090,17 @@ impl Index {
         }
     }
 
+    /// Every paper's date (`None` where it has none), in row order; an index opened by row reads
+    /// them without parsing its papers.
+    pub fn dates(&self) -> std::borrow::Cow<'_, [Option<String>]> {
+        match &self.papers {
+            Papers::Lazy(l) if l.all.get().is_none() => std::borrow::Cow::Borrowed(l.dates()),
+            _ => std::borrow::Cow::Owned(
+                self.papers().iter().map(|p| p.paper.date.clone()).collect(),
+            ),
+        }
+    }
+
     /// Paper `i` as the corpus gave it; for an index opened by row, the first call parses every
     /// paper (see [`Index::record`] for one alone).
     pub fn paper(&self, i: usize) -> &crate::corpus::Paper {
@@ -1254,5 +1292,37 @@ mod tests {
         assert!(split_rows(&rows, n + 1, text.len()).is_err());
         assert!(split_rows(&rows[..rows.len() - 12], n, text.len()).is_err());
         assert!(split_rows(&rows, n, text.len() + 1).is_err());
+    }
+    #[test]
+    fn dates_are_read_without_parsing_papers_and_match_a_full_parse() {
+        let mut text = Vec::new();
+        let titles = [
+            r#"A title that quotes ,"date":"1999-01-01" in it"#,
+            "No date",
+            "Plain",
+            r#"Ends with a backslash \"#,
+        ];
+        for (i, title) in titles.iter().enumerate() {
+            let mut paper = blank_paper();
+            paper.arxiv_id = format!("2401.{i:05}");
+            paper.title = title.to_string();
+            paper.url = r#"https://example.org/?q=,"date":"x""#.to_string();
+            paper.date = (i != 1).then(|| format!("2024-0{}-0{}", i + 1, i + 2));
+            let record = IndexedPaper {
+                paper,
+                key: "00".repeat(32),
+            };
+            text.extend(serde_json::to_vec(&record).expect("json"));
+            text.push(b'\n');
+        }
+        let rows = rows_file(&text);
+        let dir = tempfile::tempdir().expect("tmp");
+        let l = lazy(dir.path(), &text, &rows, titles.len());
+        let quick = l.dates().to_vec();
+        assert!(l.all.get().is_none(), "no paper was parsed whole");
+        let parsed: Vec<Option<String>> = l.all().iter().map(|p| p.paper.date.clone()).collect();
+        assert_eq!(quick, parsed);
+        assert_eq!(quick[0].as_deref(), Some("2024-01-02"));
+        assert_eq!(quick[1], None);
     }
 }

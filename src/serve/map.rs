@@ -84,14 +84,16 @@ fn build(l: &Loaded) -> Result<MapData, String> {
         return Err("the topics' map does not cover every paper: run `papermap topics`".into());
     }
     let position = t.positions();
-    let month_of = |row: usize| -> Option<String> {
-        let p = l.index.paper(row);
-        p.date
-            .as_deref()
-            .filter(|d| d.len() >= 7)
-            .map(|d| d[..7].to_string())
-    };
-    let months_of_rows: Vec<Option<String>> = (0..n).map(month_of).collect();
+    let months_of_rows: Vec<Option<String>> = l
+        .index
+        .dates()
+        .iter()
+        .map(|d| {
+            d.as_deref()
+                .filter(|d| d.len() >= 7)
+                .map(|d| d[..7].to_string())
+        })
+        .collect();
     let mut months: Vec<String> = months_of_rows.iter().flatten().cloned().collect();
     months.sort_unstable();
     months.dedup();
