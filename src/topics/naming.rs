@@ -161,13 +161,20 @@ fn full_concept(corpus: &Corpus<'_>, term: &str) -> Vec<String> {
 }
 
 /// Whether a Korean term's last word still carries an ending the stemmer left (`벤치마크인`,
-/// `평가할`, `모달리티 간의`): read as a label, it is a fragment of a sentence.
+/// `평가할`, `모달리티 간의`, `짧은`, `보였다`): read as a label, it is a fragment of a sentence.
 fn ends_inflected(term: &str) -> bool {
     const ENDINGS: &[char] = &[
-        '할', '인', '의', '을', '를', '은', '는', '된', '한', '운', '적', '와', '과', '로',
+        '할', '인', '의', '을', '를', '은', '는', '된', '한', '운', '적', '와', '과', '로', '다',
     ];
+    // Two-syllable words end so too when they are adjectives or take a particle (`짧은`,
+    // `작은`, `맵을`, `간의`); of those endings, only these leave few nouns behind (`마을`).
+    const SHORT_ENDINGS: &[char] = &['은', '는', '을', '를', '의', '다'];
     let last = term.rsplit(' ').next().unwrap_or(term);
-    last.chars().count() >= 3 && last.ends_with(ENDINGS)
+    match last.chars().count() {
+        0 | 1 => false,
+        2 => last.ends_with(SHORT_ENDINGS),
+        _ => last.ends_with(ENDINGS),
+    }
 }
 
 /// Whether `term` names something out of context: a phrase, or an English word written as a
@@ -505,6 +512,8 @@ fn keyword_candidates<'a>(
         .into_iter()
         .flatten()
         .filter(|t| !cands.iter().any(|x| x.term == t.as_str()))
+        // A keyword may be an adjective (`짧은`): fine in a list, a fragment as a label part.
+        .filter(|t| !(t.chars().any(crate::text::words::is_hangul) && ends_inflected(t)))
         .filter_map(|t| {
             let key = key_of.get(t.as_str())?;
             let full = full_concept(sources.corpus, t);
@@ -697,6 +706,33 @@ mod tests {
             "{k:?}"
         );
         assert!(keys("Large Language Models").is_empty(), "all generic");
+    }
+
+    #[test]
+    fn sentence_fragments_are_not_label_parts() {
+        for fragment in [
+            "짧은",
+            "작은",
+            "맵을",
+            "모달리티 간의",
+            "벤치마크인",
+            "평가할",
+            "보였다",
+            "했다",
+        ] {
+            assert!(ends_inflected(fragment), "{fragment}");
+        }
+        for noun in [
+            "로봇",
+            "정책",
+            "효과",
+            "결과",
+            "경로",
+            "에이전트",
+            "비디오 생성",
+        ] {
+            assert!(!ends_inflected(noun), "{noun}");
+        }
     }
 
     #[test]
