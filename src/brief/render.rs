@@ -267,9 +267,18 @@ pub fn html(b: &Brief) -> String {
         esc(&b.date),
         esc(&overview(b))
     );
+    // "For you" first, as the page shows it, when the brief was made for a library.
+    let for_you = if b.library.is_some() {
+        format!(
+            "<a href=\"#for-you\">For you</a> <span class=\"muted\">{}</span> · ",
+            b.alerts.len()
+        )
+    } else {
+        String::new()
+    };
     let _ = write!(
         s,
-        "<p>Jump to: <a href=\"#rising\">Rising topics</a> <span class=\"muted\">{}</span> · \
+        "<p>Jump to: {for_you}<a href=\"#rising\">Rising topics</a> <span class=\"muted\">{}</span> · \
          <a href=\"#no-topic\">Fitting no topic well</a> <span class=\"muted\">{}</span> · \
          <a href=\"#papers\">The day's papers by topic</a></p><nav><ol>",
         b.rising.len(),
@@ -516,6 +525,7 @@ mod tests {
         assert_eq!(h.matches("cos 0.500").count(), 2);
         assert!(h.contains("class=\"rising\""));
         assert!(h.contains("<h2 id=\"for-you\">For you</h2>"));
+        assert!(h.contains("Jump to: <a href=\"#for-you\">For you</a>"));
         assert!(h.contains("recommended (margin 0.50), near "));
         assert!(h.contains("saved search “&lt;script&gt;x&lt;/script&gt;”"));
         assert!(
@@ -541,5 +551,6 @@ mod tests {
             ..hostile()
         };
         assert!(!html(&none).contains("For you"));
+        assert!(!html(&none).contains("#for-you"));
     }
 }
