@@ -127,16 +127,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .to_string()
 }
 
-#[test]
-fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
+/// The sample's map at `/map{query}` in a fresh browser, drawn without error; `None` without
+/// chromium.
+fn open_map(query: &str) -> Option<(Sample, common::server::Server, Browser)> {
     let Some(chromium) = common::chromium() else {
         eprintln!("skipped: no chromium (CI installs it)");
-        return;
+        return None;
     };
     let f = Sample::with_index_and_topics(3);
     let server = start(&f.index, &f.model);
     let mut b = Browser::start(chromium, 1280, 800);
-    b.navigate(&format!("http://{}/map", server.addr));
+    b.navigate(&format!("http://{}/map{query}", server.addr));
     b.wait_for(
         "window.papermapMap && (window.papermapMap.ready || window.papermapMap.error)",
         60,
@@ -146,6 +147,14 @@ fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
         "{}",
         b.eval("papermapMap.error")
     );
+    Some((f, server, b))
+}
+
+#[test]
+fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
+    let Some((f, server, mut b)) = open_map("") else {
+        return;
+    };
     assert_eq!(b.eval("papermapMap.n"), 68);
     let shots = artifacts();
 
@@ -249,20 +258,10 @@ fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
 
 #[test]
 fn past_its_budget_the_map_draws_a_sample_near_the_view_and_a_lasso_still_lists_every_paper() {
-    let Some(chromium) = common::chromium() else {
-        eprintln!("skipped: no chromium (CI installs it)");
+    // A budget of 20 points makes the 68-paper sample behave as a million papers do.
+    let Some((_f, _server, mut b)) = open_map("?budget=20") else {
         return;
     };
-    let f = Sample::with_index_and_topics(3);
-    let server = start(&f.index, &f.model);
-    let mut b = Browser::start(chromium, 1280, 800);
-    // A budget of 20 points makes the 68-paper sample behave as a million papers do.
-    b.navigate(&format!("http://{}/map?budget=20", server.addr));
-    b.wait_for(
-        "window.papermapMap && (window.papermapMap.ready || window.papermapMap.error)",
-        60,
-    );
-    assert_eq!(b.eval("papermapMap.error || ''"), "");
     assert_eq!(b.eval("papermapMap.lod.drawn"), 20);
     assert_eq!(
         b.eval("papermapMap.scatterplot.get('filteredPoints').length"),
@@ -349,9 +348,10 @@ fn past_its_budget_the_map_draws_a_sample_near_the_view_and_a_lasso_still_lists_
         left + width * 0.8,
         top + height * 0.8,
     );
-    let inside = b
-        .eval(&format!(
-            "[...Array(papermapMap.n).keys()].filter((i) => {{ const [x, y] = papermapMap.pointScreen(i); \
+    // How many of `rows` (a JS array) are drawn inside the box.
+    let mut in_box = |rows: &str| {
+        b.eval(&format!(
+            "{rows}.filter((i) => {{ const [x, y] = papermapMap.pointScreen(i); \
              return x > {} && x < {} && y > {} && y < {}; }}).length",
             x0 - left,
             x1 - left,
@@ -359,18 +359,10 @@ fn past_its_budget_the_map_draws_a_sample_near_the_view_and_a_lasso_still_lists_
             y1 - top
         ))
         .as_u64()
-        .expect("count");
-    let drawn_inside = b
-        .eval(&format!(
-            "papermapMap.scatterplot.get('filteredPoints').filter((i) => {{ const [x, y] = papermapMap.pointScreen(i); \
-             return x > {} && x < {} && y > {} && y < {}; }}).length",
-            x0 - left,
-            x1 - left,
-            y0 - top,
-            y1 - top
-        ))
-        .as_u64()
-        .expect("count");
+        .expect("count")
+    };
+    let inside = in_box("[...Array(papermapMap.n).keys()]");
+    let drawn_inside = in_box("papermapMap.scatterplot.get('filteredPoints')");
     assert!(
         inside > drawn_inside,
         "the box should hold papers that are not drawn ({inside} in it, {drawn_inside} drawn)"

@@ -1221,11 +1221,18 @@ mod tests {
 
     /// A papers file of `n` records spanning several blocks, and its rows file.
     fn papers_file(n: usize) -> (Vec<u8>, Vec<u8>) {
-        let mut text = Vec::new();
-        for i in 0..n {
+        written((0..n).map(|i| {
             let mut paper = blank_paper();
             paper.arxiv_id = format!("2401.{i:05}");
             paper.title = format!("Paper {i} {}", "word ".repeat(i % 50));
+            paper
+        }))
+    }
+
+    /// `papers` as a papers file, and its rows file.
+    fn written(papers: impl Iterator<Item = crate::corpus::Paper>) -> (Vec<u8>, Vec<u8>) {
+        let mut text = Vec::new();
+        for paper in papers {
             let record = IndexedPaper {
                 paper,
                 key: "00".repeat(32),
@@ -1295,27 +1302,20 @@ mod tests {
     }
     #[test]
     fn dates_are_read_without_parsing_papers_and_match_a_full_parse() {
-        let mut text = Vec::new();
         let titles = [
             r#"A title that quotes ,"date":"1999-01-01" in it"#,
             "No date",
             "Plain",
             r#"Ends with a backslash \"#,
         ];
-        for (i, title) in titles.iter().enumerate() {
+        let (text, rows) = written(titles.iter().enumerate().map(|(i, title)| {
             let mut paper = blank_paper();
             paper.arxiv_id = format!("2401.{i:05}");
             paper.title = title.to_string();
             paper.url = r#"https://example.org/?q=,"date":"x""#.to_string();
             paper.date = (i != 1).then(|| format!("2024-0{}-0{}", i + 1, i + 2));
-            let record = IndexedPaper {
-                paper,
-                key: "00".repeat(32),
-            };
-            text.extend(serde_json::to_vec(&record).expect("json"));
-            text.push(b'\n');
-        }
-        let rows = rows_file(&text);
+            paper
+        }));
         let dir = tempfile::tempdir().expect("tmp");
         let l = lazy(dir.path(), &text, &rows, titles.len());
         let quick = l.dates().to_vec();
