@@ -356,6 +356,15 @@ async function main() {
       sp.deselect({ preventEvent: true });
       await choose(state.highlighted);
       sp.select(state.highlighted, { preventEvent: true });
+      // Results out of sight: the view moves to show them all.
+      const { width, height } = canvas.getBoundingClientRect();
+      const hidden = state.highlighted.some((r) => {
+        const [x, y] = pointScreen(r);
+        return x < 0 || y < 0 || x > width || y > height;
+      });
+      if (hidden && state.highlighted.length) {
+        await sp.zoomToPoints(state.highlighted, { padding: 0.3, transition: true, transitionDuration: 400 });
+      }
       await listRows(state.highlighted);
       status(`${state.highlighted.length} papers for “${q}” highlighted`);
     } catch (err) {

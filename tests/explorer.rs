@@ -228,6 +228,13 @@ fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
     let n = b.wait_for("papermapMap.highlighted.length", 30);
     assert!(n.as_u64() > Some(0));
     b.wait_for("document.querySelectorAll('#selected li').length", 10);
+    // The view moved (zoomed in before) to show every result.
+    b.wait_for(
+        "(() => { const r = document.getElementById('canvas').getBoundingClientRect(); \
+         return papermapMap.highlighted.every((i) => { const [x, y] = papermapMap.pointScreen(i); \
+         return x >= 0 && y >= 0 && x <= r.width && y <= r.height; }); })()",
+        10,
+    );
     b.screenshot(&shots.join("explorer-map-search.png"));
 
     // Like the first result: it shows in the library, and recommendations appear near it.
