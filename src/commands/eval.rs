@@ -52,7 +52,9 @@ pub enum Cmd {
     },
     /// Recommendations from a library: each judged query is a reader who liked its papers
     /// graded 2 before `--split`; how high do its later papers graded 2 rank (nDCG@10,
-    /// recall@20), for papermap's SVM, the liked papers' centroid and arxiv-sanity's tf-idf SVM?
+    /// recall@20), for papermap's vector SVM, the liked papers' centroid, arxiv-sanity's tf-idf
+    /// SVM, both views in one SVM, and what papermap serves (`svm+words`: the vector SVM's best,
+    /// ranked again over vector and words)?
     Library {
         /// Index directory.
         #[arg(long, default_value = DEFAULT_INDEX)]
