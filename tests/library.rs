@@ -253,4 +253,19 @@ fn with_words_the_recommendations_find_what_the_liked_papers_say_when_vectors_ca
     assert!(quokkas(&without) <= 4, "{without:?}");
     // Liked papers are never recommended back.
     assert!(with.iter().all(|r| ![3, 13, 23].contains(&r.row)));
+    // Word rows met in another order (another request first, another server) rank the same,
+    // to the last bit of every score.
+    let mut other = Words::default();
+    for row in (100..200).rev() {
+        other.row(&index, &bm25, row);
+    }
+    let again = recommend(
+        &index,
+        &VectorBackend::Cpu,
+        &lib,
+        &o,
+        Some((&bm25, &mut other)),
+    )
+    .expect("recommendations");
+    assert_eq!(again, with);
 }

@@ -61,6 +61,11 @@ impl Words {
         for w in tokenize(&format!("{} {}", p.title, p.summary)) {
             *tf.entry(w).or_default() += 1;
         }
+        // In word order, not the map's (random per process) nor the ids' (the order words were
+        // first met): a margin sums a row in this order, so every run and every server ranks
+        // alike to the last bit.
+        let mut tf: Vec<(String, u32)> = tf.into_iter().collect();
+        tf.sort_unstable();
         let mut out: Vec<(u32, f32)> = Vec::with_capacity(tf.len());
         for (w, c) in tf {
             let x = (1.0 + (c as f32).ln()) * bm25.idf(&w);
@@ -75,7 +80,6 @@ impl Words {
         if norm > 0.0 {
             out.iter_mut().for_each(|p| p.1 /= norm);
         }
-        out.sort_unstable_by_key(|p| p.0);
         out
     }
 
