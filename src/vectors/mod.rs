@@ -22,6 +22,12 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use serde::Serialize;
 
+/// Candidate rows [`VectorBackend::top_k_among`] gathers at a time: its copy (and the
+/// tensor the blocked product makes of it) stays at 192 MiB each at 384 dimensions, where the
+/// brief's related papers gathered every earlier paper of a million-paper index (1.4 GB, and
+/// as much again for the tensor).
+pub const AMONG_CHUNK: usize = 131_072;
+
 use assign::Assign;
 
 /// One result: an index row and its score (cosine, BM25 or fused, by mode).
@@ -159,10 +165,11 @@ impl VectorBackend {
     /// [`VectorBackend::top_k`] among `candidates` only (rows of `vectors`, e.g. the papers
     /// dated before a day: the brief's related papers), best first; the hits name those rows.
     ///
-    /// The candidates' vectors are gathered once into a contiguous buffer (`O(m·d)` for `m`
-    /// candidates) and searched with [`VectorBackend::top_k`], so blocking, parallelism and ties
-    /// (lower row first) are the same. Candidates may come in any order and repeat; a row
-    /// outside the index is a [`VectorError::Mismatch`].
+    /// The candidates' vectors are gathered into a contiguous buffer, [`AMONG_CHUNK`] rows at a
+    /// time, and searched with [`VectorBackend::top_k`], so blocking, parallelism and ties
+    /// (lower row first) are the same; each chunk's hits are merged into the running top `k`.
+    /// Candidates may come in any order and repeat; a row outside the index is a
+    /// [`VectorError::Mismatch`].
     pub fn top_k_among(
         &self,
         vectors: &[f32],
@@ -171,10 +178,41 @@ impl VectorBackend {
         candidates: &[usize],
         k: usize,
     ) -> Result<Vec<Vec<Hit>>, VectorError> {
-        let (rows_kept, sub) = dense::gather(vectors, dim, candidates)?;
-        let mut all = self.top_k(&sub, dim, queries, k, None)?;
-        dense::renumber(&mut all, &rows_kept);
-        Ok(all)
+        self.top_k_among_in(vectors, dim, queries, candidates, k, AMONG_CHUNK)
+    }
+
+    fn top_k_among_in(
+        &self,
+        vectors: &[f32],
+        dim: usize,
+        queries: &[f32],
+        candidates: &[usize],
+        k: usize,
+        chunk: usize,
+    ) -> Result<Vec<Vec<Hit>>, VectorError> {
+        let mut sorted = candidates.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut best: Vec<Vec<Hit>> = Vec::new();
+        for part in sorted.chunks(chunk.max(1)) {
+            let (rows_kept, sub) = dense::gather(vectors, dim, part)?;
+            let mut hits = self.top_k(&sub, dim, queries, k, None)?;
+            dense::renumber(&mut hits, &rows_kept);
+            if best.is_empty() {
+                best = hits;
+                continue;
+            }
+            for (b, h) in best.iter_mut().zip(hits) {
+                b.extend(h);
+                b.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.row.cmp(&y.row)));
+                b.truncate(k);
+            }
+        }
+        if best.is_empty() {
+            // No candidates: what the search over none answers (an empty list per query).
+            return self.top_k(&[], dim, queries, k, None);
+        }
+        Ok(best)
     }
 
     /// Every row's `k` nearest other rows; with [`VectorBackend::Hnsw`], from the graph saved in
@@ -263,6 +301,32 @@ impl DenseScan {
 mod tests {
     use super::*;
     use crate::test_rng::unit_vectors;
+
+    #[test]
+    fn top_k_among_in_chunks_answers_as_in_one() {
+        let (n, dim) = (300, 16);
+        let mut v = unit_vectors(n, dim, 11);
+        let q = unit_vectors(6, dim, 12);
+        // Duplicated vectors, so ties cross chunk boundaries (the lower row must come first).
+        let copy: Vec<f32> = v[5 * dim..6 * dim].to_vec();
+        v[250 * dim..251 * dim].copy_from_slice(&copy);
+        // Out of order, with repeats.
+        let mut cands: Vec<usize> = (0..n).filter(|r| r % 2 == 1 || *r == 250).rev().collect();
+        cands.extend([7, 7, 299, 5]);
+        let cpu = VectorBackend::Cpu;
+        let whole = cpu
+            .top_k_among_in(&v, dim, &q, &cands, 9, usize::MAX)
+            .unwrap();
+        assert!(whole[0].iter().all(|h| cands.contains(&h.row)));
+        for chunk in [1, 7, 64, 151] {
+            let parts = cpu.top_k_among_in(&v, dim, &q, &cands, 9, chunk).unwrap();
+            assert_eq!(parts, whole, "chunks of {chunk}");
+        }
+        // A candidate outside the index is refused whatever the chunk; no candidates, no hits.
+        assert!(cpu.top_k_among_in(&v, dim, &q, &[3, n], 2, 1).is_err());
+        let none = cpu.top_k_among_in(&v, dim, &q, &[], 2, 7).unwrap();
+        assert_eq!(none, vec![Vec::<Hit>::new(); 6]);
+    }
 
     #[test]
     fn every_exact_backend_gives_the_same_answers() {
