@@ -60,10 +60,11 @@ pub fn alerts(index: &Index, rows: &[usize], library: &Library, bm25: &Bm25) -> 
     // ranks with it.
     let mut words = Words::default();
     let svm = (!liked.is_empty()).then(|| {
-        let rest = sample_rows(index.len(), o.negatives);
-        let m = words::model(&mut words, index, bm25, &liked, &hidden, rest, o.c);
-        // The bar: the margin at the top RECOMMENDED_SHARE of an even sample of the index.
+        // The model's "rest", and the sample whose margins set the bar: the margin at the top
+        // RECOMMENDED_SHARE of it.
         let sample: Vec<usize> = sample_rows(index.len(), o.negatives).collect();
+        let rest = sample.iter().copied();
+        let m = words::model(&mut words, index, bm25, &liked, &hidden, rest, o.c);
         let mut sample = words::margins(&mut words, index, bm25, &m, &sample);
         sample.sort_by(|a, b| b.total_cmp(a));
         let at = ((sample.len() as f64 * RECOMMENDED_SHARE) as usize)

@@ -107,24 +107,15 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
             println!("{n} unmarked in library {name:?}");
         }
         Cmd::SaveSearch { query } => {
-            let new = library::update(dir, name, |l| {
-                let new = l.save_search(query);
-                (new, new)
-            })?;
+            let new = changed(dir, name, |l| l.save_search(query))?;
             println!("{}", if new { "saved" } else { "already saved" });
         }
         Cmd::Follow { author } => {
-            let new = library::update(dir, name, |l| {
-                let new = l.follow(author);
-                (new, new)
-            })?;
+            let new = changed(dir, name, |l| l.follow(author))?;
             println!("{}", if new { "following" } else { "already followed" });
         }
         Cmd::Forget { item } => {
-            let gone = library::update(dir, name, |l| {
-                let gone = l.forget(item);
-                (gone, gone)
-            })?;
+            let gone = changed(dir, name, |l| l.forget(item))?;
             println!(
                 "{}",
                 if gone {
@@ -211,4 +202,16 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Applies `change` to library `name`, written only when it changed something; whether it did.
+fn changed(
+    dir: &std::path::Path,
+    name: &str,
+    change: impl FnOnce(&mut library::Library) -> bool,
+) -> Result<bool, library::LibraryError> {
+    library::update(dir, name, |l| {
+        let c = change(l);
+        (c, c)
+    })
 }

@@ -24,7 +24,7 @@ use crate::search::{tokenize, Bm25};
 use crate::text::vector::dot;
 
 use super::recommend::{self, Options};
-use super::svm::{self, Sparse};
+use super::svm::{self, Examples, Sparse};
 use super::words;
 
 /// One recommender's scores, averaged over the readers.
@@ -58,7 +58,7 @@ pub struct Report {
     pub train_ms: f64,
 }
 
-/// Evaluates the three recommenders on `index` with the readers of `judged`, split at `split`
+/// Evaluates the five recommenders on `index` with the readers of `judged`, split at `split`
 /// (`YYYY-MM-DD`).
 pub fn evaluate(
     index: &Index,
@@ -69,7 +69,7 @@ pub fn evaluate(
 ) -> Report {
     let n = index.len();
     let dim = index.dim();
-    let dates: Vec<Option<String>> = (0..n).map(|i| index.paper(i).date.clone()).collect();
+    let dates = index.dates();
     let later: Vec<usize> = (0..n)
         .filter(|&i| dates[i].as_deref().is_some_and(|d| d >= split))
         .collect();
@@ -138,15 +138,9 @@ pub fn evaluate(
             .collect();
         let positive: Vec<bool> = (0..n).map(|r| liked.binary_search(&r).is_ok()).collect();
         let t = svm::train(&tfidf, &positive, 0.01);
-        let tfidf_scores: Vec<f32> = later
-            .iter()
-            .map(|&r| sparse_dot(&t.w, &tfidf.rows[r]))
-            .collect();
+        let tfidf_scores: Vec<f32> = later.iter().map(|&r| tfidf.dot(r, &t.w)).collect();
         let h = svm::train(&hybrid, &positive, 0.01);
-        let hybrid_scores: Vec<f32> = later
-            .iter()
-            .map(|&r| sparse_dot(&h.w, &hybrid.rows[r]))
-            .collect();
+        let hybrid_scores: Vec<f32> = later.iter().map(|&r| hybrid.dot(r, &h.w)).collect();
         // The product's path: the vector SVM's best candidates, re-ranked by the joint model.
         let mut by_svm: Vec<usize> = (0..later.len()).collect();
         by_svm.sort_by(|&a, &b| svm_scores[b].total_cmp(&svm_scores[a]).then(a.cmp(&b)));
@@ -208,10 +202,6 @@ pub fn evaluate(
             .collect(),
         train_ms: per(train_s * 1e3),
     }
-}
-
-fn sparse_dot(w: &[f32], x: &[(u32, f32)]) -> f32 {
-    x.iter().map(|&(j, v)| w[j as usize] * v).sum()
 }
 
 /// The ids of `rows`, best score first (ties: lower row), the first 20.

@@ -105,10 +105,7 @@ pub fn model(
     c: f32,
 ) -> Linear {
     let n = vectors.len() / dim.max(1);
-    let mut rows: Vec<usize> = liked.to_vec();
-    rows.extend(hidden.iter().filter(|r| !liked.contains(r)));
-    rows.extend(sample_rows(n, negatives).filter(|r| !liked.contains(r) && !hidden.contains(r)));
-    let positive: Vec<bool> = rows.iter().map(|r| liked.contains(r)).collect();
+    let (rows, positive) = examples(liked, hidden, sample_rows(n, negatives));
     let x = Dense {
         rows: rows
             .iter()
@@ -116,6 +113,20 @@ pub fn model(
             .collect(),
     };
     svm::train(&x, &positive, c)
+}
+
+/// The rows an SVM of a reader is trained on, and which are positive: `liked`, then `hidden`,
+/// then the rows of `rest` (an even sample of the index) that are neither.
+pub fn examples(
+    liked: &[usize],
+    hidden: &[usize],
+    rest: impl Iterator<Item = usize>,
+) -> (Vec<usize>, Vec<bool>) {
+    let mut rows: Vec<usize> = liked.to_vec();
+    rows.extend(hidden.iter().filter(|r| !liked.contains(r)));
+    rows.extend(rest.filter(|r| !liked.contains(r) && !hidden.contains(r)));
+    let positive = rows.iter().map(|r| liked.contains(r)).collect();
+    (rows, positive)
 }
 
 /// Recency bonus of a paper dated `date` when the newest is `newest` (day numbers).

@@ -100,10 +100,7 @@ pub fn model(
     rest: impl Iterator<Item = usize>,
     c: f32,
 ) -> Linear {
-    let mut rows: Vec<usize> = liked.to_vec();
-    rows.extend(hidden.iter().filter(|r| !liked.contains(r)));
-    rows.extend(rest.filter(|r| !liked.contains(r) && !hidden.contains(r)));
-    let positive: Vec<bool> = rows.iter().map(|r| liked.contains(r)).collect();
+    let (rows, positive) = super::recommend::examples(liked, hidden, rest);
     let x: Vec<Vec<(u32, f32)>> = rows.iter().map(|&r| words.row(index, bm25, r)).collect();
     let x = Sparse {
         rows: x,
