@@ -15,23 +15,16 @@
 //! of `cargo bench --bench scale -- --index-papers 1000000`, run `papermap topics --k 200` on
 //! it once.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 #[path = "../tests/common/cdp.rs"]
 #[allow(dead_code)]
 mod cdp;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[path = "../tests/common/server.rs"]
+#[allow(dead_code)]
+mod server;
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -56,23 +49,8 @@ fn main() -> Result<(), String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_papermap"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--index"])
-        .arg(&index)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or("no stdout")?)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    let _server = Server(child);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .ok_or_else(|| format!("server said {line:?}"))?
-        .to_string();
+    let server = server::start_default_model(&index, Stdio::inherit());
+    let addr = &server.addr;
     let page = match budget {
         Some(n) => format!("http://{addr}/map?budget={n}"),
         None => format!("http://{addr}/map"),

@@ -25,11 +25,23 @@ pub fn start(index: &Path, model: &Path) -> Server {
 
 /// [`start`] with the server's stderr going to `stderr`.
 pub fn start_with(index: &Path, model: &Path, stderr: impl Into<Stdio>) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_papermap"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--index"])
-        .arg(index)
-        .arg("--model")
-        .arg(model)
+    spawn(index, Some(model), stderr)
+}
+
+/// `papermap serve` on `index` with the model its manifest names (the provisioned one), its
+/// stderr going to `stderr`: what the benches serve.
+pub fn start_default_model(index: &Path, stderr: impl Into<Stdio>) -> Server {
+    spawn(index, None, stderr)
+}
+
+fn spawn(index: &Path, model: Option<&Path>, stderr: impl Into<Stdio>) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_papermap"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--index"])
+        .arg(index);
+    if let Some(model) = model {
+        cmd.arg("--model").arg(model);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
