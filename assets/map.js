@@ -185,12 +185,24 @@ async function main() {
     const ys = [(-ay - v[13]) / v[5], (ay - v[13]) / v[5]];
     return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   };
+  const showCount = () =>
+    status(
+      `${pts.n.toLocaleString()} papers · ${meta.topics.length} topics` +
+        (lod.drawn < pts.n ? ` · drawing ${lod.drawn.toLocaleString()} near the view` : ''),
+    );
+  /** Notes that `n` points are drawn: their size, and the status line when the count changed
+   * (not at every frame, which also wrote over a search's message). */
+  const drawing = (n) => {
+    sp.set({ pointSize: pointSize(n) });
+    if (n === lod.drawn) return;
+    lod.drawn = n;
+    showCount();
+  };
   /** Draws the first `budget` rows of the fixed order that lie near the view, plus `keep` and the selection. */
   const choose = async (keep = []) => {
     if (pts.n <= lod.budget) {
       if (lod.drawn < pts.n) await sp.unfilter({ preventEvent: true });
-      lod.drawn = pts.n;
-      sp.set({ pointSize: pointSize(pts.n) });
+      drawing(pts.n);
       return;
     }
     const t0 = performance.now();
@@ -210,8 +222,7 @@ async function main() {
     const rows = [];
     for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) rows.push(sorted[i]);
     await sp.filter(rows, { preventEvent: true });
-    lod.drawn = rows.length;
-    sp.set({ pointSize: pointSize(lod.drawn) });
+    drawing(rows.length);
     lod.choices += 1;
     lod.chooseMs = performance.now() - t0;
   };
@@ -420,12 +431,6 @@ async function main() {
       requestAnimationFrame(step);
     });
   Object.assign(state, { n: pts.n, scatterplot: sp, pointScreen, measureFrames, labelsShown: () => shownLevel, lod, points: pts, rowsInPolygon });
-  const showCount = () =>
-    status(
-      `${pts.n.toLocaleString()} papers · ${meta.topics.length} topics` +
-        (lod.drawn < pts.n ? ` · drawing ${lod.drawn.toLocaleString()} near the view` : ''),
-    );
-  sp.subscribe('draw', showCount);
   showCount();
   $('status').title = meta.method;
   state.ready = true;

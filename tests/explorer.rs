@@ -235,6 +235,16 @@ fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
          return x >= 0 && y >= 0 && x <= r.width && y <= r.height; }); })()",
         10,
     );
+    // The status line says what was highlighted (frames drawn since do not write over it).
+    let said = b.wait_for(
+        "document.getElementById('status').textContent.includes('highlighted') && document.getElementById('status').textContent",
+        10,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(
+        b.eval("document.getElementById('status').textContent"),
+        said
+    );
     b.screenshot(&shots.join("explorer-map-search.png"));
 
     // Like the first result: it shows in the library, and recommendations appear near it.
