@@ -66,6 +66,17 @@ const PHRASE_OVER_WORD: f64 = 0.5;
 /// A candidate must be held by this share of the topic's papers (and by two at least, in a
 /// topic of two or more).
 const MIN_SHARE: f64 = 0.04;
+/// A topic's first keywords are its head terms: what its papers most distinctly share.
+const HEAD_KEYWORDS: usize = 1;
+/// A label led by a head term is preferred while its F1 is at least this share of the best
+/// label's that lands.
+const HEAD_F1_SHARE: f64 = 0.5;
+/// Broad words tried when no label lands: at most this many, each held by the topic's papers
+/// at least [`BROAD_LIFT`] times as often as by all papers.
+const BROAD: usize = 4;
+const BROAD_LIFT: f64 = 1.2;
+/// A lone capitalised title word is tried too when it is among the topic's best this many terms.
+const BROAD_RANK: usize = 10;
 
 /// The labels of a run, with how well each names its topic.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,7 +280,7 @@ pub fn name(
     let ease: Vec<f64> = (0..k)
         .map(|c| {
             let cands = candidates(sources, &phrases, c, &rows[c], &ranked[c], &[]);
-            build(&cands, rows[c].len())
+            build(&cands, rows[c].len(), &[])
                 .iter()
                 .map(|a| a.1)
                 .fold(0.0, f64::max)
@@ -289,12 +300,24 @@ pub fn name(
     for &c in &by_ease {
         let size = rows[c].len();
         let mut cands = candidates(sources, &phrases, c, &rows[c], &ranked[c], &claimed);
-        let mut alternatives = build(&cands, size);
-        let mut pick = choose(&alternatives, &cands, c, &centroids, embedder)?;
+        let heads = heads(
+            sources, &phrases, &key_of, c, &rows[c], &claimed, &mut cands,
+        );
+        let mut alternatives = build(&cands, size, &heads);
+        let mut pick = choose(&alternatives, &cands, c, &centroids, embedder, &heads)?;
         if pick.is_some_and(|(_, landed)| !landed) && embedder.is_some() {
             let first = pick.map(|(i, _)| alternatives[i].clone());
-            let extra =
+            let mut extra =
                 keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
+            extra.extend(broad_candidates(
+                sources,
+                &phrases,
+                &ranked[c],
+                &rows[c],
+                &claimed,
+                &cands,
+                sources.docs.len(),
+            ));
             let pool: Vec<usize> = (0..cands.len().min(PAIRED))
                 .chain(cands.len()..cands.len() + extra.len())
                 .collect();
@@ -324,7 +347,7 @@ pub fn name(
                     alternatives.push((parts.to_vec(), label_f1(&cands, parts, size)));
                 }
             }
-            pick = match choose(&alternatives, &cands, c, &centroids, embedder)? {
+            pick = match choose(&alternatives, &cands, c, &centroids, embedder, &heads)? {
                 Some((i, true)) => Some((i, true)),
                 // Nothing lands: the closest of the greedy labels stays.
                 _ => first.map(|f| {
@@ -444,7 +467,8 @@ fn candidates<'a>(
         let korean = term.chars().any(crate::text::words::is_hangul);
         let strong_korean = score >= NAMES_ALONE && korean;
         let may_stand = key.contains(' ') || reads_as_name(term) || listed || strong_korean;
-        if term.chars().count() > MAX_PART_CHARS || is_generic_word(key) || !may_stand {
+        if term.chars().count() > MAX_PART_CHARS || (is_generic_word(key) && !listed) || !may_stand
+        {
             continue;
         }
         // A word or phrase is said better by a longer phrase holding it that describes the
@@ -525,11 +549,115 @@ fn keyword_candidates<'a>(
         .collect()
 }
 
+/// Positions in `cands` of the topic's head terms, its first [`HEAD_KEYWORDS`] keywords,
+/// appended to `cands` when the F1 ranking left them out (and no earlier label claimed them). The first keyword is what the topic's papers
+/// most distinctly share (`벤치마크` over benchmark papers, `음성 생성` over speech papers),
+/// and readers grade a label by whether it names that; a narrower part with a higher F1
+/// (`GPT-4o · Evaluating`, `오디오 · 음악 생성`) names a corner of it.
+fn heads<'a>(
+    sources: &Sources<'a>,
+    phrases: &Phrases<'_>,
+    key_of: &HashMap<&str, &str>,
+    c: usize,
+    topic: &[u32],
+    claimed: &[Vec<String>],
+    cands: &mut Vec<Candidate<'a>>,
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    let firsts = sources
+        .keywords
+        .get(c)
+        .into_iter()
+        .flatten()
+        .take(HEAD_KEYWORDS);
+    for t in firsts {
+        if let Some(i) = cands.iter().position(|x| x.term == t.as_str()) {
+            out.push(i);
+            continue;
+        }
+        let korean = t.chars().any(crate::text::words::is_hangul);
+        let fits = t.chars().count() <= MAX_PART_CHARS && !(korean && ends_inflected(t));
+        let full = full_concept(sources.corpus, t);
+        if let Some(key) = key_of.get(t.as_str()).filter(|_| fits) {
+            if !claimed_by(claimed, &full) {
+                cands.push(candidate(sources, phrases, key, t, topic, full));
+                out.push(cands.len() - 1);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The topic's broad words (`LLM`, `추론`) and capitalised title words (`Llama`) as
+/// candidates, when no label of its specific terms lands. A topic of general LLM papers sits
+/// between the specific ones, and its centroid is nearest to the broad word they all share
+/// (`LLM` lands where `추론 능력` is nearer a neighbour's); a broad word must be held by the
+/// topic's papers [`BROAD_LIFT`] times as often as by all papers, and the F1 still decides
+/// whether the label is marked mixed.
+fn broad_candidates<'a>(
+    sources: &Sources<'a>,
+    phrases: &'a Phrases<'a>,
+    ranked: &[(&'a str, f64)],
+    topic: &[u32],
+    claimed: &[Vec<String>],
+    cands: &[Candidate<'a>],
+    papers: usize,
+) -> Vec<Candidate<'a>> {
+    let mut out = Vec::new();
+    for (at, &(key, _)) in ranked.iter().enumerate() {
+        if out.len() == BROAD {
+            break;
+        }
+        let Some(term) = sources
+            .display
+            .get(key)
+            .or_else(|| phrases.display.get(key))
+            .map(String::as_str)
+        else {
+            continue;
+        };
+        let korean = term.chars().any(crate::text::words::is_hangul);
+        // A capitalised title word among the topic's best terms may be a name that
+        // [`reads_as_name`] cannot tell from a plain word (`Llama`, `Mamba`).
+        let title_word = at < BROAD_RANK
+            && !korean
+            && !key.contains(' ')
+            && term.starts_with(|c: char| c.is_ascii_uppercase());
+        if !is_generic_word(key) && !title_word {
+            continue;
+        }
+        if !reads_as_name(term) && !korean && !title_word {
+            continue;
+        }
+        if cands.iter().any(|x| x.term == term) || ends_inflected(term) {
+            continue;
+        }
+        // A broad word is part of many names (`LLM Quantization`), so only the same word in an
+        // earlier label blocks it.
+        let full = full_concept(sources.corpus, term);
+        if claimed.contains(&full) {
+            continue;
+        }
+        let cand = candidate(sources, phrases, key, term, topic, full);
+        let inside = cand.inside.len() as f64 / topic.len().max(1) as f64;
+        let everywhere = cand.all.len() as f64 / papers.max(1) as f64;
+        if inside >= BROAD_LIFT * everywhere {
+            out.push(cand);
+        }
+    }
+    out
+}
+
 /// Up to [`ALTERNATIVES`] labels (candidate positions and F1), each started from one of the
-/// best candidates and grown greedily while a part raises the F1 by [`MIN_GAIN`].
-fn build(cands: &[Candidate<'_>], size: usize) -> Vec<(Vec<usize>, f64)> {
+/// best candidates or from a head term (`heads`), and grown greedily while a part raises the
+/// F1 by [`MIN_GAIN`].
+fn build(cands: &[Candidate<'_>], size: usize, heads: &[usize]) -> Vec<(Vec<usize>, f64)> {
     let mut out: Vec<(Vec<usize>, f64)> = Vec::new();
-    for start in 0..cands.len().min(ALTERNATIVES) {
+    let mut starts: Vec<usize> = (0..cands.len().min(ALTERNATIVES)).collect();
+    starts.extend(heads.iter().filter(|h| **h >= ALTERNATIVES));
+    for start in starts {
         let mut parts = vec![start];
         let mut all = cands[start].all.clone();
         let mut inside = cands[start].inside.clone();
@@ -622,6 +750,7 @@ fn choose(
     c: usize,
     centroids: &[Vec<f32>],
     embedder: Option<&dyn TermEmbedder>,
+    heads: &[usize],
 ) -> Result<Option<(usize, bool)>, TopicsError> {
     let best_score = |set: &mut dyn Iterator<Item = usize>| {
         set.max_by(|&a, &b| {
@@ -656,8 +785,13 @@ fn choose(
     let landing: Vec<usize> = (0..alternatives.len())
         .filter(|&i| margins[i] > LAND_MARGIN)
         .collect();
-    if let Some(i) = best_score(&mut landing.into_iter()) {
-        return Ok(Some((i, true)));
+    if let Some(i) = best_score(&mut landing.iter().copied()) {
+        // A label led by a head term, unless it retrieves the topic far worse.
+        let floor = HEAD_F1_SHARE * alternatives[i].1;
+        let led = landing.iter().copied().filter(|&j| {
+            alternatives[j].1 >= floor && alternatives[j].0.iter().any(|p| heads.contains(p))
+        });
+        return Ok(Some((best_score(&mut led.into_iter()).unwrap_or(i), true)));
     }
     Ok((0..alternatives.len())
         .max_by(|&a, &b| margins[a].total_cmp(&margins[b]).then(b.cmp(&a)))
