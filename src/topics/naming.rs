@@ -305,7 +305,8 @@ pub fn name(
         );
         let mut alternatives = build(&cands, size, &heads);
         let mut pick = choose(&alternatives, &cands, c, &centroids, embedder, &heads)?;
-        if pick.is_some_and(|(_, landed)| !landed) && embedder.is_some() {
+        // Nothing landed, or no candidate was left: keywords and broad words widen the search.
+        if !pick.is_some_and(|(_, landed)| landed) && embedder.is_some() {
             let first = pick.map(|(i, _)| alternatives[i].clone());
             let mut extra =
                 keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
@@ -941,5 +942,84 @@ mod tests {
         let words: Vec<&str> = l.iter().flat_map(|l| l.split(" · ")).collect();
         let unique: HashSet<&&str> = words.iter().collect();
         assert_eq!(unique.len(), words.len(), "{l:?}");
+    }
+
+    /// Embeds a text by the subject it names: `LLM` nearest the third centroid, the first two
+    /// topics' words nearest theirs, anything else nearest the first.
+    struct BySubject;
+
+    impl TermEmbedder for BySubject {
+        fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+            Ok(terms
+                .iter()
+                .flat_map(|t| {
+                    let l = t.to_lowercase();
+                    if t.contains("LLM") {
+                        [0.0, 0.0, 1.0]
+                    } else if l.contains("mixture") || l.contains("expert") || t.contains("전문가")
+                    {
+                        [0.0, 1.0, 0.0]
+                    } else {
+                        [1.0, 0.0, 0.0]
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn a_general_topic_takes_the_broad_word_its_papers_share_when_nothing_else_lands() {
+        let (mut titles, mut summaries) = sample();
+        // A third topic of general LLM papers, each on its own subject.
+        for (t, s) in [
+            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
+            ("Probing LLM Knowledge", "LLM 지식 탐색"),
+            ("How LLM Agents Plan", "LLM 에이전트 계획"),
+            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
+        ] {
+            titles.push(t.to_string());
+            summaries.push(s.to_string());
+        }
+        let texts: Vec<String> = titles
+            .iter()
+            .zip(&summaries)
+            .map(|(t, s)| format!("{t}\n{s}"))
+            .collect();
+        let docs: Vec<Vec<Term>> = texts
+            .iter()
+            .map(|t| super::super::keywords::terms(t))
+            .collect();
+        let phrases: Vec<Vec<Term>> = titles.iter().map(|t| title_phrases(t)).collect();
+        let corpus = Corpus::new(&docs, &texts, 3);
+        let display = super::super::keywords::display_forms(&docs);
+        let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
+        let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        // Without keywords `LLM` is only a broad word of the third topic; as its first keyword
+        // it is its head term. Either way it is the one part that lands there.
+        let none: Vec<Vec<String>> = vec![Vec::new(); 3];
+        let head = vec![Vec::new(), Vec::new(), vec!["LLM".to_string()]];
+        for keywords in [&none, &head] {
+            let sources = Sources {
+                corpus: &corpus,
+                docs: &docs,
+                titles: &phrases,
+                display: &display,
+                keywords,
+            };
+            let named = name(
+                &sources,
+                &rows,
+                Rows::new(&centroids, 3).unwrap(),
+                Some(&BySubject),
+            )
+            .unwrap();
+            let l = &named.labels;
+            assert!(l[2].split(" · ").any(|p| p == "LLM"), "{l:?}");
+            assert!(
+                l[0].to_lowercase().contains("speculative decoding"),
+                "{l:?}"
+            );
+            assert!(!l[0].contains("LLM") && !l[1].contains("LLM"), "{l:?}");
+        }
     }
 }
