@@ -907,26 +907,46 @@ mod tests {
         )
     }
 
+    /// What [`Sources`] borrows, made from papers' titles and summaries.
+    struct Fixture {
+        texts: Vec<String>,
+        docs: Vec<Vec<Term>>,
+        phrases: Vec<Vec<Term>>,
+        display: HashMap<String, String>,
+    }
+
+    impl Fixture {
+        fn new(titles: &[String], summaries: &[String]) -> Fixture {
+            let texts: Vec<String> = titles
+                .iter()
+                .zip(summaries)
+                .map(|(t, s)| format!("{t}\n{s}"))
+                .collect();
+            let docs: Vec<Vec<Term>> = texts
+                .iter()
+                .map(|t| super::super::keywords::terms(t))
+                .collect();
+            let phrases = titles.iter().map(|t| title_phrases(t)).collect();
+            let display = super::super::keywords::display_forms(&docs);
+            Fixture {
+                texts,
+                docs,
+                phrases,
+                display,
+            }
+        }
+    }
+
     #[test]
     fn labels_name_what_the_papers_share_and_stay_distinct() {
         let (titles, summaries) = sample();
-        let texts: Vec<String> = titles
-            .iter()
-            .zip(&summaries)
-            .map(|(t, s)| format!("{t}\n{s}"))
-            .collect();
-        let docs: Vec<Vec<Term>> = texts
-            .iter()
-            .map(|t| super::super::keywords::terms(t))
-            .collect();
-        let phrases: Vec<Vec<Term>> = titles.iter().map(|t| title_phrases(t)).collect();
-        let corpus = Corpus::new(&docs, &texts, 2);
-        let display = super::super::keywords::display_forms(&docs);
+        let f = Fixture::new(&titles, &summaries);
+        let corpus = Corpus::new(&f.docs, &f.texts, 2);
         let sources = Sources {
             corpus: &corpus,
-            docs: &docs,
-            titles: &phrases,
-            display: &display,
+            docs: &f.docs,
+            titles: &f.phrases,
+            display: &f.display,
             keywords: &[],
         };
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]];
@@ -980,18 +1000,8 @@ mod tests {
             titles.push(t.to_string());
             summaries.push(s.to_string());
         }
-        let texts: Vec<String> = titles
-            .iter()
-            .zip(&summaries)
-            .map(|(t, s)| format!("{t}\n{s}"))
-            .collect();
-        let docs: Vec<Vec<Term>> = texts
-            .iter()
-            .map(|t| super::super::keywords::terms(t))
-            .collect();
-        let phrases: Vec<Vec<Term>> = titles.iter().map(|t| title_phrases(t)).collect();
-        let corpus = Corpus::new(&docs, &texts, 3);
-        let display = super::super::keywords::display_forms(&docs);
+        let f = Fixture::new(&titles, &summaries);
+        let corpus = Corpus::new(&f.docs, &f.texts, 3);
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
         let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
         // Without keywords `LLM` is only a broad word of the third topic; as its first keyword
@@ -1001,9 +1011,9 @@ mod tests {
         for keywords in [&none, &head] {
             let sources = Sources {
                 corpus: &corpus,
-                docs: &docs,
-                titles: &phrases,
-                display: &display,
+                docs: &f.docs,
+                titles: &f.phrases,
+                display: &f.display,
                 keywords,
             };
             let named = name(
