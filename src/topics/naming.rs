@@ -300,9 +300,9 @@ pub fn name(
     for &c in &by_ease {
         let size = rows[c].len();
         let mut cands = candidates(sources, &phrases, c, &rows[c], &ranked[c], &claimed);
-        let heads = heads(
-            sources, &phrases, &key_of, c, &rows[c], &claimed, &mut cands,
-        );
+        let keywords = sources.keywords.get(c).map_or(&[][..], Vec::as_slice);
+        let extra = keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
+        let heads = heads(keywords, &mut cands, extra);
         let mut alternatives = build(&cands, size, &heads);
         let mut pick = choose(&alternatives, &cands, c, &centroids, embedder, &heads)?;
         // Nothing landed, or no candidate was left: keywords and broad words widen the search.
@@ -550,40 +550,27 @@ fn keyword_candidates<'a>(
         .collect()
 }
 
-/// Positions in `cands` of the topic's head terms, its first [`HEAD_KEYWORDS`] keywords,
-/// appended to `cands` when the F1 ranking left them out (and no earlier label claimed them). The first keyword is what the topic's papers
-/// most distinctly share (`벤치마크` over benchmark papers, `음성 생성` over speech papers),
-/// and readers grade a label by whether it names that; a narrower part with a higher F1
+/// Positions in `cands` of the topic's head terms, its first [`HEAD_KEYWORDS`] `keywords`; one
+/// the F1 ranking left out is moved there from `extra` (the topic's [`keyword_candidates`]),
+/// unless it is too long to be a label part. The first keyword is what the topic's papers most
+/// distinctly share (`벤치마크` over benchmark papers, `음성 생성` over speech papers), and
+/// readers grade a label by whether it names that; a narrower part with a higher F1
 /// (`GPT-4o · Evaluating`, `오디오 · 음악 생성`) names a corner of it.
 fn heads<'a>(
-    sources: &Sources<'a>,
-    phrases: &Phrases<'_>,
-    key_of: &HashMap<&str, &str>,
-    c: usize,
-    topic: &[u32],
-    claimed: &[Vec<String>],
+    keywords: &[String],
     cands: &mut Vec<Candidate<'a>>,
+    mut extra: Vec<Candidate<'a>>,
 ) -> Vec<usize> {
     let mut out = Vec::new();
-    let firsts = sources
-        .keywords
-        .get(c)
-        .into_iter()
-        .flatten()
-        .take(HEAD_KEYWORDS);
-    for t in firsts {
+    for t in keywords.iter().take(HEAD_KEYWORDS) {
         if let Some(i) = cands.iter().position(|x| x.term == t.as_str()) {
             out.push(i);
-            continue;
-        }
-        let korean = t.chars().any(crate::text::words::is_hangul);
-        let fits = t.chars().count() <= MAX_PART_CHARS && !(korean && ends_inflected(t));
-        let full = full_concept(sources.corpus, t);
-        if let Some(key) = key_of.get(t.as_str()).filter(|_| fits) {
-            if !claimed_by(claimed, &full) {
-                cands.push(candidate(sources, phrases, key, t, topic, full));
-                out.push(cands.len() - 1);
-            }
+        } else if let Some(i) = extra
+            .iter()
+            .position(|x| x.term == t.as_str() && t.chars().count() <= MAX_PART_CHARS)
+        {
+            cands.push(extra.swap_remove(i));
+            out.push(cands.len() - 1);
         }
     }
     out.sort_unstable();
