@@ -68,7 +68,7 @@ const PHRASE_OVER_WORD: f64 = 0.5;
 const MIN_SHARE: f64 = 0.04;
 /// A topic's first keywords are its head terms: what its papers most distinctly share.
 const HEAD_KEYWORDS: usize = 1;
-/// A label led by a head term is preferred while its F1 is at least this share of the best
+/// A label holding a head term is preferred while its F1 is at least this share of the best
 /// label's that lands.
 const HEAD_F1_SHARE: f64 = 0.5;
 /// Broad words tried when no label lands: at most this many, each held by the topic's papers
@@ -774,7 +774,7 @@ fn choose(
         .filter(|&i| margins[i] > LAND_MARGIN)
         .collect();
     if let Some(i) = best_score(&mut landing.iter().copied()) {
-        // A label led by a head term, unless it retrieves the topic far worse.
+        // A label holding a head term, unless it retrieves the topic far worse.
         let floor = HEAD_F1_SHARE * alternatives[i].1;
         let led = landing.iter().copied().filter(|&j| {
             alternatives[j].1 >= floor && alternatives[j].0.iter().any(|p| heads.contains(p))
@@ -1018,5 +1018,38 @@ mod tests {
             );
             assert!(!l[0].contains("LLM") && !l[1].contains("LLM"), "{l:?}");
         }
+    }
+
+    /// Embeds every text nearest the first of two centroids.
+    struct AllFirst;
+
+    impl TermEmbedder for AllFirst {
+        fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+            Ok(terms.iter().flat_map(|_| [1.0, 0.0]).collect())
+        }
+    }
+
+    #[test]
+    fn a_label_holding_the_head_term_wins_unless_it_retrieves_far_worse() {
+        let cand = |term| Candidate {
+            term,
+            all: Vec::new(),
+            inside: Vec::new(),
+            concept: vec![term.to_string()],
+            full: vec![term.to_string()],
+        };
+        let cands = [cand("GPT-4o"), cand("벤치마크")];
+        let centroids = [vec![1.0f32, 0.0], vec![0.0, 1.0]];
+        let pick = |f1_head: f64| {
+            let alternatives = [(vec![0], 0.6), (vec![1], f1_head)];
+            choose(&alternatives, &cands, 0, &centroids, Some(&AllFirst), &[1]).unwrap()
+        };
+        // Both land: the head term's label while its F1 is at least half the best one's.
+        assert_eq!(pick(0.35), Some((1, true)));
+        assert_eq!(pick(0.25), Some((0, true)));
+        // Without head terms the best F1 is taken.
+        let alternatives = [(vec![0], 0.6), (vec![1], 0.35)];
+        let plain = choose(&alternatives, &cands, 0, &centroids, Some(&AllFirst), &[]).unwrap();
+        assert_eq!(plain, Some((0, true)));
     }
 }
