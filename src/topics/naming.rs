@@ -172,8 +172,13 @@ fn full_concept(corpus: &Corpus<'_>, term: &str) -> Vec<String> {
 }
 
 /// Whether a Korean term's last word still carries an ending the stemmer left (`벤치마크인`,
-/// `평가할`, `모달리티 간의`, `짧은`, `보였다`): read as a label, it is a fragment of a sentence.
+/// `평가할`, `모달리티 간의`, `짧은`, `보였다`), or a word of it is a connective that only links
+/// a sentence's parts (`관한 연구`, "research about"): read as a label, it is a fragment.
 fn ends_inflected(term: &str) -> bool {
+    const CONNECTIVES: &[&str] = &["관한", "대한", "위한", "통한", "따른", "의한", "인한"];
+    if term.split(' ').any(|w| CONNECTIVES.contains(&w)) {
+        return true;
+    }
     const ENDINGS: &[char] = &[
         '할', '인', '의', '을', '를', '은', '는', '된', '한', '운', '적', '와', '과', '로', '다',
     ];
@@ -841,6 +846,8 @@ mod tests {
             "평가할",
             "보였다",
             "했다",
+            "관한 연구",
+            "위한 방법",
         ] {
             assert!(ends_inflected(fragment), "{fragment}");
         }
@@ -852,6 +859,7 @@ mod tests {
             "경로",
             "에이전트",
             "비디오 생성",
+            "효율적 추론",
         ] {
             assert!(!ends_inflected(noun), "{noun}");
         }
