@@ -175,9 +175,16 @@ fn full_concept(corpus: &Corpus<'_>, term: &str) -> Vec<String> {
 /// `평가할`, `모달리티 간의`, `짧은`, `보였다`), or a word of it is a connective that only links
 /// a sentence's parts (`관한 연구`, "research about"): read as a label, it is a fragment.
 fn ends_inflected(term: &str) -> bool {
-    const CONNECTIVES: &[&str] = &["관한", "대한", "위한", "통한", "따른", "의한", "인한"];
-    if term.split(' ').any(|w| CONNECTIVES.contains(&w)) {
+    if has_connective(term) {
         return true;
+    }
+    // Nouns with those endings: loanwords (`파이프라인`, `도메인`, `트리플레인`) and a few
+    // Sino-Korean words (`주의`, attention; `정의`, definition).
+    const NOUN_ENDINGS: &[&str] = &["라인", "레인", "메인", "체인", "자인"];
+    const NOUNS: &[&str] = &["주의", "정의", "임의", "논의", "합의", "회의"];
+    let last = term.rsplit(' ').next().unwrap_or(term);
+    if NOUNS.contains(&last) || NOUN_ENDINGS.iter().any(|e| last.ends_with(e)) {
+        return false;
     }
     const ENDINGS: &[char] = &[
         '할', '인', '의', '을', '를', '은', '는', '된', '한', '운', '적', '와', '과', '로', '다',
@@ -185,12 +192,18 @@ fn ends_inflected(term: &str) -> bool {
     // Two-syllable words end so too when they are adjectives or take a particle (`짧은`,
     // `작은`, `맵을`, `간의`); of those endings, only these leave few nouns behind (`마을`).
     const SHORT_ENDINGS: &[char] = &['은', '는', '을', '를', '의', '다'];
-    let last = term.rsplit(' ').next().unwrap_or(term);
     match last.chars().count() {
         0 | 1 => false,
         2 => last.ends_with(SHORT_ENDINGS),
         _ => last.ends_with(ENDINGS),
     }
+}
+
+/// Whether a word of `term` is a connective that only links a sentence's parts (`관한 연구`,
+/// "research about"): such a phrase is a fragment wherever it is shown.
+pub(super) fn has_connective(term: &str) -> bool {
+    const CONNECTIVES: &[&str] = &["관한", "대한", "위한", "통한", "따른", "의한", "인한"];
+    term.split(' ').any(|w| CONNECTIVES.contains(&w))
 }
 
 /// Whether `term` names something out of context: a phrase, or an English word written as a
@@ -852,6 +865,9 @@ mod tests {
             assert!(ends_inflected(fragment), "{fragment}");
         }
         for noun in [
+            "주의",
+            "파이프라인",
+            "도메인",
             "로봇",
             "정책",
             "효과",

@@ -162,7 +162,8 @@ pub fn over_time(
                             break;
                         }
                         let term = display(k);
-                        if corpus.is_generic(k, &term) {
+                        // A sentence's fragment (`관한 연구`) says nothing about a period either.
+                        if corpus.is_generic(k, &term) || super::naming::has_connective(&term) {
                             continue;
                         }
                         let c = corpus.concept(&term);
