@@ -137,8 +137,14 @@ impl Paper {
 
     /// The month (`YYYY-MM`) of the first appearance, if the date is known.
     pub fn month(&self) -> Option<&str> {
-        self.date.as_deref().and_then(|d| d.get(..7))
+        self.date.as_deref().and_then(month_of)
     }
+}
+
+/// The month (`YYYY-MM`) of a date (`YYYY-MM-DD`); `None` when it is shorter, or its seventh
+/// byte is inside a character (a date field of any text, never a panic).
+pub fn month_of(date: &str) -> Option<&str> {
+    date.get(..7)
 }
 
 /// What a [`Warning`] is about.

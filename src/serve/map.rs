@@ -90,8 +90,8 @@ fn build(l: &Loaded) -> Result<MapData, String> {
         .iter()
         .map(|d| {
             d.as_deref()
-                .filter(|d| d.len() >= 7)
-                .map(|d| d[..7].to_string())
+                .and_then(crate::corpus::month_of)
+                .map(str::to_string)
         })
         .collect();
     let mut months: Vec<String> = months_of_rows.iter().flatten().cloned().collect();
