@@ -319,15 +319,15 @@ pub fn name(
         let size = rows[c].len();
         let mut cands = candidates(sources, &phrases, c, &rows[c], &ranked[c], &claimed);
         let keywords = sources.keywords.get(c).map_or(&[][..], Vec::as_slice);
-        let extra = keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
-        let heads = heads(keywords, &mut cands, extra);
+        let mut extra =
+            keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
+        let heads = heads(keywords, &mut cands, &mut extra);
         let mut alternatives = build(&cands, size, &heads);
         let mut pick = choose(&alternatives, &cands, c, &centroids, embedder, &heads)?;
         // Nothing landed, or no candidate was left: keywords and broad words widen the search.
         if !pick.is_some_and(|(_, landed)| landed) && embedder.is_some() {
             let first = pick.map(|(i, _)| alternatives[i].clone());
-            let mut extra =
-                keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
+            // The keyword candidates left after the head terms moved into `cands`.
             extra.extend(broad_candidates(
                 sources,
                 &phrases,
@@ -569,7 +569,7 @@ fn keyword_candidates<'a>(
 }
 
 /// Positions in `cands` of the topic's head terms, its first [`HEAD_KEYWORDS`] `keywords`; one
-/// the F1 ranking left out is moved there from `extra` (the topic's [`keyword_candidates`]),
+/// the F1 ranking left out is moved there out of `extra` (the topic's [`keyword_candidates`]),
 /// unless it is too long to be a label part. The first keyword is what the topic's papers most
 /// distinctly share (`벤치마크` over benchmark papers, `음성 생성` over speech papers), and
 /// readers grade a label by whether it names that; a narrower part with a higher F1
@@ -577,7 +577,7 @@ fn keyword_candidates<'a>(
 fn heads<'a>(
     keywords: &[String],
     cands: &mut Vec<Candidate<'a>>,
-    mut extra: Vec<Candidate<'a>>,
+    extra: &mut Vec<Candidate<'a>>,
 ) -> Vec<usize> {
     let mut out = Vec::new();
     for t in keywords.iter().take(HEAD_KEYWORDS) {
@@ -587,7 +587,8 @@ fn heads<'a>(
             .iter()
             .position(|x| x.term == t.as_str() && t.chars().count() <= MAX_PART_CHARS)
         {
-            cands.push(extra.swap_remove(i));
+            // In order: the rest of `extra` stays as the keywords list it.
+            cands.push(extra.remove(i));
             out.push(cands.len() - 1);
         }
     }
