@@ -43,6 +43,9 @@ mod index_targets;
 #[path = "large_index.rs"]
 #[allow(dead_code)]
 mod large_index;
+#[path = "../tests/common/server.rs"]
+#[allow(dead_code)]
+mod server;
 
 use papermap::index::Index;
 use papermap::topics::kmeans::{self, KMeansConfig, Rows};

@@ -20,7 +20,6 @@
 //! `--write-only --add K` adds K new papers to the index of N already written, as a day's
 //! `papermap index` does.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -329,59 +328,40 @@ fn serve_runs(o: &Opts) -> Result<ServeRuns, String> {
 /// `secs`; the start time and every latency (ms).
 fn serve(dir: &Path, secs: u64) -> Result<(f64, Vec<f64>), String> {
     let start = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--index"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or("no stdout")?)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    let result = (|| {
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .ok_or_else(|| format!("server said {line:?}"))?
-            .to_string();
-        let first = format!("/api/search?q={}&k=10", encode(QUERIES[0]));
-        while request(&addr, "GET", &first, b"")?.0 != 200 {
-            if start.elapsed() > Duration::from_secs(120) {
-                return Err("no answer in 120 s".to_string());
-            }
+    // Stopped when dropped, at the end of this function.
+    let server = super::server::start_default_model(dir, Stdio::null());
+    let addr = server.addr.clone();
+    let first = format!("/api/search?q={}&k=10", encode(QUERIES[0]));
+    while request(&addr, "GET", &first, b"")?.0 != 200 {
+        if start.elapsed() > Duration::from_secs(120) {
+            return Err("no answer in 120 s".to_string());
         }
-        let started = start.elapsed().as_secs_f64();
-        let stop = Arc::new(AtomicBool::new(false));
-        let clients: Vec<_> = (0..8)
-            .map(|c| {
-                let (addr, stop) = (addr.clone(), Arc::clone(&stop));
-                std::thread::spawn(move || {
-                    let mut lat = Vec::new();
-                    let mut i = c;
-                    while !stop.load(Ordering::Relaxed) {
-                        let path =
-                            format!("/api/search?q={}&k=10", encode(QUERIES[i % QUERIES.len()]));
-                        i += 1;
-                        let t = Instant::now();
-                        if matches!(request(&addr, "GET", &path, b""), Ok((200, _))) {
-                            lat.push(t.elapsed().as_secs_f64() * 1e3);
-                        }
+    }
+    let started = start.elapsed().as_secs_f64();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let (addr, stop) = (addr.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut lat = Vec::new();
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    let path = format!("/api/search?q={}&k=10", encode(QUERIES[i % QUERIES.len()]));
+                    i += 1;
+                    let t = Instant::now();
+                    if matches!(request(&addr, "GET", &path, b""), Ok((200, _))) {
+                        lat.push(t.elapsed().as_secs_f64() * 1e3);
                     }
-                    lat
-                })
+                }
+                lat
             })
-            .collect();
-        std::thread::sleep(Duration::from_secs(secs));
-        stop.store(true, Ordering::Relaxed);
-        let mut all = Vec::new();
-        for c in clients {
-            all.extend(c.join().map_err(|_| "client failed")?);
-        }
-        Ok((started, all))
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for c in clients {
+        all.extend(c.join().map_err(|_| "client failed")?);
+    }
+    Ok((started, all))
 }
