@@ -8,10 +8,12 @@
 //! frequency of any form) with `k1 = 1.2`, `b = 0.75` and the non-negative IDF
 //! `ln(1 + (N − df + 0.5) / (df + 0.5))`; each distinct query token counts once.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use super::lexical_store::StoredPostings;
+use super::lexical_top;
+pub(crate) use super::lexical_top::ListView;
 use super::Hit;
 use crate::embed::{EmbedError, Encoder, Prefix};
 use crate::index::Index;
@@ -127,7 +129,9 @@ pub struct Bm25 {
     /// Each document's length term `K1 · (1 − B + B · len / avgdl)`, made on the first
     /// query: at a million papers a query scores millions of postings, and the division per
     /// posting was a third of it.
-    norms: std::sync::OnceLock<Vec<f32>>,
+    norms: std::sync::OnceLock<(Vec<f32>, f32)>,
+    /// Document frequencies of multi-form concepts, by their forms ([`Bm25::union_df`]).
+    union_df: Arc<Mutex<HashMap<Vec<String>, usize>>>,
 }
 
 impl Bm25 {
@@ -160,6 +164,7 @@ impl Bm25 {
             lexicon: Lexicon::default(),
             glossary: true,
             norms: std::sync::OnceLock::new(),
+            union_df: Arc::default(),
         }
     }
 
@@ -235,6 +240,7 @@ impl Bm25 {
             lexicon,
             glossary: true,
             norms: std::sync::OnceLock::new(),
+            union_df: Arc::default(),
         }
     }
 
@@ -250,7 +256,7 @@ impl Bm25 {
 
     /// `token`'s posting list (for tests of the stored form).
     #[cfg(test)]
-    pub(crate) fn list(&self, token: &str) -> Cow<'_, [(u32, u32)]> {
+    pub(crate) fn list(&self, token: &str) -> std::borrow::Cow<'_, [(u32, u32)]> {
         self.postings.list(token)
     }
 
@@ -319,88 +325,102 @@ impl Bm25 {
     /// does): its term frequency in a document is the sum over its forms, its document frequency
     /// the number of documents holding any form. A paper that says `video` and `비디오` thus
     /// counts one matched concept, not two, and a rare name in the query keeps its weight
-    /// against many common words matched in two languages.
+    /// against many common words matched in two languages. A document's concepts are summed
+    /// best bound first ([`lexical_top::order`]), as [`Bm25::search`] sums them.
     pub fn scores(&self, query: &str) -> Vec<f32> {
-        let n = self.doc_len.len();
-        let mut scores = vec![0f32; n];
-        let norms = self.norms.get_or_init(|| {
-            let avgdl = self.avgdl.max(1e-9);
-            self.doc_len
-                .iter()
-                .map(|&dl| K1 * (1.0 - B + B * dl as f32 / avgdl))
-                .collect()
-        });
-        // A concept's summed term frequencies, by document; zero again after each concept.
-        // Summing into it replaced a merge of the forms' lists (ordered by document), whose
-        // branches took most of a query's time at a million papers, where a common word's
-        // list is half the index.
-        let mut tf_sum: Vec<u32> = Vec::new();
-        for forms in self.concepts(query) {
-            let lists: Vec<Cow<'_, [(u32, u32)]>> = forms
-                .iter()
-                .map(|t| self.postings.list(t))
-                .filter(|l| !l.is_empty())
-                .collect();
-            match lists.as_slice() {
-                [] => {}
-                [list] => {
-                    let idf = idf(n, list.len());
-                    for &(d, tf) in list.iter() {
-                        scores[d as usize] += term_score(idf, tf, norms[d as usize]);
-                    }
-                }
-                _ => {
-                    if tf_sum.is_empty() {
-                        tf_sum = vec![0u32; n];
-                    }
-                    let mut df = 0;
-                    for list in &lists {
-                        for &(d, tf) in list.iter() {
-                            let t = &mut tf_sum[d as usize];
-                            df += usize::from(*t == 0);
-                            *t += tf;
-                        }
-                    }
-                    let idf = idf(n, df);
-                    for list in &lists {
-                        for &(d, _) in list.iter() {
-                            let t = std::mem::take(&mut tf_sum[d as usize]);
-                            if t != 0 {
-                                scores[d as usize] += term_score(idf, t, norms[d as usize]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        scores
+        let concepts = self.scored_concepts(query);
+        lexical_top::all_scores(&concepts, self.norms())
     }
 
     /// Top `k` documents with a positive score, best first (ties: lower row); `exclude` is left
-    /// out.
+    /// out. The same hits and scores as ranking [`Bm25::scores`], without scoring every
+    /// document a common query word holds ([`lexical_top`]).
     pub fn search(&self, query: &str, k: usize, exclude: Option<usize>) -> Vec<Hit> {
         if k == 0 {
             return Vec::new();
         }
-        let scores = self.scores(query);
-        // A bounded heap over the scores: at a million papers most of them can be positive,
-        // and collecting them all to select from took more than scoring.
-        let mut top = super::dense::TopK::new(k);
-        let mut floor = 0f32;
-        for (row, &s) in scores.iter().enumerate() {
-            if s > floor && Some(row) != exclude {
-                top.push(s, row);
-                floor = top.floor().max(0.0);
-            }
+        let concepts = self.scored_concepts(query);
+        lexical_top::top_k(&concepts, self.norms(), k, exclude)
+    }
+
+    /// Each document's length term `K1 · (1 − B + B · len / avgdl)`.
+    fn norms(&self) -> &[f32] {
+        &self
+            .norms
+            .get_or_init(|| {
+                let avgdl = self.avgdl.max(1e-9);
+                let norms: Vec<f32> = self
+                    .doc_len
+                    .iter()
+                    .map(|&dl| K1 * (1.0 - B + B * dl as f32 / avgdl))
+                    .collect();
+                let least = norms.iter().copied().fold(f32::INFINITY, f32::min);
+                (norms, least)
+            })
+            .0
+    }
+
+    /// The smallest length term of any document (infinite for none).
+    fn least_norm(&self) -> f32 {
+        self.norms();
+        self.norms.get().map_or(f32::INFINITY, |n| n.1)
+    }
+
+    /// The query's concepts with their lists, IDFs and bounds, in the order they are summed.
+    fn scored_concepts(&self, query: &str) -> Vec<lexical_top::Concept<'_>> {
+        let n = self.doc_len.len();
+        let least = self.least_norm();
+        let mut out: Vec<lexical_top::Concept<'_>> = self
+            .concepts(query)
+            .into_iter()
+            .filter_map(|forms| {
+                let lists: Vec<(ListView<'_>, u32)> = forms
+                    .iter()
+                    .map(|t| self.postings.view(t))
+                    .filter(|l| !l.0.is_empty())
+                    .collect();
+                let df = match lists.as_slice() {
+                    [] => return None,
+                    [one] => one.0.len(),
+                    _ => self.union_df(&forms, &lists),
+                };
+                Some(lexical_top::Concept::new(lists, idf(n, df), least))
+            })
+            .collect();
+        lexical_top::order(&mut out);
+        out
+    }
+
+    /// Documents holding any of `forms` (whose non-empty `lists` are given); remembered, since
+    /// the same concepts come back query after query and a common word's lists are long.
+    fn union_df(&self, forms: &[String], lists: &[(ListView<'_>, u32)]) -> usize {
+        if let Some(&df) = self
+            .union_df
+            .lock()
+            .ok()
+            .and_then(|c| c.get(forms).copied())
+            .as_ref()
+        {
+            return df;
         }
-        top.into_sorted()
+        let df = lexical_top::union_len(lists.iter().map(|l| l.0), self.doc_len.len());
+        if let Ok(mut c) = self.union_df.lock() {
+            if c.len() >= UNION_DF_KEPT {
+                c.clear();
+            }
+            c.insert(forms.to_vec(), df);
+        }
+        df
     }
 }
+
+/// Most concepts whose document frequency is remembered ([`Bm25::union_df`]).
+const UNION_DF_KEPT: usize = 4096;
 
 /// One concept's share of a document's score: BM25 of term frequency `tf` in a document
 /// whose length term is `norm`.
 #[inline]
-fn term_score(idf: f32, tf: u32, norm: f32) -> f32 {
+pub(crate) fn term_score(idf: f32, tf: u32, norm: f32) -> f32 {
     let tf = tf as f32;
     idf * tf * (K1 + 1.0) / (tf + norm)
 }
@@ -427,11 +447,32 @@ impl Postings {
         }
     }
 
-    /// `token`'s (document, term frequency) pairs, documents ascending.
-    fn list(&self, token: &str) -> Cow<'_, [(u32, u32)]> {
+    /// `token`'s list, documents ascending, and its largest term frequency.
+    fn view(&self, token: &str) -> (ListView<'_>, u32) {
         match self {
-            Postings::Built(p) => Cow::Borrowed(p.get(token).map_or(&[][..], Vec::as_slice)),
-            Postings::Stored(s) => Cow::Owned(s.list(token)),
+            Postings::Built(p) => {
+                let list = p.get(token).map_or(&[][..], Vec::as_slice);
+                (
+                    ListView::Pairs(list),
+                    list.iter().map(|&(_, tf)| tf).max().unwrap_or(0),
+                )
+            }
+            Postings::Stored(s) => s.view(token),
+        }
+    }
+
+    /// `token`'s (document, term frequency) pairs, documents ascending.
+    #[cfg(test)]
+    fn list(&self, token: &str) -> std::borrow::Cow<'_, [(u32, u32)]> {
+        match self {
+            Postings::Built(p) => {
+                std::borrow::Cow::Borrowed(p.get(token).map_or(&[][..], Vec::as_slice))
+            }
+            Postings::Stored(_) => {
+                let mut pairs = Vec::new();
+                self.view(token).0.for_each(|d, tf| pairs.push((d, tf)));
+                std::borrow::Cow::Owned(pairs)
+            }
         }
     }
 }
@@ -512,5 +553,99 @@ mod tests {
         );
         // The narrow concept keeps the rarity that ranks the jailbreak paper first.
         assert_eq!(bm.search("jailbreak attacks", 1, None)[0].row, 0);
+    }
+
+    /// Words of a Zipf-like vocabulary, letters only (`qa`, `qb`, …, by rank).
+    fn word(rank: usize) -> String {
+        let mut w = String::from("q");
+        let mut r = rank;
+        loop {
+            w.push((b'a' + (r % 26) as u8) as char);
+            r /= 26;
+            if r == 0 {
+                break w;
+            }
+        }
+    }
+
+    #[test]
+    fn pruned_search_equals_ranking_every_score() {
+        // 3,000 documents over a Zipf vocabulary: common words hold most documents, rare ones
+        // a few, so some queries are cut short and some are not.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let docs: Vec<String> = (0..3000)
+            .map(|_| {
+                let len = 8 + (next() % 33) as usize;
+                (0..len)
+                    .map(|_| {
+                        word(((next() % 600) as f64 / 600.0).powi(3).mul_add(600.0, 0.0) as usize)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let mut bm = Bm25::statistics(&docs);
+        // Two words with translations, so concepts of several forms are cut short too.
+        bm.set_translations(
+            Lexicon::from_pairs([
+                (word(1).as_str(), word(301).as_str()),
+                (word(1).as_str(), word(2).as_str()),
+                (word(40).as_str(), word(3).as_str()),
+            ]),
+            false,
+        );
+        let splits_before = lexical_top::SPLITS.with(|s| s.get());
+        let mut queries = 0;
+        for q in 0..60usize {
+            let words: Vec<String> = (0..2 + q % 4)
+                // A rare word first in two queries of three; common words only in the rest.
+                .map(|i| {
+                    word(if i == 0 && q % 3 != 0 {
+                        100 + q * 7
+                    } else {
+                        (q * 13 + i * 5) % 30
+                    })
+                })
+                .collect();
+            let query = words.join(" ");
+            let scores = bm.scores(&query);
+            for k in [1, 5, 10, 50] {
+                for exclude in [None, Some(q * 41 % docs.len())] {
+                    let mut expected: Vec<Hit> = scores
+                        .iter()
+                        .enumerate()
+                        .filter(|&(row, &score)| score > 0.0 && Some(row) != exclude)
+                        .map(|(row, &score)| Hit { row, score })
+                        .collect();
+                    expected.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+                    expected.truncate(k);
+                    let bits = |h: &[Hit]| -> Vec<(usize, u32)> {
+                        h.iter().map(|h| (h.row, h.score.to_bits())).collect()
+                    };
+                    let got = bm.search(&query, k, exclude);
+                    assert_eq!(bits(&got), bits(&expected), "{query:?} k {k} {exclude:?}");
+                    // Cut short wherever the bounds allow, not only where it pays.
+                    let concepts = bm.scored_concepts(&query);
+                    let eager = lexical_top::top_k_as(&concepts, bm.norms(), k, exclude, true);
+                    assert_eq!(
+                        bits(&eager),
+                        bits(&expected),
+                        "eager: {query:?} k {k} {exclude:?}"
+                    );
+                    queries += 1;
+                }
+            }
+        }
+        let splits = lexical_top::SPLITS.with(|s| s.get()) - splits_before;
+        assert!(
+            splits > 0 && splits < queries,
+            "{splits} of {queries} queries cut short"
+        );
     }
 }

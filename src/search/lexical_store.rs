@@ -10,12 +10,13 @@
 //! file is opened, and each posting list its own, checked when read; anything wrong with it
 //! means "build again" ([`with_repair`]), never an error.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use super::lexical::{tokenize, Bm25};
+use super::lexical::{tokenize, Bm25, ListView};
 use crate::embed::kernels::mapped::Mapped;
 use crate::embed::{EmbedError, Encoder};
 use crate::index::Index;
@@ -164,6 +165,7 @@ fn read(path: &Path, current: impl Fn(&[u8]) -> bool) -> Option<Bm25> {
         postings: postings_start,
         docs: n as u32,
         damaged: Arc::new(AtomicBool::new(false)),
+        checked: Arc::default(),
     };
     Some(Bm25::from_stored(
         stored,
@@ -213,6 +215,11 @@ pub(crate) struct StoredPostings {
     docs: u32,
     /// Set when a list failed its checksum.
     damaged: Arc<AtomicBool>,
+    /// The lists that passed their checks, by offset, with their largest term frequency. The
+    /// file is mapped and never changes under the map (it is replaced by a rename), so a list
+    /// is checked once: a query's common words have lists of half a million pairs, and
+    /// checking them at every search took a tenth of BM25's time at a million papers.
+    checked: Arc<Mutex<HashMap<usize, u32>>>,
 }
 
 impl std::fmt::Debug for StoredPostings {
@@ -253,23 +260,37 @@ impl StoredPostings {
         self.entry(token).map_or(0, |e| e.count)
     }
 
-    /// `token`'s (document, tf) pairs; empty, and the postings marked damaged, when the list
-    /// fails its checksum or names a document past the end.
-    pub(crate) fn list(&self, token: &str) -> Vec<(u32, u32)> {
+    /// `token`'s list as it lies in the file and its largest term frequency; empty, and the
+    /// postings marked damaged, when the list fails its checksum or names a document past
+    /// the end (checked on its first read).
+    pub(crate) fn view(&self, token: &str) -> (ListView<'_>, u32) {
+        let empty = (ListView::Bytes(&[]), 0);
         let Some(e) = self.entry(token) else {
-            return Vec::new();
+            return empty;
         };
         let start = self.postings + e.offset;
         let bytes = &self.map[start..start + e.count * 8];
-        let list: Vec<(u32, u32)> = bytes
-            .chunks_exact(8)
-            .map(|c| (le_u32(c, 0), le_u32(c, 4)))
-            .collect();
-        if crc32fast::hash(bytes) != e.crc || list.iter().any(|&(d, _)| d >= self.docs) {
-            self.damaged.store(true, Ordering::Relaxed);
-            return Vec::new();
-        }
-        list
+        let known = self
+            .checked
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&e.offset).copied());
+        let most = match known {
+            Some(most) => most,
+            None => {
+                let pairs = || bytes.chunks_exact(8).map(|c| (le_u32(c, 0), le_u32(c, 4)));
+                if crc32fast::hash(bytes) != e.crc || pairs().any(|(d, _)| d >= self.docs) {
+                    self.damaged.store(true, Ordering::Relaxed);
+                    return empty;
+                }
+                let most = pairs().map(|(_, tf)| tf).max().unwrap_or(0);
+                if let Ok(mut c) = self.checked.lock() {
+                    c.insert(e.offset, most);
+                }
+                most
+            }
+        };
+        (ListView::Bytes(bytes), most)
     }
 
     /// True once a list failed its checksum.

@@ -15,6 +15,7 @@ pub mod eval;
 pub mod hybrid;
 pub mod lexical;
 pub mod lexical_store;
+mod lexical_top;
 
 use std::path::PathBuf;
 
