@@ -75,6 +75,13 @@ impl Drop for Announced<'_> {
 /// clients a pass that waits the few milliseconds a query's embedding takes serves more of
 /// them, and fewer passes compete with the embedder and BM25 for the cores.
 pub fn run(requests: mpsc::Receiver<Request>, coming: &Coming) {
+    // The pass's few long tasks get threads of their own: on rayon's global pool, the
+    // embedder's next batch (which runs there) waited behind them for the whole pass.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("papermap-pass-{i}"))
+        .build()
+        .ok();
     while let Ok(first) = requests.recv() {
         let mut batch = vec![first];
         let deadline = Instant::now() + GATHER;
@@ -101,7 +108,10 @@ pub fn run(requests: mpsc::Receiver<Request>, coming: &Coming) {
             let (same, rest): (Vec<Request>, Vec<Request>) = batch
                 .into_iter()
                 .partition(|r| Arc::ptr_eq(&r.loaded, &lead));
-            answer(&lead, same);
+            match &pool {
+                Some(pool) => pool.install(|| answer(&lead, same)),
+                None => answer(&lead, same),
+            }
             batch = rest;
         }
     }
