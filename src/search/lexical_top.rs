@@ -162,9 +162,6 @@ pub(crate) fn top_k(
     k: usize,
     exclude: Option<usize>,
 ) -> Vec<Hit> {
-    if k == 0 || concepts.is_empty() {
-        return Vec::new();
-    }
     top_k_as(concepts, norms, k, exclude, false)
 }
 
@@ -210,7 +207,7 @@ fn top_k_in(
         ..
     } = s;
     let excluded = |d: u32| Some(d as usize) == exclude;
-    // The most any document has so far.
+    // The sum of the bounds of the concepts added: no document has more so far.
     let mut done = 0f32;
     let mut split: Option<(usize, f32, Vec<u32>)> = None;
     for (j, c) in concepts.iter().enumerate() {
