@@ -394,12 +394,11 @@ impl Bm25 {
     /// Documents holding any of `forms` (whose non-empty `lists` are given); remembered, since
     /// the same concepts come back query after query and a common word's lists are long.
     fn union_df(&self, forms: &[String], lists: &[(ListView<'_>, u32)]) -> usize {
-        if let Some(&df) = self
+        if let Some(df) = self
             .union_df
             .lock()
             .ok()
             .and_then(|c| c.get(forms).copied())
-            .as_ref()
         {
             return df;
         }
