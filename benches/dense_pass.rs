@@ -10,12 +10,14 @@
 //! Queries are stored vectors of rows spread over the index, plus a little noise, so they
 //! land among near neighbours as a real query does.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use papermap::index::Index;
 use papermap::search::dense;
 use papermap::vectors::int8_scan::Int8Matrix;
+
+#[path = "common/index_runs.rs"]
+mod index_runs;
 
 fn main() {
     if let Err(e) = run() {
@@ -25,24 +27,7 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut index = None;
-    let mut runs = 5usize;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--index" => index = it.next().map(PathBuf::from),
-            "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--runs needs a number")?
-            }
-            "--bench" => {}
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    let dir = index.ok_or("--index DIR is required")?;
+    let index_runs::IndexRuns { index: dir, runs } = index_runs::parse(5)?;
     let index = Index::open(&dir).map_err(|e| e.to_string())?;
     let (n, dim) = (index.len(), index.dim());
     let vectors = index.vectors();

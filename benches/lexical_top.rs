@@ -10,7 +10,6 @@
 //! The queries are the scale bench's, the server's load: a rare term with a common one, and
 //! a Korean query of common words only.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use papermap::index::Index;
@@ -24,6 +23,9 @@ const QUERIES: [&str; 4] = [
 ];
 const DEPTH: usize = 100;
 
+#[path = "common/index_runs.rs"]
+mod index_runs;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("lexical_top: {e}");
@@ -32,24 +34,7 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut index = None;
-    let mut runs = 5usize;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--index" => index = it.next().map(PathBuf::from),
-            "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--runs needs a number")?
-            }
-            "--bench" => {}
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    let dir = index.ok_or("--index DIR is required")?;
+    let index_runs::IndexRuns { index: dir, runs } = index_runs::parse(5)?;
     let index = Index::open(&dir).map_err(|e| e.to_string())?;
     let bm25 = lexical_store::load_or_build(&index, None).map_err(|e| e.to_string())?;
     println!(

@@ -340,7 +340,13 @@ impl Bm25 {
             return Vec::new();
         }
         let concepts = self.scored_concepts(query);
-        lexical_top::top_k(&concepts, self.norms(), k, exclude)
+        lexical_top::top_k(
+            &concepts,
+            self.norms(),
+            k,
+            exclude,
+            lexical_top::Cut::WherePays,
+        )
     }
 
     /// Each document's length term `K1 · (1 − B + B · len / avgdl)`.
@@ -631,7 +637,13 @@ mod tests {
                     assert_eq!(bits(&got), bits(&expected), "{query:?} k {k} {exclude:?}");
                     // Cut short wherever the bounds allow, not only where it pays.
                     let concepts = bm.scored_concepts(&query);
-                    let eager = lexical_top::top_k_as(&concepts, bm.norms(), k, exclude, true);
+                    let eager = lexical_top::top_k(
+                        &concepts,
+                        bm.norms(),
+                        k,
+                        exclude,
+                        lexical_top::Cut::WheneverBounded,
+                    );
                     assert_eq!(
                         bits(&eager),
                         bits(&expected),

@@ -154,6 +154,17 @@ pub(crate) fn all_scores(concepts: &[Concept<'_>], norms: &[f32]) -> Vec<f32> {
     acc
 }
 
+/// When [`top_k`] stops adding whole lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// Where looking the rest up costs less than adding it.
+    WherePays,
+    /// Wherever the bounds allow, checking the k-th best after every concept whatever that
+    /// costs: so tests take every path of the bounds.
+    #[cfg_attr(not(test), allow(dead_code))]
+    WheneverBounded,
+}
+
 /// The top `k` documents with a positive score, best first (ties: lower row), `exclude` left
 /// out: those of [`all_scores`], found without scoring every document.
 pub(crate) fn top_k(
@@ -161,22 +172,12 @@ pub(crate) fn top_k(
     norms: &[f32],
     k: usize,
     exclude: Option<usize>,
-) -> Vec<Hit> {
-    top_k_as(concepts, norms, k, exclude, false)
-}
-
-/// [`top_k`]; `eager` checks the k-th best after every concept and looks up as soon as the
-/// bounds allow, whatever that costs (so tests take the bounds' every path).
-pub(crate) fn top_k_as(
-    concepts: &[Concept<'_>],
-    norms: &[f32],
-    k: usize,
-    exclude: Option<usize>,
-    eager: bool,
+    cut: Cut,
 ) -> Vec<Hit> {
     if k == 0 || concepts.is_empty() {
         return Vec::new();
     }
+    let eager = cut == Cut::WheneverBounded;
     SCRATCH.with(|s| match s.try_borrow_mut() {
         Ok(mut s) => top_k_in(&mut s, concepts, norms, k, exclude, eager),
         // Not reentrant; a nested call (none today) would take buffers of its own.
