@@ -132,6 +132,8 @@ pub struct Bm25 {
     norms: std::sync::OnceLock<(Vec<f32>, f32)>,
     /// Document frequencies of multi-form concepts, by their forms ([`Bm25::union_df`]).
     union_df: Arc<Mutex<HashMap<Vec<String>, usize>>>,
+    /// Largest term frequencies of built lists, by term ([`Bm25::most`]).
+    most_tf: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 impl Bm25 {
@@ -165,6 +167,7 @@ impl Bm25 {
             glossary: true,
             norms: std::sync::OnceLock::new(),
             union_df: Arc::default(),
+            most_tf: Arc::default(),
         }
     }
 
@@ -241,6 +244,7 @@ impl Bm25 {
             glossary: true,
             norms: std::sync::OnceLock::new(),
             union_df: Arc::default(),
+            most_tf: Arc::default(),
         }
     }
 
@@ -382,8 +386,9 @@ impl Bm25 {
             .filter_map(|forms| {
                 let lists: Vec<(ListView<'_>, u32)> = forms
                     .iter()
-                    .map(|t| self.postings.view(t))
-                    .filter(|l| !l.0.is_empty())
+                    .map(|t| (t, self.postings.view(t)))
+                    .filter(|(_, l)| !l.0.is_empty())
+                    .map(|(t, (list, most))| (list, most.unwrap_or_else(|| self.most(t, list))))
                     .collect();
                 let df = match lists.as_slice() {
                     [] => return None,
@@ -395,6 +400,23 @@ impl Bm25 {
             .collect();
         lexical_top::order(&mut out);
         out
+    }
+
+    /// The largest term frequency in `token`'s built `list`; remembered, since reading a
+    /// common word's list for it at every query cost as much as scoring it.
+    fn most(&self, token: &str, list: ListView<'_>) -> u32 {
+        if let Some(most) = self.most_tf.lock().ok().and_then(|c| c.get(token).copied()) {
+            return most;
+        }
+        let mut most = 0;
+        list.for_each(|_, tf| most = most.max(tf));
+        if let Ok(mut c) = self.most_tf.lock() {
+            if c.len() >= UNION_DF_KEPT {
+                c.clear();
+            }
+            c.insert(token.to_string(), most);
+        }
+        most
     }
 
     /// Documents holding any of `forms` (whose non-empty `lists` are given); remembered, since
@@ -419,7 +441,8 @@ impl Bm25 {
     }
 }
 
-/// Most concepts whose document frequency is remembered ([`Bm25::union_df`]).
+/// Most concepts (and terms) whose document frequency (largest term frequency) is
+/// remembered ([`Bm25::union_df`], [`Bm25::most`]).
 const UNION_DF_KEPT: usize = 4096;
 
 /// One concept's share of a document's score: BM25 of term frequency `tf` in a document
@@ -452,17 +475,18 @@ impl Postings {
         }
     }
 
-    /// `token`'s list, documents ascending, and its largest term frequency.
-    fn view(&self, token: &str) -> (ListView<'_>, u32) {
+    /// `token`'s list, documents ascending, and its largest term frequency where known
+    /// without reading the list (a stored list's, found when it was checked).
+    fn view(&self, token: &str) -> (ListView<'_>, Option<u32>) {
         match self {
-            Postings::Built(p) => {
-                let list = p.get(token).map_or(&[][..], Vec::as_slice);
-                (
-                    ListView::Pairs(list),
-                    list.iter().map(|&(_, tf)| tf).max().unwrap_or(0),
-                )
+            Postings::Built(p) => (
+                ListView::Pairs(p.get(token).map_or(&[][..], Vec::as_slice)),
+                None,
+            ),
+            Postings::Stored(s) => {
+                let (list, most) = s.view(token);
+                (list, Some(most))
             }
-            Postings::Stored(s) => s.view(token),
         }
     }
 

@@ -203,6 +203,9 @@ impl Entry {
     }
 }
 
+/// A list's place in the file: its offset, length and CRC32.
+type ListKey = (usize, usize, u32);
+
 /// Posting lists left in the mapped `lexical.bin`, found by binary search in its sorted
 /// dictionary and checked by CRC32 when read.
 #[derive(Clone)]
@@ -215,11 +218,12 @@ pub(crate) struct StoredPostings {
     docs: u32,
     /// Set when a list failed its checksum.
     damaged: Arc<AtomicBool>,
-    /// The lists that passed their checks, by offset, with their largest term frequency. The
+    /// The lists that passed their checks, by (offset, length, CRC32), with their largest
+    /// term frequency. The
     /// file is mapped and never changes under the map (it is replaced by a rename), so a list
     /// is checked once: a query's common words have lists of half a million pairs, and
     /// checking them at every search took a tenth of BM25's time at a million papers.
-    checked: Arc<Mutex<HashMap<usize, u32>>>,
+    checked: Arc<Mutex<HashMap<ListKey, u32>>>,
 }
 
 impl std::fmt::Debug for StoredPostings {
@@ -270,11 +274,8 @@ impl StoredPostings {
         };
         let start = self.postings + e.offset;
         let bytes = &self.map[start..start + e.count * 8];
-        let known = self
-            .checked
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&e.offset).copied());
+        let key = (e.offset, e.count, e.crc);
+        let known = self.checked.lock().ok().and_then(|c| c.get(&key).copied());
         let most = match known {
             Some(most) => most,
             None => {
@@ -285,7 +286,7 @@ impl StoredPostings {
                 }
                 let most = pairs().map(|(_, tf)| tf).max().unwrap_or(0);
                 if let Ok(mut c) = self.checked.lock() {
-                    c.insert(e.offset, most);
+                    c.insert(key, most);
                 }
                 most
             }

@@ -15,8 +15,9 @@ use super::dense::TopK;
 use super::lexical::term_score;
 use super::Hit;
 
-/// Relative room left for rounding when bounds are compared with sums: a sum of a few
-/// rounded terms is within a few ulps of the exact one, far inside this.
+/// Relative room left for rounding when bounds are compared with sums: a sum of n rounded
+/// terms is within about n ulps of the exact one, far inside this for any query (a query of
+/// a thousand concepts would still be inside it).
 const SLACK: f32 = 1e-4;
 
 /// Most documents the k-th best is taken among, while concepts are added.
@@ -85,8 +86,8 @@ fn le(b: &[u8], at: usize) -> u32 {
 pub(crate) struct Concept<'a> {
     pub lists: Vec<ListView<'a>>,
     pub idf: f32,
-    /// `term_score` at the largest summed term frequency and the shortest document: no
-    /// document gets more from this concept.
+    /// `term_score` at the sum of its forms' largest term frequencies and the shortest
+    /// document's length term: no document gets more from this concept.
     pub bound: f32,
 }
 
@@ -114,7 +115,7 @@ pub(crate) fn order(concepts: &mut [Concept<'_>]) {
     concepts.sort_by(|a, b| b.bound.total_cmp(&a.bound));
 }
 
-/// Per-thread buffers of one document each, zero between queries: allocating and zeroing
+/// Per-thread buffers with an entry per document, zero between queries: allocating and zeroing
 /// 8 MB per query was a tenth of BM25's time at a million papers.
 #[derive(Default)]
 struct Scratch {
@@ -254,11 +255,11 @@ fn top_k_in(
     // TopK keeps the best k by (score, lower row) whatever order they come in; `>=` lets a
     // tie with the k-th in, for TopK to settle.
     let mut top = TopK::new(k);
-    let mut floor = f32::MIN_POSITIVE;
+    let mut floor = f32::NEG_INFINITY;
     let mut push = |row: usize, score: f32| {
-        if score >= floor && Some(row) != exclude {
+        if score > 0.0 && score >= floor && Some(row) != exclude {
             top.push(score, row);
-            floor = top.floor().max(f32::MIN_POSITIVE);
+            floor = top.floor();
         }
     };
     match split {
