@@ -292,22 +292,40 @@ fn quantise_row(src: &[f32], dst: &mut [u8], out: &mut [(u32, f32); MAX_OUTLIERS
     let mut count = 0;
     let mut amax = all_max;
     if all_max > tau {
+        // A value above tau becomes an outlier while there is room; every other value counts
+        // towards the scale. A chunk with no value above tau is a vertical max (16 lanes); only
+        // the few chunks that hold one take the scalar loop. Max is exact in any order, so the
+        // lanes change nothing.
+        let mut lanes = [0f32; 16];
         amax = 0.0;
-        for (ci, c) in src.chunks(16).enumerate() {
-            let cmax = c.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
-            if cmax <= tau {
-                amax = if cmax > amax { cmax } else { amax };
-                continue;
-            }
+        let mut take = |ci: usize, c: &[f32], amax: &mut f32| {
             for (i, v) in c.iter().enumerate() {
                 let a = v.abs();
                 if a > tau && count < MAX_OUTLIERS {
                     out[count] = ((ci * 16 + i) as u32, *v);
                     count += 1;
                 } else {
-                    amax = if a > amax { a } else { amax };
+                    *amax = if a > *amax { a } else { *amax };
                 }
             }
+        };
+        let chunks = src.chunks_exact(16);
+        let rest = chunks.remainder();
+        let n_chunks = chunks.len();
+        for (ci, c) in chunks.enumerate() {
+            let hit = c.iter().fold(false, |h, v| h | (v.abs() > tau));
+            if hit {
+                take(ci, c, &mut amax);
+            } else {
+                for (m, v) in lanes.iter_mut().zip(c) {
+                    let a = v.abs();
+                    *m = if a > *m { a } else { *m };
+                }
+            }
+        }
+        take(n_chunks, rest, &mut amax);
+        for m in lanes {
+            amax = if m > amax { m } else { amax };
         }
     }
     let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
@@ -614,6 +632,50 @@ mod tests {
                     (y[r * out + o] - exact).abs() < tol,
                     "r={r} o={o}: {} vs {exact} (tol {tol})",
                     y[r * out + o]
+                );
+            }
+        }
+    }
+
+    /// The quantiser equals its rule, value by value, however the outliers fall: a value above
+    /// `OUTLIER_RMS` × the row's RMS is an outlier while fewer than `MAX_OUTLIERS` are taken,
+    /// the scale is the largest other magnitude over 127. Rows of 100 and 384 (a partial last
+    /// chunk and none), with 0 to 12 planted values in one chunk or spread out.
+    #[test]
+    fn quantise_row_follows_its_rule() {
+        let mut rng = Rng::new(23);
+        for (case, inp) in [100usize, 384]
+            .into_iter()
+            .flat_map(|n| (0..40).map(move |c| (c, n)))
+        {
+            let mut row: Vec<f32> = (0..inp).map(|_| rng.f32_in(-1.0, 1.0)).collect();
+            for p in 0..case % 13 {
+                let at = if case % 2 == 0 {
+                    (p * 37 + case) % inp
+                } else {
+                    inp - 1 - p
+                };
+                row[at] = rng.f32_in(8.0, 40.0) * if p % 2 == 0 { 1.0 } else { -1.0 };
+            }
+            let rms = (row.iter().map(|v| v * v).sum::<f32>() / inp as f32).sqrt();
+            let tau = OUTLIER_RMS * rms;
+            let (mut want_out, mut want_max) = (Vec::new(), 0f32);
+            for (k, &v) in row.iter().enumerate() {
+                if v.abs() > tau && want_out.len() < MAX_OUTLIERS {
+                    want_out.push((k as u32, v));
+                } else {
+                    want_max = want_max.max(v.abs());
+                }
+            }
+            let mut dst = vec![0u8; inp.next_multiple_of(4)];
+            let mut out = [(0u32, 0f32); MAX_OUTLIERS];
+            let (scale, count) = quantise_row(&row, &mut dst, &mut out);
+            assert_eq!(&out[..count], &want_out[..], "case {case}, {inp} wide");
+            assert_eq!(scale, want_max / 127.0, "case {case}, {inp} wide");
+            for &(k, _) in &want_out {
+                assert_eq!(
+                    dst[k as usize], 128,
+                    "an outlier's place holds the zero point"
                 );
             }
         }
