@@ -25,7 +25,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::bf16::{dot_pair, pair};
-use super::elementwise::exp_f32;
+use super::elementwise::exp_fma;
 use super::{Isa, SharedMut};
 
 /// What attention's two products multiply.
@@ -396,7 +396,7 @@ fn softmax_columns(s: &mut [f32], len: usize) -> [f32; QB] {
     let mut sum = [0f32; QB];
     for row in s[..len * QB].chunks_exact_mut(QB) {
         for ((v, &m), a) in row.iter_mut().zip(&mx).zip(sum.iter_mut()) {
-            *v = exp_f32(*v - m);
+            *v = exp_fma(*v - m);
             *a += *v;
         }
     }
