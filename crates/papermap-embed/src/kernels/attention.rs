@@ -407,6 +407,7 @@ fn softmax_columns(s: &mut [f32], len: usize) -> [f32; QB] {
 mod avx512 {
     use super::avx512_bf16::{
         block_emulated as block_bf16_emulated, block_native as block_bf16_native, pair_keys,
+        pair_keys_native,
     };
     use super::{
         column_pass, key_pass, softmax_columns, Head, Products, Scratch, SharedMut, KB, QB,
@@ -480,8 +481,10 @@ mod avx512 {
                     _mm512_mask_storeu_ps(dst.add(d), m, _mm512_maskz_loadu_ps(m, src.add(d)));
                 }
             }
-            if hd_.products != Products::F32 {
-                pair_keys(sc, hd, len, lp);
+            match hd_.products {
+                Products::F32 => {}
+                Products::Bf16 { native: true } => pair_keys_native(sc, hd, len, lp),
+                Products::Bf16 { native: false } => pair_keys(sc, hd, len, lp),
             }
             let scale = _mm512_set1_ps(hd_.scale);
             for q0 in (0..len).step_by(QB) {
@@ -745,85 +748,123 @@ mod avx512_bf16 {
     /// The CPU has avx512f.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn pair16(lo: __m512, hi: __m512) -> __m512i {
+    pub(super) unsafe fn pair16(lo: __m512, hi: __m512) -> __m512i {
         // SAFETY: the CPU has avx512f (contract).
         unsafe { _mm512_or_si512(bf16_bits(lo), _mm512_slli_epi32::<16>(bf16_bits(hi))) }
     }
 
-    /// [`super::pair_rows`]: `n` rows of 16 floats into `n / 2` rows of 16 pairs.
-    ///
-    /// # Safety
-    /// The CPU has avx512f; `src` holds `n × 16` floats and `dst` `n.div_ceil(2) × 16` pairs.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn pair_rows(src: *const f32, n: usize, dst: *mut u32) {
-        // SAFETY: rows 2r and 2r + 1 < n of src, row r < n / 2 rounded up of dst (contract).
-        unsafe {
-            for r in 0..n.div_ceil(2) {
-                let lo = _mm512_loadu_ps(src.add(2 * r * QB));
-                let hi = if 2 * r + 1 < n {
-                    _mm512_loadu_ps(src.add((2 * r + 1) * QB))
-                } else {
-                    _mm512_setzero_ps()
-                };
-                _mm512_storeu_si512(dst.add(r * QB) as *mut __m512i, pair16(lo, hi));
-            }
-        }
-    }
-
-    /// [`super::pair_keys`] in vectors: K along d into `kp`, V along the keys into `vp`.
-    ///
-    /// # Safety
-    /// The CPU has avx512f; `lp == len.next_multiple_of(8)`; the scratch holds `kt: hd × lp`,
-    /// `v: len × hd`, `kp: hd / 2 × lp` and `vp: len / 2 × hd` (halves rounded up).
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn pair_keys(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
-        let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
-        debug_assert!(sc.kt.len() >= hd * lp && sc.kp.len() >= hp * lp);
-        debug_assert!(sc.v.len() >= len * hd && sc.vp.len() >= lq * hd);
-        let tail = |n: usize| -> __mmask16 {
-            if n >= 16 {
-                0xffff
-            } else {
-                (1u16 << n) - 1
-            }
-        };
-        // SAFETY: block j0 of width w holds kt[j0·hd ..][d·w + jj] for d < hd, jj < w, and
-        // kp[j0·hp ..][p·w + jj] for p < hp: masked to jj < w, inside both (contract). V rows
-        // 2q, 2q + 1 < len and vp row q < lq, columns masked to d < hd.
-        unsafe {
-            let (kt, kp) = (sc.kt.as_ptr(), sc.kp.as_mut_ptr());
-            for j0 in (0..lp).step_by(KB) {
-                let w = KB.min(lp - j0);
-                for p in 0..hp {
-                    for s0 in (0..w).step_by(16) {
-                        let m = tail(w - s0);
-                        let at = |d: usize| kt.add(j0 * hd + d * w + s0);
-                        let lo = _mm512_maskz_loadu_ps(m, at(2 * p));
-                        let hi = if 2 * p + 1 < hd {
-                            _mm512_maskz_loadu_ps(m, at(2 * p + 1))
+    /// Pairing into bf16, written once and compiled with [`pair16`] (AVX-512 F) and with
+    /// [`pair16_native`] (`vcvtne2ps2bf16`), which round alike.
+    macro_rules! pairing {
+        ($rows:ident, $keys:ident, $features:literal, $pair:ident) => {
+            /// [`super::pair_rows`]: `n` rows of 16 floats into `n / 2` rows of 16 pairs.
+            ///
+            /// # Safety
+            /// The CPU has the features named here; `src` holds `n × 16` floats and `dst` `n.div_ceil(2) × 16` pairs.
+            #[inline]
+            #[target_feature(enable = $features)]
+            unsafe fn $rows(src: *const f32, n: usize, dst: *mut u32) {
+                // SAFETY: rows 2r and 2r + 1 < n of src, row r < n / 2 rounded up of dst (contract).
+                unsafe {
+                    for r in 0..n.div_ceil(2) {
+                        let lo = _mm512_loadu_ps(src.add(2 * r * QB));
+                        let hi = if 2 * r + 1 < n {
+                            _mm512_loadu_ps(src.add((2 * r + 1) * QB))
                         } else {
                             _mm512_setzero_ps()
                         };
-                        let dst = kp.add(j0 * hp + p * w + s0) as *mut i32;
-                        _mm512_mask_storeu_epi32(dst, m, pair16(lo, hi));
+                        _mm512_storeu_si512(dst.add(r * QB) as *mut __m512i, $pair(lo, hi));
                     }
                 }
             }
-            let (v, vp) = (sc.v.as_ptr(), sc.vp.as_mut_ptr());
-            for q in 0..lq {
-                for d in (0..hd).step_by(16) {
-                    let m = tail(hd - d);
-                    let lo = _mm512_maskz_loadu_ps(m, v.add(2 * q * hd + d));
-                    let hi = if 2 * q + 1 < len {
-                        _mm512_maskz_loadu_ps(m, v.add((2 * q + 1) * hd + d))
+
+            /// [`super::pair_keys`] in vectors: K along d into `kp`, V along the keys into `vp`.
+            ///
+            /// # Safety
+            /// The CPU has the features named here; `lp == len.next_multiple_of(8)`; the scratch
+            /// holds `kt: hd × lp`,
+            /// `v: len × hd`, `kp: hd / 2 × lp` and `vp: len / 2 × hd` (halves rounded up).
+            #[target_feature(enable = $features)]
+            pub unsafe fn $keys(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
+                let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
+                debug_assert!(sc.kt.len() >= hd * lp && sc.kp.len() >= hp * lp);
+                debug_assert!(sc.v.len() >= len * hd && sc.vp.len() >= lq * hd);
+                let tail = |n: usize| -> __mmask16 {
+                    if n >= 16 {
+                        0xffff
                     } else {
-                        _mm512_setzero_ps()
-                    };
-                    _mm512_mask_storeu_epi32(vp.add(q * hd + d) as *mut i32, m, pair16(lo, hi));
+                        (1u16 << n) - 1
+                    }
+                };
+                // SAFETY: block j0 of width w holds kt[j0·hd ..][d·w + jj] for d < hd, jj < w, and
+                // kp[j0·hp ..][p·w + jj] for p < hp: masked to jj < w, inside both (contract). V rows
+                // 2q, 2q + 1 < len and vp row q < lq, columns masked to d < hd.
+                unsafe {
+                    let (kt, kp) = (sc.kt.as_ptr(), sc.kp.as_mut_ptr());
+                    for j0 in (0..lp).step_by(KB) {
+                        let w = KB.min(lp - j0);
+                        for p in 0..hp {
+                            for s0 in (0..w).step_by(16) {
+                                let m = tail(w - s0);
+                                let at = |d: usize| kt.add(j0 * hd + d * w + s0);
+                                let lo = _mm512_maskz_loadu_ps(m, at(2 * p));
+                                let hi = if 2 * p + 1 < hd {
+                                    _mm512_maskz_loadu_ps(m, at(2 * p + 1))
+                                } else {
+                                    _mm512_setzero_ps()
+                                };
+                                let dst = kp.add(j0 * hp + p * w + s0) as *mut i32;
+                                _mm512_mask_storeu_epi32(dst, m, $pair(lo, hi));
+                            }
+                        }
+                    }
+                    let (v, vp) = (sc.v.as_ptr(), sc.vp.as_mut_ptr());
+                    for q in 0..lq {
+                        for d in (0..hd).step_by(16) {
+                            let m = tail(hd - d);
+                            let lo = _mm512_maskz_loadu_ps(m, v.add(2 * q * hd + d));
+                            let hi = if 2 * q + 1 < len {
+                                _mm512_maskz_loadu_ps(m, v.add((2 * q + 1) * hd + d))
+                            } else {
+                                _mm512_setzero_ps()
+                            };
+                            _mm512_mask_storeu_epi32(
+                                vp.add(q * hd + d) as *mut i32,
+                                m,
+                                $pair(lo, hi),
+                            );
+                        }
+                    }
                 }
             }
-        }
+        };
+    }
+
+    pairing!(pair_rows, pair_keys, "avx512f", pair16);
+    pairing!(
+        pair_rows_native,
+        pair_keys_native,
+        "avx512f,avx512bw,avx512bf16",
+        pair16_native
+    );
+
+    /// [`pair16`] in two instructions: `vcvtne2ps2bf16` rounds as [`bf16_bits`] does (to
+    /// nearest even, subnormals to a signed zero, NaN quieted with its payload), then a word
+    /// permute interleaves its two halves into pairs.
+    ///
+    /// # Safety
+    /// The CPU has avx512f, avx512bw and avx512bf16.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn pair16_native(lo: __m512, hi: __m512) -> __m512i {
+        // Words 0..16 of the conversion are `lo`, 16..32 are `hi`; pair i takes words i, 16 + i.
+        let idx = _mm512_set_epi16(
+            31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20,
+            4, 19, 3, 18, 2, 17, 1, 16, 0,
+        );
+        // SAFETY: both are 512 bits of plain integers; only the element type's name changes.
+        let halves: __m512i = unsafe { std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo)) };
+        _mm512_permutexvar_epi16(idx, halves)
     }
 
     /// `vdpbf16ps`: `acc + a.hi·b.hi + a.lo·b.lo`, each step rounded, with `a` one pair at `a`
@@ -892,7 +933,14 @@ mod avx512_bf16 {
 
     /// One block's scores, softmax and output with bf16 products, as `super::avx512::block`.
     macro_rules! bf16_block {
-        ($block:ident, $scores:ident, $output:ident, $features:literal, $dp:ident) => {
+        (
+            $block:ident,
+            $scores:ident,
+            $output:ident,
+            $features:literal,
+            $dp:ident,
+            $pair_rows:ident
+        ) => {
             /// One block of 16 queries with bf16 products: Q paired, scores, softmax, the
             /// probabilities paired, output into `sc.o`.
             ///
@@ -919,7 +967,7 @@ mod avx512_bf16 {
                 // SAFETY: the features (contract); qt holds hd rows and qp hp rows of 16; the
                 // widths tile 0..lp as the kp blocks do, so j + J <= lp.
                 unsafe {
-                    pair_rows(sc.qt.as_ptr(), hd, sc.qp.as_mut_ptr());
+                    $pair_rows(sc.qt.as_ptr(), hd, sc.qp.as_mut_ptr());
                     let mut j = 0;
                     while j < lp {
                         let w = key_pass(lp, j);
@@ -934,7 +982,7 @@ mod avx512_bf16 {
                 let inv = softmax_columns(&mut sc.s, len);
                 // SAFETY: s holds len rows and pp lq rows of 16; the widths tile 0..hd.
                 unsafe {
-                    pair_rows(sc.s.as_ptr(), len, sc.pp.as_mut_ptr());
+                    $pair_rows(sc.s.as_ptr(), len, sc.pp.as_mut_ptr());
                     let inv = _mm512_loadu_ps(inv.as_ptr());
                     let mut d = 0;
                     while d < hd {
@@ -1022,15 +1070,17 @@ mod avx512_bf16 {
         block_native,
         scores_native,
         output_native,
-        "avx512f,avx512bf16",
-        dp_native_at
+        "avx512f,avx512bw,avx512bf16",
+        dp_native_at,
+        pair_rows_native
     );
     bf16_block!(
         block_emulated,
         scores_emulated,
         output_emulated,
         "avx512f",
-        dp_emulated_at
+        dp_emulated_at,
+        pair_rows
     );
 }
 
@@ -1143,6 +1193,60 @@ mod tests {
             unsafe { _mm512_storeu_ps(got.as_mut_ptr(), *col) };
             let want: Vec<f32> = (0..16).map(|r| m[16 * r + c]).collect();
             assert_eq!(got.to_vec(), want, "column {c}");
+        }
+    }
+
+    /// `vcvtne2ps2bf16` and its permute pair exactly as the AVX-512 F rounding does, on the
+    /// values where rounding differs: ties (odd and even), carries into the exponent, the
+    /// largest finite values (rounding up to infinity), subnormals, infinities, NaNs.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn native_pairing_rounds_as_the_emulation() {
+        if !super::super::bf16::native_available() {
+            return;
+        }
+        use std::arch::x86_64::*;
+        let special = [
+            0x3f80_8000u32, // 1 + 2^-8: a tie, even below
+            0x3f81_8000,    // a tie, odd below
+            0x3f80_8001,    // just above a tie
+            0x3fff_ffff,    // carries into the exponent
+            0x7f7f_ffff,    // f32::MAX: rounds to infinity
+            0x0000_0001,    // the smallest subnormal
+            0x807f_ffff,    // the largest negative subnormal
+            0x0080_0000,    // f32::MIN_POSITIVE
+            0x7f80_0000,    // +inf
+            0xff80_0000,    // -inf
+            0x7fc0_0001,    // a quiet NaN with payload
+            0x7f80_0001,    // a signalling NaN
+            0xffa0_1234,    // a negative NaN
+            0x8000_0000,    // -0
+            0x3e4c_cccd,    // 0.2
+            0xc2f6_e979,    // -123.456
+        ];
+        let mut rng = crate::test_rng::Rng::new(3);
+        for round in 0..64 {
+            let lane = |i: usize, r: &mut crate::test_rng::Rng| {
+                if round == 0 {
+                    f32::from_bits(special[i])
+                } else {
+                    f32::from_bits(r.next_u64() as u32)
+                }
+            };
+            let lo: Vec<f32> = (0..16).map(|i| lane(i, &mut rng)).collect();
+            let hi: Vec<f32> = (0..16).map(|i| lane(15 - i, &mut rng)).collect();
+            let (mut a, mut b) = ([0u32; 16], [0u32; 16]);
+            // SAFETY: the CPU has avx512f, avx512bw and avx512bf16 (checked above); each load
+            // reads 16 floats, each store writes 16 lanes.
+            unsafe {
+                let (l, h) = (_mm512_loadu_ps(lo.as_ptr()), _mm512_loadu_ps(hi.as_ptr()));
+                _mm512_storeu_si512(a.as_mut_ptr().cast(), super::avx512_bf16::pair16(l, h));
+                _mm512_storeu_si512(
+                    b.as_mut_ptr().cast(),
+                    super::avx512_bf16::pair16_native(l, h),
+                );
+            }
+            assert_eq!(a, b, "round {round}: {lo:?} {hi:?}");
         }
     }
 }

@@ -76,7 +76,10 @@ pub(crate) fn dot_pair(acc: f32, a: u32, b: u32) -> f32 {
 pub(crate) fn native_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
+        // BW for the word permute that interleaves `vcvtne2ps2bf16`'s halves into pairs
+        // (every CPU with AVX512_BF16 so far has it).
         std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512bf16")
     }
     #[cfg(not(target_arch = "x86_64"))]
