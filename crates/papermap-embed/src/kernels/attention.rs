@@ -289,7 +289,10 @@ impl Head<'_> {
     }
 }
 
+super::multiversion! {
 /// Scores, softmax and output of one query block in plain loops, in the kernels' order.
+/// Multiversioned so that a CPU with AVX2 and FMA but no AVX-512 runs its `mul_add`s as
+/// instructions: the baseline copy calls libm's `fmaf` for each.
 fn portable_block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
     for j in 0..len {
         for i in 0..QB {
@@ -310,6 +313,7 @@ fn portable_block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
             sc.o[d * QB + i] = acc * r;
         }
     }
+}
 }
 
 /// Pairs K along d (layout of `kt_at` with `hd / 2` rows per block) and V along the keys, in
@@ -341,6 +345,7 @@ fn pair_keys(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
 
 /// Pairs `n` rows of 16 columns (`src[row][16]`) two rows at a time into `dst[n / 2][16]`, in
 /// bf16; an odd last row pairs with zero.
+#[inline(always)]
 fn pair_rows(src: &[f32], n: usize, dst: &mut [u32]) {
     for (r, out) in dst[..n.div_ceil(2) * QB].chunks_exact_mut(QB).enumerate() {
         for (i, o) in out.iter_mut().enumerate() {
@@ -354,6 +359,7 @@ fn pair_rows(src: &[f32], n: usize, dst: &mut [u32]) {
     }
 }
 
+super::multiversion! {
 /// [`portable_block`] with bf16 products, in the order of `vdpbf16ps` and of the kernels.
 fn portable_block_bf16(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
     let hp = hd.div_ceil(2);
@@ -380,6 +386,7 @@ fn portable_block_bf16(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
             sc.o[d * QB + i] = acc * r;
         }
     }
+}
 }
 
 /// Softmax numerators over the first `len` rows of `s` (`[len][16]`) for each of the 16
