@@ -210,6 +210,8 @@ impl Head<'_> {
     ///
     /// # Safety
     /// - `isa.available()`: the CPU has the instruction set.
+    /// - With `Products::Bf16 { native: true }`, `super::bf16::native_available()`: the CPU
+    ///   has AVX512_BF16 (and BW).
     /// - `out` is `ctx` (`[T, h]` row-major): `rows.end × h <= out.len()`.
     /// - `col + hd <= h` and `qkv.len() >= rows.end × 3h` (a head lies inside a row).
     /// - While this runs, no other thread reads or writes rows `rows` × columns
@@ -426,7 +428,8 @@ mod avx512 {
     /// into `out`.
     ///
     /// # Safety
-    /// - The CPU has avx512f, avx2 and fma.
+    /// - The CPU has avx512f, avx2 and fma, and with `Products::Bf16 { native: true }` also
+    ///   avx512bw and avx512bf16 (`bf16::native_available()`).
     /// - `lp == len.next_multiple_of(8)` for the sequence's `len`, and the scratch holds
     ///   `kt: hd × lp`, `v: len × hd`, `qt` and `o: hd × 16`, `s: lp × 16` floats.
     /// - `hd_` and `out` as in [`Head::run`].
@@ -488,6 +491,8 @@ mod avx512 {
                     _mm512_mask_storeu_ps(dst.add(d), m, _mm512_maskz_loadu_ps(m, src.add(d)));
                 }
             }
+            // SAFETY (native): the CPU has avx512bw and avx512bf16 with native products
+            // (contract).
             match hd_.products {
                 Products::F32 => {}
                 Products::Bf16 { native: true } => pair_keys_native(sc, hd, len, lp),
@@ -1237,7 +1242,8 @@ mod tests {
                 if round == 0 {
                     f32::from_bits(special[i])
                 } else {
-                    f32::from_bits(r.next_u64() as u32)
+                    // The high half: the generator's low bits have short periods.
+                    f32::from_bits((r.next_u64() >> 32) as u32)
                 }
             };
             let lo: Vec<f32> = (0..16).map(|i| lane(i, &mut rng)).collect();

@@ -639,12 +639,15 @@ mod tests {
 
     /// The quantiser equals its rule, value by value, however the outliers fall: a value above
     /// `OUTLIER_RMS` × the row's RMS is an outlier while fewer than `MAX_OUTLIERS` are taken,
-    /// the scale is the largest other magnitude over 127. Rows of 100 and 384 (a partial last
-    /// chunk and none), with 0 to 12 planted values in one chunk or spread out.
+    /// the scale is the largest other magnitude over 127 (a value above tau past the cap
+    /// included). Rows of 100, 384 and 1024 (a partial last chunk and none), with 0 to 12
+    /// planted values in one chunk or spread out; rows of 1024 with 9 to 12 planted values
+    /// pass the cap.
     #[test]
     fn quantise_row_follows_its_rule() {
         let mut rng = Rng::new(23);
-        for (case, inp) in [100usize, 384]
+        let mut capped = 0;
+        for (case, inp) in [100usize, 384, 1024]
             .into_iter()
             .flat_map(|n| (0..40).map(move |c| (c, n)))
         {
@@ -655,7 +658,12 @@ mod tests {
                 } else {
                     inp - 1 - p
                 };
-                row[at] = rng.f32_in(8.0, 40.0) * if p % 2 == 0 { 1.0 } else { -1.0 };
+                let size = if inp == 1024 {
+                    40.0
+                } else {
+                    rng.f32_in(8.0, 40.0)
+                };
+                row[at] = size * if p % 2 == 0 { 1.0 } else { -1.0 };
             }
             let rms = (row.iter().map(|v| v * v).sum::<f32>() / inp as f32).sqrt();
             let tau = OUTLIER_RMS * rms;
@@ -678,7 +686,11 @@ mod tests {
                     "an outlier's place holds the zero point"
                 );
             }
+            if count == MAX_OUTLIERS && want_max > tau {
+                capped += 1;
+            }
         }
+        assert!(capped >= 4, "only {capped} rows passed the cap");
     }
 
     /// The VNNI kernel and the portable loop give identical bits.
