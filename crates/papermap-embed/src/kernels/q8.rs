@@ -27,23 +27,28 @@ pub(crate) struct QLinear {
     kp: usize,
     /// Row-major `[out, kp]` int8 weights (portable kernel), empty when VNNI packs are used.
     rows: Vec<i8>,
-    /// VNNI layout: per block of 32 outputs, per group of 4 inputs, 32 × 4 bytes. Non-empty only
-    /// when the CPU has VNNI: [`QLinear::tile`] enters the VNNI kernel on that alone.
-    packed: Vec<i8>,
+    /// VNNI layout: per block of 32 outputs, per group of 4 inputs, 32 × 4 bytes, each weight
+    /// offset by +128 as `u8`, so that `vpdpbusd` (u8 × i8) takes the activations as its signed
+    /// operand, broadcast from memory inside the instruction. Non-empty only when the CPU has
+    /// VNNI: [`QLinear::tile`] enters the VNNI kernel on that alone.
+    packed: Vec<u8>,
     /// Per-output scale, padded to a multiple of 32.
     scale: Vec<f32>,
-    /// `128 · Σ_k W[o,k]`: activations are stored offset by +128 as `u8` for `vpdpbusd`.
+    /// `128 · Σ_k W[o,k]`: the portable kernel's activations are stored offset by +128 as `u8`.
     comp: Vec<i32>,
     bias: Vec<f32>,
     /// The int8 weights transposed, `[inp, out]`: the column of an outlier channel.
     cols: Vec<i8>,
 }
 
-/// Per-token int8 activations (offset by +128), their scales and outliers; reused between
-/// calls.
+/// Per-token int8 activations, their scales and outliers; reused between calls.
 #[derive(Default)]
 pub(crate) struct QActs {
+    /// For the VNNI kernel the int8 values themselves (two's complement bytes); for the portable
+    /// one offset by +128.
     q: Vec<u8>,
+    /// VNNI only: `Σ_k q[k]` per row, for the +128 offset of the weights.
+    sum: Vec<i32>,
     scale: Vec<f32>,
     /// Per row, up to [`MAX_OUTLIERS`] (channel, value) pairs kept out of the int8 row.
     outliers: Vec<[(u32, f32); MAX_OUTLIERS]>,
@@ -117,17 +122,20 @@ impl QLinear {
         self.inp
     }
 
-    /// Rearranges `rows` so one 64-byte load holds 16 outputs × 4 consecutive inputs.
-    fn pack(&self) -> Vec<i8> {
+    /// Rearranges `rows` so one 64-byte load holds 16 outputs × 4 consecutive inputs, each
+    /// offset by +128 (padding outputs hold the offset zero, 128).
+    fn pack(&self) -> Vec<u8> {
         let np = self.scale.len();
         let kq = self.kp / 4;
-        let mut p = vec![0i8; np * self.kp];
+        let mut p = vec![128u8; np * self.kp];
         for o in 0..self.out {
             let (blk, lane) = (o / NB, o % NB);
             for g in 0..kq {
                 let dst = ((blk * kq + g) * NB + lane) * 4;
-                p[dst..dst + 4]
-                    .copy_from_slice(&self.rows[o * self.kp + g * 4..o * self.kp + g * 4 + 4]);
+                let src = &self.rows[o * self.kp + g * 4..o * self.kp + g * 4 + 4];
+                for (d, &w) in p[dst..dst + 4].iter_mut().zip(src) {
+                    *d = (w as u8) ^ 0x80;
+                }
             }
         }
         p
@@ -146,10 +154,12 @@ impl QLinear {
             x.len() >= t * self.inp && y.len() >= t * self.out,
             "projection buffers too small"
         );
-        quantise_rows(x, t, self.inp, self.kp, acts);
+        let vnni = !self.packed.is_empty();
+        quantise_rows(x, t, self.inp, self.kp, acts, vnni);
         let y = &mut y[..t * self.out];
         let acts = &*acts;
         let (xq, sx) = (&acts.q[..t * self.kp], &acts.scale[..t]);
+        let xs = if vnni { &acts.sum[..t] } else { &[][..] };
         let blocks = self.scale.len() / NB;
         let out = self.out;
         // Tiles of TM tokens × a share of the output blocks: enough tasks for every core even
@@ -164,8 +174,9 @@ impl QLinear {
                 let (t0, t1, b0, b1) = (rows.start, rows.end, bl.start, bl.end);
                 // SAFETY: y holds t × out floats (asserted, then cut to that) and t1 <= t,
                 // b1 <= blocks; projection_tiles() hands out disjoint (token, block) tiles, so
-                // no other task writes this one; xq and sx hold t rows (quantise_rows).
-                unsafe { self.tile(xq, sx, t0, t1, b0, b1, yp) };
+                // no other task writes this one; xq, sx (and xs with VNNI) hold t rows
+                // (quantise_rows).
+                unsafe { self.tile(xq, sx, xs, t0, t1, b0, b1, yp) };
                 let cols = b0 * NB..(b1 * NB).min(out);
                 for r in t0..t1 {
                     let n = acts.n_outliers[r] as usize;
@@ -194,7 +205,9 @@ impl QLinear {
     ///
     /// # Safety
     /// - `t0 <= t1`, `b0 <= b1 <= blocks` (blocks of 32 outputs, `out.div_ceil(32)`).
-    /// - `xq.len() >= t1 × kp` (quantised rows) and `sx.len() >= t1`.
+    /// - `xq.len() >= t1 × kp` (quantised rows) and `sx.len() >= t1`; with VNNI packs, `xq`
+    ///   holds the values themselves and `xs.len() >= t1` their row sums, else `xq` is offset
+    ///   by +128.
     /// - `t1 × out <= y.len()`, and no other thread reads or writes rows `t0..t1` × the outputs
     ///   of blocks `b0..b1` of `y` meanwhile.
     #[allow(clippy::too_many_arguments)]
@@ -202,6 +215,7 @@ impl QLinear {
         &self,
         xq: &[u8],
         sx: &[f32],
+        xs: &[i32],
         t0: usize,
         t1: usize,
         b0: usize,
@@ -214,7 +228,7 @@ impl QLinear {
         if !self.packed.is_empty() {
             // SAFETY: packed weights exist only when VNNI was detected (see `packed`), laid out
             // for every block; the tile's bounds are our contract's.
-            unsafe { vnni::tile(self, xq, sx, t0, t1, b0, b1, y) };
+            unsafe { vnni::tile(self, xq, sx, xs, t0, t1, b0, b1, y) };
             return;
         }
         let y = y.ptr();
@@ -235,36 +249,49 @@ impl QLinear {
     }
 }
 
-/// Symmetric int8 per row, stored offset by +128 (`vpdpbusd` multiplies u8 by i8), outliers
-/// apart.
-fn quantise_rows(x: &[f32], t: usize, inp: usize, kp: usize, acts: &mut QActs) {
+/// Symmetric int8 per row, outliers apart: for the VNNI kernel the values themselves with
+/// their row sums (its weights carry the +128 offset that `vpdpbusd`'s u8 × i8 needs), for
+/// the portable one offset by +128.
+fn quantise_rows(x: &[f32], t: usize, inp: usize, kp: usize, acts: &mut QActs, vnni: bool) {
     if acts.q.len() < t * kp {
         acts.q.resize(t * kp, 128);
     }
     if acts.scale.len() < t {
         acts.scale.resize(t, 0.0);
+        acts.sum.resize(t, 0);
         acts.outliers.resize(t, [(0, 0.0); MAX_OUTLIERS]);
         acts.n_outliers.resize(t, 0);
     }
+    let zero = if vnni { 0 } else { 128 };
     acts.q[..t * kp]
         .par_chunks_mut(kp)
         .zip(acts.scale[..t].par_iter_mut())
+        .zip(acts.sum[..t].par_iter_mut())
         .zip(acts.outliers[..t].par_iter_mut())
         .zip(acts.n_outliers[..t].par_iter_mut())
         .enumerate()
         .with_min_len(16)
-        .for_each(|(r, (((dst, s), out), n))| {
+        .for_each(|(r, ((((dst, s), sum), out), n))| {
             let row = &x[r * inp..(r + 1) * inp];
-            let (scale, count) = quantise_row(row, dst, out);
+            let (scale, count) = quantise_row(row, dst, out, zero);
             *s = scale;
             *n = count as u8;
+            if vnni {
+                *sum = row_sum(dst);
+            }
         });
 }
 
 super::multiversion! {
-/// Quantises one row into `dst` (padding beyond the row set to the zero point), its outliers
-/// into `out` and their places to the zero point; returns the scale and the outlier count.
-fn quantise_row(src: &[f32], dst: &mut [u8], out: &mut [(u32, f32); MAX_OUTLIERS]) -> (f32, usize) {
+/// Quantises one row into `dst` as bytes offset by `zero` (0 or 128; padding beyond the row
+/// set to `zero`), its outliers into `out` and their places to `zero`; returns the scale and
+/// the outlier count.
+fn quantise_row(
+    src: &[f32],
+    dst: &mut [u8],
+    out: &mut [(u32, f32); MAX_OUTLIERS],
+    zero: u32,
+) -> (f32, usize) {
     const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer in the bits
     // One vectorised pass for the sum of squares and the largest magnitude; the scan for
     // outliers only runs over 16-value chunks that hold one.
@@ -331,16 +358,24 @@ fn quantise_row(src: &[f32], dst: &mut [u8], out: &mut [(u32, f32); MAX_OUTLIERS
     let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
     let inv = 1.0 / s;
     for (d, v) in dst.iter_mut().zip(src) {
-        // Round half to even via the magic constant; the low byte of the bits plus 128 is
-        // q + 128 for q in [-127, 127]. No float-to-int cast, so the loop vectorises.
+        // Round half to even via the magic constant; the low byte of the bits is q in two's
+        // complement for q in [-127, 127], plus `zero`. No float-to-int cast, so the loop
+        // vectorises.
         let j = (v * inv).clamp(-127.0, 127.0) + MAGIC;
-        *d = (j.to_bits().wrapping_add(128) & 0xff) as u8;
+        *d = (j.to_bits().wrapping_add(zero) & 0xff) as u8;
     }
     for &(k, _) in &out[..count] {
-        dst[k as usize] = 128;
+        dst[k as usize] = zero as u8;
     }
-    dst[src.len()..].fill(128);
+    dst[src.len()..].fill(zero as u8);
     (s, count)
+}
+}
+
+super::multiversion! {
+/// `Σ q` over a row of int8 values stored as two's complement bytes.
+fn row_sum(q: &[u8]) -> i32 {
+    q.iter().map(|&b| b as i8 as i32).sum()
 }
 }
 
@@ -405,13 +440,14 @@ mod vnni {
     ///
     /// # Safety
     /// The CPU has avx512f, avx512bw and avx512vnni; `q.packed` holds the VNNI layout of all
-    /// `blocks × kp × 32` weights; the rest as [`QLinear::tile`].
+    /// `blocks × kp × 32` weights; `xs.len() >= t1`; the rest as [`QLinear::tile`].
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub unsafe fn tile(
         q: &QLinear,
         xq: &[u8],
         sx: &[f32],
+        xs: &[i32],
         t0: usize,
         t1: usize,
         b0: usize,
@@ -425,22 +461,23 @@ mod vnni {
         );
         debug_assert!(t0 <= t1 && b0 <= b1 && b1 <= q.scale.len() / NB);
         debug_assert!(xq.len() >= t1 * q.kp && sx.len() >= t1 && t1 * q.out <= y.len());
+        debug_assert!(xs.len() >= t1, "row sums missing");
         for b in b0..b1 {
             let mut t = t0;
             while t < t1 {
                 let m = (t1 - t).min(MR);
                 // SAFETY: the CPU has the features; kernel::<m> gets rows t..t + m <= t1 and
-                // block b < b1 <= blocks, inside xq, packed and y as our contract gives them.
+                // block b < b1 <= blocks, inside xq, xs, packed and y as our contract gives them.
                 unsafe {
                     match m {
-                        8 => kernel::<8>(q, xq, sx, t, b, y),
-                        7 => kernel::<7>(q, xq, sx, t, b, y),
-                        6 => kernel::<6>(q, xq, sx, t, b, y),
-                        5 => kernel::<5>(q, xq, sx, t, b, y),
-                        4 => kernel::<4>(q, xq, sx, t, b, y),
-                        3 => kernel::<3>(q, xq, sx, t, b, y),
-                        2 => kernel::<2>(q, xq, sx, t, b, y),
-                        _ => kernel::<1>(q, xq, sx, t, b, y),
+                        8 => kernel::<8>(q, xq, sx, xs, t, b, y),
+                        7 => kernel::<7>(q, xq, sx, xs, t, b, y),
+                        6 => kernel::<6>(q, xq, sx, xs, t, b, y),
+                        5 => kernel::<5>(q, xq, sx, xs, t, b, y),
+                        4 => kernel::<4>(q, xq, sx, xs, t, b, y),
+                        3 => kernel::<3>(q, xq, sx, xs, t, b, y),
+                        2 => kernel::<2>(q, xq, sx, xs, t, b, y),
+                        _ => kernel::<1>(q, xq, sx, xs, t, b, y),
                     }
                 }
                 t += m;
@@ -448,11 +485,36 @@ mod vnni {
         }
     }
 
+    /// `vpdpbusd acc, w, [x]{1to16}`: the 4 signed bytes at `x` broadcast inside the
+    /// instruction. LLVM does not fold a separate broadcast into it, and the `vpbroadcastd` it
+    /// emits instead, one per row and group, held the kernel to about 83 % of the int8 peak.
+    ///
+    /// # Safety
+    /// The CPU has avx512f and avx512vnni; `x` points at 4 readable bytes.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn dp_at(acc: __m512i, w: __m512i, x: *const u8) -> __m512i {
+        let mut acc = acc;
+        // SAFETY: the CPU has the features; the instruction reads the 4 bytes at `x`
+        // (contract) and writes only `acc`.
+        unsafe {
+            std::arch::asm!(
+                "vpdpbusd {acc}, {w}, dword ptr [{x}]{{1to16}}",
+                acc = inout(zmm_reg) acc,
+                w = in(zmm_reg) w,
+                x = in(reg) x,
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+        acc
+    }
+
     /// `M` token rows × 32 outputs of block `b`, over the whole input width.
     ///
     /// # Safety
     /// The CPU has avx512f, avx512bw and avx512vnni; `b < blocks` and `q.packed` holds block
-    /// `b`'s `kp × 32` bytes; `xq.len() >= (t + M) × kp`; `(t + M) × out <= y.len()`, and no
+    /// `b`'s `kp × 32` bytes; `xq.len() >= (t + M) × kp` and `xs.len() >= t + M`;
+    /// `(t + M) × out <= y.len()`, and no
     /// other thread touches rows `t..t + M` × the outputs of block `b` of `y` meanwhile.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
@@ -460,6 +522,7 @@ mod vnni {
         q: &QLinear,
         xq: &[u8],
         sx: &[f32],
+        xs: &[i32],
         t: usize,
         b: usize,
         y: SharedMut,
@@ -477,11 +540,9 @@ mod vnni {
                 let w0 = _mm512_loadu_si512(w.add(g * NB * 4) as *const _);
                 let w1 = _mm512_loadu_si512(w.add(g * NB * 4 + 64) as *const _);
                 for (m, a) in acc.iter_mut().enumerate() {
-                    let xv = _mm512_set1_epi32(std::ptr::read_unaligned(
-                        x.add(m * q.kp + g * 4) as *const i32
-                    ));
-                    a[0] = _mm512_dpbusd_epi32(a[0], xv, w0);
-                    a[1] = _mm512_dpbusd_epi32(a[1], xv, w1);
+                    let xp = x.add(m * q.kp + g * 4);
+                    a[0] = dp_at(a[0], w0, xp);
+                    a[1] = dp_at(a[1], w1, xp);
                 }
             }
         }
@@ -489,6 +550,8 @@ mod vnni {
         let y = y.ptr();
         for (m, a) in acc.iter().enumerate() {
             let s = _mm512_set1_ps(sx[t + m]);
+            // Σ (w + 128)·x = Σ w·x + 128 Σ x: the same integer the portable kernel gets.
+            let comp = _mm512_set1_epi32(128 * xs[t + m]);
             // SAFETY: the CPU has the features. Row t + m < t + M of y (contract); comp, scale
             // and bias are padded to whole blocks, so 16 values at o < out are inside them; the
             // store is masked to the valid outputs below `out`.
@@ -499,7 +562,6 @@ mod vnni {
                     if o >= q.out {
                         break;
                     }
-                    let comp = _mm512_loadu_si512(q.comp.as_ptr().add(o) as *const _);
                     let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, comp));
                     let f = _mm512_mul_ps(f, _mm512_loadu_ps(q.scale.as_ptr().add(o)));
                     let f = _mm512_mul_ps(f, s);
@@ -532,6 +594,7 @@ mod vnni {
         _: &QLinear,
         _: &[u8],
         _: &[f32],
+        _: &[i32],
         _: usize,
         _: usize,
         _: usize,
@@ -677,15 +740,14 @@ mod tests {
             }
             let mut dst = vec![0u8; inp.next_multiple_of(4)];
             let mut out = [(0u32, 0f32); MAX_OUTLIERS];
-            let (scale, count) = quantise_row(&row, &mut dst, &mut out);
+            let zero = if case % 2 == 0 { 128 } else { 0 };
+            let (scale, count) = quantise_row(&row, &mut dst, &mut out, zero);
             assert_eq!(&out[..count], &want_out[..], "case {case}, {inp} wide");
             assert_eq!(scale, want_max / 127.0, "case {case}, {inp} wide");
             for &(k, _) in &want_out {
-                assert_eq!(
-                    dst[k as usize], 128,
-                    "an outlier's place holds the zero point"
-                );
+                assert_eq!(dst[k as usize], zero as u8, "an outlier's place holds zero");
             }
+            assert!(dst[inp..].iter().all(|&b| b == zero as u8), "padding");
             if count == MAX_OUTLIERS && want_max > tau {
                 capped += 1;
             }
@@ -713,7 +775,9 @@ mod tests {
                 let kq = portable.kp / 4;
                 (0..portable.kp).map(move |k| (o, k, kq))
             })
-            .map(|(o, k, kq)| fast.packed[(((o / NB) * kq + k / 4) * NB + o % NB) * 4 + k % 4])
+            .map(|(o, k, kq)| {
+                (fast.packed[(((o / NB) * kq + k / 4) * NB + o % NB) * 4 + k % 4] ^ 0x80) as i8
+            })
             .collect();
         portable.packed = Vec::new();
         for epi in [Epilogue::Bias, Epilogue::BiasGelu] {
