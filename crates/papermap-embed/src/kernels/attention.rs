@@ -772,11 +772,13 @@ mod avx512_bf16 {
             /// [`super::pair_rows`]: `n` rows of 16 floats into `n / 2` rows of 16 pairs.
             ///
             /// # Safety
-            /// The CPU has the features named here; `src` holds `n × 16` floats and `dst` `n.div_ceil(2) × 16` pairs.
+            /// The CPU has the features named here; `src` holds `n × 16` floats and `dst`
+            /// `n.div_ceil(2) × 16` pairs.
             #[inline]
             #[target_feature(enable = $features)]
             unsafe fn $rows(src: *const f32, n: usize, dst: *mut u32) {
-                // SAFETY: rows 2r and 2r + 1 < n of src, row r < n / 2 rounded up of dst (contract).
+                // SAFETY: rows 2r and 2r + 1 < n of src, row r < n / 2 rounded up of dst
+                // (contract).
                 unsafe {
                     for r in 0..n.div_ceil(2) {
                         let lo = _mm512_loadu_ps(src.add(2 * r * QB));
@@ -794,8 +796,8 @@ mod avx512_bf16 {
             ///
             /// # Safety
             /// The CPU has the features named here; `lp == len.next_multiple_of(8)`; the scratch
-            /// holds `kt: hd × lp`,
-            /// `v: len × hd`, `kp: hd / 2 × lp` and `vp: len / 2 × hd` (halves rounded up).
+            /// holds `kt: hd × lp`, `v: len × hd`, `kp: hd / 2 × lp` and `vp: len / 2 × hd`
+            /// (halves rounded up).
             #[target_feature(enable = $features)]
             pub unsafe fn $keys(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
                 let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
@@ -808,9 +810,10 @@ mod avx512_bf16 {
                         (1u16 << n) - 1
                     }
                 };
-                // SAFETY: block j0 of width w holds kt[j0·hd ..][d·w + jj] for d < hd, jj < w, and
-                // kp[j0·hp ..][p·w + jj] for p < hp: masked to jj < w, inside both (contract). V rows
-                // 2q, 2q + 1 < len and vp row q < lq, columns masked to d < hd.
+                // SAFETY: block j0 of width w holds kt[j0·hd ..][d·w + jj] for d < hd, jj < w,
+                // and kp[j0·hp ..][p·w + jj] for p < hp: masked to jj < w, inside both
+                // (contract). V rows 2q, 2q + 1 < len and vp row q < lq, columns masked to
+                // d < hd.
                 unsafe {
                     let (kt, kp) = (sc.kt.as_ptr(), sc.kp.as_mut_ptr());
                     for j0 in (0..lp).step_by(KB) {

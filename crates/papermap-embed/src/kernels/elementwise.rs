@@ -22,10 +22,10 @@ use super::multiversion;
 pub(crate) fn exp_fma(x: f32) -> f32 {
     // Above about 88 the exponent bits would overflow; no caller passes more than 0.
     debug_assert!(x <= 0.0 || x.is_nan(), "exp_fma({x}) is for x <= 0");
-    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
-                                     // Below -87 the result would leave the normal range. A compare, not `f32::max`, which
-                                     // costs a NaN fix-up per vector; NaN stays NaN.
+    // Below -87 the result would leave the normal range. A compare, not `f32::max`, which
+    // costs a NaN fix-up per vector; NaN stays NaN.
     let x = if x < -87.0 { -87.0 } else { x };
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
     let j = x.mul_add(std::f32::consts::LOG2_E, MAGIC);
     let n = j - MAGIC;
     let r = n.mul_add(-0.693_145_75, x);
