@@ -108,6 +108,10 @@ pub(crate) struct Scratch {
     pp: Vec<u32>,
     /// bf16 only: V in pairs along the keys, `[len / 2][hd]`.
     vp: Vec<u32>,
+    /// bf16 only: the smallest exponents of `kp`'s and `vp`'s values (see
+    /// [`super::bf16::sums_stay_normal`]).
+    k_min_exp: u32,
+    v_min_exp: u32,
 }
 
 /// `ctx[T, heads·hd]` = attention of every sequence (a row range of `qkv`) over itself;
@@ -496,7 +500,12 @@ mod avx512 {
             match hd_.products {
                 Products::F32 => {}
                 Products::Bf16 { native: true } => pair_keys_native(sc, hd, len, lp),
-                Products::Bf16 { native: false } => pair_keys(sc, hd, len, lp),
+                Products::Bf16 { native: false } => {
+                    pair_keys(sc, hd, len, lp);
+                    let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
+                    sc.k_min_exp = super::super::bf16::min_exponent_pairs(&sc.kp[..hp * lp]);
+                    sc.v_min_exp = super::super::bf16::min_exponent_pairs(&sc.vp[..lq * hd]);
+                }
             }
             let scale = _mm512_set1_ps(hd_.scale);
             for q0 in (0..len).step_by(QB) {
@@ -732,6 +741,7 @@ mod avx512_bf16 {
     //! The bf16 products of [`super::avx512`]: packing in bf16 pairs, and the two products with
     //! `vdpbf16ps` or its AVX-512 F emulation (one body, written once by a macro, compiled
     //! for each instruction).
+    use super::super::bf16::{min_exponent_pairs, sums_stay_normal};
     use super::{column_pass, key_pass, softmax_columns, Scratch, KB, QB};
     use std::arch::x86_64::*;
 
@@ -889,9 +899,10 @@ mod avx512_bf16 {
     ///
     /// # Safety
     /// The CPU has avx512f and avx512bf16; `a` points at 4 readable bytes.
+    /// `FLUSH` is [`dp_emulated_at`]'s: the instruction always flushes.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn dp_native_at(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
+    unsafe fn dp_native_at<const FLUSH: bool>(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
         let mut acc = acc;
         // SAFETY: the CPU has the features; the instruction reads the 4 bytes at `a`
         // (contract) and writes only `acc`.
@@ -907,15 +918,26 @@ mod avx512_bf16 {
         acc
     }
 
-    /// [`dp_emulated`] with `a` one pair at `a`, as [`dp_native_at`].
+    /// [`dp_emulated`] with `a` one pair at `a`, as [`dp_native_at`]; without `FLUSH`, the
+    /// same FMAs without the flushes, which give the same bits where no sum can be subnormal
+    /// ([`super::super::bf16::sums_stay_normal`]).
     ///
     /// # Safety
     /// The CPU has avx512f; `a` points at 4 readable bytes.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn dp_emulated_at(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
+    unsafe fn dp_emulated_at<const FLUSH: bool>(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
         // SAFETY: the CPU has avx512f and `a` is readable (contract).
-        unsafe { dp_emulated(acc, _mm512_set1_epi32(*a as i32), b) }
+        unsafe {
+            let a = _mm512_set1_epi32(*a as i32);
+            if FLUSH {
+                return dp_emulated(acc, a, b);
+            }
+            let hi_mask = _mm512_set1_epi32(0xffff_0000u32 as i32);
+            let hi = |x: __m512i| _mm512_castsi512_ps(_mm512_and_si512(x, hi_mask));
+            let lo = |x: __m512i| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(x));
+            _mm512_fmadd_ps(lo(a), lo(b), _mm512_fmadd_ps(hi(a), hi(b), acc))
+        }
     }
 
     /// [`dp_native_at`] in AVX-512 F: the high products first, then the low ones, each FMA's
@@ -954,7 +976,8 @@ mod avx512_bf16 {
             $output:ident,
             $features:literal,
             $dp:ident,
-            $pair_rows:ident
+            $pair_rows:ident,
+            $emulated:literal
         ) => {
             /// One block of 16 queries with bf16 products: Q paired, scores, softmax, the
             /// probabilities paired, output into `sc.o`.
@@ -983,13 +1006,20 @@ mod avx512_bf16 {
                 // widths tile 0..lp as the kp blocks do, so j + J <= lp.
                 unsafe {
                     $pair_rows(sc.qt.as_ptr(), hd, sc.qp.as_mut_ptr());
+                    // The emulation skips its flushes where no sum can be subnormal (the
+                    // instruction's FLUSH is ignored).
+                    let normal = $emulated
+                        && sums_stay_normal(min_exponent_pairs(&sc.qp[..hp * QB]), sc.k_min_exp);
                     let mut j = 0;
                     while j < lp {
                         let w = key_pass(lp, j);
-                        match w {
-                            KB => $scores::<KB>(sc, hp, j),
-                            16 => $scores::<16>(sc, hp, j),
-                            _ => $scores::<8>(sc, hp, j),
+                        match (w, normal) {
+                            (KB, true) => $scores::<KB, false>(sc, hp, j),
+                            (KB, false) => $scores::<KB, true>(sc, hp, j),
+                            (16, true) => $scores::<16, false>(sc, hp, j),
+                            (16, false) => $scores::<16, true>(sc, hp, j),
+                            (_, true) => $scores::<8, false>(sc, hp, j),
+                            (_, false) => $scores::<8, true>(sc, hp, j),
                         }
                         j += w;
                     }
@@ -998,16 +1028,23 @@ mod avx512_bf16 {
                 // SAFETY: s holds len rows and pp lq rows of 16; the widths tile 0..hd.
                 unsafe {
                     $pair_rows(sc.s.as_ptr(), len, sc.pp.as_mut_ptr());
+                    let normal = $emulated
+                        && sums_stay_normal(min_exponent_pairs(&sc.pp[..lq * QB]), sc.v_min_exp);
                     let inv = _mm512_loadu_ps(inv.as_ptr());
                     let mut d = 0;
                     while d < hd {
                         let w = column_pass(hd, d);
-                        match w {
-                            16 => $output::<16>(sc, hd, lq, d, inv),
-                            8 => $output::<8>(sc, hd, lq, d, inv),
-                            4 => $output::<4>(sc, hd, lq, d, inv),
-                            2 => $output::<2>(sc, hd, lq, d, inv),
-                            _ => $output::<1>(sc, hd, lq, d, inv),
+                        match (w, normal) {
+                            (16, true) => $output::<16, false>(sc, hd, lq, d, inv),
+                            (16, false) => $output::<16, true>(sc, hd, lq, d, inv),
+                            (8, true) => $output::<8, false>(sc, hd, lq, d, inv),
+                            (8, false) => $output::<8, true>(sc, hd, lq, d, inv),
+                            (4, true) => $output::<4, false>(sc, hd, lq, d, inv),
+                            (4, false) => $output::<4, true>(sc, hd, lq, d, inv),
+                            (2, true) => $output::<2, false>(sc, hd, lq, d, inv),
+                            (2, false) => $output::<2, true>(sc, hd, lq, d, inv),
+                            (_, true) => $output::<1, false>(sc, hd, lq, d, inv),
+                            (_, false) => $output::<1, true>(sc, hd, lq, d, inv),
                         }
                         d += w;
                     }
@@ -1021,7 +1058,11 @@ mod avx512_bf16 {
             /// `s.len() >= (j + J) × 16`.
             #[inline]
             #[target_feature(enable = $features)]
-            unsafe fn $scores<const J: usize>(sc: &mut Scratch, hp: usize, j: usize) {
+            unsafe fn $scores<const J: usize, const FLUSH: bool>(
+                sc: &mut Scratch,
+                hp: usize,
+                j: usize,
+            ) {
                 // SAFETY: k walks kp[j·hp .. (j + J)·hp], q walks qp[..hp·16], the stores fill
                 // s[j·16 .. (j + J)·16] (contract).
                 unsafe {
@@ -1031,7 +1072,7 @@ mod avx512_bf16 {
                     for _ in 0..hp {
                         let qv = _mm512_loadu_si512(q as *const __m512i);
                         for (jj, a) in acc.iter_mut().enumerate() {
-                            *a = $dp(*a, k.add(jj), qv);
+                            *a = $dp::<FLUSH>(*a, k.add(jj), qv);
                         }
                         k = k.add(J);
                         q = q.add(QB);
@@ -1049,7 +1090,7 @@ mod avx512_bf16 {
             /// `o.len() >= (d + D) × 16`.
             #[inline]
             #[target_feature(enable = $features)]
-            unsafe fn $output<const D: usize>(
+            unsafe fn $output<const D: usize, const FLUSH: bool>(
                 sc: &mut Scratch,
                 hd: usize,
                 lq: usize,
@@ -1065,7 +1106,7 @@ mod avx512_bf16 {
                     for _ in 0..lq {
                         let pv = _mm512_loadu_si512(p as *const __m512i);
                         for (dd, a) in acc.iter_mut().enumerate() {
-                            *a = $dp(*a, vr.add(dd), pv);
+                            *a = $dp::<FLUSH>(*a, vr.add(dd), pv);
                         }
                         vr = vr.add(hd);
                         p = p.add(QB);
@@ -1087,7 +1128,8 @@ mod avx512_bf16 {
         output_native,
         "avx512f,avx512bw,avx512bf16",
         dp_native_at,
-        pair_rows_native
+        pair_rows_native,
+        false
     );
     bf16_block!(
         block_emulated,
@@ -1095,7 +1137,8 @@ mod avx512_bf16 {
         output_emulated,
         "avx512f",
         dp_emulated_at,
-        pair_rows
+        pair_rows,
+        true
     );
 }
 
@@ -1263,6 +1306,50 @@ mod tests {
                 );
             }
             assert_eq!(a, b, "round {round}: {lo:?} {hi:?}");
+        }
+    }
+
+    #[test]
+    fn the_emulation_skips_its_flushes_only_where_sums_stay_normal() {
+        // Q, K and V scaled so that the products of scores and outputs walk across 2^-126: the
+        // AVX-512 emulation must give the portable loop's bits, flushing or not.
+        if !Isa::usable().contains(&Isa::Avx512) {
+            return;
+        }
+        let mut rng = crate::test_rng::Rng::new(13);
+        let (len, hd, nh) = (40, 32, 2);
+        let h = hd * nh;
+        // Magnitudes within one binade, so the smallest exponent is every value's.
+        let base: Vec<f32> = (0..len * 3 * h)
+            .map(|_| {
+                let v = rng.f32_in(-1.0, 1.0);
+                (1.0 + 0.5 * v.abs()).copysign(v)
+            })
+            .collect();
+        let emulated = Products::Bf16 { native: false };
+        for shift in 50..76 {
+            // Scores: products of Q and K near 2^(-2·shift); outputs: probabilities (about
+            // 1/len, the scores being near zero) times V near 2^(10 - 2·shift).
+            let mut qkv = base.clone();
+            for (i, v) in qkv.iter_mut().enumerate() {
+                *v *= 2f32.powi(if i % (3 * h) < 2 * h {
+                    -shift
+                } else {
+                    10 - 2 * shift
+                });
+            }
+            let whole = 0..len;
+            let seqs = std::slice::from_ref(&whole);
+            let mut want = vec![0f32; len * h];
+            attention_with(Isa::Portable, emulated, &qkv, seqs, nh, hd, &mut want);
+            let mut got = vec![0f32; len * h];
+            attention_with(Isa::Avx512, emulated, &qkv, seqs, nh, hd, &mut got);
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "shift {shift}"
+            );
         }
     }
 }

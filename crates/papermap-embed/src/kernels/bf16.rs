@@ -86,6 +86,51 @@ pub(crate) fn native_available() -> bool {
     false
 }
 
+/// Whether this CPU runs the AVX-512 F emulation of `vdpbf16ps` (DQ for the one-instruction
+/// subnormal test of each sum).
+fn emulation_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::has_avx512() && std::arch::is_x86_feature_detected!("avx512dq")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Which loop computes the products: all three give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// `vdpbf16ps` (AVX512_BF16).
+    Native,
+    /// Its steps in AVX-512 F: on CPUs with AVX-512 but no BF16 (Intel before Cooper Lake and
+    /// Sapphire Rapids, AMD before Zen 4), where the portable loop ran 90x slower than f32.
+    Emulated,
+    /// Plain loops (FMA where the CPU has it).
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest this CPU runs.
+    pub(crate) fn best() -> Kernel {
+        if native_available() {
+            Kernel::Native
+        } else if emulation_available() {
+            Kernel::Emulated
+        } else {
+            Kernel::Portable
+        }
+    }
+
+    /// Whether this CPU can run it.
+    pub(crate) fn available(self) -> bool {
+        match self {
+            Kernel::Native => native_available(),
+            Kernel::Emulated => emulation_available(),
+            Kernel::Portable => true,
+        }
+    }
+}
+
 /// `y = x·Wᵀ + b` with `W` in bf16, packed for the kernels.
 pub(crate) struct Bf16Linear {
     out: usize,
@@ -96,6 +141,43 @@ pub(crate) struct Bf16Linear {
     packed: Vec<u32>,
     /// The bias in f32, zero-padded to whole blocks.
     bias: Vec<f32>,
+    /// The smallest biased exponent of a nonzero weight (255 when there is none): with the
+    /// inputs', it tells when no sum can be subnormal ([`sums_stay_normal`]).
+    w_min_exp: u32,
+}
+
+/// Whether sums of products can never be subnormal, from the smallest biased exponents of the
+/// nonzero bf16 inputs and weights. A bf16 value is a multiple of 2^(e − 127 − 7), so every
+/// product, every sum of products and every rounded sum (rounding to nearest keeps a nonzero
+/// multiple of a representable 2^g at or above 2^g) is zero or a multiple of 2^(ex + ew − 268);
+/// at or above 2^−126, none is subnormal and the flushes of the emulation change nothing.
+pub(crate) fn sums_stay_normal(x_min_exp: u32, w_min_exp: u32) -> bool {
+    x_min_exp + w_min_exp >= 268 - 126
+}
+
+/// The smallest biased exponent among the nonzero values of bf16 pairs (255 when none; a
+/// pair's values are never subnormal: [`to_bf16`] flushes them).
+pub(crate) fn min_exponent_pairs(words: &[u32]) -> u32 {
+    let exp = |h: u32| match (h >> 7) & 0xff {
+        0 => 255,
+        e => e,
+    };
+    words
+        .iter()
+        .map(|&p| exp(p >> 16).min(exp(p & 0xffff)))
+        .min()
+        .unwrap_or(255)
+}
+
+/// The smallest biased exponent among the nonzero normal values of `row` (255 when none): a
+/// lower bound for the row's bf16 values, as rounding never lowers an exponent and flushes
+/// the subnormals to zero.
+fn min_exponent(row: &[f32]) -> u32 {
+    row.iter()
+        .map(|v| (v.to_bits() >> 23) & 0xff)
+        .filter(|&e| e != 0)
+        .min()
+        .unwrap_or(255)
 }
 
 impl Bf16Linear {
@@ -116,12 +198,14 @@ impl Bf16Linear {
         }
         let mut bias = vec![0f32; blocks * NB];
         bias[..out].copy_from_slice(&b[..out]);
+        let w_min_exp = min_exponent_pairs(&packed);
         Bf16Linear {
             out,
             inp,
             pairs,
             packed,
             bias,
+            w_min_exp,
         }
     }
 
@@ -140,7 +224,7 @@ impl Bf16Linear {
     }
 
     /// `y[t, out] = epilogue(bf16(x[t, inp]) · Wᵀ + b)`; `panel` is scratch space, kept by the
-    /// caller. Runs `vdpbf16ps` where the CPU has it, else the portable loop (same bits).
+    /// caller. Runs the fastest [`Kernel`] this CPU has (all give the same bits).
     pub(crate) fn forward(
         &self,
         x: &[f32],
@@ -149,14 +233,14 @@ impl Bf16Linear {
         epilogue: Epilogue,
         panel: &mut Vec<u32>,
     ) {
-        self.forward_with(native_available(), x, t, y, epilogue, panel)
+        self.forward_with(Kernel::best(), x, t, y, epilogue, panel)
     }
 
-    /// [`Bf16Linear::forward`], on `vdpbf16ps` when `native` (which the CPU must have:
-    /// checked, the SIMD body would be undefined behaviour otherwise).
+    /// [`Bf16Linear::forward`] on `kernel` (which the CPU must have: checked, the SIMD body
+    /// would be undefined behaviour otherwise).
     pub(crate) fn forward_with(
         &self,
-        native: bool,
+        kernel: Kernel,
         x: &[f32],
         t: usize,
         y: &mut [f32],
@@ -166,8 +250,8 @@ impl Bf16Linear {
         let (inp, out, pairs) = (self.inp, self.out, self.pairs);
         // Real asserts: this is a safe function and the raw writes below rely on them.
         assert!(
-            !native || native_available(),
-            "bf16 projection: AVX512_BF16 not available on this CPU"
+            kernel.available(),
+            "bf16 projection: this CPU cannot run {kernel:?}"
         );
         assert!(
             x.len() >= t * inp && y.len() >= t * out,
@@ -205,20 +289,37 @@ impl Bf16Linear {
             slots.par_iter_mut().enumerate().for_each(pack);
         }
         let panel: &[u32] = panel;
-        // vdpbf16ps runs the input pairs in slices of KC, so one block pair's slice of weights
-        // (24 KiB) stays in L1 across the task's panels.
-        let kc = if native { KC } else { pairs };
+        // The SIMD kernels run the input pairs in slices of KC, so one block pair's slice of
+        // weights (24 KiB) stays in L1 across the task's panels.
+        let kc = if kernel == Kernel::Portable {
+            pairs
+        } else {
+            KC
+        };
+        // The emulation's flushes are skipped on the panels whose sums cannot be subnormal:
+        // they cost it two instructions in six.
+        let row_exp: Vec<u32> = if kernel == Kernel::Emulated {
+            x[..t * inp].chunks_exact(inp).map(min_exponent).collect()
+        } else {
+            Vec::new()
+        };
         let yp = SharedMut::new(y);
         for_each_tile(t, out, self.blocks(), pairs, kc, epilogue, yp, |tile| {
             let rows = tile.rows;
             let a = &panel[rows.start * pairs..rows.end * pairs];
+            let flush = kernel == Kernel::Emulated
+                && !sums_stay_normal(
+                    row_exp[rows.clone()].iter().copied().min().unwrap_or(255),
+                    self.w_min_exp,
+                );
             // SAFETY: y holds t × out floats (asserted) and rows.end <= t; for_each_tile()
             // gives this tile of y to no other thread; `a` is this panel (m × pairs); b + pair
-            // < blocks; ks ⊆ 0..pairs, all of it unless `native`; `native` only if the CPU has
-            // AVX512_BF16 (asserted).
+            // < blocks; ks ⊆ 0..pairs, all of it for the portable kernel; the CPU runs
+            // `kernel` (asserted).
             unsafe {
                 self.run(
-                    native,
+                    kernel,
+                    flush,
                     a,
                     rows.start,
                     rows.len(),
@@ -232,20 +333,22 @@ impl Bf16Linear {
     }
 
     /// Rows `r..r+m` (one panel, `a`) × block `b` (and `b + 1` when `pair`), over input pairs
-    /// `ks` (all of them unless `native`).
+    /// `ks` (all of them for [`Kernel::Portable`]). The emulation flushes subnormal sums only
+    /// when `flush` (without, its bits are the same where [`sums_stay_normal`]).
     ///
     /// # Safety
-    /// - `native` only if [`native_available`].
+    /// - The CPU runs `kernel` ([`Kernel::available`]).
     /// - `1 <= m <= MR`, `a.len() == m × pairs` (one packed panel, `[pairs][m]`).
-    /// - `b + pair < blocks`; `ks.start <= ks.end <= pairs`, and `ks == 0..pairs` unless
-    ///   `native`.
+    /// - `b + pair < blocks`; `ks.start <= ks.end <= pairs`, and `ks == 0..pairs` for
+    ///   [`Kernel::Portable`].
     /// - `(r + m) × out <= y.len()`, and while this runs no other thread reads or writes rows
     ///   `r..r + m` × the outputs of blocks `b..=b + pair` of `y`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     unsafe fn run(
         &self,
-        native: bool,
+        kernel: Kernel,
+        flush: bool,
         a: &[u32],
         r: usize,
         m: usize,
@@ -254,22 +357,29 @@ impl Bf16Linear {
         ks: std::ops::Range<usize>,
         y: SharedMut,
     ) {
-        debug_assert!(!native || native_available());
+        debug_assert!(kernel.available());
         debug_assert!((1..=MR).contains(&m) && a.len() == m * self.pairs);
         debug_assert!(b + (pair as usize) < self.blocks());
         debug_assert!(ks.start <= ks.end && ks.end <= self.pairs);
-        debug_assert!(native || ks == (0..self.pairs));
+        debug_assert!(kernel != Kernel::Portable || ks == (0..self.pairs));
         debug_assert!(
             (r + m) * self.out <= y.len(),
             "rows {r}..{} beyond y",
             r + m
         );
         #[cfg(target_arch = "x86_64")]
-        if native {
-            // SAFETY: the CPU has avx512f and avx512bf16 (`native`); panel, blocks, ks and y as
-            // our contract gives them.
-            unsafe { avx512::panel(self, a, r, m, b, pair, ks, y) };
-            return;
+        match kernel {
+            // SAFETY: the CPU has avx512f and avx512bf16 (`Native` is available); panel,
+            // blocks, ks and y as our contract gives them.
+            Kernel::Native => {
+                return unsafe { avx512::panel_native(self, a, r, m, b, pair, ks, y) }
+            }
+            // SAFETY: the CPU has avx512f and avx512dq (`Emulated` is available); the rest as
+            // above.
+            Kernel::Emulated => {
+                return unsafe { avx512::panel_emulated(self, flush, a, r, m, b, pair, ks, y) }
+            }
+            Kernel::Portable => {}
         }
         for bb in b..b + 1 + pair as usize {
             // SAFETY: block bb exists; y and the rows as our contract.
@@ -293,13 +403,7 @@ impl Bf16Linear {
         let o0 = b * NB;
         let valid = self.out.saturating_sub(o0).min(NB);
         for i in 0..m {
-            let mut acc = [0f32; NB];
-            for p in 0..pairs {
-                let xv = a[p * m + i];
-                for (s, &wv) in acc.iter_mut().zip(&w[p * NB..(p + 1) * NB]) {
-                    *s = dot_pair(*s, wv, xv);
-                }
-            }
+            let acc = portable_row(w, a, i, m);
             // SAFETY: row r + i < r + m, outputs o0..o0 + valid < out: inside y and this
             // caller's own rows and block (contract).
             let row = unsafe { y.slice_mut((r + i) * self.out + o0, valid) };
@@ -310,22 +414,239 @@ impl Bf16Linear {
     }
 }
 
-/// AVX-512 BF16: 12 token rows × 2 blocks (32 outputs) of f32 accumulators, one `vdpbf16ps`
-/// per weight vector and row for each input pair.
+super::multiversion! {
+    /// One panel row's 16 sums of one block (`w`, `[pairs][16]`), the pairs in order: a
+    /// function of its own so that `mul_add` is one instruction where the CPU has FMA (it was
+    /// a call to libm's `fmaf`).
+    fn portable_row(w: &[u32], a: &[u32], i: usize, m: usize) -> [f32; NB] {
+        let mut acc = [0f32; NB];
+        for (p, ws) in w.chunks_exact(NB).enumerate() {
+            let xv = a[p * m + i];
+            for (s, &wv) in acc.iter_mut().zip(ws) {
+                *s = dot_pair(*s, wv, xv);
+            }
+        }
+        acc
+    }
+}
+
+/// AVX-512: 12 token rows × 2 blocks (32 outputs) of f32 accumulators; for each input pair,
+/// one `vdpbf16ps` per weight vector and row, or its steps in AVX-512 F.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Bf16Linear, SharedMut, MR, NB};
     use std::arch::x86_64::*;
 
-    /// One panel of `m` rows × block `b` (and `b + 1` when `pair`), input pairs `ks`.
+    /// How one input pair of a row meets one weight vector: the one difference between the
+    /// native kernel and the emulation.
+    trait Products {
+        /// A block's weights for one input pair, as the products read them.
+        type W: Copy;
+        /// A row's input pair, as the products read it.
+        type X: Copy;
+        /// The 16 weight pairs at `w`.
+        ///
+        /// # Safety
+        /// The CPU has the kernel's features; `w` points at 64 readable bytes.
+        unsafe fn weights(w: *const u32) -> Self::W;
+        /// The input pair at `x`.
+        ///
+        /// # Safety
+        /// The CPU has the kernel's features; `x` points at 4 readable bytes.
+        unsafe fn input(x: *const u32) -> Self::X;
+        /// `acc` plus the two products of each lane, as `vdpbf16ps` sums them.
+        ///
+        /// # Safety
+        /// The CPU has the kernel's features; `x` as [`Products::input`] gave it.
+        unsafe fn dot(acc: __m512, w: Self::W, x: Self::X) -> __m512;
+    }
+
+    /// `vdpbf16ps` itself.
+    struct Native;
+
+    impl Products for Native {
+        type W = __m512i;
+        type X = *const u32;
+        #[inline(always)]
+        unsafe fn weights(w: *const u32) -> __m512i {
+            // SAFETY: 64 readable bytes at w (contract).
+            unsafe { _mm512_loadu_si512(w as *const __m512i) }
+        }
+        #[inline(always)]
+        unsafe fn input(x: *const u32) -> *const u32 {
+            x
+        }
+        #[inline(always)]
+        unsafe fn dot(acc: __m512, w: __m512i, x: *const u32) -> __m512 {
+            // SAFETY: the CPU has avx512f and avx512bf16, x is readable (contract).
+            unsafe { dp_native(acc, w, x) }
+        }
+    }
+
+    /// `acc` plus the pair at `x` (broadcast) times the 16 pairs in `w`, by `vdpbf16ps`.
     ///
     /// # Safety
-    /// As [`Bf16Linear::run`] with `native`: the CPU has avx512f and avx512bf16; `1 <= m <=
-    /// MR`, `a.len() == m × pairs`; `b + pair < blocks`; `ks.start <= ks.end <= pairs`;
-    /// `(r + m) × out <= y.len()`, and no other thread touches those rows × blocks of `y`.
+    /// The CPU has avx512f and avx512bf16; `x` points at 4 readable bytes.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn dp_native(mut acc: __m512, w: __m512i, x: *const u32) -> __m512 {
+        // SAFETY: the CPU has avx512bf16 and x is readable (contract). The pair at x is
+        // broadcast inside the instruction: LLVM does not fold a broadcast into vdpbf16ps, and
+        // a separate one per row costs more.
+        unsafe {
+            std::arch::asm!(
+                "vdpbf16ps {acc}, {w}, dword ptr [{x}]{{1to16}}",
+                acc = inout(zmm_reg) acc,
+                w = in(zmm_reg) w,
+                x = in(reg) x,
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+        acc
+    }
+
+    /// The instruction's steps in AVX-512 F and DQ: the high products first, then the low ones,
+    /// each an FMA (a product of two bf16 values is exact in f32, so one FMA rounds as the
+    /// instruction's step does) whose subnormal result is flushed to a signed zero. The pairs
+    /// are split into their f32 halves once per weight vector and per row.
+    struct Emulated;
+
+    impl Products for Emulated {
+        type W = (__m512, __m512);
+        type X = (__m512, __m512);
+        #[inline(always)]
+        unsafe fn weights(w: *const u32) -> (__m512, __m512) {
+            // SAFETY: avx512f, and 64 readable bytes at w (contract).
+            unsafe { halves(_mm512_loadu_si512(w as *const __m512i)) }
+        }
+        #[inline(always)]
+        unsafe fn input(x: *const u32) -> (__m512, __m512) {
+            // SAFETY: avx512f, and 4 readable bytes at x (contract).
+            unsafe { halves(_mm512_set1_epi32(*x as i32)) }
+        }
+        #[inline(always)]
+        unsafe fn dot(acc: __m512, w: (__m512, __m512), x: (__m512, __m512)) -> __m512 {
+            // SAFETY: avx512f and avx512dq (contract).
+            unsafe {
+                let acc = flush(_mm512_fmadd_ps(w.0, x.0, acc));
+                flush(_mm512_fmadd_ps(w.1, x.1, acc))
+            }
+        }
+    }
+
+    /// [`Emulated`] without the flushes: the same bits when no sum can be subnormal
+    /// ([`super::sums_stay_normal`]).
+    struct Unflushed;
+
+    impl Products for Unflushed {
+        type W = (__m512, __m512);
+        type X = (__m512, __m512);
+        #[inline(always)]
+        unsafe fn weights(w: *const u32) -> (__m512, __m512) {
+            // SAFETY: as Emulated's (contract).
+            unsafe { Emulated::weights(w) }
+        }
+        #[inline(always)]
+        unsafe fn input(x: *const u32) -> (__m512, __m512) {
+            // SAFETY: as Emulated's (contract).
+            unsafe { Emulated::input(x) }
+        }
+        #[inline(always)]
+        unsafe fn dot(acc: __m512, w: (__m512, __m512), x: (__m512, __m512)) -> __m512 {
+            // SAFETY: avx512f (contract).
+            unsafe { _mm512_fmadd_ps(w.1, x.1, _mm512_fmadd_ps(w.0, x.0, acc)) }
+        }
+    }
+
+    /// The pairs' high and low bf16 halves as f32 lanes.
+    ///
+    /// # Safety
+    /// The CPU has avx512f.
+    #[inline(always)]
+    unsafe fn halves(v: __m512i) -> (__m512, __m512) {
+        // SAFETY: avx512f (contract).
+        unsafe {
+            let hi = _mm512_and_si512(v, _mm512_set1_epi32(0xffff_0000u32 as i32));
+            (
+                _mm512_castsi512_ps(hi),
+                _mm512_castsi512_ps(_mm512_slli_epi32::<16>(v)),
+            )
+        }
+    }
+
+    /// `v` with its subnormal lanes made zeros of their sign.
+    ///
+    /// # Safety
+    /// The CPU has avx512f and avx512dq.
+    #[inline(always)]
+    unsafe fn flush(v: __m512) -> __m512 {
+        // SAFETY: avx512f and avx512dq (contract). fpclass 0x20 selects denormal lanes.
+        unsafe {
+            let tiny = _mm512_fpclass_ps_mask::<0x20>(v);
+            let bits = _mm512_castps_si512(v);
+            let sign = _mm512_set1_epi32(0x8000_0000u32 as i32);
+            _mm512_castsi512_ps(_mm512_mask_and_epi32(bits, tiny, bits, sign))
+        }
+    }
+
+    /// One panel of `m` rows × block `b` (and `b + 1` when `pair`), input pairs `ks`, on
+    /// `vdpbf16ps`.
+    ///
+    /// # Safety
+    /// As [`Bf16Linear::run`] with [`super::Kernel::Native`]: the CPU has avx512f and
+    /// avx512bf16; `1 <= m <= MR`, `a.len() == m × pairs`; `b + pair < blocks`; `ks.start <=
+    /// ks.end <= pairs`; `(r + m) × out <= y.len()`, and no other thread touches those rows ×
+    /// blocks of `y`.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub unsafe fn panel(
+    pub unsafe fn panel_native(
+        p: &Bf16Linear,
+        a: &[u32],
+        r: usize,
+        m: usize,
+        b: usize,
+        pair: bool,
+        ks: std::ops::Range<usize>,
+        y: SharedMut,
+    ) {
+        // SAFETY: the CPU has the features; the rest is our contract.
+        unsafe { panel::<Native>(p, a, r, m, b, pair, ks, y) }
+    }
+
+    /// [`panel_native`] on the AVX-512 F emulation, flushing subnormal sums when `flush`.
+    ///
+    /// # Safety
+    /// As [`panel_native`], with avx512f and avx512dq instead of avx512bf16.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub unsafe fn panel_emulated(
+        p: &Bf16Linear,
+        flush: bool,
+        a: &[u32],
+        r: usize,
+        m: usize,
+        b: usize,
+        pair: bool,
+        ks: std::ops::Range<usize>,
+        y: SharedMut,
+    ) {
+        // SAFETY: the CPU has the features; the rest is our contract.
+        unsafe {
+            if flush {
+                panel::<Emulated>(p, a, r, m, b, pair, ks, y)
+            } else {
+                panel::<Unflushed>(p, a, r, m, b, pair, ks, y)
+            }
+        }
+    }
+
+    /// The panel on products `P`, compiled inside the caller's features.
+    ///
+    /// # Safety
+    /// As [`panel_native`], the CPU having `P`'s features.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn panel<P: Products>(
         p: &Bf16Linear,
         a: &[u32],
         r: usize,
@@ -344,14 +665,14 @@ mod avx512 {
             ($($m:literal)*) => {
                 match (m, pair) {
                     $(
-                        ($m, true) => kernel::<$m, 2>(p, a, r, b, ks, first, last, y),
-                        ($m, false) => kernel::<$m, 1>(p, a, r, b, ks, first, last, y),
+                        ($m, true) => kernel::<P, $m, 2>(p, a, r, b, ks, first, last, y),
+                        ($m, false) => kernel::<P, $m, 1>(p, a, r, b, ks, first, last, y),
                     )*
                     _ => {}
                 }
             };
         }
-        // SAFETY: the CPU has the features; kernel::<m, 1 + pair> gets exactly the panel,
+        // SAFETY: the CPU has the features; kernel::<P, m, 1 + pair> gets exactly the panel,
         // blocks, input pairs and rows of our contract.
         unsafe { go!(1 2 3 4 5 6 7 8 9 10 11 12) }
     }
@@ -361,13 +682,12 @@ mod avx512 {
     /// value), and adds the bias after the last.
     ///
     /// # Safety
-    /// The CPU has avx512f and avx512bf16; `a.len() >= M × pairs` (`[pairs][M]`); `b + B <=
-    /// blocks`; `ks.end <= pairs`; `(r + M) × out <= y.len()`, and no other thread touches rows
-    /// `r..r + M` × the outputs of blocks `b..b + B` of `y` meanwhile.
+    /// The CPU has `P`'s features; `a.len() >= M × pairs` (`[pairs][M]`); `b + B <= blocks`;
+    /// `ks.end <= pairs`; `(r + M) × out <= y.len()`, and no other thread touches rows `r..r +
+    /// M` × the outputs of blocks `b..b + B` of `y` meanwhile.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn kernel<const M: usize, const B: usize>(
+    #[inline(always)]
+    unsafe fn kernel<P: Products, const M: usize, const B: usize>(
         p: &Bf16Linear,
         a: &[u32],
         r: usize,
@@ -391,10 +711,10 @@ mod avx512 {
             }
         };
         // SAFETY: the CPU has the features. Weight loads read blocks b..b + B < blocks of
-        // packed, pairs ks.start..ks.end <= pairs; xs reads a[k·M + i], k < pairs, i < M: inside
-        // the panel; bias loads 16 floats at o < out, inside the bias padded to whole blocks; y
-        // is loaded and stored at rows r + i < r + M, columns o.. masked to the valid outputs
-        // below `out` (contract). __m512i and __m512bh are both 64 bytes of lanes.
+        // packed, pairs ks.start..ks.end <= pairs; inputs read a[k·M + i], k < pairs, i < M:
+        // inside the panel; bias loads 16 floats at o < out, inside the bias padded to whole
+        // blocks; y is loaded and stored at rows r + i < r + M, columns o.. masked to the valid
+        // outputs below `out` (contract).
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); B]; M];
             if !first {
@@ -410,23 +730,12 @@ mod avx512 {
             let w = p.packed.as_ptr().add(b * pairs * NB);
             let mut xs = a.as_ptr().add(ks.start * M);
             for k in ks {
-                let mut wv = [std::mem::transmute::<__m512i, __m512bh>(_mm512_setzero_si512()); B];
-                for (j, v) in wv.iter_mut().enumerate() {
-                    let ld = _mm512_loadu_si512(w.add((j * pairs + k) * NB) as *const __m512i);
-                    *v = std::mem::transmute::<__m512i, __m512bh>(ld);
-                }
+                let wv: [P::W; B] =
+                    std::array::from_fn(|j| P::weights(w.add((j * pairs + k) * NB)));
                 for (i, s) in acc.iter_mut().enumerate() {
-                    let x = xs.add(i);
+                    let x = P::input(xs.add(i));
                     for (sj, &wj) in s.iter_mut().zip(&wv) {
-                        // The pair at x broadcast inside the instruction: LLVM does not fold
-                        // a broadcast into vdpbf16ps, and a separate one per row costs more.
-                        std::arch::asm!(
-                            "vdpbf16ps {acc}, {w}, dword ptr [{x}]{{1to16}}",
-                            acc = inout(zmm_reg) *sj,
-                            w = in(zmm_reg) std::mem::transmute::<__m512bh, __m512i>(wj),
-                            x = in(reg) x,
-                            options(pure, readonly, nostack, preserves_flags),
-                        );
+                        *sj = P::dot(*sj, wj, x);
                     }
                 }
                 xs = xs.add(M);
@@ -487,10 +796,13 @@ mod tests {
             let lin = Bf16Linear::new(&w, &b, out, inp);
             let mut panel = Vec::new();
             let mut y = vec![0f32; t * out];
-            lin.forward_with(false, &x, t, &mut y, Epilogue::Bias, &mut panel);
-            if native_available() {
+            lin.forward_with(Kernel::Portable, &x, t, &mut y, Epilogue::Bias, &mut panel);
+            for kernel in [Kernel::Native, Kernel::Emulated] {
+                if !kernel.available() {
+                    continue;
+                }
                 let mut yk = vec![0f32; t * out];
-                lin.forward_with(true, &x, t, &mut yk, Epilogue::Bias, &mut panel);
+                lin.forward_with(kernel, &x, t, &mut yk, Epilogue::Bias, &mut panel);
                 let diff = y
                     .iter()
                     .zip(&yk)
@@ -498,10 +810,10 @@ mod tests {
                 assert_eq!(
                     diff.count(),
                     0,
-                    "vdpbf16ps differs from the portable loop (t={t})"
+                    "{kernel:?} differs from the portable loop (t={t})"
                 );
                 let mut yg = vec![0f32; t * out];
-                lin.forward_with(true, &x, t, &mut yg, Epilogue::BiasGelu, &mut panel);
+                lin.forward_with(kernel, &x, t, &mut yg, Epilogue::BiasGelu, &mut panel);
                 let mut want = y.clone();
                 super::super::elementwise::gelu_slice(&mut want);
                 assert!(want
@@ -523,5 +835,125 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_kernel_flushes_subnormal_sums_alike() {
+        // Products near 1e-40 are subnormal: each step's sum is flushed to a signed zero, so
+        // rows of them sum to zero where plain f32 keeps about 1e-39. With some inputs of
+        // normal size, their products (about 1e-21) must survive.
+        let (t, inp, out) = (13, 40, 33);
+        let mut rng = crate::test_rng::Rng::new(9);
+        let w: Vec<f32> = (0..out * inp)
+            .map(|_| rng.f32_in(-1.0, 1.0) * 3e-20)
+            .collect();
+        let x: Vec<f32> = (0..t * inp)
+            .map(|_| rng.f32_in(-1.0, 1.0) * 3e-20)
+            .collect();
+        let b = vec![0f32; out];
+        let lin = Bf16Linear::new(&w, &b, out, inp);
+        let mut panel = Vec::new();
+        let mut want = vec![0f32; t * out];
+        lin.forward_with(
+            Kernel::Portable,
+            &x,
+            t,
+            &mut want,
+            Epilogue::Bias,
+            &mut panel,
+        );
+        assert!(want.iter().all(|&v| v == 0.0), "subnormal sums flushed");
+        let x2: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(k, v)| if k % 5 == 0 { v * 1e19 } else { *v })
+            .collect();
+        let mut mixed = vec![0f32; t * out];
+        lin.forward_with(
+            Kernel::Portable,
+            &x2,
+            t,
+            &mut mixed,
+            Epilogue::Bias,
+            &mut panel,
+        );
+        assert!(
+            mixed.iter().all(|v| v.abs() > 1e-30),
+            "normal products kept"
+        );
+        for kernel in [Kernel::Native, Kernel::Emulated] {
+            if !kernel.available() {
+                continue;
+            }
+            for (xs, expect) in [(&x, &want), (&x2, &mixed)] {
+                let mut got = vec![0f32; t * out];
+                lin.forward_with(kernel, xs, t, &mut got, Epilogue::Bias, &mut panel);
+                assert!(
+                    got.iter()
+                        .zip(expect.iter())
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{kernel:?} flushes differently"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_the_flushes_keeps_the_bits_across_the_subnormal_edge() {
+        // Scales that walk the products across 2^-126: below, the panels must take the
+        // flushing kernel; above, skipping the flushes must give the same bits.
+        let (t, inp, out) = (24, 64, 32);
+        let mut rng = crate::test_rng::Rng::new(11);
+        // Magnitudes within one binade, so the smallest exponent is every value's.
+        let mut one_binade = || {
+            let v = rng.f32_in(-1.0, 1.0);
+            (1.0 + 0.5 * v.abs()).copysign(v)
+        };
+        let w: Vec<f32> = (0..out * inp)
+            .map(|_| one_binade() * 2f32.powi(-60))
+            .collect();
+        let b = vec![0f32; out];
+        let lin = Bf16Linear::new(&w, &b, out, inp);
+        let base: Vec<f32> = (0..t * inp).map(|_| one_binade()).collect();
+        let mut panel = Vec::new();
+        let (mut skipped, mut flushed) = (0, 0);
+        for shift in 50..80 {
+            let x: Vec<f32> = base.iter().map(|v| v * 2f32.powi(-shift)).collect();
+            let mut want = vec![0f32; t * out];
+            lin.forward_with(
+                Kernel::Portable,
+                &x,
+                t,
+                &mut want,
+                Epilogue::Bias,
+                &mut panel,
+            );
+            if sums_stay_normal(min_exponent(&x), lin.w_min_exp) {
+                skipped += 1;
+            } else {
+                flushed += 1;
+            }
+            if Kernel::Emulated.available() {
+                let mut got = vec![0f32; t * out];
+                lin.forward_with(
+                    Kernel::Emulated,
+                    &x,
+                    t,
+                    &mut got,
+                    Epilogue::Bias,
+                    &mut panel,
+                );
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "shift {shift}"
+                );
+            }
+        }
+        assert!(
+            skipped > 0 && flushed > 0,
+            "{skipped} skipped, {flushed} flushed"
+        );
     }
 }
