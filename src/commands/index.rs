@@ -70,14 +70,13 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     // --rebuild is needed). Only the manifest is read here; a missing or broken one is the
     // update's to report.
     let (_, mut encoder) = args.model.choice()?.following_index(&args.index).load()?;
-    if encoder.identity().mode == papermap::embed::Mode::Bf16
-        && encoder.device().is_cpu()
-        && !papermap::embed::kernels::bf16_is_native()
-    {
-        super::output::note!(
-            "note: this CPU has no AVX512_BF16: bf16 runs an emulation (the same vectors) at about \
-             0.7x f32 here; f32 (exact) or --quant q8 are faster on it"
-        );
+    if encoder.identity().mode == papermap::embed::Mode::Bf16 && encoder.device().is_cpu() {
+        if let Some(how) = papermap::embed::kernels::bf16_emulation() {
+            super::output::note!(
+                "note: this CPU has no AVX512_BF16: bf16 runs {how} here; f32 or --quant q8 are \
+                 faster on it"
+            );
+        }
     }
     let chunk = super::options::pipeline(&mut encoder, args.batch_tokens, args.profile, args.chunk);
     let opts = UpdateOptions {

@@ -108,8 +108,8 @@ pub(crate) struct Scratch {
     pp: Vec<u32>,
     /// bf16 only: V in pairs along the keys, `[len / 2][hd]`.
     vp: Vec<u32>,
-    /// bf16 only: the smallest exponents of `kp`'s and `vp`'s values (see
-    /// [`super::bf16::sums_stay_normal`]).
+    /// The AVX-512 emulation of bf16 only: the smallest exponents of `kp`'s and `vp`'s values
+    /// (see [`super::bf16::sums_stay_normal`]).
     k_min_exp: u32,
     v_min_exp: u32,
 }
@@ -941,8 +941,8 @@ mod avx512_bf16 {
     }
 
     /// [`dp_native_at`] in AVX-512 F: the high products first, then the low ones, each FMA's
-    /// subnormal result flushed to a signed zero as the instruction does (the products of two
-    /// bf16 values are exact in f32, so one FMA rounds as the instruction's step does).
+    /// subnormal result flushed to a signed zero as the instruction does (one FMA rounds once,
+    /// as the instruction's step does).
     ///
     /// # Safety
     /// The CPU has avx512f.
@@ -1311,15 +1311,19 @@ mod tests {
 
     #[test]
     fn the_emulation_skips_its_flushes_only_where_sums_stay_normal() {
-        // Q, K and V scaled so that the products of scores and outputs walk across 2^-126: the
-        // AVX-512 emulation must give the portable loop's bits, flushing or not.
+        // Q, K and V scaled so that the products walk across 2^-126. The scores end in the
+        // softmax, where a flushed and a kept score near 2^-126 both give exp(s − max) = 1, so
+        // what this checks is the outputs: those weights of 1 times V near 2^(10 − 2·shift),
+        // subnormal from shift 68 (the exact edge is tested on the projections, which share
+        // the bound: `bf16::tests::the_flushes_are_skipped_exactly_from_the_proven_edge`).
         if !Isa::usable().contains(&Isa::Avx512) {
             return;
         }
         let mut rng = crate::test_rng::Rng::new(13);
         let (len, hd, nh) = (40, 32, 2);
         let h = hd * nh;
-        // Magnitudes within one binade, so the smallest exponent is every value's.
+        // Magnitudes within one binade (Q's until its scale), so the smallest exponent is
+        // about every value's.
         let base: Vec<f32> = (0..len * 3 * h)
             .map(|_| {
                 let v = rng.f32_in(-1.0, 1.0);
@@ -1328,8 +1332,6 @@ mod tests {
             .collect();
         let emulated = Products::Bf16 { native: false };
         for shift in 50..76 {
-            // Scores: products of Q and K near 2^(-2·shift); outputs: probabilities (about
-            // 1/len, the scores being near zero) times V near 2^(10 - 2·shift).
             let mut qkv = base.clone();
             for (i, v) in qkv.iter_mut().enumerate() {
                 *v *= 2f32.powi(if i % (3 * h) < 2 * h {

@@ -1,5 +1,6 @@
 //! bf16 projections `y = x·Wᵀ + b` with f32 sums: `vdpbf16ps` (AVX512_BF16) where the CPU has
-//! it, and a portable loop with the same bits everywhere else.
+//! it, its steps in AVX-512 F and DQ where it has those, and a portable loop elsewhere, all with
+//! the same bits ([`Kernel`]).
 //!
 //! The layout follows [`super::linear`]: weights packed once per block of 16 outputs, token rows
 //! packed per call into panels of at most 12 rows, 12 rows × 32 outputs of accumulators. What
@@ -12,7 +13,7 @@
 //! Rounding is round-to-nearest-even from f32 with subnormals flushed to zero ([`to_bf16`]), the
 //! conversion `vcvtneps2bf16` does. Each lane sums as the instruction does (Intel SDM,
 //! VDPBF16PS: the odd element's product first, then the even one's, each an FMA with round to
-//! nearest even and subnormal results flushed to zero; a bf16 product is exact in f32), over the
+//! nearest even and subnormal results flushed to zero; one FMA rounds once, as the step does), over the
 //! pairs in order from zero, then adds the bias: the portable loop repeats it, so a vector does
 //! not depend on the CPU (a test checks the bits).
 
@@ -102,8 +103,8 @@ fn emulation_available() -> bool {
 pub(crate) enum Kernel {
     /// `vdpbf16ps` (AVX512_BF16).
     Native,
-    /// Its steps in AVX-512 F: on CPUs with AVX-512 but no BF16 (Intel before Cooper Lake and
-    /// Sapphire Rapids, AMD before Zen 4), where the portable loop ran 90x slower than f32.
+    /// Its steps in AVX-512 F and DQ: on CPUs with AVX-512 but no BF16 (Intel before Cooper
+    /// Lake and Sapphire Rapids, AMD before Zen 4), at about 0.7x f32.
     Emulated,
     /// Plain loops (FMA where the CPU has it).
     Portable,
@@ -298,8 +299,10 @@ impl Bf16Linear {
         };
         // The emulation's flushes are skipped on the panels whose sums cannot be subnormal:
         // they cost it two instructions in six.
-        let row_exp: Vec<u32> = if kernel == Kernel::Emulated {
-            x[..t * inp].chunks_exact(inp).map(min_exponent).collect()
+        let row_min_exp: Vec<u32> = if kernel == Kernel::Emulated {
+            (0..t)
+                .map(|r| min_exponent(&x[r * inp..(r + 1) * inp]))
+                .collect()
         } else {
             Vec::new()
         };
@@ -309,7 +312,11 @@ impl Bf16Linear {
             let a = &panel[rows.start * pairs..rows.end * pairs];
             let flush = kernel == Kernel::Emulated
                 && !sums_stay_normal(
-                    row_exp[rows.clone()].iter().copied().min().unwrap_or(255),
+                    row_min_exp[rows.clone()]
+                        .iter()
+                        .copied()
+                        .min()
+                        .unwrap_or(255),
                     self.w_min_exp,
                 );
             // SAFETY: y holds t × out floats (asserted) and rows.end <= t; for_each_tile()
@@ -416,8 +423,8 @@ impl Bf16Linear {
 
 super::multiversion! {
     /// One panel row's 16 sums of one block (`w`, `[pairs][16]`), the pairs in order: a
-    /// function of its own so that `mul_add` is one instruction where the CPU has FMA (it was
-    /// a call to libm's `fmaf`).
+    /// function of its own so that `mul_add` is one instruction where the CPU has FMA (the
+    /// baseline build calls libm's `fmaf` for it).
     fn portable_row(w: &[u32], a: &[u32], i: usize, m: usize) -> [f32; NB] {
         let mut acc = [0f32; NB];
         for (p, ws) in w.chunks_exact(NB).enumerate() {
@@ -506,12 +513,12 @@ mod avx512 {
     }
 
     /// The instruction's steps in AVX-512 F and DQ: the high products first, then the low ones,
-    /// each an FMA (a product of two bf16 values is exact in f32, so one FMA rounds as the
-    /// instruction's step does) whose subnormal result is flushed to a signed zero. The pairs
-    /// are split into their f32 halves once per weight vector and per row.
-    struct Emulated;
+    /// each an FMA (which rounds once, as the instruction's step does) whose subnormal result
+    /// is flushed to a signed zero. The pairs are split into their f32 halves once per weight
+    /// vector and per row.
+    struct Flushed;
 
-    impl Products for Emulated {
+    impl Products for Flushed {
         type W = (__m512, __m512);
         type X = (__m512, __m512);
         #[inline(always)]
@@ -534,7 +541,7 @@ mod avx512 {
         }
     }
 
-    /// [`Emulated`] without the flushes: the same bits when no sum can be subnormal
+    /// [`Flushed`] without the flushes: the same bits when no sum can be subnormal
     /// ([`super::sums_stay_normal`]).
     struct Unflushed;
 
@@ -543,13 +550,13 @@ mod avx512 {
         type X = (__m512, __m512);
         #[inline(always)]
         unsafe fn weights(w: *const u32) -> (__m512, __m512) {
-            // SAFETY: as Emulated's (contract).
-            unsafe { Emulated::weights(w) }
+            // SAFETY: as Flushed's (contract).
+            unsafe { Flushed::weights(w) }
         }
         #[inline(always)]
         unsafe fn input(x: *const u32) -> (__m512, __m512) {
-            // SAFETY: as Emulated's (contract).
-            unsafe { Emulated::input(x) }
+            // SAFETY: as Flushed's (contract).
+            unsafe { Flushed::input(x) }
         }
         #[inline(always)]
         unsafe fn dot(acc: __m512, w: (__m512, __m512), x: (__m512, __m512)) -> __m512 {
@@ -633,7 +640,7 @@ mod avx512 {
         // SAFETY: the CPU has the features; the rest is our contract.
         unsafe {
             if flush {
-                panel::<Emulated>(p, a, r, m, b, pair, ks, y)
+                panel::<Flushed>(p, a, r, m, b, pair, ks, y)
             } else {
                 panel::<Unflushed>(p, a, r, m, b, pair, ks, y)
             }
@@ -955,5 +962,47 @@ mod tests {
             skipped > 0 && flushed > 0,
             "{skipped} skipped, {flushed} flushed"
         );
+    }
+
+    #[test]
+    fn the_flushes_are_skipped_exactly_from_the_proven_edge() {
+        // 129·129 − 128·130 = 1: one pair whose two steps cancel to exactly 2^(ex + ew − 268).
+        // At ex + ew = 141 that sum is subnormal and must be flushed; from 142 it is normal.
+        // A bound off by one binade either way fails here.
+        for ex in [60u32, 70] {
+            for sum in [140u32, 141, 142, 143] {
+                let ew = sum - ex;
+                let at = |m: f32, e: u32| m * 2f32.powi(e as i32 - 134);
+                let x = [at(128.0, ex), at(129.0, ex)];
+                let w = [at(-130.0, ew), at(129.0, ew)];
+                let lin = Bf16Linear::new(&w, &[0.0], 1, 2);
+                assert_eq!(lin.w_min_exp, ew);
+                assert_eq!(min_exponent(&x), ex);
+                let mut panel = Vec::new();
+                let mut want = [0f32];
+                lin.forward_with(
+                    Kernel::Portable,
+                    &x,
+                    1,
+                    &mut want,
+                    Epilogue::Bias,
+                    &mut panel,
+                );
+                let exact = 2f32.powi(sum as i32 - 268);
+                if sum < 142 {
+                    assert_eq!(want[0], 0.0, "sum {sum}: flushed");
+                } else {
+                    assert_eq!(want[0], exact, "sum {sum}: kept");
+                }
+                assert_eq!(sums_stay_normal(ex, ew), sum >= 142);
+                for kernel in [Kernel::Native, Kernel::Emulated] {
+                    if kernel.available() {
+                        let mut got = [0f32];
+                        lin.forward_with(kernel, &x, 1, &mut got, Epilogue::Bias, &mut panel);
+                        assert_eq!(got[0].to_bits(), want[0].to_bits(), "{kernel:?}, sum {sum}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -78,10 +78,16 @@ pub fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
-/// Whether bf16 products run on `vdpbf16ps` here (AVX512_BF16); elsewhere they run an
-/// emulation with the same bits, slower than f32 (about 0.7x on an Ice Lake Xeon).
-pub fn bf16_is_native() -> bool {
-    bf16::native_available()
+/// How bf16 products run on this CPU when it has no AVX512_BF16 (`None` when it has): an
+/// emulation with the same bits, slower than f32.
+pub fn bf16_emulation() -> Option<&'static str> {
+    match bf16::Kernel::best() {
+        bf16::Kernel::Native => None,
+        bf16::Kernel::Emulated => Some("an AVX-512 emulation (the same vectors) at about 0.7x f32"),
+        bf16::Kernel::Portable => {
+            Some("a portable loop (the same vectors), several times slower than f32")
+        }
+    }
 }
 
 /// Whether the CPU has AVX-512 F besides AVX2 and FMA.
