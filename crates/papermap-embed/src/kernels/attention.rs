@@ -741,7 +741,7 @@ mod avx512_bf16 {
     //! The bf16 products of [`super::avx512`]: packing in bf16 pairs, and the two products with
     //! `vdpbf16ps` or its AVX-512 F emulation (one body, written once by a macro, compiled
     //! for each instruction).
-    use super::super::bf16::{min_exponent_pairs, sums_stay_normal};
+    use super::super::bf16::{self, min_exponent_pairs, sums_stay_normal};
     use super::{column_pass, key_pass, softmax_columns, Scratch, KB, QB};
     use std::arch::x86_64::*;
 
@@ -892,35 +892,24 @@ mod avx512_bf16 {
         _mm512_permutexvar_epi16(idx, halves)
     }
 
-    /// `vdpbf16ps`: `acc + a.hi·b.hi + a.lo·b.lo`, each step rounded, with `a` one pair at `a`
-    /// broadcast to every lane inside the instruction:
-    /// LLVM does not fold a broadcast into `vdpbf16ps` as it does into an FMA, and the separate
-    /// broadcast load it emits instead doubles the instructions of both products.
+    /// `vdpbf16ps` with `a` one pair at `a` broadcast inside the instruction
+    /// ([`bf16::avx512::dp_native`]); `FLUSH` is [`dp_emulated_at`]'s: the instruction always
+    /// flushes.
     ///
     /// # Safety
     /// The CPU has avx512f and avx512bf16; `a` points at 4 readable bytes.
-    /// `FLUSH` is [`dp_emulated_at`]'s: the instruction always flushes.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bf16")]
     unsafe fn dp_native_at<const FLUSH: bool>(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
-        let mut acc = acc;
-        // SAFETY: the CPU has the features; the instruction reads the 4 bytes at `a`
-        // (contract) and writes only `acc`.
-        unsafe {
-            std::arch::asm!(
-                "vdpbf16ps {acc}, {b}, dword ptr [{a}]{{1to16}}",
-                acc = inout(zmm_reg) acc,
-                b = in(zmm_reg) b,
-                a = in(reg) a,
-                options(pure, readonly, nostack, preserves_flags),
-            );
-        }
-        acc
+        // SAFETY: the CPU has the features and `a` is readable (contract).
+        unsafe { bf16::avx512::dp_native(acc, b, a) }
     }
 
-    /// [`dp_emulated`] with `a` one pair at `a`, as [`dp_native_at`]; without `FLUSH`, the
-    /// same FMAs without the flushes, which give the same bits where no sum can be subnormal
-    /// ([`super::super::bf16::sums_stay_normal`]).
+    /// [`dp_native_at`] in AVX-512 F: the high products first, then the low ones, each FMA's
+    /// subnormal result flushed to a signed zero as the instruction does (one FMA rounds once,
+    /// as the instruction's step does). Without `FLUSH`, the same FMAs without the flushes,
+    /// which give the same bits where no sum can be subnormal
+    /// ([`bf16::sums_stay_normal`]).
     ///
     /// # Safety
     /// The CPU has avx512f; `a` points at 4 readable bytes.
@@ -929,43 +918,38 @@ mod avx512_bf16 {
     unsafe fn dp_emulated_at<const FLUSH: bool>(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
         // SAFETY: the CPU has avx512f and `a` is readable (contract).
         unsafe {
-            let a = _mm512_set1_epi32(*a as i32);
+            let (ah, al) = bf16::avx512::halves(_mm512_set1_epi32(*a as i32));
+            let (bh, bl) = bf16::avx512::halves(b);
             if FLUSH {
-                return dp_emulated(acc, a, b);
+                let acc = ftz(_mm512_fmadd_ps(ah, bh, acc));
+                ftz(_mm512_fmadd_ps(al, bl, acc))
+            } else {
+                _mm512_fmadd_ps(al, bl, _mm512_fmadd_ps(ah, bh, acc))
             }
-            let hi_mask = _mm512_set1_epi32(0xffff_0000u32 as i32);
-            let hi = |x: __m512i| _mm512_castsi512_ps(_mm512_and_si512(x, hi_mask));
-            let lo = |x: __m512i| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(x));
-            _mm512_fmadd_ps(lo(a), lo(b), _mm512_fmadd_ps(hi(a), hi(b), acc))
         }
     }
 
-    /// [`dp_native_at`] in AVX-512 F: the high products first, then the low ones, each FMA's
-    /// subnormal result flushed to a signed zero as the instruction does (one FMA rounds once,
-    /// as the instruction's step does).
+    /// `v` with its subnormal lanes made zeros of their sign, in AVX-512 F alone (the
+    /// projections' `bf16::avx512::flush` uses DQ's `vfpclassps`, which attention's AVX-512
+    /// path does not require).
     ///
     /// # Safety
     /// The CPU has avx512f.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn dp_emulated(acc: __m512, a: __m512i, b: __m512i) -> __m512 {
-        let hi_mask = _mm512_set1_epi32(0xffff_0000u32 as i32);
-        let sign = _mm512_set1_epi32(0x8000_0000u32 as i32);
-        let ftz = |v: __m512| {
+    #[inline(always)]
+    unsafe fn ftz(v: __m512) -> __m512 {
+        // SAFETY: avx512f (contract).
+        unsafe {
             let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(
                 _mm512_abs_ps(v),
                 _mm512_set1_ps(f32::MIN_POSITIVE),
             );
+            let sign = _mm512_set1_epi32(0x8000_0000u32 as i32);
             _mm512_mask_mov_ps(
                 v,
                 tiny,
                 _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), sign)),
             )
-        };
-        let hi = |x: __m512i| _mm512_castsi512_ps(_mm512_and_si512(x, hi_mask));
-        let lo = |x: __m512i| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(x));
-        let acc = ftz(_mm512_fmadd_ps(hi(a), hi(b), acc));
-        ftz(_mm512_fmadd_ps(lo(a), lo(b), acc))
+        }
     }
 
     /// One block's scores, softmax and output with bf16 products, as `super::avx512::block`.

@@ -170,17 +170,6 @@ pub(crate) fn min_exponent_pairs(words: &[u32]) -> u32 {
         .unwrap_or(255)
 }
 
-/// The smallest biased exponent among the nonzero normal values of `row` (255 when none): a
-/// lower bound for the row's bf16 values, as rounding never lowers an exponent and flushes
-/// the subnormals to zero.
-fn min_exponent(row: &[f32]) -> u32 {
-    row.iter()
-        .map(|v| (v.to_bits() >> 23) & 0xff)
-        .filter(|&e| e != 0)
-        .min()
-        .unwrap_or(255)
-}
-
 impl Bf16Linear {
     /// Rounds `w` (`[out, inp]`, as transformers stores it) to bf16 and packs it; the bias
     /// stays f32.
@@ -273,7 +262,10 @@ impl Bf16Linear {
             slots.push(head);
             rest = tail;
         }
-        let pack = |(c, dst): (usize, &mut &mut [u32])| {
+        // Each panel's smallest exponent, for the emulation's flushes: they are skipped on the
+        // panels whose sums cannot be subnormal (they cost it two instructions in six).
+        let emulated = kernel == Kernel::Emulated;
+        let pack = |(c, dst): (usize, &mut &mut [u32])| -> u32 {
             let rows = panel_rows(c, n, t);
             let m = rows.len();
             for (i, r) in rows.enumerate() {
@@ -283,12 +275,17 @@ impl Bf16Linear {
                     dst[p * m + i] = pair(row[2 * p], hi);
                 }
             }
+            if emulated {
+                min_exponent_pairs(dst)
+            } else {
+                255
+            }
         };
-        if t * inp < 1 << 15 {
-            slots.iter_mut().enumerate().for_each(pack);
+        let panel_min_exp: Vec<u32> = if t * inp < 1 << 15 {
+            slots.iter_mut().enumerate().map(pack).collect()
         } else {
-            slots.par_iter_mut().enumerate().for_each(pack);
-        }
+            slots.par_iter_mut().enumerate().map(pack).collect()
+        };
         let panel: &[u32] = panel;
         // The SIMD kernels run the input pairs in slices of KC, so one block pair's slice of
         // weights (24 KiB) stays in L1 across the task's panels.
@@ -297,28 +294,11 @@ impl Bf16Linear {
         } else {
             KC
         };
-        // The emulation's flushes are skipped on the panels whose sums cannot be subnormal:
-        // they cost it two instructions in six.
-        let row_min_exp: Vec<u32> = if kernel == Kernel::Emulated {
-            (0..t)
-                .map(|r| min_exponent(&x[r * inp..(r + 1) * inp]))
-                .collect()
-        } else {
-            Vec::new()
-        };
         let yp = SharedMut::new(y);
         for_each_tile(t, out, self.blocks(), pairs, kc, epilogue, yp, |tile| {
             let rows = tile.rows;
             let a = &panel[rows.start * pairs..rows.end * pairs];
-            let flush = kernel == Kernel::Emulated
-                && !sums_stay_normal(
-                    row_min_exp[rows.clone()]
-                        .iter()
-                        .copied()
-                        .min()
-                        .unwrap_or(255),
-                    self.w_min_exp,
-                );
+            let flush = emulated && !sums_stay_normal(panel_min_exp[tile.panel], self.w_min_exp);
             // SAFETY: y holds t × out floats (asserted) and rows.end <= t; for_each_tile()
             // gives this tile of y to no other thread; `a` is this panel (m × pairs); b + pair
             // < blocks; ks ⊆ 0..pairs, all of it for the portable kernel; the CPU runs
@@ -440,7 +420,7 @@ super::multiversion! {
 /// AVX-512: 12 token rows × 2 blocks (32 outputs) of f32 accumulators; for each input pair,
 /// one `vdpbf16ps` per weight vector and row, or its steps in AVX-512 F.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use super::{Bf16Linear, SharedMut, MR, NB};
     use std::arch::x86_64::*;
 
@@ -496,7 +476,11 @@ mod avx512 {
     /// The CPU has avx512f and avx512bf16; `x` points at 4 readable bytes.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn dp_native(mut acc: __m512, w: __m512i, x: *const u32) -> __m512 {
+    pub(in crate::kernels) unsafe fn dp_native(
+        mut acc: __m512,
+        w: __m512i,
+        x: *const u32,
+    ) -> __m512 {
         // SAFETY: the CPU has avx512bf16 and x is readable (contract). The pair at x is
         // broadcast inside the instruction: LLVM does not fold a broadcast into vdpbf16ps, and
         // a separate one per row costs more.
@@ -570,7 +554,7 @@ mod avx512 {
     /// # Safety
     /// The CPU has avx512f.
     #[inline(always)]
-    unsafe fn halves(v: __m512i) -> (__m512, __m512) {
+    pub(in crate::kernels) unsafe fn halves(v: __m512i) -> (__m512, __m512) {
         // SAFETY: avx512f (contract).
         unsafe {
             let hi = _mm512_and_si512(v, _mm512_set1_epi32(0xffff_0000u32 as i32));
@@ -935,7 +919,8 @@ mod tests {
                 Epilogue::Bias,
                 &mut panel,
             );
-            if sums_stay_normal(min_exponent(&x), lin.w_min_exp) {
+            let pairs: Vec<u32> = x.chunks_exact(2).map(|v| pair(v[0], v[1])).collect();
+            if sums_stay_normal(min_exponent_pairs(&pairs), lin.w_min_exp) {
                 skipped += 1;
             } else {
                 flushed += 1;
@@ -977,7 +962,7 @@ mod tests {
                 let w = [at(-130.0, ew), at(129.0, ew)];
                 let lin = Bf16Linear::new(&w, &[0.0], 1, 2);
                 assert_eq!(lin.w_min_exp, ew);
-                assert_eq!(min_exponent(&x), ex);
+                assert_eq!(min_exponent_pairs(&[pair(x[0], x[1])]), ex);
                 let mut panel = Vec::new();
                 let mut want = [0f32];
                 lin.forward_with(

@@ -56,6 +56,8 @@ pub(crate) fn panel_rows(c: usize, n: usize, t: usize) -> std::ops::Range<usize>
 /// One tile of a projection for [`for_each_tile`]: the panel of token rows `rows` × block
 /// `block` (and `block + 1` when `pair`) over the input slice `ks`.
 pub(crate) struct Tile {
+    /// Which panel: `rows` is `panel_rows(panel, ..)`.
+    pub(crate) panel: usize,
     pub(crate) rows: std::ops::Range<usize>,
     pub(crate) block: usize,
     pub(crate) pair: bool,
@@ -95,6 +97,7 @@ pub(crate) fn for_each_tile(
                     let ks = k0..(k0 + kc).min(depth);
                     for c in panels.clone() {
                         tile(Tile {
+                            panel: c,
                             rows: panel_rows(c, n, t),
                             block: b,
                             pair,
