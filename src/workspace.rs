@@ -14,7 +14,7 @@ use crate::embed::{
     DeviceSpec, EmbedError, Encoder, EncoderOptions, Mode, ModelFiles, ModelIdentity, Prefix,
 };
 use crate::index::{Index, IndexError};
-use crate::quality::{self, SummaryCheck, TitleProgress};
+use crate::quality::{self, EmbedProgress, SummaryCheck};
 use crate::search::SearchError;
 use crate::vectors::VectorBackend;
 
@@ -31,6 +31,9 @@ pub enum WorkspaceError {
     /// Searching or the quality checks failed.
     #[error(transparent)]
     Search(#[from] SearchError),
+    /// Topics could not be computed from the index's vectors.
+    #[error(transparent)]
+    Topics(#[from] crate::topics::TopicsError),
 }
 
 /// Which model to use and how to run it: what `--model`, `--device`, `--dtype` and `--quant`
@@ -241,13 +244,13 @@ impl Workspace {
     }
 
     /// Title query vectors of every paper: from the index's cache, or embedded with the index's
-    /// model (then cached). `progress(done, total)` follows any embedding.
+    /// model (then cached). `progress("titles", done, total)` follows any embedding.
     pub fn title_vectors(
         &self,
-        progress: &mut TitleProgress<'_>,
-    ) -> Result<quality::TitleQueries, WorkspaceError> {
+        progress: &mut EmbedProgress<'_>,
+    ) -> Result<quality::TextVectors, WorkspaceError> {
         if let Some(v) = quality::cached_title_queries(&self.index) {
-            return Ok(quality::TitleQueries {
+            return Ok(quality::TextVectors {
                 cached: self.index.len(),
                 vectors: v,
                 ..Default::default()
@@ -256,19 +259,66 @@ impl Workspace {
         Ok(quality::title_queries(
             &self.index,
             self.encoder()?,
-            progress,
+            &mut |d, t| progress("titles", d, t),
         )?)
     }
 
-    /// The summary check of the index (title vectors as [`Workspace::title_vectors`] gets them),
-    /// and why the title vectors could not be cached, if they could not.
+    /// Every paper's summary embedded alone: the index's own vectors when it embeds summaries
+    /// only (`None`: use them), else from the index's cache or embedded with its model (then
+    /// cached). `progress("summaries", done, total)` follows any embedding.
+    pub fn summary_vectors(
+        &self,
+        progress: &mut EmbedProgress<'_>,
+    ) -> Result<Option<quality::TextVectors>, WorkspaceError> {
+        if quality::summaries_are_the_index(&self.index) {
+            return Ok(None);
+        }
+        if let Some(v) = quality::cached_summary_passages(&self.index) {
+            return Ok(Some(quality::TextVectors {
+                cached: self.index.len(),
+                vectors: v,
+                ..Default::default()
+            }));
+        }
+        Ok(Some(quality::summary_passages(
+            &self.index,
+            self.encoder()?,
+            &mut |d, t| progress("summaries", d, t),
+        )?))
+    }
+
+    /// The summary check of the index, on its title vectors ([`Workspace::title_vectors`]) and
+    /// summary vectors ([`Workspace::summary_vectors`]), and why some of them could not be
+    /// cached, if they could not.
     pub fn summary_check(
         &self,
-        progress: &mut TitleProgress<'_>,
+        progress: &mut EmbedProgress<'_>,
     ) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
         let tq = self.title_vectors(progress)?;
-        let check = quality::summary_outliers(&self.index, &tq.vectors, &self.backend)?;
-        Ok((check, tq.cache_error))
+        self.summary_check_with(&tq, progress)
+    }
+
+    /// [`Workspace::summary_check`] with the title vectors already at hand.
+    pub fn summary_check_with(
+        &self,
+        titles: &quality::TextVectors,
+        progress: &mut EmbedProgress<'_>,
+    ) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
+        let sv = self.summary_vectors(progress)?;
+        let summaries = sv
+            .as_ref()
+            .map_or(self.index.vectors(), |s| s.vectors.as_slice());
+        let check =
+            quality::summary_outliers(&self.index, summaries, &titles.vectors, &self.backend)?;
+        let cache_error = [
+            titles.cache_error.as_ref(),
+            sv.as_ref().and_then(|s| s.cache_error.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .reduce(|a, b| format!("{a}; {b}"));
+        Ok((check, cache_error))
     }
 
     /// nDCG@10 per mode of judged queries (see [`crate::search::eval::evaluate_queries`]), each
@@ -301,8 +351,35 @@ impl Workspace {
         params: &crate::topics::Params,
         fresh: bool,
         embedder: Option<&dyn crate::topics::keywords::TermEmbedder>,
+        by_title: &crate::topics::ByTitle,
     ) -> Result<(crate::topics::Topics, TopicsRun), crate::topics::TopicsError> {
-        topics(&self.index, params, fresh, embedder, &self.backend)
+        topics(
+            &self.index,
+            params,
+            fresh,
+            embedder,
+            &self.backend,
+            by_title,
+        )
+    }
+
+    /// The papers topics should place by their titles: those the summary check flags (see
+    /// [`crate::topics::by_title`]), with the check itself and why its vectors could not be
+    /// cached, if they could not.
+    pub fn by_title(
+        &self,
+        progress: &mut EmbedProgress<'_>,
+    ) -> Result<(crate::topics::ByTitle, SummaryCheck, Option<String>), WorkspaceError> {
+        let titles = self.title_vectors(progress)?;
+        let (check, cache_error) = self.summary_check_with(&titles, progress)?;
+        let rows: Vec<usize> = check.outliers.iter().map(|o| o.row).collect();
+        let by_title = crate::topics::ByTitle::new(
+            crate::vectors::assign::Rows::from_view(self.index.rows())
+                .map_err(crate::topics::TopicsError::from)?,
+            &titles.vectors,
+            &rows,
+        )?;
+        Ok((by_title, check, cache_error))
     }
 }
 
@@ -325,6 +402,7 @@ fn topics(
     fresh: bool,
     embedder: Option<&dyn crate::topics::keywords::TermEmbedder>,
     backend: &crate::vectors::VectorBackend,
+    by_title: &crate::topics::ByTitle,
 ) -> Result<(crate::topics::Topics, TopicsRun), crate::topics::TopicsError> {
     use crate::topics::{self as t, KChoice};
     let mut run = TopicsRun::default();
@@ -356,9 +434,16 @@ fn topics(
     let result = match previous.as_ref() {
         Some(prev) if grown => {
             run.updated = true;
-            t::update_index(index, params, prev, embedder)?
+            t::update_index(index, params, prev, embedder, by_title)?
         }
-        _ => t::compute_index(index, params, previous.as_ref(), embedder, backend)?,
+        _ => t::compute_index(
+            index,
+            params,
+            previous.as_ref(),
+            embedder,
+            backend,
+            by_title,
+        )?,
     };
     Ok((result, run))
 }

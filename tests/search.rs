@@ -454,6 +454,52 @@ fn eval_titles_reports_three_modes_and_caches_title_vectors() {
     assert!(papermap::quality::cached_title_queries(&stale).is_none());
 }
 
+#[test]
+fn the_summary_check_of_a_title_summary_index_compares_summaries_embedded_alone() {
+    let f = Fixture::new();
+    let sum = f.index("idx-sum", &f.digests, &["--text", "summary"]);
+    let both = f.index("idx-both", &f.digests, &[]);
+    let o = f.run(&["eval", "titles", "--json", "--index", s(&both)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("embedded 68/68 titles")
+            && stderr(&o).contains("embedded 68/68 summaries"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(both.join(papermap::quality::SUMMARY_PASSAGES_FILE).exists());
+    let check_both = json(&o)["summary_check"].clone();
+
+    // A summary index is its own summary vectors: nothing more is embedded, and the check,
+    // over the same summaries, is the same check.
+    let o = f.run(&["eval", "titles", "--json", "--index", s(&sum)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("summaries"), "{}", stderr(&o));
+    assert!(!sum.join(papermap::quality::SUMMARY_PASSAGES_FILE).exists());
+    let check_sum = json(&o)["summary_check"].clone();
+    let num = |v: &serde_json::Value, k: &str| v[k].as_f64().expect("number");
+    for k in ["median", "mad", "threshold"] {
+        assert!(
+            (num(&check_both, k) - num(&check_sum, k)).abs() < 1e-5,
+            "{k}: {check_both} vs {check_sum}"
+        );
+    }
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["outliers"]
+            .as_array()
+            .expect("outliers")
+            .iter()
+            .map(|o| o["arxiv_id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(ids(&check_both), ids(&check_sum));
+
+    // The vectors are cached: a second check embeds nothing.
+    let o = f.run(&["stats", s(&f.digests), "--index", s(&both)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("embedded"), "{}", stderr(&o));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Library tests on the golden reference vectors (no model needed).
 
@@ -523,6 +569,7 @@ fn summary_check_flags_a_summary_of_another_paper() {
     let (index, queries) = reference_index();
     let clean = papermap::quality::summary_outliers(
         &index,
+        index.vectors(),
         &queries,
         &papermap::vectors::VectorBackend::Cpu,
     )
@@ -559,6 +606,7 @@ fn summary_check_flags_a_summary_of_another_paper() {
     .expect("index");
     let c = papermap::quality::summary_outliers(
         &index,
+        index.vectors(),
         &queries,
         &papermap::vectors::VectorBackend::Cpu,
     )
@@ -576,6 +624,7 @@ fn summary_check_flags_a_summary_of_another_paper() {
     assert!(matches!(
         papermap::quality::summary_outliers(
             &index,
+            index.vectors(),
             &queries[..dim],
             &papermap::vectors::VectorBackend::Cpu
         ),
@@ -684,6 +733,7 @@ fn probe_archive_with_vectors() {
     println!("ranked in {:.1}s", t.elapsed().as_secs_f64());
     let c = papermap::quality::summary_outliers(
         &index,
+        index.vectors(),
         &queries,
         &papermap::vectors::VectorBackend::Cpu,
     )
@@ -769,6 +819,7 @@ fn summary_check_holds_on_papers_read_by_hand() {
     assert_eq!(index.len(), 4342);
     let check = papermap::quality::summary_outliers(
         &index,
+        index.vectors(),
         &titles,
         &papermap::vectors::VectorBackend::Cpu,
     )
@@ -802,6 +853,7 @@ fn summary_check_holds_on_papers_read_by_hand() {
     assert_eq!(recent.len(), 1129);
     let c = papermap::quality::summary_outliers(
         &recent,
+        recent.vectors(),
         &titles,
         &papermap::vectors::VectorBackend::Cpu,
     )

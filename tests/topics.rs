@@ -813,3 +813,120 @@ fn the_label_check_finds_labels_that_land_in_another_topic() {
     assert!(check.misses.iter().all(|m| m.best > m.own));
     assert!((check.share() - 1.0 / 3.0).abs() < 1e-9);
 }
+
+/// 120 papers in four blobs, and 8 whose digest gave them one generic filler summary: their
+/// vectors sit together on an axis of their own, while their titles are blob 1's subject.
+fn with_filler() -> (Vec<Paper>, Vec<f32>, Vec<f32>, Vec<usize>) {
+    let (mut papers, mut vectors) = synthetic(4, 30, 3);
+    let mut titles = vectors.clone();
+    let mut rng = Rng::new(9);
+    let mut filler = Vec::new();
+    for i in 0..8 {
+        filler.push(papers.len());
+        papers.push(paper(
+            &format!("2409.{:05}", 100 + i),
+            &format!("speech synthesis study filler {i}"),
+            "이 논문은 새로운 필러요약 모델을 제안하며 필러요약 벤치마크에서 좋은 결과를 보였습니다.",
+            "2024-09-01",
+            None,
+        ));
+        let mut v = [0f32; DIM];
+        let mut t = [0f32; DIM];
+        v[5] = 1.0;
+        t[1] = 1.0;
+        for (a, b) in v.iter_mut().zip(t.iter_mut()) {
+            *a += 0.05 * rng.f32_in(-1.0, 1.0);
+            *b += 0.05 * rng.f32_in(-1.0, 1.0);
+        }
+        normalize(&mut v);
+        normalize(&mut t);
+        vectors.extend(v);
+        titles.extend(t);
+    }
+    (papers, vectors, titles, filler)
+}
+
+#[test]
+fn papers_placed_by_title_neither_shape_the_topics_nor_lend_them_words() {
+    let (papers, vectors, titles, filler) = with_filler();
+    // Clustered by their vectors, the filler summaries take a topic of their own.
+    let t = compute(&papers, &vectors, &fixed(5, 0), None);
+    let of = |t: &Topics, r: usize| t.assignment[r];
+    assert!(filler.iter().all(|&r| of(&t, r) == of(&t, filler[0])));
+    assert_eq!(t.topic(of(&t, filler[0])).expect("topic").size, 8);
+
+    // Placed by their titles, they join blob 1 and the four blobs stay whole.
+    let rows = Rows::new(&vectors, DIM).expect("rows");
+    let by_title = topics::ByTitle::new(rows, &titles, &filler).expect("by title");
+    assert_eq!(by_title.rows, filler);
+    let patched = {
+        let mut p = vectors.clone();
+        for (j, &r) in filler.iter().enumerate() {
+            p[r * DIM..(r + 1) * DIM].copy_from_slice(&by_title.vectors[j * DIM..(j + 1) * DIM]);
+        }
+        p
+    };
+    let refs: Vec<&Paper> = papers.iter().collect();
+    let placed = topics::compute_placing(
+        &refs,
+        Rows::new(&patched, DIM).expect("rows"),
+        &fixed(4, 0),
+        None,
+        None,
+        &papermap::vectors::VectorBackend::Cpu,
+        &filler,
+    )
+    .expect("topics");
+    let blob1 = of(&placed, 30);
+    assert!((30..60).all(|r| of(&placed, r) == blob1));
+    assert!(filler.iter().all(|&r| of(&placed, r) == blob1));
+    let mut sizes: Vec<usize> = placed.topics.iter().map(|t| t.size).collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![30, 30, 30, 38]);
+
+    // Through an index, their summaries' words are left out of every topic's keywords.
+    let indexed: Vec<papermap::index::IndexedPaper> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| papermap::index::IndexedPaper {
+            paper: p.clone(),
+            key: format!("{i:064x}"),
+        })
+        .collect();
+    let mut manifest = common::in_memory_manifest(indexed.len());
+    manifest.dim = DIM;
+    manifest.text_recipe = papermap::index::TextRecipe::TitleSummary;
+    let index = papermap::index::Index::from_parts(
+        std::path::PathBuf::from("/nonexistent"),
+        manifest,
+        indexed,
+        vectors.clone(),
+    )
+    .expect("index");
+    let words = |t: &Topics| -> Vec<String> {
+        t.topics
+            .iter()
+            .flat_map(|t| t.keywords.iter().chain([&t.label]).cloned())
+            .collect()
+    };
+    let backend = papermap::vectors::VectorBackend::Cpu;
+    let plain = topics::compute_index(
+        &index,
+        &fixed(5, 0),
+        None,
+        None,
+        &backend,
+        &topics::ByTitle::default(),
+    )
+    .expect("topics");
+    assert!(words(&plain).iter().any(|w| w.contains("필러요약")));
+    let t = topics::compute_index(&index, &fixed(4, 0), None, None, &backend, &by_title)
+        .expect("topics");
+    assert_eq!(t.by_title, 8);
+    assert!(
+        !words(&t).iter().any(|w| w.contains("필러요약")),
+        "{:?}",
+        words(&t)
+    );
+    assert_eq!(t.assignment, placed.assignment);
+}

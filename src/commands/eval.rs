@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use papermap::index::TextRecipe;
-use papermap::quality::summary_outliers;
 use papermap::search::eval::{metrics_from_ranks, title_ranks};
 use papermap::workspace::Workspace;
 
@@ -131,12 +130,14 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     if idx.is_empty() {
         return Err(papermap::search::SearchError::EmptyIndex.into());
     }
-    let vectors = title_vectors(&ws)?;
+    let mut progress = super::output::check_progress();
+    let titles = ws.title_vectors(&mut progress)?;
     let t = Instant::now();
-    let ranks = title_ranks(idx, ws.backend(), &vectors)?;
+    let ranks = title_ranks(idx, ws.backend(), &titles.vectors)?;
     let metrics = metrics_from_ranks(&ranks);
-    let check = summary_outliers(idx, &vectors, ws.backend())?;
     let secs = t.elapsed().as_secs_f64();
+    let (check, cache_error) = ws.summary_check_with(&titles, &mut progress)?;
+    super::output::warn_uncached(cache_error.as_deref());
     let recipe = idx.manifest().text_recipe;
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
@@ -191,7 +192,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
 
 /// Every paper's title query vector, with progress, and a warning when they could not be cached.
 fn title_vectors(ws: &Workspace) -> anyhow::Result<Vec<f32>> {
-    let tq = ws.title_vectors(&mut super::output::title_progress())?;
+    let tq = ws.title_vectors(&mut super::output::check_progress())?;
     super::output::warn_uncached(tq.cache_error.as_deref());
     Ok(tq.vectors)
 }

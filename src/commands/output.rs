@@ -128,6 +128,7 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
                 WorkspaceError::Embed(e) => embed_code(e),
                 WorkspaceError::Index(e) => index_code(e),
                 WorkspaceError::Search(e) => search_code(e),
+                WorkspaceError::Topics(_) => None,
             }
         } else if let Some(e) = c.downcast_ref::<papermap::index::IndexError>() {
             index_code(e)
@@ -299,28 +300,39 @@ pub fn write_hits(
     Ok(())
 }
 
-/// Progress of embedding title queries on stderr (a line every 5 s, or one updated line on a
-/// terminal), silent under `--quiet`.
-pub fn title_progress() -> impl FnMut(usize, usize) {
+/// Progress of embedding the summary check's titles and summaries on stderr (a line every 5 s,
+/// or one updated line on a terminal), silent under `--quiet`.
+pub fn check_progress() -> impl FnMut(&str, usize, usize) {
     use std::io::IsTerminal;
-    let start = std::time::Instant::now();
+    let mut start: Option<(String, std::time::Instant)> = None;
     let mut last = std::time::Instant::now();
     let tty = std::io::stderr().is_terminal();
-    move |done, total| {
-        if quiet() || !(done == total || last.elapsed().as_secs_f64() >= 5.0) {
+    move |what, done, total| {
+        // Each kind of text restarts the rate (summaries are several times longer than titles),
+        // from the call that announces it with nothing done.
+        let began = match &start {
+            Some((w, t)) if w == what => *t,
+            _ => {
+                let now = std::time::Instant::now();
+                start = Some((what.to_string(), now));
+                last = now;
+                now
+            }
+        };
+        if done == 0 || quiet() || !(done == total || last.elapsed().as_secs_f64() >= 5.0) {
             return;
         }
         last = std::time::Instant::now();
-        let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        let rate = done as f64 / began.elapsed().as_secs_f64().max(1e-9);
         let end = if tty && done < total { "\r" } else { "\n" };
-        eprint!("embedded {done}/{total} titles, {rate:.1}/s{end}");
+        eprint!("embedded {done}/{total} {what}, {rate:.1}/s{end}");
     }
 }
 
-/// Says, once, that the title vectors could not be cached (they were still computed).
+/// Says, once, that the check's vectors could not be cached (they were still computed).
 pub fn warn_uncached(cache_error: Option<&str>) {
     if let Some(e) = cache_error {
-        note!("warning: title vectors not cached: {e}");
+        note!("warning: summary check vectors not cached: {e}");
     }
 }
 

@@ -17,7 +17,8 @@ pub struct Args {
     /// Output directory for report.md, map.svg and report.html.
     #[arg(long, default_value = "report")]
     out: PathBuf,
-    /// Skip the summary check (it embeds every title once, then caches them).
+    /// Skip the summary check (it embeds every title, and every summary of a title+summary index,
+    /// once, then caches them).
     #[arg(long)]
     no_summary_check: bool,
     #[command(flatten)]
@@ -56,7 +57,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let check = if args.no_summary_check {
         None
     } else {
-        let (check, cache_error) = ws.summary_check(&mut super::output::title_progress())?;
+        let (check, cache_error) = ws.summary_check(&mut super::output::check_progress())?;
         super::output::warn_uncached(cache_error.as_deref());
         Some(check)
     };

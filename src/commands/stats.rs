@@ -14,7 +14,8 @@ pub struct Args {
     #[command(flatten)]
     pub source: super::options::SourceOpts,
     /// Index directory: also list the papers whose summary does not describe them (summary
-    /// check; embeds the titles with the index's model unless `papermap eval titles` cached them).
+    /// check; embeds the titles, and the summaries of a title+summary index, with the index's
+    /// model unless an earlier check cached them).
     #[arg(long, value_name = "DIR")]
     pub index: Option<PathBuf>,
     #[command(flatten)]
@@ -27,7 +28,7 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
     let check = match &args.index {
         Some(dir) => {
             let ws = papermap::workspace::Workspace::open(dir, &args.model.choice()?)?;
-            let (check, cache_error) = ws.summary_check(&mut super::output::title_progress())?;
+            let (check, cache_error) = ws.summary_check(&mut super::output::check_progress())?;
             super::output::warn_uncached(cache_error.as_deref());
             Some(check)
         }

@@ -62,6 +62,11 @@ pub struct Args {
     /// Also show the topics grouped into N by cutting their hierarchy (no refit).
     #[arg(long, value_name = "N", value_parser = super::options::at_least_one)]
     merge_to: Option<usize>,
+    /// Cluster every paper by its vector, even one whose summary the summary check finds does
+    /// not describe it (by default such a paper is clustered by its title; the check embeds
+    /// every title, and every summary of a title+summary index, once, then caches them).
+    #[arg(long)]
+    no_summary_check: bool,
     #[command(flatten)]
     model: ModelOpts,
 }
@@ -107,8 +112,16 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         ..Params::default()
     };
     let embedder = encoder.map(|e| e as &dyn TermEmbedder);
+    // Needs the model: without it, every paper is clustered by its vector.
+    let by_title = if args.no_summary_check || encoder.is_none() {
+        topics::ByTitle::default()
+    } else {
+        let (by_title, _, cache_error) = ws.by_title(&mut super::output::check_progress())?;
+        super::output::warn_uncached(cache_error.as_deref());
+        by_title
+    };
     let (result, run) = ws
-        .fit_topics(&params, args.fresh, embedder)
+        .fit_topics(&params, args.fresh, embedder, &by_title)
         .with_context(|| format!("computing topics of {}", args.index.display()))?;
     if run.previous_other_model {
         super::output::note!(
@@ -143,6 +156,12 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         super::output::print_json(&v)?;
     } else {
         print_table(&result, index, run.had_previous);
+        if result.by_title > 0 {
+            println!(
+                "\n{} papers whose summary does not describe them (the summary check) were placed by their titles",
+                result.by_title
+            );
+        }
         if let Some(groups) = &coarse {
             println!(
                 "\n{} groups (the hierarchy cut at {}):",

@@ -55,7 +55,8 @@ impl CheckReport {
 /// Files derived from an index that `check` parses when present (they are rebuilt when stale,
 /// so only damage matters).
 const DERIVED_JSON: [&str; 2] = ["topics.json", "ann.json"];
-const DERIVED_SAFETENSORS: [&str; 1] = ["title-queries.safetensors"];
+const DERIVED_SAFETENSORS: [&str; 2] =
+    ["title-queries.safetensors", "summary-passages.safetensors"];
 
 /// Checks the index in `dir`: manifest, papers file, every chunk, that every paper has a vector,
 /// and the derived files. Only reads.

@@ -12,6 +12,7 @@
 //! The same papers, vectors and parameters always give the same [`Topics`] (seeded starts,
 //! deterministic ties, order-independent parallel steps).
 
+pub mod by_title;
 pub mod hierarchy;
 pub mod incremental;
 pub mod keywords;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::Paper;
 use crate::index::{Index, TextRecipe};
 use crate::vectors::VectorBackend;
+pub use by_title::ByTitle;
 use keywords::{KeywordOptions, TermEmbedder};
 use kmeans::{AutoK, KMeansConfig, Rows};
 
@@ -336,6 +338,10 @@ pub struct Topics {
     /// Why a full refit (`--fresh`) is suggested, when an incremental update drifted.
     #[serde(default)]
     pub refit_suggested: Option<String>,
+    /// Papers clustered by their titles, their summaries flagged by the summary check
+    /// ([`by_title`]).
+    #[serde(default)]
+    pub by_title: usize,
     /// Seconds per stage of the run that produced this (not saved).
     #[serde(skip)]
     pub timing: Timing,
@@ -512,23 +518,63 @@ pub use crate::corpus::dates::day_number;
 use crate::corpus::dates::plausible_day;
 
 /// Topics of an index: [`compute`] on its papers and vectors, stamped with its generation and
-/// model fingerprint.
+/// model fingerprint; the papers of `by_title` are clustered by their titles, their summaries
+/// left out of the keywords.
 pub fn compute_index(
     index: &Index,
     params: &Params,
     previous: Option<&Topics>,
     embedder: Option<&dyn TermEmbedder>,
     backend: &VectorBackend,
+    by_title: &ByTitle,
 ) -> Result<Topics, TopicsError> {
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
-    // References, not copies: a million papers' texts are gigabytes.
-    let papers: Vec<&Paper> = index.papers().iter().map(|p| &p.paper).collect();
     let rows = Rows::from_view(index.rows())?;
-    let mut t = compute(&papers, rows, params, previous, embedder, backend)?;
+    let patched = by_title.patch(rows);
+    let rows = match &patched {
+        Some(p) => Rows::new(p, rows.dim())?,
+        None => rows,
+    };
+    let cleared = without_summaries(index, by_title);
+    let papers = paper_refs(index, by_title, &cleared);
+    let mut t = compute_placing(
+        &papers,
+        rows,
+        params,
+        previous,
+        embedder,
+        backend,
+        &by_title.rows,
+    )?;
     t.stamp = index.stamp();
+    t.by_title = by_title.rows.len();
     Ok(t)
+}
+
+/// Copies of the `by_title` papers without their summaries (an abstract, if any, stays).
+fn without_summaries(index: &Index, by_title: &ByTitle) -> Vec<Paper> {
+    by_title
+        .rows
+        .iter()
+        .filter(|&&r| r < index.len())
+        .map(|&r| Paper {
+            summary: String::new(),
+            ..index.paper(r).clone()
+        })
+        .collect()
+}
+
+/// Every paper of the index by reference (a million papers' texts are gigabytes), the
+/// `by_title` ones replaced by `cleared` ([`without_summaries`]).
+fn paper_refs<'a>(index: &'a Index, by_title: &ByTitle, cleared: &'a [Paper]) -> Vec<&'a Paper> {
+    let mut papers: Vec<&Paper> = index.papers().iter().map(|p| &p.paper).collect();
+    let n = papers.len();
+    for (&r, p) in by_title.rows.iter().filter(|&&r| r < n).zip(cleared) {
+        papers[r] = p;
+    }
+    papers
 }
 
 /// Clusters `vectors` (row `i` belongs to `papers[i]`) with k-means on `backend` and summarises
@@ -541,6 +587,21 @@ pub fn compute(
     previous: Option<&Topics>,
     embedder: Option<&dyn TermEmbedder>,
     backend: &VectorBackend,
+) -> Result<Topics, TopicsError> {
+    compute_placing(papers, vectors, params, previous, embedder, backend, &[])
+}
+
+/// [`compute`], with the rows of `placed` left out of the k-means fit and each then put in the
+/// topic of the nearest centroid: a paper whose vector does not stand for it (a wrong summary,
+/// see [`by_title`]) neither shapes the topics nor takes a cluster of its own.
+pub fn compute_placing(
+    papers: &[&Paper],
+    vectors: Rows<'_>,
+    params: &Params,
+    previous: Option<&Topics>,
+    embedder: Option<&dyn TermEmbedder>,
+    backend: &VectorBackend,
+    placed: &[usize],
 ) -> Result<Topics, TopicsError> {
     let assign = backend.assigner();
     let start = Instant::now();
@@ -555,37 +616,42 @@ pub fn compute(
         });
     }
     let dim = vectors.dim();
-    let (clustering, auto) = match &params.k {
-        KChoice::Fixed(k) => (
-            kmeans::fit(
-                vectors,
-                &KMeansConfig::new(*k, params.runs, params.seed),
-                assign,
-            )?,
-            None,
-        ),
-        KChoice::Auto(range) => {
-            let base = KMeansConfig::new(*range.start(), params.runs, params.seed);
-            let texts: Vec<String> = papers
-                .iter()
-                .map(|p| TextRecipe::TitleSummary.text(p))
-                .collect();
-            let docs: Vec<Vec<keywords::Term>> = {
-                use rayon::prelude::*;
-                texts.par_iter().map(|t| keywords::terms(t)).collect()
-            };
-            let corpus = labels::Corpus::new(&docs, &texts, *range.end());
-            let reader = |c: &kmeans::Clustering| reader_score(&docs, &corpus, c);
-            let (auto, c) = kmeans::choose_k(
-                vectors,
-                range.clone(),
-                &base,
-                params.silhouette_sample,
-                assign,
-                Some((READER_CRITERION, &reader)),
-            )?;
-            (c, Some(auto))
+    let mut left_out = vec![false; n];
+    for &r in placed {
+        if r < n {
+            left_out[r] = true;
         }
+    }
+    let keep: Vec<usize> = (0..n).filter(|&r| !left_out[r]).collect();
+    let k_max = match &params.k {
+        KChoice::Fixed(k) => *k,
+        KChoice::Auto(range) => *range.end(),
+    };
+    // Too few papers left to fit: every paper is fitted, as without placement.
+    let (clustering, auto) = if keep.len() == n || keep.len() <= k_max {
+        fit(papers, vectors, params, assign)?
+    } else {
+        let sub: Vec<f32> = keep
+            .iter()
+            .flat_map(|&r| vectors.row(r).iter().copied())
+            .collect();
+        let sub_papers: Vec<&Paper> = keep.iter().map(|&r| papers[r]).collect();
+        let (mut c, auto) = fit(&sub_papers, Rows::new(&sub, dim)?, params, assign)?;
+        let mut labels = vec![0u32; n];
+        for (&r, &l) in keep.iter().zip(&c.labels) {
+            labels[r] = l;
+        }
+        for r in (0..n).filter(|&r| left_out[r]) {
+            labels[r] = (0..c.k())
+                .min_by(|&a, &b| {
+                    let da = crate::text::vector::squared_distance(vectors.row(r), c.centroid(a));
+                    let db = crate::text::vector::squared_distance(vectors.row(r), c.centroid(b));
+                    da.total_cmp(&db)
+                })
+                .unwrap_or(0) as u32;
+        }
+        c.labels = labels;
+        (c, auto)
     };
     let fit_s = start.elapsed().as_secs_f64();
     let k = clustering.k();
@@ -696,6 +762,47 @@ pub fn compute(
     Ok(t)
 }
 
+/// The k-means fit of `vectors` (fixed k, or `--k auto` scored on `papers`' texts).
+fn fit(
+    papers: &[&Paper],
+    vectors: Rows<'_>,
+    params: &Params,
+    assign: &dyn crate::vectors::assign::Assign,
+) -> Result<(kmeans::Clustering, Option<AutoK>), TopicsError> {
+    Ok(match &params.k {
+        KChoice::Fixed(k) => (
+            kmeans::fit(
+                vectors,
+                &KMeansConfig::new(*k, params.runs, params.seed),
+                assign,
+            )?,
+            None,
+        ),
+        KChoice::Auto(range) => {
+            let base = KMeansConfig::new(*range.start(), params.runs, params.seed);
+            let texts: Vec<String> = papers
+                .iter()
+                .map(|p| TextRecipe::TitleSummary.text(p))
+                .collect();
+            let docs: Vec<Vec<keywords::Term>> = {
+                use rayon::prelude::*;
+                texts.par_iter().map(|t| keywords::terms(t)).collect()
+            };
+            let corpus = labels::Corpus::new(&docs, &texts, *range.end());
+            let reader = |c: &kmeans::Clustering| reader_score(&docs, &corpus, c);
+            let (auto, c) = kmeans::choose_k(
+                vectors,
+                range.clone(),
+                &base,
+                params.silhouette_sample,
+                assign,
+                Some((READER_CRITERION, &reader)),
+            )?;
+            (c, Some(auto))
+        }
+    })
+}
+
 /// How `--k auto` chooses k, in words (docs/topics.md explains why).
 pub const READER_CRITERION: &str = "highest reader score: mean NPMI of each topic's 10 c-TF-IDF \
      keywords over all papers × keyword diversity across topics × share of papers in topics of at \
@@ -766,19 +873,27 @@ pub fn update_index(
     params: &Params,
     previous: &Topics,
     embedder: Option<&dyn TermEmbedder>,
+    by_title: &ByTitle,
 ) -> Result<Topics, TopicsError> {
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
-    // References, not copies: a million papers' texts are gigabytes.
-    let papers: Vec<&Paper> = index.papers().iter().map(|p| &p.paper).collect();
     let vectors = Rows::from_view(index.rows())?;
+    let patched = by_title.patch(vectors);
+    let vectors = match &patched {
+        Some(p) => Rows::new(p, vectors.dim())?,
+        None => vectors,
+    };
+    let cleared = without_summaries(index, by_title);
+    let papers = paper_refs(index, by_title, &cleared);
     let mut t = update(&papers, vectors, params, previous, embedder)?;
     t.stamp = index.stamp();
+    t.by_title = by_title.rows.len();
     Ok(t)
 }
 
-/// [`update_index`] on papers and their vectors (row `i` belongs to `papers[i]`).
+/// [`update_index`] on papers and their vectors (row `i` belongs to `papers[i]`). A paper the
+/// saved topics hold keeps its topic, even one the summary check flags only now.
 pub fn update(
     papers: &[&Paper],
     vectors: Rows<'_>,
@@ -1150,6 +1265,7 @@ fn summarise(
             ..FitInfo::default()
         },
         refit_suggested: None,
+        by_title: 0,
         timing: Timing {
             keywords_s,
             ..Timing::default()
