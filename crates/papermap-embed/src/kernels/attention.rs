@@ -112,6 +112,22 @@ pub(crate) struct Scratch {
     /// (see [`super::bf16::sums_stay_normal`]).
     k_min_exp: u32,
     v_min_exp: u32,
+    /// The AVX-512 emulation of bf16 only: `kp`'s and `vp`'s pairs split into their high and
+    /// low halves as f32 (the half in the high 16 bits, zeros below), so that each FMA takes
+    /// its K or V value as a broadcast memory operand instead of a broadcast, a mask and a
+    /// shift per pair.
+    kh: Vec<f32>,
+    kl: Vec<f32>,
+    vh: Vec<f32>,
+    vl: Vec<f32>,
+}
+
+/// `pairs` split into their high and low bf16 halves as f32 values, into `hi` and `lo`.
+fn split_pairs(pairs: &[u32], hi: &mut Vec<f32>, lo: &mut Vec<f32>) {
+    hi.clear();
+    hi.extend(pairs.iter().map(|&x| f32::from_bits(x & 0xffff_0000)));
+    lo.clear();
+    lo.extend(pairs.iter().map(|&x| f32::from_bits(x << 16)));
 }
 
 /// `ctx[T, heads·hd]` = attention of every sequence (a row range of `qkv`) over itself;
@@ -505,6 +521,8 @@ mod avx512 {
                     let (hp, lq) = (hd.div_ceil(2), len.div_ceil(2));
                     sc.k_min_exp = super::super::bf16::min_exponent_pairs(&sc.kp[..hp * lp]);
                     sc.v_min_exp = super::super::bf16::min_exponent_pairs(&sc.vp[..lq * hd]);
+                    super::split_pairs(&sc.kp[..hp * lp], &mut sc.kh, &mut sc.kl);
+                    super::split_pairs(&sc.vp[..lq * hd], &mut sc.vh, &mut sc.vl);
                 }
             }
             let scale = _mm512_set1_ps(hd_.scale);
@@ -893,8 +911,7 @@ mod avx512_bf16 {
     }
 
     /// `vdpbf16ps` with `a` one pair at `a` broadcast inside the instruction
-    /// ([`bf16::avx512::dp_native`]); `FLUSH` is [`dp_emulated_at`]'s: the instruction always
-    /// flushes.
+    /// ([`bf16::avx512::dp_native`]); `FLUSH` is [`step`]'s: the instruction always flushes.
     ///
     /// # Safety
     /// The CPU has avx512f and avx512bf16; `a` points at 4 readable bytes.
@@ -903,30 +920,6 @@ mod avx512_bf16 {
     unsafe fn dp_native_at<const FLUSH: bool>(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
         // SAFETY: the CPU has the features and `a` is readable (contract).
         unsafe { bf16::avx512::dp_native(acc, b, a) }
-    }
-
-    /// [`dp_native_at`] in AVX-512 F: the high products first, then the low ones, each FMA's
-    /// subnormal result flushed to a signed zero as the instruction does (one FMA rounds once,
-    /// as the instruction's step does). Without `FLUSH`, the same FMAs without the flushes,
-    /// which give the same bits where no sum can be subnormal
-    /// ([`bf16::sums_stay_normal`]).
-    ///
-    /// # Safety
-    /// The CPU has avx512f; `a` points at 4 readable bytes.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn dp_emulated_at<const FLUSH: bool>(acc: __m512, a: *const u32, b: __m512i) -> __m512 {
-        // SAFETY: the CPU has avx512f and `a` is readable (contract).
-        unsafe {
-            let (ah, al) = bf16::avx512::halves(_mm512_set1_epi32(*a as i32));
-            let (bh, bl) = bf16::avx512::halves(b);
-            if FLUSH {
-                let acc = ftz(_mm512_fmadd_ps(ah, bh, acc));
-                ftz(_mm512_fmadd_ps(al, bl, acc))
-            } else {
-                _mm512_fmadd_ps(al, bl, _mm512_fmadd_ps(ah, bh, acc))
-            }
-        }
     }
 
     /// `v` with its subnormal lanes made zeros of their sign, in AVX-512 F alone (the
@@ -959,7 +952,6 @@ mod avx512_bf16 {
             $scores:ident,
             $output:ident,
             $features:literal,
-            $dp:ident,
             $pair_rows:ident,
             $emulated:literal
         ) => {
@@ -1034,7 +1026,29 @@ mod avx512_bf16 {
                     }
                 }
             }
+        };
+    }
 
+    bf16_block!(
+        block_native,
+        scores_native,
+        output_native,
+        "avx512f,avx512bw,avx512bf16",
+        pair_rows_native,
+        false
+    );
+    bf16_block!(
+        block_emulated,
+        scores_emulated,
+        output_emulated,
+        "avx512f",
+        pair_rows,
+        true
+    );
+
+    /// The native products of a block: `vdpbf16ps` with each K or V pair broadcast.
+    macro_rules! native_products {
+        ($scores:ident, $output:ident, $features:literal, $dp:ident) => {
             /// Scores of keys `j..j+J` (one `kp` block) for the 16 queries, over `hp` pairs.
             ///
             /// # Safety
@@ -1106,24 +1120,115 @@ mod avx512_bf16 {
         };
     }
 
-    bf16_block!(
-        block_native,
+    native_products!(
         scores_native,
         output_native,
         "avx512f,avx512bw,avx512bf16",
-        dp_native_at,
-        pair_rows_native,
-        false
+        dp_native_at
     );
-    bf16_block!(
-        block_emulated,
-        scores_emulated,
-        output_emulated,
-        "avx512f",
-        dp_emulated_at,
-        pair_rows,
-        true
-    );
+
+    /// [`scores_native`] in AVX-512 F, in its order: per pair, the high products, then the
+    /// low ones, from `kh` and `kl` (the keys' pairs split once per head), each FMA's subnormal
+    /// result flushed to a signed zero under `FLUSH` as the instruction does.
+    ///
+    /// # Safety
+    /// avx512f; `kh.len(), kl.len() >= (j + J) × hp`, `qp.len() >= hp × 16`,
+    /// `s.len() >= (j + J) × 16`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn scores_emulated<const J: usize, const FLUSH: bool>(
+        sc: &mut Scratch,
+        hp: usize,
+        j: usize,
+    ) {
+        debug_assert!(sc.kh.len() >= (j + J) * hp && sc.kl.len() >= (j + J) * hp);
+        // SAFETY: kh and kl are read at [j·hp .. (j + J)·hp], q walks qp[..hp·16], the
+        // stores fill s[j·16 .. (j + J)·16] (contract).
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); J];
+            let mut kh = sc.kh.as_ptr().add(j * hp);
+            let mut kl = sc.kl.as_ptr().add(j * hp);
+            let mut q = sc.qp.as_ptr();
+            for _ in 0..hp {
+                let (qh, ql) = bf16::avx512::halves(_mm512_loadu_si512(q as *const __m512i));
+                for (jj, a) in acc.iter_mut().enumerate() {
+                    *a = step::<FLUSH>(*a, *kh.add(jj), qh, *kl.add(jj), ql);
+                }
+                kh = kh.add(J);
+                kl = kl.add(J);
+                q = q.add(QB);
+            }
+            for (jj, a) in acc.iter().enumerate() {
+                _mm512_storeu_ps(sc.s.as_mut_ptr().add((j + jj) * QB), *a);
+            }
+        }
+    }
+
+    /// [`output_native`] in AVX-512 F, as [`scores_emulated`] is [`scores_native`]: V's pairs
+    /// from `vh` and `vl`.
+    ///
+    /// # Safety
+    /// avx512f; `vh.len(), vl.len() >= lq × hd`, `d + D <= hd`, `pp.len() >= lq × 16`,
+    /// `o.len() >= (d + D) × 16`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn output_emulated<const D: usize, const FLUSH: bool>(
+        sc: &mut Scratch,
+        hd: usize,
+        lq: usize,
+        d: usize,
+        inv: __m512,
+    ) {
+        debug_assert!(sc.vh.len() >= lq * hd && sc.vl.len() >= lq * hd && d + D <= hd);
+        // SAFETY: vh and vl are read at [q·hd + d .. + D] for q < lq, p walks pp[..lq·16],
+        // the stores fill o[d·16 .. (d + D)·16] (contract).
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); D];
+            let mut vh = sc.vh.as_ptr().add(d);
+            let mut vl = sc.vl.as_ptr().add(d);
+            let mut p = sc.pp.as_ptr();
+            for _ in 0..lq {
+                let (ph, pl) = bf16::avx512::halves(_mm512_loadu_si512(p as *const __m512i));
+                for (dd, a) in acc.iter_mut().enumerate() {
+                    *a = step::<FLUSH>(*a, *vh.add(dd), ph, *vl.add(dd), pl);
+                }
+                vh = vh.add(hd);
+                vl = vl.add(hd);
+                p = p.add(QB);
+            }
+            for (dd, a) in acc.iter().enumerate() {
+                _mm512_storeu_ps(sc.o.as_mut_ptr().add((d + dd) * QB), _mm512_mul_ps(*a, inv));
+            }
+        }
+    }
+
+    /// One pair's step of the emulation of `vdpbf16ps`: `acc + ah·bh`, then `+ al·bl` (one FMA
+    /// rounds once, as the instruction's step does), each result's subnormal lanes flushed to a
+    /// signed zero under `FLUSH` as the instruction does. Without `FLUSH`, the same FMAs, which
+    /// give the same bits where no sum can be subnormal ([`bf16::sums_stay_normal`]).
+    ///
+    /// # Safety
+    /// avx512f.
+    #[inline(always)]
+    unsafe fn step<const FLUSH: bool>(
+        acc: __m512,
+        ah: f32,
+        bh: __m512,
+        al: f32,
+        bl: __m512,
+    ) -> __m512 {
+        // SAFETY: avx512f (contract).
+        unsafe {
+            let acc = _mm512_fmadd_ps(_mm512_set1_ps(ah), bh, acc);
+            let acc = if FLUSH { ftz(acc) } else { acc };
+            let acc = _mm512_fmadd_ps(_mm512_set1_ps(al), bl, acc);
+            if FLUSH {
+                ftz(acc)
+            } else {
+                acc
+            }
+        }
+    }
 }
 
 #[cfg(test)]
