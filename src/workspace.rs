@@ -364,22 +364,70 @@ impl Workspace {
     }
 
     /// The papers topics should place by their titles: those the summary check flags (see
-    /// [`crate::topics::by_title`]), with the check itself and why its vectors could not be
-    /// cached, if they could not.
+    /// [`crate::topics::by_title`]) whose index vector embeds their summary (in a `title+abstract`
+    /// index, a paper with an abstract is embedded by it, which is its own), with the check
+    /// itself and why its vectors could not be cached, if they could not.
     pub fn by_title(
         &self,
         progress: &mut EmbedProgress<'_>,
     ) -> Result<(crate::topics::ByTitle, SummaryCheck, Option<String>), WorkspaceError> {
         let titles = self.title_vectors(progress)?;
         let (check, cache_error) = self.summary_check_with(&titles, progress)?;
-        let rows: Vec<usize> = check.outliers.iter().map(|o| o.row).collect();
-        let by_title = crate::topics::ByTitle::new(
+        let by_title = self.placement(&titles.vectors, &check)?;
+        Ok((by_title, check, cache_error))
+    }
+
+    /// [`Workspace::by_title`] from the cached vectors alone, without the model; `None` when
+    /// some title or summary is not cached.
+    pub fn cached_by_title(&self) -> Result<Option<crate::topics::ByTitle>, WorkspaceError> {
+        let Some(titles) = quality::cached_title_queries(&self.index) else {
+            return Ok(None);
+        };
+        let summaries = if quality::summaries_are_the_index(&self.index) {
+            None
+        } else {
+            match quality::cached_summary_passages(&self.index) {
+                Some(s) => Some(s),
+                None => return Ok(None),
+            }
+        };
+        let check = quality::summary_outliers(
+            &self.index,
+            summaries.as_deref().unwrap_or(self.index.vectors()),
+            &titles,
+            &self.backend,
+        )?;
+        Ok(Some(self.placement(&titles, &check)?))
+    }
+
+    /// The rows of `check` that topics place by their titles, with their title vectors.
+    fn placement(
+        &self,
+        titles: &[f32],
+        check: &SummaryCheck,
+    ) -> Result<crate::topics::ByTitle, WorkspaceError> {
+        let abstracts =
+            self.index.manifest().text_recipe == crate::index::TextRecipe::TitleAbstract;
+        let rows: Vec<usize> = check
+            .outliers
+            .iter()
+            .map(|o| o.row)
+            .filter(|&r| {
+                !abstracts
+                    || self
+                        .index
+                        .paper(r)
+                        .abstract_text
+                        .as_deref()
+                        .is_none_or(str::is_empty)
+            })
+            .collect();
+        Ok(crate::topics::ByTitle::new(
             crate::vectors::assign::Rows::from_view(self.index.rows())
                 .map_err(crate::topics::TopicsError::from)?,
-            &titles.vectors,
+            titles,
             &rows,
-        )?;
-        Ok((by_title, check, cache_error))
+        )?)
     }
 }
 
@@ -430,6 +478,9 @@ fn topics(
                 KChoice::Fixed(k) => k == p.topics.len(),
                 KChoice::Auto(_) => true,
             }
+            // A fit that placed papers by their titles is updated only by a run that places
+            // them too, and one that did not only by a run that does not.
+            && (p.by_title > 0) != by_title.is_empty()
     });
     let result = match previous.as_ref() {
         Some(prev) if grown => {

@@ -836,7 +836,7 @@ fn with_filler() -> (Vec<Paper>, Vec<f32>, Vec<f32>, Vec<usize>) {
         t[1] = 1.0;
         for (a, b) in v.iter_mut().zip(t.iter_mut()) {
             *a += 0.05 * rng.f32_in(-1.0, 1.0);
-            *b += 0.05 * rng.f32_in(-1.0, 1.0);
+            *b += 0.25 * rng.f32_in(-1.0, 1.0);
         }
         normalize(&mut v);
         normalize(&mut t);
@@ -929,4 +929,50 @@ fn papers_placed_by_title_neither_shape_the_topics_nor_lend_them_words() {
         words(&t)
     );
     assert_eq!(t.assignment, placed.assignment);
+
+    // An update places too: unchanged, nothing drifts; a new filler paper joins blob 1's topic
+    // by its title, a new blob 0 paper blob 0's.
+    let same = topics::update_index(&index, &fixed(4, 0), &t, None, &by_title).expect("update");
+    assert_eq!(same.assignment, t.assignment);
+    assert!(same.refit_suggested.is_none(), "{:?}", same.refit_suggested);
+    let mut more: Vec<papermap::index::IndexedPaper> = index.papers().to_vec();
+    let (mut vectors2, mut titles2) = (vectors.clone(), titles.clone());
+    for (i, (v, t)) in [(5usize, 1usize), (0, 0)].into_iter().enumerate() {
+        let mut pv = [0f32; DIM];
+        let mut tv = [0f32; DIM];
+        pv[v] = 1.0;
+        tv[t] = 1.0;
+        vectors2.extend(pv);
+        titles2.extend(tv);
+        more.push(papermap::index::IndexedPaper {
+            paper: paper(
+                &format!("2410.{:05}", i),
+                "speech synthesis study late",
+                "이 논문은 새로운 필러요약 모델을 제안합니다.",
+                "2024-10-01",
+                None,
+            ),
+            key: format!("{:064x}", 1000 + i),
+        });
+    }
+    let mut manifest = common::in_memory_manifest(more.len());
+    manifest.dim = DIM;
+    manifest.text_recipe = papermap::index::TextRecipe::TitleSummary;
+    let grown = papermap::index::Index::from_parts(
+        std::path::PathBuf::from("/nonexistent"),
+        manifest,
+        more,
+        vectors2.clone(),
+    )
+    .expect("index");
+    let (late_filler, late_blob0) = (vectors.len() / DIM, vectors.len() / DIM + 1);
+    let mut flagged = filler.clone();
+    flagged.push(late_filler);
+    let by_title2 =
+        topics::ByTitle::new(Rows::new(&vectors2, DIM).expect("rows"), &titles2, &flagged)
+            .expect("by title");
+    let u = topics::update_index(&grown, &fixed(4, 0), &t, None, &by_title2).expect("update");
+    assert_eq!(&u.assignment[..t.assignment.len()], &t.assignment[..]);
+    assert_eq!(u.assignment[late_filler], of(&t, 30));
+    assert_eq!(u.assignment[late_blob0], of(&t, 0));
 }

@@ -112,13 +112,20 @@ pub fn run(args: Args, output: super::output::Output) -> anyhow::Result<()> {
         ..Params::default()
     };
     let embedder = encoder.map(|e| e as &dyn TermEmbedder);
-    // Needs the model: without it, every paper is clustered by its vector.
-    let by_title = if args.no_summary_check || encoder.is_none() {
+    let by_title = if args.no_summary_check {
         topics::ByTitle::default()
-    } else {
+    } else if encoder.is_some() {
         let (by_title, _, cache_error) = ws.by_title(&mut super::output::check_progress())?;
         super::output::warn_uncached(cache_error.as_deref());
         by_title
+    } else if let Some(by_title) = ws.cached_by_title()? {
+        by_title
+    } else {
+        super::output::note!(
+            "note: the summary check needs the model (its vectors are not cached): every paper \
+             is clustered by its vector"
+        );
+        topics::ByTitle::default()
     };
     let (result, run) = ws
         .fit_topics(&params, args.fresh, embedder, &by_title)

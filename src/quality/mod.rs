@@ -90,9 +90,9 @@ fn median(sorted: &[f32]) -> f32 {
 /// `title_vectors`) and its summary embedded alone (row `i` of `summary_vectors`: the index's own
 /// vectors where they embed the summary only). The summary must be alone: where the index embeds
 /// title and summary together, the title pulls each vector toward its own paper, and on the
-/// archive the check found 9 wrong summaries there instead of 149. Its robust z-score is its robust z-score is `(s − median) / (1.4826 · MAD)`
-/// `(s − median) / (1.4826 · MAD)` over the index (the median and the median absolute deviation, which the outliers themselves
-/// cannot drag). A low similarity alone does not decide: a metaphorical or very short title
+/// archive the check found 9 wrong summaries there instead of 151. Its robust z-score is
+/// `(s − median) / (1.4826 · MAD)` over the index (the median and the median absolute
+/// deviation, which the outliers themselves cannot drag). A low similarity alone does not decide: a metaphorical or very short title
 /// ("Around the World in 80 Timesteps", "PhD Knowledge Not Required") is far from a correct
 /// summary too. What a wrong summary has besides is its company: the digests' wrong summaries
 /// are generic filler texts and summaries of other subjects, and the summaries nearest to them

@@ -16,8 +16,9 @@ use crate::search::SearchError;
 /// File in the index directory caching the title query vectors.
 pub const TITLE_QUERIES_FILE: &str = "title-queries.safetensors";
 
-/// File in the index directory caching the summary passage vectors (indexes whose vectors embed
-/// more than the summary).
+/// File in the index directory caching the digest summaries' passage vectors (indexes whose
+/// vectors are not the summaries': `title+summary`, and `title+abstract` where a digest
+/// summarised a paper).
 pub const SUMMARY_PASSAGES_FILE: &str = "summary-passages.safetensors";
 
 /// Vectors of one text of every paper of an index, row `i` belonging to paper `i`.

@@ -641,15 +641,20 @@ pub fn compute_placing(
         for (&r, &l) in keep.iter().zip(&c.labels) {
             labels[r] = l;
         }
+        let centroids = Rows::new(&c.centroids, dim)?;
         for r in (0..n).filter(|&r| left_out[r]) {
-            labels[r] = (0..c.k())
-                .min_by(|&a, &b| {
-                    let da = crate::text::vector::squared_distance(vectors.row(r), c.centroid(a));
-                    let db = crate::text::vector::squared_distance(vectors.row(r), c.centroid(b));
-                    da.total_cmp(&db)
-                })
-                .unwrap_or(0) as u32;
+            labels[r] = nearest(centroids, vectors.row(r)) as u32;
         }
+        // The objective of every paper, as an update measures it (placed ones at their
+        // titles), so that an update does not read them as drift.
+        c.objective = (0..n)
+            .map(|r| {
+                crate::text::vector::squared_distance(
+                    vectors.row(r),
+                    c.centroid(labels[r] as usize),
+                ) as f64
+            })
+            .sum();
         c.labels = labels;
         (c, auto)
     };
@@ -760,6 +765,16 @@ pub fn compute_placing(
     t.timing.map_s = map_s;
     t.timing.total_s = start.elapsed().as_secs_f64();
     Ok(t)
+}
+
+/// The row of `centroids` nearest `v` (squared distance; the first on ties, 0 with none).
+fn nearest(centroids: Rows<'_>, v: &[f32]) -> usize {
+    (0..centroids.len())
+        .min_by(|&a, &b| {
+            crate::text::vector::squared_distance(v, centroids.row(a))
+                .total_cmp(&crate::text::vector::squared_distance(v, centroids.row(b)))
+        })
+        .unwrap_or(0)
 }
 
 /// The k-means fit of `vectors` (fixed k, or `--k auto` scored on `papers`' texts).
@@ -886,20 +901,34 @@ pub fn update_index(
     };
     let cleared = without_summaries(index, by_title);
     let papers = paper_refs(index, by_title, &cleared);
-    let mut t = update(&papers, vectors, params, previous, embedder)?;
+    let mut t = update_placing(&papers, vectors, params, previous, embedder, &by_title.rows)?;
     t.stamp = index.stamp();
     t.by_title = by_title.rows.len();
     Ok(t)
 }
 
-/// [`update_index`] on papers and their vectors (row `i` belongs to `papers[i]`). A paper the
-/// saved topics hold keeps its topic, even one the summary check flags only now.
+/// [`update_index`] on papers and their vectors (row `i` belongs to `papers[i]`).
 pub fn update(
     papers: &[&Paper],
     vectors: Rows<'_>,
     params: &Params,
     previous: &Topics,
     embedder: Option<&dyn TermEmbedder>,
+) -> Result<Topics, TopicsError> {
+    update_placing(papers, vectors, params, previous, embedder, &[])
+}
+
+/// [`update`], with the rows of `placed` kept out of the centroids' refinement (as
+/// [`compute_placing`] keeps them out of the fit): a new one joins the topic of the nearest
+/// refined centroid. A paper the saved topics hold keeps its topic, even one the summary check
+/// flags only now.
+pub fn update_placing(
+    papers: &[&Paper],
+    vectors: Rows<'_>,
+    params: &Params,
+    previous: &Topics,
+    embedder: Option<&dyn TermEmbedder>,
+    placed: &[usize],
 ) -> Result<Topics, TopicsError> {
     let start = Instant::now();
     if papers.is_empty() {
@@ -941,9 +970,28 @@ pub fn update(
         .iter()
         .flat_map(|t| t.centroid.iter().copied())
         .collect();
-    let refined = incremental::refine(vectors, Rows::new(&stored, dim)?, &old, &new)?;
-    for (&r, &pos) in new.iter().zip(&refined.new_labels) {
+    let mut left_out = vec![false; papers.len()];
+    for &r in placed {
+        if r < papers.len() {
+            left_out[r] = true;
+        }
+    }
+    let fitted =
+        |rows: &[usize]| -> Vec<usize> { rows.iter().copied().filter(|&r| !left_out[r]).collect() };
+    let (old_fit, new_fit) = match (fitted(&old), fitted(&new)) {
+        // Nothing left to refine with: every paper takes part, as without placement.
+        (o, n) if o.is_empty() && n.is_empty() => (old.clone(), new.clone()),
+        pair => pair,
+    };
+    let refined = incremental::refine(vectors, Rows::new(&stored, dim)?, &old_fit, &new_fit)?;
+    for (&r, &pos) in new_fit.iter().zip(&refined.new_labels) {
         row_topic[r] = pos;
+    }
+    let refined_rows = Rows::new(&refined.centroids, dim)?;
+    for &r in &new {
+        if row_topic[r] == usize::MAX {
+            row_topic[r] = nearest(refined_rows, vectors.row(r));
+        }
     }
     let fit_s = start.elapsed().as_secs_f64();
     let ids = Ids {

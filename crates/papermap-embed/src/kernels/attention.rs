@@ -961,8 +961,9 @@ mod avx512_bf16 {
             /// # Safety
             /// The CPU has the features named here; `lp == len.next_multiple_of(8)`; the
             /// scratch holds `qt` and `o: hd × 16`, `s: lp × 16`, `kp` and `vp` as
-            /// [`pair_keys`] filled them, `qp: hd / 2 × 16`, `pp: len / 2 × 16` (halves rounded
-            /// up).
+            /// [`pair_keys`] filled them for this head (and, for the emulation, `kh`, `kl`, `vh`
+            /// and `vl` split from them by [`super::split_pairs`]), `qp: hd / 2 × 16`,
+            /// `pp: len / 2 × 16` (halves rounded up).
             #[inline]
             #[target_feature(enable = $features)]
             pub unsafe fn $block(sc: &mut Scratch, hd: usize, len: usize, lp: usize) {
