@@ -975,4 +975,49 @@ fn papers_placed_by_title_neither_shape_the_topics_nor_lend_them_words() {
     assert_eq!(&u.assignment[..t.assignment.len()], &t.assignment[..]);
     assert_eq!(u.assignment[late_filler], of(&t, 30));
     assert_eq!(u.assignment[late_blob0], of(&t, 0));
+
+    // The report says where the flagged papers went, beside the check's list.
+    let check = papermap::quality::SummaryCheck {
+        papers: index.len(),
+        median: 0.9,
+        mad: 0.01,
+        threshold: 0.84,
+        suspect_threshold: 0.87,
+        neighbours: 10,
+        outliers: filler
+            .iter()
+            .map(|&row| papermap::quality::SummaryOutlier {
+                row,
+                arxiv_id: papers[row].arxiv_id.clone(),
+                title: papers[row].title.clone(),
+                similarity: 0.5,
+                robust_z: -27.0,
+                neighbourhood_z: -20.0,
+                copy_of: None,
+            })
+            .collect(),
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let related = vec![Vec::new(); index.len()];
+    let report = |topics: &Topics| {
+        let files = papermap::report::write(
+            dir.path(),
+            &papermap::report::ReportInput {
+                index: &index,
+                topics,
+                related: &related,
+                summary_check: Some(&check),
+            },
+        )
+        .expect("report");
+        (
+            std::fs::read_to_string(files.html).expect("html"),
+            std::fs::read_to_string(files.markdown).expect("md"),
+        )
+    };
+    let note = "The topics place 8 such papers by their titles";
+    let (html, md) = report(&t);
+    assert!(html.contains(note) && md.contains(note), "{md}");
+    let (html, md) = report(&plain);
+    assert!(!html.contains(note) && !md.contains(note));
 }

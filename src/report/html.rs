@@ -333,6 +333,11 @@ pub(crate) fn render(v: &ReportLayout<'_>) -> String {
             c.threshold,
             c.suspect_threshold
         );
+        if let Some(note) = super::placed_note(topics) {
+            // The list is open: the note goes before it.
+            s.truncate(s.len() - "<ol>".len());
+            let _ = write!(s, "<p>{}</p><ol>", super::esc(&note));
+        }
         for o in c.outliers.iter().take(super::FLAGGED_SHOWN) {
             let _ = write!(
                 s,

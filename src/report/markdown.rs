@@ -150,6 +150,9 @@ pub(crate) fn render(v: &ReportLayout<'_>) -> String {
             c.threshold,
             c.suspect_threshold
         );
+        if let Some(note) = super::placed_note(topics) {
+            let _ = writeln!(s, "{note}\n");
+        }
         for o in c.outliers.iter().take(super::FLAGGED_SHOWN) {
             let _ = writeln!(s, "- {} — similarity {:.3}", link(v, o.row), o.similarity);
         }

@@ -253,6 +253,18 @@ pub fn map_svg(index: &Index, topics: &Topics) -> Result<String, ReportError> {
     Ok(html::map_svg(&view, true))
 }
 
+/// What the topics did with the papers the summary check flags, when they placed them by their
+/// titles (see [`crate::topics::by_title`]).
+pub(crate) fn placed_note(topics: &Topics) -> Option<String> {
+    (topics.by_title > 0).then(|| {
+        format!(
+            "The topics place {} by their titles, not by their summaries, which are left out \
+             of the keywords and labels.",
+            plural(topics.by_title, "such paper", "such papers")
+        )
+    })
+}
+
 /// Paths of a written report.
 #[derive(Debug, Clone)]
 pub struct ReportFiles {
