@@ -323,10 +323,12 @@ pub fn name(
             keyword_candidates(sources, &phrases, &key_of, c, &rows[c], &claimed, &cands);
         let heads = heads(keywords, &mut cands, &mut extra);
         let mut alternatives = build(&cands, size, &heads);
-        let mut pick = choose(&alternatives, &cands, c, &centroids, embedder, &heads)?;
+        let first_pick = choose(&alternatives, &cands, c, &centroids, embedder, &heads)?;
+        let mut pick = first_pick.map(|(i, landed, _)| (i, landed));
         // Nothing landed, or no candidate was left: keywords and broad words widen the search.
         if !pick.is_some_and(|(_, landed)| landed) && embedder.is_some() {
             let first = pick.map(|(i, _)| alternatives[i].clone());
+            let first_margin = first_pick.map_or(f32::NEG_INFINITY, |(_, _, m)| m);
             // The keyword candidates left after the head terms moved into `cands`.
             extra.extend(broad_candidates(
                 sources,
@@ -367,7 +369,10 @@ pub fn name(
                 }
             }
             pick = match choose(&alternatives, &cands, c, &centroids, embedder, &heads)? {
-                Some((i, true)) => Some((i, true)),
+                Some((i, true, _)) => Some((i, true)),
+                // None lands by the margin, but this one is still nearest its own centroid,
+                // while the greedy label is nearer another's: a search for it finds the topic.
+                Some((i, false, m)) if m > 0.0 && first_margin <= 0.0 => Some((i, false)),
                 // Nothing lands: the closest of the greedy labels stays.
                 _ => first.map(|f| {
                     alternatives.push(f);
@@ -748,9 +753,10 @@ fn join(parts: &[usize], cands: &[Candidate<'_>]) -> String {
         .join(" · ")
 }
 
-/// Which alternative topic `c` takes, and whether it lands: the best-scoring one that,
-/// embedded as a query, lands nearest `centroids[c]`; when none lands, the one that comes
-/// closest; without an embedder, the best-scoring one.
+/// Which alternative topic `c` takes, whether it lands, and its margin (its cosine to its own
+/// centroid less the nearest other's; −∞ without an embedder): the best-scoring one that,
+/// embedded as a query, lands nearest `centroids[c]` by [`LAND_MARGIN`]; when none lands, the
+/// one that comes closest; without an embedder, the best-scoring one.
 fn choose(
     alternatives: &[(Vec<usize>, f64)],
     cands: &[Candidate<'_>],
@@ -758,7 +764,7 @@ fn choose(
     centroids: &[Vec<f32>],
     embedder: Option<&dyn TermEmbedder>,
     heads: &[usize],
-) -> Result<Option<(usize, bool)>, TopicsError> {
+) -> Result<Option<(usize, bool, f32)>, TopicsError> {
     let best_score = |set: &mut dyn Iterator<Item = usize>| {
         set.max_by(|&a, &b| {
             alternatives[a]
@@ -768,13 +774,13 @@ fn choose(
         })
     };
     let Some(embedder) = embedder.filter(|_| !alternatives.is_empty()) else {
-        return Ok(best_score(&mut (0..alternatives.len())).map(|i| (i, false)));
+        return Ok(best_score(&mut (0..alternatives.len())).map(|i| (i, false, f32::NEG_INFINITY)));
     };
     let texts: Vec<String> = alternatives.iter().map(|(p, _)| join(p, cands)).collect();
     let flat = embedder.embed_terms(&texts)?;
     let dim = flat.len() / texts.len();
     if dim == 0 || centroids.first().is_some_and(|v| v.len() != dim) {
-        return Ok(best_score(&mut (0..alternatives.len())).map(|i| (i, false)));
+        return Ok(best_score(&mut (0..alternatives.len())).map(|i| (i, false, f32::NEG_INFINITY)));
     }
     let margins: Vec<f32> = flat
         .chunks_exact(dim)
@@ -798,11 +804,12 @@ fn choose(
         let led = landing.iter().copied().filter(|&j| {
             alternatives[j].1 >= floor && alternatives[j].0.iter().any(|p| heads.contains(p))
         });
-        return Ok(Some((best_score(&mut led.into_iter()).unwrap_or(i), true)));
+        let i = best_score(&mut led.into_iter()).unwrap_or(i);
+        return Ok(Some((i, true, margins[i])));
     }
     Ok((0..alternatives.len())
         .max_by(|&a, &b| margins[a].total_cmp(&margins[b]).then(b.cmp(&a)))
-        .map(|i| (i, false)))
+        .map(|i| (i, false, margins[i])))
 }
 
 /// Every label of one or two of the candidates at `pool`: the wider search when none of the
@@ -1067,14 +1074,18 @@ mod tests {
         let centroids = [vec![1.0f32, 0.0], vec![0.0, 1.0]];
         let pick = |f1_head: f64| {
             let alternatives = [(vec![0], 0.6), (vec![1], f1_head)];
-            choose(&alternatives, &cands, 0, &centroids, Some(&AllFirst), &[1]).unwrap()
+            choose(&alternatives, &cands, 0, &centroids, Some(&AllFirst), &[1])
+                .unwrap()
+                .map(|(i, landed, _)| (i, landed))
         };
         // Both land: the head term's label while its F1 is at least half the best one's.
         assert_eq!(pick(0.35), Some((1, true)));
         assert_eq!(pick(0.25), Some((0, true)));
         // Without head terms the best F1 is taken.
         let alternatives = [(vec![0], 0.6), (vec![1], 0.35)];
-        let plain = choose(&alternatives, &cands, 0, &centroids, Some(&AllFirst), &[]).unwrap();
+        let plain = choose(&alternatives, &cands, 0, &centroids, Some(&AllFirst), &[])
+            .unwrap()
+            .map(|(i, landed, _)| (i, landed));
         assert_eq!(plain, Some((0, true)));
     }
 }
