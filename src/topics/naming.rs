@@ -1052,6 +1052,66 @@ mod tests {
         }
     }
 
+    /// [`BySubject`], but `LLM` lands only just nearer the third centroid than the first, by
+    /// less than [`LAND_MARGIN`].
+    struct BarelyLlm;
+
+    impl TermEmbedder for BarelyLlm {
+        fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+            let (a, b) = (0.7f32, 0.7015f32);
+            let n = (a * a + b * b).sqrt();
+            Ok(terms
+                .iter()
+                .flat_map(|t| {
+                    if t.contains("LLM") {
+                        [a / n, 0.0, b / n]
+                    } else {
+                        BySubject
+                            .embed_terms(std::slice::from_ref(t))
+                            .map_or([1.0, 0.0, 0.0], |v| [v[0], v[1], v[2]])
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn a_label_that_lands_at_all_beats_one_nearer_another_topic() {
+        let (mut titles, mut summaries) = sample();
+        for (t, s) in [
+            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
+            ("Probing LLM Knowledge", "LLM 지식 탐색"),
+            ("How LLM Agents Plan", "LLM 에이전트 계획"),
+            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
+        ] {
+            titles.push(t.to_string());
+            summaries.push(s.to_string());
+        }
+        let f = Fixture::new(&titles, &summaries);
+        let corpus = Corpus::new(&f.docs, &f.texts, 3);
+        let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
+        let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let keywords: Vec<Vec<String>> = vec![Vec::new(); 3];
+        let sources = Sources {
+            corpus: &corpus,
+            docs: &f.docs,
+            titles: &f.phrases,
+            display: &f.display,
+            keywords: &keywords,
+        };
+        // No label of the third topic lands by the margin; every one but `LLM` lands on the
+        // first topic, and `LLM` still finds its own.
+        let named = name(
+            &sources,
+            &rows,
+            Rows::new(&centroids, 3).unwrap(),
+            Some(&BarelyLlm),
+        )
+        .unwrap();
+        let l = &named.labels;
+        assert!(l[2].split(" · ").any(|p| p.ends_with("LLM")), "{l:?}");
+    }
+
     /// Embeds every text nearest the first of two centroids.
     struct AllFirst;
 
