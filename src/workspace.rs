@@ -270,21 +270,46 @@ impl Workspace {
         &self,
         progress: &mut EmbedProgress<'_>,
     ) -> Result<Option<quality::TextVectors>, WorkspaceError> {
-        if quality::summaries_are_the_index(&self.index) {
-            return Ok(None);
-        }
-        if let Some(v) = quality::cached_summary_passages(&self.index) {
-            return Ok(Some(quality::TextVectors {
-                cached: self.index.len(),
-                vectors: v,
-                ..Default::default()
-            }));
+        match self.cached_summary_vectors() {
+            Some(None) => return Ok(None),
+            Some(Some(v)) => {
+                return Ok(Some(quality::TextVectors {
+                    cached: self.index.len(),
+                    vectors: v,
+                    ..Default::default()
+                }))
+            }
+            None => {}
         }
         Ok(Some(quality::summary_passages(
             &self.index,
             self.encoder()?,
             &mut |d, t| progress("summaries", d, t),
         )?))
+    }
+
+    /// [`Workspace::summary_vectors`] without the model: `Some(None)` when the index's own
+    /// vectors are the summaries', `None` when some summary is not cached.
+    fn cached_summary_vectors(&self) -> Option<Option<Vec<f32>>> {
+        if quality::summaries_are_the_index(&self.index) {
+            return Some(None);
+        }
+        quality::cached_summary_passages(&self.index).map(Some)
+    }
+
+    /// [`quality::summary_outliers`] on `titles` and `summaries` (`None`: the index's vectors).
+    fn check_on(
+        &self,
+        titles: &[f32],
+        summaries: Option<&[f32]>,
+    ) -> Result<SummaryCheck, WorkspaceError> {
+        let summaries = summaries.unwrap_or(self.index.vectors());
+        Ok(quality::summary_outliers(
+            &self.index,
+            summaries,
+            titles,
+            &self.backend,
+        )?)
     }
 
     /// The summary check of the index, on its title vectors ([`Workspace::title_vectors`]) and
@@ -305,11 +330,7 @@ impl Workspace {
         progress: &mut EmbedProgress<'_>,
     ) -> Result<(SummaryCheck, Option<String>), WorkspaceError> {
         let sv = self.summary_vectors(progress)?;
-        let summaries = sv
-            .as_ref()
-            .map_or(self.index.vectors(), |s| s.vectors.as_slice());
-        let check =
-            quality::summary_outliers(&self.index, summaries, &titles.vectors, &self.backend)?;
+        let check = self.check_on(&titles.vectors, sv.as_ref().map(|s| s.vectors.as_slice()))?;
         let cache_error = [
             titles.cache_error.as_ref(),
             sv.as_ref().and_then(|s| s.cache_error.as_ref()),
@@ -383,20 +404,10 @@ impl Workspace {
         let Some(titles) = quality::cached_title_queries(&self.index) else {
             return Ok(None);
         };
-        let summaries = if quality::summaries_are_the_index(&self.index) {
-            None
-        } else {
-            match quality::cached_summary_passages(&self.index) {
-                Some(s) => Some(s),
-                None => return Ok(None),
-            }
+        let Some(summaries) = self.cached_summary_vectors() else {
+            return Ok(None);
         };
-        let check = quality::summary_outliers(
-            &self.index,
-            summaries.as_deref().unwrap_or(self.index.vectors()),
-            &titles,
-            &self.backend,
-        )?;
+        let check = self.check_on(&titles, summaries.as_deref())?;
         Ok(Some(self.placement(&titles, &check)?))
     }
 

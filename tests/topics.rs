@@ -846,6 +846,28 @@ fn with_filler() -> (Vec<Paper>, Vec<f32>, Vec<f32>, Vec<usize>) {
     (papers, vectors, titles, filler)
 }
 
+/// An in-memory title+summary index of `papers` with their `vectors`.
+fn title_summary_index(papers: &[Paper], vectors: Vec<f32>) -> papermap::index::Index {
+    let indexed: Vec<papermap::index::IndexedPaper> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| papermap::index::IndexedPaper {
+            paper: p.clone(),
+            key: format!("{i:064x}"),
+        })
+        .collect();
+    let mut manifest = common::in_memory_manifest(indexed.len());
+    manifest.dim = DIM;
+    manifest.text_recipe = papermap::index::TextRecipe::TitleSummary;
+    papermap::index::Index::from_parts(
+        std::path::PathBuf::from("/nonexistent"),
+        manifest,
+        indexed,
+        vectors,
+    )
+    .expect("index")
+}
+
 #[test]
 fn papers_placed_by_title_neither_shape_the_topics_nor_lend_them_words() {
     let (papers, vectors, titles, filler) = with_filler();
@@ -885,24 +907,7 @@ fn papers_placed_by_title_neither_shape_the_topics_nor_lend_them_words() {
     assert_eq!(sizes, vec![30, 30, 30, 38]);
 
     // Through an index, their summaries' words are left out of every topic's keywords.
-    let indexed: Vec<papermap::index::IndexedPaper> = papers
-        .iter()
-        .enumerate()
-        .map(|(i, p)| papermap::index::IndexedPaper {
-            paper: p.clone(),
-            key: format!("{i:064x}"),
-        })
-        .collect();
-    let mut manifest = common::in_memory_manifest(indexed.len());
-    manifest.dim = DIM;
-    manifest.text_recipe = papermap::index::TextRecipe::TitleSummary;
-    let index = papermap::index::Index::from_parts(
-        std::path::PathBuf::from("/nonexistent"),
-        manifest,
-        indexed,
-        vectors.clone(),
-    )
-    .expect("index");
+    let index = title_summary_index(&papers, vectors.clone());
     let words = |t: &Topics| -> Vec<String> {
         t.topics
             .iter()
@@ -935,7 +940,7 @@ fn papers_placed_by_title_neither_shape_the_topics_nor_lend_them_words() {
     let same = topics::update_index(&index, &fixed(4, 0), &t, None, &by_title).expect("update");
     assert_eq!(same.assignment, t.assignment);
     assert!(same.refit_suggested.is_none(), "{:?}", same.refit_suggested);
-    let mut more: Vec<papermap::index::IndexedPaper> = index.papers().to_vec();
+    let mut more = papers.clone();
     let (mut vectors2, mut titles2) = (vectors.clone(), titles.clone());
     for (i, (v, t)) in [(5usize, 1usize), (0, 0)].into_iter().enumerate() {
         let mut pv = [0f32; DIM];
@@ -944,27 +949,15 @@ fn papers_placed_by_title_neither_shape_the_topics_nor_lend_them_words() {
         tv[t] = 1.0;
         vectors2.extend(pv);
         titles2.extend(tv);
-        more.push(papermap::index::IndexedPaper {
-            paper: paper(
-                &format!("2410.{:05}", i),
-                "speech synthesis study late",
-                "이 논문은 새로운 필러요약 모델을 제안합니다.",
-                "2024-10-01",
-                None,
-            ),
-            key: format!("{:064x}", 1000 + i),
-        });
+        more.push(paper(
+            &format!("2410.{:05}", i),
+            "speech synthesis study late",
+            "이 논문은 새로운 필러요약 모델을 제안합니다.",
+            "2024-10-01",
+            None,
+        ));
     }
-    let mut manifest = common::in_memory_manifest(more.len());
-    manifest.dim = DIM;
-    manifest.text_recipe = papermap::index::TextRecipe::TitleSummary;
-    let grown = papermap::index::Index::from_parts(
-        std::path::PathBuf::from("/nonexistent"),
-        manifest,
-        more,
-        vectors2.clone(),
-    )
-    .expect("index");
+    let grown = title_summary_index(&more, vectors2.clone());
     let (late_filler, late_blob0) = (vectors.len() / DIM, vectors.len() / DIM + 1);
     let mut flagged = filler.clone();
     flagged.push(late_filler);

@@ -5,7 +5,7 @@ mod text_cache;
 
 pub use text_cache::{
     cached_summary_passages, cached_title_queries, summaries_are_the_index, summary_passages,
-    title_queries, TextVectors, TitleQueries, SUMMARY_PASSAGES_FILE, TITLE_QUERIES_FILE,
+    title_queries, TextVectors, SUMMARY_PASSAGES_FILE, TITLE_QUERIES_FILE,
 };
 
 use serde::Serialize;

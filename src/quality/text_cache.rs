@@ -34,9 +34,6 @@ pub struct TextVectors {
     pub cache_error: Option<String>,
 }
 
-/// Title query vectors of every paper.
-pub type TitleQueries = TextVectors;
-
 /// Which text of each paper a cache holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

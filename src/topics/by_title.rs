@@ -35,12 +35,7 @@ impl ByTitle {
                 papers: n,
             });
         }
-        let mut flagged = vec![false; n];
-        for &r in rows {
-            if r < n {
-                flagged[r] = true;
-            }
-        }
+        let flagged = row_mask(n, rows);
         let rows: Vec<usize> = (0..n).filter(|&r| flagged[r]).collect();
         if rows.is_empty() {
             return Ok(Self::default());
@@ -99,6 +94,17 @@ impl ByTitle {
         }
         Some(out)
     }
+}
+
+/// Which of `n` rows are among `rows` (rows past `n` are ignored).
+pub(crate) fn row_mask(n: usize, rows: &[usize]) -> Vec<bool> {
+    let mut mask = vec![false; n];
+    for &r in rows {
+        if r < n {
+            mask[r] = true;
+        }
+    }
+    mask
 }
 
 #[cfg(test)]

@@ -528,6 +528,26 @@ pub fn compute_index(
     backend: &VectorBackend,
     by_title: &ByTitle,
 ) -> Result<Topics, TopicsError> {
+    on_index(index, by_title, |papers, rows| {
+        compute_placing(
+            papers,
+            rows,
+            params,
+            previous,
+            embedder,
+            backend,
+            &by_title.rows,
+        )
+    })
+}
+
+/// `run` on the index's papers and vectors, the `by_title` papers at their title vectors and
+/// without their summaries (an abstract, if any, stays), the result stamped with the index.
+fn on_index(
+    index: &Index,
+    by_title: &ByTitle,
+    run: impl FnOnce(&[&Paper], Rows<'_>) -> Result<Topics, TopicsError>,
+) -> Result<Topics, TopicsError> {
     if index.is_empty() {
         return Err(TopicsError::Empty);
     }
@@ -537,44 +557,28 @@ pub fn compute_index(
         Some(p) => Rows::new(p, rows.dim())?,
         None => rows,
     };
-    let cleared = without_summaries(index, by_title);
-    let papers = paper_refs(index, by_title, &cleared);
-    let mut t = compute_placing(
-        &papers,
-        rows,
-        params,
-        previous,
-        embedder,
-        backend,
-        &by_title.rows,
-    )?;
-    t.stamp = index.stamp();
-    t.by_title = by_title.rows.len();
-    Ok(t)
-}
-
-/// Copies of the `by_title` papers without their summaries (an abstract, if any, stays).
-fn without_summaries(index: &Index, by_title: &ByTitle) -> Vec<Paper> {
-    by_title
+    let placed: Vec<usize> = by_title
         .rows
         .iter()
-        .filter(|&&r| r < index.len())
+        .copied()
+        .filter(|&r| r < index.len())
+        .collect();
+    let cleared: Vec<Paper> = placed
+        .iter()
         .map(|&r| Paper {
             summary: String::new(),
             ..index.paper(r).clone()
         })
-        .collect()
-}
-
-/// Every paper of the index by reference (a million papers' texts are gigabytes), the
-/// `by_title` ones replaced by `cleared` ([`without_summaries`]).
-fn paper_refs<'a>(index: &'a Index, by_title: &ByTitle, cleared: &'a [Paper]) -> Vec<&'a Paper> {
+        .collect();
+    // References, not copies: a million papers' texts are gigabytes.
     let mut papers: Vec<&Paper> = index.papers().iter().map(|p| &p.paper).collect();
-    let n = papers.len();
-    for (&r, p) in by_title.rows.iter().filter(|&&r| r < n).zip(cleared) {
+    for (&r, p) in placed.iter().zip(&cleared) {
         papers[r] = p;
     }
-    papers
+    let mut t = run(&papers, rows)?;
+    t.stamp = index.stamp();
+    t.by_title = by_title.rows.len();
+    Ok(t)
 }
 
 /// Clusters `vectors` (row `i` belongs to `papers[i]`) with k-means on `backend` and summarises
@@ -616,12 +620,7 @@ pub fn compute_placing(
         });
     }
     let dim = vectors.dim();
-    let mut left_out = vec![false; n];
-    for &r in placed {
-        if r < n {
-            left_out[r] = true;
-        }
-    }
+    let left_out = by_title::row_mask(n, placed);
     let keep: Vec<usize> = (0..n).filter(|&r| !left_out[r]).collect();
     let k_max = match &params.k {
         KChoice::Fixed(k) => *k,
@@ -890,21 +889,9 @@ pub fn update_index(
     embedder: Option<&dyn TermEmbedder>,
     by_title: &ByTitle,
 ) -> Result<Topics, TopicsError> {
-    if index.is_empty() {
-        return Err(TopicsError::Empty);
-    }
-    let vectors = Rows::from_view(index.rows())?;
-    let patched = by_title.patch(vectors);
-    let vectors = match &patched {
-        Some(p) => Rows::new(p, vectors.dim())?,
-        None => vectors,
-    };
-    let cleared = without_summaries(index, by_title);
-    let papers = paper_refs(index, by_title, &cleared);
-    let mut t = update_placing(&papers, vectors, params, previous, embedder, &by_title.rows)?;
-    t.stamp = index.stamp();
-    t.by_title = by_title.rows.len();
-    Ok(t)
+    on_index(index, by_title, |papers, vectors| {
+        update_placing(papers, vectors, params, previous, embedder, &by_title.rows)
+    })
 }
 
 /// [`update_index`] on papers and their vectors (row `i` belongs to `papers[i]`).
@@ -970,12 +957,7 @@ pub fn update_placing(
         .iter()
         .flat_map(|t| t.centroid.iter().copied())
         .collect();
-    let mut left_out = vec![false; papers.len()];
-    for &r in placed {
-        if r < papers.len() {
-            left_out[r] = true;
-        }
-    }
+    let left_out = by_title::row_mask(papers.len(), placed);
     let fitted =
         |rows: &[usize]| -> Vec<usize> { rows.iter().copied().filter(|&r| !left_out[r]).collect() };
     let (old_fit, new_fit) = match (fitted(&old), fitted(&new)) {

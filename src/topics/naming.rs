@@ -983,6 +983,21 @@ mod tests {
         assert_eq!(unique.len(), words.len(), "{l:?}");
     }
 
+    /// [`sample`] and a third topic of general LLM papers, each on its own subject.
+    fn with_llm_topic() -> (Vec<String>, Vec<String>) {
+        let (mut titles, mut summaries) = sample();
+        for (t, s) in [
+            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
+            ("Probing LLM Knowledge", "LLM 지식 탐색"),
+            ("How LLM Agents Plan", "LLM 에이전트 계획"),
+            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
+        ] {
+            titles.push(t.to_string());
+            summaries.push(s.to_string());
+        }
+        (titles, summaries)
+    }
+
     /// Embeds a text by the subject it names: `LLM` nearest the third centroid, the first two
     /// topics' words nearest theirs, anything else nearest the first.
     struct BySubject;
@@ -1008,17 +1023,7 @@ mod tests {
 
     #[test]
     fn a_general_topic_takes_the_broad_word_its_papers_share_when_nothing_else_lands() {
-        let (mut titles, mut summaries) = sample();
-        // A third topic of general LLM papers, each on its own subject.
-        for (t, s) in [
-            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
-            ("Probing LLM Knowledge", "LLM 지식 탐색"),
-            ("How LLM Agents Plan", "LLM 에이전트 계획"),
-            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
-        ] {
-            titles.push(t.to_string());
-            summaries.push(s.to_string());
-        }
+        let (titles, summaries) = with_llm_topic();
         let f = Fixture::new(&titles, &summaries);
         let corpus = Corpus::new(&f.docs, &f.texts, 3);
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
@@ -1077,16 +1082,7 @@ mod tests {
 
     #[test]
     fn a_label_that_lands_at_all_beats_one_nearer_another_topic() {
-        let (mut titles, mut summaries) = sample();
-        for (t, s) in [
-            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
-            ("Probing LLM Knowledge", "LLM 지식 탐색"),
-            ("How LLM Agents Plan", "LLM 에이전트 계획"),
-            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
-        ] {
-            titles.push(t.to_string());
-            summaries.push(s.to_string());
-        }
+        let (titles, summaries) = with_llm_topic();
         let f = Fixture::new(&titles, &summaries);
         let corpus = Corpus::new(&f.docs, &f.texts, 3);
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
