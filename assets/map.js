@@ -174,7 +174,7 @@ async function main() {
 
   // ---- level of detail: at most `budget` points drawn, an even sample of those near the view
   const fixedBudget = Number(new URLSearchParams(location.search).get('budget')) || 0;
-  const lod = { budget: fixedBudget || START_BUDGET, drawn: pts.n, frames: [], choices: 0, chooseMs: 0, settles: 0, moving: false };
+  const lod = { budget: fixedBudget || START_BUDGET, drawn: pts.n, frames: [], choices: 0, chooseMs: 0, settles: 0, moving: false, view: null };
   let order = null;
   /** The data-space box the canvas shows, widened by `margin` of its size on every side. */
   const viewBox = (margin) => {
@@ -200,6 +200,7 @@ async function main() {
   };
   /** Draws the first `budget` rows of the fixed order that lie near the view, plus `keep` and the selection. */
   const choose = async (keep = []) => {
+    lod.view = Array.from(sp.get('cameraView'));
     if (pts.n <= lod.budget) {
       if (lod.drawn < pts.n) await sp.unfilter({ preventEvent: true });
       drawing(pts.n);
@@ -236,10 +237,15 @@ async function main() {
     lastDraw = now;
   });
   let settling = 0;
+  // Counts view events, so a settle whose choice was overtaken by a later move leaves
+  // `moving` set: that move's own settle is still to come.
+  let moves = 0;
   sp.subscribe('view', () => {
     lod.moving = true;
+    moves += 1;
     clearTimeout(settling);
     settling = setTimeout(async () => {
+      const at = moves;
       if (!fixedBudget && lod.frames.length >= 10) {
         const ms = median(lod.frames);
         // Frame time is a fixed cost plus a cost per point, so shrink by the square of the excess.
@@ -251,7 +257,7 @@ async function main() {
       lod.frames = [];
       await choose();
       lod.settles += 1;
-      lod.moving = false;
+      if (at === moves) lod.moving = false;
     }, 250);
   });
   await choose();

@@ -37,6 +37,22 @@ fn centre(b: &mut Browser, selector: &str) -> (f64, f64) {
     (v[0].as_f64().expect("x"), v[1].as_f64().expect("y"))
 }
 
+/// A condition that holds once the map has settled after `settles` settles: no move pending,
+/// and the sample drawn was chosen for the view shown.
+///
+/// The camera applies wheel events at its next frame, so the condition is read two frames
+/// later: before that, an earlier settle would pass for the last one.
+fn settled(settles: u64) -> String {
+    format!(
+        "(async () => {{ \
+           await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))); \
+           const lod = papermapMap.lod; \
+           return lod.settles > {settles} && !lod.moving \
+             && lod.view.join() === Array.from(papermapMap.scatterplot.get('cameraView')).join(); \
+         }})()"
+    )
+}
+
 fn click(b: &mut Browser, selector: &str) {
     let (x, y) = centre(b, selector);
     b.mouse("mouseMoved", x, y);
@@ -164,13 +180,16 @@ fn a_reader_zooms_hovers_searches_and_likes_on_the_map() {
         .eval("papermapMap.scatterplot.get('cameraDistance')")
         .as_f64()
         .expect("distance");
+    let settles = b.eval("papermapMap.lod.settles").as_u64().expect("settles");
     for _ in 0..3 {
         b.wheel(cx, cy, -300.0);
     }
-    b.wait_for(
-        &format!("papermapMap.scatterplot.get('cameraDistance') < {far} * 0.8"),
-        10,
-    );
+    // Hovering needs the points where the last wheel left them.
+    b.wait_for(&settled(settles), 10);
+    assert!(b
+        .eval("papermapMap.scatterplot.get('cameraDistance')")
+        .as_f64()
+        .is_some_and(|d| d < far * 0.8));
     assert!(
         b.eval("document.querySelectorAll('#labels .label').length")
             .as_u64()
@@ -312,10 +331,7 @@ fn past_its_budget_the_map_draws_a_sample_near_the_view_and_a_lasso_still_lists_
     for _ in 0..4 {
         b.wheel(cx, cy, -300.0);
     }
-    b.wait_for(
-        &format!("papermapMap.lod.settles > {settles} && !papermapMap.lod.moving"),
-        10,
-    );
+    b.wait_for(&settled(settles), 10);
     let near = "(i) => { const r = document.getElementById('canvas').getBoundingClientRect(); \
                 const [x, y] = papermapMap.pointScreen(i); \
                 return x >= -0.5 * r.width - 1 && x <= 1.5 * r.width + 1 \
@@ -346,14 +362,11 @@ fn past_its_budget_the_map_draws_a_sample_near_the_view_and_a_lasso_still_lists_
     );
 
     // Zoom back out, then lasso a box: the list counts every paper inside it, drawn or not.
+    let settles = b.eval("papermapMap.lod.settles").as_u64().expect("settles");
     for _ in 0..4 {
         b.wheel(cx, cy, 300.0);
     }
-    let settles = b.eval("papermapMap.lod.settles").as_u64().expect("settles");
-    b.wait_for(
-        &format!("papermapMap.lod.settles > {settles} && !papermapMap.lod.moving"),
-        10,
-    );
+    b.wait_for(&settled(settles), 10);
     let rect = b.eval(
         "(() => { const r = document.getElementById('canvas').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()",
     );
