@@ -179,7 +179,11 @@ pub fn terms(text: &str) -> Vec<Term> {
         }
         if let Some((w, w_korean, end)) = prev.take() {
             let adjacent = text.get(end..p.start) == Some(" ");
-            let compound = w_korean == p.hangul && !(w.generic && word.generic) && !w.inflected;
+            // An English word before a Korean noun is a compound too (`KV 캐시`, `GPU 메모리`,
+            // `3D 가우시안`), unless the noun is generic: `LLM 기반` is "LLM-based", `LoRA 방법`
+            // "the LoRA method". A Korean word before an English one is not (`대형 LLM`).
+            let scripts = w_korean == p.hangul || (p.hangul && !word.generic);
+            let compound = scripts && !(w.generic && word.generic) && !w.inflected;
             if adjacent && compound {
                 out.push(Term {
                     key: format!("{} {}", w.key, word.key),
@@ -534,6 +538,18 @@ mod tests {
             "glued particle: {k:?}"
         );
         assert!(!k.contains(&"생성 모델".to_string()), "both generic: {k:?}");
+    }
+
+    #[test]
+    fn an_english_word_before_a_korean_noun_is_a_compound() {
+        let k = keys("KV 캐시를 줄이고 GPU 메모리를 아끼는 LLM 기반 LoRA 방법과 대형 LLM");
+        for want in ["kv 캐시", "gpu 메모리"] {
+            assert!(k.contains(&want.to_string()), "{want} missing from {k:?}");
+        }
+        // A generic noun after an English word, and a Korean word before an English one.
+        for gone in ["llm 기반", "lora 방법", "대형 llm"] {
+            assert!(!k.contains(&gone.to_string()), "{gone} kept in {k:?}");
+        }
     }
 
     #[test]

@@ -368,7 +368,17 @@ pub fn name(
                     alternatives.push((parts.to_vec(), label_f1(&cands, parts, size)));
                 }
             }
-            pick = match choose(&alternatives, &cands, c, &centroids, embedder, &heads)? {
+            let mut wide = choose(&alternatives, &cands, c, &centroids, embedder, &heads)?;
+            if let Some((i, false, m)) = wide {
+                // Still none lands: the closest label may with one more part, or come closer.
+                let grown = grow(&alternatives[i].0, &cands, &pool, size);
+                let more = choose(&grown, &cands, c, &centroids, embedder, &heads)?;
+                if let Some((j, landed, n)) = more.filter(|&(_, landed, n)| landed || n > m) {
+                    wide = Some((alternatives.len() + j, landed, n));
+                    alternatives.extend(grown);
+                }
+            }
+            pick = match wide {
                 Some((i, true, _)) => Some((i, true)),
                 // None lands by the margin, but this one is still nearest its own centroid,
                 // while the greedy label is nearer another's: a search for it finds the topic.
@@ -812,6 +822,36 @@ fn choose(
         .map(|i| (i, false, margins[i])))
 }
 
+/// The label of `parts` with one more part from `pool` (one that says another thing and keeps
+/// the label short), each way.
+fn grow(
+    parts: &[usize],
+    cands: &[Candidate<'_>],
+    pool: &[usize],
+    size: usize,
+) -> Vec<(Vec<usize>, f64)> {
+    if parts.len() >= MAX_PARTS {
+        return Vec::new();
+    }
+    let chars: usize = parts
+        .iter()
+        .map(|&i| cands[i].term.chars().count() + 3)
+        .sum();
+    pool.iter()
+        .filter(|&&p| {
+            !parts.contains(&p)
+                && chars + cands[p].term.chars().count() <= MAX_CHARS
+                && !parts.iter().any(|&q| same_thing(&cands[q], &cands[p]))
+        })
+        .map(|&p| {
+            let mut more = parts.to_vec();
+            more.push(p);
+            let score = label_f1(cands, &more, size);
+            (more, score)
+        })
+        .collect()
+}
+
 /// Every label of one or two of the candidates at `pool`: the wider search when none of the
 /// greedy labels lands.
 fn pairs(cands: &[Candidate<'_>], pool: &[usize], size: usize) -> Vec<(Vec<usize>, f64)> {
@@ -1143,5 +1183,72 @@ mod tests {
             .unwrap()
             .map(|(i, landed, _)| (i, landed));
         assert_eq!(plain, Some((0, true)));
+    }
+
+    /// Embeds the first two topics' words nearest their centroids, and any other text between
+    /// the first and third centroids, nearer the third the more parts it has and when it holds
+    /// `LLM`: only a label of three parts, `LLM` one of them, lands on the third topic.
+    struct ThreeParts;
+
+    impl TermEmbedder for ThreeParts {
+        fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+            Ok(terms
+                .iter()
+                .flat_map(|t| {
+                    let parts = t.split(" · ").count() as f32;
+                    let llm = if t.contains("LLM") { 0.3 } else { 0.0 };
+                    match BySubject.embed_terms(std::slice::from_ref(t)) {
+                        Ok(v) if v[1] == 1.0 => [0.0, 1.0, 0.0],
+                        _ if t.to_lowercase().contains("speculative") => [1.0, 0.0, 0.0],
+                        _ => [1.0, 0.0, 0.3 * parts + llm],
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn when_no_label_of_one_or_two_parts_lands_the_closest_grows_a_third() {
+        let (mut titles, mut summaries) = sample();
+        // The third topic's papers in three pairs; `LLM`, a broad word, is tried only when no
+        // greedy label (`정직 · 지식`) lands, and then no pair of parts lands either.
+        for (t, s) in [
+            ("Honest Answers", "정직성 검사"),
+            ("Honest Refusals", "정직성 측정"),
+            ("Stored Facts", "지식 편집"),
+            ("Recalled Facts", "지식 회상"),
+            ("Unlearning", "LLM 유도"),
+            ("Machine Unlearning", "LLM 평가"),
+        ] {
+            titles.push(t.to_string());
+            summaries.push(s.to_string());
+        }
+        let f = Fixture::new(&titles, &summaries);
+        let corpus = Corpus::new(&f.docs, &f.texts, 3);
+        let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], (8..14).collect()];
+        let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let keywords: Vec<Vec<String>> = vec![Vec::new(); 3];
+        let sources = Sources {
+            corpus: &corpus,
+            docs: &f.docs,
+            titles: &f.phrases,
+            display: &f.display,
+            keywords: &keywords,
+        };
+        let named = name(
+            &sources,
+            &rows,
+            Rows::new(&centroids, 3).unwrap(),
+            Some(&ThreeParts),
+        )
+        .unwrap();
+        let l = &named.labels;
+        let parts: Vec<&str> = l[2].split(" · ").collect();
+        assert_eq!(parts.len(), 3, "{l:?}");
+        assert!(parts.contains(&"LLM"), "{l:?}");
+        assert!(
+            l[0].to_lowercase().contains("speculative decoding"),
+            "{l:?}"
+        );
     }
 }
