@@ -183,7 +183,10 @@ pub fn terms(text: &str) -> Vec<Term> {
             // `3D 가우시안`), unless the noun is generic: `LLM 기반` is "LLM-based", `LoRA 방법`
             // "the LoRA method". A Korean word before an English one is not (`대형 LLM`).
             let scripts = w_korean == p.hangul || (p.hangul && !word.generic);
-            let compound = scripts && !(w.generic && word.generic) && !w.inflected;
+            // `기반` makes the word before it an adjective: `LLM 기반 에이전트` is "LLM-based
+            // agents", and `기반 에이전트` a fragment.
+            let compound =
+                scripts && !(w.generic && word.generic) && !w.inflected && w.key != "기반";
             if adjacent && compound {
                 out.push(Term {
                     key: format!("{} {}", w.key, word.key),
@@ -542,12 +545,13 @@ mod tests {
 
     #[test]
     fn an_english_word_before_a_korean_noun_is_a_compound() {
-        let k = keys("KV 캐시를 줄이고 GPU 메모리를 아끼는 LLM 기반 LoRA 방법과 대형 LLM");
+        let k = keys("KV 캐시를 줄이고 GPU 메모리를 아끼는 LLM 기반 LoRA 방법과 대형 LLM, 텍스트 기반 에이전트");
         for want in ["kv 캐시", "gpu 메모리"] {
             assert!(k.contains(&want.to_string()), "{want} missing from {k:?}");
         }
-        // A generic noun after an English word, and a Korean word before an English one.
-        for gone in ["llm 기반", "lora 방법", "대형 llm"] {
+        // A generic noun after an English word, a Korean word before an English one, and what
+        // follows `기반` ("-based").
+        for gone in ["llm 기반", "lora 방법", "대형 llm", "기반 에이전트"] {
             assert!(!k.contains(&gone.to_string()), "{gone} kept in {k:?}");
         }
     }
