@@ -404,7 +404,7 @@ pub fn name(
         for &i in parts {
             claimed.push(cands[i].full.clone());
         }
-        let text = join(parts, &cands);
+        let text = join(parts, &cands, &heads);
         labels[c] = if *score < MIXED_F1 {
             format!("{MIXED_PREFIX}{text}")
         } else {
@@ -754,9 +754,19 @@ fn label_f1(cands: &[Candidate<'_>], parts: &[usize], size: usize) -> f64 {
     f1(inside.len(), all.len(), size)
 }
 
-/// The label shown for `parts`.
-fn join(parts: &[usize], cands: &[Candidate<'_>]) -> String {
-    parts
+/// The label shown for `parts`: a head term first, then the parts the most of the topic's
+/// papers hold. A reader takes a label's first part for its subject, and the greedy order
+/// (the start, then each part that raised the F1) put corners first: `2D · 텍스처 · 3D 자산`
+/// over Text-to-3D papers, `개인화 · 이미지 생성` over text-to-image ones.
+fn join(parts: &[usize], cands: &[Candidate<'_>], heads: &[usize]) -> String {
+    let mut order = parts.to_vec();
+    order.sort_by_key(|&i| {
+        (
+            !heads.contains(&i),
+            std::cmp::Reverse(cands[i].inside.len()),
+        )
+    });
+    order
         .iter()
         .map(|&i| cands[i].term)
         .collect::<Vec<_>>()
@@ -786,7 +796,10 @@ fn choose(
     let Some(embedder) = embedder.filter(|_| !alternatives.is_empty()) else {
         return Ok(best_score(&mut (0..alternatives.len())).map(|i| (i, false, f32::NEG_INFINITY)));
     };
-    let texts: Vec<String> = alternatives.iter().map(|(p, _)| join(p, cands)).collect();
+    let texts: Vec<String> = alternatives
+        .iter()
+        .map(|(p, _)| join(p, cands, heads))
+        .collect();
     let flat = embedder.embed_terms(&texts)?;
     let dim = flat.len() / texts.len();
     if dim == 0 || centroids.first().is_some_and(|v| v.len() != dim) {
@@ -1250,5 +1263,23 @@ mod tests {
             l[0].to_lowercase().contains("speculative decoding"),
             "{l:?}"
         );
+    }
+
+    #[test]
+    fn a_label_shows_its_head_term_first_then_the_parts_most_papers_hold() {
+        let cand = |term, inside: Vec<u32>| Candidate {
+            term,
+            all: inside.clone(),
+            inside,
+            concept: vec![term.to_string()],
+            full: vec![term.to_string()],
+        };
+        let cands = [
+            cand("2D", vec![0, 1]),
+            cand("텍스처", vec![2, 3, 4]),
+            cand("3D 자산", vec![5]),
+        ];
+        assert_eq!(join(&[0, 1, 2], &cands, &[2]), "3D 자산 · 텍스처 · 2D");
+        assert_eq!(join(&[0, 1, 2], &cands, &[]), "텍스처 · 2D · 3D 자산");
     }
 }
