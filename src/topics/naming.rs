@@ -1110,6 +1110,35 @@ mod tests {
         }
     }
 
+    /// The labels, chosen with `embedder`, of three topics of papers `rows` (titles and
+    /// summaries given), without keywords, whose centroids are the three axes.
+    fn labels_of_three(
+        titles: &[String],
+        summaries: &[String],
+        rows: Vec<Vec<u32>>,
+        embedder: &dyn TermEmbedder,
+    ) -> Vec<String> {
+        let f = Fixture::new(titles, summaries);
+        let corpus = Corpus::new(&f.docs, &f.texts, 3);
+        let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let keywords: Vec<Vec<String>> = vec![Vec::new(); 3];
+        let sources = Sources {
+            corpus: &corpus,
+            docs: &f.docs,
+            titles: &f.phrases,
+            display: &f.display,
+            keywords: &keywords,
+        };
+        name(
+            &sources,
+            &rows,
+            Rows::new(&centroids, 3).unwrap(),
+            Some(embedder),
+        )
+        .unwrap()
+        .labels
+    }
+
     /// [`BySubject`], but `LLM` lands only just nearer the third centroid than the first, by
     /// less than [`LAND_MARGIN`].
     struct BarelyLlm;
@@ -1136,28 +1165,10 @@ mod tests {
     #[test]
     fn a_label_that_lands_at_all_beats_one_nearer_another_topic() {
         let (titles, summaries) = with_llm_topic();
-        let f = Fixture::new(&titles, &summaries);
-        let corpus = Corpus::new(&f.docs, &f.texts, 3);
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
-        let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
-        let keywords: Vec<Vec<String>> = vec![Vec::new(); 3];
-        let sources = Sources {
-            corpus: &corpus,
-            docs: &f.docs,
-            titles: &f.phrases,
-            display: &f.display,
-            keywords: &keywords,
-        };
         // No label of the third topic lands by the margin; every one but `LLM` lands on the
         // first topic, and `LLM` still finds its own.
-        let named = name(
-            &sources,
-            &rows,
-            Rows::new(&centroids, 3).unwrap(),
-            Some(&BarelyLlm),
-        )
-        .unwrap();
-        let l = &named.labels;
+        let l = &labels_of_three(&titles, &summaries, rows, &BarelyLlm);
         assert!(l[2].split(" · ").any(|p| p.ends_with("LLM")), "{l:?}");
     }
 
@@ -1236,26 +1247,8 @@ mod tests {
             titles.push(t.to_string());
             summaries.push(s.to_string());
         }
-        let f = Fixture::new(&titles, &summaries);
-        let corpus = Corpus::new(&f.docs, &f.texts, 3);
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], (8..14).collect()];
-        let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
-        let keywords: Vec<Vec<String>> = vec![Vec::new(); 3];
-        let sources = Sources {
-            corpus: &corpus,
-            docs: &f.docs,
-            titles: &f.phrases,
-            display: &f.display,
-            keywords: &keywords,
-        };
-        let named = name(
-            &sources,
-            &rows,
-            Rows::new(&centroids, 3).unwrap(),
-            Some(&ThreeParts),
-        )
-        .unwrap();
-        let l = &named.labels;
+        let l = &labels_of_three(&titles, &summaries, rows, &ThreeParts);
         let parts: Vec<&str> = l[2].split(" · ").collect();
         assert_eq!(parts.len(), 3, "{l:?}");
         assert!(parts.contains(&"LLM"), "{l:?}");
