@@ -1036,19 +1036,24 @@ mod tests {
         assert_eq!(unique.len(), words.len(), "{l:?}");
     }
 
-    /// [`sample`] and a third topic of general LLM papers, each on its own subject.
-    fn with_llm_topic() -> (Vec<String>, Vec<String>) {
+    /// [`sample`] and a third topic of `papers` (title, summary).
+    fn sample_and(papers: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
         let (mut titles, mut summaries) = sample();
-        for (t, s) in [
-            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
-            ("Probing LLM Knowledge", "LLM 지식 탐색"),
-            ("How LLM Agents Plan", "LLM 에이전트 계획"),
-            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
-        ] {
+        for (t, s) in papers {
             titles.push(t.to_string());
             summaries.push(s.to_string());
         }
         (titles, summaries)
+    }
+
+    /// [`sample`] and a third topic of general LLM papers, each on its own subject.
+    fn with_llm_topic() -> (Vec<String>, Vec<String>) {
+        sample_and(&[
+            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
+            ("Probing LLM Knowledge", "LLM 지식 탐색"),
+            ("How LLM Agents Plan", "LLM 에이전트 계획"),
+            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
+        ])
     }
 
     /// Embeds a text by the subject it names: `LLM` nearest the third centroid, the first two
@@ -1077,30 +1082,13 @@ mod tests {
     #[test]
     fn a_general_topic_takes_the_broad_word_its_papers_share_when_nothing_else_lands() {
         let (titles, summaries) = with_llm_topic();
-        let f = Fixture::new(&titles, &summaries);
-        let corpus = Corpus::new(&f.docs, &f.texts, 3);
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
-        let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
         // Without keywords `LLM` is only a broad word of the third topic; as its first keyword
         // it is its head term. Either way it is the one part that lands there.
         let none: Vec<Vec<String>> = vec![Vec::new(); 3];
         let head = vec![Vec::new(), Vec::new(), vec!["LLM".to_string()]];
         for keywords in [&none, &head] {
-            let sources = Sources {
-                corpus: &corpus,
-                docs: &f.docs,
-                titles: &f.phrases,
-                display: &f.display,
-                keywords,
-            };
-            let named = name(
-                &sources,
-                &rows,
-                Rows::new(&centroids, 3).unwrap(),
-                Some(&BySubject),
-            )
-            .unwrap();
-            let l = &named.labels;
+            let l = &labels_of_three(&titles, &summaries, rows.clone(), keywords, &BySubject);
             assert!(l[2].split(" · ").any(|p| p == "LLM"), "{l:?}");
             assert!(
                 l[0].to_lowercase().contains("speculative decoding"),
@@ -1111,23 +1099,23 @@ mod tests {
     }
 
     /// The labels, chosen with `embedder`, of three topics of papers `rows` (titles and
-    /// summaries given), without keywords, whose centroids are the three axes.
+    /// summaries given) with `keywords`, whose centroids are the three axes.
     fn labels_of_three(
         titles: &[String],
         summaries: &[String],
         rows: Vec<Vec<u32>>,
+        keywords: &[Vec<String>],
         embedder: &dyn TermEmbedder,
     ) -> Vec<String> {
         let f = Fixture::new(titles, summaries);
         let corpus = Corpus::new(&f.docs, &f.texts, 3);
         let centroids = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
-        let keywords: Vec<Vec<String>> = vec![Vec::new(); 3];
         let sources = Sources {
             corpus: &corpus,
             docs: &f.docs,
             titles: &f.phrases,
             display: &f.display,
-            keywords: &keywords,
+            keywords,
         };
         name(
             &sources,
@@ -1168,7 +1156,8 @@ mod tests {
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9, 10, 11]];
         // No label of the third topic lands by the margin; every one but `LLM` lands on the
         // first topic, and `LLM` still finds its own.
-        let l = &labels_of_three(&titles, &summaries, rows, &BarelyLlm);
+        let none = vec![Vec::new(); 3];
+        let l = &labels_of_three(&titles, &summaries, rows, &none, &BarelyLlm);
         assert!(l[2].split(" · ").any(|p| p.ends_with("LLM")), "{l:?}");
     }
 
@@ -1233,22 +1222,19 @@ mod tests {
 
     #[test]
     fn when_no_label_of_one_or_two_parts_lands_the_closest_grows_a_third() {
-        let (mut titles, mut summaries) = sample();
         // The third topic's papers in three pairs; `LLM`, a broad word, is tried only when no
         // greedy label (`정직 · 지식`) lands, and then no pair of parts lands either.
-        for (t, s) in [
+        let (titles, summaries) = sample_and(&[
             ("Honest Answers", "정직성 검사"),
             ("Honest Refusals", "정직성 측정"),
             ("Stored Facts", "지식 편집"),
             ("Recalled Facts", "지식 회상"),
             ("Unlearning", "LLM 유도"),
             ("Machine Unlearning", "LLM 평가"),
-        ] {
-            titles.push(t.to_string());
-            summaries.push(s.to_string());
-        }
+        ]);
         let rows = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], (8..14).collect()];
-        let l = &labels_of_three(&titles, &summaries, rows, &ThreeParts);
+        let none = vec![Vec::new(); 3];
+        let l = &labels_of_three(&titles, &summaries, rows, &none, &ThreeParts);
         let parts: Vec<&str> = l[2].split(" · ").collect();
         assert_eq!(parts.len(), 3, "{l:?}");
         assert!(parts.contains(&"LLM"), "{l:?}");
