@@ -11,7 +11,7 @@ pub use text_cache::{
 use serde::Serialize;
 
 use crate::index::Index;
-use crate::search::eval::check_title_vectors;
+use crate::search::eval::{check_per_paper, check_title_vectors};
 use crate::search::{Hit, SearchError};
 
 /// Progress of embedding the texts the check needs: `(what, done, total)`, `what` being
@@ -118,14 +118,11 @@ pub fn summary_outliers(
 ) -> Result<SummaryCheck, SearchError> {
     let dim = index.dim();
     check_title_vectors(index, title_vectors)?;
-    if summary_vectors.len() != index.vectors().len() {
-        return Err(crate::vectors::VectorError::Mismatch {
-            what: "summary vector values (papers × dim)",
-            expected: index.vectors().len(),
-            found: summary_vectors.len(),
-        }
-        .into());
-    }
+    check_per_paper(
+        index,
+        summary_vectors,
+        "summary vector values (papers × dim)",
+    )?;
     let sims: Vec<f32> = summary_vectors
         .chunks_exact(dim.max(1))
         .zip(title_vectors.chunks_exact(dim.max(1)))

@@ -236,11 +236,21 @@ pub fn metrics_from_ranks(ranks: &[[Option<usize>; 3]]) -> Vec<Metrics> {
 
 /// One title vector per paper, or a [`crate::vectors::VectorError::Mismatch`].
 pub(crate) fn check_title_vectors(index: &Index, title_vectors: &[f32]) -> Result<(), SearchError> {
-    if title_vectors.len() != index.vectors().len() {
+    check_per_paper(index, title_vectors, "title query values (papers × dim)")
+}
+
+/// One vector per paper of the index in `values` (row-major), or a
+/// [`crate::vectors::VectorError::Mismatch`] naming `what` they are.
+pub(crate) fn check_per_paper(
+    index: &Index,
+    values: &[f32],
+    what: &'static str,
+) -> Result<(), SearchError> {
+    if values.len() != index.vectors().len() {
         return Err(crate::vectors::VectorError::Mismatch {
-            what: "title query values (papers × dim)",
+            what,
             expected: index.vectors().len(),
-            found: title_vectors.len(),
+            found: values.len(),
         }
         .into());
     }
