@@ -158,6 +158,9 @@ struct Candidate<'a> {
     concept: Vec<String>,
     /// All its words, generic ones too, and their translations.
     full: Vec<String>,
+    /// A broad word an earlier label holds: it may qualify a part of this topic's own, never
+    /// stand alone or beside another such word, so the label stays distinct.
+    reused: bool,
 }
 
 /// Every word of `term` with its translations, generic words included.
@@ -363,7 +366,7 @@ pub fn name(
                     parts[i + 1..]
                         .iter()
                         .any(|&b| same_thing(&cands[a], &cands[b]))
-                });
+                }) || parts.iter().all(|&i| cands[i].reused);
                 if chars <= MAX_CHARS + 3 && !clash {
                     alternatives.push((parts.to_vec(), label_f1(&cands, parts, size)));
                 }
@@ -405,12 +408,24 @@ pub fn name(
             claimed.push(cands[i].full.clone());
         }
         let text = join(parts, &cands, &heads);
-        labels[c] = if *score < MIXED_F1 {
+        // A broad word another label holds does not set this topic apart: whether the topic
+        // is mixed is for its own parts to say.
+        let own: Vec<usize> = parts
+            .iter()
+            .copied()
+            .filter(|&i| !cands[i].reused)
+            .collect();
+        let score = if own.len() < parts.len() {
+            label_f1(&cands, &own, size)
+        } else {
+            *score
+        };
+        labels[c] = if score < MIXED_F1 {
             format!("{MIXED_PREFIX}{text}")
         } else {
             text
         };
-        fit[c] = *score;
+        fit[c] = score;
     }
     Ok(Naming { labels, fit })
 }
@@ -549,6 +564,7 @@ fn candidate<'a>(
         inside,
         concept: sources.corpus.concept(term),
         full,
+        reused: false,
     }
 }
 
@@ -657,12 +673,13 @@ fn broad_candidates<'a>(
             continue;
         }
         // A broad word is part of many names (`LLM Quantization`), so only the same word in an
-        // earlier label blocks it.
+        // earlier label claims it, and then only as a label of its own: a mixed topic of LLM
+        // papers lands as `LLM · 해석` where `해석` alone lands on a text-to-image topic, and
+        // a sibling's `LLM · 다운스트림` still reads differently.
         let full = full_concept(sources.corpus, term);
-        if claimed.contains(&full) {
-            continue;
-        }
-        let cand = candidate(sources, phrases, key, term, topic, full);
+        let reused = claimed.contains(&full);
+        let mut cand = candidate(sources, phrases, key, term, topic, full);
+        cand.reused = reused;
         let inside = cand.inside.len() as f64 / topic.len().max(1) as f64;
         let everywhere = cand.all.len() as f64 / papers.max(1) as f64;
         if inside >= BROAD_LIFT * everywhere {
@@ -740,7 +757,8 @@ fn build(cands: &[Candidate<'_>], size: usize, heads: &[usize]) -> Vec<(Vec<usiz
 fn same_thing(a: &Candidate<'_>, b: &Candidate<'_>) -> bool {
     let shared = intersect(&a.inside, &b.inside).len() as f64;
     a.concept.iter().any(|w| b.concept.contains(w))
-        || shared >= SAME_PAPERS * a.inside.len().min(b.inside.len()) as f64
+        || !(a.reused || b.reused)
+            && shared >= SAME_PAPERS * a.inside.len().min(b.inside.len()) as f64
 }
 
 /// F1 of the label made of `parts`.
@@ -855,6 +873,7 @@ fn grow(
             !parts.contains(&p)
                 && chars + cands[p].term.chars().count() <= MAX_CHARS
                 && !parts.iter().any(|&q| same_thing(&cands[q], &cands[p]))
+                && (!cands[p].reused || parts.iter().any(|&q| !cands[q].reused))
         })
         .map(|&p| {
             let mut more = parts.to_vec();
@@ -870,9 +889,11 @@ fn grow(
 fn pairs(cands: &[Candidate<'_>], pool: &[usize], size: usize) -> Vec<(Vec<usize>, f64)> {
     let mut out = Vec::new();
     for (n, &a) in pool.iter().enumerate() {
-        out.push((vec![a], label_f1(cands, &[a], size)));
+        if !cands[a].reused {
+            out.push((vec![a], label_f1(cands, &[a], size)));
+        }
         for &b in &pool[n + 1..] {
-            let clash = same_thing(&cands[a], &cands[b]);
+            let clash = same_thing(&cands[a], &cands[b]) || cands[a].reused && cands[b].reused;
             let long = cands[a].term.chars().count() + 3 + cands[b].term.chars().count();
             if !clash && long <= MAX_CHARS {
                 out.push((vec![a, b], label_f1(cands, &[a, b], size)));
@@ -1098,6 +1119,67 @@ mod tests {
         }
     }
 
+    /// Embeds a text holding `LLM` and `해석` nearest the third centroid, one holding only
+    /// `LLM` nearest the second, anything else nearest the first.
+    struct LlmAndReading;
+
+    impl TermEmbedder for LlmAndReading {
+        fn embed_terms(&self, terms: &[String]) -> Result<Vec<f32>, TopicsError> {
+            Ok(terms
+                .iter()
+                .flat_map(|t| match (t.contains("LLM"), t.contains("해석")) {
+                    (true, true) => [0.0, 0.0, 1.0],
+                    (true, false) => [0.0, 1.0, 0.0],
+                    _ => [1.0, 0.0, 0.0],
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn a_broad_word_an_earlier_label_holds_may_qualify_a_later_topics_own_part() {
+        // The second topic's label is `LLM`, named first; the third topic's papers are LLM
+        // papers too, and only `LLM` with their own `해석` lands there.
+        let (titles, summaries) = sample_and(&[
+            ("Evaluating LLM Honesty", "LLM 정직성 평가"),
+            ("Probing LLM Knowledge", "LLM 지식 탐색"),
+            ("How LLM Agents Plan", "LLM 에이전트 계획"),
+            ("Teaching LLM Arithmetic", "LLM 산술 학습"),
+            ("Reading Neurons", "뉴런 해석 (LLM)"),
+            ("Circuit Discovery", "회로 해석 (LLM)"),
+            ("Steering Vectors", "조향 벡터 (LLM)"),
+            ("Sparse Autoencoders", "희소 오토인코더 (LLM)"),
+        ]);
+        let rows = vec![vec![0, 1, 2, 3], (8..12).collect(), (12..16).collect()];
+        let keywords = vec![Vec::new(), vec!["LLM".to_string()], Vec::new()];
+        let l = &labels_of_three(&titles, &summaries, rows, &keywords, &LlmAndReading);
+        assert!(l[1].split(" · ").any(|p| p == "LLM"), "{l:?}");
+        let parts: Vec<&str> = l[2].split(" · ").collect();
+        assert!(parts.contains(&"LLM") && parts.contains(&"해석"), "{l:?}");
+        assert_ne!(l[1], l[2], "{l:?}");
+    }
+
+    #[test]
+    fn a_reused_broad_word_never_stands_alone_or_beside_another() {
+        let cand = |term, reused| Candidate {
+            term,
+            all: Vec::new(),
+            inside: Vec::new(),
+            concept: vec![term.to_string()],
+            full: vec![term.to_string()],
+            reused,
+        };
+        let cands = [cand("LLM", true), cand("추론", true), cand("해석", false)];
+        let labels: Vec<Vec<&str>> = pairs(&cands, &[0, 1, 2], 4)
+            .into_iter()
+            .map(|(p, _)| p.iter().map(|&i| cands[i].term).collect())
+            .collect();
+        assert_eq!(
+            labels,
+            [vec!["LLM", "해석"], vec!["추론", "해석"], vec!["해석"]]
+        );
+    }
+
     /// The labels, chosen with `embedder`, of three topics of papers `rows` (titles and
     /// summaries given) with `keywords`, whose centroids are the three axes.
     fn labels_of_three(
@@ -1178,6 +1260,7 @@ mod tests {
             inside: Vec::new(),
             concept: vec![term.to_string()],
             full: vec![term.to_string()],
+            reused: false,
         };
         let cands = [cand("GPT-4o"), cand("벤치마크")];
         let centroids = [vec![1.0f32, 0.0], vec![0.0, 1.0]];
@@ -1252,6 +1335,7 @@ mod tests {
             inside,
             concept: vec![term.to_string()],
             full: vec![term.to_string()],
+            reused: false,
         };
         let cands = [
             cand("2D", vec![0, 1]),
