@@ -366,7 +366,7 @@ pub fn name(
                     parts[i + 1..]
                         .iter()
                         .any(|&b| same_thing(&cands[a], &cands[b]))
-                }) || parts.iter().all(|&i| cands[i].reused);
+                }) || !has_own_part(&cands, parts.iter().copied());
                 if chars <= MAX_CHARS + 3 && !clash {
                     alternatives.push((parts.to_vec(), label_f1(&cands, parts, size)));
                 }
@@ -761,6 +761,12 @@ fn same_thing(a: &Candidate<'_>, b: &Candidate<'_>) -> bool {
             && shared >= SAME_PAPERS * a.inside.len().min(b.inside.len()) as f64
 }
 
+/// Whether the label of `parts` holds a part of its topic's own, not only broad words that
+/// earlier labels hold: without one it could repeat an earlier label.
+fn has_own_part(cands: &[Candidate<'_>], parts: impl IntoIterator<Item = usize>) -> bool {
+    parts.into_iter().any(|i| !cands[i].reused)
+}
+
 /// F1 of the label made of `parts`.
 fn label_f1(cands: &[Candidate<'_>], parts: &[usize], size: usize) -> f64 {
     let mut all: Vec<u32> = Vec::new();
@@ -873,7 +879,7 @@ fn grow(
             !parts.contains(&p)
                 && chars + cands[p].term.chars().count() <= MAX_CHARS
                 && !parts.iter().any(|&q| same_thing(&cands[q], &cands[p]))
-                && (!cands[p].reused || parts.iter().any(|&q| !cands[q].reused))
+                && has_own_part(cands, parts.iter().copied().chain([p]))
         })
         .map(|&p| {
             let mut more = parts.to_vec();
@@ -889,11 +895,11 @@ fn grow(
 fn pairs(cands: &[Candidate<'_>], pool: &[usize], size: usize) -> Vec<(Vec<usize>, f64)> {
     let mut out = Vec::new();
     for (n, &a) in pool.iter().enumerate() {
-        if !cands[a].reused {
+        if has_own_part(cands, [a]) {
             out.push((vec![a], label_f1(cands, &[a], size)));
         }
         for &b in &pool[n + 1..] {
-            let clash = same_thing(&cands[a], &cands[b]) || cands[a].reused && cands[b].reused;
+            let clash = same_thing(&cands[a], &cands[b]) || !has_own_part(cands, [a, b]);
             let long = cands[a].term.chars().count() + 3 + cands[b].term.chars().count();
             if !clash && long <= MAX_CHARS {
                 out.push((vec![a, b], label_f1(cands, &[a, b], size)));
@@ -1161,15 +1167,11 @@ mod tests {
 
     #[test]
     fn a_reused_broad_word_never_stands_alone_or_beside_another() {
-        let cand = |term, reused| Candidate {
-            term,
-            all: Vec::new(),
-            inside: Vec::new(),
-            concept: vec![term.to_string()],
-            full: vec![term.to_string()],
-            reused,
+        let reused = |term| Candidate {
+            reused: true,
+            ..cand(term, Vec::new())
         };
-        let cands = [cand("LLM", true), cand("추론", true), cand("해석", false)];
+        let cands = [reused("LLM"), reused("추론"), cand("해석", Vec::new())];
         let labels: Vec<Vec<&str>> = pairs(&cands, &[0, 1, 2], 4)
             .into_iter()
             .map(|(p, _)| p.iter().map(|&i| cands[i].term).collect())
@@ -1178,6 +1180,18 @@ mod tests {
             labels,
             [vec!["LLM", "해석"], vec!["추론", "해석"], vec!["해석"]]
         );
+    }
+
+    /// A candidate held by the papers `inside` (and no others), its only word itself.
+    fn cand(term: &str, inside: Vec<u32>) -> Candidate<'_> {
+        Candidate {
+            term,
+            all: inside.clone(),
+            inside,
+            concept: vec![term.to_string()],
+            full: vec![term.to_string()],
+            reused: false,
+        }
     }
 
     /// The labels, chosen with `embedder`, of three topics of papers `rows` (titles and
@@ -1254,15 +1268,7 @@ mod tests {
 
     #[test]
     fn a_label_holding_the_head_term_wins_unless_it_retrieves_far_worse() {
-        let cand = |term| Candidate {
-            term,
-            all: Vec::new(),
-            inside: Vec::new(),
-            concept: vec![term.to_string()],
-            full: vec![term.to_string()],
-            reused: false,
-        };
-        let cands = [cand("GPT-4o"), cand("벤치마크")];
+        let cands = [cand("GPT-4o", Vec::new()), cand("벤치마크", Vec::new())];
         let centroids = [vec![1.0f32, 0.0], vec![0.0, 1.0]];
         let pick = |f1_head: f64| {
             let alternatives = [(vec![0], 0.6), (vec![1], f1_head)];
@@ -1329,14 +1335,6 @@ mod tests {
 
     #[test]
     fn a_label_shows_its_head_term_first_then_the_parts_most_papers_hold() {
-        let cand = |term, inside: Vec<u32>| Candidate {
-            term,
-            all: inside.clone(),
-            inside,
-            concept: vec![term.to_string()],
-            full: vec![term.to_string()],
-            reused: false,
-        };
         let cands = [
             cand("2D", vec![0, 1]),
             cand("텍스처", vec![2, 3, 4]),
