@@ -403,7 +403,7 @@ pub fn name(
                 .unwrap_or_else(|| "(no keywords)".to_string());
             continue;
         };
-        let (parts, score) = &alternatives[pick];
+        let parts = &alternatives[pick].0;
         for &i in parts {
             claimed.push(cands[i].full.clone());
         }
@@ -415,11 +415,7 @@ pub fn name(
             .copied()
             .filter(|&i| !cands[i].reused)
             .collect();
-        let score = if own.len() < parts.len() {
-            label_f1(&cands, &own, size)
-        } else {
-            *score
-        };
+        let score = label_f1(&cands, &own, size);
         labels[c] = if score < MIXED_F1 {
             format!("{MIXED_PREFIX}{text}")
         } else {
